@@ -1,0 +1,36 @@
+"""The end-reason catalog: (code, subcode) -> category, message, advice, source link.
+
+Public API (other modules import only these names):
+
+    load_catalog(overrides=()) -> Catalog          # shipped data + user override files
+    Catalog.resolve(code, subcode, service_category=None, domain=Domain.CALL_END) -> Resolution
+    Catalog.entries -> tuple[Entry, ...]
+    parse_code(value) -> int                        # raises MalformedCode
+    Category, Provenance, Domain, Entry, Resolution, MalformedCode, CatalogError
+"""
+
+from acs_exporter.catalog.api import (
+    Catalog,
+    CatalogError,
+    Category,
+    Domain,
+    Entry,
+    MalformedCode,
+    Provenance,
+    Resolution,
+    load_catalog,
+    parse_code,
+)
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "Category",
+    "Domain",
+    "Entry",
+    "MalformedCode",
+    "Provenance",
+    "Resolution",
+    "load_catalog",
+    "parse_code",
+]

@@ -1,0 +1,1 @@
+"""Sources of ACS call records: simulator, exported files, Log Analytics."""

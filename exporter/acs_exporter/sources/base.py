@@ -1,0 +1,78 @@
+"""The contract between sources and the pipeline.
+
+A source turns whatever it reads (a simulator, exported files, a Log Analytics workspace) into
+*observations*: raw end reasons with a count `n`. Raw mode yields n=1 per record; a source that
+aggregates in its query yields one observation per distinct series. Either way the pipeline
+resolves and aggregates them the same way, so the source stays ignorant of the catalog.
+
+Codes stay raw (as received: "487", " 0 ", 487, None, "") so that parsing and the accounting of
+malformed values happen in exactly one place, the catalog's code parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+# A JSON-serialisable, opaque position in a source. The pipeline persists it together with the
+# cumulative counts, atomically, and hands it back on the next fetch (also after a restart).
+Cursor = str | int | float | bool | None | list["Cursor"] | dict[str, "Cursor"]
+
+
+class Observation(NamedTuple):
+    """One end reason seen `n` times. A NamedTuple: cheap to build on the hot path."""
+
+    code: object
+    subcode: object
+    service_category: str | None = None
+    # Extra label values, as sorted (name, value) pairs from a fixed allow-list
+    # (call_type, endpoint_type, operation, ...). Hashable so observations can be counted.
+    dimensions: tuple[tuple[str, str], ...] = ()
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one fetch produced. Counts are applied, and the cursor persisted, all or nothing."""
+
+    # ACSCallSummary: one observation per participant call end.
+    call_ends: Sequence[Observation] = ()
+    # ACSCallAutomationMediaSummary: Call Automation media operation outcomes.
+    media_results: Sequence[Observation] = ()
+    # Records that could not be read at all, by reason (e.g. "invalid_json"). Each reason's
+    # details are logged by the source with file:line or query and field.
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    # The position after this batch; None means "unchanged".
+    cursor: Cursor = None
+    # How far the source has read, in event/ingestion time, for the cursor-lag self-metric.
+    watermark: datetime | None = None
+    # False when the source knows there is more to read right away (catch-up after downtime).
+    caught_up: bool = True
+
+
+class SourceError(Exception):
+    """A fetch failed; nothing of it may be counted. `reason` is a short label value."""
+
+    def __init__(self, reason: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Source(Protocol):
+    """Anything the daemon can poll."""
+
+    @property
+    def name(self) -> str:
+        """Stable identifier: used as the `source` label and as the key of its saved cursor."""
+        ...
+
+    def fetch(self, cursor: Cursor) -> Batch:
+        """Read what is new after `cursor` (None on the first run). Raise SourceError on failure."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
