@@ -7,6 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from acs_exporter import __version__
+from acs_exporter.commands import catalog, check_config, explain, query, run
+
+SUBCOMMANDS = (run, check_config, explain, catalog, query)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,14 +18,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prometheus exporter for Azure Communication Services call end reasons.",
     )
     parser.add_argument("--version", action="version", version=f"acs-exporter {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    del args
-    return 0
+    result: int = args.func(args)
+    return result
 
 
 if __name__ == "__main__":

@@ -1,0 +1,14 @@
+"""`acs-exporter catalog`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("catalog", help="(not yet implemented)")
+    parser.set_defaults(func=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    raise SystemExit("acs-exporter catalog: not yet implemented")

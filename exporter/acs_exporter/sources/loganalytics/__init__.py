@@ -1,0 +1,1 @@
+"""The Azure Monitor Log Analytics source (azure-monitor-query)."""

@@ -1,0 +1,37 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; skip when it is missing, except under CI=true where it fails."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (run `make test`, which installs it)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def require_path(path: Path, what: str) -> Path:
+    """Like require_tool, for files (e.g. ../shared/seeds, node_modules)."""
+    if not path.exists():
+        message = f"{what} not found at {path}"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
