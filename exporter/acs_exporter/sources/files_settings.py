@@ -1,0 +1,20 @@
+"""Configuration of the exported-files source (a `sources:` entry with `type: files`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FilesSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["files"]
+    name: str = Field("files", description="Source name: `source` label, checkpoint key.")
+    paths: list[Path] = Field(min_length=1, description="Files or glob patterns to replay.")
+    format: Literal["auto", "diagnostic-jsonl", "log-analytics-json", "csv"] = "auto"
+    progress: bool = Field(True, description="Show a progress bar on a terminal for large files.")
+    poll_interval: timedelta = timedelta(seconds=5)
