@@ -1,0 +1,103 @@
+"""values.schema.json: describes every value, and rejects bad ones with a message naming the key.
+The chart README documents every value too."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from helm_python.chart import Chart
+from helm_python.errors import HelmValuesError
+
+from helm_support import CHART_DIR, load_values
+
+SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
+DEFAULTS = load_values(CHART_DIR / "values.yaml")
+
+
+def leaf_paths(values: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of values.yaml, descending where the schema describes sub-keys."""
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        paths.append(path)
+        child = schema.get("properties", {}).get(key)
+        if isinstance(value, dict) and child and "properties" in child:
+            paths.extend(leaf_paths(value, child, f"{path}."))
+    return paths
+
+
+def schema_node(path: str) -> dict[str, Any] | None:
+    node: dict[str, Any] | None = SCHEMA
+    for part in path.split("."):
+        node = (node or {}).get("properties", {}).get(part)
+    return node
+
+
+def test_every_default_value_is_described_by_the_schema() -> None:
+    undescribed = [path for path in leaf_paths(DEFAULTS, SCHEMA) if schema_node(path) is None]
+    assert undescribed == []
+
+
+def test_schema_objects_refuse_unknown_keys() -> None:
+    open_objects = []
+
+    def visit(node: dict[str, Any], path: str) -> None:
+        if "properties" in node and node.get("additionalProperties") is not False:
+            open_objects.append(path or "(top level)")
+        for key, child in node.get("properties", {}).items():
+            visit(child, f"{path}.{key}" if path else key)
+
+    visit(SCHEMA, "")
+    assert open_objects == []
+
+
+def test_the_defaults_and_the_ci_values_pass_the_schema() -> None:
+    with Chart.load(CHART_DIR) as chart:
+        chart.validate_schema(DEFAULTS)
+        for path in sorted((CHART_DIR / "ci").glob("*-values.yaml")):
+            chart.validate_schema(load_values(path))
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"replicaCount": 2}, "replicaCount"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+        ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"service": {"port": "10142"}}, "/service/port"),
+        ({"service": {"port": 70000}}, "/service/port"),
+        ({"persistence": {"enabled": "yes"}}, "/persistence/enabled"),
+        ({"persistence": {"size": "a lot"}}, "/persistence/size"),
+        ({"azure": {"workloadIdentity": {"clientId": "my-identity"}}}, "/azure/workloadIdentity"),
+        ({"azure": {"servicePrincipal": {"secret": "x"}}}, "secret"),
+        ({"config": {"log": {"level": "loud"}}}, "/config/log/level"),
+        ({"config": {"metrics": {"max_series": 0}}}, "/config/metrics/max_series"),
+        ({"config": {"metrics": {"extra_labels": ["call_id"]}}}, "/config/metrics/extra_labels"),
+        ({"config": {"sources": [{"type": "kafka"}]}}, "/config/sources/0/type"),
+        ({"config": {"sources": [{"name": "no-type"}]}}, "/config/sources/0"),
+        ({"config": {"statee": {}}}, "statee"),
+        ({"serviceMonitor": {"interval": "every minute"}}, "/serviceMonitor/interval"),
+        ({"dashboards": {"label": ""}}, "/dashboards/label"),
+        ({"prometheusRule": {"additionalRuleLabels": {"tier": 1}}}, "additionalRuleLabels"),
+    ],
+)
+def test_invalid_values_are_rejected_naming_the_key(values: dict[str, Any], named: str) -> None:
+    with Chart.load(CHART_DIR) as chart, pytest.raises(HelmValuesError) as error:
+        chart.validate_schema(values)
+    assert named in str(error.value)
+
+
+def test_chart_readme_documents_every_value() -> None:
+    readme = (CHART_DIR / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE))
+    missing = [path for path in leaf_paths(DEFAULTS, SCHEMA) if path not in documented]
+    # A documented parent object (e.g. `config`) covers its sub-keys.
+    missing = [
+        path
+        for path in missing
+        if not any(path.startswith(f"{parent}.") for parent in documented)
+    ]
+    assert missing == []
