@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 import yaml
 from helm_python.errors import HelmRenderError
+from helm_support import CHART_DIR, FULLNAME, chart_with_content, render
 
 from conftest import REPO, require_tool
-from helm_support import CHART_DIR, FULLNAME, chart_with_content, render
 
 
 def load_sync_tool() -> ModuleType:
     spec = importlib.util.spec_from_file_location("sync_chart", REPO / "tools" / "sync_chart.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -165,9 +166,12 @@ def test_dashboard_config_maps_hold_valid_dashboards(content_chart: Path) -> Non
         ((key, text),) = config_map["data"].items()
         dashboard = json.loads(text)
         where = f"ConfigMap {config_map['metadata']['name']} key {key}"
-        assert isinstance(dashboard.get("title"), str) and dashboard["title"], where
-        assert isinstance(dashboard.get("uid"), str) and dashboard["uid"], where
-        assert isinstance(dashboard.get("panels"), list) and dashboard["panels"], where
+        assert isinstance(dashboard.get("title"), str), where
+        assert dashboard["title"], where
+        assert isinstance(dashboard.get("uid"), str), where
+        assert dashboard["uid"], where
+        assert isinstance(dashboard.get("panels"), list), where
+        assert dashboard["panels"], where
         # The Grafana sidecar provisions files as they are: export-time inputs
         # (${DS_PROMETHEUS}) would never be resolved.
         assert "__inputs" not in dashboard, where

@@ -8,9 +8,9 @@ import tomllib
 import pytest
 import yaml
 from helm_python.errors import HelmError, HelmRenderError
+from helm_support import CHART_DIR, FULLNAME, NAMESPACE, render
 
 from conftest import REPO
-from helm_support import CHART_DIR, FULLNAME, NAMESPACE, render
 
 PACKAGE_VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from helm_python.errors import HelmRenderError
-
 from helm_support import FULLNAME, render
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
@@ -21,9 +20,7 @@ def test_no_azure_identity_by_default() -> None:
 
 
 def test_workload_identity_annotates_the_service_account_and_labels_the_pod() -> None:
-    rendered = render(
-        {"azure": {"workloadIdentity": {"enabled": True, "clientId": CLIENT_ID}}}
-    )
+    rendered = render({"azure": {"workloadIdentity": {"enabled": True, "clientId": CLIENT_ID}}})
     account = rendered.one("ServiceAccount")
     assert account["metadata"]["annotations"] == {"azure.workload.identity/client-id": CLIENT_ID}
     pod = rendered.one("Deployment")["spec"]["template"]

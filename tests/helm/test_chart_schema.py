@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from helm_python.chart import Chart
 from helm_python.errors import HelmValuesError
-
 from helm_support import CHART_DIR, load_values
+from pydantic import BaseModel
 
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())
 DEFAULTS = load_values(CHART_DIR / "values.yaml")
@@ -79,6 +79,11 @@ def test_the_defaults_and_the_ci_values_pass_the_schema() -> None:
         ({"config": {"sources": [{"type": "kafka"}]}}, "/config/sources/0/type"),
         ({"config": {"sources": [{"name": "no-type"}]}}, "/config/sources/0"),
         ({"config": {"statee": {}}}, "statee"),
+        (
+            {"config": {"sources": [{"type": "log_analytics", "workspace_id": "w"}]}},
+            "'workspace_id' not allowed",
+        ),
+        ({"config": {"otlp": {"interval": "15 seconds"}}}, "/config/otlp/interval"),
         ({"serviceMonitor": {"interval": "every minute"}}, "/serviceMonitor/interval"),
         ({"dashboards": {"label": ""}}, "/dashboards/label"),
         ({"prometheusRule": {"additionalRuleLabels": {"tier": 1}}}, "additionalRuleLabels"),
@@ -96,8 +101,49 @@ def test_chart_readme_documents_every_value() -> None:
     missing = [path for path in leaf_paths(DEFAULTS, SCHEMA) if path not in documented]
     # A documented parent object (e.g. `config`) covers its sub-keys.
     missing = [
-        path
-        for path in missing
-        if not any(path.startswith(f"{parent}.") for parent in documented)
+        path for path in missing if not any(path.startswith(f"{parent}.") for parent in documented)
     ]
     assert missing == []
+
+
+def source_models() -> dict[str, type[BaseModel]]:
+    from acs_exporter.sources.files_settings import FilesSettings
+    from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+    from acs_exporter.sources.simulator_settings import SimulatorSettings
+
+    models: dict[str, type[BaseModel]] = {}
+    for model in (SimulatorSettings, FilesSettings, LogAnalyticsSettings):
+        (source_type,) = get_args(model.model_fields["type"].annotation)
+        models[source_type] = model
+    return models
+
+
+def test_source_entries_accept_exactly_the_settings_fields() -> None:
+    item = SCHEMA["properties"]["config"]["properties"]["sources"]["items"]
+    models = source_models()
+    assert item["properties"]["type"]["enum"] == list(models)
+    per_type = {
+        branch["if"]["properties"]["type"]["const"]: set(branch["then"]["properties"])
+        for branch in item["allOf"]
+    }
+    assert per_type == {name: set(model.model_fields) for name, model in models.items()}
+
+
+def test_config_sections_match_the_exporter_settings() -> None:
+    try:
+        from acs_exporter import config
+    except ImportError:
+        pytest.skip("acs_exporter.config is not on this branch yet (the daemon issue adds it)")
+    schema = SCHEMA["properties"]["config"]["properties"]
+    sections = {
+        name: field.annotation
+        for name, field in config.Settings.model_fields.items()
+        if name != "sources"
+    }
+    assert set(schema) == {*sections, "sources"}
+    for name, model in sections.items():
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
+        assert set(schema[name]["properties"]) == set(model.model_fields), f"config.{name}"
+    levels = get_args(config.LogSettings.model_fields["level"].annotation)
+    assert schema["log"]["properties"]["level"]["enum"] == list(levels)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from helm_support import FULLNAME, NAMESPACE, chart_with_content, render
 
 OPTIONAL_KINDS = ("NetworkPolicy", "ServiceMonitor", "PrometheusRule")
