@@ -5,6 +5,9 @@ ConfigMaps embed copies: `alerts/*.yaml` -> `deploy/helm/acs-exporter/files/aler
 `dashboards/*.json` -> `deploy/helm/acs-exporter/files/dashboards/`. Rule unit tests
 (`alerts/tests/`) stay out. Copies whose original is gone are removed.
 
+It also derives, from the source settings models, which keys each `config.sources` entry may
+have in `values.schema.json`, so a misspelt source key fails at `helm install` naming the key.
+
     python tools/sync_chart.py           # write the copies (make chart-sync)
     python tools/sync_chart.py --check   # exit 1 and list the differences when they drift
 """
@@ -12,12 +15,15 @@ ConfigMaps embed copies: `alerts/*.yaml` -> `deploy/helm/acs-exporter/files/aler
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_args
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "deploy" / "helm" / "acs-exporter"
+SCHEMA = CHART / "values.schema.json"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,60 @@ def drift(copy_sets: tuple[CopySet, ...] = COPY_SETS) -> list[str]:
     return problems
 
 
+def source_entry_schema() -> dict[str, Any]:
+    """JSON schema of one `config.sources` entry: `type` picks the settings model, whose
+    fields are the only keys allowed. Values are checked in full by `acs-exporter check-config`."""
+    from acs_exporter.sources.files_settings import FilesSettings
+    from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+    from acs_exporter.sources.simulator_settings import SimulatorSettings
+
+    branches = []
+    types = []
+    for model in (SimulatorSettings, FilesSettings, LogAnalyticsSettings):
+        (source_type,) = get_args(model.model_fields["type"].annotation)
+        types.append(source_type)
+        properties = {
+            name: {"description": field.description} if field.description else {}
+            for name, field in model.model_fields.items()
+        }
+        branches.append(
+            {
+                "if": {"properties": {"type": {"const": source_type}}, "required": ["type"]},
+                "then": {"properties": properties, "additionalProperties": False},
+            }
+        )
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "enum": types},
+            "name": {"type": "string", "minLength": 1},
+        },
+        "allOf": branches,
+    }
+
+
+def _schema_with_sources(schema: dict[str, Any]) -> dict[str, Any]:
+    updated: dict[str, Any] = json.loads(json.dumps(schema))
+    sources = updated["properties"]["config"]["properties"]["sources"]
+    sources["items"] = source_entry_schema()
+    return updated
+
+
+def schema_drift() -> list[str]:
+    schema = json.loads(SCHEMA.read_text())
+    if schema != _schema_with_sources(schema):
+        return [f"{_rel(SCHEMA)}: config.sources entries differ from the source settings models"]
+    return []
+
+
+def sync_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    updated = _schema_with_sources(schema)
+    if updated != schema:
+        SCHEMA.write_text(json.dumps(updated, indent=2) + "\n")
+
+
 def sync(copy_sets: tuple[CopySet, ...] = COPY_SETS) -> list[str]:
     """Make the copies match the originals; returns what changed."""
     changes = drift(copy_sets)
@@ -87,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     args = parser.parse_args(argv)
     if args.check:
-        problems = drift()
+        problems = drift() + schema_drift()
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
@@ -95,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("chart copies are up to date")
         return 0
-    for change in sync():
+    for change in sync() + schema_drift():
         print(f"synced: {change}")
+    sync_schema()
     return 0
 
 

@@ -51,8 +51,8 @@ def alerts(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- the copies ---------------------------------------------------------------------------
 
 
-def test_chart_copies_match_alerts_and_dashboards() -> None:
-    problems = sync_chart.drift()
+def test_chart_copies_match_alerts_dashboards_and_source_settings() -> None:
+    problems = sync_chart.drift() + sync_chart.schema_drift()
     assert problems == [], "\n".join([*problems, "run `make chart-sync` and commit the copies"])
 
 
@@ -85,7 +85,8 @@ def test_sync_check_mode_exit_status() -> None:
         text=True,
         check=False,
     )
-    assert result.returncode == (1 if sync_chart.drift() else 0), result.stderr
+    drifted = sync_chart.drift() + sync_chart.schema_drift()
+    assert result.returncode == (1 if drifted else 0), result.stderr
 
 
 # --- PrometheusRule ----------------------------------------------------------------------
