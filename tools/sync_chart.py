@@ -2,8 +2,10 @@
 
 The chart cannot read files outside its directory, so its PrometheusRule and dashboard
 ConfigMaps embed copies: `alerts/*.yaml` -> `deploy/helm/acs-exporter/files/alerts/` and
-`dashboards/*.json` -> `deploy/helm/acs-exporter/files/dashboards/`. Rule unit tests
-(`alerts/tests/`) stay out. Copies whose original is gone are removed.
+`dashboards/*.json` -> `deploy/helm/acs-exporter/files/dashboards/`. Only Prometheus rule
+files (YAML with a top-level `groups` list) are copied from alerts/: rule unit tests
+(`alerts/tests/`), threshold or Alertmanager files stay out, and sync says which it left out.
+Copies whose original is gone are removed.
 
 It also derives, from the source settings models, which keys each `config.sources` entry may
 have in `values.schema.json`, so a misspelt source key fails at `helm install` naming the key.
@@ -17,13 +19,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "deploy" / "helm" / "acs-exporter"
 SCHEMA = CHART / "values.schema.json"
+
+
+def not_a_rule_file(path: Path) -> str | None:
+    """Why `path` is not a Prometheus rule file, or None when it is one."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        return f"not valid YAML ({error})"
+    if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
+        return "no top-level `groups` list"
+    return None
 
 
 @dataclass(frozen=True)
@@ -31,10 +47,27 @@ class CopySet:
     source_dir: Path
     pattern: str
     target_dir: Path
+    # Returns why a matching file is not to be copied, or None to copy it.
+    reject: Callable[[Path], str | None] = lambda _path: None
+
+    def originals(self) -> dict[str, Path]:
+        return {
+            name: path
+            for name, path in _files(self.source_dir, self.pattern).items()
+            if self.reject(path) is None
+        }
+
+    def left_out(self) -> list[str]:
+        found = []
+        for path in _files(self.source_dir, self.pattern).values():
+            reason = self.reject(path)
+            if reason is not None:
+                found.append(f"{_rel(path)}: left out, {reason}")
+        return found
 
 
 COPY_SETS = (
-    CopySet(REPO / "alerts", "*.yaml", CHART / "files" / "alerts"),
+    CopySet(REPO / "alerts", "*.yaml", CHART / "files" / "alerts", not_a_rule_file),
     CopySet(REPO / "dashboards", "*.json", CHART / "files" / "dashboards"),
 )
 
@@ -49,7 +82,7 @@ def drift(copy_sets: tuple[CopySet, ...] = COPY_SETS) -> list[str]:
     """Human-readable differences between the originals and the chart's copies."""
     problems: list[str] = []
     for copy_set in copy_sets:
-        originals = _files(copy_set.source_dir, copy_set.pattern)
+        originals = copy_set.originals()
         copies = _files(copy_set.target_dir, copy_set.pattern)
         for name, original in originals.items():
             copy = copies.get(name)
@@ -123,7 +156,7 @@ def sync(copy_sets: tuple[CopySet, ...] = COPY_SETS) -> list[str]:
     """Make the copies match the originals; returns what changed."""
     changes = drift(copy_sets)
     for copy_set in copy_sets:
-        originals = _files(copy_set.source_dir, copy_set.pattern)
+        originals = copy_set.originals()
         copy_set.target_dir.mkdir(parents=True, exist_ok=True)
         for name, original in originals.items():
             target = copy_set.target_dir / name
@@ -155,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("chart copies are up to date")
         return 0
+    for copy_set in COPY_SETS:
+        for note in copy_set.left_out():
+            print(note)
     for change in sync() + schema_drift():
         print(f"synced: {change}")
     sync_schema()

@@ -62,9 +62,14 @@ def test_drift_is_detected_and_sync_repairs_it(tmp_path: Path) -> None:
     (source / "acs.yaml").write_text("groups: []\n")
     (source / "tests").mkdir()
     (source / "tests" / "acs_test.yaml").write_text("rule_files: []\n")
+    (source / "thresholds.yaml").write_text("slo: {target: 0.995}\n")
     target.mkdir()
     (target / "gone.yaml").write_text("groups: []\n")
-    copy_sets = (sync_chart.CopySet(source, "*.yaml", target),)
+    copy_set = sync_chart.CopySet(source, "*.yaml", target, sync_chart.not_a_rule_file)
+    copy_sets = (copy_set,)
+    assert copy_set.left_out() == [
+        f"{source / 'thresholds.yaml'}: left out, no top-level `groups` list"
+    ]
 
     problems = sync_chart.drift(copy_sets)
     assert any("acs.yaml: missing" in problem for problem in problems)
@@ -72,7 +77,8 @@ def test_drift_is_detected_and_sync_repairs_it(tmp_path: Path) -> None:
 
     sync_chart.sync(copy_sets)
     assert sync_chart.drift(copy_sets) == []
-    assert sorted(path.name for path in target.iterdir()) == ["acs.yaml"]  # rule tests stay out
+    # Rule tests and files that are not rule files stay out.
+    assert sorted(path.name for path in target.iterdir()) == ["acs.yaml"]
 
     (source / "acs.yaml").write_text("groups: [{name: x, rules: []}]\n")
     assert any("acs.yaml: differs" in problem for problem in sync_chart.drift(copy_sets))
@@ -204,3 +210,11 @@ def test_dashboard_label_folder_and_namespace_are_configurable(content_chart: Pa
 def test_dashboard_folder_annotation_can_be_left_out(content_chart: Path) -> None:
     for config_map in dashboard_config_maps({"folder": ""}, content_chart):
         assert "annotations" not in config_map["metadata"]
+
+
+def test_a_file_that_is_not_a_rule_file_is_refused(content_chart: Path, tmp_path: Path) -> None:
+    chart = tmp_path / "acs-exporter"
+    shutil.copytree(content_chart, chart)
+    (chart / "files" / "alerts" / "thresholds.yaml").write_text("slo: {target: 0.995}\n")
+    with pytest.raises(HelmRenderError, match=r"thresholds\.yaml: not a Prometheus rule file"):
+        render({"prometheusRule": {"enabled": True}}, chart)
