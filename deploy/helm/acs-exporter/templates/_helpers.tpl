@@ -35,7 +35,7 @@ Labels of every resource.
 {{- define "acs-exporter.labels" -}}
 helm.sh/chart: {{ include "acs-exporter.chart" . }}
 {{ include "acs-exporter.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "acs-exporter.imageTag" . | quote }}
+app.kubernetes.io/version: {{ include "acs-exporter.imageTag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/component: exporter
 app.kubernetes.io/part-of: acs-exporter
 app.kubernetes.io/managed-by: {{ .Release.Service }}
