@@ -164,40 +164,54 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def test_the_image_command_serves_and_stops_cleanly_on_sigterm(
+def files_under(root: Path) -> set[Path]:
+    return {path.relative_to(root) for path in root.rglob("*")}
+
+
+def test_the_image_command_serves_writes_only_its_state_and_stops_on_sigterm(
     installed: Path, tmp_path: Path
 ) -> None:
-    """CMD as in the image, with the state volume and port moved to places this machine has."""
+    """CMD as in the image (ENV included), with the state volume and the port moved to places
+    this machine has. Without a container, a read-only root filesystem is approximated: the
+    install tree, HOME and the working directory must be left untouched."""
     require_implemented(installed, "run")
     config = yaml.safe_load((REPO / "deploy" / "docker" / "config.yaml").read_text())
     port = free_port()
-    state = tmp_path / "state" / "state.json"
-    state.parent.mkdir()
+    volume = tmp_path / "volume"
+    home = tmp_path / "home"
+    workdir = tmp_path / "workdir"
+    for directory in (volume, home, workdir):
+        directory.mkdir()
+    state = volume / "state.json"
     config["web"]["listen_address"] = f"127.0.0.1:{port}"
     config["state"]["path"] = str(state)
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
+    venv = installed.parent
+    venv_before = files_under(venv)
+    log = (tmp_path / "exporter.log").open("w")
     process = subprocess.Popen(
         [str(installed / "acs-exporter"), "run", "--config.file", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(home),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        },
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         status = None
-        while time.monotonic() < deadline and process.poll() is None:
+        while status is None and time.monotonic() < deadline and process.poll() is None:
             try:
                 status, _ = get(f"{base}/healthz")
-                break
             except OSError:
                 time.sleep(0.2)
-        if process.poll() is not None:
-            _, stderr = process.communicate()
-            pytest.fail(f"the exporter exited with {process.returncode}: {stderr}")
+        assert process.poll() is None, f"the exporter exited: {read_log(tmp_path)}"
         assert status == 200
         while time.monotonic() < deadline and get(f"{base}/readyz")[0] != 200:
             time.sleep(0.2)
@@ -209,10 +223,18 @@ def test_the_image_command_serves_and_stops_cleanly_on_sigterm(
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
         try:
-            _, stderr = process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()
             pytest.fail("the exporter ignored SIGTERM for 30 s")
-    assert process.returncode == 0, stderr
+        log.close()
+    assert process.returncode == 0, read_log(tmp_path)
     assert state.is_file(), "the checkpoint was not written on shutdown"
+    assert files_under(venv) == venv_before, "the exporter wrote into its install tree"
+    assert files_under(home) == set(), "the exporter wrote into HOME"
+    assert files_under(workdir) == set(), "the exporter wrote into its working directory"
+
+
+def read_log(tmp_path: Path) -> str:
+    return (tmp_path / "exporter.log").read_text()[-4000:]
