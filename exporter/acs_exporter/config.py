@@ -412,6 +412,8 @@ def _expected(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         return f"unknown key; expected one of: {', '.join(allowed)}" if allowed else message
     if kind == "missing":
         return "required key is missing"
+    if kind.startswith("time_delta"):
+        return "expected a duration such as 15s, 1m30s, 500ms or 2h (or seconds, or ISO 8601)"
     return message
 
 
