@@ -1,4 +1,4 @@
-"""Configuration: YAML + environment + flags, and errors that name key, origin, value, expectation."""
+"""Configuration: YAML + environment + flags; errors name key, origin, value, expectation."""
 
 from __future__ import annotations
 
