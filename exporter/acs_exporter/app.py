@@ -16,7 +16,6 @@ from acs_exporter import __version__
 from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import Catalog, CatalogError, load_catalog
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
-from acs_exporter.collector import SnapshotCollector
 from acs_exporter.config import Settings, split_listen_address
 from acs_exporter.daemon import Exporter, Pusher, StopSignal, run_until_stopped
 from acs_exporter.sources.base import Source
@@ -112,12 +111,14 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
         )
     except CheckpointError as exc:
         raise StartupError(str(exc)) from None
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(exporter.snapshot))
-    ProcessCollector(registry=registry)
+    # Process metrics (memory, CPU, file descriptors) follow the snapshot on /metrics.
+    process_registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=process_registry)
     host, port = split_listen_address(settings.web.listen_address)
     try:
-        server = ExporterHTTPServer((host, port), registry, exporter.readiness, web_config)
+        server = ExporterHTTPServer(
+            (host, port), exporter.snapshot, exporter.readiness, web_config, process_registry
+        )
     except OSError as exc:
         raise StartupError(
             f"cannot listen on {settings.web.listen_address} (web.listen_address): "

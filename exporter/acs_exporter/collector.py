@@ -38,20 +38,22 @@ class SnapshotCollector(Collector):
                 timestamps = {labels: value for labels, value in family.samples}
         for family in snapshot.families:
             if family.name == CURSOR_LAG:
-                yield self._lag(family, timestamps)
+                yield to_metric(lag_family(family, timestamps, self._clock()))
             else:
                 yield to_metric(family)
 
-    def _lag(self, family: Family, timestamps: Mapping[tuple[str, ...], object]) -> Metric:
-        now = self._clock()
-        samples = tuple(
-            (labels, max(0.0, now - value))
-            for labels, value in timestamps.items()
-            if isinstance(value, float)
-        )
-        return to_metric(
-            Family(family.name, family.documentation, family.kind, family.label_names, samples)
-        )
+
+def lag_family(
+    family: Family, timestamps: Mapping[tuple[str, ...], object], now: float | None = None
+) -> Family:
+    """The cursor-lag family as of `now` (default: the current time), from the cursors."""
+    moment = time.time() if now is None else now
+    samples = tuple(
+        (labels, max(0.0, moment - value))
+        for labels, value in timestamps.items()
+        if isinstance(value, float)
+    )
+    return Family(family.name, family.documentation, family.kind, family.label_names, samples)
 
 
 def to_metric(family: Family) -> Metric:

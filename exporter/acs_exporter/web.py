@@ -16,15 +16,25 @@ import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
+from prometheus_client import generate_latest as generate_text
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
 
 from acs_exporter import __version__
+from acs_exporter.exposition import OPENMETRICS, TEXT, render_openmetrics, render_text
+from acs_exporter.snapshot import Snapshot
 from acs_exporter.webconfig import BasicAuth, WebConfig, build_ssl_context
 
 log = logging.getLogger("acs_exporter.web")
+
+# Untyped in prometheus_client.
+generate_openmetrics = cast(
+    Callable[[CollectorRegistry], bytes], openmetrics_exposition.generate_latest
+)
 
 # Answers a readiness question: an empty list means ready, otherwise what is still missing.
 Readiness = Callable[[], list[str]]
@@ -50,12 +60,15 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        registry: CollectorRegistry,
+        snapshot: Callable[[], Snapshot],
         readiness: Readiness,
         web_config: WebConfig | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        """`registry` holds collectors served after the snapshot (e.g. process metrics)."""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.registry = registry
+        self.snapshot = snapshot
+        self.registry = registry or CollectorRegistry(auto_describe=False)
         self.readiness = readiness
         self.web_config = web_config or WebConfig()
         self.auth = BasicAuth(self.web_config.basic_auth_users)
@@ -145,9 +158,18 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _metrics(self) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        _, negotiated = choose_encoder(self.headers.get("Accept", ""))
         try:
-            body = encoder(self.server.registry)
+            snapshot = self.server.snapshot()
+            if negotiated.startswith("application/openmetrics-text"):
+                content_type = OPENMETRICS
+                # The registry's output ends with the one `# EOF` the format allows.
+                body = render_openmetrics(snapshot).encode() + generate_openmetrics(
+                    self.server.registry
+                )
+            else:
+                content_type = TEXT
+                body = render_text(snapshot).encode() + generate_text(self.server.registry)
         except Exception:
             log.exception("rendering /metrics failed")
             self._send(500, b"internal error rendering metrics; see the exporter log\n")

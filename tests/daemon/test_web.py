@@ -13,8 +13,8 @@ import bcrypt
 import pytest
 import trustme
 from daemon_helpers import run_cli, start
-from prometheus_client import CollectorRegistry
 
+from acs_exporter.snapshot import Snapshot
 from acs_exporter.web import ExporterHTTPServer
 from acs_exporter.webconfig import BasicAuth, WebConfigError, load_web_config
 
@@ -113,12 +113,11 @@ def test_tls_and_basic_auth_on_the_real_process(
 
 
 def test_basic_auth_without_tls_and_open_probes(tmp_path: Path) -> None:
-    registry = CollectorRegistry()
     config = tmp_path / "web.yml"
     config.write_text(f"basic_auth_users:\n  alice: {HASH}\n")
     server = ExporterHTTPServer(
         ("127.0.0.1", 0),
-        registry,
+        Snapshot,
         lambda: ["source x: no successful poll yet"],
         load_web_config(config),
     )
