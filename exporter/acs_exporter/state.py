@@ -36,15 +36,19 @@ class State:
 
     def apply(self, source: str, delta: Delta, cursor: Cursor, max_series: int) -> State:
         """The state after `delta`; new series past `max_series` fold into other/other."""
-        series = dict(self.series)
+        # An empty delta keeps the same mapping, so snapshot builders can tell nothing changed.
+        series: Mapping[StateKey, int] = self.series
         folded = self.folded
-        for key, n in delta.series.items():
-            state_key = (source, key)
-            if state_key not in series and len(series) >= max_series:
-                family, _code, _subcode, category, extra = key
-                state_key = (source, (family, OTHER, OTHER, category, extra))
-                folded += n
-            series[state_key] = series.get(state_key, 0) + n
+        if delta.series:
+            grown = dict(self.series)
+            for key, n in delta.series.items():
+                state_key = (source, key)
+                if state_key not in grown and len(grown) >= max_series:
+                    family, _code, _subcode, category, extra = key
+                    state_key = (source, (family, OTHER, OTHER, category, extra))
+                    folded += n
+                grown[state_key] = grown.get(state_key, 0) + n
+            series = grown
         before = self.sources.get(source, SourceCounts())
         rejected = Counter(before.rejected)
         rejected.update(delta.rejected)

@@ -178,3 +178,70 @@ def test_port_in_use_is_a_clear_start_up_error(tmp_path: Path) -> None:
         assert f"cannot listen on 127.0.0.1:{first.port}" in second.log()
     finally:
         assert first.stop() == 0
+
+
+def test_two_sources_get_a_source_label_and_bad_lines_are_counted(tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "files" / "diagnostic.jsonl"
+    data = tmp_path / "calls.jsonl"
+    data.write_bytes(fixture.read_bytes() + b"{not json\n")
+    config = tmp_path / "two.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "log": {"format": "text"},
+                "sources": [
+                    {"type": "simulator", "name": "sim", "time_scale": 10},
+                    {
+                        "type": "files",
+                        "name": "exports",
+                        "paths": [str(data)],
+                        "progress": False,
+                        "poll_interval": "200ms",
+                    },
+                ],
+            }
+        )
+    )
+    running = start(["--config.file", str(config)], tmp_path)
+    try:
+        running.wait_ready()
+        deadline = time.monotonic() + 10
+        while True:
+            text = running.metrics()
+            ends = samples(text, "acs_call_ends_total")
+            if {dict(labels)["source"] for labels in ends} == {"sim", "exports"}:
+                break
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)
+    finally:
+        assert running.stop() == 0, running.log()
+    from_files = sum(v for labels, v in ends.items() if dict(labels)["source"] == "exports")
+    assert from_files == samples(text, "acs_exporter_records_read_total")[(("source", "exports"),)]
+    assert from_files > 0
+    rejected = samples(text, "acs_exporter_records_rejected_total")
+    # The fixture's own bad lines, plus the one added here, each counted under its reason.
+    assert rejected[(("reason", "invalid_json"), ("source", "exports"))] >= 1
+    assert f"{data}:" in running.log()  # the source names file:line of what it rejected
+    # Text logs: human-readable lines, not JSON.
+    assert " info acs_exporter: acs-exporter started " in running.log()
+
+
+def test_counters_never_go_down_across_sigkill(tmp_path: Path) -> None:
+    state = tmp_path / "state.ckpt"
+    records = tmp_path / "records.jsonl"
+    config = write_config(tmp_path, time_scale=50, record_file=records, state=state)
+    seen: dict[tuple[tuple[str, str], ...], float] = {}
+    for _ in range(3):
+        running = start(["--config.file", str(config)], tmp_path)
+        try:
+            running.wait_ready()
+            for _ in range(5):
+                current = samples(running.metrics(), "acs_call_ends_total")
+                for labels, value in seen.items():
+                    assert current.get(labels, 0.0) >= value, labels
+                seen = current
+                time.sleep(0.1)
+        finally:
+            running.process.kill()  # no clean shutdown: a crash
+            running.process.wait(10)
+    assert sum(seen.values()) > 0
