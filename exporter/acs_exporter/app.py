@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
@@ -53,7 +54,9 @@ def load_web_config_or_fail(settings: Settings) -> WebConfig | None:
 
 
 def build_source(
-    settings: SimulatorSettings | FilesSettings | LogAnalyticsSettings, catalog: Catalog
+    settings: SimulatorSettings | FilesSettings | LogAnalyticsSettings,
+    catalog: Catalog,
+    extra_labels: Sequence[str] = (),
 ) -> Source:
     # Imported by name when used: a deployment uses one or two kinds, and the Azure SDK is
     # slow to import.
@@ -65,6 +68,10 @@ def build_source(
             module = importlib.import_module("acs_exporter.sources.files")
             source = module.FilesSource(settings)
         else:
+            # The query must also group by the labels the metrics carry.
+            with_labels = getattr(settings, "with_labels", None)
+            if with_labels is not None:
+                settings = with_labels(list(extra_labels))
             module = importlib.import_module("acs_exporter.sources.loganalytics.source")
             source = module.LogAnalyticsSource(settings)
     except ImportError as exc:
@@ -127,7 +134,8 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
     sources: list[tuple[Source, float]] = []
     try:
         for item in source_settings:
-            sources.append((build_source(item, catalog), item.poll_interval.total_seconds()))
+            source = build_source(item, catalog, settings.metrics.extra_labels)
+            sources.append((source, item.poll_interval.total_seconds()))
         pusher = build_pusher(settings, exporter)
     except BaseException:
         for source, _ in sources:

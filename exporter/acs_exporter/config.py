@@ -191,7 +191,8 @@ def _prepare_source(value: object) -> object:
         raise ValueError(f"unknown source type {value['type']!r}: expected one of {kinds}")
     prepared = dict(value)
     for key, field in model.model_fields.items():
-        if key in prepared and field.annotation is timedelta:
+        annotation = field.annotation
+        if key in prepared and (annotation is timedelta or timedelta in get_args(annotation)):
             prepared[key] = parse_duration(prepared[key])
     return prepared
 
