@@ -299,12 +299,29 @@ def load_settings(
             [_problem(error, config_file, lines, init) for error in exc.errors()]
         ) from None
     except SettingsError as exc:
-        origin = "environment"
-        raise ConfigError(
-            [ConfigProblem("(environment)", origin, "", f"{exc} (expected JSON for lists/maps)")]
-        ) from None
+        raise ConfigError([_settings_problem(exc)]) from None
     finally:
         _yaml_data.reset(token)
+
+
+def _settings_problem(exc: SettingsError) -> ConfigProblem:
+    """pydantic-settings could not parse an environment variable (e.g. a list as non-JSON)."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    key = match[1] if match else "(environment)"
+    name = ENV_PREFIX + key.upper()
+    value = next((v for k, v in os.environ.items() if k.upper() == name), "")
+    shown = "***" if _is_secret(key) else repr(value)
+    return ConfigProblem(
+        key,
+        f"environment variable {name}",
+        shown if value else "",
+        "expected JSON for a section, list or map, e.g. "
+        + (
+            '\'[{"type": "simulator"}]\''
+            if key == "sources"
+            else f'\'{{"key": "value"}}\' or {name}__KEY=value'
+        ),
+    )
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], int]]:

@@ -226,3 +226,17 @@ def test_check_config_command(tmp_path: Path) -> None:
     result = run_cli(["check-config", str(good)], env={"ACS_EXPORTER_STATE__PATH": str(state)})
     assert result.returncode == 1
     assert f"checkpoint {state} cannot be used" in result.stderr
+
+
+def test_environment_json_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACS_EXPORTER_SOURCES", "simulator please")
+    assert problems(None) == [
+        "environment variable ACS_EXPORTER_SOURCES: sources = 'simulator please': expected "
+        'JSON for a section, list or map, e.g. \'[{"type": "simulator"}]\''
+    ]
+
+
+def test_environment_can_set_sources_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACS_EXPORTER_SOURCES", '[{"type": "simulator", "poll_interval": "2s"}]')
+    (source,) = load_settings().sources
+    assert source.poll_interval == timedelta(seconds=2)
