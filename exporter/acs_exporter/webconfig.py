@@ -115,8 +115,10 @@ def load_web_config(path: Path) -> WebConfig:
         tls.key_file = base / tls.key_file
         if tls.client_ca_file is not None:
             tls.client_ca_file = base / tls.client_ca_file
-        needs_ca = tls.client_auth_type in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
-        if needs_ca and tls.client_ca_file is None:
+        # Python's TLS cannot ask for a client certificate without verifying it, so every mode
+        # but NoClientCert needs the CA; RequestClientCert and RequireAnyClientCert then verify
+        # a given certificate (stricter than Go's exporter-toolkit, never looser).
+        if tls.client_auth_type != "NoClientCert" and tls.client_ca_file is None:
             raise WebConfigError(
                 f"web config {path}: tls_server_config.client_auth_type "
                 f"{tls.client_auth_type} needs client_ca_file"
@@ -151,8 +153,6 @@ def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
         "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
     }[tls.client_auth_type]
-    if tls.client_ca_file is None and context.verify_mode != ssl.CERT_NONE:
-        context.verify_mode = ssl.CERT_NONE  # nothing to verify against: cannot demand one
     return context
 
 

@@ -208,3 +208,40 @@ def test_missing_web_config_file_stops_run_and_check_config(tmp_path: Path) -> N
     assert running.process.wait(30) == 1
     assert "cannot read it" in running.log()
     assert "Traceback" not in running.log()
+
+
+def test_mutual_tls_requires_a_client_certificate_from_the_ca(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    server_cert = ca.issue_cert("127.0.0.1")
+    server_cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "clients-ca.pem"))
+    config = tmp_path / "web.yml"
+    config.write_text(
+        "tls_server_config:\n"
+        "  cert_file: server.pem\n"
+        "  key_file: server.pem\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n"
+        "  client_ca_file: clients-ca.pem\n"
+        "  min_version: TLS13\n"
+    )
+    server = ExporterHTTPServer(("127.0.0.1", 0), Snapshot, list, load_web_config(config))
+    server.start()
+    try:
+        anonymous = ssl.create_default_context()
+        ca.configure_trust(anonymous)
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            https_get(server.port, "/metrics", anonymous)
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        ca.issue_cert("prometheus@example.test").configure_cert(client)
+        assert https_get(server.port, "/metrics", client)[0] == 200
+        stranger_ca = trustme.CA()
+        stranger = ssl.create_default_context()
+        ca.configure_trust(stranger)
+        stranger_ca.issue_cert("mallory@example.test").configure_cert(stranger)
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            https_get(server.port, "/metrics", stranger)
+    finally:
+        server.shutdown()
+        server.server_close()
