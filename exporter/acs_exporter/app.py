@@ -109,6 +109,8 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
     checkpoint = Checkpoint(settings.state.path, plan) if settings.state.path else None
     source_settings = settings.effective_sources()
     try:
+        if checkpoint is not None:
+            checkpoint.lock()  # released when the process exits
         exporter = Exporter(
             catalog=catalog,
             source_names=[s.name for s in source_settings],

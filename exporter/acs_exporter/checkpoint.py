@@ -10,11 +10,12 @@ and re-count (or skip) calls. Start-up stops with a message saying what is wrong
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -26,26 +27,60 @@ VERSION = 1
 
 
 class CheckpointError(Exception):
-    """The checkpoint exists but cannot be used; the message says how to recover."""
+    """The checkpoint cannot be used; the message says what is wrong and how to recover."""
 
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path, problem: str, way_out: str | None = None) -> None:
         self.path = path
         self.problem = problem
-        super().__init__(
-            f"checkpoint {path} cannot be used: {problem}.\n"
-            "The exporter stops rather than start from zero, which would reset counters and "
-            "re-read (or skip) calls.\n"
-            "Way out: restore the file from a backup, or move it aside to start over "
-            f"(`mv {path} {path}.broken`); counters then restart from zero, which Prometheus "
-            "rate() and increase() handle as a counter reset, and the sources read again from "
-            "their configured start."
-        )
+        if way_out is None:
+            way_out = (
+                "The exporter stops rather than start from zero, which would reset counters "
+                "and re-read (or skip) calls.\n"
+                "Way out: restore the file from a backup, or move it aside to start over "
+                f"(`mv {path} {path}.broken`); counters then restart from zero, which "
+                "Prometheus rate() and increase() handle as a counter reset, and the sources "
+                "read again from their configured start."
+            )
+        super().__init__(f"checkpoint {path} cannot be used: {problem}.\n{way_out}")
 
 
 class Checkpoint:
     def __init__(self, path: Path, plan: LabelPlan) -> None:
         self.path = path
         self._plan = plan
+        self._lock: IO[bytes] | None = None
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on `<path>.lock` for the life of the process, so two exporters
+        sharing a volume cannot both count into (and overwrite) one checkpoint. Also proves at
+        start-up that the directory is writable. Raises CheckpointError."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("ab")
+        except OSError as exc:
+            raise CheckpointError(
+                self.path,
+                f"its directory is not writable ({exc.strerror})",
+                "Way out: give the exporter's user write access to the directory (in "
+                "Kubernetes: a writable volume and fsGroup), or set state.path elsewhere.",
+            ) from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise CheckpointError(
+                self.path,
+                f"another acs-exporter process holds {lock_path}",
+                "Way out: give each exporter its own state.path (two exporters counting into "
+                "one checkpoint would overwrite each other's counts), or stop the other one.",
+            ) from None
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def load(self) -> State:
         """The saved state, or an empty one when no checkpoint exists yet."""

@@ -245,3 +245,30 @@ def test_counters_never_go_down_across_sigkill(tmp_path: Path) -> None:
             running.process.kill()  # no clean shutdown: a crash
             running.process.wait(10)
     assert sum(seen.values()) > 0
+
+
+def test_two_exporters_cannot_share_a_checkpoint(tmp_path: Path) -> None:
+    env = {"ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.ckpt")}
+    first = start([], tmp_path, env=env)
+    try:
+        first.wait_ready()
+        second = start([], tmp_path, env=env)
+        assert second.process.wait(30) == 1
+        assert "another acs-exporter process holds" in second.log()
+        assert "each exporter its own state.path" in second.log()
+    finally:
+        assert first.stop() == 0
+    # Once the first has exited, the lock is free again.
+    third = start([], tmp_path, env=env)
+    try:
+        third.wait_ready()
+    finally:
+        assert third.stop() == 0
+
+
+def test_unwritable_state_directory_stops_start_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    running = start([], tmp_path, env={"ACS_EXPORTER_STATE__PATH": str(blocker / "state")})
+    assert running.process.wait(30) == 1
+    assert "its directory is not writable" in running.log()
