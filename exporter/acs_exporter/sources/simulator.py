@@ -28,6 +28,7 @@ import orjson
 from acs_exporter.catalog import Catalog, Category, Domain
 from acs_exporter.sources.base import Batch, Cursor, Observation
 from acs_exporter.sources.scenarios import (
+    MIXES,
     PROFILES,
     SERVER_ERROR_REASONS,
     Reason,
@@ -116,12 +117,17 @@ def _number(value: Cursor) -> float | None:
 
 
 def _catalog_tail(catalog: Catalog) -> tuple[tuple[Reason, float], ...]:
-    """Every documented call-end (code, subcode) of the catalog, sharing CATALOG_TAIL_SHARE.
+    """Every other documented call-end (code, subcode) of the catalog, sharing
+    CATALOG_TAIL_SHARE, so that dashboards on the simulator show the catalog's long tail.
 
     Server errors are left out: they come only from the scenario's server-error share, so
     that share is exactly what the scenario says.
     """
-    known = {(r.code, r.subcode) for r, _ in SERVER_ERROR_REASONS}
+    # Reasons the hand-weighted mixes already draw are left out too: the tail is the rest.
+    mixed = [r for rows in MIXES.values() for r, _ in rows]
+    known = {(r.code, r.subcode) for r in mixed} | {
+        (r.code, r.subcode) for r, _ in SERVER_ERROR_REASONS
+    }
     entries = sorted(
         {
             (e.code, e.subcode, e.category.value)
