@@ -489,3 +489,28 @@ def test_watermark_is_the_newest_file_read(tmp_path: Path) -> None:
     batch = source(path).fetch(None)
     assert batch.watermark is not None
     assert abs(batch.watermark.timestamp() - path.stat().st_mtime) < 1e-3
+
+
+def test_unchanged_complete_files_are_not_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(jsonl_record("0") + "\n")
+    src = source(path)
+    cursor = src.fetch(None).cursor
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object) -> object:
+        opened.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", spy)
+    batch = src.fetch(cursor)
+    assert batch.call_ends == []
+    assert opened == []
+    assert batch.watermark is not None  # still reported from the file's modification time
+    with real_open(path, "a") as f:
+        f.write(jsonl_record("487") + "\n")
+    assert counts(src.fetch(batch.cursor)) == {("487", "0"): 1}
+    assert opened == [path]

@@ -63,6 +63,7 @@ class FileProgress:
     size: int  # the file's size when last read
     mtime_ns: int
     failed: bool = False  # a document that could not be parsed at this size and mtime
+    complete: bool = False  # everything up to `size` was read: unchanged, it needs no opening
 
     def to_cursor(self) -> Cursor:
         return {
@@ -74,6 +75,7 @@ class FileProgress:
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "failed": self.failed,
+            "complete": self.complete,
         }
 
     @classmethod
@@ -97,6 +99,7 @@ class FileProgress:
             size=size,
             mtime_ns=mtime_ns,
             failed=value.get("failed") is True,
+            complete=value.get("complete") is True,
         )
 
 
@@ -204,11 +207,22 @@ class FilesSource:
     def _read_file(
         self, path: Path, entry: FileProgress | None, state: _FetchState
     ) -> FileProgress | None:
+        key = str(path)
+        stat = path.stat()
+        if state.newest_mtime is None or stat.st_mtime > state.newest_mtime:
+            state.newest_mtime = stat.st_mtime
+        if (
+            entry is not None
+            and (entry.complete or entry.failed)
+            and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+        ):
+            # Read to the end (or judged broken) and unchanged since: no need to open it.
+            self._last_size[key] = stat.st_size
+            return entry
         with path.open("rb") as f:
             stat = os.fstat(f.fileno())
             size = stat.st_size
             head = f.read(min(size, HEAD_BYTES))
-            key = str(path)
             final = self._last_size.get(key) == size
             self._last_size[key] = size
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
@@ -238,8 +252,6 @@ class FilesSource:
             else:
                 self._read_lines(f, path=path, entry=entry, size=size, final=final, state=state)
             entry.size, entry.mtime_ns = size, stat.st_mtime_ns
-            if state.newest_mtime is None or stat.st_mtime > state.newest_mtime:
-                state.newest_mtime = stat.st_mtime
             return entry
 
     def _format(self, path: Path, head: bytes) -> Format | None:
@@ -287,7 +299,7 @@ class FilesSource:
                     advance=advance,
                 )
             )
-        self._account(entry, result, state)
+        self._account(entry, result, state, complete=result.offset >= size)
 
     def _read_document(
         self,
@@ -329,11 +341,14 @@ class FilesSource:
                 ),
                 tables,
             )
-        self._account(entry, result, state)
+        self._account(entry, result, state, complete=result.at_end)
 
     @staticmethod
-    def _account(entry: FileProgress, result: ReadResult, state: _FetchState) -> None:
+    def _account(
+        entry: FileProgress, result: ReadResult, state: _FetchState, *, complete: bool
+    ) -> None:
         entry.offset, entry.line = result.offset, result.line
+        entry.complete = complete
         state.call_ends.update(result.call_ends)
         state.media_results.update(result.media_results)
         state.records += result.records

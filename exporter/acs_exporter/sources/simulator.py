@@ -26,7 +26,7 @@ from typing import IO
 import orjson
 
 from acs_exporter.catalog import Catalog, Category, Domain
-from acs_exporter.sources.base import Batch, Cursor, Observation
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.scenarios import (
     MIXES,
     PROFILES,
@@ -279,29 +279,34 @@ class Simulator:
         return out
 
     def _write_records(self, new: Counter[Observation], end: int) -> None:
+        """Append `new` to record_file. Fails the fetch (nothing counted) if it cannot."""
         path = self._settings.record_file
         if path is None:
             return
+        if new:
+            lines = bytearray()
+            for obs, n in new.items():
+                lines += orjson.dumps(
+                    {
+                        "code": obs.code,
+                        "subcode": obs.subcode,
+                        "service_category": obs.service_category,
+                        "dimensions": dict(obs.dimensions),
+                        "n": n,
+                    }
+                )
+                lines += b"\n"
+            try:
+                if self._record is None:
+                    self._record = _open_append(path)
+                self._record.write(bytes(lines))
+                self._record.flush()
+            except OSError as error:
+                raise SourceError(
+                    "record_file", f"cannot append to record_file {path}: {error}"
+                ) from None
         if self._recorded_until is None or end > self._recorded_until:
             self._recorded_until = end
-        if not new:
-            return
-        if self._record is None:
-            self._record = _open_append(path)
-        lines = bytearray()
-        for obs, n in new.items():
-            lines += orjson.dumps(
-                {
-                    "code": obs.code,
-                    "subcode": obs.subcode,
-                    "service_category": obs.service_category,
-                    "dimensions": dict(obs.dimensions),
-                    "n": n,
-                }
-            )
-            lines += b"\n"
-        self._record.write(bytes(lines))
-        self._record.flush()
 
 
 def _open_append(path: Path) -> IO[bytes]:
