@@ -481,6 +481,20 @@ def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
     terminal.truncate()
     source(path, progress=False).fetch(None)
     assert terminal.getvalue() == ""
+    # Logs are JSON lines: a bar would break them, so none.
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonLines())
+    logging.getLogger().addHandler(handler)
+    try:
+        source(path).fetch(None)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert terminal.getvalue() == ""
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"msg": record.getMessage()})
 
 
 def test_watermark_is_the_newest_file_read(tmp_path: Path) -> None:

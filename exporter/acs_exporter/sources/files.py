@@ -284,7 +284,7 @@ class FilesSource:
         reader = read_csv if entry.format == "csv" else read_jsonl
         with (
             self._progress_bar(path, size, entry.offset, "B") as advance,
-            _Rejecter(path, state) as reject,
+            _Rejecter(self.name, path, state) as reject,
         ):
             result = reader(
                 ReadRequest(
@@ -325,7 +325,7 @@ class FilesSource:
         total = sum(len(t.rows) for t in tables)
         with (
             self._progress_bar(path, total, entry.offset, "rows") as advance,
-            _Rejecter(path, state) as reject,
+            _Rejecter(self.name, path, state) as reject,
         ):
             result = read_loganalytics_json(
                 ReadRequest(
@@ -362,7 +362,7 @@ class FilesSource:
     ) -> Iterator[Callable[[int], None]]:
         """A tqdm bar on stderr for big files when stderr is a terminal; never on stdout."""
         big = total - done >= (PROGRESS_MIN_BYTES if unit == "B" else 100_000)
-        if not (self._settings.progress and big and sys.stderr.isatty()):
+        if not (self._settings.progress and big and sys.stderr.isatty()) or _logging_json():
             yield _ignore
             return
         bar = tqdm(
@@ -388,6 +388,23 @@ def _ignore(_: int) -> None:
     return None
 
 
+def _logging_json() -> bool:
+    """True when the logs are JSON lines: a progress bar would break them for parsers.
+
+    Judged by what the root logger's formatters produce, so it holds whatever sets them up.
+    """
+    probe = logging.LogRecord("probe", logging.INFO, __file__, 0, "probe", (), None)
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter or logging.Formatter()
+        try:
+            text = formatter.format(probe)
+        except Exception:  # a formatter that cannot format a bare record is not ours to judge
+            text = ""
+        if text.lstrip().startswith("{"):
+            return True
+    return False
+
+
 def _hash(head: bytes) -> str:
     return hashlib.sha256(head).hexdigest()
 
@@ -404,7 +421,8 @@ def _same_file(entry: FileProgress, head: bytes, size: int, mtime_ns: int) -> bo
 class _Rejecter:
     """Counts rejections and logs the first few of a file (with file:line) one by one."""
 
-    def __init__(self, path: Path, state: _FetchState) -> None:
+    def __init__(self, source: str, path: Path, state: _FetchState) -> None:
+        self._source = source
         self._path = path
         self._state = state
         self._logged = 0
@@ -427,6 +445,12 @@ class _Rejecter:
         self._state.rejected[reason] += 1
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
-            log.warning("%s: %s (rejected: %s)", where, message, reason)
+            log.warning(
+                "%s: %s (rejected: %s)",
+                where,
+                message,
+                reason,
+                extra={"source": self._source, "reason": reason},
+            )
         else:
             self._suppressed[reason] += 1
