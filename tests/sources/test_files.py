@@ -528,3 +528,24 @@ def test_unchanged_complete_files_are_not_opened(
         f.write(jsonl_record("487") + "\n")
     assert counts(src.fetch(batch.cursor)) == {("487", "0"): 1}
     assert opened == [path]
+
+
+def test_query_result_over_several_polls(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    shutil.copy(FIXTURES / "query-result.json", path)
+    src = source(path, batch_records=3)
+    batches, _ = drain(src)
+    assert len(batches) == 4  # 10 rows, 3 per poll
+    assert [b.caught_up for b in batches] == [False, False, False, True]
+    assert total(batches) == 6
+    assert sum(sum(b.rejected.values()) for b in batches) == 4
+
+
+def test_pattern_matching_nothing_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = source(tmp_path / "*.csv")
+    with caplog.at_level(logging.WARNING):
+        src.fetch(None)
+        src.fetch(None)
+    assert sum("matches no file" in r.getMessage() for r in caplog.records) == 1

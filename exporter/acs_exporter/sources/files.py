@@ -32,6 +32,7 @@ from acs_exporter.sources.formats.detect import HEAD_BYTES, Format, detect_forma
 from acs_exporter.sources.formats.jsonl import read_jsonl
 from acs_exporter.sources.formats.loganalytics_json import (
     DocumentError,
+    ResultTable,
     parse_document,
     read_loganalytics_json,
 )
@@ -126,6 +127,7 @@ class FilesSource:
         # line waits one poll more.
         self._last_size: dict[str, int] = {}
         self._missing_reported: set[str] = set()
+        self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
     @property
     def name(self) -> str:
@@ -193,6 +195,9 @@ class FilesSource:
             text = os.path.expanduser(str(pattern))
             if glob.has_magic(text):
                 matches = [Path(p) for p in glob.glob(text, recursive=True)]
+                if not matches and text not in self._missing_reported:
+                    self._missing_reported.add(text)
+                    log.warning("%s: pattern %s matches no file (yet)", self.name, text)
             else:
                 matches = [Path(text)]
             for match in matches:
@@ -311,10 +316,8 @@ class FilesSource:
         final: bool,
         state: _FetchState,
     ) -> None:
-        f.seek(0)
-        data = f.read(size)
         try:
-            tables = parse_document(data, str(path))
+            tables = self._document(f, path, size, entry.mtime_ns)
         except DocumentError as error:
             if not final:
                 return  # maybe still being written: judge it once it stops changing
@@ -342,6 +345,17 @@ class FilesSource:
                 tables,
             )
         self._account(entry, result, state, complete=result.at_end)
+
+    def _document(self, f: BinaryIO, path: Path, size: int, mtime_ns: int) -> list[ResultTable]:
+        """The parsed document, kept while a big one is read over several polls."""
+        key = (str(path), size, mtime_ns)
+        if self._cached_document is not None and self._cached_document[0] == key:
+            return self._cached_document[1]
+        self._cached_document = None
+        f.seek(0)
+        tables = parse_document(f.read(size), str(path))
+        self._cached_document = (key, tables)
+        return tables
 
     @staticmethod
     def _account(
