@@ -284,3 +284,18 @@ def test_cursor_lag_is_computed_at_push_time(receiver: Receiver) -> None:
     pusher.shutdown()
     metrics = metrics_of(receiver.requests[0])
     assert points(metrics["acs_exporter_cursor_lag_seconds"]) == {(("source", "simulator"),): 42.5}
+
+
+def test_standard_environment_variables_apply(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Documented: compression and TLS files come from the standard OTEL_EXPORTER_OTLP_* variables.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    pusher = OtlpPusher(
+        lambda: Snapshot((CALL_ENDS,)), endpoint=receiver.url, interval_seconds=60, headers={}
+    )
+    pusher.push_now()
+    receiver.wait(1)
+    pusher.shutdown()
+    assert receiver.headers[0]["content-encoding"] == "gzip"
+    assert "acs_call_ends_total" in metrics_of(receiver.requests[0])
