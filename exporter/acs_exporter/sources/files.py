@@ -150,7 +150,9 @@ class FilesSource:
                 # Unreadable now (permissions, vanished mid-poll): keep its progress, try again.
                 log.warning("%s: cannot read: %s", path, error)
                 continue
-            if entry is not None:
+            if entry is None:
+                progress.pop(key, None)  # replaced by something it cannot read (yet)
+            else:
                 progress[key] = entry
         batch_cursor: dict[str, Cursor] = {
             "version": CURSOR_VERSION,

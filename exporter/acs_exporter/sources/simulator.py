@@ -163,7 +163,6 @@ class Simulator:
         self._tables: dict[tuple[str, float], Table] = {}
         self._profiles = tuple(p for p, _ in PROFILES)
         self._profile_cum = tuple(_cumulative([w for _, w in PROFILES]))
-        self._state: SimulatorState | None = None
         self._record: IO[bytes] | None = None
         # Ticks below this were already written to record_file by this process: a re-fetch
         # from an older cursor (after a failed apply) must not write them twice.
