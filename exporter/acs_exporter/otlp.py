@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -46,6 +47,11 @@ from acs_exporter.snapshot import Family, Snapshot
 
 log = logging.getLogger(__name__)
 
+# docs/metrics.md: the lag is "now minus the cursor"; like the /metrics collector, compute it
+# at the moment of the push rather than when the snapshot was built.
+CURSOR_LAG = "acs_exporter_cursor_lag_seconds"
+CURSOR_TIMESTAMP = "acs_exporter_cursor_timestamp_seconds"
+
 # The SDK folds attribute sets beyond 2000 per instrument into an overflow point by default;
 # our own cardinality guard (metrics.max_series) is the limit that matters.
 CARDINALITY_LIMIT = 1_000_000
@@ -62,6 +68,22 @@ def otel_name(family: Family) -> str | None:
     return None
 
 
+def with_fresh_lag(families: Iterable[Family], now: float) -> dict[str, Family]:
+    """Families by name, the cursor lag recomputed from the cursor timestamps at `now`."""
+    by_name = {f.name: f for f in families}
+    lag, stamps = by_name.get(CURSOR_LAG), by_name.get(CURSOR_TIMESTAMP)
+    if lag is not None and stamps is not None:
+        samples = tuple(
+            (labels, max(0.0, now - value))
+            for labels, value in stamps.samples
+            if isinstance(value, int | float)
+        )
+        by_name[CURSOR_LAG] = Family(
+            lag.name, lag.documentation, lag.kind, stamps.label_names, samples
+        )
+    return by_name
+
+
 class OtlpPusher:
     """Pushes the current Snapshot to an OTLP/HTTP endpoint every `interval_seconds`."""
 
@@ -73,10 +95,12 @@ class OtlpPusher:
         interval_seconds: float,
         headers: Mapping[str, str],
         timeout_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if interval_seconds <= 0:
             raise ValueError(f"otlp interval must be positive, got {interval_seconds}")
         self._snapshot = snapshot
+        self._clock = clock
         self._endpoint = endpoint
         self._interval = interval_seconds
         self._timeout = timeout_seconds
@@ -154,8 +178,8 @@ class OtlpPusher:
         with self._lock:
             try:
                 self._current = self._snapshot()
-                self._families = {f.name: f for f in self._current.families}
-                for family in self._current.families:
+                self._families = with_fresh_lag(self._current.families, self._clock())
+                for family in self._families.values():
                     self._register(family)
                 self._reader.collect(timeout_millis=self._timeout * 1000)
             except Exception:

@@ -171,3 +171,21 @@ def test_help_is_useful(capsys: pytest.CaptureFixture[str], command: str) -> Non
     out = capsys.readouterr().out
     assert "--json" in out
     assert "--override" in out
+
+
+def test_explain_of_a_lone_subcode_suggests_the_documented_pair(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run(capsys, "explain", "3112")
+    assert out.splitlines()[0] == "end reason 3112/-  Unknown"
+    assert "try `acs-exporter explain 410 3112`" in out
+    _, out, _ = run(capsys, "explain", "3112", "--json")
+    assert json.loads(out)["hints"][0].startswith("3112 is a documented subcode")
+
+
+def test_explain_of_a_code_documented_only_with_subcodes_asks_for_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run(capsys, "explain", "0")
+    assert out.splitlines()[0] == "end reason 0/-  Unknown"
+    assert "code 0 is documented only together with a subcode (0, 4097," in " ".join(out.split())

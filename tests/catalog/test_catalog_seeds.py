@@ -211,3 +211,10 @@ def test_the_shipped_data_is_what_the_builder_makes_of_the_seeds() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docs_explain_every_shipped_rule(catalog: Catalog) -> None:
+    docs = (REPO / "docs" / "catalog.md").read_text(encoding="utf-8")
+    section = docs.split("### The rules for the code alone")[1].split("Deliberately")[0]
+    table_codes = {int(c) for c in re.findall(r"\b(\d{3})\b", section)}
+    assert {rule.code for rule in catalog.rules} <= table_codes

@@ -259,3 +259,43 @@ def test_name_mapping(kind: str, name: str, expected: str | None) -> None:
 def test_rejects_a_non_positive_interval() -> None:
     with pytest.raises(ValueError, match="interval"):
         OtlpPusher(Snapshot, endpoint="http://127.0.0.1:1", interval_seconds=0, headers={})
+
+
+def test_cursor_lag_is_computed_at_push_time(receiver: Receiver) -> None:
+    stamps = Family(
+        "acs_exporter_cursor_timestamp_seconds",
+        "How far the source has been read.",
+        "gauge",
+        ("source",),
+        ((("simulator",), 1000.0),),
+    )
+    stale_lag = Family(
+        "acs_exporter_cursor_lag_seconds", "Now minus the cursor.", "gauge", ("source",), ()
+    )
+    pusher = OtlpPusher(
+        lambda: Snapshot((stamps, stale_lag)),
+        endpoint=receiver.url,
+        interval_seconds=60,
+        headers={},
+        clock=lambda: 1042.5,
+    )
+    pusher.push_now()
+    receiver.wait(1)
+    pusher.shutdown()
+    metrics = metrics_of(receiver.requests[0])
+    assert points(metrics["acs_exporter_cursor_lag_seconds"]) == {(("source", "simulator"),): 42.5}
+
+
+def test_standard_environment_variables_apply(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Documented: compression and TLS files come from the standard OTEL_EXPORTER_OTLP_* variables.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    pusher = OtlpPusher(
+        lambda: Snapshot((CALL_ENDS,)), endpoint=receiver.url, interval_seconds=60, headers={}
+    )
+    pusher.push_now()
+    receiver.wait(1)
+    pusher.shutdown()
+    assert receiver.headers[0]["content-encoding"] == "gzip"
+    assert "acs_call_ends_total" in metrics_of(receiver.requests[0])

@@ -481,6 +481,20 @@ def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
     terminal.truncate()
     source(path, progress=False).fetch(None)
     assert terminal.getvalue() == ""
+    # Logs are JSON lines: a bar would break them, so none.
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonLines())
+    logging.getLogger().addHandler(handler)
+    try:
+        source(path).fetch(None)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert terminal.getvalue() == ""
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"msg": record.getMessage()})
 
 
 def test_watermark_is_the_newest_file_read(tmp_path: Path) -> None:
@@ -489,3 +503,49 @@ def test_watermark_is_the_newest_file_read(tmp_path: Path) -> None:
     batch = source(path).fetch(None)
     assert batch.watermark is not None
     assert abs(batch.watermark.timestamp() - path.stat().st_mtime) < 1e-3
+
+
+def test_unchanged_complete_files_are_not_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(jsonl_record("0") + "\n")
+    src = source(path)
+    cursor = src.fetch(None).cursor
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object) -> object:
+        opened.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", spy)
+    batch = src.fetch(cursor)
+    assert batch.call_ends == []
+    assert opened == []
+    assert batch.watermark is not None  # still reported from the file's modification time
+    with real_open(path, "a") as f:
+        f.write(jsonl_record("487") + "\n")
+    assert counts(src.fetch(batch.cursor)) == {("487", "0"): 1}
+    assert opened == [path]
+
+
+def test_query_result_over_several_polls(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    shutil.copy(FIXTURES / "query-result.json", path)
+    src = source(path, batch_records=3)
+    batches, _ = drain(src)
+    assert len(batches) == 4  # 10 rows, 3 per poll
+    assert [b.caught_up for b in batches] == [False, False, False, True]
+    assert total(batches) == 6
+    assert sum(sum(b.rejected.values()) for b in batches) == 4
+
+
+def test_pattern_matching_nothing_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = source(tmp_path / "*.csv")
+    with caplog.at_level(logging.WARNING):
+        src.fetch(None)
+        src.fetch(None)
+    assert sum("matches no file" in r.getMessage() for r in caplog.records) == 1

@@ -11,6 +11,7 @@ exits 1 when the committed file differs from what the seeds would build.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -69,6 +70,23 @@ CATEGORY_FROM_TEXT = {("call-automation", 405, 8520): "ExpectedError"}
 CATEGORIES = {"Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError"}
 
 Key = tuple[str, int | None, int | None]
+
+# Advice must be ours: no run of this many words may come from the page's message or its own
+# advice/mitigation column.
+COPIED_WORDS = 6
+
+
+def _ngrams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i : i + COPIED_WORDS]) for i in range(len(words) - COPIED_WORDS + 1)}
+
+
+def copied_words(key: Key, advice: str, rows: list[tuple[Row, str]]) -> list[str]:
+    page = set().union(*(_ngrams(row.message) | _ngrams(row.extra) for row, _ in rows))
+    return [
+        f"advice.yaml: {key_text(key)} copies the page's words: {' '.join(run)!r}"
+        for run in sorted(_ngrams(advice) & page)
+    ]
 
 
 def key_text(key: Key) -> str:
@@ -139,6 +157,7 @@ def build(seeds_dir: Path) -> str:
     advice: dict[str, Any] = yaml.safe_load((HERE / "advice.yaml").read_text(encoding="utf-8"))
     rules: list[dict[str, Any]] = yaml.safe_load((HERE / "rules.yaml").read_text(encoding="utf-8"))
     entries = []
+    copies: list[str] = []
     for key in sorted(
         rows_by_key,
         key=lambda k: (
@@ -154,10 +173,13 @@ def build(seeds_dir: Path) -> str:
         if isinstance(written, str):
             written = {"advice": written}
         entry["advice"] = " ".join(written["advice"].split())
+        copies += copied_words(key, entry["advice"], rows_by_key[key])
         notes += [" ".join(written["notes"].split())] if written.get("notes") else []
         if notes:
             entry["notes"] = " ".join(notes)
         entries.append(entry)
+    if copies:
+        raise SystemExit("\n".join(copies))
     if advice:
         raise SystemExit(f"advice.yaml has advice for rows no page lists: {sorted(advice)}")
 

@@ -64,7 +64,33 @@ def _field(label: str, value: str, width: int) -> list[str]:
     return [first.rstrip(), *(indent + line for line in wrapped[1:])]
 
 
-def explain_text(resolution: Resolution, stream: TextIO, colour: bool) -> str:
+def lookup_hints(resolution: Resolution, entries: tuple[Entry, ...]) -> list[str]:
+    """Hints for a lone code that resolved to Unknown: the user most likely left out the
+    subcode, or typed the subcode alone (ACS tools often show `3112` for `410/3112`; codes
+    are 3-digit numbers, so a longer one is a subcode)."""
+    if resolution.provenance is not Provenance.UNKNOWN or resolution.subcode is not None:
+        return []
+    number = resolution.code
+    if number > 999:
+        return [
+            f"{number} is a documented subcode: try `acs-exporter explain {e.code} "
+            f"{e.subcode}` ({e.domain} {e.key}, {e.category or 'no category'})"
+            for e in entries
+            if e.subcode == number and e.code is not None
+        ]
+    subcodes = sorted({e.subcode for e in entries if e.code == number and e.subcode is not None})
+    if not subcodes:
+        return []
+    shown = ", ".join(str(s) for s in subcodes[:12]) + (", ..." if len(subcodes) > 12 else "")
+    return [
+        f"code {number} is documented only together with a subcode ({shown}): give the "
+        f"subcode too, e.g. `acs-exporter explain {number} {subcodes[0]}`"
+    ]
+
+
+def explain_text(
+    resolution: Resolution, stream: TextIO, colour: bool, hints: list[str] | None = None
+) -> str:
     width = _width(stream)
     category = resolution.category
     painted = _paint(category.value, _COLOURS[category], colour)
@@ -75,7 +101,7 @@ def explain_text(resolution: Resolution, stream: TextIO, colour: bool) -> str:
     lines += _field("why", resolution.reason, width)
     entry = resolution.entry
     if entry is None:
-        lines += _field("message", "(none: no page lists this code or subcode)", width)
+        lines += _field("message", f"(none: no page describes {resolution.key})", width)
         lines += _field("advice", NO_ADVICE, width)
     else:
         exact = entry.code == resolution.code and entry.subcode == resolution.subcode
@@ -88,6 +114,8 @@ def explain_text(resolution: Resolution, stream: TextIO, colour: bool) -> str:
         if entry.notes:
             lines += _field("notes", entry.notes, width)
         lines += _field("source", entry.source, width)
+    for index, hint in enumerate(hints or []):
+        lines += _field("hint" if index == 0 else "", hint, width)
     for index, other in enumerate(resolution.related):
         label = "see also" if index == 0 else ""
         lines += _field(label, f"{other.domain} {other.key}: {other.message}", width)

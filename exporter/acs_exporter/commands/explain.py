@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from acs_exporter.catalog import CatalogError, Domain, MalformedCode, load_catalog
-from acs_exporter.catalog.render import explain_dict, explain_text, use_colour
+from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints, use_colour
 
 EXAMPLES = """examples:
   acs-exporter explain 410 3112
@@ -78,10 +78,13 @@ def execute(args: argparse.Namespace) -> int:
     except MalformedCode as error:
         print(f"acs-exporter explain: {error}", file=sys.stderr)
         return 2
+    hints = lookup_hints(resolution, catalog.entries)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(explain_dict(resolution), option=orjson.OPT_INDENT_2))
+        data = explain_dict(resolution) | {"hints": hints}
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
         sys.stdout.buffer.write(b"\n")
         sys.stdout.flush()
     else:
-        sys.stdout.write(explain_text(resolution, sys.stdout, use_colour(sys.stdout, args.color)))
+        colour = use_colour(sys.stdout, args.color)
+        sys.stdout.write(explain_text(resolution, sys.stdout, colour, hints))
     return 0

@@ -32,6 +32,7 @@ from acs_exporter.sources.formats.detect import HEAD_BYTES, Format, detect_forma
 from acs_exporter.sources.formats.jsonl import read_jsonl
 from acs_exporter.sources.formats.loganalytics_json import (
     DocumentError,
+    ResultTable,
     parse_document,
     read_loganalytics_json,
 )
@@ -63,6 +64,7 @@ class FileProgress:
     size: int  # the file's size when last read
     mtime_ns: int
     failed: bool = False  # a document that could not be parsed at this size and mtime
+    complete: bool = False  # everything up to `size` was read: unchanged, it needs no opening
 
     def to_cursor(self) -> Cursor:
         return {
@@ -74,6 +76,7 @@ class FileProgress:
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "failed": self.failed,
+            "complete": self.complete,
         }
 
     @classmethod
@@ -97,6 +100,7 @@ class FileProgress:
             size=size,
             mtime_ns=mtime_ns,
             failed=value.get("failed") is True,
+            complete=value.get("complete") is True,
         )
 
 
@@ -123,6 +127,7 @@ class FilesSource:
         # line waits one poll more.
         self._last_size: dict[str, int] = {}
         self._missing_reported: set[str] = set()
+        self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
     @property
     def name(self) -> str:
@@ -145,7 +150,9 @@ class FilesSource:
                 # Unreadable now (permissions, vanished mid-poll): keep its progress, try again.
                 log.warning("%s: cannot read: %s", path, error)
                 continue
-            if entry is not None:
+            if entry is None:
+                progress.pop(key, None)  # replaced by something it cannot read (yet)
+            else:
                 progress[key] = entry
         batch_cursor: dict[str, Cursor] = {
             "version": CURSOR_VERSION,
@@ -190,6 +197,9 @@ class FilesSource:
             text = os.path.expanduser(str(pattern))
             if glob.has_magic(text):
                 matches = [Path(p) for p in glob.glob(text, recursive=True)]
+                if not matches and text not in self._missing_reported:
+                    self._missing_reported.add(text)
+                    log.warning("%s: pattern %s matches no file (yet)", self.name, text)
             else:
                 matches = [Path(text)]
             for match in matches:
@@ -204,11 +214,22 @@ class FilesSource:
     def _read_file(
         self, path: Path, entry: FileProgress | None, state: _FetchState
     ) -> FileProgress | None:
+        key = str(path)
+        stat = path.stat()
+        if state.newest_mtime is None or stat.st_mtime > state.newest_mtime:
+            state.newest_mtime = stat.st_mtime
+        if (
+            entry is not None
+            and (entry.complete or entry.failed)
+            and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+        ):
+            # Read to the end (or judged broken) and unchanged since: no need to open it.
+            self._last_size[key] = stat.st_size
+            return entry
         with path.open("rb") as f:
             stat = os.fstat(f.fileno())
             size = stat.st_size
             head = f.read(min(size, HEAD_BYTES))
-            key = str(path)
             final = self._last_size.get(key) == size
             self._last_size[key] = size
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
@@ -238,8 +259,6 @@ class FilesSource:
             else:
                 self._read_lines(f, path=path, entry=entry, size=size, final=final, state=state)
             entry.size, entry.mtime_ns = size, stat.st_mtime_ns
-            if state.newest_mtime is None or stat.st_mtime > state.newest_mtime:
-                state.newest_mtime = stat.st_mtime
             return entry
 
     def _format(self, path: Path, head: bytes) -> Format | None:
@@ -272,7 +291,7 @@ class FilesSource:
         reader = read_csv if entry.format == "csv" else read_jsonl
         with (
             self._progress_bar(path, size, entry.offset, "B") as advance,
-            _Rejecter(path, state) as reject,
+            _Rejecter(self.name, path, state) as reject,
         ):
             result = reader(
                 ReadRequest(
@@ -287,7 +306,7 @@ class FilesSource:
                     advance=advance,
                 )
             )
-        self._account(entry, result, state)
+        self._account(entry, result, state, complete=result.offset >= size)
 
     def _read_document(
         self,
@@ -299,10 +318,8 @@ class FilesSource:
         final: bool,
         state: _FetchState,
     ) -> None:
-        f.seek(0)
-        data = f.read(size)
         try:
-            tables = parse_document(data, str(path))
+            tables = self._document(f, path, size, entry.mtime_ns)
         except DocumentError as error:
             if not final:
                 return  # maybe still being written: judge it once it stops changing
@@ -313,7 +330,7 @@ class FilesSource:
         total = sum(len(t.rows) for t in tables)
         with (
             self._progress_bar(path, total, entry.offset, "rows") as advance,
-            _Rejecter(path, state) as reject,
+            _Rejecter(self.name, path, state) as reject,
         ):
             result = read_loganalytics_json(
                 ReadRequest(
@@ -329,11 +346,25 @@ class FilesSource:
                 ),
                 tables,
             )
-        self._account(entry, result, state)
+        self._account(entry, result, state, complete=result.at_end)
+
+    def _document(self, f: BinaryIO, path: Path, size: int, mtime_ns: int) -> list[ResultTable]:
+        """The parsed document, kept while a big one is read over several polls."""
+        key = (str(path), size, mtime_ns)
+        if self._cached_document is not None and self._cached_document[0] == key:
+            return self._cached_document[1]
+        self._cached_document = None
+        f.seek(0)
+        tables = parse_document(f.read(size), str(path))
+        self._cached_document = (key, tables)
+        return tables
 
     @staticmethod
-    def _account(entry: FileProgress, result: ReadResult, state: _FetchState) -> None:
+    def _account(
+        entry: FileProgress, result: ReadResult, state: _FetchState, *, complete: bool
+    ) -> None:
         entry.offset, entry.line = result.offset, result.line
+        entry.complete = complete
         state.call_ends.update(result.call_ends)
         state.media_results.update(result.media_results)
         state.records += result.records
@@ -347,7 +378,7 @@ class FilesSource:
     ) -> Iterator[Callable[[int], None]]:
         """A tqdm bar on stderr for big files when stderr is a terminal; never on stdout."""
         big = total - done >= (PROGRESS_MIN_BYTES if unit == "B" else 100_000)
-        if not (self._settings.progress and big and sys.stderr.isatty()):
+        if not (self._settings.progress and big and sys.stderr.isatty()) or _logging_json():
             yield _ignore
             return
         bar = tqdm(
@@ -373,6 +404,23 @@ def _ignore(_: int) -> None:
     return None
 
 
+def _logging_json() -> bool:
+    """True when the logs are JSON lines: a progress bar would break them for parsers.
+
+    Judged by what the root logger's formatters produce, so it holds whatever sets them up.
+    """
+    probe = logging.LogRecord("probe", logging.INFO, __file__, 0, "probe", (), None)
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter or logging.Formatter()
+        try:
+            text = formatter.format(probe)
+        except Exception:  # a formatter that cannot format a bare record is not ours to judge
+            text = ""
+        if text.lstrip().startswith("{"):
+            return True
+    return False
+
+
 def _hash(head: bytes) -> str:
     return hashlib.sha256(head).hexdigest()
 
@@ -389,7 +437,8 @@ def _same_file(entry: FileProgress, head: bytes, size: int, mtime_ns: int) -> bo
 class _Rejecter:
     """Counts rejections and logs the first few of a file (with file:line) one by one."""
 
-    def __init__(self, path: Path, state: _FetchState) -> None:
+    def __init__(self, source: str, path: Path, state: _FetchState) -> None:
+        self._source = source
         self._path = path
         self._state = state
         self._logged = 0
@@ -412,6 +461,12 @@ class _Rejecter:
         self._state.rejected[reason] += 1
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
-            log.warning("%s: %s (rejected: %s)", where, message, reason)
+            log.warning(
+                "%s: %s (rejected: %s)",
+                where,
+                message,
+                reason,
+                extra={"source": self._source, "reason": reason},
+            )
         else:
             self._suppressed[reason] += 1

@@ -67,21 +67,21 @@ def table_for(type_value: object) -> Table | None:
     return None
 
 
-def _code(value: object, field: str) -> object:
+def _code(value: object, field: str, prefix: str = "") -> object:
     # Strings, integers, null and even floats go through raw; the catalog judges their value.
     if isinstance(value, bool | dict | list):
         raise RecordError(
-            "wrong_type", f"field {field}: expected a string or integer, got {value!r}"
+            "wrong_type", f"field {prefix}{field}: expected a string or integer, got {value!r}"
         )
     return value
 
 
-def _text(value: object, field: str) -> str | None:
+def _text(value: object, field: str, prefix: str = "") -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise RecordError("wrong_type", f"field {field}: expected a string, got {value!r}")
+    raise RecordError("wrong_type", f"field {prefix}{field}: expected a string, got {value!r}")
 
 
 def _dimensions(
@@ -154,27 +154,68 @@ def table_of_columns(columns: Sequence[str]) -> Table | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _PropertySpec:
+    """The camelCase properties of one table; dimensions sorted by name."""
+
+    code: str
+    subcode: str
+    category: str | None
+    dimensions: tuple[tuple[str, str], ...]  # (property, dimension)
+
+
+_PROPERTIES = {
+    Table.CALL_SUMMARY: _PropertySpec(
+        "participantEndReason",
+        "participantEndSubCode",
+        "resultCategory",
+        (
+            ("callType", "call_type"),
+            ("endpointType", "endpoint_type"),
+            ("participantType", "participant_type"),
+        ),
+    ),
+    Table.MEDIA_SUMMARY: _PropertySpec(
+        "resultCode", "resultSubcode", None, (("operationName", "operation"),)
+    ),
+}
+
+
+class _Properties:
+    """Looks properties up by their documented spelling, else case-insensitively."""
+
+    __slots__ = ("_lowered", "_properties")
+
+    def __init__(self, properties: dict[str, object]) -> None:
+        self._properties = properties
+        self._lowered: dict[str, tuple[str, object]] | None = None
+
+    def get(self, key: str) -> tuple[str, object] | None:
+        value = self._properties.get(key, _MISSING)
+        if value is not _MISSING:
+            return key, value
+        if self._lowered is None:
+            self._lowered = {k.lower(): (k, v) for k, v in self._properties.items()}
+        return self._lowered.get(key.lower())
+
+
 def observation_from_properties(properties: dict[str, object], table: Table) -> Observation:
     """A diagnostic-settings record's `properties` (camelCase keys) -> Observation."""
-    dims: tuple[tuple[str, str], ...]
-    if table is Table.CALL_SUMMARY:
-        code_key, sub_key, cat_key, dims = CALL_CODE, CALL_SUBCODE, CALL_CATEGORY, CALL_DIMENSIONS
-    else:
-        code_key, sub_key, cat_key, dims = MEDIA_CODE, MEDIA_SUBCODE, "", MEDIA_DIMENSIONS
-    lowered = {k.lower(): (k, v) for k, v in properties.items()}
-    found = lowered.get(code_key, _MISSING)
-    if found is _MISSING:
-        name = "participantEndReason" if table is Table.CALL_SUMMARY else "resultCode"
-        raise RecordError("missing_field", f"field properties.{name} is missing")
-    assert isinstance(found, tuple)
-    code = _code(found[1], f"properties.{found[0]}")
-    sub_pair = lowered.get(sub_key)
-    subcode = None if sub_pair is None else _code(sub_pair[1], f"properties.{sub_pair[0]}")
-    cat_pair = lowered.get(cat_key) if cat_key else None
-    category = None if cat_pair is None else _text(cat_pair[1], f"properties.{cat_pair[0]}")
-    values = []
-    for column, name in dims:
-        pair = lowered.get(column)
+    spec = _PROPERTIES[table]
+    lookup = _Properties(properties)
+    found = lookup.get(spec.code)
+    if found is None:
+        raise RecordError("missing_field", f"field properties.{spec.code} is missing")
+    code = _code(found[1], found[0], "properties.")
+    pair = lookup.get(spec.subcode)
+    subcode = None if pair is None else _code(pair[1], pair[0], "properties.")
+    pair = None if spec.category is None else lookup.get(spec.category)
+    category = None if pair is None else _text(pair[1], pair[0], "properties.")
+    dims = []
+    for key, name in spec.dimensions:
+        pair = lookup.get(key)
         if pair is not None:
-            values.append((name, pair[1], f"properties.{pair[0]}"))
-    return Observation(code, subcode, category, _dimensions(values), 1)
+            text = _text(pair[1], pair[0], "properties.")
+            if text:
+                dims.append((name, text))
+    return Observation(code, subcode, category, tuple(dims), 1)

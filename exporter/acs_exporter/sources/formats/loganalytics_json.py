@@ -38,13 +38,13 @@ class DocumentError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Table:
+class ResultTable:
     name: str
     columns: list[str]
     rows: list[object]
 
 
-def parse_document(data: bytes, display: str) -> list[_Table]:
+def parse_document(data: bytes, display: str) -> list[ResultTable]:
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as error:
@@ -71,11 +71,11 @@ def parse_document(data: bytes, display: str) -> list[_Table]:
                     "invalid_document", f'{where}.columns[{c}]: expected {{"name": ...}}'
                 )
             names.append(name)
-        tables.append(_Table(str(table.get("name", f"table{t}")), names, rows))
+        tables.append(ResultTable(str(table.get("name", f"table{t}")), names, rows))
     return tables
 
 
-def read_loganalytics_json(request: ReadRequest, tables: list[_Table]) -> ReadResult:
+def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> ReadResult:
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
     first = 0  # global index of the current table's first row
     reported = request.offset
