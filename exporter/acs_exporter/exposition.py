@@ -17,6 +17,7 @@ from typing import Final, cast
 from prometheus_client import utils
 
 from acs_exporter.collector import lag_family
+from acs_exporter.families import CURSOR_LAG, CURSOR_TIMESTAMP
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
 TEXT: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -83,10 +84,10 @@ def _samples(family: Family, out: list[str]) -> None:
 def _families(snapshot: Snapshot, now: float | None) -> Iterable[Family]:
     timestamps: dict[tuple[str, ...], float] = {}
     for family in snapshot.families:
-        if family.name == "acs_exporter_cursor_timestamp_seconds":
+        if family.name == CURSOR_TIMESTAMP:
             timestamps = {k: v for k, v in family.samples if isinstance(v, float)}
     for family in snapshot.families:
-        if family.name == "acs_exporter_cursor_lag_seconds":
+        if family.name == CURSOR_LAG:
             yield lag_family(family, timestamps, now)
         else:
             yield family
