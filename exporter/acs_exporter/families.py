@@ -164,12 +164,13 @@ def self_families(
     return (
         Family(
             "acs_exporter_source_up",
-            "1 when the last poll of the source succeeded, 0 when it failed.",
+            "1 when the last poll of the source succeeded; 0 when it failed or none has "
+            "finished yet.",
             "gauge",
             ("source",),
-            per_source(
-                (n, None if health[n].up is None else float(bool(health[n].up))) for n in names
-            ),
+            # 0 before the first poll ends, so an alert on == 0 also catches a first poll that
+            # hangs or never succeeds.
+            per_source((n, float(bool(health[n].up))) for n in names),
         ),
         Family(
             "acs_exporter_last_successful_poll_timestamp_seconds",

@@ -245,3 +245,11 @@ def test_poll_loop_stops_promptly() -> None:
     thread.join(2)
     assert not thread.is_alive()
     assert len(source.cursors) == 1
+
+
+def test_source_up_is_zero_until_a_poll_succeeds() -> None:
+    exp = exporter()
+    text = generate_latest(registry(exp)).decode()
+    assert 'acs_exporter_source_up{source="fake"} 0.0' in text
+    exp.complete_poll("fake", batch(1, 1), 0.1)
+    assert 'acs_exporter_source_up{source="fake"} 1.0' in generate_latest(registry(exp)).decode()
