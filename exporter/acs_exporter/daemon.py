@@ -59,6 +59,7 @@ class Exporter:
         self._resolver = Resolver(catalog)
         self._lock = threading.Lock()
         self._closed = False
+        self._warned_fold = False
         self._with_source = len(source_names) > 1
         self._state = checkpoint.load() if checkpoint else State()
         self._health = {name: SourceHealth() for name in source_names}
@@ -106,6 +107,13 @@ class Exporter:
             )
             if self._checkpoint is not None and changed:
                 self._checkpoint.save(state)
+            if state.folded > self._state.folded and not self._warned_fold:
+                self._warned_fold = True  # once per process: the counter tracks the rest
+                log.warning(
+                    "cardinality guard reached: new series are counted as code=other, "
+                    "subcode=other (category kept); raise metrics.max_series to see them",
+                    extra={"source": source, "max_series": self._max_series},
+                )
             self._state = state
             watermark = batch.watermark.timestamp() if batch.watermark else None
             self._record(source, True, duration, None, watermark)
