@@ -37,8 +37,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="exporter-toolkit web config (TLS, basic auth)",
     )
-    parser.add_argument("--log.format", dest="log_format", metavar="json|text")
-    parser.add_argument("--log.level", dest="log_level", metavar="debug|info|warn|error")
+    parser.add_argument(
+        "--log.format", dest="log_format", metavar="json|text", help="log format (default json)"
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        metavar="debug|info|warn|error",
+        help="least severe level logged (default info)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
