@@ -245,3 +245,10 @@ def test_mutual_tls_requires_a_client_certificate_from_the_ca(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_check_config_summarises_the_web_config_without_secrets(tls_web_config: Path) -> None:
+    result = run_cli(["check-config", "--web.config.file", str(tls_web_config)])
+    assert result.returncode == 0, result.stderr
+    assert f"# web config {tls_web_config}: TLS on, basic auth users: 1" in result.stdout
+    assert HASH not in result.stdout + result.stderr

@@ -51,8 +51,8 @@ def execute(args: argparse.Namespace) -> int:
         print(f"acs-exporter: {exc.render()}", file=sys.stderr)
         return 2
     try:
-        load_catalog_or_fail(settings)
-        load_web_config_or_fail(settings)
+        catalog = load_catalog_or_fail(settings)
+        web_config = load_web_config_or_fail(settings)
         if settings.state.path is not None:
             Checkpoint(settings.state.path, label_plan(settings)).load()
     except (StartupError, CheckpointError) as exc:
@@ -61,5 +61,10 @@ def execute(args: argparse.Namespace) -> int:
     if not args.quiet:
         where = args.config_file or "defaults and environment"
         print(f"# configuration OK ({where}); effective values, secrets masked:")
+        print(f"# catalog: {len(catalog.entries)} entries")
+        if web_config is not None:
+            tls = "on" if web_config.tls_server_config else "off"
+            users = len(web_config.basic_auth_users)
+            print(f"# web config {settings.web.config_file}: TLS {tls}, basic auth users: {users}")
         print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
     return 0
