@@ -128,8 +128,14 @@ class Exporter:
         """Stop accepting batches and persist the final state."""
         with self._lock:
             self._closed = True
-            if self._checkpoint is not None:
+            if self._checkpoint is None:
+                return
+            try:
                 self._checkpoint.save(self._state)
+            except OSError as exc:
+                # Every applied batch was already saved; this last write only refreshes it.
+                log.error("final checkpoint write failed", extra={"error": str(exc)})
+            self._checkpoint.unlock()
 
     def _record(
         self, source: str, ok: bool, duration: float, reason: str | None, watermark: float | None
