@@ -78,6 +78,12 @@ def build_source(
         raise StartupError(
             f"source {settings.name!r} (type {settings.type}) is not available in this build: {exc}"
         ) from None
+    except Exception as exc:  # a source that cannot start (credentials, files, ...)
+        log.debug("source construction failed", exc_info=True)
+        raise StartupError(
+            f"source {settings.name!r} (type {settings.type}) cannot start: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     return source
 
 
