@@ -95,13 +95,17 @@ def build_pusher(settings: Settings, exporter: Exporter) -> Pusher | None:
         module = importlib.import_module("acs_exporter.otlp")
     except ImportError as exc:
         raise StartupError(f"otlp: the OTLP pusher is not available in this build: {exc}") from None
-    pusher: Pusher = module.OtlpPusher(
-        exporter.snapshot,
-        endpoint=otlp.endpoint,
-        interval_seconds=otlp.interval.total_seconds(),
-        headers=dict(otlp.headers),
-        timeout_seconds=otlp.timeout.total_seconds(),
-    )
+    try:
+        pusher: Pusher = module.OtlpPusher(
+            exporter.snapshot,
+            endpoint=otlp.endpoint,
+            interval_seconds=otlp.interval.total_seconds(),
+            headers=dict(otlp.headers),
+            timeout_seconds=otlp.timeout.total_seconds(),
+        )
+    except Exception as exc:  # e.g. a bad OTEL_EXPORTER_OTLP_* file; never echo the headers
+        log.debug("OTLP pusher construction failed", exc_info=True)
+        raise StartupError(f"otlp: cannot start the pusher: {type(exc).__name__}: {exc}") from None
     return pusher
 
 
