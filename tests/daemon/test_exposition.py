@@ -78,3 +78,11 @@ def test_catalog_info_series_are_rendered() -> None:
             for e in catalog.entries
         }
     )
+
+
+def test_openmetrics_output_passes_the_strict_parser() -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    text = render_openmetrics(snapshot(), NOW) + "# EOF\n"
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {"acs_call_ends", "acs_end_reason_info", "acs_exporter_poll_duration_seconds"} <= names
