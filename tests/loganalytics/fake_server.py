@@ -39,8 +39,9 @@ import duckdb_kql
 import orjson
 import trustme
 from azure.core.credentials import AccessToken
-from tests.loganalytics.kusto import KustoChecker
-from tests.loganalytics.schemas import TABLES
+
+from .kusto import KustoChecker
+from .schemas import TABLES
 
 TOKEN = "fake-token-for-the-local-log-analytics"
 ROW_LIMIT = 500_000

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.loganalytics.schemas import TABLES
+from .schemas import TABLES
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "kusto_check.js"
