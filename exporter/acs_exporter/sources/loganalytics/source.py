@@ -73,14 +73,14 @@ def default_credential() -> TokenCredential:
 
 
 @dataclass
-class _Job:
+class Job:
     table_spec: QuerySpec
     target: Target
     window: Window
 
 
 @dataclass
-class _JobResult:
+class JobResult:
     observations: list[Observation] = field(default_factory=list)
     records: int = 0
     watermark: int = 0  # ticks: the new exclusive cursor
@@ -106,25 +106,13 @@ class LogAnalyticsSource:
             server_timeout=settings.effective_server_timeout(),
             connection_verify=verify,
         )
-        self.targets = self._targets(settings)
-        labels = tuple(sorted(set(settings.extra_labels)))
-        self.specs = tuple(
-            QuerySpec(table, settings.mode, labels if table == CALL_SUMMARY else ())
-            for table in settings.tables
-        )
+        self.targets = targets_for(settings)
+        self.specs = specs_for(settings)
         self._backoff = errors.ThrottleBackoff()
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
         )
-
-    @staticmethod
-    def _targets(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
-        targets = []
-        if settings.workspace_ids:
-            targets.append(Target.workspaces(settings.workspace_ids))
-        targets.extend(Target.resource(r) for r in settings.resource_ids)
-        return tuple(targets)
 
     @property
     def name(self) -> str:
@@ -137,24 +125,13 @@ class LogAnalyticsSource:
     # --- planning ---------------------------------------------------------------------------
 
     def _now_end(self) -> int:
-        return ticks_from_datetime(self._clock()) - ticks_from_timedelta(self.settings.safety_lag)
+        return window_end(self.settings, self._clock())
 
-    def plan(self, cursor: Cursor) -> list[_Job]:
+    def plan(self, cursor: Cursor) -> list[Job]:
         """The windows the next fetch reads, per table and target."""
-        positions = load_cursor(cursor)
-        end = self._now_end()
-        first_start = end - ticks_from_timedelta(self.settings.initial_lookback)
-        span = ticks_from_timedelta(self.settings.max_window)
-        jobs = []
-        for spec in self.specs:
-            for target in self.targets:
-                saved = positions.get(spec.table, {}).get(target.key)
-                start = parse_ticks(saved) if saved is not None else first_start
-                # A clock that stepped back leaves the window empty rather than inverted.
-                jobs.append(_Job(spec, target, Window(start, max(start, min(end, start + span)))))
-        return jobs
+        return plan_jobs(self.settings, cursor, self._clock())
 
-    def render(self, job: _Job) -> str:
+    def render(self, job: Job) -> str:
         return job.table_spec.render(job.window, lookback=self.settings.time_generated_lookback)
 
     # --- fetching ---------------------------------------------------------------------------
@@ -164,7 +141,7 @@ class LogAnalyticsSource:
         end = self._now_end()
         started = time.monotonic()
         futures = [self._pool.submit(self._run, job) for job in jobs]
-        results: list[_JobResult] = []
+        results: list[JobResult] = []
         failures: list[SourceError] = []
         for future in futures:
             try:
@@ -221,10 +198,10 @@ class LogAnalyticsSource:
             )
         return first
 
-    def _run(self, job: _Job) -> _JobResult:
+    def _run(self, job: Job) -> JobResult:
         window = job.window
         if window.empty:
-            return _JobResult(watermark=window.start)
+            return JobResult(watermark=window.start)
         complete = True
         while True:
             kql = job.table_spec.render(window, lookback=self.settings.time_generated_lookback)
@@ -255,8 +232,8 @@ class LogAnalyticsSource:
         result.complete = complete
         return result
 
-    def _observations(self, spec: QuerySpec, table: Table, target: Target) -> _JobResult:
-        result = _JobResult()
+    def _observations(self, spec: QuerySpec, table: Table, target: Target) -> JobResult:
+        result = JobResult()
         if not table.rows:
             return result
         expected = spec.result_columns()
@@ -309,6 +286,42 @@ class LogAnalyticsSource:
             for name, value in zip(dims, labels, strict=True)
         )
         return Observation(code, subcode, service_category, dimensions, n)
+
+
+def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
+    targets = []
+    if settings.workspace_ids:
+        targets.append(Target.workspaces(settings.workspace_ids))
+    targets.extend(Target.resource(r) for r in settings.resource_ids)
+    return tuple(targets)
+
+
+def specs_for(settings: LogAnalyticsSettings) -> tuple[QuerySpec, ...]:
+    labels = tuple(sorted(set(settings.extra_labels)))
+    return tuple(
+        QuerySpec(table, settings.mode, labels if table == CALL_SUMMARY else ())
+        for table in settings.tables
+    )
+
+
+def window_end(settings: LogAnalyticsSettings, now: datetime) -> int:
+    return ticks_from_datetime(now) - ticks_from_timedelta(settings.safety_lag)
+
+
+def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[Job]:
+    """The windows a fetch at `now` reads from `cursor`, per table and target."""
+    positions = load_cursor(cursor)
+    end = window_end(settings, now)
+    first_start = end - ticks_from_timedelta(settings.initial_lookback)
+    span = ticks_from_timedelta(settings.max_window)
+    jobs = []
+    for spec in specs_for(settings):
+        for target in targets_for(settings):
+            saved = positions.get(spec.table, {}).get(target.key)
+            start = parse_ticks(saved) if saved is not None else first_start
+            # A clock that stepped back leaves the window empty rather than inverted.
+            jobs.append(Job(spec, target, Window(start, max(start, min(end, start + span)))))
+    return jobs
 
 
 def load_cursor(cursor: Cursor) -> dict[str, dict[str, str]]:
