@@ -22,7 +22,8 @@ sources:
   - type: log_analytics
     name: prod
     workspace_ids: [11111111-1111-1111-1111-111111111111, 22222222-2222-2222-2222-222222222222]
-    resource_ids: [/subscriptions/s/resourceGroups/rg/providers/Microsoft.Communication/CommunicationServices/acs]
+    resource_ids:
+      - /subscriptions/s/resourceGroups/rg/providers/Microsoft.Communication/CommunicationServices/a
     tables: [ACSCallSummary, ACSCallAutomationMediaSummary]
   - type: log_analytics
     name: raw
