@@ -34,8 +34,8 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json
 	touch $(KUSTO)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench
-	$(BIN)/ruff format --check exporter tests bench
+	$(BIN)/ruff check exporter tests bench tools
+	$(BIN)/ruff format --check exporter tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
