@@ -493,3 +493,52 @@ def test_damaged_cursor_is_an_error_not_a_reset(
 def test_observation_type_is_the_contract() -> None:
     assert Observation("0", "0").n == 1
     assert datetime.now(UTC).tzinfo is UTC
+
+
+def test_batches_flow_through_the_pipeline_with_labels_and_operation(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    """Observations as the daemon aggregates them: catalog categories, extra labels, operation."""
+    from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+    from acs_exporter.catalog import load_catalog
+
+    server.add_workspace(WS)
+    settings_labels = LogAnalyticsSettings(type="log_analytics", workspace_ids=[WS]).with_labels(
+        ["call_type", "not_a_column"]
+    )
+    assert settings_labels.extra_labels == ["call_type"]
+    source = make_source(
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], extra_labels=["call_type"]
+    )
+    cursor = start(source)
+    t0 = clock.now
+    server.add_records(
+        WS,
+        "ACSCallSummary",
+        [call(t0 + timedelta(seconds=1), code="487", sub="0", cat="", call_type="P2P")] * 3,
+    )
+    server.add_records(
+        WS,
+        "ACSCallAutomationMediaSummary",
+        [
+            {
+                "TimeGenerated": t0,
+                "OperationName": "Play",
+                "ResultCode": 200,
+                "ResultSubcode": 0,
+                "_IngestedAt": t0 + timedelta(seconds=1),
+            }
+        ],
+    )
+    clock.advance(timedelta(minutes=3))
+    batch = source.fetch(cursor)
+    delta = summarise(batch, Resolver(load_catalog()), LabelPlan(call_end_labels=("call_type",)))
+    families = {key[0]: (key, n) for key, n in delta.series.items()}
+    call_key, calls = families["call_ends"]
+    assert calls == 3
+    assert call_key[1:3] == ("487", "0")
+    assert call_key[4] == ("P2P",)
+    media_key, results = families["media_results"]
+    assert results == 1
+    assert media_key[1:3] == ("200", "0")
+    assert media_key[4] == ("Play",)

@@ -64,17 +64,11 @@ def execute(args: argparse.Namespace) -> int:
         block
         for source in sources
         for block in render_source(
-            with_metric_labels(source, settings), cursors.get(source.name), now
+            source.with_labels(settings.metrics.extra_labels), cursors.get(source.name), now
         )
     ]
     print("\n\n".join(blocks))
     return 0
-
-
-def with_metric_labels(source: LogAnalyticsSettings, settings: Settings) -> LogAnalyticsSettings:
-    """The labels the daemon groups by: the source's own plus `metrics.extra_labels`."""
-    labels = sorted({*source.extra_labels, *settings.metrics.extra_labels})
-    return source.model_copy(update={"extra_labels": labels})
 
 
 def saved_cursors(settings: Settings) -> dict[str, Cursor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Table = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
 # Columns of ACSCallSummary that may become labels (the `metrics.extra_labels` allow-list).
 Label = Literal["call_type", "endpoint_type", "participant_type"]
+LABELS: tuple[Label, ...] = ("call_type", "endpoint_type", "participant_type")
 
 
 class LogAnalyticsSettings(BaseModel):
@@ -81,6 +83,12 @@ class LogAnalyticsSettings(BaseModel):
         if self.safety_lag < timedelta(0) or self.initial_lookback < timedelta(0):
             raise ValueError("safety_lag and initial_lookback must not be negative")
         return self
+
+    def with_labels(self, metric_labels: Sequence[str]) -> LogAnalyticsSettings:
+        """These settings grouping also by `metrics.extra_labels` (what the daemon exports)."""
+        allowed = set(LABELS)
+        labels = sorted({*self.extra_labels, *(x for x in metric_labels if x in allowed)})
+        return self.model_copy(update={"extra_labels": labels})
 
     def effective_server_timeout(self) -> int:
         """Seconds for `Prefer: wait=N`."""
