@@ -141,3 +141,34 @@ def test_generated_queries_execute_on_fixture_data(server: FakeLogAnalytics, clo
         assert len(raw["tables"][0]["rows"]) == len(truth)
         expected_max = max(r["_IngestedAt"] for r in truth)
         assert max(parse_ticks(row[5]) for row in agg_rows) == ticks_from_datetime(expected_max)
+
+
+def test_server_intersects_timespan_with_time_generated(server: FakeLogAnalytics) -> None:
+    """As Log Analytics does: a record outside the REST timespan is not seen by the query."""
+    base = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+    server.add_workspace("ws")
+    server.add_records(
+        "ws",
+        "ACSCallSummary",
+        [
+            {"TimeGenerated": base - timedelta(days=5), "_IngestedAt": base},
+            {"TimeGenerated": base - timedelta(hours=1), "_IngestedAt": base},
+        ],
+    )
+    query = "ACSCallSummary | count"
+    inside, _ = server.execute(["ws"], query, "P1D")
+    everything, _ = server.execute(["ws"], query, None)
+    assert inside is not None
+    assert everything is not None
+    assert inside["tables"][0]["rows"] == [[1]]
+    assert everything["tables"][0]["rows"] == [[2]]
+
+
+def test_server_rejects_invalid_kql_like_log_analytics(server: FakeLogAnalytics) -> None:
+    from .fake_server import QueryError
+
+    server.add_workspace("ws")
+    with pytest.raises(QueryError) as caught:
+        server.execute(["ws"], "ACSCallSummary | where NoSuchColumn == 1", None)
+    assert caught.value.status == 400
+    assert "KS142" in caught.value.message

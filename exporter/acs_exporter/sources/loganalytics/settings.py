@@ -58,7 +58,7 @@ class LogAnalyticsSettings(BaseModel):
     server_timeout: timedelta | None = Field(
         None,
         description="`Prefer: wait` sent with each query; defaults to 3/4 of poll_interval "
-        "(at least 10 s, at most 10 min) so a slow query fails before the next poll is due.",
+        "(at least 1 s, at most 10 min) so a slow query fails before the next poll is due.",
     )
     tls_ca_file: Path | None = Field(
         None, description="CA bundle to trust for the endpoint (private links, TLS proxies)."
@@ -96,4 +96,4 @@ class LogAnalyticsSettings(BaseModel):
             seconds = self.server_timeout.total_seconds()
         else:
             seconds = self.poll_interval.total_seconds() * 0.75
-        return int(min(600, max(10, seconds)))
+        return int(min(600, max(1, seconds)))
