@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from acs_exporter.catalog import Catalog, load_catalog
-from acs_exporter.sources.base import Batch, Cursor, Observation
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.simulator import MAX_RECORDS_PER_FETCH, Simulator
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 
@@ -286,3 +286,16 @@ def test_record_file_matches_what_was_returned(catalog: Catalog, tmp_path: Path)
     )
     assert read_records(path) == expected
     assert sum(expected.values()) == 7 * 30 * 5
+
+
+def test_unwritable_record_file_fails_the_fetch(catalog: Catalog, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    clock = FakeClock()
+    sim = make(catalog, clock, seed=4, record_file=str(blocker / "records.jsonl"))
+    cursor = sim.fetch(None).cursor
+    clock.now += 10
+    with pytest.raises(SourceError) as caught:
+        sim.fetch(cursor)
+    assert caught.value.reason == "record_file"
+    assert "records.jsonl" in str(caught.value)

@@ -26,8 +26,9 @@ from typing import IO
 import orjson
 
 from acs_exporter.catalog import Catalog, Category, Domain
-from acs_exporter.sources.base import Batch, Cursor, Observation
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.scenarios import (
+    MIXES,
     PROFILES,
     SERVER_ERROR_REASONS,
     Reason,
@@ -116,12 +117,17 @@ def _number(value: Cursor) -> float | None:
 
 
 def _catalog_tail(catalog: Catalog) -> tuple[tuple[Reason, float], ...]:
-    """Every documented call-end (code, subcode) of the catalog, sharing CATALOG_TAIL_SHARE.
+    """Every other documented call-end (code, subcode) of the catalog, sharing
+    CATALOG_TAIL_SHARE, so that dashboards on the simulator show the catalog's long tail.
 
     Server errors are left out: they come only from the scenario's server-error share, so
     that share is exactly what the scenario says.
     """
-    known = {(r.code, r.subcode) for r, _ in SERVER_ERROR_REASONS}
+    # Reasons the hand-weighted mixes already draw are left out too: the tail is the rest.
+    mixed = [r for rows in MIXES.values() for r, _ in rows]
+    known = {(r.code, r.subcode) for r in mixed} | {
+        (r.code, r.subcode) for r, _ in SERVER_ERROR_REASONS
+    }
     entries = sorted(
         {
             (e.code, e.subcode, e.category.value)
@@ -157,7 +163,6 @@ class Simulator:
         self._tables: dict[tuple[str, float], Table] = {}
         self._profiles = tuple(p for p, _ in PROFILES)
         self._profile_cum = tuple(_cumulative([w for _, w in PROFILES]))
-        self._state: SimulatorState | None = None
         self._record: IO[bytes] | None = None
         # Ticks below this were already written to record_file by this process: a re-fetch
         # from an older cursor (after a failed apply) must not write them twice.
@@ -273,29 +278,34 @@ class Simulator:
         return out
 
     def _write_records(self, new: Counter[Observation], end: int) -> None:
+        """Append `new` to record_file. Fails the fetch (nothing counted) if it cannot."""
         path = self._settings.record_file
         if path is None:
             return
+        if new:
+            lines = bytearray()
+            for obs, n in new.items():
+                lines += orjson.dumps(
+                    {
+                        "code": obs.code,
+                        "subcode": obs.subcode,
+                        "service_category": obs.service_category,
+                        "dimensions": dict(obs.dimensions),
+                        "n": n,
+                    }
+                )
+                lines += b"\n"
+            try:
+                if self._record is None:
+                    self._record = _open_append(path)
+                self._record.write(bytes(lines))
+                self._record.flush()
+            except OSError as error:
+                raise SourceError(
+                    "record_file", f"cannot append to record_file {path}: {error}"
+                ) from None
         if self._recorded_until is None or end > self._recorded_until:
             self._recorded_until = end
-        if not new:
-            return
-        if self._record is None:
-            self._record = _open_append(path)
-        lines = bytearray()
-        for obs, n in new.items():
-            lines += orjson.dumps(
-                {
-                    "code": obs.code,
-                    "subcode": obs.subcode,
-                    "service_category": obs.service_category,
-                    "dimensions": dict(obs.dimensions),
-                    "n": n,
-                }
-            )
-            lines += b"\n"
-        self._record.write(bytes(lines))
-        self._record.flush()
 
 
 def _open_append(path: Path) -> IO[bytes]:
