@@ -60,3 +60,31 @@ def test_invalid_source_settings_name_the_field(
     assert main(["query", "--print", "--config.file", str(config)]) == 2
     err = capsys.readouterr().err
     assert "sources[0]" in err
+
+
+def test_continues_from_the_checkpoint_cursor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kusto: KustoChecker
+) -> None:
+    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.state import State
+
+    ws = "11111111-1111-1111-1111-111111111111"
+    watermark = "2026-11-25T09:00:00.1234567Z"
+    state_path = tmp_path / "checkpoint.json"
+    cursor = {"v": 1, "tables": {"ACSCallSummary": {f"workspace:{ws}": watermark}}}
+    Checkpoint(state_path, LabelPlan()).save(State().apply("prod", Delta(), cursor, 2000))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"state: {{path: {state_path}}}\n"
+        "sources:\n"
+        "  - type: log_analytics\n"
+        "    name: prod\n"
+        f"    workspace_ids: [{ws}]\n"
+        "    max_window: 30m\n"
+    )
+    assert main(["query", "--print", "--config.file", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"ingestion_time() > datetime({watermark})" in out
+    assert "ingestion_time() <= datetime(2026-11-25T09:30:00.1234567Z)" in out
+    assert kusto.analyze(out).diagnostics == ()
