@@ -542,3 +542,19 @@ def test_batches_flow_through_the_pipeline_with_labels_and_operation(
     assert results == 1
     assert media_key[1:3] == ("200", "0")
     assert media_key[4] == ("Play",)
+
+
+def test_clock_stepping_back_sends_no_query_and_keeps_the_cursor(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    clock.advance(timedelta(minutes=5))
+    cursor = source.fetch(cursor).cursor
+    requests = server.stats.requests
+    clock.advance(timedelta(minutes=-10))
+    batch = source.fetch(cursor)
+    assert batch.cursor == cursor
+    assert batch.call_ends == []
+    assert server.stats.requests == requests
