@@ -69,9 +69,7 @@ def build_source(
             source = module.FilesSource(settings)
         else:
             # The query must also group by the labels the metrics carry.
-            with_labels = getattr(settings, "with_labels", None)
-            if with_labels is not None:
-                settings = with_labels(list(extra_labels))
+            settings = settings.with_labels(list(extra_labels))
             module = importlib.import_module("acs_exporter.sources.loganalytics.source")
             source = module.LogAnalyticsSource(settings)
     except ImportError as exc:
