@@ -21,7 +21,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from acs_thresholds import DEFAULT_PATH, REPO, Thresholds, load, seconds  # noqa: E402
+from acs_thresholds import DEFAULT_PATH, REPO, Thresholds, load, seconds
 
 OUTPUT = REPO / "alerts" / "acs-exporter.rules.yaml"
 
@@ -81,6 +81,7 @@ class Rules:
         self,
         name: str,
         expr: str,
+        *,
         for_: str,
         severity: str,
         summary: str,
@@ -184,10 +185,10 @@ and
 and
 {CALL_RATE}5m * 300 >= {spike.min_calls}
 """,
-                spike.for_,
-                "critical",
-                "A spike of calls ending in UnexpectedServerError (ACS service side).",
-                (
+                for_=spike.for_,
+                severity="critical",
+                summary="A spike of calls ending in UnexpectedServerError (ACS service side).",
+                description=(
                     "{{ $value | humanizePercentage }} of participant call ends of "
                     + self.where()
                     + " ended in UnexpectedServerError over the last 5 minutes, above "
@@ -210,17 +211,17 @@ and
 and
 {CALL_RATE}{long} * {seconds(long)} >= {t.slo.min_calls_long_window}
 """,
-                    for_,
-                    severity,
-                    "Calls are using up the UnexpectedServerError error budget too fast.",
-                    (
+                    for_=for_,
+                    severity=severity,
+                    summary="Calls are using up the UnexpectedServerError error budget too fast.",
+                    description=(
                         "{{ $value | humanizePercentage }} of participant call ends of "
                         + self.where()
                         + f" ended in UnexpectedServerError over the last {long} (and still "
                         + f"over the last {short}): {_number(factor)}x the rate the "
                         + f"{_number(target * 100)}% SLO allows."
                     ),
-                    {"long": long, "short": short},
+                    extra_labels={"long": long, "short": short},
                 )
             )
         client = t.client_error_high
@@ -232,10 +233,10 @@ and
 and ignoring (category)
 {CALL_RATE}5m * 300 >= {client.min_calls}
 """,
-                client.for_,
-                "warning",
-                "Many calls end in UnexpectedClientError (client side).",
-                (
+                for_=client.for_,
+                severity="warning",
+                summary="Many calls end in UnexpectedClientError (client side).",
+                description=(
                     "{{ $value | humanizePercentage }} of participant call ends of "
                     + self.where()
                     + " ended in UnexpectedClientError over the last 5 minutes (threshold "
@@ -253,10 +254,10 @@ sum by ({self.by}, code, subcode) (
   increase(acs_call_ends_total{{category="Unknown"}}[{unknown.window}])
 ) > 0
 """,
-                unknown.for_,
-                "info",
-                "Calls end with an end reason the catalog does not know.",
-                (
+                for_=unknown.for_,
+                severity="info",
+                summary="Calls end with an end reason the catalog does not know.",
+                description=(
                     "{{ $value | humanize }} call ends of "
                     + self.where()
                     + " in the last "
@@ -280,10 +281,10 @@ up{{{job}}} == 0
 or
 absent(up{{{job}}})
 """,
-                e.down_for,
-                "critical",
-                "acs-exporter is down or not scraped: ACS call failures go unseen.",
-                (
+                for_=e.down_for,
+                severity="critical",
+                summary="acs-exporter is down or not scraped: ACS call failures go unseen.",
+                description=(
                     "Prometheus has not scraped acs-exporter successfully for "
                     + e.down_for
                     + "{{ with $labels.instance }} (instance {{ . }}){{ else }}: no target "
@@ -297,10 +298,12 @@ absent(up{{{job}}})
                 f"""
 time() - acs_exporter_last_successful_poll_timestamp_seconds > {seconds(e.poll_stale_after)}
 """,
-                e.poll_stale_for,
-                "critical",
-                "acs-exporter has not read ACS logs for a long time: its metrics are stale.",
-                (
+                for_=e.poll_stale_for,
+                severity="critical",
+                summary=(
+                    "acs-exporter has not read ACS logs for a long time: its metrics are stale."
+                ),
+                description=(
                     "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
                     + "last polled successfully {{ $value | humanizeDuration }} ago. Counts "
                     + "are frozen, so no ACS alert can fire."
@@ -311,10 +314,10 @@ time() - acs_exporter_last_successful_poll_timestamp_seconds > {seconds(e.poll_s
                 f"""
 acs_exporter_cursor_lag_seconds > {seconds(e.cursor_lag)}
 """,
-                e.cursor_lag_for,
-                "warning",
-                "acs-exporter is reading ACS logs far behind real time.",
-                (
+                for_=e.cursor_lag_for,
+                severity="warning",
+                summary="acs-exporter is reading ACS logs far behind real time.",
+                description=(
                     "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
                     + "has read logs up to {{ $value | humanizeDuration }} ago (threshold "
                     + e.cursor_lag
@@ -329,10 +332,10 @@ sum without (outcome) (rate(acs_exporter_polls_total{{outcome="error"}}[15m]))
 sum without (outcome) (rate(acs_exporter_polls_total[15m]))
 > {_number(e.poll_failure_share)}
 """,
-                e.poll_failure_for,
-                "warning",
-                "Many acs-exporter polls of ACS logs fail.",
-                (
+                for_=e.poll_failure_for,
+                severity="warning",
+                summary="Many acs-exporter polls of ACS logs fail.",
+                description=(
                     "{{ $value | humanizePercentage }} of the polls of source "
                     + "{{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
                     + "failed over the last 15 minutes (threshold "
@@ -346,10 +349,10 @@ sum without (reason) (
   increase(acs_exporter_query_errors_total{{reason="throttled"}}[15m])
 ) >= {e.throttled_queries}
 """,
-                e.throttled_for,
-                "warning",
-                "Azure Monitor keeps throttling acs-exporter's queries.",
-                (
+                for_=e.throttled_for,
+                severity="warning",
+                summary="Azure Monitor keeps throttling acs-exporter's queries.",
+                description=(
                     "{{ $value | humanize }} queries of source {{ $labels.source }} of "
                     + "{{ $labels.job }} ({{ $labels.instance }}) were throttled in the last "
                     + "15 minutes, for "
@@ -364,10 +367,10 @@ increase(
   acs_exporter_query_errors_total{{reason=~"partial|truncated"}}[{e.incomplete_results_window}]
 ) > 0
 """,
-                "0s",
-                "warning",
-                "Azure Monitor returned incomplete query results to acs-exporter.",
-                (
+                for_="0s",
+                severity="warning",
+                summary="Azure Monitor returned incomplete query results to acs-exporter.",
+                description=(
                     "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
                     + "got {{ $value | humanize }} {{ $labels.reason }} query results in the "
                     + "last "
@@ -386,10 +389,10 @@ sum without (reason) (rate(acs_exporter_records_rejected_total[1h]))
 )
 > {_number(e.rejected_share)}
 """,
-                e.rejected_for,
-                "warning",
-                "acs-exporter rejects many records it cannot read.",
-                (
+                for_=e.rejected_for,
+                severity="warning",
+                summary="acs-exporter rejects many records it cannot read.",
+                description=(
                     "{{ $value | humanizePercentage }} of the records of source "
                     + "{{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
                     + "could not be read over the last hour (threshold "
@@ -401,10 +404,12 @@ sum without (reason) (rate(acs_exporter_records_rejected_total[1h]))
                 f"""
 acs_exporter_series / acs_exporter_series_limit > {_number(e.series_limit_share)}
 """,
-                e.series_limit_for,
-                "warning",
-                "acs-exporter is close to its series limit: new end reasons will be folded.",
-                (
+                for_=e.series_limit_for,
+                severity="warning",
+                summary=(
+                    "acs-exporter is close to its series limit: new end reasons will be folded."
+                ),
+                description=(
                     "{{ $labels.job }} ({{ $labels.instance }}) exports "
                     + "{{ $value | humanizePercentage }} of its metrics.max_series outcome "
                     + "series; past the limit, new (code, subcode) pairs are counted as "
@@ -416,10 +421,12 @@ acs_exporter_series / acs_exporter_series_limit > {_number(e.series_limit_share)
                 f"""
 increase(acs_exporter_folded_records_total[{e.folded_window}]) > 0
 """,
-                "0s",
-                "info",
-                "acs-exporter folds call ends into code `other`: its series limit is reached.",
-                (
+                for_="0s",
+                severity="info",
+                summary=(
+                    "acs-exporter folds call ends into code `other`: its series limit is reached."
+                ),
+                description=(
                     "{{ $labels.job }} ({{ $labels.instance }}) counted "
                     + "{{ $value | humanize }} call ends in the last "
                     + e.folded_window
