@@ -88,6 +88,34 @@ def _share(category: str) -> str:
     )
 
 
+def _preferring_call_end(on: str, selector: str) -> str:
+    """One acs_end_reason_info series per `on` group: the call-end domain's when there is one."""
+    return (
+        f'topk by ({on}) (1, acs_end_reason_info{{domain="call-end", {selector}}}'
+        f" or on ({on}) acs_end_reason_info{{{selector}}})"
+    )
+
+
+def _join_catalog(counts: str) -> str:
+    """Label `counts` (by code, subcode, category) with the catalog's message, advice and doc_url.
+
+    Like the catalog's own resolution: the documented (code, subcode) entry, else the rule for the
+    code alone, else the generic rule for the subcode alone; end reasons it does not know at all
+    keep their count without a message.
+    """
+    join = "group_left (message, advice, doc_url)"
+    layers = [
+        f"{counts}\n  * on (code, subcode) {join}\n  "
+        + _preferring_call_end("code, subcode", 'code!="", subcode!=""'),
+        f"{counts}\n  * on (code) {join}\n  "
+        + _preferring_call_end("code", 'code!="", subcode=""'),
+        f"{counts}\n  * on (subcode) {join}\n  "
+        + 'topk by (subcode) (1, acs_end_reason_info{code="", subcode!=""})',
+        counts,
+    ]
+    return "\nor on (code, subcode)\n".join(f"  {layer}" for layer in layers)
+
+
 def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
     budget = round(1 - t.slo.target, 10)  # 0.005, not 0.0050000000000000044
     spike = t.server_error_spike
@@ -301,7 +329,8 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
             "UnexpectedServerError share vs baseline and SLO",
             "The share of call ends in UnexpectedServerError over 5 minutes and 1 hour, per "
             f"source, against its baseline (the share over the {spike.baseline_window} that "
-            f"ended {spike.baseline_offset} ago) and {spike.baseline_factor:g}x that baseline. "
+            f"ended {spike.baseline_offset} ago; it appears once Prometheus holds that much "
+            f"history) and {spike.baseline_factor:g}x that baseline. "
             f"Dashed lines: the SLO's error budget ({budget:.2%}, orange) and the spike alert's "
             f"threshold ({spike.share:.0%}, red). ACSUnexpectedServerErrorSpike fires when the "
             "5m share is above both the red line and the spike line, with enough calls.",
@@ -374,22 +403,7 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
     # --- Top end reasons -----------------------------------------------------------------------
     board = board.with_row(row("Top end reasons: which codes, what they mean, what to do"))
     counts = f"sum by (code, subcode, category) (increase(acs_call_ends_total{{{RAW}}}[$__range]))"
-    # One catalog entry per (code, subcode): the call-end one when there is one, else any.
-    info = (
-        "topk by (code, subcode) (1,\n"
-        '    acs_end_reason_info{domain="call-end"}\n'
-        "    or on (code, subcode) acs_end_reason_info\n"
-        "  )"
-    )
-    top = (
-        "topk(25,\n"
-        f"  {counts}\n"
-        "  * on (code, subcode) group_left (message, advice, doc_url)\n"
-        f"  {info}\n"
-        "  or on (code, subcode)\n"
-        f"  {counts}\n"
-        ")"
-    )
+    top = f"topk(25,\n{_join_catalog(counts)}\n)"
     category_mapping = model.ValueMap(
         options={
             category: model.ValueMappingResult(color=colour, index=i)
@@ -401,7 +415,9 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
             "Top end reasons",
             "The 25 most frequent end reasons over the dashboard's time range, filtered by the "
             "category and code variables, with Microsoft's message, our advice and a link to "
-            "the documentation page (joined from acs_end_reason_info on code and subcode). "
+            "the documentation page, joined from acs_end_reason_info as the catalog resolves: "
+            "the documented (code, subcode), else the code's rule, else the subcode's generic "
+            "rule. "
             "Codes the catalog does not know have no message: see ACSUnknownEndReasons.",
             [instant_table_query(top)],
             height=12,
