@@ -272,6 +272,7 @@ sum by ({self.by}, code, subcode) (
     # --- exporter health ---------------------------------------------------------------------
     def exporter_alerts(self) -> list[dict[str, Any]]:
         e = self.t.exporter
+        stale = seconds(e.poll_stale_after)
         job = self.t.exporter_job_selector
         return [
             self.alert(
@@ -296,7 +297,17 @@ absent(up{{{job}}})
             self.alert(
                 "ACSExporterNoSuccessfulPoll",
                 f"""
-time() - acs_exporter_last_successful_poll_timestamp_seconds > {seconds(e.poll_stale_after)}
+# the last successful poll is too old ...
+time() - acs_exporter_last_successful_poll_timestamp_seconds > {stale}
+or
+# ... or there was none since the exporter started that long ago (the timestamp only exists
+# after a first success); the value is then the exporter's uptime.
+(
+  acs_exporter_source_up == 0
+  unless on (job, instance, source) acs_exporter_last_successful_poll_timestamp_seconds
+)
++ on (job, instance) group_left ()
+(time() - process_start_time_seconds > {stale})
 """,
                 for_=e.poll_stale_for,
                 severity="critical",
@@ -305,7 +316,7 @@ time() - acs_exporter_last_successful_poll_timestamp_seconds > {seconds(e.poll_s
                 ),
                 description=(
                     "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
-                    + "last polled successfully {{ $value | humanizeDuration }} ago. Counts "
+                    + "has had no successful poll for {{ $value | humanizeDuration }}. Counts "
                     + "are frozen, so no ACS alert can fire."
                 ),
             ),
