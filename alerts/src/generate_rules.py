@@ -253,6 +253,16 @@ and ignoring (category)
 sum by ({self.by}, code, subcode) (
   increase(acs_call_ends_total{{category="Unknown"}}[{unknown.window}])
 ) > 0
+or
+# a counter is created at its first call end, and increase() does not count a series' first
+# sample: an end reason first seen in the window is a new one too.
+(
+  sum by ({self.by}, code, subcode) (acs_call_ends_total{{category="Unknown"}}) > 0
+  unless
+  sum by ({self.by}, code, subcode) (
+    acs_call_ends_total{{category="Unknown"}} offset {unknown.window}
+  )
+)
 """,
                 for_=unknown.for_,
                 severity="info",
@@ -273,6 +283,7 @@ sum by ({self.by}, code, subcode) (
     def exporter_alerts(self) -> list[dict[str, Any]]:
         e = self.t.exporter
         stale = seconds(e.poll_stale_after)
+        incomplete = 'acs_exporter_query_errors_total{reason=~"partial|truncated"}'
         job = self.t.exporter_job_selector
         return [
             self.alert(
@@ -374,9 +385,11 @@ sum without (reason) (
             self.alert(
                 "ACSExporterQueryResultsIncomplete",
                 f"""
-increase(
-  acs_exporter_query_errors_total{{reason=~"partial|truncated"}}[{e.incomplete_results_window}]
-) > 0
+increase({incomplete}[{e.incomplete_results_window}]) > 0
+or
+# the counter of a reason is created at its first error (value 1), which increase() does not
+# count: a series that did not exist {e.incomplete_results_window} ago is a new error too.
+({incomplete} > 0 unless {incomplete} offset {e.incomplete_results_window})
 """,
                 for_="0s",
                 severity="warning",
