@@ -34,8 +34,8 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json
 	touch $(KUSTO)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench alerts/src dashboards/src
-	$(BIN)/ruff format --check exporter tests bench alerts/src dashboards/src
+	$(BIN)/ruff check exporter tests bench tools alerts/src dashboards/src
+	$(BIN)/ruff format --check exporter tests bench tools alerts/src dashboards/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

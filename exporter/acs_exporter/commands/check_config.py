@@ -1,14 +1,70 @@
-"""`acs-exporter check-config`."""
+"""`acs-exporter check-config [FILE]`: validate everything `run` would, without running."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from acs_exporter.commands.run import add_config_flags, settings_from_args
+from acs_exporter.config import ConfigError, masked_dump
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("check-config", help="(not yet implemented)")
+    parser = subparsers.add_parser(
+        "check-config",
+        help="validate a configuration without running",
+        description="Validate the config file, environment overrides, flags, web config file, "
+        "catalog overrides and checkpoint, then print the effective configuration with "
+        "secrets masked. Exit status 0 when valid, 2 when the configuration is invalid, 1 "
+        "when a referenced file (web config, catalog override, checkpoint) is.",
+    )
+    parser.add_argument("file", nargs="?", type=Path, help="YAML config file")
+    add_config_flags(parser)
+    parser.add_argument(
+        "--quiet", action="store_true", help="print nothing when the configuration is valid"
+    )
     parser.set_defaults(func=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
-    raise SystemExit("acs-exporter check-config: not yet implemented")
+    from acs_exporter.app import (
+        StartupError,
+        label_plan,
+        load_catalog_or_fail,
+        load_web_config_or_fail,
+    )
+    from acs_exporter.checkpoint import Checkpoint, CheckpointError
+
+    if args.file is not None:
+        if args.config_file is not None and args.config_file != args.file:
+            print(
+                "acs-exporter: give the config file once (FILE or --config.file)", file=sys.stderr
+            )
+            return 2
+        args.config_file = args.file
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
+        return 2
+    try:
+        catalog = load_catalog_or_fail(settings)
+        web_config = load_web_config_or_fail(settings)
+        if settings.state.path is not None:
+            Checkpoint(settings.state.path, label_plan(settings)).load()
+    except (StartupError, CheckpointError) as exc:
+        print(f"acs-exporter: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        where = args.config_file or "defaults and environment"
+        print(f"# configuration OK ({where}); effective values, secrets masked:")
+        print(f"# catalog: {len(catalog.entries)} entries")
+        if web_config is not None:
+            tls = "on" if web_config.tls_server_config else "off"
+            users = len(web_config.basic_auth_users)
+            print(f"# web config {settings.web.config_file}: TLS {tls}, basic auth users: {users}")
+        print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
+    return 0

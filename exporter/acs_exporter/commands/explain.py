@@ -1,14 +1,90 @@
-"""`acs-exporter explain`."""
+"""`acs-exporter explain CODE [SUBCODE]`: what an end reason means and how its category was
+decided. The on-call engineer's triage tool."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from acs_exporter.catalog import CatalogError, Domain, MalformedCode, load_catalog
+from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints, use_colour
+
+EXAMPLES = """examples:
+  acs-exporter explain 410 3112
+  acs-exporter explain 503 --json
+  acs-exporter explain 486 1 --service-category UnexpectedClientError
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("explain", help="(not yet implemented)")
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain an end reason (code, subcode): category, why, message, advice, source",
+        description=(
+            "Resolve an ACS end reason with the catalog and show its category, how it was "
+            "decided (documented row, service category, code rule, code class or unknown), "
+            "the service's message, our advice and the Microsoft page it comes from."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("code", help="end reason code, e.g. 487 (ParticipantEndReason)")
+    parser.add_argument(
+        "subcode",
+        nargs="?",
+        help="subcode, e.g. 10004 (ParticipantEndSubCode); omit for the code alone",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--domain",
+        choices=[d.value for d in Domain],
+        default=Domain.CALL_END.value,
+        help="which table to read first (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--service-category",
+        metavar="CATEGORY",
+        help="the ResultCategory the service logged, used when no row documents the pair",
+    )
+    parser.add_argument(
+        "--override",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="catalog override YAML file (repeatable; later files win)",
+    )
+    parser.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the category (default: only on a terminal)",
+    )
     parser.set_defaults(func=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
-    raise SystemExit("acs-exporter explain: not yet implemented")
+    try:
+        catalog = load_catalog(args.override)
+        resolution = catalog.resolve(
+            args.code, args.subcode, args.service_category, Domain(args.domain)
+        )
+    except CatalogError as error:
+        print(f"acs-exporter explain: {error}", file=sys.stderr)
+        return 2
+    except MalformedCode as error:
+        print(f"acs-exporter explain: {error}", file=sys.stderr)
+        return 2
+    hints = lookup_hints(resolution, catalog.entries)
+    if args.json:
+        data = explain_dict(resolution) | {"hints": hints}
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+    else:
+        colour = use_colour(sys.stdout, args.color)
+        sys.stdout.write(explain_text(resolution, sys.stdout, colour, hints))
+    return 0

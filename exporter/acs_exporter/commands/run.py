@@ -1,14 +1,79 @@
-"""`acs-exporter run`."""
+"""`acs-exporter run`: serve metrics until SIGTERM / SIGINT."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from acs_exporter.config import ConfigError, Settings, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("run", help="(not yet implemented)")
+    parser = subparsers.add_parser(
+        "run",
+        help="run the exporter (default source: the built-in simulator)",
+        description="Poll the configured sources and serve Prometheus metrics. Flags override "
+        "the environment (ACS_EXPORTER_<SECTION>__<KEY>), which overrides the config file.",
+    )
+    add_config_flags(parser)
     parser.set_defaults(func=execute)
 
 
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config.file", dest="config_file", type=Path, metavar="FILE", help="YAML config file"
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        metavar="HOST:PORT",
+        help="address to serve /metrics on (default 0.0.0.0:10142)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        metavar="FILE",
+        help="exporter-toolkit web config (TLS, basic auth)",
+    )
+    parser.add_argument(
+        "--log.format", dest="log_format", metavar="json|text", help="log format (default json)"
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        metavar="debug|info|warn|error",
+        help="least severe level logged (default info)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Raises ConfigError."""
+    overrides: dict[str, dict[str, object]] = {"web": {}, "log": {}}
+    if args.listen_address is not None:
+        overrides["web"]["listen_address"] = args.listen_address
+    if args.web_config_file is not None:
+        overrides["web"]["config_file"] = args.web_config_file
+    if args.log_format is not None:
+        overrides["log"]["format"] = args.log_format
+    if args.log_level is not None:
+        overrides["log"]["level"] = args.log_level
+    return load_settings(args.config_file, overrides)
+
+
 def execute(args: argparse.Namespace) -> int:
-    raise SystemExit("acs-exporter run: not yet implemented")
+    from acs_exporter.app import StartupError, serve
+    from acs_exporter.logsetup import setup_logging
+
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log.format, settings.log.level)
+    try:
+        return serve(settings)
+    except StartupError as exc:
+        print(f"acs-exporter: cannot start: {exc}", file=sys.stderr)
+        return 1

@@ -18,3 +18,6 @@ class FilesSettings(BaseModel):
     format: Literal["auto", "diagnostic-jsonl", "log-analytics-json", "csv"] = "auto"
     progress: bool = Field(True, description="Show a progress bar on a terminal for large files.")
     poll_interval: timedelta = timedelta(seconds=5)
+    batch_records: int = Field(
+        100_000, gt=0, description="At most this many records per poll; the rest follows at once."
+    )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Table = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
+# Columns of ACSCallSummary that may become labels (the `metrics.extra_labels` allow-list).
+Label = Literal["call_type", "endpoint_type", "participant_type"]
+LABELS: tuple[Label, ...] = ("call_type", "endpoint_type", "participant_type")
 
 
 class LogAnalyticsSettings(BaseModel):
@@ -15,12 +20,80 @@ class LogAnalyticsSettings(BaseModel):
 
     type: Literal["log_analytics"]
     name: str = Field("log-analytics", description="Source name: `source` label, checkpoint key.")
-    workspace_ids: list[str] = Field(default_factory=list)
-    resource_ids: list[str] = Field(default_factory=list)
+    workspace_ids: list[str] = Field(
+        default_factory=list,
+        description="Workspace ids (GUIDs). All of them share one query: the first is queried, "
+        "the others ride along as `workspaces` (cross-workspace query).",
+    )
+    resource_ids: list[str] = Field(
+        default_factory=list,
+        description="ACS resource ids (/subscriptions/.../communicationServices/NAME) for "
+        "resource-centric queries; one query each.",
+    )
     endpoint: str = "https://api.loganalytics.io"
-    audience: str | None = None
+    audience: str | None = Field(
+        None, description="Token audience; defaults to the endpoint (set it for sovereign clouds)."
+    )
     tables: list[Table] = Field(default_factory=lambda: list[Table](["ACSCallSummary"]))
     mode: Literal["aggregated", "raw"] = "aggregated"
     poll_interval: timedelta = timedelta(seconds=60)
     safety_lag: timedelta = timedelta(minutes=2)
     max_window: timedelta = timedelta(hours=1)
+    # --- additions of the Log Analytics issue ---
+    extra_labels: list[Label] = Field(
+        default_factory=list,
+        description="ACSCallSummary columns to group by (normally copied from "
+        "`metrics.extra_labels` by the daemon).",
+    )
+    time_generated_lookback: timedelta = Field(
+        timedelta(days=3),
+        description="How far before the window start TimeGenerated may lie. Records can be "
+        "back-dated up to ~2 days; the bound only lets the engine prune old partitions.",
+    )
+    initial_lookback: timedelta = Field(
+        timedelta(0),
+        description="On the very first start (no checkpoint), also count records ingested this "
+        "long before start-up. 0 counts from start-up on.",
+    )
+    server_timeout: timedelta | None = Field(
+        None,
+        description="`Prefer: wait` sent with each query; defaults to 3/4 of poll_interval "
+        "(at least 1 s, at most 10 min) so a slow query fails before the next poll is due.",
+    )
+    tls_ca_file: Path | None = Field(
+        None, description="CA bundle to trust for the endpoint (private links, TLS proxies)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LogAnalyticsSettings:
+        if not self.workspace_ids and not self.resource_ids:
+            raise ValueError("set workspace_ids or resource_ids (at least one)")
+        if not self.tables:
+            raise ValueError("tables: list at least one table")
+        if len(set(self.tables)) != len(self.tables):
+            raise ValueError("tables: each table may be listed once")
+        if self.time_generated_lookback < timedelta(days=2):
+            raise ValueError(
+                "time_generated_lookback must be at least 2 days: records may be back-dated "
+                "that far and would be missed"
+            )
+        for name in ("poll_interval", "max_window"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
+        if self.safety_lag < timedelta(0) or self.initial_lookback < timedelta(0):
+            raise ValueError("safety_lag and initial_lookback must not be negative")
+        return self
+
+    def with_labels(self, metric_labels: Sequence[str]) -> LogAnalyticsSettings:
+        """These settings grouping also by `metrics.extra_labels` (what the daemon exports)."""
+        allowed = set(LABELS)
+        labels = sorted({*self.extra_labels, *(x for x in metric_labels if x in allowed)})
+        return self.model_copy(update={"extra_labels": labels})
+
+    def effective_server_timeout(self) -> int:
+        """Seconds for `Prefer: wait=N`."""
+        if self.server_timeout is not None:
+            seconds = self.server_timeout.total_seconds()
+        else:
+            seconds = self.poll_interval.total_seconds() * 0.75
+        return int(min(600, max(1, seconds)))

@@ -1,0 +1,165 @@
+"""From a source's observations to per-series increments (the hot path).
+
+Identical raw end reasons are counted first (a C-speed `Counter` over the observation tuples),
+then each distinct raw key is resolved through the catalog once and the result cached, so the
+cost grows with distinct end reasons, not with records. Malformed codes keep their call under the
+`malformed` label; codes the catalog does not know land in category `Unknown`. Both are counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from acs_exporter.catalog import Catalog, Category, Domain, MalformedCode, parse_code
+from acs_exporter.sources.base import Batch, Observation
+
+CALL_ENDS: Final = "call_ends"
+MEDIA_RESULTS: Final = "media_results"
+MALFORMED: Final = "malformed"
+OTHER: Final = "other"
+
+# (family, code label, subcode label, category, extra label values in the family's label order)
+SeriesKey = tuple[str, str, str, str, tuple[str, ...]]
+
+_SERVICE_CATEGORIES = frozenset(c.value for c in Category if c is not Category.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    code: str
+    subcode: str
+    category: str
+    unknown: bool
+    malformed: bool
+
+
+@dataclass(frozen=True)
+class LabelPlan:
+    """Which extra labels each family carries, in order (from `metrics.extra_labels`)."""
+
+    call_end_labels: tuple[str, ...] = ()
+    media_labels: tuple[str, ...] = ("operation",)
+
+    def labels_for(self, family: str) -> tuple[str, ...]:
+        return self.call_end_labels if family == CALL_ENDS else self.media_labels
+
+
+class Resolver:
+    """Catalog resolution to label values, cached per distinct raw key."""
+
+    # A source full of garbage must not grow the cache without bound; resolving again is cheap.
+    MAX_CACHE = 100_000
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._cache: dict[tuple[object, object, str | None, Domain], Resolved] = {}
+
+    def resolve(
+        self, code: object, subcode: object, service_category: str | None, domain: Domain
+    ) -> Resolved:
+        key = (code, subcode, service_category, domain)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable raw value (a list or mapping from JSON): not a code
+            return self._uncached(code, subcode, service_category, domain)
+        resolved = self._uncached(code, subcode, service_category, domain)
+        if len(self._cache) >= self.MAX_CACHE:
+            self._cache.clear()
+        self._cache[key] = resolved
+        return resolved
+
+    def _uncached(
+        self, code: object, subcode: object, service_category: str | None, domain: Domain
+    ) -> Resolved:
+        try:
+            if subcode is None:  # documented as malformed; resolve the code alone below
+                raise MalformedCode(subcode)
+            resolution = self._catalog.resolve(code, subcode, service_category, domain)
+            sub = "" if resolution.subcode is None else str(resolution.subcode)
+            category = resolution.category.value
+            return Resolved(
+                str(resolution.code), sub, category, category == Category.UNKNOWN.value, False
+            )
+        except MalformedCode:
+            pass
+        code_label, sub_label = _label_or_malformed(code), _label_or_malformed(subcode)
+        category = Category.UNKNOWN.value
+        if code_label != MALFORMED:
+            category = self._catalog.resolve(code, None, service_category, domain).category.value
+        elif service_category in _SERVICE_CATEGORIES:
+            category = str(service_category)
+        return Resolved(code_label, sub_label, category, category == Category.UNKNOWN.value, True)
+
+
+def _label_or_malformed(value: object) -> str:
+    try:
+        return str(parse_code(value))
+    except MalformedCode:
+        return MALFORMED
+
+
+@dataclass
+class Delta:
+    """What one batch adds: per-series increments and the source's accounting."""
+
+    series: Counter[SeriesKey] = field(default_factory=Counter)
+    records_read: int = 0
+    unknown: int = 0
+    malformed: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def is_empty(self) -> bool:
+        return not (self.series or self.records_read or self.rejected)
+
+
+def count_raw(
+    observations: Sequence[Observation],
+) -> Iterable[tuple[tuple[object, object, str | None, tuple[tuple[str, str], ...]], int]]:
+    """Total `n` per distinct (code, subcode, service_category, dimensions)."""
+    totals: Counter[tuple[object, object, str | None, tuple[tuple[str, str], ...]]] = Counter()
+    try:
+        distinct = Counter(observations)
+    except TypeError:  # an unhashable raw value somewhere: count one by one
+        for obs in observations:
+            totals[(_hashable(obs.code), _hashable(obs.subcode), obs[2], obs[3])] += obs.n
+        return totals.items()
+    for obs, times in distinct.items():
+        totals[(obs[0], obs[1], obs[2], obs[3])] += obs[4] * times
+    return totals.items()
+
+
+def _hashable(value: object) -> object:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)  # never a valid code: it will be labelled malformed
+    return value
+
+
+def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
+    delta = Delta(rejected=Counter({k: v for k, v in batch.rejected.items() if v}))
+    for family, observations, domain in (
+        (CALL_ENDS, batch.call_ends, Domain.CALL_END),
+        (MEDIA_RESULTS, batch.media_results, Domain.CALL_AUTOMATION),
+    ):
+        if not observations:
+            continue
+        labels = plan.labels_for(family)
+        for (code, subcode, service_category, dimensions), n in count_raw(observations):
+            if n <= 0:
+                continue
+            resolved = resolver.resolve(code, subcode, service_category, domain)
+            dims = dict(dimensions) if dimensions else {}
+            extra = tuple(dims.get(label, "") for label in labels)
+            delta.series[(family, resolved.code, resolved.subcode, resolved.category, extra)] += n
+            delta.records_read += n
+            if resolved.unknown and family == CALL_ENDS:
+                delta.unknown += n
+            if resolved.malformed and family == CALL_ENDS:
+                delta.malformed += n
+    return delta

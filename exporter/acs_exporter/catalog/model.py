@@ -1,0 +1,94 @@
+"""The catalog's value types: categories, domains, entries, rules and resolutions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    SUCCESS = "Success"
+    EXPECTED_ERROR = "ExpectedError"
+    UNEXPECTED_CLIENT_ERROR = "UnexpectedClientError"
+    UNEXPECTED_SERVER_ERROR = "UnexpectedServerError"
+    UNKNOWN = "Unknown"
+
+
+class Provenance(StrEnum):
+    DOCUMENTED = "documented"  # the documented (code, subcode) row
+    SERVICE = "service"  # ResultCategory logged by the service for this record
+    CODE_RULE = "code-rule"  # a documented rule for the code alone
+    CODE_CLASS = "code-class"  # the class of the code (2xx, 5xx)
+    UNKNOWN = "unknown"
+
+
+class Domain(StrEnum):
+    CALLING_SDK = "calling-sdk"
+    CALL_END = "call-end"
+    CALL_AUTOMATION = "call-automation"
+    GENERIC = "generic"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of Microsoft's tables (or of a user override file).
+
+    `code` is None for a subcode-only row (the generic subcode table), `subcode` is None for a
+    code-only description. `category` is None where the documentation gives none.
+    """
+
+    code: int | None
+    subcode: int | None
+    category: Category | None
+    message: str
+    advice: str
+    domain: Domain
+    source: str
+    notes: str = ""  # how disagreements between the pages were settled for this entry
+
+    @property
+    def key(self) -> str:
+        """ "487/10004", "487/-", "-/8509": how the docs and the CLI spell an end reason."""
+        return f"{_dash(self.code)}/{_dash(self.subcode)}"
+
+
+@dataclass(frozen=True)
+class CodeRule:
+    """Step 3: a category for a code whatever its subcode, with the reasoning behind it."""
+
+    code: int
+    category: Category
+    reason: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class CodeClass:
+    """Step 4: a category for a whole range of codes (2xx, 5xx)."""
+
+    first: int
+    last: int
+    category: Category
+    reason: str
+
+    def contains(self, code: int) -> bool:
+        return self.first <= code <= self.last
+
+
+@dataclass(frozen=True)
+class Resolution:
+    code: int
+    subcode: int | None
+    category: Category
+    provenance: Provenance
+    entry: Entry | None = None  # the row that decided, or the best description of the code
+    reason: str = ""  # one sentence: why this category
+    related: tuple[Entry, ...] = ()  # other rows describing the code or the subcode alone
+
+    @property
+    def key(self) -> str:
+        return f"{self.code}/{_dash(self.subcode)}"
+
+
+def _dash(value: int | None) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,254 @@
+"""Resolution of an end reason (code, subcode) to a category, and how it was decided.
+
+Order (docs/catalog.md explains each step):
+1. the documented (code, subcode) row: the requested domain's table first, then the others;
+2. the category the service logged for the record (ResultCategory), when it is a valid one;
+3. a rule for the code alone, derived from the pages' code-only descriptions;
+4. the class of the code where the pages define one: 2xx Success, 5xx UnexpectedServerError;
+5. otherwise Unknown: never silently Success.
+
+Every answer for a raw key is remembered, so repeated keys cost one dictionary access.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from acs_exporter.catalog.codes import parse_code
+from acs_exporter.catalog.model import (
+    Category,
+    CodeClass,
+    CodeRule,
+    Domain,
+    Entry,
+    Provenance,
+    Resolution,
+)
+
+# When a pair is not in the requested domain's table, the other tables are read in this order:
+# call-end rows describe how calls end (the daemon's main input), then the SDK's, then Call
+# Automation's; the generic tables (codes or subcodes alone) come last.
+DOMAIN_ORDER = (Domain.CALL_END, Domain.CALLING_SDK, Domain.CALL_AUTOMATION, Domain.GENERIC)
+
+DEFAULT_CLASSES = (
+    CodeClass(
+        200,
+        299,
+        Category.SUCCESS,
+        "2xx codes are successful responses: the pages group 200-299 as success, and Call "
+        "Automation's generic table says a 2xx code is a successful response",
+    ),
+    CodeClass(
+        500,
+        599,
+        Category.UNEXPECTED_SERVER_ERROR,
+        "5xx codes are server errors: the pages group 500-599 as server errors, and every "
+        "5xx code they describe on its own (500, 503, 504) is a service infrastructure error",
+    ),
+)
+
+# Remembered answers per domain. Distinct raw keys are few in real logs (tens to hundreds);
+# the bound keeps junk input from growing memory without limit.
+MEMO_LIMIT = 65_536
+
+_SERVICE_NAMES: dict[str, Category] = {
+    "success": Category.SUCCESS,
+    "expectederror": Category.EXPECTED_ERROR,
+    "unexpectedclienterror": Category.UNEXPECTED_CLIENT_ERROR,
+    "unexpectedservererror": Category.UNEXPECTED_SERVER_ERROR,
+    # The typo Microsoft's own page carries; a log pipeline copying it should still count.
+    "unxpectedclienterror": Category.UNEXPECTED_CLIENT_ERROR,
+    "unxpectedservererror": Category.UNEXPECTED_SERVER_ERROR,
+}
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def normalise_category(value: object) -> Category | None:
+    """A service-logged ResultCategory as a Category, or None when it is not a valid one.
+
+    Casing, spaces, underscores and hyphens are ignored ("unexpected_server_error") and the
+    documented typo "Unxpected" is read as "Unexpected". Empty, "Unknown" and anything else
+    is not a category the service can vouch for.
+    """
+    if not isinstance(value, str):
+        return None
+    return _SERVICE_NAMES.get(_SEPARATORS.sub("", value).lower())
+
+
+def _label(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+class Catalog:
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        *,
+        rules: Iterable[CodeRule] = (),
+        classes: Iterable[CodeClass] = DEFAULT_CLASSES,
+    ) -> None:
+        # A later entry with the same (domain, code, subcode) replaces an earlier one: that is
+        # how override files win over the shipped data.
+        merged: dict[tuple[Domain, int | None, int | None], Entry] = {}
+        for entry in entries:
+            merged[(entry.domain, entry.code, entry.subcode)] = entry
+        self.entries: tuple[Entry, ...] = tuple(merged.values())
+        self._rows: dict[tuple[int | None, int | None], dict[Domain, Entry]] = {}
+        for (domain, code, subcode), entry in merged.items():
+            self._rows.setdefault((code, subcode), {})[domain] = entry
+
+        by_code: dict[int, CodeRule] = {rule.code: rule for rule in rules}
+        # A code-only entry that carries a category (only user overrides do) is a rule too,
+        # and the more recent word wins.
+        for entry in self.entries:
+            if entry.code is not None and entry.subcode is None and entry.category is not None:
+                by_code[entry.code] = CodeRule(
+                    entry.code,
+                    entry.category,
+                    f"the {entry.domain} entry for code {entry.code} gives {entry.category}",
+                    entry.source,
+                )
+        self.rules: tuple[CodeRule, ...] = tuple(sorted(by_code.values(), key=lambda r: r.code))
+        self._rules = by_code
+        self.classes: tuple[CodeClass, ...] = tuple(classes)
+        self._memo: dict[str, dict[tuple[object, object, object], Resolution]] = {
+            domain: {} for domain in Domain
+        }
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        code: object,
+        subcode: object,
+        service_category: str | None = None,
+        domain: Domain = Domain.CALL_END,
+    ) -> Resolution:
+        """Category of a raw end reason, with its provenance. Raises MalformedCode.
+
+        `code` and `subcode` as they arrive in logs (487, "487", " 0 "). A subcode of None
+        means "no subcode" (a code-only lookup); an empty or junk subcode is malformed.
+        """
+        memo = self._memo[domain]
+        # Only exact int/str keys are remembered: True == 1 and 487.0 == 487 hash alike, and
+        # must still be refused by the parser rather than answered from the memo.
+        cacheable = (
+            (type(code) is int or type(code) is str)
+            and (subcode is None or type(subcode) is int or type(subcode) is str)
+            and (service_category is None or type(service_category) is str)
+        )
+        if cacheable:
+            hit = memo.get((code, subcode, service_category))
+            if hit is not None:
+                return hit
+        number = parse_code(code)
+        sub = None if subcode is None else parse_code(subcode)
+        answer = self._decide(number, sub, service_category, Domain(domain))
+        if cacheable and len(memo) < MEMO_LIMIT:
+            memo[(code, subcode, service_category)] = answer
+        return answer
+
+    def lookup(
+        self, code: int, subcode: int | None, domain: Domain = Domain.CALL_END
+    ) -> Resolution:
+        """Fast path for already-parsed ints and no service category: one dictionary access.
+
+        A miss falls back to `resolve`, which validates the values.
+        """
+        hit = self._memo[domain].get((code, subcode, None))
+        return hit if hit is not None else self.resolve(code, subcode, None, domain)
+
+    def find(self, code: int | None, subcode: int | None) -> list[Entry]:
+        """Every entry for exactly this (code, subcode), in domain order."""
+        rows = self._rows.get((code, subcode), {})
+        return [rows[d] for d in DOMAIN_ORDER if d in rows]
+
+    # -- the resolution order ----------------------------------------------------------------
+
+    def _ordered(self, code: int | None, subcode: int | None, domain: Domain) -> list[Entry]:
+        rows = self._rows.get((code, subcode))
+        if not rows:
+            return []
+        first = [rows[domain]] if domain in rows else []
+        return first + [rows[d] for d in DOMAIN_ORDER if d != domain and d in rows]
+
+    def _decide(
+        self, code: int, subcode: int | None, service: str | None, domain: Domain
+    ) -> Resolution:
+        key = f"{code}/{_label(subcode)}"
+        exact = self._ordered(code, subcode, domain) if subcode is not None else []
+        alone_sub = self._ordered(None, subcode, domain) if subcode is not None else []
+        alone_code = self._ordered(code, None, domain)
+
+        # 1. the documented (code, subcode) row
+        for row in exact:
+            if row.category is not None:
+                where = (
+                    f"the {row.domain} table documents {key} as {row.category}"
+                    if row.domain == domain
+                    else f"no {domain} row for {key}; the {row.domain} table documents it "
+                    f"as {row.category}"
+                )
+                related = tuple(e for e in exact + alone_sub + alone_code if e is not row)
+                return Resolution(
+                    code, subcode, row.category, Provenance.DOCUMENTED, row, where, related
+                )
+
+        describing = exact + alone_sub + alone_code
+        entry = describing[0] if describing else None
+        related = tuple(describing[1:])
+        if exact:
+            missing = f"the documented row for {key} gives no category"
+        elif subcode is None:
+            missing = f"no subcode given for code {code}"
+        else:
+            missing = f"no documented row for {key}"
+
+        # 2. the category the service logged
+        if service is not None:
+            category = normalise_category(service)
+            if category is not None:
+                reason = f"{missing}; the service logged ResultCategory {service!r}"
+                return Resolution(
+                    code, subcode, category, Provenance.SERVICE, entry, reason, related
+                )
+            if service.strip():
+                missing += f"; service category {service!r} is not a valid category (ignored)"
+
+        # 3. the rule for the code alone
+        rule = self._rules.get(code)
+        if rule is not None:
+            if alone_code and entry is not alone_code[0] and subcode is not None and not exact:
+                # Show the description the rule rests on first, the subcode's meaning next.
+                entry, related = (
+                    alone_code[0],
+                    tuple(e for e in describing if e is not alone_code[0]),
+                )
+            reason = f"{missing}; rule for code {code}: {rule.reason}"
+            return Resolution(
+                code, subcode, rule.category, Provenance.CODE_RULE, entry, reason, related
+            )
+
+        # 4. the class of the code
+        for code_class in self.classes:
+            if code_class.contains(code):
+                reason = f"{missing}; {code_class.reason}"
+                return Resolution(
+                    code,
+                    subcode,
+                    code_class.category,
+                    Provenance.CODE_CLASS,
+                    entry,
+                    reason,
+                    related,
+                )
+
+        # 5. nothing applies: say so rather than guess
+        reason = (
+            f"{missing}; no rule for code {code}, and the pages define no category for its "
+            "class (only 2xx and 5xx have one)"
+        )
+        return Resolution(
+            code, subcode, Category.UNKNOWN, Provenance.UNKNOWN, entry, reason, related
+        )

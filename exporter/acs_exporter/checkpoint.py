@@ -1,0 +1,138 @@
+"""The checkpoint file: cursors and cumulative counts, written atomically with a checksum.
+
+Layout: one JSON header line (format, version, sha256 of the body), then the JSON body. Writes
+go to a temporary file in the same directory, are fsynced, renamed over the old file, and the
+directory is fsynced, so after a crash the file is either the old or the new one, whole.
+
+A checkpoint that cannot be read is never replaced silently: doing so would reset every counter
+and re-count (or skip) calls. Start-up stops with a message saying what is wrong and how out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from acs_exporter.aggregate import LabelPlan
+from acs_exporter.state import State
+
+FORMAT = "acs-exporter-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(Exception):
+    """The checkpoint cannot be used; the message says what is wrong and how to recover."""
+
+    def __init__(self, path: Path, problem: str, way_out: str | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        if way_out is None:
+            way_out = (
+                "The exporter stops rather than start from zero, which would reset counters "
+                "and re-read (or skip) calls.\n"
+                "Way out: restore the file from a backup, or move it aside to start over "
+                f"(`mv {path} {path}.broken`); counters then restart from zero, which "
+                "Prometheus rate() and increase() handle as a counter reset, and the sources "
+                "read again from their configured start."
+            )
+        super().__init__(f"checkpoint {path} cannot be used: {problem}.\n{way_out}")
+
+
+class Checkpoint:
+    def __init__(self, path: Path, plan: LabelPlan) -> None:
+        self.path = path
+        self._plan = plan
+        self._lock: IO[bytes] | None = None
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on `<path>.lock` for the life of the process, so two exporters
+        sharing a volume cannot both count into (and overwrite) one checkpoint. Also proves at
+        start-up that the directory is writable. Raises CheckpointError."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("ab")
+        except OSError as exc:
+            raise CheckpointError(
+                self.path,
+                f"its directory is not writable ({exc.strerror})",
+                "Way out: give the exporter's user write access to the directory (in "
+                "Kubernetes: a writable volume and fsGroup), or set state.path elsewhere.",
+            ) from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise CheckpointError(
+                self.path,
+                f"another acs-exporter process holds {lock_path}",
+                "Way out: give each exporter its own state.path (two exporters counting into "
+                "one checkpoint would overwrite each other's counts), or stop the other one.",
+            ) from None
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def load(self) -> State:
+        """The saved state, or an empty one when no checkpoint exists yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return State()
+        except OSError as exc:
+            raise CheckpointError(self.path, f"cannot read it ({exc.strerror})") from None
+        header_line, newline, body = raw.partition(b"\n")
+        try:
+            header = orjson.loads(header_line)
+        except orjson.JSONDecodeError:
+            raise CheckpointError(self.path, "the header line is not JSON") from None
+        if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise CheckpointError(self.path, f"not an {FORMAT} file")
+        if header.get("version") != VERSION:
+            raise CheckpointError(
+                self.path,
+                f"format version {header.get('version')!r} is not supported "
+                f"(this exporter reads version {VERSION})",
+            )
+        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+            raise CheckpointError(self.path, "checksum mismatch (the file is corrupt or truncated)")
+        try:
+            data: Any = orjson.loads(body)
+            return State.from_data(data, self._plan)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(
+                self.path, f"the body is not a valid checkpoint ({exc})"
+            ) from None
+
+    def save(self, state: State) -> None:
+        """Atomically replace the checkpoint with `state`. Raises OSError on failure."""
+        body = orjson.dumps(state.to_data(self._plan))
+        header = orjson.dumps(
+            {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
+        )
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(header + b"\n" + body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

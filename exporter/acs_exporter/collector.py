@@ -1,0 +1,98 @@
+"""A prometheus_client collector over the current immutable Snapshot.
+
+Each scrape takes one reference to the Snapshot (the daemon swaps it whole), so a scrape never
+waits on a source and never sees half an update. Metric families are built fresh per scrape;
+samples are created directly rather than through `add_metric`, which matters at 10,000 series.
+The cursor lag is the one value that depends on the moment of the scrape, so it is computed here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import cast
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+
+from acs_exporter.families import CURSOR_LAG, CURSOR_TIMESTAMP
+from acs_exporter.snapshot import Family, HistogramValue, Snapshot
+
+_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram", "info": "info"}
+
+
+class SnapshotCollector(Collector):
+    def __init__(
+        self, snapshot: Callable[[], Snapshot], clock: Callable[[], float] = time.time
+    ) -> None:
+        self._snapshot = snapshot
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._snapshot()
+        timestamps = {}
+        for family in snapshot.families:
+            if family.name == CURSOR_TIMESTAMP:
+                timestamps = {labels: value for labels, value in family.samples}
+        for family in snapshot.families:
+            if family.name == CURSOR_LAG:
+                yield to_metric(lag_family(family, timestamps, self._clock()))
+            else:
+                yield to_metric(family)
+
+
+def lag_family(
+    family: Family, timestamps: Mapping[tuple[str, ...], object], now: float | None = None
+) -> Family:
+    """The cursor-lag family as of `now` (default: the current time), from the cursors."""
+    moment = time.time() if now is None else now
+    samples = tuple(
+        (labels, max(0.0, moment - value))
+        for labels, value in timestamps.items()
+        if isinstance(value, float)
+    )
+    return Family(family.name, family.documentation, family.kind, family.label_names, samples)
+
+
+def to_metric(family: Family) -> Metric:
+    metric = Metric(family.name, family.documentation, _TYPES[family.kind])
+    names = family.label_names
+    # Counters and gauges only ever hold floats; histograms are handled apart.
+    scalars = cast(tuple[tuple[tuple[str, ...], float], ...], family.samples)
+    if family.kind == "counter":
+        sample_name = family.name + "_total"
+        metric.samples = [
+            Sample(sample_name, dict(zip(names, labels, strict=True)), value, None, None)
+            for labels, value in scalars
+        ]
+    elif family.kind == "histogram":
+        for labels, value in family.samples:
+            if isinstance(value, HistogramValue):
+                metric.samples.extend(_histogram_samples(family.name, names, labels, value))
+    else:
+        metric.samples = [
+            Sample(family.name, dict(zip(names, labels, strict=True)), value, None, None)
+            for labels, value in scalars
+        ]
+    return metric
+
+
+def _histogram_samples(
+    name: str, names: tuple[str, ...], labels: tuple[str, ...], value: HistogramValue
+) -> list[Sample]:
+    base = dict(zip(names, labels, strict=True))
+    samples = [
+        Sample(name + "_bucket", {**base, "le": _bound(bound)}, float(count), None, None)
+        for bound, count in value.buckets
+    ]
+    samples.append(Sample(name + "_count", base, float(value.count), None, None))
+    samples.append(Sample(name + "_sum", base, value.total, None, None))
+    return samples
+
+
+def _bound(bound: float) -> str:
+    if math.isinf(bound):
+        return "+Inf"
+    return repr(float(bound))

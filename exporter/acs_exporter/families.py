@@ -1,0 +1,275 @@
+"""Snapshot families: names, labels and help texts exactly as docs/metrics.md lists them."""
+
+from __future__ import annotations
+
+import platform
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from acs_exporter import __version__
+from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, LabelPlan
+from acs_exporter.catalog import Catalog
+from acs_exporter.snapshot import Family, HistogramValue
+from acs_exporter.state import State
+
+POLL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+OUTCOME_LABELS = ("code", "subcode", "category")
+CURSOR_LAG = "acs_exporter_cursor_lag_seconds"
+CURSOR_TIMESTAMP = "acs_exporter_cursor_timestamp_seconds"
+
+_HELP = {
+    CALL_ENDS: (
+        "acs_call_ends",
+        "Participant call ends by end reason (one per ACSCallSummary row), with the category "
+        "the catalog gives the (code, subcode) pair.",
+    ),
+    MEDIA_RESULTS: (
+        "acs_call_automation_media_results",
+        "Call Automation media operation outcomes (one per ACSCallAutomationMediaSummary row) "
+        "by result code, subcode and category.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """Process-local facts about one source's polls (not persisted: they describe this run)."""
+
+    up: bool | None = None  # None: not polled yet
+    last_success: float | None = None
+    watermark: float | None = None
+    polls: Mapping[str, int] = field(default_factory=dict)  # outcome -> count
+    errors: Mapping[str, int] = field(default_factory=dict)  # reason -> count
+    bucket_counts: tuple[int, ...] = (0,) * (len(POLL_BUCKETS) + 1)
+    duration_sum: float = 0.0
+
+    def after_poll(
+        self, ok: bool, duration: float, now: float, reason: str | None, watermark: float | None
+    ) -> SourceHealth:
+        outcome = "success" if ok else "error"
+        polls = {**self.polls, outcome: self.polls.get(outcome, 0) + 1}
+        errors = dict(self.errors)
+        if reason is not None:
+            errors[reason] = errors.get(reason, 0) + 1
+        buckets = list(self.bucket_counts)
+        buckets[bisect_left(POLL_BUCKETS, duration)] += 1
+        return replace(
+            self,
+            up=ok,
+            last_success=now if ok else self.last_success,
+            watermark=watermark if watermark is not None else self.watermark,
+            polls=polls,
+            errors=errors,
+            bucket_counts=tuple(buckets),
+            duration_sum=self.duration_sum + duration,
+        )
+
+    def histogram(self) -> HistogramValue:
+        cumulative, running = [], 0
+        for bound, count in zip((*POLL_BUCKETS, float("inf")), self.bucket_counts, strict=True):
+            running += count
+            cumulative.append((bound, running))
+        return HistogramValue(tuple(cumulative), self.duration_sum, running)
+
+
+def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[Family, ...]:
+    # Without a `source` label, series of different sources (e.g. one removed from the config
+    # but still in the checkpoint) share labels and must be summed, never emitted twice.
+    by_family: dict[str, dict[tuple[str, ...], float]] = {CALL_ENDS: {}, MEDIA_RESULTS: {}}
+    for (source, (family, code, subcode, category, extra)), value in state.series.items():
+        labels = (code, subcode, category, *extra)
+        if with_source:
+            labels = (*labels, source)
+        samples_of = by_family[family]
+        samples_of[labels] = samples_of.get(labels, 0.0) + value
+    families = []
+    for family, samples in by_family.items():
+        name, documentation = _HELP[family]
+        label_names = (*OUTCOME_LABELS, *plan.labels_for(family))
+        if with_source:
+            label_names = (*label_names, "source")
+        families.append(
+            Family(name, documentation, "counter", label_names, tuple(sorted(samples.items())))
+        )
+    return tuple(families)
+
+
+def catalog_info_family(catalog: Catalog) -> Family:
+    samples = {}
+    for entry in catalog.entries:
+        labels = (
+            "" if entry.code is None else str(entry.code),
+            "" if entry.subcode is None else str(entry.subcode),
+            "" if entry.category is None else entry.category.value,
+            entry.domain.value,
+            entry.message,
+            entry.advice,
+            entry.source,
+        )
+        samples[labels] = 1.0
+    return Family(
+        "acs_end_reason_info",
+        "Catalog entry for an end reason (always 1): category, message, advice and the "
+        "documentation page, to join on (code, subcode).",
+        "gauge",
+        ("code", "subcode", "category", "domain", "message", "advice", "doc_url"),
+        tuple(sorted(samples.items())),
+    )
+
+
+def build_info_family() -> Family:
+    return Family(
+        "acs_exporter_build_info",
+        "Build information of the running exporter (always 1).",
+        "gauge",
+        ("version", "python_version"),
+        (((__version__, platform.python_version()), 1.0),),
+    )
+
+
+def self_families(
+    state: State, health: Mapping[str, SourceHealth], max_series: int, now: float
+) -> tuple[Family, ...]:
+    names = sorted(health)
+
+    def per_source(
+        values: Iterable[tuple[str, float | None]],
+    ) -> tuple[tuple[tuple[str, ...], float], ...]:
+        return tuple(((name,), value) for name, value in values if value is not None)
+
+    def counts(name: str) -> tuple[int, int, int]:
+        c = state.sources.get(name)
+        return (c.records_read, c.unknown, c.malformed) if c else (0, 0, 0)
+
+    polls = tuple(
+        ((name, outcome), float(health[name].polls.get(outcome, 0)))
+        for name in names
+        for outcome in ("success", "error")
+    )
+    errors = tuple(
+        ((name, reason), float(n))
+        for name in names
+        for reason, n in sorted(health[name].errors.items())
+    )
+    rejected = tuple(
+        ((name, reason), float(n))
+        for name in names
+        for reason, n in sorted(
+            (state.sources[name].rejected if name in state.sources else {}).items()
+        )
+    )
+    series_count = len(state.series)
+    return (
+        Family(
+            "acs_exporter_source_up",
+            "1 when the last poll of the source succeeded; 0 when it failed or none has "
+            "finished yet.",
+            "gauge",
+            ("source",),
+            # 0 before the first poll ends, so an alert on == 0 also catches a first poll that
+            # hangs or never succeeds.
+            per_source((n, float(bool(health[n].up))) for n in names),
+        ),
+        Family(
+            "acs_exporter_last_successful_poll_timestamp_seconds",
+            "Unix time of the last successful poll of the source.",
+            "gauge",
+            ("source",),
+            per_source((n, health[n].last_success) for n in names),
+        ),
+        Family(
+            CURSOR_TIMESTAMP,
+            "How far the source has been read: ingestion time of its cursor, Unix seconds.",
+            "gauge",
+            ("source",),
+            per_source((n, health[n].watermark) for n in names),
+        ),
+        cursor_lag_family(health, now),
+        Family(
+            "acs_exporter_poll_duration_seconds",
+            "Time spent in one poll of the source, including the query.",
+            "histogram",
+            ("source",),
+            tuple(((n,), health[n].histogram()) for n in names),
+        ),
+        Family(
+            "acs_exporter_polls",
+            "Polls of the source by outcome (success, error), since the process started.",
+            "counter",
+            ("source", "outcome"),
+            polls,
+        ),
+        Family(
+            "acs_exporter_records_read",
+            "Records read from the source and counted (calls, not query rows).",
+            "counter",
+            ("source",),
+            per_source((n, float(counts(n)[0])) for n in names),
+        ),
+        Family(
+            "acs_exporter_records_rejected",
+            "Records that could not be read at all, by reason; the source logs where.",
+            "counter",
+            ("source", "reason"),
+            rejected,
+        ),
+        Family(
+            "acs_exporter_query_errors",
+            "Failed polls of the source by reason, since the process started.",
+            "counter",
+            ("source", "reason"),
+            errors,
+        ),
+        Family(
+            "acs_exporter_unknown_end_reasons",
+            "Call ends whose end reason the catalog did not know (category Unknown).",
+            "counter",
+            ("source",),
+            per_source((n, float(counts(n)[1])) for n in names),
+        ),
+        Family(
+            "acs_exporter_malformed_end_reasons",
+            "Call ends whose code or subcode was empty, null, negative or not an integer.",
+            "counter",
+            ("source",),
+            per_source((n, float(counts(n)[2])) for n in names),
+        ),
+        Family(
+            "acs_exporter_folded_records",
+            "Call ends folded into the code=other, subcode=other series by the cardinality guard.",
+            "counter",
+            (),
+            (((), float(state.folded)),),
+        ),
+        Family(
+            "acs_exporter_series",
+            "Distinct outcome series currently exported.",
+            "gauge",
+            (),
+            (((), float(series_count)),),
+        ),
+        Family(
+            "acs_exporter_series_limit",
+            "Configured ceiling on distinct outcome series (metrics.max_series).",
+            "gauge",
+            (),
+            (((), float(max_series)),),
+        ),
+    )
+
+
+def cursor_lag_family(health: Mapping[str, SourceHealth], now: float | None = None) -> Family:
+    moment = time.time() if now is None else now
+    return Family(
+        CURSOR_LAG,
+        "Now minus the source's cursor: how far behind real time the counts are.",
+        "gauge",
+        ("source",),
+        tuple(
+            ((name,), max(0.0, moment - h.watermark))
+            for name, h in sorted(health.items())
+            if h.watermark is not None
+        ),
+    )

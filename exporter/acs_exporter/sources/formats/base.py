@@ -1,0 +1,45 @@
+"""What every format reader takes and returns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from acs_exporter.sources.base import Observation
+from acs_exporter.sources.formats.fields import Table
+
+
+class Reject(Protocol):
+    def __call__(self, reason: str, where: str, message: str) -> None:
+        """Count one unreadable record; `where` is `file:line` or a query-result row."""
+
+
+@dataclass(slots=True)
+class ReadRequest:
+    file: BinaryIO
+    display: str  # the path as shown in messages
+    size: int  # the file's size when the poll began: never read past it
+    offset: int  # where to resume: bytes (line formats) or rows (documents)
+    line: int  # lines consumed so far, for file:line messages
+    limit: int  # at most this many records in this read
+    final: bool  # the file has stopped growing: a last line without newline is complete
+    reject: Reject
+    advance: Callable[[int], None]  # progress, in the unit of `offset`
+
+
+@dataclass(slots=True)
+class ReadResult:
+    offset: int
+    line: int
+    at_end: bool  # nothing more to read now
+    records: int = 0  # records handled (counted or rejected)
+    call_ends: Counter[Observation] = field(default_factory=Counter)
+    media_results: Counter[Observation] = field(default_factory=Counter)
+
+    def add(self, table: Table, observation: Observation) -> None:
+        if table is Table.CALL_SUMMARY:
+            self.call_ends[observation] += 1
+        else:
+            self.media_results[observation] += 1

@@ -1,0 +1,165 @@
+"""CSV exports of ACSCallSummary (Log Analytics "Export to CSV", or any tool using the columns).
+
+The first line names the columns (ParticipantEndReason, ParticipantEndSubCode, ResultCategory,
+CallType, EndpointType, ...), matched case-insensitively; the portal's `Name [UTC]` suffix and a
+UTF-8 byte order mark are accepted. Quoted fields may span lines. A `Type` column, when present,
+tells each row's table; otherwise the end-code column does.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from acs_exporter.sources.formats.base import ReadRequest, ReadResult
+from acs_exporter.sources.formats.fields import (
+    ColumnMap,
+    RecordError,
+    Table,
+    normalise_column,
+    table_for,
+    table_of_columns,
+)
+
+PROGRESS_EVERY = 4096
+
+
+class _Lines:
+    """Decoded lines from a byte offset, remembering how far csv has consumed them."""
+
+    def __init__(self, f: BinaryIO, offset: int, line: int, size: int, final: bool) -> None:
+        f.seek(offset)
+        self._f = f
+        self._size = size
+        self._final = final
+        self.offset = offset  # after the last line handed out
+        self.line = line
+        self.at_end = False
+        self.bad_encoding = False  # a line of the current record was not UTF-8
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self.offset >= self._size:
+            self.at_end = True
+            raise StopIteration
+        raw = self._f.readline(self._size - self.offset)
+        if not raw or (not raw.endswith(b"\n") and not self._final):
+            self.at_end = True
+            raise StopIteration
+        self.offset += len(raw)
+        self.line += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad_encoding = True
+            text = raw.decode("utf-8", "replace")
+        if self.line == 1:
+            text = text.removeprefix("\ufeff")
+        return text
+
+
+def read_header(f: BinaryIO, size: int, final: bool) -> tuple[list[str] | None, int]:
+    """The column names and the byte offset after them; None while the header is incomplete."""
+    lines = _Lines(f, 0, 0, size, final)
+    try:
+        header = next(csv.reader(lines, strict=True))
+    except (StopIteration, csv.Error):
+        return None, 0
+    return header, lines.offset
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """A CSV header resolved once: where each table's fields are, and which table a row is."""
+
+    columns: list[str]
+    type_index: int | None
+    maps: dict[Table, ColumnMap | None]
+    default_table: Table | None
+
+    @classmethod
+    def of(cls, columns: list[str]) -> _Header:
+        names = [normalise_column(c) for c in columns]
+        return cls(
+            columns=columns,
+            type_index=names.index("type") if "type" in names else None,
+            maps={table: ColumnMap.for_columns(columns, table) for table in Table},
+            default_table=table_of_columns(columns),
+        )
+
+    def add_row(self, row: list[str], where: str, request: ReadRequest, result: ReadResult) -> None:
+        if len(row) != len(self.columns):
+            message = f"expected {len(self.columns)} fields, found {len(row)}"
+            request.reject("wrong_field_count", where, message)
+            return
+        kind = None if self.type_index is None else row[self.type_index]
+        table = self.default_table if kind is None else table_for(kind)
+        if table is None:
+            if kind is not None:
+                message = f"Type {kind!r} is not a supported table"
+                request.reject("other_table", where, message)
+            else:
+                message = "no ParticipantEndReason (or ResultCode) column in the header"
+                request.reject("missing_field", where, message)
+            return
+        columns = self.maps[table]
+        if columns is None:
+            message = f"{table.value} row but the header has no end-code column"
+            request.reject("missing_field", where, message)
+            return
+        try:
+            result.add(table, columns.observation(row))
+        except RecordError as error:
+            request.reject(error.reason, where, str(error))
+
+
+def read_csv(request: ReadRequest) -> ReadResult:
+    columns, header_end = read_header(request.file, request.size, request.final)
+    result = ReadResult(offset=request.offset, line=request.line, at_end=False)
+    if columns is None:
+        result.at_end = True
+        return result
+    if result.offset < header_end:
+        result.offset, result.line = header_end, 1
+    header = _Header.of(columns)
+    lines = _Lines(request.file, result.offset, result.line, request.size, request.final)
+    reader = csv.reader(lines, strict=True)
+    reported = result.offset
+    while result.records < request.limit:
+        start_line = lines.line + 1
+        where = f"{request.display}:{start_line}"
+        lines.bad_encoding = False
+        try:
+            row = next(reader)
+        except StopIteration:
+            result.at_end = True
+            break
+        except csv.Error as error:
+            if lines.at_end and not request.final:
+                result.at_end = True  # a quoted field still being written
+                break
+            _commit(result, lines)
+            result.records += 1
+            request.reject("invalid_csv", where, f"invalid CSV: {error}")
+            continue
+        _commit(result, lines)
+        if lines.line % PROGRESS_EVERY == 0:
+            request.advance(result.offset - reported)
+            reported = result.offset
+        if not row:
+            continue
+        result.records += 1
+        if lines.bad_encoding:
+            request.reject("invalid_encoding", where, "line is not valid UTF-8")
+        else:
+            header.add_row(row, where, request, result)
+    request.advance(result.offset - reported)
+    return result
+
+
+def _commit(result: ReadResult, lines: _Lines) -> None:
+    result.offset, result.line = lines.offset, lines.line

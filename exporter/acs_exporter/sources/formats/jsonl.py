@@ -1,0 +1,98 @@
+"""Diagnostic-settings JSON lines, as Azure Monitor writes them to a storage account.
+
+One record per line: `{"time", "resourceId", "operationName", "category", "properties": {...}}`
+with camelCase properties (participantEndReason, participantEndSubCode, resultCategory,
+callType, endpointType, ...). The file grows by appended lines; a last line without a newline
+may still be being written and is left for the next poll unless the file has stopped growing.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from acs_exporter.sources.formats.base import ReadRequest, ReadResult
+from acs_exporter.sources.formats.fields import (
+    CALL_CODE,
+    RecordError,
+    Table,
+    observation_from_properties,
+    table_for,
+)
+
+# Report progress every this many lines: cheap enough, smooth enough.
+PROGRESS_EVERY = 4096
+
+
+def read_jsonl(request: ReadRequest) -> ReadResult:
+    f = request.file
+    f.seek(request.offset)
+    result = ReadResult(offset=request.offset, line=request.line, at_end=False)
+    reported = request.offset
+    while result.records < request.limit:
+        if result.offset >= request.size:
+            result.at_end = True
+            break
+        raw = f.readline(request.size - result.offset)
+        if not raw or (not raw.endswith(b"\n") and not request.final):
+            result.at_end = True  # a partial last line: wait until it is complete
+            break
+        result.offset += len(raw)
+        result.line += 1
+        if result.line % PROGRESS_EVERY == 0:
+            request.advance(result.offset - reported)
+            reported = result.offset
+        if not raw.strip():
+            continue
+        result.records += 1
+        where = f"{request.display}:{result.line}"
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            request.reject("invalid_json", where, f"invalid JSON: {error}")
+            continue
+        try:
+            table, properties = _split(record)
+            if table is None:
+                category = record.get("category") if isinstance(record, dict) else None
+                request.reject(
+                    "other_table",
+                    where,
+                    f"category {category!r} is not CallSummary or CallAutomationMediaSummary",
+                )
+                continue
+            result.add(table, observation_from_properties(properties, table))
+        except RecordError as error:
+            request.reject(error.reason, where, str(error))
+    request.advance(result.offset - reported)
+    return result
+
+
+def _split(record: object) -> tuple[Table | None, dict[str, object]]:
+    if not isinstance(record, dict):
+        raise RecordError("not_an_object", f"expected a JSON object, got {_short(record)}")
+    properties = record.get("properties")
+    if properties is None:
+        raise RecordError("missing_field", "field properties is missing")
+    if isinstance(properties, str):
+        # Some pipelines (Event Hubs consumers, older exports) keep properties as JSON text.
+        try:
+            properties = orjson.loads(properties)
+        except orjson.JSONDecodeError as error:
+            raise RecordError(
+                "wrong_type", f"field properties: invalid JSON text: {error}"
+            ) from None
+    if not isinstance(properties, dict):
+        raise RecordError(
+            "wrong_type", f"field properties: expected an object, got {_short(properties)}"
+        )
+    if "category" in record:
+        return table_for(record["category"]), properties
+    # No category: a record with an end code is a call summary.
+    if any(key.lower() == CALL_CODE for key in properties):
+        return Table.CALL_SUMMARY, properties
+    raise RecordError("missing_field", "field category is missing")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,149 @@
+"""The KQL one poll runs: a window on `ingestion_time()`, aggregated in the query or raw.
+
+Windows are half-open on ingestion time, `(start, end]`, so consecutive windows are disjoint and
+every record falls in exactly one of them however late it arrives. `TimeGenerated` gets a wide
+lower bound only so the engine can skip old partitions. Literals carry all 7 fractional digits:
+the window start is an exclusive watermark taken from the data itself.
+
+Every query returns `Ingested`, the (latest) ingestion time of its rows as a string at full
+precision, so the cursor can be moved to exactly what was read. Codes stay as the service wrote
+them (ParticipantEndReason is a string that may be junk); the catalog parses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from acs_exporter.sources.loganalytics.settings import Label, Table
+from acs_exporter.sources.loganalytics.timestamps import (
+    format_ticks,
+    parse_ticks,
+    ticks_from_timedelta,
+)
+
+Mode = Literal["aggregated", "raw"]
+
+CALL_SUMMARY: Table = "ACSCallSummary"
+MEDIA_SUMMARY: Table = "ACSCallAutomationMediaSummary"
+
+# Label name -> ACSCallSummary column. The column name is also the result column name.
+LABEL_COLUMNS: dict[Label, str] = {
+    "call_type": "CallType",
+    "endpoint_type": "EndpointType",
+    "participant_type": "ParticipantType",
+}
+
+# Per table: (result column, source expression) for code, subcode and the fixed dimensions.
+_KEYS: dict[Table, tuple[tuple[str, str], ...]] = {
+    CALL_SUMMARY: (
+        ("Code", "ParticipantEndReason"),
+        ("Subcode", "ParticipantEndSubCode"),
+        ("ResultCategory", "ResultCategory"),
+    ),
+    MEDIA_SUMMARY: (
+        ("Code", "ResultCode"),
+        ("Subcode", "ResultSubcode"),
+        ("Operation", "OperationName"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    """`(start, end]` on ingestion time, as ticks (100 ns since the Unix epoch)."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"window ends before it starts: {self}")
+
+    @classmethod
+    def from_text(cls, start: str, end: str) -> Window:
+        return cls(parse_ticks(start), parse_ticks(end))
+
+    @property
+    def empty(self) -> bool:
+        return self.end == self.start
+
+    def split(self) -> tuple[Window, Window]:
+        middle = self.start + (self.end - self.start) // 2
+        return Window(self.start, middle), Window(middle, self.end)
+
+    def __str__(self) -> str:
+        return f"({format_ticks(self.start)}, {format_ticks(self.end)}]"
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """What to ask one table; independent of the window."""
+
+    table: Table
+    mode: Mode = "aggregated"
+    labels: tuple[Label, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.labels and self.table != CALL_SUMMARY:
+            raise ValueError(f"labels {self.labels} exist only for {CALL_SUMMARY}")
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        return tuple(LABEL_COLUMNS[label] for label in self.labels)
+
+    def result_columns(self) -> tuple[str, ...]:
+        """The columns of the result, in order (checked against the language service in tests)."""
+        keys = tuple(name for name, _ in _KEYS[self.table]) + self.label_columns
+        if self.mode == "aggregated":
+            return (*keys, "n", "Ingested")
+        return (*keys, "Ingested")
+
+    def render(
+        self,
+        window: Window,
+        *,
+        lookback: timedelta,
+        source: str | None = None,
+    ) -> str:
+        """The KQL text. `source` replaces the table reference (e.g. a cross-workspace union)."""
+        start = format_ticks(window.start)
+        end = format_ticks(window.end)
+        pruning = format_ticks(window.start - ticks_from_timedelta(lookback))
+        keys = [*_KEYS[self.table], *((c, c) for c in self.label_columns)]
+        group = ", ".join(name if name == expr else f"{name} = {expr}" for name, expr in keys)
+        lines = [
+            f"// acs-exporter: {self.table}, {self.mode}, ingestion window ({start}, {end}]",
+            source or self.table,
+            f"| where TimeGenerated > datetime({pruning})",
+            f"| where ingestion_time() > datetime({start}) and ingestion_time() <= datetime({end})",
+        ]
+        if self.mode == "aggregated":
+            lines += [
+                f"| summarize n = count(), Ingested = max(ingestion_time()) by {group}",
+                "| extend Ingested = tostring(Ingested)",
+            ]
+        else:
+            lines.append(f"| project {group}, Ingested = tostring(ingestion_time())")
+        return "\n".join(lines)
+
+
+def cross_workspace_source(table: Table, workspace_ids: Sequence[str]) -> str:
+    """A table reference spanning several workspaces, for pasting into the portal."""
+    if len(workspace_ids) <= 1:
+        return table
+    parts = ", ".join(f'workspace("{ws}").{table}' for ws in workspace_ids)
+    return f"union {parts}"
+
+
+def timespan(window: Window, *, lookback: timedelta) -> str:
+    """The REST `timespan`: must cover the TimeGenerated bound (the service intersects them).
+
+    It stays open-ended to the future (records may be stamped ahead of ingestion) by ending a
+    day after the window.
+    """
+    start = format_ticks(window.start - ticks_from_timedelta(lookback))
+    end = format_ticks(window.end + ticks_from_timedelta(timedelta(days=1)))
+    return f"{start}/{end}"

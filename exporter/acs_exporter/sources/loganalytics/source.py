@@ -1,0 +1,355 @@
+"""LogAnalyticsSource: incremental, exactly-once reads of ACS call logs from Log Analytics.
+
+Each fetch reads, for every (table, target), the ingestion-time window `(cursor, now - lag]`,
+capped at `max_window` so catching up after downtime happens in bounded steps (the batch then
+says `caught_up=False` and the daemon polls again right away). All queries of a fetch succeed
+or the fetch raises SourceError and nothing is counted; the cursor never moves past a partial,
+truncated or failed result. A truncated result halves its window until it fits.
+
+Cursor (JSON): {"v": 1, "tables": {table: {target key: exclusive watermark}}}, the watermark a
+Kusto datetime string at full precision: the latest ingestion time read, or the window end
+when the window was empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from azure.core.credentials import TokenCredential
+
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.loganalytics import errors
+from acs_exporter.sources.loganalytics.client import (
+    MAX_CONCURRENT_QUERIES,
+    QueryRunner,
+    Table,
+    Target,
+)
+from acs_exporter.sources.loganalytics.kql import CALL_SUMMARY, QuerySpec, Window, timespan
+from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources.loganalytics.timestamps import (
+    TICKS_PER_SECOND,
+    InvalidTimestamp,
+    canonical,
+    datetime_from_ticks,
+    format_ticks,
+    latest,
+    parse_ticks,
+    ticks_from_datetime,
+    ticks_from_timedelta,
+)
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+# A window is not split below this: a second of ACS logs over the row limit is not plausible.
+MIN_SPLIT_TICKS = TICKS_PER_SECOND
+
+_default_credential_lock = threading.Lock()
+_default_credential: TokenCredential | None = None
+
+
+def default_credential() -> TokenCredential:
+    """One DefaultAzureCredential per process: shared token cache and query slots.
+
+    On Kubernetes with workload identity the chain picks WorkloadIdentityCredential (the
+    environment credential only applies when a client secret or certificate is configured).
+    """
+    global _default_credential  # noqa: PLW0603 - one per process, on first use
+    with _default_credential_lock:
+        if _default_credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            _default_credential = DefaultAzureCredential()
+        return _default_credential
+
+
+@dataclass
+class Job:
+    table_spec: QuerySpec
+    target: Target
+    window: Window
+
+
+@dataclass
+class JobResult:
+    observations: list[Observation] = field(default_factory=list)
+    records: int = 0
+    watermark: int = 0  # ticks: the new exclusive cursor
+    complete: bool = True  # the whole planned window was read
+
+
+class LogAnalyticsSource:
+    def __init__(
+        self,
+        settings: LogAnalyticsSettings,
+        *,
+        credential: TokenCredential | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._credential = credential if credential is not None else default_credential()
+        verify: str | bool = str(settings.tls_ca_file) if settings.tls_ca_file else True
+        self._runner = QueryRunner(
+            self._credential,
+            endpoint=settings.endpoint,
+            audience=settings.audience,
+            server_timeout=settings.effective_server_timeout(),
+            connection_verify=verify,
+        )
+        self.targets = targets_for(settings)
+        self.specs = specs_for(settings)
+        self._backoff = errors.ThrottleBackoff()
+        jobs = len(self.specs) * len(self.targets)
+        self._pool = ThreadPoolExecutor(
+            max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
+        )
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._runner.client.close()
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def _now_end(self) -> int:
+        return window_end(self.settings, self._clock())
+
+    def plan(self, cursor: Cursor) -> list[Job]:
+        """The windows the next fetch reads, per table and target."""
+        return plan_jobs(self.settings, cursor, self._clock())
+
+    def render(self, job: Job) -> str:
+        return job.table_spec.render(job.window, lookback=self.settings.time_generated_lookback)
+
+    # --- fetching ---------------------------------------------------------------------------
+
+    def fetch(self, cursor: Cursor) -> Batch:
+        jobs = self.plan(cursor)
+        end = self._now_end()
+        started = time.monotonic()
+        futures = [self._pool.submit(self._run, job) for job in jobs]
+        results: list[JobResult] = []
+        failures: list[SourceError] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except SourceError as error:
+                failures.append(error)
+        if failures:
+            raise self._combine(failures)
+        self._backoff.reset()
+
+        positions = load_cursor(cursor)
+        call_ends: list[Observation] = []
+        media: list[Observation] = []
+        caught_up = True
+        records = 0
+        for job, result in zip(jobs, results, strict=True):
+            positions.setdefault(job.table_spec.table, {})[job.target.key] = format_ticks(
+                result.watermark
+            )
+            (call_ends if job.table_spec.table == CALL_SUMMARY else media).extend(
+                result.observations
+            )
+            records += result.records
+            if not result.complete or job.window.end < end:
+                caught_up = False
+        oldest = min(result.watermark for result in results)
+        if not caught_up or records:
+            log.info(
+                "%s: read %d records in %.2fs; cursor at %s%s",
+                self.name,
+                records,
+                time.monotonic() - started,
+                format_ticks(oldest),
+                "" if caught_up else " (catching up)",
+            )
+        return Batch(
+            call_ends=call_ends,
+            media_results=media,
+            cursor=dump_cursor(positions),
+            watermark=datetime_from_ticks(oldest),
+            caught_up=caught_up,
+        )
+
+    def _combine(self, failures: Sequence[SourceError]) -> SourceError:
+        first = failures[0]
+        if first.reason == "throttled" and first.retry_after is None:
+            first.retry_after = self._backoff.next_delay()
+        if len(failures) > 1:
+            others = "; ".join(str(f) for f in failures[1:])
+            return SourceError(
+                first.reason,
+                f"{first} (and {len(failures) - 1} more: {others})",
+                retry_after=first.retry_after,
+            )
+        return first
+
+    def _run(self, job: Job) -> JobResult:
+        window = job.window
+        if window.empty:
+            return JobResult(watermark=window.start)
+        complete = True
+        while True:
+            kql = job.table_spec.render(window, lookback=self.settings.time_generated_lookback)
+            span = timespan(window, lookback=self.settings.time_generated_lookback)
+            try:
+                table = self._runner.query(job.target, kql, span)
+                break
+            except errors.Truncated as truncated:
+                if window.end - window.start <= MIN_SPLIT_TICKS:
+                    raise SourceError(
+                        "truncated",
+                        f"{job.target.describe()}: {job.table_spec.table} window {window} is "
+                        f"still over the service's result limit: {truncated}",
+                    ) from truncated
+                window = window.split()[0]
+                complete = False
+                log.info(
+                    "%s: %s result over the service limit; splitting to %s",
+                    self.name,
+                    job.table_spec.table,
+                    window,
+                )
+        result = self._observations(job.table_spec, table, job.target)
+        seen = result.watermark
+        if seen == 0 or seen > window.end:
+            # Empty window: read up to its end. (Later than the end cannot happen; be safe.)
+            result.watermark = window.end
+        result.complete = complete
+        return result
+
+    def _observations(self, spec: QuerySpec, table: Table, target: Target) -> JobResult:
+        result = JobResult()
+        if not table.rows:
+            return result
+        expected = spec.result_columns()
+        try:
+            index = [table.columns.index(name) for name in expected]
+        except ValueError as error:
+            raise SourceError(
+                "bad_query",
+                f"{target.describe()}: result columns {table.columns} lack one of {expected}",
+            ) from error
+        rows = table.rows
+        ingested_at = index[-1]
+        watermark = latest([row[ingested_at] for row in rows])
+        result.watermark = parse_ticks(watermark) if watermark else 0
+        dims: list[str] = [*spec.labels] if spec.table == CALL_SUMMARY else ["operation"]
+        if spec.mode == "aggregated":
+            key_index = index[:-2]
+            count_index = index[-2]
+            for row in rows:
+                n = int(row[count_index])
+                result.observations.append(
+                    self._observation(spec, [row[i] for i in key_index], dims, n)
+                )
+                result.records += n
+        else:
+            key_index = index[:-1]
+            if key_index == list(range(len(key_index))):
+                # The common case (our own column order): slicing in C, counting in C.
+                counts = Counter(
+                    map(tuple, map(operator.itemgetter(slice(0, len(key_index))), rows))
+                )
+            else:
+                getter = operator.itemgetter(*key_index)
+                counts = Counter(getter(row) for row in rows)
+            for key, n in counts.items():
+                result.observations.append(self._observation(spec, list(key), dims, n))
+            result.records += len(rows)
+        return result
+
+    @staticmethod
+    def _observation(spec: QuerySpec, key: list[object], dims: list[str], n: int) -> Observation:
+        if spec.table == CALL_SUMMARY:
+            code, subcode, category, *labels = key
+            service_category = category if isinstance(category, str) and category else None
+        else:
+            code, subcode, *labels = key
+            service_category = None
+        dimensions = tuple(
+            (name, "" if value is None else str(value))
+            for name, value in zip(dims, labels, strict=True)
+        )
+        return Observation(code, subcode, service_category, dimensions, n)
+
+
+def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
+    targets = []
+    if settings.workspace_ids:
+        targets.append(Target.workspaces(settings.workspace_ids))
+    targets.extend(Target.resource(r) for r in settings.resource_ids)
+    return tuple(targets)
+
+
+def specs_for(settings: LogAnalyticsSettings) -> tuple[QuerySpec, ...]:
+    labels = tuple(sorted(set(settings.extra_labels)))
+    return tuple(
+        QuerySpec(table, settings.mode, labels if table == CALL_SUMMARY else ())
+        for table in settings.tables
+    )
+
+
+def window_end(settings: LogAnalyticsSettings, now: datetime) -> int:
+    return ticks_from_datetime(now) - ticks_from_timedelta(settings.safety_lag)
+
+
+def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[Job]:
+    """The windows a fetch at `now` reads from `cursor`, per table and target."""
+    positions = load_cursor(cursor)
+    end = window_end(settings, now)
+    first_start = end - ticks_from_timedelta(settings.initial_lookback)
+    span = ticks_from_timedelta(settings.max_window)
+    jobs = []
+    for spec in specs_for(settings):
+        for target in targets_for(settings):
+            saved = positions.get(spec.table, {}).get(target.key)
+            start = parse_ticks(saved) if saved is not None else first_start
+            # A clock that stepped back leaves the window empty rather than inverted.
+            jobs.append(Job(spec, target, Window(start, max(start, min(end, start + span)))))
+    return jobs
+
+
+def load_cursor(cursor: Cursor) -> dict[str, dict[str, str]]:
+    """Validate a saved cursor; a damaged one is an error naming what is wrong, not a reset."""
+    if cursor is None:
+        return {}
+    if not isinstance(cursor, dict) or cursor.get("v") != CURSOR_VERSION:
+        raise SourceError("bad_query", f"unrecognised Log Analytics cursor {cursor!r}")
+    tables = cursor.get("tables")
+    if not isinstance(tables, dict):
+        raise SourceError("bad_query", f"Log Analytics cursor without tables: {cursor!r}")
+    positions: dict[str, dict[str, str]] = {}
+    for table, targets in tables.items():
+        if not isinstance(targets, dict):
+            raise SourceError("bad_query", f"Log Analytics cursor: bad entry for {table!r}")
+        positions[table] = {}
+        for key, value in targets.items():
+            try:
+                if not isinstance(value, str):
+                    raise InvalidTimestamp(repr(value))
+                positions[table][key] = canonical(value)
+            except InvalidTimestamp as error:
+                raise SourceError(
+                    "bad_query", f"Log Analytics cursor: bad watermark for {table}/{key}: {error}"
+                ) from error
+    return positions
+
+
+def dump_cursor(positions: dict[str, dict[str, str]]) -> Cursor:
+    tables: dict[str, Cursor] = {t: dict(targets) for t, targets in sorted(positions.items())}
+    return {"v": CURSOR_VERSION, "tables": tables}

@@ -1,0 +1,322 @@
+"""The built-in simulator: ACSCallSummary-like call ends at a steady rate, on a simulated clock.
+
+Time is cut into simulated seconds ("ticks"). Everything generated for a tick comes from a
+random generator seeded with (seed, tick), so what the simulator produces for a stretch of
+simulated time does not depend on how often it is polled, and a restart from a persisted cursor
+continues exactly where the counts stopped: no call is produced twice or skipped.
+
+The simulated clock runs `time_scale` times faster than the wall clock from an anchor kept in
+the cursor, so after a downtime the simulator catches up (in bounded batches) like a real
+source would, and with `time_scale: 1` the watermark is simply the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from acs_exporter.catalog import Catalog, Category, Domain
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.scenarios import (
+    MIXES,
+    PROFILES,
+    SERVER_ERROR_REASONS,
+    Reason,
+    Table,
+    reason_table,
+    server_error_share,
+)
+from acs_exporter.sources.simulator_settings import SimulatorSettings
+
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 1
+# Upper bound on call ends per fetch, so catching up after a downtime keeps memory flat.
+MAX_RECORDS_PER_FETCH = 100_000
+# Share of the documented call-end entries of the catalog (the long tail) in every mix.
+CATALOG_TAIL_SHARE = 0.01
+
+
+class SimulatorState:
+    """The simulator's position, as stored in the cursor (a JSON object)."""
+
+    __slots__ = ("anchor_sim", "anchor_wall", "origin", "position", "seed", "time_scale")
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        origin: int,
+        position: int,
+        anchor_wall: float,
+        anchor_sim: float,
+        time_scale: float,
+    ) -> None:
+        self.seed = seed  # the effective seed (chosen at random when not configured)
+        self.origin = origin  # simulated second the scenario started at
+        self.position = position  # next simulated second to generate
+        self.anchor_wall = anchor_wall  # wall time at which the simulated clock read anchor_sim
+        self.anchor_sim = anchor_sim
+        self.time_scale = time_scale
+
+    def simulated_now(self, wall: float) -> float:
+        return self.anchor_sim + (wall - self.anchor_wall) * self.time_scale
+
+    def to_cursor(self) -> Cursor:
+        return {
+            "version": CURSOR_VERSION,
+            "seed": self.seed,
+            "origin": self.origin,
+            "position": self.position,
+            "anchor_wall": self.anchor_wall,
+            "anchor_sim": self.anchor_sim,
+            "time_scale": self.time_scale,
+        }
+
+    @classmethod
+    def from_cursor(cls, cursor: Cursor) -> SimulatorState | None:
+        """The state in `cursor`, or None when it is not one this version wrote."""
+        if not isinstance(cursor, dict) or cursor.get("version") != CURSOR_VERSION:
+            return None
+        seed, origin, position = (_int(cursor.get(k)) for k in ("seed", "origin", "position"))
+        anchor_wall, anchor_sim, time_scale = (
+            _number(cursor.get(k)) for k in ("anchor_wall", "anchor_sim", "time_scale")
+        )
+        if seed is None or origin is None or position is None:
+            return None
+        if anchor_wall is None or anchor_sim is None or time_scale is None or time_scale <= 0:
+            return None
+        return cls(
+            seed=seed,
+            origin=origin,
+            position=position,
+            anchor_wall=anchor_wall,
+            anchor_sim=anchor_sim,
+            time_scale=time_scale,
+        )
+
+
+def _int(value: Cursor) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Cursor) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _catalog_tail(catalog: Catalog) -> tuple[tuple[Reason, float], ...]:
+    """Every other documented call-end (code, subcode) of the catalog, sharing
+    CATALOG_TAIL_SHARE, so that dashboards on the simulator show the catalog's long tail.
+
+    Server errors are left out: they come only from the scenario's server-error share, so
+    that share is exactly what the scenario says.
+    """
+    # Reasons the hand-weighted mixes already draw are left out too: the tail is the rest.
+    mixed = [r for rows in MIXES.values() for r, _ in rows]
+    known = {(r.code, r.subcode) for r in mixed} | {
+        (r.code, r.subcode) for r, _ in SERVER_ERROR_REASONS
+    }
+    entries = sorted(
+        {
+            (e.code, e.subcode, e.category.value)
+            for e in catalog.entries
+            if e.domain is Domain.CALL_END
+            and e.code is not None
+            and e.subcode is not None
+            and e.category is not None
+            and e.category not in (Category.UNEXPECTED_SERVER_ERROR, Category.UNKNOWN)
+            and (str(e.code), str(e.subcode)) not in known
+        }
+    )
+    if not entries:
+        return ()
+    # MIXES weights are per mille; the tail gets CATALOG_TAIL_SHARE of that.
+    weight = 1000 * CATALOG_TAIL_SHARE / len(entries)
+    return tuple((Reason(str(c), str(s), cat), weight) for c, s, cat in entries)
+
+
+class Simulator:
+    """A Source producing a plausible production mix of ACS participant call ends."""
+
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        catalog: Catalog,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._tail = _catalog_tail(catalog)
+        self._tables: dict[tuple[str, float], Table] = {}
+        self._profiles = tuple(p for p, _ in PROFILES)
+        self._profile_cum = tuple(_cumulative([w for _, w in PROFILES]))
+        self._record: IO[bytes] | None = None
+        # Ticks below this were already written to record_file by this process: a re-fetch
+        # from an older cursor (after a failed apply) must not write them twice.
+        self._recorded_until: int | None = None
+        self._per_tick_whole = math.floor(settings.calls_per_second)
+        self._per_tick_fraction = settings.calls_per_second - self._per_tick_whole
+        self._max_ticks = max(
+            1, MAX_RECORDS_PER_FETCH // max(1, math.ceil(settings.calls_per_second))
+        )
+
+    @property
+    def name(self) -> str:
+        return self._settings.name
+
+    def fetch(self, cursor: Cursor) -> Batch:
+        wall = self._clock()
+        state = self._resume(cursor, wall)
+        now = state.simulated_now(wall)
+        target = math.floor(now)
+        end = min(target, state.position + self._max_ticks)
+        counts: Counter[Observation] = Counter()
+        new: Counter[Observation] = Counter()
+        for tick in range(state.position, end):
+            generated = self._tick(state, tick)
+            counts.update(generated)
+            if self._recorded_until is None or tick >= self._recorded_until:
+                new.update(generated)
+        state.position = max(state.position, end)
+        self._write_records(new, end)
+        caught_up = end >= target
+        watermark = now if caught_up else float(end)
+        return Batch(
+            call_ends=[obs._replace(n=n) for obs, n in counts.items()],
+            cursor=state.to_cursor(),
+            watermark=datetime.fromtimestamp(watermark, UTC),
+            caught_up=caught_up,
+        )
+
+    def close(self) -> None:
+        if self._record is not None:
+            self._record.close()
+            self._record = None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _resume(self, cursor: Cursor, wall: float) -> SimulatorState:
+        """The state to continue from: the cursor's (the pipeline's truth) or a fresh start."""
+        settings = self._settings
+        state = SimulatorState.from_cursor(cursor)
+        if state is None:
+            if cursor is not None:
+                log.warning(
+                    "simulator %s: ignoring a cursor it cannot read, starting afresh: %r",
+                    self.name,
+                    cursor,
+                )
+            seed = settings.seed if settings.seed is not None else secrets.randbits(63)
+            origin = math.floor(wall)
+            return SimulatorState(
+                seed=seed,
+                origin=origin,
+                position=origin,
+                anchor_wall=wall,
+                anchor_sim=wall,
+                time_scale=settings.time_scale,
+            )
+        if settings.seed is not None and settings.seed != state.seed:
+            log.info("simulator %s: seed changed to %d", self.name, settings.seed)
+            state.seed = settings.seed
+        if state.time_scale != settings.time_scale:
+            # Re-anchor so the clock continues from where it was read, at the new speed.
+            state.anchor_sim = max(float(state.position), state.simulated_now(wall))
+            state.anchor_wall = wall
+            state.time_scale = settings.time_scale
+        return state
+
+    def _table(self, mix: str, share: float) -> Table:
+        key = (mix, share)
+        table = self._tables.get(key)
+        if table is None:
+            table = reason_table(mix, share, self._tail)
+            self._tables[key] = table
+        return table
+
+    def _tick(self, state: SimulatorState, tick: int) -> Counter[Observation]:
+        """Every call end of one simulated second, a pure function of (seed, tick, settings)."""
+        settings = self._settings
+        # Not for security: a reproducible stream per (seed, tick) is the point.
+        rng = random.Random(f"{state.seed}/{tick}")  # noqa: S311
+        n = self._per_tick_whole + (1 if rng.random() < self._per_tick_fraction else 0)
+        out: Counter[Observation] = Counter()
+        if n == 0:
+            return out
+        share = server_error_share(
+            settings.scenario,
+            tick - state.origin,
+            spike_start=settings.spike_start,
+            spike_duration=settings.spike_duration,
+            spike_share=settings.spike_server_error_share,
+        )
+        profiles = Counter(
+            rng.choices(range(len(self._profiles)), cum_weights=self._profile_cum, k=n)
+        )
+        for index in sorted(profiles):
+            profile = self._profiles[index]
+            reasons, cum = self._table(profile.mix, share)
+            dims = profile.dimensions
+            for reason, count in Counter(
+                rng.choices(reasons, cum_weights=cum, k=profiles[index])
+            ).items():
+                obs = Observation(reason.code, reason.subcode, reason.service_category, dims, 1)
+                out[obs] += count
+        return out
+
+    def _write_records(self, new: Counter[Observation], end: int) -> None:
+        """Append `new` to record_file. Fails the fetch (nothing counted) if it cannot."""
+        path = self._settings.record_file
+        if path is None:
+            return
+        if new:
+            lines = bytearray()
+            for obs, n in new.items():
+                lines += orjson.dumps(
+                    {
+                        "code": obs.code,
+                        "subcode": obs.subcode,
+                        "service_category": obs.service_category,
+                        "dimensions": dict(obs.dimensions),
+                        "n": n,
+                    }
+                )
+                lines += b"\n"
+            try:
+                if self._record is None:
+                    self._record = _open_append(path)
+                self._record.write(bytes(lines))
+                self._record.flush()
+            except OSError as error:
+                raise SourceError(
+                    "record_file", f"cannot append to record_file {path}: {error}"
+                ) from None
+        if self._recorded_until is None or end > self._recorded_until:
+            self._recorded_until = end
+
+
+def _open_append(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("ab")
+
+
+def _cumulative(weights: list[float]) -> list[float]:
+    total = 0.0
+    out = []
+    for w in weights:
+        total += w
+        out.append(total)
+    return out

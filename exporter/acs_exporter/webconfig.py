@@ -1,0 +1,188 @@
+"""The Prometheus exporter-toolkit web configuration file: TLS and basic auth.
+
+Same format as every Go exporter's `--web.config.file`, so one file and one habit serve all of a
+team's exporters. Supported keys are validated strictly; keys of the toolkit this exporter does
+not implement are refused by name rather than ignored (ignoring a security setting is a hole).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ssl
+import threading
+from pathlib import Path
+from typing import Literal
+
+import bcrypt
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# A valid hash of a random password: checked when the user is unknown, so a wrong user name
+# takes as long as a wrong password and user names cannot be probed by timing.
+_DUMMY_HASH = b"$2b$10$eLrPB/lyUFmtXMnK02AVPOFnqcltG.B2EJQ.AKOtND9nGn56TA/0a"
+
+ClientAuth = Literal[
+    "NoClientCert",
+    "RequestClientCert",
+    "RequireAnyClientCert",
+    "VerifyClientCertIfGiven",
+    "RequireAndVerifyClientCert",
+]
+TlsVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
+_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+
+class WebConfigError(Exception):
+    pass
+
+
+class TlsServerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cert_file: Path
+    key_file: Path
+    client_auth_type: ClientAuth = "NoClientCert"
+    client_ca_file: Path | None = None
+    min_version: TlsVersion = "TLS12"
+    max_version: TlsVersion | None = None
+
+
+class HttpServerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    headers: dict[str, str] = Field(default_factory=dict)
+    http2: bool = True  # accepted for compatibility; this server speaks HTTP/1.1
+
+
+class WebConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tls_server_config: TlsServerConfig | None = None
+    http_server_config: HttpServerConfig = Field(default_factory=HttpServerConfig)
+    basic_auth_users: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _bcrypt_hashes(cls, users: dict[str, str]) -> dict[str, str]:
+        for user, hashed in users.items():
+            if not user or ":" in user:
+                raise ValueError(f"user name {user!r} must be non-empty and contain no ':'")
+            if not (hashed.startswith(("$2a$", "$2b$", "$2y$")) and len(hashed) == 60):
+                raise ValueError(
+                    f"the password of user {user!r} must be a bcrypt hash ($2y$..., 60 "
+                    "characters), e.g. from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
+                )
+        return users
+
+
+def load_web_config(path: Path) -> WebConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise WebConfigError(f"web config {path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise WebConfigError(f"web config {where}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise WebConfigError(f"web config {path}: expected a mapping at the top level")
+    try:
+        config = WebConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"])
+            secret = "basic_auth_users" in key
+            value = "" if error["type"] == "missing" else f" = {error['input']!r}"
+            if secret:
+                value = ""
+            expected = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                expected = "unknown or unsupported key"
+            problems.append(f"  {key}{value}: {expected}")
+        raise WebConfigError(f"web config {path} is invalid:\n" + "\n".join(problems)) from None
+    tls = config.tls_server_config
+    if tls is not None:
+        base = path.parent
+        tls.cert_file = base / tls.cert_file
+        tls.key_file = base / tls.key_file
+        if tls.client_ca_file is not None:
+            tls.client_ca_file = base / tls.client_ca_file
+        # Python's TLS cannot ask for a client certificate without verifying it, so every mode
+        # but NoClientCert needs the CA; RequestClientCert and RequireAnyClientCert then verify
+        # a given certificate (stricter than Go's exporter-toolkit, never looser).
+        if tls.client_auth_type != "NoClientCert" and tls.client_ca_file is None:
+            raise WebConfigError(
+                f"web config {path}: tls_server_config.client_auth_type "
+                f"{tls.client_auth_type} needs client_ca_file"
+            )
+        build_ssl_context(tls, path)  # fail at start-up, not at the first scrape
+    return config
+
+
+def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _VERSIONS[tls.min_version]
+    if tls.max_version:
+        context.maximum_version = _VERSIONS[tls.max_version]
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise WebConfigError(
+            f"web config {origin}: cannot load tls_server_config cert_file {tls.cert_file} / "
+            f"key_file {tls.key_file}: {exc}"
+        ) from None
+    if tls.client_ca_file is not None:
+        try:
+            context.load_verify_locations(tls.client_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise WebConfigError(
+                f"web config {origin}: cannot load client_ca_file {tls.client_ca_file}: {exc}"
+            ) from None
+    context.verify_mode = {
+        "NoClientCert": ssl.CERT_NONE,
+        "RequestClientCert": ssl.CERT_OPTIONAL,
+        "RequireAnyClientCert": ssl.CERT_REQUIRED,
+        "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    }[tls.client_auth_type]
+    return context
+
+
+class BasicAuth:
+    """Checks credentials against bcrypt hashes; remembers recent successes, because bcrypt is
+    deliberately slow (tens of ms) and Prometheus sends the same credentials every scrape."""
+
+    MAX_CACHE = 256
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self._users = {user: hashed.encode() for user, hashed in users.items()}
+        self._verified: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._users)
+
+    def check(self, user: str, password: str) -> bool:
+        hashed = self._users.get(user)
+        fingerprint = hashlib.sha256(
+            user.encode() + b"\0" + password.encode() + b"\0" + (hashed or b"")
+        ).digest()
+        with self._lock:
+            if any(hmac.compare_digest(fingerprint, known) for known in self._verified):
+                return True
+        valid = bcrypt.checkpw(password.encode(), hashed or _DUMMY_HASH) and hashed is not None
+        if valid:
+            with self._lock:
+                if len(self._verified) >= self.MAX_CACHE:
+                    self._verified.clear()
+                self._verified.add(fingerprint)
+        return valid

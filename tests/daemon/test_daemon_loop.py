@@ -1,0 +1,255 @@
+"""The poll loop and the Exporter: persist before publish, backoff, catch-up, shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from acs_exporter.aggregate import LabelPlan
+from acs_exporter.catalog import load_catalog
+from acs_exporter.checkpoint import Checkpoint
+from acs_exporter.collector import SnapshotCollector
+from acs_exporter.daemon import Backoff, Exporter, poll_loop, poll_once, run_until_stopped
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+
+
+class FakeSource:
+    """Plays a script of batches or errors; records the cursors it was asked for."""
+
+    def __init__(self, name: str, script: list[Batch | Exception | Callable[[], Batch]]) -> None:
+        self._name = name
+        self.script = script
+        self.cursors: list[Cursor] = []
+        self.closed = False
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def fetch(self, cursor: Cursor) -> Batch:
+        self.cursors.append(cursor)
+        step = self.script.pop(0) if self.script else Batch(cursor=cursor)
+        if isinstance(step, Exception):
+            raise step
+        if callable(step):
+            return step()
+        return step
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def batch(n: int, cursor: int, caught_up: bool = True) -> Batch:
+    return Batch(
+        call_ends=[Observation("500", "1", None, (), n)],
+        cursor=cursor,
+        watermark=datetime.fromtimestamp(1_700_000_000 + cursor, UTC),
+        caught_up=caught_up,
+    )
+
+
+def exporter(tmp_path: Path | None = None, names: tuple[str, ...] = ("fake",)) -> Exporter:
+    checkpoint = Checkpoint(tmp_path / "state", LabelPlan()) if tmp_path else None
+    return Exporter(catalog=load_catalog(), source_names=names, checkpoint=checkpoint)
+
+
+def total(exp: Exporter) -> float:
+    for family in exp.snapshot().families:
+        if family.name == "acs_call_ends":
+            return sum(float(v) for _, v in family.samples)  # type: ignore[arg-type]
+    raise AssertionError("no acs_call_ends family")
+
+
+def test_counts_are_published_only_after_they_are_persisted(tmp_path: Path) -> None:
+    exp = exporter(tmp_path)
+    exp.complete_poll("fake", batch(3, 1), 0.01)
+    assert total(exp) == 3
+    (tmp_path / "state").unlink()
+    (tmp_path / "state").mkdir()  # saving now fails: a directory stands where the file goes
+    with pytest.raises(OSError):
+        exp.complete_poll("fake", batch(4, 2), 0.01)
+    assert total(exp) == 3  # not published
+    assert exp.cursor("fake") == 1  # not advanced: the same window is fetched again
+
+
+def test_failed_persist_is_a_failed_poll_and_the_batch_is_read_again(tmp_path: Path) -> None:
+    exp = exporter(tmp_path)
+    (tmp_path / "state").mkdir()  # saving fails: a directory stands where the file goes
+    source = FakeSource("fake", [batch(4, 2), batch(4, 2)])
+    backoff = Backoff(base=0.01)
+    delay = poll_once(source, exp, backoff, time.monotonic())
+    assert delay is not None
+    assert delay > 0
+    assert total(exp) == 0
+    (problem,) = exp.readiness()
+    assert problem.startswith("source fake: last poll failed: checkpoint_write: [Errno 21]")
+    (tmp_path / "state").rmdir()  # the disk recovers
+    assert poll_once(source, exp, backoff, time.monotonic()) is None
+    assert source.cursors == [None, None]  # the same window was read again
+    assert total(exp) == 4
+
+
+def test_not_caught_up_polls_again_at_once_then_waits_the_interval() -> None:
+    exp = exporter()
+    source = FakeSource("fake", [batch(1, 1, caught_up=False), batch(1, 2)])
+    backoff = Backoff()
+    assert poll_once(source, exp, backoff, time.monotonic()) == 0.0
+    assert poll_once(source, exp, backoff, time.monotonic()) is None
+    assert source.cursors == [None, 1]
+    assert exp.readiness() == []
+
+
+def test_source_errors_back_off_with_jitter_and_honour_retry_after() -> None:
+    exp = exporter()
+    source = FakeSource(
+        "fake",
+        [
+            SourceError("throttled", "429 Too Many Requests", retry_after=42.0),
+            SourceError("server_error", "503"),
+            RuntimeError("bug in a source"),
+            batch(2, 1),
+        ],
+    )
+    backoff = Backoff(base=1.0, cap=8.0)
+    delays = [poll_once(source, exp, backoff, time.monotonic()) for _ in range(4)]
+    assert delays[0] == 42.0  # Retry-After beats the first (1 s) backoff step
+    assert delays[1] is not None
+    assert 1.0 <= delays[1] <= 2.0
+    assert delays[2] is not None
+    assert 2.0 <= delays[2] <= 4.0
+    assert delays[3] is None
+    assert backoff.failures == 0  # reset by the success
+    assert total(exp) == 2  # the last good data is served; nothing of the failures counted
+    text = generate_latest(registry(exp)).decode()
+    assert 'acs_exporter_query_errors_total{reason="throttled",source="fake"} 1.0' in text
+    assert 'acs_exporter_query_errors_total{reason="internal",source="fake"} 1.0' in text
+    assert 'acs_exporter_polls_total{outcome="error",source="fake"} 3.0' in text
+    assert 'acs_exporter_source_up{source="fake"} 1.0' in text
+
+
+def test_backoff_is_capped() -> None:
+    backoff = Backoff(base=1.0, cap=10.0)
+    delays = [backoff.next_delay() for _ in range(40)]
+    assert max(delays) <= 10.0
+    assert min(delays[10:]) >= 5.0
+
+
+def registry(exp: Exporter) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(exp.snapshot))
+    return reg
+
+
+def test_readiness_says_what_is_missing() -> None:
+    exp = exporter(names=("a", "b"))
+    assert exp.readiness() == [
+        "source a: no successful poll yet",
+        "source b: no successful poll yet",
+    ]
+    exp.fail_poll("a", "auth", "401 from Azure", 0.1)
+    exp.complete_poll("b", batch(1, 1), 0.1)
+    assert exp.readiness() == ["source a: last poll failed: auth: 401 from Azure"]
+
+
+def test_several_sources_get_a_source_label_and_no_sample_has_a_timestamp() -> None:
+    exp = exporter(names=("a", "b"))
+    exp.complete_poll("a", batch(1, 1), 0.1)
+    exp.complete_poll("b", batch(2, 1), 0.1)
+    text = generate_latest(registry(exp)).decode()
+    assert (
+        'acs_call_ends_total{category="UnexpectedServerError",code="500",source="a",subcode="1"} '
+        "1.0" in text
+    )
+    assert 'source="b",subcode="1"} 2.0' in text
+    for family in text_string_to_metric_families(text):
+        assert all(sample.timestamp is None for sample in family.samples), family.name
+
+
+def test_cursor_lag_is_computed_at_scrape_time() -> None:
+    exp = exporter()
+    exp.complete_poll("fake", batch(1, 0), 0.1)
+    now = [1_700_000_100.0]
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(exp.snapshot, clock=lambda: now[0]))
+    assert 'acs_exporter_cursor_lag_seconds{source="fake"} 100.0' in generate_latest(reg).decode()
+    now[0] += 50
+    assert 'acs_exporter_cursor_lag_seconds{source="fake"} 150.0' in generate_latest(reg).decode()
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def start(self) -> None:
+        self.events.append("start")
+
+    def shutdown(self) -> None:
+        self.events.append("shutdown")
+
+    def server_close(self) -> None:
+        self.events.append("close")
+
+
+def test_shutdown_finishes_the_running_poll_persists_and_closes(tmp_path: Path) -> None:
+    exp = exporter(tmp_path)
+    stop = threading.Event()
+    entered = threading.Event()
+
+    def slow() -> Batch:
+        entered.set()
+        stop.wait(5)  # SIGTERM arrives while the poll is running
+        return batch(7, 9)
+
+    source = FakeSource("fake", [slow])
+    server = FakeServer()
+    runner = threading.Thread(
+        target=run_until_stopped,
+        kwargs={
+            "exporter": exp,
+            "sources": [(source, 0.05)],
+            "server": server,
+            "pusher": None,
+            "stop": stop,
+        },
+    )
+    runner.start()
+    assert entered.wait(5)
+    stop.set()
+    runner.join(15)
+    assert not runner.is_alive()
+    assert source.closed
+    assert server.events == ["start", "shutdown", "close"]
+    saved = Checkpoint(tmp_path / "state", LabelPlan()).load()
+    assert saved.cursors == {"fake": 9}
+    assert sum(saved.series.values()) == 7
+    # After close, a straggling batch is refused rather than half-applied.
+    exp.complete_poll("fake", batch(1, 10), 0.1)
+    assert Checkpoint(tmp_path / "state", LabelPlan()).load() == saved
+
+
+def test_poll_loop_stops_promptly() -> None:
+    exp = exporter()
+    stop = threading.Event()
+    source = FakeSource("fake", [])
+    thread = threading.Thread(target=poll_loop, args=(source, 3600.0, exp, stop))
+    thread.start()
+    time.sleep(0.1)
+    stop.set()
+    thread.join(2)
+    assert not thread.is_alive()
+    assert len(source.cursors) == 1
+
+
+def test_source_up_is_zero_until_a_poll_succeeds() -> None:
+    exp = exporter()
+    text = generate_latest(registry(exp)).decode()
+    assert 'acs_exporter_source_up{source="fake"} 0.0' in text
+    exp.complete_poll("fake", batch(1, 1), 0.1)
+    assert 'acs_exporter_source_up{source="fake"} 1.0' in generate_latest(registry(exp)).decode()

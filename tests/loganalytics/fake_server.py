@@ -1,0 +1,677 @@
+"""A local Log Analytics query API: HTTPS on 127.0.0.1, the real wire format, real KQL.
+
+- POST /v1/workspaces/{id}/query and the resource-centric POST /v1{resourceId}/query, body
+  {"query", "timespan", "workspaces"}; answers {"tables": [{"name", "columns", "rows"}]}.
+- Every query is checked by Microsoft's Kusto language service (400 + error object otherwise),
+  then executed on fixture tables with duckdb-kql. Ingestion time is a hidden column
+  (`_IngestedAt`); `ingestion_time()` is rewritten to it. A record is visible only once the
+  server's clock has passed its ingestion time, so late arrivals behave as in Azure.
+- `timespan` is intersected with TimeGenerated, as the service does; `workspaces` unions more
+  workspaces into the query; `Prefer: wait=N` is the server timeout (504 beyond it).
+- Faults on demand: any status (429 with or without Retry-After, 5xx, 401, 403), PartialError
+  with tables, connection resets before or in the middle of a response, slowness, result
+  truncation (row limit, reported like the service: PartialError E_QUERY_RESULT_SET_TOO_LARGE).
+- A bearer token is required (401 otherwise); `FakeCredential` hands it out, so the real
+  BearerTokenCredentialPolicy runs in the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import duckdb_kql
+import orjson
+import trustme
+from azure.core.credentials import AccessToken
+
+from .kusto import KustoChecker
+from .schemas import TABLES
+
+TOKEN = "fake-token-for-the-local-log-analytics"
+ROW_LIMIT = 500_000
+_DUCK_TYPES = {
+    "datetime": "TIMESTAMP",
+    "string": "VARCHAR",
+    "int": "INTEGER",
+    "long": "BIGINT",
+    "real": "DOUBLE",
+    "bool": "BOOLEAN",
+}
+
+
+class FakeCredential:
+    """A TokenCredential for the local server; records the scopes it was asked for."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.scopes: list[tuple[str, ...]] = []
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.calls += 1
+        self.scopes.append(scopes)
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected misbehaviour. Build with the class methods."""
+
+    kind: str  # status | partial | reset | reset_midbody | slow | truncate | no_data
+    status: int = 0
+    retry_after: float | None = None
+    delay: float = 0.0
+    code: str = ""
+
+    @classmethod
+    def http(cls, status: int, *, retry_after: float | None = None, code: str = "") -> Fault:
+        return cls("status", status=status, retry_after=retry_after, code=code)
+
+    @classmethod
+    def throttle(cls, retry_after: float | None = None) -> Fault:
+        return cls.http(429, retry_after=retry_after, code="TooManyRequests")
+
+    @classmethod
+    def partial(cls) -> Fault:
+        return cls("partial")
+
+    @classmethod
+    def reset(cls) -> Fault:
+        return cls("reset")
+
+    @classmethod
+    def reset_midbody(cls) -> Fault:
+        return cls("reset_midbody")
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        return cls("slow", delay=seconds)
+
+    @classmethod
+    def truncate(cls) -> Fault:
+        return cls("truncate")
+
+    @classmethod
+    def no_data(cls) -> Fault:
+        return cls("no_data")
+
+
+CHAOS_FAULTS: tuple[Fault, ...] = (
+    Fault.throttle(retry_after=0.05),
+    Fault.throttle(),
+    Fault.http(500),
+    Fault.http(502),
+    Fault.http(503),
+    Fault.http(504),
+    Fault.partial(),
+    Fault.reset(),
+    Fault.reset_midbody(),
+    Fault.slow(0.3),
+    Fault.truncate(),
+)
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    queries_executed: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    prefer: list[str | None] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)
+
+
+class QueryError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _error(code: str, message: str, inner: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if inner is not None:
+        body["innererror"] = dict(inner)
+    return {"error": body}
+
+
+def _kusto_datetime(value: datetime) -> str:
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond:06d}0Z"
+
+
+def _parse_iso(text: str) -> datetime:
+    value = text.strip().replace("Z", "+00:00")
+    # Python's fromisoformat takes up to 6 fractional digits; the 7th is below its precision.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?$")
+
+
+def _parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if not match or text in {"P", "PT"}:
+        raise ValueError(f"invalid ISO-8601 duration {text!r}")
+    days, hours, minutes, seconds = match.groups()
+    return timedelta(
+        days=int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=float(seconds or 0),
+    )
+
+
+def parse_timespan(text: str, now: datetime) -> tuple[datetime, datetime]:
+    """'start/end', 'start/duration', 'duration/end' or 'duration' (ending now)."""
+    if "/" not in text:
+        return now - _parse_duration(text), now
+    first, second = text.split("/", 1)
+    if first.startswith("P"):
+        end = _parse_iso(second)
+        return end - _parse_duration(first), end
+    start = _parse_iso(first)
+    if second.startswith("P"):
+        return start, start + _parse_duration(second)
+    return start, _parse_iso(second)
+
+
+class FakeLogAnalytics:
+    """Start with `start()` (or as a context manager); `url`, `ca_file` to connect."""
+
+    def __init__(
+        self,
+        checker: KustoChecker,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        row_limit: int = ROW_LIMIT,
+        cache_responses: bool = False,
+        token: str = TOKEN,
+    ) -> None:
+        self.checker = checker
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.row_limit = row_limit
+        self.cache_responses = cache_responses
+        self.token = token
+        self.stats = Stats()
+        self.faults: deque[Fault] = deque()
+        self.chaos_rate = 0.0
+        self.chaos_faults: Sequence[Fault] = CHAOS_FAULTS
+        self._random = random.Random(0)
+        self._lock = threading.Lock()  # duckdb connection + stats
+        self._db = duckdb_kql.connect()
+        self._workspaces: list[str] = []
+        self._resources: dict[str, str] = {}
+        self._cache: dict[bytes, bytes] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="fake-la-")
+        self._ca = trustme.CA()
+        self.ca_file = Path(self._tmp.name) / "ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_file))
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- fixtures ---------------------------------------------------------------------------
+
+    def add_workspace(self, workspace_id: str, *, resource_ids: Iterable[str] = ()) -> None:
+        with self._lock:
+            if workspace_id not in self._workspaces:
+                self._workspaces.append(workspace_id)
+                for table, columns in TABLES.items():
+                    ddl = ", ".join(f'"{c}" {_DUCK_TYPES[t]}' for c, t in columns)
+                    self._db.execute(
+                        f'CREATE TABLE "{self._table(workspace_id, table)}" '
+                        f"({ddl}, _IngestedAt TIMESTAMP)"
+                    )
+            for resource in resource_ids:
+                self._resources[resource.lower()] = workspace_id
+
+    def add_records(
+        self, workspace_id: str, table: str, records: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Each record: column values (missing ones are null) plus `_IngestedAt` (a datetime)."""
+        if not records:
+            return
+        columns = [*(c for c, _ in TABLES[table]), "_IngestedAt"]
+        types = {c: _DUCK_TYPES[t] for c, t in TABLES[table]} | {"_IngestedAt": "TIMESTAMP"}
+        path = Path(self._tmp.name) / "rows.jsonl"
+        with path.open("wb") as out:
+            for record in records:
+                row = {c: record.get(c) for c in columns}
+                for c, v in row.items():
+                    if isinstance(v, datetime):
+                        row[c] = v.astimezone(UTC).replace(tzinfo=None).isoformat()
+                out.write(orjson.dumps(row) + b"\n")
+        spec = "{" + ", ".join(f"'{c}': '{types[c]}'" for c in columns) + "}"
+        with self._lock:
+            self._db.execute(
+                f'INSERT INTO "{self._table(workspace_id, table)}" '
+                f"SELECT {', '.join(repr(c).replace(chr(39), chr(34)) for c in columns)} "
+                f"FROM read_json('{path}', format='newline_delimited', columns={spec})"
+            )
+            self._cache.clear()
+
+    def insert_generated(self, workspace_id: str, table: str, select_sql: str) -> None:
+        """Bulk fixtures for benchmarks: INSERT the rows of a DuckDB SELECT (all columns, in
+        TABLES order, then `_IngestedAt`)."""
+        with self._lock:
+            self._db.execute(f'INSERT INTO "{self._table(workspace_id, table)}" {select_sql}')
+            self._cache.clear()
+
+    @staticmethod
+    def _table(workspace_id: str, table: str) -> str:
+        return f"ws_{workspace_id}__{table}"
+
+    # --- faults -----------------------------------------------------------------------------
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each is used by one request, in order."""
+        self.faults.extend(faults)
+
+    def set_chaos(
+        self, rate: float, *, seed: int = 0, faults: Sequence[Fault] = CHAOS_FAULTS
+    ) -> None:
+        """From now on, each request fails with probability `rate` with a random fault."""
+        self.chaos_rate = rate
+        self.chaos_faults = faults
+        self._random = random.Random(seed)
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            if self.faults:
+                fault = self.faults.popleft()
+            elif self.chaos_rate and self._random.random() < self.chaos_rate:
+                fault = self._random.choice(list(self.chaos_faults))
+            else:
+                return None
+            name = fault.kind if fault.kind != "status" else str(fault.status)
+            self.stats.faults[name] = self.stats.faults.get(name, 0) + 1
+            return fault
+
+    # --- execution --------------------------------------------------------------------------
+
+    def execute(
+        self,
+        workspace_ids: Sequence[str],
+        query: str,
+        timespan: str | None,
+        row_limit: int | None = None,
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """(response body or None for 204, truncated?). Raises QueryError like the service."""
+        analysis = self.checker.analyze(query)
+        if analysis.errors:
+            first = analysis.errors[0]
+            raise QueryError(
+                400,
+                "BadArgumentError",
+                f"The request had some invalid properties: {first.describe(query)}",
+            )
+        now = self.clock()
+        bounds = parse_timespan(timespan, now) if timespan else None
+        sql_query = query.replace("ingestion_time()", "_IngestedAt")
+        limit = self.row_limit if row_limit is None else row_limit
+        with self._lock:
+            for table in TABLES:
+                parts = []
+                for ws in workspace_ids:
+                    where = [f"_IngestedAt <= TIMESTAMP '{now.replace(tzinfo=None).isoformat()}'"]
+                    if bounds:
+                        lo, hi = (
+                            b.astimezone(UTC).replace(tzinfo=None).isoformat() for b in bounds
+                        )
+                        where.append(f"TimeGenerated >= TIMESTAMP '{lo}'")
+                        where.append(f"TimeGenerated <= TIMESTAMP '{hi}'")
+                    parts.append(
+                        f'SELECT * FROM "{self._table(ws, table)}" WHERE {" AND ".join(where)}'
+                    )
+                self._db.execute(
+                    f'CREATE OR REPLACE TEMP VIEW "{table}" AS {" UNION ALL ".join(parts)}'
+                )
+            has_data = any(
+                self._db.execute(f'SELECT count(*) FROM "{self._table(ws, t)}"').fetchone() != (0,)
+                for ws in workspace_ids
+                for t in TABLES
+            )
+            if not has_data:
+                return None, False
+            try:
+                relation = duckdb_kql.query(self._db, sql_query)
+                rows = relation.limit(limit + 1).fetchall()
+            except (duckdb.Error, duckdb_kql.KqlError) as error:
+                raise QueryError(
+                    400, "SemanticError", f"query could not be executed: {error}"
+                ) from error
+            self.stats.queries_executed += 1
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        names = [c for c, _ in analysis.columns]
+        # The hidden ingestion-time column leaks through queries without a `project`: drop it.
+        got = [c for c in relation.columns if c != "_IngestedAt"]
+        if got != names:
+            raise QueryError(500, "InternalServerError", f"column mismatch {got} != {names}")
+        keep = [i for i, c in enumerate(relation.columns) if c != "_IngestedAt"]
+        if len(keep) != len(relation.columns):
+            rows = [tuple(row[i] for i in keep) for row in rows]
+        types = [t for _, t in analysis.columns]
+        converters = [_converter(t) for t in types]
+        out_rows = [[conv(v) for conv, v in zip(converters, row, strict=True)] for row in rows]
+        table = {
+            "name": "PrimaryResult",
+            "columns": [{"name": n, "type": t} for n, t in analysis.columns],
+            "rows": out_rows,
+        }
+        return {"tables": [table]}, truncated
+
+    # --- server -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"https://{host!s}:{port}"
+
+    def start(self) -> FakeLogAnalytics:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        handler = _make_handler(self)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd.daemon_threads = True
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-la", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        self._db.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> FakeLogAnalytics:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- one request ------------------------------------------------------------------------
+
+    def handle(self, path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
+        workspace_id = self._route(path)
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return _Reply.json(
+                401,
+                _error(
+                    "InvalidTokenError",
+                    "The provided authentication is not valid for this resource.",
+                ),
+            )
+        if workspace_id is None:
+            return _Reply.json(
+                404, _error("PathNotFoundError", f"The requested path does not exist: {path}")
+            )
+        try:
+            body = orjson.loads(raw)
+            query = body["query"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _Reply.json(400, _error("BadArgumentError", "The request body is not valid."))
+        with self._lock:
+            self.stats.bodies.append(body)
+            self.stats.prefer.append(headers.get("prefer"))
+            self.stats.paths.append(path)
+        extra = body.get("workspaces") or []
+        unknown = [ws for ws in extra if ws not in self._workspaces]
+        if unknown:
+            return _Reply.json(
+                403,
+                _error(
+                    "InsufficientAccessError",
+                    f"The provided credentials have insufficient access to workspace {unknown[0]}",
+                ),
+            )
+        wait = _prefer_wait(headers.get("prefer"))
+        fault = self._next_fault()
+        if fault is not None:
+            reply = self._fault_reply(fault, wait)
+            if reply is not None:
+                return reply
+        cache_key = orjson.dumps([workspace_id, body])
+        if self.cache_responses and cache_key in self._cache:
+            return _Reply(
+                200, {"Content-Type": "application/json; charset=utf-8"}, self._cache[cache_key]
+            )
+        try:
+            result, truncated = self.execute(
+                [workspace_id, *extra],
+                query,
+                body.get("timespan"),
+                row_limit=0 if fault is not None and fault.kind == "truncate" else None,
+            )
+        except QueryError as error:
+            return _Reply.json(error.status, _error(error.code, error.message))
+        if result is None:
+            return _Reply(204, {}, b"")
+        if truncated or (fault is not None and fault.kind == "truncate"):
+            result["error"] = _truncation_error(self.row_limit)
+        elif fault is not None and fault.kind == "partial":
+            rows = result["tables"][0]["rows"]
+            del rows[len(rows) // 2 :]
+            result["error"] = _partial_error()
+        payload = orjson.dumps(result)
+        if self.cache_responses and "error" not in result:
+            self._cache[cache_key] = payload
+        return _Reply(200, {"Content-Type": "application/json; charset=utf-8"}, payload)
+
+    def _fault_reply(self, fault: Fault, wait: float) -> _Reply | None:
+        if fault.kind == "status":
+            headers: dict[str, str] = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            messages = {
+                401: "The provided authentication is not valid for this resource.",
+                403: "The provided credentials have insufficient access to perform the "
+                "requested operation",
+                429: "Too many requests; the limit is 200 requests per 30 seconds per user.",
+                504: "The query did not complete within the server timeout.",
+            }
+            code = fault.code or {
+                401: "InvalidTokenError",
+                403: "InsufficientAccessError",
+                429: "TooManyRequests",
+                500: "InternalServerError",
+                502: "BadGateway",
+                503: "ServiceUnavailable",
+                504: "GatewayTimeout",
+            }.get(fault.status, "Error")
+            message = messages.get(fault.status, f"Injected failure {fault.status}")
+            return _Reply.json(fault.status, _error(code, message), headers)
+        if fault.kind == "slow":
+            time.sleep(min(fault.delay, wait))
+            if fault.delay > wait:
+                return _Reply.json(
+                    504,
+                    _error("GatewayTimeout", f"The query exceeded the server timeout ({wait:g}s)."),
+                )
+            return None
+        if fault.kind == "reset":
+            return _Reply(0, {}, b"", reset=True)
+        if fault.kind == "no_data":
+            return _Reply(204, {}, b"")
+        if fault.kind == "reset_midbody":
+            return _Reply(200, {"Content-Type": "application/json"}, b"", reset_midbody=True)
+        return None  # partial / truncate: applied to the executed result
+
+    def _route(self, path: str) -> str | None:
+        path = path.split("?", 1)[0]
+        if not path.startswith("/v1/") or not path.endswith("/query"):
+            return None
+        middle = path[len("/v1") : -len("/query")]
+        if middle.startswith("/workspaces/"):
+            ws = middle[len("/workspaces/") :]
+            return ws if ws in self._workspaces else None
+        return self._resources.get(middle.lower())
+
+
+@dataclass
+class _Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    reset: bool = False
+    reset_midbody: bool = False
+
+    @classmethod
+    def json(cls, status: int, body: Any, headers: Mapping[str, str] | None = None) -> _Reply:
+        return cls(
+            status,
+            {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+            orjson.dumps(body),
+        )
+
+
+def _prefer_wait(prefer: str | None) -> float:
+    default = 180.0
+    if not prefer:
+        return default
+    for part in prefer.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "wait":
+            with contextlib.suppress(ValueError):
+                return float(value)
+    return default
+
+
+def _partial_error() -> dict[str, Any]:
+    return {
+        "code": "PartialError",
+        "message": "There were some errors when processing your query.",
+        "details": [
+            {
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on the server.",
+                "innererror": {
+                    "code": "-2133196797",
+                    "message": "Partial query failure: Low memory condition "
+                    "(E_LOW_MEMORY_CONDITION).",
+                },
+            }
+        ],
+    }
+
+
+def _truncation_error(limit: int) -> dict[str, Any]:
+    return {
+        "code": "PartialError",
+        "message": "There were some errors when processing your query.",
+        "details": [
+            {
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on the server.",
+                "innererror": {
+                    "code": "-2133196797",
+                    "message": f"Query result set has exceeded the internal record count limit "
+                    f"{limit} (E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)",
+                    "severity": 2,
+                    "severityName": "Error",
+                },
+            }
+        ],
+    }
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _datetime_cell(value: Any) -> Any:
+    return None if value is None else _kusto_datetime(value)
+
+
+def _long_cell(value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+def _converter(kusto_type: str) -> Callable[[Any], Any]:
+    return {"datetime": _datetime_cell, "long": _long_cell, "int": _long_cell}.get(
+        kusto_type, _identity
+    )
+
+
+def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in separate writes: without this, Nagle's algorithm and
+            # the client's delayed ACK add ~40 ms to every response.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            with server._lock:
+                server.stats.requests += 1
+                server.stats.in_flight += 1
+                server.stats.max_in_flight = max(server.stats.max_in_flight, server.stats.in_flight)
+            try:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                reply = server.handle(self.path, headers, raw)
+            except Exception as error:  # a bug in the fake must show, not hang the client
+                server.stats.internal_errors.append(repr(error))
+                reply = _Reply.json(500, _error("InternalServerError", repr(error)))
+            finally:
+                with server._lock:
+                    server.stats.in_flight -= 1
+            if reply.reset:
+                self._reset()
+                return
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.reset_midbody:
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                self.wfile.write(b'{"tables":[{"name":"PrimaryResult","columns":[')
+                self.wfile.flush()
+                self._reset()
+                return
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if reply.body:
+                self.wfile.write(reply.body)
+
+        def _reset(self) -> None:
+            # SO_LINGER 0: close with a TCP RST, as a dropped connection looks to the client.
+            with contextlib.suppress(OSError):
+                raw_socket = self.connection
+                raw_socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                raw_socket.close()
+            self.close_connection = True
+
+    return Handler

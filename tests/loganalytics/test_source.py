@@ -1,0 +1,560 @@
+"""LogAnalyticsSource against the local Log Analytics server, through the real SDK pipeline."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+
+from .conftest import Clock
+from .fake_server import FakeCredential, FakeLogAnalytics, Fault
+from .kusto import KustoChecker
+
+WS = "11111111-1111-1111-1111-111111111111"
+WS2 = "22222222-2222-2222-2222-222222222222"
+RESOURCE = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+    "Microsoft.Communication/CommunicationServices/acs-prod"
+)
+
+Factory = Callable[..., LogAnalyticsSource]
+
+
+@pytest.fixture
+def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
+    made: list[LogAnalyticsSource] = []
+
+    def factory(credential: Any = None, **overrides: Any) -> LogAnalyticsSource:
+        values: dict[str, Any] = {
+            "type": "log_analytics",
+            "workspace_ids": [WS],
+            "endpoint": server.url,
+            "tls_ca_file": server.ca_file,
+            "safety_lag": timedelta(minutes=2),
+            "poll_interval": timedelta(seconds=60),
+            "max_window": timedelta(hours=1),
+        }
+        values.update(overrides)
+        source = LogAnalyticsSource(
+            LogAnalyticsSettings(**values),
+            credential=credential or FakeCredential(),
+            clock=clock,
+        )
+        made.append(source)
+        return source
+
+    yield factory
+    for source in made:
+        source.close()
+
+
+def call(ingested: datetime, code: Any = "0", sub: Any = "0", cat: str = "Success", **kw: Any):
+    return {
+        "TimeGenerated": ingested - timedelta(minutes=5),
+        "ParticipantEndReason": code,
+        "ParticipantEndSubCode": sub,
+        "ResultCategory": cat,
+        "CallType": kw.get("call_type", "Group"),
+        "EndpointType": kw.get("endpoint_type", "VoIP"),
+        "ParticipantType": "ACS",
+        "_IngestedAt": ingested,
+    }
+
+
+def totals(batches: list[Batch], field: str = "call_ends") -> Counter[tuple[Any, ...]]:
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for batch in batches:
+        for obs in getattr(batch, field):
+            counts[(obs.code, obs.subcode, obs.service_category, obs.dimensions)] += obs.n
+    return counts
+
+
+def start(source: LogAnalyticsSource) -> Cursor:
+    """The first fetch only establishes the starting point (initial_lookback 0)."""
+    batch = source.fetch(None)
+    assert batch.call_ends == []
+    return batch.cursor
+
+
+@pytest.mark.parametrize("mode", ["aggregated", "raw"])
+def test_counts_each_record_once_across_polls_with_late_arrivals(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, mode: str
+) -> None:
+    server.add_workspace(WS)
+    source = make_source(mode=mode)
+    cursor = start(source)
+    t0 = clock.now
+    records = [call(t0 + timedelta(seconds=10 * i), code=str(400 + i % 3)) for i in range(60)]
+    # Late arrivals: generated long ago, ingested now-ish.
+    late = call(t0 + timedelta(seconds=95), code="487", cat="ExpectedError")
+    late["TimeGenerated"] = t0 - timedelta(hours=40)
+    records.append(late)
+    server.add_records(WS, "ACSCallSummary", records)
+    batches = []
+    for _ in range(20):
+        clock.advance(timedelta(seconds=45))
+        batch = source.fetch(cursor)
+        batches.append(batch)
+        cursor = batch.cursor
+    got = totals(batches)
+    expected = Counter(
+        (r["ParticipantEndReason"], r["ParticipantEndSubCode"], r["ResultCategory"], ())
+        for r in records
+    )
+    assert got == expected
+    assert all(b.caught_up for b in batches)
+    # Watermark = the latest ingestion time read (full precision), as text.
+    watermark = orjson.loads(orjson.dumps(cursor))["tables"]["ACSCallSummary"][f"workspace:{WS}"]
+    assert watermark.endswith("Z")
+    assert len(watermark) == len("2026-11-25T12:00:00.1234567Z")
+
+
+def test_aggregated_and_raw_agree_and_aggregated_returns_few_rows(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    agg = make_source(mode="aggregated", extra_labels=["endpoint_type", "call_type"])
+    raw = make_source(mode="raw", extra_labels=["call_type", "endpoint_type"])
+    cursors = [start(agg), start(raw)]
+    t0 = clock.now
+    records = [
+        call(
+            t0 + timedelta(milliseconds=37 * i),
+            code=["0", "487", "500", "", None][i % 5],
+            sub=str(i % 2),
+            cat="" if i % 5 > 2 else "Success",
+            call_type=["P2P", "Group"][i % 2],
+        )
+        for i in range(1000)
+    ]
+    server.add_records(WS, "ACSCallSummary", records)
+    clock.advance(timedelta(minutes=5))
+    batch_agg = agg.fetch(cursors[0])
+    batch_raw = raw.fetch(cursors[1])
+    assert totals([batch_agg]) == totals([batch_raw])
+    assert sum(o.n for o in batch_agg.call_ends) == 1000
+    assert len(batch_agg.call_ends) <= 20
+    dims = {o.dimensions for o in batch_agg.call_ends}
+    assert (("call_type", "P2P"), ("endpoint_type", "VoIP")) in dims
+    # Empty category becomes None; junk codes stay raw for the catalog to judge.
+    codes = {(o.code, o.service_category) for o in batch_agg.call_ends}
+    assert ("", None) in codes
+    assert (None, None) in codes
+    assert batch_agg.cursor == batch_raw.cursor
+
+
+def test_media_summary_observations_carry_the_operation(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source(tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"])
+    cursor = start(source)
+    t0 = clock.now
+    media = [
+        {
+            "TimeGenerated": t0,
+            "OperationName": ["Play", "Recognize"][i % 2],
+            "ResultCode": [200, 400][i % 2],
+            "ResultSubcode": [0, 8510][i % 2],
+            "ResultType": "Completed",
+            "_IngestedAt": t0 + timedelta(seconds=i + 1),
+        }
+        for i in range(10)
+    ]
+    server.add_records(WS, "ACSCallAutomationMediaSummary", media)
+    clock.advance(timedelta(minutes=3))
+    batch = source.fetch(cursor)
+    assert totals([batch], "media_results") == Counter(
+        {
+            (200, 0, None, (("operation", "Play"),)): 5,
+            (400, 8510, None, (("operation", "Recognize"),)): 5,
+        }
+    )
+    assert batch.call_ends == []
+    assert set(batch.cursor["tables"]) == {  # type: ignore[index,call-overload]
+        "ACSCallSummary",
+        "ACSCallAutomationMediaSummary",
+    }
+
+
+def test_several_workspaces_share_one_query_and_resources_get_their_own(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    server.add_workspace(WS2)
+    server.add_workspace("33333333-3333-3333-3333-333333333333", resource_ids=[RESOURCE])
+    source = make_source(workspace_ids=[WS, WS2], resource_ids=[RESOURCE])
+    cursor = start(source)
+    t0 = clock.now
+    for ws in (WS, WS2, "33333333-3333-3333-3333-333333333333"):
+        server.add_records(ws, "ACSCallSummary", [call(t0 + timedelta(seconds=5))])
+    clock.advance(timedelta(minutes=3))
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 3
+    paths = server.stats.paths[-2:]
+    assert sorted(paths) == sorted([f"/v1/workspaces/{WS}/query", f"/v1{RESOURCE}/query"])
+    bodies = [b for b, p in zip(server.stats.bodies, server.stats.paths, strict=True) if WS in p]
+    assert bodies[-1]["workspaces"] == [WS2]
+
+
+def test_request_carries_prefer_wait_timespan_and_audience(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    credential = FakeCredential()
+    source = make_source(
+        credential=credential,
+        poll_interval=timedelta(seconds=30),
+        audience="https://api.loganalytics.azure.cn",
+    )
+    cursor = start(source)
+    clock.advance(timedelta(minutes=1))
+    source.fetch(cursor)
+    assert server.stats.prefer[-1] == "wait=22"  # below the 30 s poll interval
+    assert credential.scopes[-1] == ("https://api.loganalytics.azure.cn/.default",)
+    body = server.stats.bodies[-1]
+    assert body["timespan"].count("/") == 1
+    assert "ingestion_time() > datetime(" in body["query"]
+
+
+def test_first_start_with_initial_lookback_reads_the_past(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now - timedelta(minutes=30))])
+    source = make_source(initial_lookback=timedelta(hours=1))
+    batch = source.fetch(None)
+    assert sum(o.n for o in batch.call_ends) == 1
+
+
+def test_catch_up_after_downtime_in_bounded_windows(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source(max_window=timedelta(minutes=30))
+    cursor = start(source)
+    t0 = clock.now
+    server.add_records(
+        WS, "ACSCallSummary", [call(t0 + timedelta(minutes=i + 1)) for i in range(180)]
+    )
+    clock.advance(timedelta(hours=3, minutes=2))
+    batches = []
+    while True:
+        batch = source.fetch(cursor)
+        batches.append(batch)
+        cursor = batch.cursor
+        if batch.caught_up:
+            break
+    assert len(batches) >= 6
+    assert not batches[0].caught_up
+    assert sum(o.n for b in batches for o in b.call_ends) == 180
+    assert batches[-1].watermark is not None
+
+
+def test_truncated_result_splits_the_window_and_never_skips(
+    kusto: KustoChecker, clock: Clock
+) -> None:
+    with FakeLogAnalytics(kusto, clock=clock, row_limit=50) as server:
+        server.add_workspace(WS)
+        source = LogAnalyticsSource(
+            LogAnalyticsSettings(
+                type="log_analytics",
+                workspace_ids=[WS],
+                endpoint=server.url,
+                tls_ca_file=server.ca_file,
+                mode="raw",
+            ),
+            credential=FakeCredential(),
+            clock=clock,
+        )
+        try:
+            cursor = start(source)
+            t0 = clock.now
+            server.add_records(
+                WS,
+                "ACSCallSummary",
+                [call(t0 + timedelta(milliseconds=200 * i + 1)) for i in range(300)],
+            )
+            clock.advance(timedelta(minutes=3))
+            batches = []
+            for _ in range(30):
+                batch = source.fetch(cursor)
+                batches.append(batch)
+                cursor = batch.cursor
+                if batch.caught_up:
+                    break
+            assert not batches[0].caught_up
+            assert sum(o.n for b in batches for o in b.call_ends) == 300
+        finally:
+            source.close()
+
+
+def test_forced_truncation_of_a_tiny_window_is_an_error(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(milliseconds=1))])
+    clock.advance(timedelta(seconds=1))
+    server.inject(*[Fault.truncate()] * 40)
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "truncated"
+
+
+def _one_record(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> tuple[LogAnalyticsSource, Cursor]:
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=1))])
+    clock.advance(timedelta(minutes=3))
+    return source, cursor
+
+
+@pytest.mark.parametrize(
+    ("faults", "reason", "retry_after"),
+    [
+        ([Fault.throttle(retry_after=0.01)] * 4, "throttled", 0.01),
+        ([Fault.throttle()], "throttled", None),
+        ([Fault.http(500)] * 4, "server_error", None),
+        ([Fault.http(502)], "server_error", None),
+        ([Fault.http(503)] * 4, "server_error", None),
+        ([Fault.http(504)] * 4, "timeout", None),
+        ([Fault.partial()], "partial", None),
+        ([Fault.reset()] * 4, "connection", None),
+        ([Fault.reset_midbody()], "connection", None),
+        ([Fault.http(401)], "auth", None),
+        ([Fault.http(403)], "auth", None),
+        ([Fault.http(400, code="SemanticError")], "bad_query", None),
+    ],
+    ids=lambda v: str(v) if isinstance(v, str) else None,
+)
+def test_faults_are_classified_and_nothing_is_counted(
+    server: FakeLogAnalytics,
+    clock: Clock,
+    make_source: Factory,
+    faults: list[Fault],
+    reason: str,
+    retry_after: float | None,
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    server.inject(*faults)
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    error = caught.value
+    assert error.reason == reason, str(error)
+    if reason == "throttled":
+        assert error.retry_after is not None
+        if retry_after is not None:
+            assert error.retry_after == pytest.approx(retry_after)
+        else:
+            assert 0 < error.retry_after <= 120  # our own backoff
+    if reason == "auth":
+        assert "Log Analytics Reader" in str(error)
+    # The same cursor still reads the record exactly once afterwards.
+    server.faults.clear()
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+
+
+def test_transient_errors_are_retried_by_the_pipeline(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    server.inject(Fault.http(503), Fault.http(500), Fault.throttle(retry_after=0.01))
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+    # A POST that lost its connection is not retried by azure-core (not idempotent): the
+    # fetch fails as `connection` and the next poll re-reads the same window.
+
+
+def test_own_backoff_grows_for_throttling_without_retry_after(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    delays = []
+    for _ in range(5):
+        server.inject(Fault.throttle())
+        with pytest.raises(SourceError) as caught:
+            source.fetch(cursor)
+        assert caught.value.retry_after is not None
+        delays.append(caught.value.retry_after)
+    assert delays[-1] > delays[0]
+    assert max(delays) <= 120
+
+
+def test_slow_query_beyond_the_server_timeout(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    source._runner.server_timeout = 1  # the server answers 504 after `Prefer: wait=1`
+    server.inject(*[Fault.slow(5)] * 4)
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "timeout"
+
+
+def test_no_data_204_is_an_empty_success(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)  # a workspace without any data answers 204
+    source = make_source()
+    cursor = start(source)
+    clock.advance(timedelta(minutes=1))
+    batch = source.fetch(cursor)
+    assert batch.call_ends == []
+    assert batch.caught_up
+    assert batch.cursor != cursor
+
+
+def test_unknown_workspace_and_missing_token(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now)])
+    source = make_source(workspace_ids=["99999999-9999-9999-9999-999999999999"])
+    cursor = start(source)
+    clock.advance(timedelta(minutes=1))
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "bad_query"
+    assert "workspace_ids" in str(caught.value)
+    bad_token = make_source(credential=FakeCredential("wrong"))
+    cursor = start(bad_token)
+    clock.advance(timedelta(minutes=1))
+    with pytest.raises(SourceError) as caught:
+        bad_token.fetch(cursor)
+    assert caught.value.reason == "auth"
+
+
+def test_credential_failure_is_an_auth_error(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoIdentity(FakeCredential):
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    _, cursor = _one_record(server, clock, make_source)
+    broken = make_source(credential=NoIdentity())
+    with pytest.raises(SourceError) as caught:
+        broken.fetch(cursor)
+    assert caught.value.reason == "auth"
+    assert "workload identity" in str(caught.value)
+
+
+def test_at_most_five_concurrent_queries_per_identity(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    resources = [f"{RESOURCE}-{i}" for i in range(8)]
+    server.add_workspace(WS, resource_ids=resources)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now - timedelta(minutes=10))])
+    credential = FakeCredential()
+    sources = [
+        make_source(credential=credential, workspace_ids=[], resource_ids=resources[:4]),
+        make_source(credential=credential, workspace_ids=[], resource_ids=resources[4:]),
+    ]
+    cursors = [start(s) for s in sources]
+    clock.advance(timedelta(minutes=1))
+    server.inject(*[Fault.slow(0.3)] * 8)
+    threads = [
+        threading.Thread(target=s.fetch, args=(c,)) for s, c in zip(sources, cursors, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert server.stats.max_in_flight == 5
+
+
+def test_damaged_cursor_is_an_error_not_a_reset(
+    server: FakeLogAnalytics, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source()
+    for bad in ("x", {"v": 1, "tables": {"ACSCallSummary": {"workspace:x": "yesterday"}}}):
+        with pytest.raises(SourceError, match="cursor"):
+            source.fetch(bad)
+
+
+def test_observation_type_is_the_contract() -> None:
+    assert Observation("0", "0").n == 1
+    assert datetime.now(UTC).tzinfo is UTC
+
+
+def test_batches_flow_through_the_pipeline_with_labels_and_operation(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    """Observations as the daemon aggregates them: catalog categories, extra labels, operation."""
+    from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+    from acs_exporter.catalog import load_catalog
+
+    server.add_workspace(WS)
+    settings_labels = LogAnalyticsSettings(type="log_analytics", workspace_ids=[WS]).with_labels(
+        ["call_type", "not_a_column"]
+    )
+    assert settings_labels.extra_labels == ["call_type"]
+    source = make_source(
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], extra_labels=["call_type"]
+    )
+    cursor = start(source)
+    t0 = clock.now
+    server.add_records(
+        WS,
+        "ACSCallSummary",
+        [call(t0 + timedelta(seconds=1), code="487", sub="0", cat="", call_type="P2P")] * 3,
+    )
+    server.add_records(
+        WS,
+        "ACSCallAutomationMediaSummary",
+        [
+            {
+                "TimeGenerated": t0,
+                "OperationName": "Play",
+                "ResultCode": 200,
+                "ResultSubcode": 0,
+                "_IngestedAt": t0 + timedelta(seconds=1),
+            }
+        ],
+    )
+    clock.advance(timedelta(minutes=3))
+    batch = source.fetch(cursor)
+    delta = summarise(batch, Resolver(load_catalog()), LabelPlan(call_end_labels=("call_type",)))
+    families = {key[0]: (key, n) for key, n in delta.series.items()}
+    call_key, calls = families["call_ends"]
+    assert calls == 3
+    assert call_key[1:3] == ("487", "0")
+    assert call_key[4] == ("P2P",)
+    media_key, results = families["media_results"]
+    assert results == 1
+    assert media_key[1:3] == ("200", "0")
+    assert media_key[4] == ("Play",)
+
+
+def test_clock_stepping_back_sends_no_query_and_keeps_the_cursor(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    clock.advance(timedelta(minutes=5))
+    cursor = source.fetch(cursor).cursor
+    requests = server.stats.requests
+    clock.advance(timedelta(minutes=-10))
+    batch = source.fetch(cursor)
+    assert batch.cursor == cursor
+    assert batch.call_ends == []
+    assert server.stats.requests == requests

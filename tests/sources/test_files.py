@@ -1,0 +1,551 @@
+"""The files source: the three export formats, bad input, cursors, restarts, appends."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from acs_exporter.sources import files as files_module
+from acs_exporter.sources.base import Batch, Cursor, Observation
+from acs_exporter.sources.files import FilesSource
+from acs_exporter.sources.files_settings import FilesSettings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
+P2P_VOIP = (("call_type", "P2P"), ("endpoint_type", "VoIP"), ("participant_type", "ACS"))
+
+
+def source(*paths: Path | str, **settings: object) -> FilesSource:
+    return FilesSource(
+        FilesSettings.model_validate(
+            {"type": "files", "paths": [str(p) for p in paths], **settings}
+        )
+    )
+
+
+def counts(batch: Batch) -> Counter[tuple[object, object]]:
+    out: Counter[tuple[object, object]] = Counter()
+    for obs in batch.call_ends:
+        out[(obs.code, obs.subcode)] += obs.n
+    return out
+
+
+def total(batches: list[Batch]) -> int:
+    return sum(o.n for b in batches for o in b.call_ends)
+
+
+def drain(src: FilesSource, cursor: Cursor = None, polls: int = 50) -> tuple[list[Batch], Cursor]:
+    batches = []
+    for _ in range(polls):
+        batch = src.fetch(cursor)
+        batches.append(batch)
+        cursor = batch.cursor
+        if batch.caught_up:
+            break
+    return batches, cursor
+
+
+def jsonl_record(code: object, subcode: object = "0", category: str = "Success") -> str:
+    return json.dumps(
+        {
+            "time": "2026-11-20T10:00:00Z",
+            "resourceId": "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMMUNICATION/"
+            "COMMUNICATIONSERVICES/ACS",
+            "operationName": "CallSummary",
+            "category": "CallSummary",
+            "properties": {
+                "participantEndReason": code,
+                "participantEndSubCode": subcode,
+                "resultCategory": category,
+                "callType": "P2P",
+                "endpointType": "VoIP",
+                "participantType": "ACS",
+            },
+        }
+    )
+
+
+# -- the three formats ------------------------------------------------------------------------
+
+
+def test_diagnostic_jsonl(caplog: pytest.LogCaptureFixture) -> None:
+    path = FIXTURES / "diagnostic.jsonl"
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(None)
+    assert counts(batch) == {
+        ("0", "0"): 3,  # lines 1, 2 and 16 (properties as JSON text)
+        ("487", "10003"): 1,
+        ("500", "9001"): 1,
+        ("480", "10037"): 1,
+        ("", ""): 1,  # junk values still count: the catalog labels them malformed
+        (603, None): 1,
+    }
+    assert batch.rejected == {
+        "invalid_json": 1,
+        "not_an_object": 1,
+        "missing_field": 2,
+        "wrong_type": 2,
+        "other_table": 1,
+    }
+    messages = [r.getMessage() for r in caplog.records]
+    expected = {
+        6: "invalid JSON",
+        7: "expected a JSON object",
+        8: "field properties is missing",
+        9: "field properties.participantEndReason is missing",
+        10: "field properties.participantEndReason: expected a string or integer, got {'value'",
+        11: "field properties.callType: expected a string, got ['P2P']",
+        12: "category 'CallDiagnostics' is not CallSummary",
+    }
+    for line, text in expected.items():
+        assert any(f"{path}:{line}: " in m and text in m for m in messages), (line, messages)
+    server = [o for o in batch.call_ends if o.code == "500"]
+    assert server == [
+        Observation(
+            "500",
+            "9001",
+            "UnexpectedServerError",
+            (("call_type", "P2P"), ("endpoint_type", "Server"), ("participant_type", "ACS")),
+            1,
+        )
+    ]
+
+
+def test_log_analytics_query_result(caplog: pytest.LogCaptureFixture) -> None:
+    path = FIXTURES / "query-result.json"
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(None)
+    assert counts(batch) == {
+        ("0", "0"): 2,
+        ("603", "0"): 1,
+        ("504", "9002"): 1,
+        ("0", "560000"): 1,
+        (None, None): 1,
+    }
+    assert batch.rejected == {"invalid_row": 2, "wrong_type": 1, "other_table": 1}
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"{path}: tables[0].rows[5]: expected a list of 10 values" in messages
+    assert f"{path}: tables[0].rows[6]: field ParticipantEndReason: expected a string" in messages
+    assert f"{path}: tables[0].rows[7]: Type 'ACSCallDiagnostics'" in messages
+    assert f"{path}: tables[0].rows[8]: expected a list" in messages
+
+
+def test_csv_export(caplog: pytest.LogCaptureFixture) -> None:
+    path = FIXTURES / "export.csv"
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(None)
+    assert counts(batch) == {
+        ("0", "0"): 2,
+        ("487", "0"): 1,
+        ("410", "3112"): 1,  # a quoted field spanning two lines
+        ("500", "8518"): 1,
+        ("abc", ""): 1,  # a non-numeric code still counts (as malformed)
+    }
+    assert batch.rejected == {"wrong_field_count": 1}
+    assert any(f"{path}:7: expected 10 fields, found 7" in r.getMessage() for r in caplog.records)
+    by_code = {o.code: o for o in batch.call_ends}
+    assert by_code["500"].service_category == ""
+    assert by_code["487"].dimensions == (
+        ("call_type", "Group"),
+        ("endpoint_type", "VoIP"),
+        ("participant_type", "ACS"),
+    )
+
+
+def test_glob_reads_every_format_once() -> None:
+    src = source(FIXTURES / "*")
+    batches, cursor = drain(src)
+    assert total(batches) == 8 + 6 + 6
+    assert isinstance(cursor, dict)
+    files = cursor["files"]
+    assert isinstance(files, dict)
+    assert {Path(k).name: v["format"] for k, v in files.items() if isinstance(v, dict)} == {
+        "diagnostic.jsonl": "diagnostic-jsonl",
+        "query-result.json": "log-analytics-json",
+        "export.csv": "csv",
+    }
+    assert src.fetch(cursor).call_ends == []
+
+
+def test_recursive_glob_and_explicit_format(tmp_path: Path) -> None:
+    # The storage-account layout: one PT1H.json per hour, deep in folders.
+    for hour in ("h=10", "h=11"):
+        folder = tmp_path / "resourceId=X" / "y=2026" / hour / "m=00"
+        folder.mkdir(parents=True)
+        (folder / "PT1H.json").write_text(jsonl_record("0") + "\n" + jsonl_record("487") + "\n")
+    src = source(tmp_path / "**" / "PT1H.json", format="diagnostic-jsonl")
+    batch = src.fetch(None)
+    assert counts(batch) == {("0", "0"): 2, ("487", "0"): 2}
+
+
+def test_missing_path_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = source(tmp_path / "later.jsonl")
+    with caplog.at_level(logging.WARNING):
+        assert src.fetch(None).call_ends == []
+        assert src.fetch(None).call_ends == []
+    assert sum("does not exist" in r.getMessage() for r in caplog.records) == 1
+    (tmp_path / "later.jsonl").write_text(jsonl_record("0") + "\n")
+    assert counts(src.fetch(None)) == {("0", "0"): 1}
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+def test_invalid_utf8_in_csv(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(
+        b"ParticipantEndReason,ParticipantEndSubCode,ResultCategory\n"
+        b"0,0,Success\n"
+        b"487,\xff\xfe,Success\n"
+        b"603,0,Success\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(None)
+    assert counts(batch) == {("0", "0"): 1, ("603", "0"): 1}
+    assert batch.rejected == {"invalid_encoding": 1}
+    assert any(f"{path}:3: line is not valid UTF-8" in r.getMessage() for r in caplog.records)
+
+
+def test_bad_csv_quoting_is_rejected_and_reading_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "ParticipantEndReason,ParticipantEndSubCode,ResultCategory\n"
+        '0,"0"x,Success\n'  # text after a closing quote
+        "603,0,Success\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(None)
+    assert counts(batch) == {("603", "0"): 1}
+    assert batch.rejected == {"invalid_csv": 1}
+    assert any(f"{path}:2: invalid CSV" in r.getMessage() for r in caplog.records)
+
+
+def test_csv_without_end_code_column(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "wrong.csv"
+    path.write_text("TimeGenerated,CallType\n2026-11-20,P2P\n2026-11-20,Group\n")
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(None)
+    assert batch.call_ends == []
+    assert batch.rejected == {"missing_field": 2}
+    assert any(f"{path}:2: no ParticipantEndReason" in r.getMessage() for r in caplog.records)
+
+
+def test_unterminated_quote_waits_then_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "open.csv"
+    path.write_text('ParticipantEndReason,ParticipantEndSubCode,DiagnosticOptions\n0,0,"{\n')
+    src = source(path)
+    first = src.fetch(None)  # the quoted field may still be being written
+    assert first.call_ends == []
+    assert first.rejected == {}
+    second = src.fetch(first.cursor)  # the file stopped growing: it is broken
+    assert second.rejected == {"invalid_csv": 1}
+
+
+def test_invalid_query_result_document(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "result.json"
+    path.write_text('{"tables": [{"name": "PrimaryResult", "columns": [')
+    src = source(path, format="log-analytics-json")
+    first = src.fetch(None)
+    assert first.rejected == {}  # it may still be being written
+    with caplog.at_level(logging.ERROR):
+        second = src.fetch(first.cursor)
+    assert second.rejected == {"invalid_json": 1}
+    assert any(f"{path}: invalid JSON" in r.getMessage() for r in caplog.records)
+    third = src.fetch(second.cursor)
+    assert third.rejected == {}  # rejected once, not on every poll
+    # Fixed: read as a new document.
+    shutil.copy(FIXTURES / "query-result.json", path)
+    assert total([src.fetch(third.cursor)]) == 6
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('{"rows": []}', "expected an object with a tables list"),
+        ('{"tables": [{"name": "T", "columns": [{"type": "string"}], "rows": []}]}', "columns[0]"),
+        ('{"tables": [{"name": "T", "columns": [], "rows": {}}]}', "columns and rows lists"),
+    ],
+)
+def test_query_result_of_the_wrong_shape(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, document: str, message: str
+) -> None:
+    path = tmp_path / "result.json"
+    path.write_text(document)
+    src = source(path, format="log-analytics-json")
+    with caplog.at_level(logging.ERROR):
+        batches, _ = drain(src)
+        batch = src.fetch(batches[-1].cursor)
+    assert batch.rejected == {"invalid_document": 1}
+    assert any(str(path) in r.getMessage() and message in r.getMessage() for r in caplog.records)
+
+
+def test_unknown_format_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\nworld\n")
+    src = source(path)
+    with caplog.at_level(logging.ERROR):
+        first = src.fetch(None)
+        second = src.fetch(first.cursor)
+        third = src.fetch(second.cursor)
+    assert first.rejected == {}
+    assert second.rejected == {"unknown_format": 1}
+    assert third.rejected == {}
+    assert any(f"{path}:1: cannot tell the format" in r.getMessage() for r in caplog.records)
+
+
+def test_many_rejections_are_summarised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "junk.jsonl"
+    path.write_text(jsonl_record("0") + "\n" + "not json\n" * 100)
+    with caplog.at_level(logging.WARNING):
+        batch = source(path, format="diagnostic-jsonl").fetch(None)
+    assert batch.rejected == {"invalid_json": 100}
+    assert counts(batch) == {("0", "0"): 1}
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == files_module.MAX_LOGGED_REJECTIONS + 1
+    assert "80 more records rejected (invalid_json: 80)" in messages[-1]
+
+
+def test_media_summary_rows(tmp_path: Path) -> None:
+    path = tmp_path / "media.csv"
+    path.write_text(
+        "Type,ResultCode,ResultSubcode,OperationName,ParticipantEndReason\n"
+        "ACSCallAutomationMediaSummary,200,0,Play,\n"
+        "ACSCallAutomationMediaSummary,400,8535,Play,\n"
+        "ACSCallSummary,,,,0\n"
+    )
+    batch = source(path).fetch(None)
+    assert sorted((o.code, o.subcode, o.dimensions, o.n) for o in batch.media_results) == [
+        ("200", "0", (("operation", "Play"),), 1),
+        ("400", "8535", (("operation", "Play"),), 1),
+    ]
+    assert [(o.code, o.n) for o in batch.call_ends] == [("0", 1)]
+
+
+# -- cursor, restarts, appends ----------------------------------------------------------------
+
+
+def test_restart_from_cursor_neither_recounts_nor_skips(tmp_path: Path) -> None:
+    for name in ("diagnostic.jsonl", "export.csv", "query-result.json"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    reference, _ = drain(source(tmp_path / "*"))
+    expected = Counter()
+    for batch in reference:
+        expected.update(counts(batch))
+    # A new process per poll, 2 records per poll, resuming from the persisted cursor.
+    cursor: Cursor = None
+    seen: Counter[tuple[object, object]] = Counter()
+    rejected: Counter[str] = Counter()
+    for _ in range(100):
+        batch = source(tmp_path / "*", batch_records=2).fetch(json.loads(json.dumps(cursor)))
+        assert sum(o.n for o in batch.call_ends) + sum(batch.rejected.values()) <= 2
+        seen.update(counts(batch))
+        rejected.update(batch.rejected)
+        cursor = batch.cursor
+        if batch.caught_up:
+            break
+    assert seen == expected
+    assert rejected == Counter(
+        {
+            "invalid_json": 1,
+            "not_an_object": 1,
+            "missing_field": 2,
+            "wrong_type": 3,
+            "other_table": 2,
+            "wrong_field_count": 1,
+            "invalid_row": 2,
+        }
+    )
+
+
+def test_batches_are_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(jsonl_record("0") + "\n" for _ in range(250)))
+    src = source(path, batch_records=100)
+    sizes = []
+    cursor: Cursor = None
+    while True:
+        batch = src.fetch(cursor)
+        sizes.append(sum(o.n for o in batch.call_ends))
+        cursor = batch.cursor
+        if batch.caught_up:
+            break
+    assert sizes == [100, 100, 50]
+
+
+def test_appended_lines_are_picked_up(tmp_path: Path) -> None:
+    path = tmp_path / "PT1H.json"
+    path.write_text(jsonl_record("0") + "\n")
+    src = source(path)
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1}
+    with path.open("a") as f:
+        f.write(jsonl_record("487") + "\n" + jsonl_record("603"))  # the last line is partial
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("487", "0"): 1}
+    # The file did not grow since: its last line is complete after all.
+    third = src.fetch(second.cursor)
+    assert counts(third) == {("603", "0"): 1}
+    with path.open("a") as f:
+        f.write("\n" + jsonl_record("480", "10037", "ExpectedError") + "\n")
+    fourth = src.fetch(third.cursor)
+    assert counts(fourth) == {("480", "10037"): 1}
+    assert src.fetch(fourth.cursor).call_ends == []
+
+
+def test_appended_csv_rows_after_restart(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text("ParticipantEndReason,ParticipantEndSubCode\n0,0\n")
+    first = source(path).fetch(None)
+    with path.open("a") as f:
+        f.write("487,0\n")
+    second = source(path).fetch(first.cursor)  # a new process: the header is read again
+    assert counts(second) == {("487", "0"): 1}
+
+
+def test_replaced_or_truncated_file_is_read_anew(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(jsonl_record("0") + "\n" + jsonl_record("487") + "\n")
+    src = source(path)
+    first = src.fetch(None)
+    assert sum(o.n for o in first.call_ends) == 2
+    path.write_text(jsonl_record("603") + "\n")  # new content, shorter
+    with caplog.at_level(logging.INFO):
+        second = src.fetch(first.cursor)
+    assert counts(second) == {("603", "0"): 1}
+    assert any("replaced or truncated" in r.getMessage() for r in caplog.records)
+
+
+def test_moved_file_is_recognised_by_content(tmp_path: Path) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(jsonl_record("0") + "\n")
+    first = source(path).fetch(None)
+    # Same path, new inode (a restore from backup): the head hash still matches.
+    copy = tmp_path / "copy"
+    shutil.copy(path, copy)
+    path.unlink()
+    copy.rename(path)
+    assert source(path).fetch(first.cursor).call_ends == []
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        {"version": 99, "files": {}},
+        {"version": 1, "files": []},
+    ],
+)
+def test_unreadable_cursor_reads_anew(cursor: Cursor, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        batch = source(FIXTURES / "export.csv").fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 6
+    assert any("cannot read" in r.getMessage() for r in caplog.records)
+
+
+def test_unreadable_file_entry_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    path = str(FIXTURES / "export.csv")
+    cursor: Cursor = {"version": 1, "files": {path: {"format": "csv", "offset": -1}}}
+    with caplog.at_level(logging.WARNING):
+        batch = source(path).fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 6
+
+
+def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(jsonl_record("0") + "\n" for _ in range(5000)))
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(files_module, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr("sys.stderr", terminal)
+    batch = source(path).fetch(None)
+    assert sum(o.n for o in batch.call_ends) == 5000
+    assert "big.jsonl" in terminal.getvalue()
+    assert capsys.readouterr().out == ""
+    # Switched off in the settings: no bar.
+    terminal.seek(0)
+    terminal.truncate()
+    source(path, progress=False).fetch(None)
+    assert terminal.getvalue() == ""
+    # Logs are JSON lines: a bar would break them, so none.
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonLines())
+    logging.getLogger().addHandler(handler)
+    try:
+        source(path).fetch(None)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert terminal.getvalue() == ""
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"msg": record.getMessage()})
+
+
+def test_watermark_is_the_newest_file_read(tmp_path: Path) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(jsonl_record("0") + "\n")
+    batch = source(path).fetch(None)
+    assert batch.watermark is not None
+    assert abs(batch.watermark.timestamp() - path.stat().st_mtime) < 1e-3
+
+
+def test_unchanged_complete_files_are_not_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text(jsonl_record("0") + "\n")
+    src = source(path)
+    cursor = src.fetch(None).cursor
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object) -> object:
+        opened.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", spy)
+    batch = src.fetch(cursor)
+    assert batch.call_ends == []
+    assert opened == []
+    assert batch.watermark is not None  # still reported from the file's modification time
+    with real_open(path, "a") as f:
+        f.write(jsonl_record("487") + "\n")
+    assert counts(src.fetch(batch.cursor)) == {("487", "0"): 1}
+    assert opened == [path]
+
+
+def test_query_result_over_several_polls(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    shutil.copy(FIXTURES / "query-result.json", path)
+    src = source(path, batch_records=3)
+    batches, _ = drain(src)
+    assert len(batches) == 4  # 10 rows, 3 per poll
+    assert [b.caught_up for b in batches] == [False, False, False, True]
+    assert total(batches) == 6
+    assert sum(sum(b.rejected.values()) for b in batches) == 4
+
+
+def test_pattern_matching_nothing_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = source(tmp_path / "*.csv")
+    with caplog.at_level(logging.WARNING):
+        src.fetch(None)
+        src.fetch(None)
+    assert sum("matches no file" in r.getMessage() for r in caplog.records) == 1
