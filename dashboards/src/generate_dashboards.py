@@ -727,7 +727,8 @@ def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:
             "Query errors by reason",
             "Failed queries per second by reason: throttled (Azure Monitor limits), "
             "server_error, timeout, connection, auth, bad_query, partial and truncated "
-            "(results incomplete: counts may miss calls).",
+            "(results incomplete: counts may miss calls), checkpoint_write (the state file "
+            "could not be saved) and internal (a bug: report it).",
             [
                 query(
                     "sum by (source, reason) (rate(acs_exporter_query_errors_total"
@@ -819,6 +820,30 @@ def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:
             "cps",
             width=8,
         ).override_by_regexp("folded.*", fixed_colour("orange"))
+    )
+
+    board = board.with_row(row("Resources: how much memory and CPU does the exporter use?"))
+    board = board.with_panel(
+        timeseries_panel(
+            "Memory",
+            "Resident memory of the exporter process (process_resident_memory_bytes). It grows "
+            "with the number of series, not with the number of calls.",
+            [query(f"process_resident_memory_bytes{{{sel}}}", "{{instance}}")],
+            "bytes",
+        )
+    )
+    board = board.with_panel(
+        timeseries_panel(
+            "CPU",
+            "CPU time the exporter process uses per second (1 = one core).",
+            [
+                query(
+                    f"rate(process_cpu_seconds_total{{{sel}}}[$__rate_interval])",
+                    "{{instance}}",
+                )
+            ],
+            "percentunit",
+        )
     )
     return board
 
