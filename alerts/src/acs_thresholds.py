@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO / "alerts" / "thresholds.yaml"
+
+# Windows the recording rules keep an UnexpectedServerError ratio for.
+SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -50,6 +53,13 @@ class ServerErrorSpike(_Strict):
     baseline_offset: Duration
     min_calls: int = Field(ge=0)
     for_: Duration = Field(alias="for")
+
+    @field_validator("baseline_window")
+    @classmethod
+    def _recorded_window(cls, value: str) -> str:
+        if value not in SLO_WINDOWS:
+            raise ValueError(f"must be one of {', '.join(SLO_WINDOWS)} (a recorded window)")
+        return value
 
 
 class ClientErrorHigh(_Strict):

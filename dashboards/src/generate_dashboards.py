@@ -39,7 +39,7 @@ from acs_panels import (
     timeseries_panel,
     with_category_colours,
 )
-from acs_thresholds import REPO, Thresholds, load, seconds
+from acs_thresholds import REPO, Thresholds, ThresholdsError, load, seconds
 
 OUTPUT_DIR = REPO / "dashboards"
 TAGS = ["acs", "acs-exporter"]
@@ -896,8 +896,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     args = parser.parse_args(argv)
+    try:
+        dashboards = build()
+    except ThresholdsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     stale = []
-    for name, data in build().items():
+    for name, data in dashboards.items():
         path = OUTPUT_DIR / name
         text = render(data)
         if args.check:

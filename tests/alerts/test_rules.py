@@ -16,7 +16,7 @@ from conftest import REPO, require_tool
 # The rule generator is a build tool in alerts/src, not part of the package.
 sys.path.insert(0, str(REPO / "alerts" / "src"))
 from acs_thresholds import ThresholdsError, load
-from generate_rules import OUTPUT, render
+from generate_rules import OUTPUT, main, render
 
 RULES = REPO / "alerts" / "acs-exporter.rules.yaml"
 TESTS = sorted((REPO / "alerts" / "tests").glob("*.test.yaml"))
@@ -172,3 +172,18 @@ def test_slo_target_changes_every_burn_rate_threshold(tmp_path: Path) -> None:
     text = render(load(path))
     assert text.count("(1 - 0.999)") == 8
     assert "(1 - 0.995)" not in text
+
+
+def test_generator_reports_bad_thresholds_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = yaml.safe_load((REPO / "alerts" / "thresholds.yaml").read_text(encoding="utf-8"))
+    data["server_error_spike"]["baseline_window"] = "12h"
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main(["--thresholds", str(path), "--output", str(tmp_path / "out.yaml")]) == 2
+    error = capsys.readouterr().err
+    assert "server_error_spike.baseline_window" in error
+    assert "12h" in error
+    assert "Traceback" not in error
+    assert not (tmp_path / "out.yaml").exists()
