@@ -47,6 +47,8 @@ CALL_RATE = "source:acs_call_ends:rate"
 CATEGORY_RATE = "source_category:acs_call_ends:rate5m"
 CATEGORY_RATIO = "source_category:acs_call_ends:ratio_rate5m"
 BASELINE = "source:acs_call_ends_unexpected_server_error:ratio_baseline"
+REJECTED_1H = "source:acs_exporter_records_rejected:increase1h"
+READ_1H = "source:acs_exporter_records_read:increase1h"
 
 HEADER = """\
 # Alert and recording rules for acs-exporter (plain Prometheus rule format).
@@ -249,21 +251,24 @@ and ignoring (category)
             )
         )
         unknown = t.unknown_end_reasons
+        # Malformed codes (empty, null, junk) are counted as Unknown too, but no catalog update
+        # will ever know them: the health dashboard shows them instead.
+        unknown_selector = 'category="Unknown", code!="malformed", subcode!="malformed"'
         alerts.append(
             self.alert(
                 "ACSUnknownEndReasons",
                 f"""
 sum by ({self.by}, code, subcode) (
-  increase(acs_call_ends_total{{category="Unknown"}}[{unknown.window}])
+  increase(acs_call_ends_total{{{unknown_selector}}}[{unknown.window}])
 ) > 0
 or
 # a counter is created at its first call end, and increase() does not count a series' first
 # sample: an end reason first seen in the window is a new one too.
 (
-  sum by ({self.by}, code, subcode) (acs_call_ends_total{{category="Unknown"}}) > 0
+  sum by ({self.by}, code, subcode) (acs_call_ends_total{{{unknown_selector}}}) > 0
   unless
   sum by ({self.by}, code, subcode) (
-    acs_call_ends_total{{category="Unknown"}} offset {unknown.window}
+    acs_call_ends_total{{{unknown_selector}}} offset {unknown.window}
   )
 )
 """,
@@ -283,6 +288,33 @@ or
         return alerts
 
     # --- exporter health ---------------------------------------------------------------------
+    def exporter_recording(self) -> list[dict[str, Any]]:
+        rules = []
+        for record, metric in (
+            (REJECTED_1H, "acs_exporter_records_rejected_total"),
+            (READ_1H, "acs_exporter_records_read_total"),
+        ):
+            rules.append(
+                {
+                    "record": record,
+                    # A counter created with its first event (the first rejected record, often
+                    # read before the first scrape) starts above zero, and increase() never
+                    # counts a series' first sample: a series that did not exist an hour ago
+                    # counts whole. Summed without instance, so a restarted exporter that
+                    # restores its counts is not "new".
+                    "expr": (
+                        f"(\n"
+                        f"  sum by ({self.by}) ({metric})\n"
+                        f"  unless\n"
+                        f"  sum by ({self.by}) ({metric} offset 1h)\n"
+                        f")\n"
+                        f"or\n"
+                        f"sum by ({self.by}) (increase({metric}[1h]))\n"
+                    ),
+                }
+            )
+        return rules
+
     def exporter_alerts(self) -> list[dict[str, Any]]:
         e = self.t.exporter
         stale = seconds(e.poll_stale_after)
@@ -408,21 +440,18 @@ or
             self.alert(
                 "ACSExporterRecordsRejected",
                 f"""
-sum without (reason) (rate(acs_exporter_records_rejected_total[1h]))
+{REJECTED_1H}
 /
-(
-  sum without (reason) (rate(acs_exporter_records_rejected_total[1h]))
-  + rate(acs_exporter_records_read_total[1h])
-)
+({REJECTED_1H} + {READ_1H})
 > {_number(e.rejected_share)}
 """,
                 for_=e.rejected_for,
                 severity="warning",
                 summary="acs-exporter rejects many records it cannot read.",
                 description=(
-                    "{{ $value | humanizePercentage }} of the records of source "
-                    + "{{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }}) "
-                    + "could not be read over the last hour (threshold "
+                    "{{ $value | humanizePercentage }} of the records of "
+                    + self.where()
+                    + " could not be read over the last hour (threshold "
                     + f"{_number(e.rejected_share * 100)}%); the exporter logs say why."
                 ),
             ),
@@ -469,7 +498,10 @@ increase(acs_exporter_folded_records_total[{e.folded_window}]) > 0
                 # alert sees the ratios of the same evaluation (two groups run independently
                 # and an alert could read the previous evaluation's values).
                 {"name": "acs-exporter.calls", "rules": self.recording() + self.call_alerts()},
-                {"name": "acs-exporter.exporter", "rules": self.exporter_alerts()},
+                {
+                    "name": "acs-exporter.exporter",
+                    "rules": self.exporter_recording() + self.exporter_alerts(),
+                },
             ]
         }
 

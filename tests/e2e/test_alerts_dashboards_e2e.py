@@ -317,3 +317,25 @@ def test_spike_condition_becomes_true_during_the_spike(stack: Stack) -> None:
         f'ALERTS{{alertname="{SPIKE_ALERT}", alertstate="pending"}}', 5
     )
     assert pending[0]["metric"]["severity"] == "critical"
+
+
+def test_alert_states_during_the_spike(stack: Stack) -> None:
+    """What a healthy exporter with this data must and must not alert on (all still pending)."""
+    alerts = stack.prometheus.query('ALERTS{alertname=~"ACS.+"}')
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for alert in alerts:
+        by_name.setdefault(alert["metric"]["alertname"], []).append(alert["metric"])
+    assert {a["source"] for a in by_name[SPIKE_ALERT]} == {"simulator"}
+    # the ticket-level budget burn (3x over 1d/2h) must see a 50% share too
+    burns = {(a["long"], a["source"]) for a in by_name["ACSUnexpectedServerErrorBudgetBurn"]}
+    assert ("1d", "simulator") in burns
+    # the simulator's codes that no catalog knows, but never the malformed ones
+    unknown = {(a["code"], a["subcode"]) for a in by_name["ACSUnknownEndReasons"]}
+    assert ("452", "45201") in unknown
+    assert not any("malformed" in pair for pair in unknown), unknown
+    # the broken line of the exported file, rejected before Prometheus's first scrape
+    rejected = by_name["ACSExporterRecordsRejected"]
+    assert [(a["source"], a["alertstate"]) for a in rejected] == [("exported-files", "pending")]
+    exporter = {n for n in by_name if n.startswith("ACSExporter")} - {"ACSExporterRecordsRejected"}
+    assert not exporter, f"a healthy exporter alerts: {exporter}"
+    assert "ACSUnexpectedClientErrorHigh" not in by_name
