@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 
-.PHONY: run test lint typecheck pytest system-deps bench generate chart-sync clean
+.PHONY: run test lint typecheck pytest system-deps bench generate chart-sync clean alerts dashboards
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,16 +34,25 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json
 	touch $(KUSTO)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench tools
-	$(BIN)/ruff format --check exporter tests bench tools
+	$(BIN)/ruff check exporter tests bench tools alerts/src dashboards/src
+	$(BIN)/ruff format --check exporter tests bench tools alerts/src dashboards/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict alerts/src/*.py dashboards/src/*.py
 
 pytest: $(STAMP) $(KUSTO) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml
+# (tests fail while the committed files are stale).
+alerts: $(STAMP)
+	$(BIN)/python alerts/src/generate_rules.py
+
+dashboards: $(STAMP) alerts
+	$(BIN)/python dashboards/src/generate_dashboards.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

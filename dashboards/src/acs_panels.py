@@ -1,0 +1,197 @@
+"""Building blocks shared by acs-exporter's dashboards: data source, queries, colours, panels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from grafana_foundation_sdk.builders import common as common_builder
+from grafana_foundation_sdk.builders import dashboard as dashboard_builder
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+# Every panel and query reads the data source chosen in the `datasource` variable.
+DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
+
+# One colour per end-reason category, the same on every panel: UnexpectedServerError is red.
+CATEGORY_COLOURS = {
+    "Success": "green",
+    "ExpectedError": "blue",
+    "UnexpectedClientError": "orange",
+    "UnexpectedServerError": "red",
+    "Unknown": "purple",
+}
+CATEGORIES = tuple(CATEGORY_COLOURS)
+
+
+def query(expr: str, legend: str = "__auto", ref_id: str = "A") -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .expr(expr)
+        .legend_format(legend)
+        .ref_id(ref_id)
+        .range()
+        .datasource(DATASOURCE)
+    )
+
+
+def instant_table_query(expr: str, ref_id: str = "A") -> prometheus.Dataquery:
+    return (
+        prometheus.Dataquery()
+        .expr(expr)
+        .ref_id(ref_id)
+        .instant()
+        .format(PromQueryFormat.TABLE)
+        .datasource(DATASOURCE)
+    )
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dashboard_builder.ThresholdsConfig:
+    return (
+        dashboard_builder.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps([model.Threshold(value=value, color=colour) for value, colour in steps])
+    )
+
+
+def fixed_colour(colour: str) -> list[model.DynamicConfigValue]:
+    return [model.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})]
+
+
+Colourable = TypeVar("Colourable", timeseries.Panel, stat.Panel)
+
+
+def with_category_colours(panel: Colourable) -> Colourable:
+    """Colour series by category, whether the series is named after it or merely contains it."""
+    for category, colour in CATEGORY_COLOURS.items():
+        panel = panel.override_by_regexp(f".*\\b{category}\\b.*", fixed_colour(colour))
+    return panel
+
+
+def timeseries_panel(
+    title: str,
+    description: str,
+    targets: Sequence[prometheus.Dataquery],
+    unit: str,
+    *,
+    stacked: common.StackingMode | None = None,
+    width: int = 12,
+    height: int = 8,
+) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .min(0)
+        .line_width(1)
+        .fill_opacity(10)
+        .show_points(common.VisibilityMode.NEVER)
+        .legend(
+            common_builder.VizLegendOptions()
+            .display_mode(common.LegendDisplayMode.TABLE)
+            .placement(common.LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["mean", "max", "lastNotNull"])
+        )
+        .tooltip(
+            common_builder.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
+    )
+    if stacked is not None:
+        panel = panel.stacking(common_builder.StackingConfig().mode(stacked)).fill_opacity(60)
+    return panel
+
+
+def stat_panel(
+    title: str,
+    description: str,
+    targets: Sequence[prometheus.Dataquery],
+    unit: str,
+    steps: Sequence[tuple[float | None, str]],
+    *,
+    width: int = 4,
+    height: int = 4,
+    colour_mode: common.BigValueColorMode = common.BigValueColorMode.VALUE,
+) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .thresholds(thresholds(*steps))
+        .color_scheme(dashboard_builder.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+        .color_mode(colour_mode)
+        .graph_mode(common.BigValueGraphMode.AREA)
+        .text_mode(common.BigValueTextMode.AUTO)
+        .reduce_options(common_builder.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def table_panel(
+    title: str, description: str, targets: Sequence[prometheus.Dataquery], *, height: int = 10
+) -> table.Panel:
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .span(24)
+        .height(height)
+    )
+
+
+def row(title: str) -> dashboard_builder.Row:
+    return dashboard_builder.Row(title).collapsed(False)
+
+
+def datasource_variable() -> dashboard_builder.DatasourceVariable:
+    return (
+        dashboard_builder.DatasourceVariable("datasource")
+        .label("Data source")
+        .type("prometheus")
+        .regex("")
+    )
+
+
+def query_variable(
+    name: str, label: str, expr: str, *, multi: bool = True, description: str = ""
+) -> dashboard_builder.QueryVariable:
+    """A label_values() variable; "All" means the regex .* so an absent label matches too."""
+    return (
+        dashboard_builder.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .datasource(DATASOURCE)
+        .query({"query": expr, "refId": f"{name}-variable"})
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .multi(multi)
+        .include_all(True)
+        .all_value(".*")
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def alert_annotation(name: str, expr: str, colour: str) -> dashboard_builder.AnnotationQuery:
+    return (
+        dashboard_builder.AnnotationQuery()
+        .name(name)
+        .datasource(DATASOURCE)
+        .enable(True)
+        .icon_color(colour)
+        .expr(expr)
+    )

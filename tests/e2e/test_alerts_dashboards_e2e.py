@@ -1,0 +1,341 @@
+"""The alert rules and dashboards on a real Prometheus scraping the real exporter.
+
+One scenario, about a minute: `acs-exporter run` with the simulator's `server-error-spike`
+scenario on a compressed clock (one simulated minute per second) plus a files source replaying
+an exported log with a broken line, and the Debian `prometheus`
+server loading alerts/acs-exporter.rules.yaml unchanged, scraping and evaluating every second.
+Before the spike: every recording rule has series, every dashboard query returns data, and the
+spike alert's condition is false. During the spike: the condition becomes true and the alert goes
+pending (its 5m `for` is longer than the test).
+
+The production rules work on this clock because a rate over 5m (or 1d) of a Prometheus that is a
+minute old covers all the data there is, and the spike alert's baseline (the share over the day
+that ended an hour ago) does not exist yet, in which case the share alone decides (see
+docs/alerting.md).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import pytest
+import yaml
+
+from conftest import REPO, require_path, require_tool
+
+sys.path.insert(0, str(REPO / "dashboards" / "src"))
+from dashboard_queries import Query, queries
+
+pytestmark = pytest.mark.e2e
+
+RULES = REPO / "alerts" / "acs-exporter.rules.yaml"
+DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
+SPIKE_ALERT = "ACSUnexpectedServerErrorSpike"
+
+# The simulated clock: one simulated minute per real second. The spike starts 40 simulated
+# minutes in (40 s after the exporter starts) and lasts long past the end of the test.
+TIME_SCALE = 60
+SPIKE_START_S = 40
+SPIKE_SHARE = 0.5
+STARTUP_TIMEOUT_S = 20
+SPIKE_DETECTION_TIMEOUT_S = 30
+
+# A second source replays an exported log file with one unreadable line, so the outcome series
+# carry a `source` label and the rejected-records panels have data. Its 16 calls are also the
+# low-volume look-alike: far too few for the spike alert, whatever their share.
+FIXTURE = REPO / "tests" / "fixtures" / "files" / "diagnostic.jsonl"
+# Counters the exporter creates only when the event first happens: no query fails here, so
+# the query-error panels show "no data".
+ABSENT_WHEN_HEALTHY = ("acs_exporter_query_errors_total",)
+# Recording rules that need more history than this test has.
+NEEDS_HISTORY = {
+    "source:acs_call_ends_unexpected_server_error:ratio_baseline1d": "needs 1h of history",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get(url: str, timeout: float = 5.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        body: bytes = response.read()
+        return body
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{url} exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            get(url, timeout=1)
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    pytest.fail(f"{url} not ready after {STARTUP_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        params = urllib.parse.urlencode({"query": expr})
+        try:
+            body = get(f"{self.url}/api/v1/query?{params}")
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{error}: {error.read().decode()}\n{expr}") from error
+        answer = json.loads(body)
+        assert answer["status"] == "success", answer
+        result: list[dict[str, Any]] = answer["data"]["result"]
+        return result
+
+    def wait_for(self, expr: str, timeout: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.query(expr)
+            if result:
+                return result
+            time.sleep(0.5)
+        raise AssertionError(f"no data after {timeout}s for {expr}")
+
+
+@dataclass
+class Stack:
+    prometheus: Prometheus
+    exporter_url: str
+    started: float  # time.monotonic() when the exporter was started
+
+    def seconds_to_spike(self) -> float:
+        return self.started + SPIKE_START_S - time.monotonic()
+
+
+def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prometheus_bin = require_tool("prometheus")
+    exporter_bin = require_path(Path(sys.executable).parent / "acs-exporter", "acs-exporter")
+    tmp = tmp_path_factory.mktemp("e2e")
+    exporter_port, prometheus_port = free_port(), free_port()
+
+    exported = tmp / "exported.jsonl"
+    exported.write_text(FIXTURE.read_text("utf-8") + "{not json\n", encoding="utf-8")
+    exporter_config = tmp / "acs-exporter.yaml"
+    exporter_config.write_text(
+        yaml.safe_dump(
+            {
+                "web": {"listen_address": f"127.0.0.1:{exporter_port}"},
+                "log": {"format": "text", "level": "info"},
+                "sources": [
+                    {
+                        "type": "simulator",
+                        "scenario": "server-error-spike",
+                        "time_scale": TIME_SCALE,
+                        "spike_start": SPIKE_START_S * TIME_SCALE,  # seconds
+                        "spike_duration": 86400,
+                        "spike_server_error_share": SPIKE_SHARE,
+                        "seed": 20261125,
+                    },
+                    {
+                        "type": "files",
+                        "name": "exported-files",
+                        "paths": [str(exported)],
+                        "progress": False,
+                        "poll_interval": 1,
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    prometheus_config = tmp / "prometheus.yml"
+    prometheus_config.write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(RULES)],
+                "scrape_configs": [
+                    {
+                        "job_name": "acs-exporter",
+                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    started = time.monotonic()
+    exporter_log = tmp / "exporter.log"
+    exporter = _start(
+        [str(exporter_bin), "run", "--config.file", str(exporter_config)], exporter_log
+    )
+    prometheus_log = tmp / "prometheus.log"
+    prometheus = _start(
+        [
+            prometheus_bin,
+            f"--config.file={prometheus_config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ],
+        prometheus_log,
+    )
+    try:
+        exporter_url = f"http://127.0.0.1:{exporter_port}"
+        wait_until_ready(f"{exporter_url}/metrics", exporter, exporter_log)
+        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
+        wait_until_ready(f"{prometheus_url}/-/ready", prometheus, prometheus_log)
+        yield Stack(Prometheus(prometheus_url), exporter_url, started)
+    finally:
+        _stop(prometheus)
+        _stop(exporter)
+
+
+def recording_rules() -> list[str]:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    return [r["record"] for g in groups for r in g["rules"] if "record" in r]
+
+
+def spike_condition() -> str:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    exprs = [r["expr"] for g in groups for r in g["rules"] if r.get("alert") == SPIKE_ALERT]
+    assert len(exprs) == 1
+    return str(exprs[0])
+
+
+def dashboard_queries() -> list[Query]:
+    return [q for path in DASHBOARDS for q in queries(json.loads(path.read_text("utf-8")))]
+
+
+def _before_spike(stack: Stack, margin: float = 3.0) -> None:
+    if stack.seconds_to_spike() < margin:
+        pytest.fail("the checks before the spike took too long: the spike has begun")
+
+
+# The tests below run in file order against one stack: first before the spike, then during it.
+
+
+def test_recording_rules_produce_series_before_the_spike(stack: Stack) -> None:
+    prometheus = stack.prometheus
+    # rates need two scrapes, and the rules one evaluation after them
+    prometheus.wait_for(
+        "source:acs_call_ends_unexpected_server_error:ratio_rate5m", STARTUP_TIMEOUT_S
+    )
+    for record in recording_rules():
+        result = prometheus.query(record)
+        if record in NEEDS_HISTORY:
+            assert not result, f"{record} exists already: the e2e assumption changed"
+        else:
+            assert result, f"recording rule {record} has no series"
+    _before_spike(stack)
+
+
+def test_spike_condition_is_false_before_the_spike(stack: Stack) -> None:
+    condition = spike_condition()
+    share = stack.prometheus.query(
+        'source:acs_call_ends_unexpected_server_error:ratio_rate5m{source="simulator"}'
+    )
+    assert float(share[0]["value"][1]) < 0.02, share
+    sources = stack.prometheus.query("source:acs_call_ends:rate5m")
+    assert {s["metric"]["source"] for s in sources} == {"simulator", "exported-files"}
+    assert stack.prometheus.query(condition) == []
+    assert stack.prometheus.query(f'ALERTS{{alertname="{SPIKE_ALERT}"}}') == []
+    _before_spike(stack)
+
+
+@pytest.mark.parametrize("query", dashboard_queries(), ids=lambda q: f"{q.dashboard}: {q.where}")
+def test_every_dashboard_query_parses_and_returns_data(stack: Stack, query: Query) -> None:
+    expr = query.substituted()
+    promql_parser.parse(expr)
+    result = stack.prometheus.query(expr)
+    if query.kind == "annotation":
+        return  # firing alerts: none yet; ALERTS is checked during the spike
+    if any(name in expr for name in ABSENT_WHEN_HEALTHY):
+        assert result == [], f"{query.where}: expected no such events in a healthy run"
+        return
+    if any(record in expr for record in NEEDS_HISTORY):
+        assert result == [], f"{query.where}: has history it cannot have yet"
+        return
+    assert result, f"{query.dashboard}: {query.where} returned no data:\n{expr}"
+    if query.kind == "variable":
+        assert any(query.label in series["metric"] for series in result), (
+            f"{query.where}: no series of {expr} has label {query.label}"
+        )
+
+
+def test_top_end_reasons_table_shows_catalog_messages(stack: Stack) -> None:
+    table = next(q for q in dashboard_queries() if q.where == "Top end reasons")
+    rows = stack.prometheus.query(table.substituted())
+    assert rows
+    by_reason = {(r["metric"]["code"], r["metric"]["subcode"]): r["metric"] for r in rows}
+    assert by_reason[("0", "0")].get("message"), by_reason[("0", "0")]
+    assert all(r["metric"].get("category") for r in rows)
+    assert sum(1 for r in rows if r["metric"].get("message")) >= len(rows) // 2, rows
+
+
+def test_spike_condition_becomes_true_during_the_spike(stack: Stack) -> None:
+    wait = stack.seconds_to_spike()
+    if wait > 0:
+        assert stack.prometheus.query(spike_condition()) == []
+        time.sleep(wait)
+    firing = stack.prometheus.wait_for(spike_condition(), SPIKE_DETECTION_TIMEOUT_S)
+    assert float(firing[0]["value"][1]) > 0.05
+    assert [(f["metric"]["job"], f["metric"]["source"]) for f in firing] == [
+        ("acs-exporter", "simulator")
+    ]
+    pending = stack.prometheus.wait_for(
+        f'ALERTS{{alertname="{SPIKE_ALERT}", alertstate="pending"}}', 5
+    )
+    assert pending[0]["metric"]["severity"] == "critical"
+
+
+def test_alert_states_during_the_spike(stack: Stack) -> None:
+    """What a healthy exporter with this data must and must not alert on (all still pending)."""
+    alerts = stack.prometheus.query('ALERTS{alertname=~"ACS.+"}')
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for alert in alerts:
+        by_name.setdefault(alert["metric"]["alertname"], []).append(alert["metric"])
+    assert {a["source"] for a in by_name[SPIKE_ALERT]} == {"simulator"}
+    # the ticket-level budget burn (3x over 1d/2h) must see a 50% share too
+    burns = {(a["long"], a["source"]) for a in by_name["ACSUnexpectedServerErrorBudgetBurn"]}
+    assert ("1d", "simulator") in burns
+    # the simulator's codes that no catalog knows, but never the malformed ones
+    unknown = {(a["code"], a["subcode"]) for a in by_name["ACSUnknownEndReasons"]}
+    assert ("452", "45201") in unknown
+    assert not any("malformed" in pair for pair in unknown), unknown
+    # the broken line of the exported file, rejected before Prometheus's first scrape
+    rejected = by_name["ACSExporterRecordsRejected"]
+    assert [(a["source"], a["alertstate"]) for a in rejected] == [("exported-files", "pending")]
+    exporter = {n for n in by_name if n.startswith("ACSExporter")} - {"ACSExporterRecordsRejected"}
+    assert not exporter, f"a healthy exporter alerts: {exporter}"
+    assert "ACSUnexpectedClientErrorHigh" not in by_name
