@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 
-.PHONY: run test lint typecheck pytest system-deps bench generate clean alerts dashboards
+.PHONY: run test lint typecheck pytest system-deps bench generate chart-sync clean alerts dashboards
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ dashboards: $(STAMP) alerts
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Copy alerts/*.yaml and dashboards/*.json into the Helm chart (tests fail when the copies drift).
+chart-sync: $(STAMP)
+	$(BIN)/python tools/sync_chart.py
 
 clean:
 	rm -rf $(VENV) tools/kusto/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,124 @@
+{{/*
+Chart name, truncated to 63 characters (DNS label limit).
+*/}}
+{{- define "acs-exporter.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name; the release name alone when it already contains the chart name.
+*/}}
+{{- define "acs-exporter.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "acs-exporter.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride }}
+{{- end }}
+
+{{- define "acs-exporter.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every resource.
+*/}}
+{{- define "acs-exporter.labels" -}}
+helm.sh/chart: {{ include "acs-exporter.chart" . }}
+{{ include "acs-exporter.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "acs-exporter.imageTag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: exporter
+app.kubernetes.io/part-of: acs-exporter
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels: stable across upgrades (a Deployment's selector is immutable).
+*/}}
+{{- define "acs-exporter.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "acs-exporter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "acs-exporter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "acs-exporter.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "acs-exporter.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "acs-exporter.image" -}}
+{{- $repository := .Values.image.repository }}
+{{- if .Values.image.registry }}
+{{- $repository = printf "%s/%s" .Values.image.registry .Values.image.repository }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (include "acs-exporter.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "acs-exporter.configMapName" -}}
+{{- default (include "acs-exporter.fullname" .) .Values.existingConfigMap }}
+{{- end }}
+
+{{- define "acs-exporter.claimName" -}}
+{{- default (include "acs-exporter.fullname" .) .Values.persistence.existingClaim }}
+{{- end }}
+
+{{/*
+Container port: the port of config.web.listen_address (host:port or [v6]:port).
+*/}}
+{{- define "acs-exporter.containerPort" -}}
+{{- $address := .Values.config.web.listen_address | toString }}
+{{- $port := regexFind "[0-9]+$" $address }}
+{{- if not $port }}
+{{- fail (printf "config.web.listen_address: %q has no port (expected host:port, e.g. 0.0.0.0:10142)" $address) }}
+{{- end }}
+{{- $port }}
+{{- end }}
+
+{{/*
+The state directory the volume is mounted on; config.state.path must live under it.
+*/}}
+{{- define "acs-exporter.stateDir" -}}
+/var/lib/acs-exporter
+{{- end }}
+
+{{/*
+Refuse value combinations that would deploy something broken, with a message naming the keys.
+*/}}
+{{- define "acs-exporter.validate" -}}
+{{- $wi := .Values.azure.workloadIdentity }}
+{{- if and $wi.enabled .Values.azure.servicePrincipal.existingSecret }}
+{{- fail "azure.workloadIdentity.enabled and azure.servicePrincipal.existingSecret are exclusive: choose one way to authenticate" }}
+{{- end }}
+{{- if and $wi.enabled .Values.serviceAccount.create (not $wi.clientId) }}
+{{- fail "azure.workloadIdentity.clientId is required when azure.workloadIdentity.enabled is true (the managed identity's client id)" }}
+{{- end }}
+{{- if not .Values.existingConfigMap }}
+{{- $statePath := .Values.config.state.path | default "" | toString }}
+{{- $stateDir := include "acs-exporter.stateDir" . }}
+{{- if not (hasPrefix (printf "%s/" $stateDir) $statePath) }}
+{{- fail (printf "config.state.path: %q must be a file under %s/ (the only writable volume; the root filesystem is read-only)" $statePath $stateDir) }}
+{{- end }}
+{{- end }}
+{{- end }}
