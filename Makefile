@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 
-.PHONY: run test lint typecheck pytest system-deps bench generate chart-sync clean alerts dashboards
+.PHONY: run test lint typecheck pytest system-deps bench chart-sync clean alerts dashboards
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,13 +46,15 @@ pytest: $(STAMP) $(KUSTO) system-deps
 
 test: lint typecheck pytest
 
-# Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml
-# (tests fail while the committed files are stale).
+# Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml,
+# and their copies in the Helm chart (tests fail while any committed file is stale).
 alerts: $(STAMP)
 	$(BIN)/python alerts/src/generate_rules.py
+	$(BIN)/python tools/sync_chart.py
 
 dashboards: $(STAMP) alerts
 	$(BIN)/python dashboards/src/generate_dashboards.py
+	$(BIN)/python tools/sync_chart.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
