@@ -51,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only entries of this category (`none`: entries without one)",
     )
     parser.add_argument("--domain", choices=[d.value for d in Domain], help="only this domain")
+    add_catalog_flags(parser)
+    parser.set_defaults(func=execute)
+
+
+def add_catalog_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the commands that read the catalog (`catalog`, `explain`)."""
     parser.add_argument(
         "--override",
         action="append",
@@ -60,9 +66,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="catalog override YAML file (repeatable; later files win)",
     )
     parser.add_argument(
-        "--color", choices=["auto", "always", "never"], default="auto", help="colour categories"
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour categories (default: only on a terminal)",
     )
-    parser.set_defaults(func=execute)
+
+
+def write_json(data: object) -> None:
+    """`data` as indented JSON on stdout."""
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
 
 
 def _matches(entry: Entry, args: argparse.Namespace) -> bool:
@@ -89,10 +103,7 @@ def execute(args: argparse.Namespace) -> int:
         return 2
     entries = [entry for entry in catalog.entries if _matches(entry, args)]
     if args.json:
-        data = [entry_dict(entry) for entry in entries]
-        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        sys.stdout.buffer.write(b"\n")
-        sys.stdout.flush()
+        write_json([entry_dict(entry) for entry in entries])
     else:
         sys.stdout.write(catalog_text(entries, sys.stdout, use_colour(sys.stdout, args.color)))
     return 0
