@@ -8,9 +8,11 @@ from pathlib import Path
 
 import orjson
 
-from acs_exporter.catalog import CatalogError, Domain, Entry, load_catalog
+from acs_exporter.catalog import Catalog, CatalogError, Domain, Entry, load_catalog
 from acs_exporter.catalog.render import catalog_text, entry_dict, use_colour
 from acs_exporter.catalog.resolver import normalise_category
+from acs_exporter.commands.run import add_config_file_flag, settings_from_args
+from acs_exporter.config import ConfigError
 
 NONE = "none"
 
@@ -57,13 +59,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def add_catalog_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of the commands that read the catalog (`catalog`, `explain`)."""
+    add_config_file_flag(parser)
     parser.add_argument(
         "--override",
         action="append",
         type=Path,
         default=[],
         metavar="FILE",
-        help="catalog override YAML file (repeatable; later files win)",
+        help="catalog override YAML file, after those of the configuration's "
+        "catalog.overrides (repeatable; later files win)",
     )
     parser.add_argument(
         "--color",
@@ -71,6 +75,13 @@ def add_catalog_flags(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="colour categories (default: only on a terminal)",
     )
+
+
+def catalog_from_args(args: argparse.Namespace) -> Catalog:
+    """The catalog with the configuration's `catalog.overrides` (--config.file, environment),
+    then the --override files. Raises ConfigError or CatalogError."""
+    settings = settings_from_args(args)
+    return load_catalog([*settings.catalog.overrides, *args.override])
 
 
 def write_json(data: object) -> None:
@@ -97,8 +108,8 @@ def _matches(entry: Entry, args: argparse.Namespace) -> bool:
 
 def execute(args: argparse.Namespace) -> int:
     try:
-        catalog = load_catalog(args.override)
-    except CatalogError as error:
+        catalog = catalog_from_args(args)
+    except (ConfigError, CatalogError) as error:
         print(f"acs-exporter catalog: {error}", file=sys.stderr)
         return 2
     entries = [entry for entry in catalog.entries if _matches(entry, args)]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from acs_exporter.catalog import CatalogError, Domain, MalformedCode, load_catalog
+from acs_exporter.catalog import CatalogError, Domain, MalformedCode
 from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints, use_colour
-from acs_exporter.commands.catalog import add_catalog_flags, write_json
+from acs_exporter.commands.catalog import add_catalog_flags, catalog_from_args, write_json
+from acs_exporter.config import ConfigError
 
 EXAMPLES = """examples:
   acs-exporter explain 410 3112
@@ -53,11 +54,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def execute(args: argparse.Namespace) -> int:
     try:
-        catalog = load_catalog(args.override)
+        catalog = catalog_from_args(args)
         resolution = catalog.resolve(
             args.code, args.subcode, args.service_category, Domain(args.domain)
         )
-    except (CatalogError, MalformedCode) as error:
+    except (ConfigError, CatalogError, MalformedCode) as error:
         print(f"acs-exporter explain: {error}", file=sys.stderr)
         return 2
     hints = lookup_hints(resolution, catalog.entries)
