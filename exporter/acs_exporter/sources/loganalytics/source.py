@@ -122,23 +122,13 @@ class LogAnalyticsSource:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._runner.client.close()
 
-    # --- planning ---------------------------------------------------------------------------
-
-    def _now_end(self) -> int:
-        return window_end(self.settings, self._clock())
-
-    def plan(self, cursor: Cursor) -> list[Job]:
-        """The windows the next fetch reads, per table and target."""
-        return plan_jobs(self.settings, cursor, self._clock())
-
-    def render(self, job: Job) -> str:
-        return job.table_spec.render(job.window, lookback=self.settings.time_generated_lookback)
-
     # --- fetching ---------------------------------------------------------------------------
 
     def fetch(self, cursor: Cursor) -> Batch:
-        jobs = self.plan(cursor)
-        end = self._now_end()
+        # One reading of the clock: the windows end at `end`, and reaching it is caught up.
+        now = self._clock()
+        jobs = plan_jobs(self.settings, cursor, now)
+        end = window_end(self.settings, now)
         started = time.monotonic()
         futures = [self._pool.submit(self._run, job) for job in jobs]
         results: list[JobResult] = []
