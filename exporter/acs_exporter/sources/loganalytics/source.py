@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
+from acs_exporter.backoff import Backoff
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -108,7 +109,8 @@ class LogAnalyticsSource:
         )
         self.targets = targets_for(settings)
         self.specs = specs_for(settings)
-        self._backoff = errors.ThrottleBackoff()
+        # For 429s without Retry-After: 1-2 s, 2-4 s, ... up to 60-120 s.
+        self._backoff = Backoff(base=2.0, cap=120.0)
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
