@@ -20,8 +20,6 @@ from prometheus_client.samples import Sample
 from acs_exporter.families import with_current_lag
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
-_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram", "info": "info"}
-
 
 class SnapshotCollector(Collector):
     def __init__(
@@ -36,7 +34,7 @@ class SnapshotCollector(Collector):
 
 
 def to_metric(family: Family) -> Metric:
-    metric = Metric(family.name, family.documentation, _TYPES[family.kind])
+    metric = Metric(family.name, family.documentation, family.kind)
     names = family.label_names
     # Counters and gauges only ever hold floats; histograms are handled apart.
     scalars = cast(tuple[tuple[tuple[str, ...], float], ...], family.samples)

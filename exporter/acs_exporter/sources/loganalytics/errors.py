@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 from azure.core.exceptions import (
-    AzureError,
     ClientAuthenticationError,
     ServiceRequestError,
     ServiceRequestTimeoutError,
@@ -106,8 +105,6 @@ def from_exception(error: Exception, *, where: str) -> SourceError:
         return SourceError("timeout", f"{where}: no answer in time: {error}")
     if isinstance(error, ServiceRequestError | ServiceResponseError):
         return SourceError("connection", f"{where}: connection failed: {error}")
-    if isinstance(error, AzureError):
-        return SourceError("connection", f"{where}: {type(error).__name__}: {error}")
     return SourceError("connection", f"{where}: {type(error).__name__}: {error}")
 
 
