@@ -30,7 +30,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.sources.base import Batch
 from acs_exporter.sources.loganalytics.kql import timespan
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, plan_jobs
 from acs_exporter.sources.loganalytics.timestamps import datetime_from_ticks, parse_ticks
 from bench.result import Result
 
@@ -135,9 +135,10 @@ def _raw_mode(kusto: KustoChecker) -> list[Result]:
             batch = _poll(source, resolver, plan)  # warm: the server caches the response
             rows = sum(o.n for o in batch.call_ends)
             assert rows == 100_000, rows
-            job = source.plan(None)[0]
-            kql = source.render(job)
-            span = timespan(job.window, lookback=source.settings.time_generated_lookback)
+            job = plan_jobs(source.settings, None, NOW)[0]
+            lookback = source.settings.time_generated_lookback
+            kql = job.table_spec.render(job.window, lookback=lookback)
+            span = timespan(job.window, lookback=lookback)
             payload = _raw_bytes(server, kql, span)
             # Interleaved, so a busy machine slows both alike.
             t_orjson, t_e2e = _paired_medians(

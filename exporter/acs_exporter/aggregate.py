@@ -32,8 +32,11 @@ class Resolved:
     code: str
     subcode: str
     category: str
-    unknown: bool
     malformed: bool
+
+    @property
+    def unknown(self) -> bool:
+        return self.category == Category.UNKNOWN.value
 
 
 @dataclass(frozen=True)
@@ -76,24 +79,22 @@ class Resolver:
     def _uncached(
         self, code: object, subcode: object, service_category: str | None, domain: Domain
     ) -> Resolved:
-        try:
-            if subcode is None:  # documented as malformed; resolve the code alone below
-                raise MalformedCode(subcode)
-            resolution = self._catalog.resolve(code, subcode, service_category, domain)
-            sub = "" if resolution.subcode is None else str(resolution.subcode)
-            category = resolution.category.value
-            return Resolved(
-                str(resolution.code), sub, category, category == Category.UNKNOWN.value, False
-            )
-        except MalformedCode:
-            pass
+        # A null subcode is malformed (documented): the code is then resolved alone, below.
+        if subcode is not None:
+            try:
+                resolution = self._catalog.resolve(code, subcode, service_category, domain)
+            except MalformedCode:
+                pass
+            else:
+                sub = "" if resolution.subcode is None else str(resolution.subcode)
+                return Resolved(str(resolution.code), sub, resolution.category.value, False)
         code_label, sub_label = _label_or_malformed(code), _label_or_malformed(subcode)
         category = Category.UNKNOWN.value
         if code_label != MALFORMED:
             category = self._catalog.resolve(code, None, service_category, domain).category.value
         elif service_category in _SERVICE_CATEGORIES:
             category = str(service_category)
-        return Resolved(code_label, sub_label, category, category == Category.UNKNOWN.value, True)
+        return Resolved(code_label, sub_label, category, True)
 
 
 def _label_or_malformed(value: object) -> str:

@@ -3,24 +3,22 @@
 Each scrape takes one reference to the Snapshot (the daemon swaps it whole), so a scrape never
 waits on a source and never sees half an update. Metric families are built fresh per scrape;
 samples are created directly rather than through `add_metric`, which matters at 10,000 series.
-The cursor lag is the one value that depends on the moment of the scrape, so it is computed here.
+The cursor lag depends on the moment of the scrape: it is computed then (with_current_lag).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import cast
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from acs_exporter.families import CURSOR_LAG, CURSOR_TIMESTAMP
+from acs_exporter.families import with_current_lag
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
-
-_TYPES = {"counter": "counter", "gauge": "gauge", "histogram": "histogram", "info": "info"}
 
 
 class SnapshotCollector(Collector):
@@ -31,33 +29,12 @@ class SnapshotCollector(Collector):
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        snapshot = self._snapshot()
-        timestamps = {}
-        for family in snapshot.families:
-            if family.name == CURSOR_TIMESTAMP:
-                timestamps = {labels: value for labels, value in family.samples}
-        for family in snapshot.families:
-            if family.name == CURSOR_LAG:
-                yield to_metric(lag_family(family, timestamps, self._clock()))
-            else:
-                yield to_metric(family)
-
-
-def lag_family(
-    family: Family, timestamps: Mapping[tuple[str, ...], object], now: float | None = None
-) -> Family:
-    """The cursor-lag family as of `now` (default: the current time), from the cursors."""
-    moment = time.time() if now is None else now
-    samples = tuple(
-        (labels, max(0.0, moment - value))
-        for labels, value in timestamps.items()
-        if isinstance(value, float)
-    )
-    return Family(family.name, family.documentation, family.kind, family.label_names, samples)
+        for family in with_current_lag(self._snapshot().families, self._clock()):
+            yield to_metric(family)
 
 
 def to_metric(family: Family) -> Metric:
-    metric = Metric(family.name, family.documentation, _TYPES[family.kind])
+    metric = Metric(family.name, family.documentation, family.kind)
     names = family.label_names
     # Counters and gauges only ever hold floats; histograms are handled apart.
     scalars = cast(tuple[tuple[tuple[str, ...], float], ...], family.samples)

@@ -9,16 +9,15 @@ even across a crash: what was served was already on disk.
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
 from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.families import (
@@ -35,7 +34,6 @@ from acs_exporter.state import State, StateKey
 log = logging.getLogger("acs_exporter.daemon")
 
 MAX_BACKOFF_SECONDS = 300.0
-MAX_RETRY_AFTER_SECONDS = 3600.0
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
@@ -153,26 +151,6 @@ class Exporter:
             self._outcomes = (state.series, families)
         dynamic = self_families(state, dict(self._health), self._max_series, self._clock())
         return Snapshot((*self._outcomes[1], *self._static, *dynamic))
-
-
-@dataclass
-class Backoff:
-    """Capped exponential backoff with jitter, honouring a server's Retry-After."""
-
-    base: float = 1.0
-    cap: float = MAX_BACKOFF_SECONDS
-    failures: int = 0
-
-    def next_delay(self, retry_after: float | None = None) -> float:
-        self.failures += 1
-        ceiling = min(self.cap, self.base * 2.0 ** min(self.failures - 1, 30))
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (jitter, not crypto)
-        if retry_after is not None and retry_after > 0:
-            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def poll_loop(source: Source, interval: float, exporter: Exporter, stop: threading.Event) -> None:

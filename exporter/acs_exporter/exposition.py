@@ -11,13 +11,13 @@ reference (and what any prometheus_client registry would use).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable
 from typing import Final, cast
 
 from prometheus_client import utils
 
-from acs_exporter.collector import lag_family
-from acs_exporter.families import CURSOR_LAG, CURSOR_TIMESTAMP
+from acs_exporter.families import with_current_lag
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
 TEXT: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -81,16 +81,8 @@ def _samples(family: Family, out: list[str]) -> None:
         out.append(f"{_prefix(name, names, labels)} {_number(value)}\n")  # type: ignore[arg-type]
 
 
-def _families(snapshot: Snapshot, now: float | None) -> Iterable[Family]:
-    timestamps: dict[tuple[str, ...], float] = {}
-    for family in snapshot.families:
-        if family.name == CURSOR_TIMESTAMP:
-            timestamps = {k: v for k, v in family.samples if isinstance(v, float)}
-    for family in snapshot.families:
-        if family.name == CURSOR_LAG:
-            yield lag_family(family, timestamps, now)
-        else:
-            yield family
+def _families(snapshot: Snapshot, now: float | None) -> tuple[Family, ...]:
+    return with_current_lag(snapshot.families, time.time() if now is None else now)
 
 
 def render_text(snapshot: Snapshot, now: float | None = None) -> str:

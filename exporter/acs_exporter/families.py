@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import time
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -161,6 +160,13 @@ def self_families(
         )
     )
     series_count = len(state.series)
+    cursor_timestamps = Family(
+        CURSOR_TIMESTAMP,
+        "How far the source has been read: ingestion time of its cursor, Unix seconds.",
+        "gauge",
+        ("source",),
+        per_source((n, health[n].watermark) for n in names),
+    )
     return (
         Family(
             "acs_exporter_source_up",
@@ -179,14 +185,14 @@ def self_families(
             ("source",),
             per_source((n, health[n].last_success) for n in names),
         ),
+        cursor_timestamps,
         Family(
-            CURSOR_TIMESTAMP,
-            "How far the source has been read: ingestion time of its cursor, Unix seconds.",
+            CURSOR_LAG,
+            "Now minus the source's cursor: how far behind real time the counts are.",
             "gauge",
             ("source",),
-            per_source((n, health[n].watermark) for n in names),
+            _lag_samples(cursor_timestamps, now),
         ),
-        cursor_lag_family(health, now),
         Family(
             "acs_exporter_poll_duration_seconds",
             "Time spent in one poll of the source, including the query.",
@@ -260,16 +266,25 @@ def self_families(
     )
 
 
-def cursor_lag_family(health: Mapping[str, SourceHealth], now: float | None = None) -> Family:
-    moment = time.time() if now is None else now
-    return Family(
-        CURSOR_LAG,
-        "Now minus the source's cursor: how far behind real time the counts are.",
-        "gauge",
-        ("source",),
-        tuple(
-            ((name,), max(0.0, moment - h.watermark))
-            for name, h in sorted(health.items())
-            if h.watermark is not None
-        ),
+def with_current_lag(families: Iterable[Family], now: float) -> tuple[Family, ...]:
+    """`families` with the cursor lag as of `now`, from the cursor timestamps.
+
+    The lag is "now minus the cursor" (docs/metrics.md): every reader of a snapshot (scrape,
+    render, OTLP push) calls this when it reads, rather than trusting the value the snapshot
+    was built with.
+    """
+    families = tuple(families)
+    samples = _lag_samples(next((f for f in families if f.name == CURSOR_TIMESTAMP), None), now)
+    return tuple(replace(f, samples=samples) if f.name == CURSOR_LAG else f for f in families)
+
+
+def _lag_samples(
+    cursor_timestamps: Family | None, now: float
+) -> tuple[tuple[tuple[str, ...], float], ...]:
+    if cursor_timestamps is None:
+        return ()
+    return tuple(
+        (labels, max(0.0, now - value))
+        for labels, value in cursor_timestamps.samples
+        if isinstance(value, int | float)
     )

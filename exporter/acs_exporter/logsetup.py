@@ -16,12 +16,21 @@ import orjson
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
 )
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING}
-_LEVELS["error"] = logging.ERROR
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+
+
+def _level(record: logging.LogRecord) -> str:
+    """The level as --log.level spells it (warn, not warning)."""
+    return record.levelname.lower().replace("warning", "warn")
 
 
 def _time(record: logging.LogRecord) -> str:
@@ -33,7 +42,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": _time(record),
-            "level": record.levelname.lower().replace("warning", "warn"),
+            "level": _level(record),
             "logger": record.name,
             "msg": record.getMessage(),
         }
@@ -45,8 +54,7 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        level = record.levelname.lower().replace("warning", "warn")
-        parts = [_time(record), level, f"{record.name}:", record.getMessage()]
+        parts = [_time(record), _level(record), f"{record.name}:", record.getMessage()]
         parts += [
             f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
             for k, v in _fields(record).items()

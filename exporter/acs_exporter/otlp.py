@@ -43,14 +43,10 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExp
 from opentelemetry.sdk.resources import Resource
 
 from acs_exporter import __version__
+from acs_exporter.families import with_current_lag
 from acs_exporter.snapshot import Family, Snapshot
 
 log = logging.getLogger(__name__)
-
-# docs/metrics.md: the lag is "now minus the cursor"; like the /metrics collector, compute it
-# at the moment of the push rather than when the snapshot was built.
-CURSOR_LAG = "acs_exporter_cursor_lag_seconds"
-CURSOR_TIMESTAMP = "acs_exporter_cursor_timestamp_seconds"
 
 # The SDK folds attribute sets beyond 2000 per instrument into an overflow point by default;
 # our own cardinality guard (metrics.max_series) is the limit that matters.
@@ -66,22 +62,6 @@ def otel_name(family: Family) -> str | None:
     if family.kind == "gauge":
         return family.name
     return None
-
-
-def with_fresh_lag(families: Iterable[Family], now: float) -> dict[str, Family]:
-    """Families by name, the cursor lag recomputed from the cursor timestamps at `now`."""
-    by_name = {f.name: f for f in families}
-    lag, stamps = by_name.get(CURSOR_LAG), by_name.get(CURSOR_TIMESTAMP)
-    if lag is not None and stamps is not None:
-        samples = tuple(
-            (labels, max(0.0, now - value))
-            for labels, value in stamps.samples
-            if isinstance(value, int | float)
-        )
-        by_name[CURSOR_LAG] = Family(
-            lag.name, lag.documentation, lag.kind, stamps.label_names, samples
-        )
-    return by_name
 
 
 class OtlpPusher:
@@ -178,7 +158,8 @@ class OtlpPusher:
         with self._lock:
             try:
                 self._current = self._snapshot()
-                self._families = with_fresh_lag(self._current.families, self._clock())
+                families = with_current_lag(self._current.families, self._clock())
+                self._families = {family.name: family for family in families}
                 for family in self._families.values():
                     self._register(family)
                 self._reader.collect(timeout_millis=self._timeout * 1000)

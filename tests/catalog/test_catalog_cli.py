@@ -110,6 +110,75 @@ def test_explain_reports_a_bad_override_with_file_and_line(
     assert f"{path}:3: entries[0].category" in err
 
 
+OURS = """entries:
+  - code: 486
+    subcode: 1
+    category: ExpectedError
+    message: Busy here (our carrier)
+    advice: Nothing to do.
+"""
+
+
+def _config_with_override(tmp_path: Path) -> Path:
+    override = tmp_path / "ours.yaml"
+    override.write_text(OURS)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"catalog:\n  overrides: [{override}]\n")
+    return config
+
+
+def test_explain_applies_the_catalog_overrides_of_the_config_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = _config_with_override(tmp_path)
+    code, out, _ = run(capsys, "explain", "486", "1", "--config.file", str(config))
+    assert code == 0
+    assert out.splitlines()[0] == "end reason 486/1  ExpectedError"
+    assert "Busy here (our carrier)" in out
+    # --override files come after the configuration's, so they win.
+    later = tmp_path / "later.yaml"
+    later.write_text(OURS.replace("ExpectedError", "UnexpectedClientError"))
+    argv = ["explain", "486", "1", "--config.file", str(config), "--override", str(later)]
+    _, out, _ = run(capsys, *argv)
+    assert out.splitlines()[0] == "end reason 486/1  UnexpectedClientError"
+
+
+def test_explain_reports_an_invalid_config_file_with_file_and_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("catalog:\n  overides: [x.yaml]\n")
+    code, out, err = run(capsys, "explain", "486", "--config.file", str(config))
+    assert code == 2
+    assert not out
+    assert err.startswith("acs-exporter explain: invalid configuration")
+    assert f"{config}:2: catalog.overides" in err
+
+
+def test_catalog_lists_the_entries_of_the_config_overrides(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = _config_with_override(tmp_path)
+    code, out, _ = run(capsys, "catalog", "--json", "--search", "our carrier")
+    assert (code, json.loads(out)) == (0, [])
+    argv = ["catalog", "--json", "--search", "our carrier", "--config.file", str(config)]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    data = json.loads(out)
+    assert [(e["code"], e["subcode"], e["category"]) for e in data] == [(486, 1, "ExpectedError")]
+    assert data[0]["source"] == str(tmp_path / "ours.yaml")
+
+
+def test_catalog_reads_the_overrides_from_the_environment_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    override = tmp_path / "ours.yaml"
+    override.write_text(OURS)
+    monkeypatch.setenv("ACS_EXPORTER_CATALOG__OVERRIDES", json.dumps([str(override)]))
+    _, out, _ = run(capsys, "catalog", "--json", "--search", "our carrier")
+    assert [(e["code"], e["subcode"]) for e in json.loads(out)] == [(486, 1)]
+
+
 def test_catalog_lists_every_entry(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "catalog")
     lines = out.splitlines()
@@ -171,6 +240,7 @@ def test_help_is_useful(capsys: pytest.CaptureFixture[str], command: str) -> Non
     out = capsys.readouterr().out
     assert "--json" in out
     assert "--override" in out
+    assert "--config.file" in out
 
 
 def test_explain_of_a_lone_subcode_suggests_the_documented_pair(

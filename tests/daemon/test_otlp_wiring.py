@@ -2,60 +2,24 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from daemon_helpers import start
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from otlp_receiver import Receiver, otlp_receiver
 
 pytestmark = pytest.mark.e2e
 
 
-class Received:
-    def __init__(self) -> None:
-        self.requests: list[ExportMetricsServiceRequest] = []
-        self.headers: list[dict[str, str]] = []
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, Received]]:
-    received = Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            request = ExportMetricsServiceRequest()
-            request.ParseFromString(body)
-            received.requests.append(request)
-            received.headers.append({k.lower(): v for k, v in self.headers.items()})
-            reply = ExportMetricsServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/metrics", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def receiver() -> Iterator[Receiver]:
+    with otlp_receiver() as state:
+        yield state
 
 
 def metric_names(request: ExportMetricsServiceRequest) -> set[str]:
@@ -67,17 +31,14 @@ def metric_names(request: ExportMetricsServiceRequest) -> set[str]:
     }
 
 
-def test_the_running_exporter_pushes_over_otlp(
-    tmp_path: Path, receiver: tuple[str, Received]
-) -> None:
-    url, received = receiver
+def test_the_running_exporter_pushes_over_otlp(tmp_path: Path, receiver: Receiver) -> None:
     secret = "Bearer otlp-secret-token"
     running = start(
         [],
         tmp_path,
         env={
             "ACS_EXPORTER_OTLP__ENABLED": "true",
-            "ACS_EXPORTER_OTLP__ENDPOINT": url,
+            "ACS_EXPORTER_OTLP__ENDPOINT": receiver.url,
             "ACS_EXPORTER_OTLP__INTERVAL": "300ms",
             "ACS_EXPORTER_OTLP__HEADERS": json.dumps({"Authorization": secret}),
         },
@@ -85,14 +46,14 @@ def test_the_running_exporter_pushes_over_otlp(
     try:
         running.wait_ready()
         deadline = time.monotonic() + 20
-        while not any("acs_call_ends_total" in metric_names(r) for r in list(received.requests)):
+        while not any("acs_call_ends_total" in metric_names(r) for r in list(receiver.requests)):
             assert time.monotonic() < deadline, running.log()
             time.sleep(0.1)
     finally:
         assert running.stop() == 0, running.log()
-    names = set().union(*(metric_names(r) for r in received.requests))
+    names = set().union(*(metric_names(r) for r in receiver.requests))
     assert {"acs_call_ends_total", "acs_exporter_build_info", "acs_end_reason_info"} <= names
-    assert received.headers[-1]["authorization"] == secret
+    assert receiver.headers[-1]["authorization"] == secret
     assert secret not in running.log()
 
 

@@ -474,11 +474,11 @@ class FakeLogAnalytics:
         if result is None:
             return _Reply(204, {}, b"")
         if truncated or (fault is not None and fault.kind == "truncate"):
-            result["error"] = _truncation_error(self.row_limit)
+            result["error"] = _partial_error(_truncation(self.row_limit))
         elif fault is not None and fault.kind == "partial":
             rows = result["tables"][0]["rows"]
             del rows[len(rows) // 2 :]
-            result["error"] = _partial_error()
+            result["error"] = _partial_error(_LOW_MEMORY)
         payload = orjson.dumps(result)
         if self.cache_responses and "error" not in result:
             self._cache[cache_key] = payload
@@ -563,7 +563,9 @@ def _prefer_wait(prefer: str | None) -> float:
     return default
 
 
-def _partial_error() -> dict[str, Any]:
+def _partial_error(inner: Mapping[str, Any]) -> dict[str, Any]:
+    """The error object of an HTTP 200 whose tables hold only part of the result; `inner` is
+    the engine's own error."""
     return {
         "code": "PartialError",
         "message": "There were some errors when processing your query.",
@@ -571,33 +573,25 @@ def _partial_error() -> dict[str, Any]:
             {
                 "code": "EngineError",
                 "message": "Something went wrong processing your query on the server.",
-                "innererror": {
-                    "code": "-2133196797",
-                    "message": "Partial query failure: Low memory condition "
-                    "(E_LOW_MEMORY_CONDITION).",
-                },
+                "innererror": dict(inner),
             }
         ],
     }
 
 
-def _truncation_error(limit: int) -> dict[str, Any]:
+_LOW_MEMORY = {
+    "code": "-2133196797",
+    "message": "Partial query failure: Low memory condition (E_LOW_MEMORY_CONDITION).",
+}
+
+
+def _truncation(limit: int) -> dict[str, Any]:
     return {
-        "code": "PartialError",
-        "message": "There were some errors when processing your query.",
-        "details": [
-            {
-                "code": "EngineError",
-                "message": "Something went wrong processing your query on the server.",
-                "innererror": {
-                    "code": "-2133196797",
-                    "message": f"Query result set has exceeded the internal record count limit "
-                    f"{limit} (E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)",
-                    "severity": 2,
-                    "severityName": "Error",
-                },
-            }
-        ],
+        "code": "-2133196797",
+        "message": f"Query result set has exceeded the internal record count limit {limit} "
+        "(E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)",
+        "severity": 2,
+        "severityName": "Error",
     }
 
 

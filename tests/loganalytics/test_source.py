@@ -33,7 +33,9 @@ Factory = Callable[..., LogAnalyticsSource]
 def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
     made: list[LogAnalyticsSource] = []
 
-    def factory(credential: Any = None, **overrides: Any) -> LogAnalyticsSource:
+    def factory(
+        credential: Any = None, source_clock: Callable[[], datetime] = clock, **overrides: Any
+    ) -> LogAnalyticsSource:
         values: dict[str, Any] = {
             "type": "log_analytics",
             "workspace_ids": [WS],
@@ -47,7 +49,7 @@ def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
         source = LogAnalyticsSource(
             LogAnalyticsSettings(**values),
             credential=credential or FakeCredential(),
-            clock=clock,
+            clock=source_clock,
         )
         made.append(source)
         return source
@@ -404,6 +406,27 @@ def test_slow_query_beyond_the_server_timeout(
     with pytest.raises(SourceError) as caught:
         source.fetch(cursor)
     assert caught.value.reason == "timeout"
+
+
+def test_time_passing_during_a_fetch_does_not_make_it_look_behind(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    """A real clock moves between reads. A fetch that has read up to `now - safety_lag` is
+    caught up; were it judged against a later `now`, the daemon would poll again at once,
+    for ever."""
+    server.add_workspace(WS)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now - timedelta(minutes=3))])
+
+    def ticking() -> datetime:
+        clock.advance(timedelta(milliseconds=1))
+        return clock.now
+
+    source = make_source(source_clock=ticking, initial_lookback=timedelta(minutes=10))
+    batch = source.fetch(None)
+    assert sum(o.n for o in batch.call_ends) == 1
+    assert batch.caught_up
+    clock.advance(timedelta(minutes=1))
+    assert source.fetch(batch.cursor).caught_up
 
 
 def test_no_data_204_is_an_empty_success(

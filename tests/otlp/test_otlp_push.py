@@ -2,74 +2,23 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
 from acs_exporter.otlp import OtlpPusher, otel_name
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
-
-
-@dataclass
-class Receiver:
-    url: str
-    requests: list[ExportMetricsServiceRequest] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    received: threading.Event = field(default_factory=threading.Event)
-
-    def wait(self, count: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            assert time.monotonic() < deadline, f"got {len(self.requests)} of {count} pushes"
-            time.sleep(0.02)
+from otlp_receiver import Receiver, otlp_receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            assert self.headers["Content-Type"] == "application/x-protobuf"
-            request = ExportMetricsServiceRequest()
-            request.ParseFromString(body)
-            state.headers.append({k.lower(): v for k, v in self.headers.items()})
-            state.paths.append(self.path)
-            state.requests.append(request)
-            reply = ExportMetricsServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1/metrics"
-    try:
+    with otlp_receiver() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 CALL_ENDS = Family(

@@ -9,28 +9,5 @@ Public API (other modules import only these names):
     Category, Provenance, Domain, Entry, Resolution, MalformedCode, CatalogError
 """
 
-from acs_exporter.catalog.api import (
-    Catalog,
-    CatalogError,
-    Category,
-    Domain,
-    Entry,
-    MalformedCode,
-    Provenance,
-    Resolution,
-    load_catalog,
-    parse_code,
-)
-
-__all__ = [
-    "Catalog",
-    "CatalogError",
-    "Category",
-    "Domain",
-    "Entry",
-    "MalformedCode",
-    "Provenance",
-    "Resolution",
-    "load_catalog",
-    "parse_code",
-]
+from acs_exporter.catalog.api import *  # noqa: F403 (the public names are api.__all__)
+from acs_exporter.catalog.api import __all__ as __all__

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import orjson
-
-from acs_exporter.catalog import CatalogError, Domain, MalformedCode, load_catalog
+from acs_exporter.catalog import CatalogError, Domain, MalformedCode
 from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints, use_colour
+from acs_exporter.commands.catalog import add_catalog_flags, catalog_from_args, write_json
+from acs_exporter.config import ConfigError
 
 EXAMPLES = """examples:
   acs-exporter explain 410 3112
@@ -49,41 +48,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="CATEGORY",
         help="the ResultCategory the service logged, used when no row documents the pair",
     )
-    parser.add_argument(
-        "--override",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="catalog override YAML file (repeatable; later files win)",
-    )
-    parser.add_argument(
-        "--color",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="colour the category (default: only on a terminal)",
-    )
+    add_catalog_flags(parser)
     parser.set_defaults(func=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
     try:
-        catalog = load_catalog(args.override)
+        catalog = catalog_from_args(args)
         resolution = catalog.resolve(
             args.code, args.subcode, args.service_category, Domain(args.domain)
         )
-    except CatalogError as error:
-        print(f"acs-exporter explain: {error}", file=sys.stderr)
-        return 2
-    except MalformedCode as error:
+    except (ConfigError, CatalogError, MalformedCode) as error:
         print(f"acs-exporter explain: {error}", file=sys.stderr)
         return 2
     hints = lookup_hints(resolution, catalog.entries)
     if args.json:
-        data = explain_dict(resolution) | {"hints": hints}
-        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        sys.stdout.buffer.write(b"\n")
-        sys.stdout.flush()
+        write_json(explain_dict(resolution) | {"hints": hints})
     else:
         colour = use_colour(sys.stdout, args.color)
         sys.stdout.write(explain_text(resolution, sys.stdout, colour, hints))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from acs_exporter.commands.run import add_config_file_flag, settings_from_args
+
 if TYPE_CHECKING:
     from acs_exporter.config import Settings
     from acs_exporter.sources.base import Cursor
@@ -30,18 +32,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         required=True,
         help="print the queries (nothing is sent to Azure)",
     )
-    parser.add_argument(
-        "--config.file", dest="config_file", type=Path, metavar="FILE", help="YAML config file"
-    )
+    add_config_file_flag(parser)
     parser.set_defaults(func=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
-    from acs_exporter.config import ConfigError, load_settings
+    from acs_exporter.config import ConfigError
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 
     try:
-        settings = load_settings(args.config_file, {})
+        settings = settings_from_args(args)
     except ConfigError as exc:
         print(f"acs-exporter: {exc.render()}", file=sys.stderr)
         return 2

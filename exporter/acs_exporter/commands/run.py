@@ -20,10 +20,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=execute)
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_file_flag(parser: argparse.ArgumentParser) -> None:
+    """`--config.file`, for every command that reads the configuration."""
     parser.add_argument(
         "--config.file", dest="config_file", type=Path, metavar="FILE", help="YAML config file"
     )
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """`--config.file` and the flags that override configuration keys (run, check-config)."""
+    add_config_file_flag(parser)
     parser.add_argument(
         "--web.listen-address",
         dest="listen_address",
@@ -48,17 +54,23 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Flag destination -> the configuration key it overrides.
+_FLAG_KEYS = {
+    "listen_address": ("web", "listen_address"),
+    "web_config_file": ("web", "config_file"),
+    "log_format": ("log", "format"),
+    "log_level": ("log", "level"),
+}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Raises ConfigError."""
+    """The configuration: --config.file, the environment, then whichever of the overriding
+    flags the command has (add_config_flags) and were given. Raises ConfigError."""
     overrides: dict[str, dict[str, object]] = {"web": {}, "log": {}}
-    if args.listen_address is not None:
-        overrides["web"]["listen_address"] = args.listen_address
-    if args.web_config_file is not None:
-        overrides["web"]["config_file"] = args.web_config_file
-    if args.log_format is not None:
-        overrides["log"]["format"] = args.log_format
-    if args.log_level is not None:
-        overrides["log"]["level"] = args.log_level
+    for dest, (section, key) in _FLAG_KEYS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            overrides[section][key] = value
     return load_settings(args.config_file, overrides)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -254,10 +255,7 @@ class FilesSource:
                 entry.head, entry.head_len = _hash(head), len(head)
             if entry.failed:
                 return entry
-            if entry.format == "log-analytics-json":
-                self._read_document(f, path=path, entry=entry, size=size, final=final, state=state)
-            else:
-                self._read_lines(f, path=path, entry=entry, size=size, final=final, state=state)
+            self._read_records(f, path=path, entry=entry, size=size, final=final, state=state)
             entry.size, entry.mtime_ns = size, stat.st_mtime_ns
             return entry
 
@@ -278,7 +276,7 @@ class FilesSource:
             path,
         )
 
-    def _read_lines(
+    def _read_records(
         self,
         f: BinaryIO,
         *,
@@ -288,9 +286,20 @@ class FilesSource:
         final: bool,
         state: _FetchState,
     ) -> None:
-        reader = read_csv if entry.format == "csv" else read_jsonl
+        """Read on from `entry` with the format's reader, within the fetch's budget."""
+        reader: Callable[[ReadRequest], ReadResult]
+        if entry.format == "log-analytics-json":
+            tables = self._tables(f, path=path, entry=entry, size=size, final=final, state=state)
+            if tables is None:
+                return
+            reader = partial(read_loganalytics_json, tables=tables)
+            total, unit = sum(len(t.rows) for t in tables), "rows"
+        else:
+            reader = read_csv if entry.format == "csv" else read_jsonl
+            total, unit = size, "B"
+        # `total` is in the unit of `entry.offset`: bytes, or rows of a document.
         with (
-            self._progress_bar(path, size, entry.offset, "B") as advance,
+            self._progress_bar(path, total, entry.offset, unit) as advance,
             _Rejecter(self.name, path, state) as reject,
         ):
             result = reader(
@@ -306,9 +315,16 @@ class FilesSource:
                     advance=advance,
                 )
             )
-        self._account(entry, result, state, complete=result.offset >= size)
+        entry.offset, entry.line = result.offset, result.line
+        entry.complete = result.offset >= total
+        state.call_ends.update(result.call_ends)
+        state.media_results.update(result.media_results)
+        state.records += result.records
+        state.budget -= result.records
+        if not result.at_end:
+            state.caught_up = False
 
-    def _read_document(
+    def _tables(
         self,
         f: BinaryIO,
         *,
@@ -317,60 +333,24 @@ class FilesSource:
         size: int,
         final: bool,
         state: _FetchState,
-    ) -> None:
-        try:
-            tables = self._document(f, path, size, entry.mtime_ns)
-        except DocumentError as error:
-            if not final:
-                return  # maybe still being written: judge it once it stops changing
-            entry.failed = True
-            state.rejected[error.reason] += 1
-            log.error("%s (the whole file is skipped until it changes)", error)
-            return
-        total = sum(len(t.rows) for t in tables)
-        with (
-            self._progress_bar(path, total, entry.offset, "rows") as advance,
-            _Rejecter(self.name, path, state) as reject,
-        ):
-            result = read_loganalytics_json(
-                ReadRequest(
-                    file=f,
-                    display=str(path),
-                    size=size,
-                    offset=entry.offset,
-                    line=entry.line,
-                    limit=state.budget,
-                    final=final,
-                    reject=reject,
-                    advance=advance,
-                ),
-                tables,
-            )
-        self._account(entry, result, state, complete=result.at_end)
-
-    def _document(self, f: BinaryIO, path: Path, size: int, mtime_ns: int) -> list[ResultTable]:
-        """The parsed document, kept while a big one is read over several polls."""
-        key = (str(path), size, mtime_ns)
+    ) -> list[ResultTable] | None:
+        """The parsed document, kept while a big one is read over several polls; None when it
+        cannot be parsed (judged, and counted as rejected, once it stops changing)."""
+        key = (str(path), size, entry.mtime_ns)
         if self._cached_document is not None and self._cached_document[0] == key:
             return self._cached_document[1]
         self._cached_document = None
         f.seek(0)
-        tables = parse_document(f.read(size), str(path))
+        try:
+            tables = parse_document(f.read(size), str(path))
+        except DocumentError as error:
+            if final:
+                entry.failed = True
+                state.rejected[error.reason] += 1
+                log.error("%s (the whole file is skipped until it changes)", error)
+            return None  # else maybe still being written
         self._cached_document = (key, tables)
         return tables
-
-    @staticmethod
-    def _account(
-        entry: FileProgress, result: ReadResult, state: _FetchState, *, complete: bool
-    ) -> None:
-        entry.offset, entry.line = result.offset, result.line
-        entry.complete = complete
-        state.call_ends.update(result.call_ends)
-        state.media_results.update(result.media_results)
-        state.records += result.records
-        state.budget -= result.records
-        if not result.at_end:
-            state.caught_up = False
 
     @contextmanager
     def _progress_bar(

@@ -19,7 +19,9 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import IO
 
@@ -47,27 +49,16 @@ MAX_RECORDS_PER_FETCH = 100_000
 CATALOG_TAIL_SHARE = 0.01
 
 
+@dataclass(slots=True, kw_only=True)
 class SimulatorState:
     """The simulator's position, as stored in the cursor (a JSON object)."""
 
-    __slots__ = ("anchor_sim", "anchor_wall", "origin", "position", "seed", "time_scale")
-
-    def __init__(
-        self,
-        *,
-        seed: int,
-        origin: int,
-        position: int,
-        anchor_wall: float,
-        anchor_sim: float,
-        time_scale: float,
-    ) -> None:
-        self.seed = seed  # the effective seed (chosen at random when not configured)
-        self.origin = origin  # simulated second the scenario started at
-        self.position = position  # next simulated second to generate
-        self.anchor_wall = anchor_wall  # wall time at which the simulated clock read anchor_sim
-        self.anchor_sim = anchor_sim
-        self.time_scale = time_scale
+    seed: int  # the effective seed (chosen at random when not configured)
+    origin: int  # simulated second the scenario started at
+    position: int  # next simulated second to generate
+    anchor_wall: float  # wall time at which the simulated clock read anchor_sim
+    anchor_sim: float
+    time_scale: float
 
     def simulated_now(self, wall: float) -> float:
         return self.anchor_sim + (wall - self.anchor_wall) * self.time_scale
@@ -162,7 +153,7 @@ class Simulator:
         self._tail = _catalog_tail(catalog)
         self._tables: dict[tuple[str, float], Table] = {}
         self._profiles = tuple(p for p, _ in PROFILES)
-        self._profile_cum = tuple(_cumulative([w for _, w in PROFILES]))
+        self._profile_cum = tuple(accumulate(w for _, w in PROFILES))
         self._record: IO[bytes] | None = None
         # Ticks below this were already written to record_file by this process: a re-fetch
         # from an older cursor (after a failed apply) must not write them twice.
@@ -311,12 +302,3 @@ class Simulator:
 def _open_append(path: Path) -> IO[bytes]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.open("ab")
-
-
-def _cumulative(weights: list[float]) -> list[float]:
-    total = 0.0
-    out = []
-    for w in weights:
-        total += w
-        out.append(total)
-    return out

@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
-from acs_exporter.sources.formats.fields import (
-    ColumnMap,
-    RecordError,
-    Table,
-    normalise_column,
-    table_for,
-    table_of_columns,
-)
+from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
 
 PROGRESS_EVERY = 4096
 
@@ -72,51 +64,6 @@ def read_header(f: BinaryIO, size: int, final: bool) -> tuple[list[str] | None, 
     return header, lines.offset
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
-    """A CSV header resolved once: where each table's fields are, and which table a row is."""
-
-    columns: list[str]
-    type_index: int | None
-    maps: dict[Table, ColumnMap | None]
-    default_table: Table | None
-
-    @classmethod
-    def of(cls, columns: list[str]) -> _Header:
-        names = [normalise_column(c) for c in columns]
-        return cls(
-            columns=columns,
-            type_index=names.index("type") if "type" in names else None,
-            maps={table: ColumnMap.for_columns(columns, table) for table in Table},
-            default_table=table_of_columns(columns),
-        )
-
-    def add_row(self, row: list[str], where: str, request: ReadRequest, result: ReadResult) -> None:
-        if len(row) != len(self.columns):
-            message = f"expected {len(self.columns)} fields, found {len(row)}"
-            request.reject("wrong_field_count", where, message)
-            return
-        kind = None if self.type_index is None else row[self.type_index]
-        table = self.default_table if kind is None else table_for(kind)
-        if table is None:
-            if kind is not None:
-                message = f"Type {kind!r} is not a supported table"
-                request.reject("other_table", where, message)
-            else:
-                message = "no ParticipantEndReason (or ResultCode) column in the header"
-                request.reject("missing_field", where, message)
-            return
-        columns = self.maps[table]
-        if columns is None:
-            message = f"{table.value} row but the header has no end-code column"
-            request.reject("missing_field", where, message)
-            return
-        try:
-            result.add(table, columns.observation(row))
-        except RecordError as error:
-            request.reject(error.reason, where, str(error))
-
-
 def read_csv(request: ReadRequest) -> ReadResult:
     columns, header_end = read_header(request.file, request.size, request.final)
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
@@ -125,7 +72,7 @@ def read_csv(request: ReadRequest) -> ReadResult:
         return result
     if result.offset < header_end:
         result.offset, result.line = header_end, 1
-    header = _Header.of(columns)
+    layout = ColumnLayout.of(columns, "the header")
     lines = _Lines(request.file, result.offset, result.line, request.size, request.final)
     reader = csv.reader(lines, strict=True)
     reported = result.offset
@@ -155,8 +102,14 @@ def read_csv(request: ReadRequest) -> ReadResult:
         result.records += 1
         if lines.bad_encoding:
             request.reject("invalid_encoding", where, "line is not valid UTF-8")
+        elif len(row) != len(columns):
+            message = f"expected {len(columns)} fields, found {len(row)}"
+            request.reject("wrong_field_count", where, message)
         else:
-            header.add_row(row, where, request, result)
+            try:
+                result.add(*layout.observation(row))
+            except RecordError as error:
+                request.reject(error.reason, where, str(error))
     request.advance(result.offset - reported)
     return result
 

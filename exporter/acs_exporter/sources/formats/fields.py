@@ -144,14 +144,48 @@ class ColumnMap:
         return Observation(code, subcode, category, dims, 1)
 
 
-def table_of_columns(columns: Sequence[str]) -> Table | None:
-    """Which table a header without a Type column belongs to, judged by its end-code column."""
-    names = {normalise_column(c) for c in columns}
-    if CALL_CODE in names:
-        return Table.CALL_SUMMARY
-    if MEDIA_CODE in names:
-        return Table.MEDIA_SUMMARY
-    return None
+@dataclass(frozen=True, slots=True)
+class ColumnLayout:
+    """A CSV header or a query result's columns, resolved once: which table each row belongs
+    to (its Type column, else the end-code column the header has) and where its fields are."""
+
+    described: str  # "the header", "table PrimaryResult": for messages
+    type_index: int | None
+    maps: dict[Table, ColumnMap | None]
+    default_table: Table | None
+
+    @classmethod
+    def of(cls, columns: Sequence[str], described: str) -> ColumnLayout:
+        names = [normalise_column(c) for c in columns]
+        maps = {table: ColumnMap.for_columns(columns, table) for table in Table}
+        return cls(
+            described=described,
+            type_index=names.index("type") if "type" in names else None,
+            maps=maps,
+            # Rows without a Type: the first table (call summary) whose end code is a column.
+            default_table=next((table for table in Table if maps[table] is not None), None),
+        )
+
+    def observation(self, row: Sequence[object]) -> tuple[Table, Observation]:
+        """The row's table and Observation. Raises RecordError. `row` has one value a column."""
+        if self.type_index is None:
+            table = self.default_table
+            if table is None:
+                raise RecordError(
+                    "missing_field",
+                    f"no ParticipantEndReason (or ResultCode) column in {self.described}",
+                )
+        else:
+            kind = row[self.type_index]
+            table = table_for(kind)
+            if table is None:
+                raise RecordError("other_table", f"Type {kind!r} is not a supported table")
+        columns = self.maps[table]
+        if columns is None:
+            raise RecordError(
+                "missing_field", f"{table.value} row but {self.described} has no end-code column"
+            )
+        return table, columns.observation(row)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,14 +15,7 @@ from dataclasses import dataclass
 import orjson
 
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
-from acs_exporter.sources.formats.fields import (
-    ColumnMap,
-    RecordError,
-    Table,
-    normalise_column,
-    table_for,
-    table_of_columns,
-)
+from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +76,7 @@ def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> R
         if result.offset >= first + len(table.rows):
             first += len(table.rows)
             continue
-        names = [normalise_column(c) for c in table.columns]
-        type_index = names.index("type") if "type" in names else None
-        maps = {kind: ColumnMap.for_columns(table.columns, kind) for kind in Table}
-        default_table = table_of_columns(table.columns)
+        layout = ColumnLayout.of(table.columns, f"table {table.name}")
         for r in range(result.offset - first, len(table.rows)):
             if result.records >= request.limit:
                 request.advance(result.offset - reported)
@@ -103,22 +93,8 @@ def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> R
                     "invalid_row", where, f"expected a list of {len(table.columns)} values"
                 )
                 continue
-            kind = default_table if type_index is None else table_for(row[type_index])
-            if kind is None:
-                if type_index is not None:
-                    message = f"Type {row[type_index]!r} is not a supported table"
-                    request.reject("other_table", where, message)
-                else:
-                    message = f"table {table.name} has no ParticipantEndReason column"
-                    request.reject("missing_field", where, message)
-                continue
-            columns = maps[kind]
-            if columns is None:
-                message = f"{kind.value} row but the table has no end-code column"
-                request.reject("missing_field", where, message)
-                continue
             try:
-                result.add(kind, columns.observation(row))
+                result.add(*layout.observation(row))
             except RecordError as error:
                 request.reject(error.reason, where, str(error))
         first += len(table.rows)

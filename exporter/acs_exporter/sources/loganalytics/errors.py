@@ -6,13 +6,11 @@ server_error, timeout, connection, auth, bad_query, partial, truncated. Messages
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from azure.core.exceptions import (
-    AzureError,
     ClientAuthenticationError,
     ServiceRequestError,
     ServiceRequestTimeoutError,
@@ -107,8 +105,6 @@ def from_exception(error: Exception, *, where: str) -> SourceError:
         return SourceError("timeout", f"{where}: no answer in time: {error}")
     if isinstance(error, ServiceRequestError | ServiceResponseError):
         return SourceError("connection", f"{where}: connection failed: {error}")
-    if isinstance(error, AzureError):
-        return SourceError("connection", f"{where}: {type(error).__name__}: {error}")
     return SourceError("connection", f"{where}: {type(error).__name__}: {error}")
 
 
@@ -135,23 +131,3 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
-
-
-class ThrottleBackoff:
-    """Our own capped, jittered exponential backoff for 429s that carry no Retry-After."""
-
-    def __init__(self, *, base: float = 2.0, cap: float = 120.0, rng: random.Random | None = None):
-        self.base = base
-        self.cap = cap
-        self.streak = 0
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-
-    def next_delay(self) -> float:
-        self.streak += 1
-        ceiling = min(self.cap, self.base * 2 ** (self.streak - 1))
-        # "Equal jitter": at least half the ceiling, so retries do not collapse to ~0.
-        delay: float = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-        return delay
-
-    def reset(self) -> None:
-        self.streak = 0

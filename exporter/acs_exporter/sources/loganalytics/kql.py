@@ -12,7 +12,6 @@ them (ParticipantEndReason is a string that may be junk); the catalog parses the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -101,14 +100,8 @@ class QuerySpec:
             return (*keys, "n", "Ingested")
         return (*keys, "Ingested")
 
-    def render(
-        self,
-        window: Window,
-        *,
-        lookback: timedelta,
-        source: str | None = None,
-    ) -> str:
-        """The KQL text. `source` replaces the table reference (e.g. a cross-workspace union)."""
+    def render(self, window: Window, *, lookback: timedelta) -> str:
+        """The KQL text."""
         start = format_ticks(window.start)
         end = format_ticks(window.end)
         pruning = format_ticks(window.start - ticks_from_timedelta(lookback))
@@ -116,7 +109,7 @@ class QuerySpec:
         group = ", ".join(name if name == expr else f"{name} = {expr}" for name, expr in keys)
         lines = [
             f"// acs-exporter: {self.table}, {self.mode}, ingestion window ({start}, {end}]",
-            source or self.table,
+            self.table,
             f"| where TimeGenerated > datetime({pruning})",
             f"| where ingestion_time() > datetime({start}) and ingestion_time() <= datetime({end})",
         ]
@@ -128,14 +121,6 @@ class QuerySpec:
         else:
             lines.append(f"| project {group}, Ingested = tostring(ingestion_time())")
         return "\n".join(lines)
-
-
-def cross_workspace_source(table: Table, workspace_ids: Sequence[str]) -> str:
-    """A table reference spanning several workspaces, for pasting into the portal."""
-    if len(workspace_ids) <= 1:
-        return table
-    parts = ", ".join(f'workspace("{ws}").{table}' for ws in workspace_ids)
-    return f"union {parts}"
 
 
 def timespan(window: Window, *, lookback: timedelta) -> str:

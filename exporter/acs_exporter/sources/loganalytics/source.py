@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
+from acs_exporter.backoff import Backoff
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -108,7 +109,8 @@ class LogAnalyticsSource:
         )
         self.targets = targets_for(settings)
         self.specs = specs_for(settings)
-        self._backoff = errors.ThrottleBackoff()
+        # For 429s without Retry-After: 1-2 s, 2-4 s, ... up to 60-120 s.
+        self._backoff = Backoff(base=2.0, cap=120.0)
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
@@ -122,23 +124,13 @@ class LogAnalyticsSource:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._runner.client.close()
 
-    # --- planning ---------------------------------------------------------------------------
-
-    def _now_end(self) -> int:
-        return window_end(self.settings, self._clock())
-
-    def plan(self, cursor: Cursor) -> list[Job]:
-        """The windows the next fetch reads, per table and target."""
-        return plan_jobs(self.settings, cursor, self._clock())
-
-    def render(self, job: Job) -> str:
-        return job.table_spec.render(job.window, lookback=self.settings.time_generated_lookback)
-
     # --- fetching ---------------------------------------------------------------------------
 
     def fetch(self, cursor: Cursor) -> Batch:
-        jobs = self.plan(cursor)
-        end = self._now_end()
+        # One reading of the clock: the windows end at `end`, and reaching it is caught up.
+        now = self._clock()
+        jobs = plan_jobs(self.settings, cursor, now)
+        end = window_end(self.settings, now)
         started = time.monotonic()
         futures = [self._pool.submit(self._run, job) for job in jobs]
         results: list[JobResult] = []
