@@ -371,6 +371,91 @@ def test_faults_are_classified_and_nothing_is_counted(
     assert sum(o.n for o in batch.call_ends) == 1
 
 
+_COLUMNS = [
+    {"name": name, "type": "string"} for name in ("Code", "Subcode", "ResultCategory", "n")
+] + [{"name": "Ingested", "type": "datetime"}]
+_ROW = ["0", "0", "Success", 1, "2026-11-25T12:00:00.0000000Z"]
+
+
+def _tables(*tables: Any) -> bytes:
+    return orjson.dumps({"tables": list(tables)})
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"{not json", "response is not JSON"),
+        (b"[]", "response is not a JSON object: got list"),
+        (b'"tables"', "response is not a JSON object: got str"),
+        (b"{}", "response has no tables"),
+        (b'{"tables": {"a": 1}}', "tables: expected a non-empty list, got dict"),
+        (_tables("PrimaryResult"), "tables[0]: expected an object, got 'PrimaryResult'"),
+        (_tables({"rows": []}), "tables[0]: no columns"),
+        (_tables({"columns": _COLUMNS}), "tables[0]: no rows"),
+        (_tables({"columns": "n", "rows": []}), "tables[0].columns: expected a list, got str"),
+        (_tables({"columns": [{"type": "string"}], "rows": []}), "tables[0].columns[0]: no name"),
+        (_tables({"columns": _COLUMNS, "rows": {"r": 1}}), "tables[0].rows: expected a list"),
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW] * 12 + [_ROW[:3]]}),
+            "tables[0].rows[12]: expected a list of 5 cells, got ['0', '0', 'Success']",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW, "row"]}),
+            "tables[0].rows[1]: expected a list of 5 cells, got 'row'",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW, [*_ROW[:3], "many", _ROW[4]]]}),
+            "rows[1]: column n: expected a whole number, got 'many'",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:4], 17]]}),
+            "column Ingested: expected a datetime string, got 17",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:4], "yesterday"]]}),
+            "column Ingested: invalid Kusto datetime 'yesterday'",
+        ),
+    ],
+    ids=lambda v: None,
+)
+def test_malformed_response_is_a_server_error_naming_what_and_where(
+    server: FakeLogAnalytics,
+    clock: Clock,
+    make_source: Factory,
+    caplog: pytest.LogCaptureFixture,
+    payload: bytes,
+    message: str,
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    server.inject(Fault.malformed(payload))
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "server_error", str(caught.value)
+    assert message in str(caught.value)
+    assert f"workspace {WS}" in str(caught.value)
+    assert not [r for r in caplog.records if r.exc_info]
+    # Nothing was counted and the cursor did not move: the same cursor reads the record once.
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+
+
+def test_raw_mode_cell_that_is_not_a_value_is_named(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source(mode="raw")
+    cursor = start(source)
+    clock.advance(timedelta(minutes=3))
+    columns = [c for c in _COLUMNS if c["name"] != "n"]
+    row = ["0", "0", "Success", "2026-11-25T12:00:00.0000000Z"]
+    server.inject(
+        Fault.malformed(_tables({"columns": columns, "rows": [row, ["0", {"x": 1}, *row[2:]]]}))
+    )
+    with pytest.raises(SourceError, match=r"rows\[1\]: column Subcode: expected a value") as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "server_error"
+
+
 def test_transient_errors_are_retried_by_the_pipeline(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
