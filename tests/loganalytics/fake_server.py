@@ -382,12 +382,12 @@ class FakeLogAnalytics:
         types = [t for _, t in analysis.columns]
         converters = [_converter(t) for t in types]
         out_rows = [[conv(v) for conv, v in zip(converters, row, strict=True)] for row in rows]
-        table = {
+        primary: dict[str, Any] = {
             "name": "PrimaryResult",
             "columns": [{"name": n, "type": t} for n, t in analysis.columns],
             "rows": out_rows,
         }
-        return {"tables": [table]}, truncated
+        return {"tables": [primary]}, truncated
 
     # --- server -----------------------------------------------------------------------------
 
