@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from acs_exporter.backoff import Backoff
+from acs_exporter.catalog import load_catalog
+from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
@@ -357,12 +361,11 @@ def test_faults_are_classified_and_nothing_is_counted(
         source.fetch(cursor)
     error = caught.value
     assert error.reason == reason, str(error)
-    if reason == "throttled":
-        assert error.retry_after is not None
-        if retry_after is not None:
-            assert error.retry_after == pytest.approx(retry_after)
-        else:
-            assert 0 < error.retry_after <= 120  # our own backoff
+    if retry_after is not None:
+        assert error.retry_after == pytest.approx(retry_after)
+    else:
+        # Only the server's Retry-After is passed on; without one the daemon's backoff decides.
+        assert error.retry_after is None
     if reason == "auth":
         assert "Log Analytics Reader" in str(error)
     # The same cursor still reads the record exactly once afterwards.
@@ -467,19 +470,33 @@ def test_transient_errors_are_retried_by_the_pipeline(
     # fetch fails as `connection` and the next poll re-reads the same window.
 
 
-def test_own_backoff_grows_for_throttling_without_retry_after(
+def test_throttling_without_retry_after_backs_off_growing_capped_and_jittered(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
+    """One schedule: the daemon's backoff (equal jitter, doubling to its cap) is the whole
+    delay; the source adds none of its own."""
     source, cursor = _one_record(server, clock, make_source)
+    exporter = Exporter(catalog=load_catalog(), source_names=[source.name])
+    exporter.complete_poll(
+        source.name,
+        Batch(call_ends=[], cursor=cursor, watermark=clock.now - timedelta(minutes=3)),
+        0.0,
+    )
+    backoff = Backoff(base=1.0, cap=8.0)
     delays = []
-    for _ in range(5):
-        server.inject(Fault.throttle())
-        with pytest.raises(SourceError) as caught:
-            source.fetch(cursor)
-        assert caught.value.retry_after is not None
-        delays.append(caught.value.retry_after)
-    assert delays[-1] > delays[0]
-    assert max(delays) <= 120
+    for _ in range(7):
+        server.inject(*[Fault.throttle()] * 4)  # the pipeline's own retries get throttled too
+        delay = poll_once(source, exporter, backoff, time.monotonic())
+        assert delay is not None
+        delays.append(delay)
+    ceilings = [1, 2, 4, 8, 8, 8, 8]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling, (delays, ceilings)
+    assert len(set(delays[3:])) == 4, "capped delays are jittered, not all equal"
+    server.faults.clear()
+    assert poll_once(source, exporter, backoff, time.monotonic()) is None
+    assert backoff.failures == 0
+    assert exporter.state.sources[source.name].records_read == 1
 
 
 def test_slow_query_beyond_the_server_timeout(

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
-from acs_exporter.backoff import Backoff
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -109,8 +108,6 @@ class LogAnalyticsSource:
         )
         self.targets = targets_for(settings)
         self.specs = specs_for(settings)
-        # For 429s without Retry-After: 1-2 s, 2-4 s, ... up to 60-120 s.
-        self._backoff = Backoff(base=2.0, cap=120.0)
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
@@ -141,8 +138,7 @@ class LogAnalyticsSource:
             except SourceError as error:
                 failures.append(error)
         if failures:
-            raise self._combine(failures)
-        self._backoff.reset()
+            raise combine(failures)
 
         positions = load_cursor(cursor)
         call_ends: list[Observation] = []
@@ -176,19 +172,6 @@ class LogAnalyticsSource:
             watermark=datetime_from_ticks(oldest),
             caught_up=caught_up,
         )
-
-    def _combine(self, failures: Sequence[SourceError]) -> SourceError:
-        first = failures[0]
-        if first.reason == "throttled" and first.retry_after is None:
-            first.retry_after = self._backoff.next_delay()
-        if len(failures) > 1:
-            others = "; ".join(str(f) for f in failures[1:])
-            return SourceError(
-                first.reason,
-                f"{first} (and {len(failures) - 1} more: {others})",
-                retry_after=first.retry_after,
-            )
-        return first
 
     def _run(self, job: Job) -> JobResult:
         window = job.window
@@ -333,6 +316,24 @@ def _unhashable_cell(
                     target, spec, number, names[position], f"expected a value, got {value!r}"
                 )
     return _bad_cell(target, spec, 0, names[0], "unreadable cells")  # not reached
+
+
+def combine(failures: Sequence[SourceError]) -> SourceError:
+    """One error for a failed fetch: the first, naming the others.
+
+    Throttling without Retry-After gets no delay of its own here: the daemon's backoff
+    (growing, capped, jittered) is the one schedule; only the server's Retry-After is passed
+    on, as the lower bound it is.
+    """
+    first = failures[0]
+    if len(failures) == 1:
+        return first
+    others = "; ".join(str(f) for f in failures[1:])
+    return SourceError(
+        first.reason,
+        f"{first} (and {len(failures) - 1} more: {others})",
+        retry_after=first.retry_after,
+    )
 
 
 def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
