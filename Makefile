@@ -40,6 +40,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict alerts/src/*.py dashboards/src/*.py
+	$(BIN)/mypy --strict bench
 
 pytest: $(STAMP) $(KUSTO) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)

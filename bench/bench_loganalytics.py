@@ -66,7 +66,8 @@ def _median(action: Callable[[], object], repeats: int = REPEATS) -> float:
 def _paired_medians(
     first: Callable[[], object], second: Callable[[], object]
 ) -> tuple[float, float]:
-    a, b = [], []
+    a: list[float] = []
+    b: list[float] = []
     for _ in range(REPEATS):
         for action, times in ((first, a), (second, b)):
             started = time.perf_counter()

@@ -49,8 +49,8 @@ def _median(work: Callable[[], None]) -> float:
 def run() -> list[Result]:
     catalog = load_catalog()
     pairs = _pairs(catalog)
-    raw = [(str(code), "" if sub is None else str(sub)) for code, sub in pairs]
-    raw = [(code, None if sub == "" else sub) for code, sub in raw]
+    # As a source delivers them: text, and no subcode as None.
+    raw = [(str(code), None if sub is None else str(sub)) for code, sub in pairs]
     distinct = len(set(pairs))
 
     lookup = catalog.lookup

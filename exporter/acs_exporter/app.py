@@ -19,6 +19,7 @@ from acs_exporter.catalog import Catalog, CatalogError, load_catalog
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.config import Settings, split_listen_address
 from acs_exporter.daemon import Exporter, Pusher, StopSignal, run_until_stopped
+from acs_exporter.reasons import known_reasons
 from acs_exporter.sources.base import Source
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
@@ -122,6 +123,7 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
         exporter = Exporter(
             catalog=catalog,
             source_names=[s.name for s in source_settings],
+            known_reasons={s.name: known_reasons(s.type) for s in source_settings},
             plan=plan,
             max_series=settings.metrics.max_series,
             checkpoint=checkpoint,

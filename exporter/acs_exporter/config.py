@@ -335,8 +335,13 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], 
     except UnicodeDecodeError:
         raise ConfigError([ConfigProblem("(file)", where, "", "expected UTF-8 text")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        # One parse: the nodes keep their line numbers, and the values are built from them.
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -27,6 +27,7 @@ from acs_exporter.families import (
     outcome_families,
     self_families,
 )
+from acs_exporter.reasons import KnownReasons
 from acs_exporter.snapshot import Family, Snapshot
 from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
 from acs_exporter.state import State, StateKey
@@ -49,6 +50,7 @@ class Exporter:
         max_series: int = 2000,
         checkpoint: Checkpoint | None = None,
         clock: Callable[[], float] = time.time,
+        known_reasons: Mapping[str, KnownReasons] | None = None,
     ) -> None:
         self._plan = plan
         self._max_series = max_series
@@ -60,7 +62,17 @@ class Exporter:
         self._warned_fold = False
         self._with_source = len(source_names) > 1
         self._state = checkpoint.load() if checkpoint else State()
-        self._health = {name: SourceHealth() for name in source_names}
+        # Known reasons start at 0 (see reasons.py); others still appear with their first event.
+        known = known_reasons or {}
+        self._health = {
+            name: SourceHealth(
+                errors=dict.fromkeys(known.get(name, KnownReasons()).query_errors, 0)
+            )
+            for name in source_names
+        }
+        self._rejections = {
+            name: known.get(name, KnownReasons()).rejections for name in source_names
+        }
         self._errors: dict[str, str] = {}
         self._static = (build_info_family(), catalog_info_family(catalog))
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
@@ -149,7 +161,9 @@ class Exporter:
         if self._outcomes is None or self._outcomes[0] is not state.series:
             families = outcome_families(state, self._plan, self._with_source)
             self._outcomes = (state.series, families)
-        dynamic = self_families(state, dict(self._health), self._max_series, self._clock())
+        dynamic = self_families(
+            state, dict(self._health), self._max_series, self._clock(), self._rejections
+        )
         return Snapshot((*self._outcomes[1], *self._static, *dynamic))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from acs_exporter import __version__
@@ -129,7 +129,11 @@ def build_info_family() -> Family:
 
 
 def self_families(
-    state: State, health: Mapping[str, SourceHealth], max_series: int, now: float
+    state: State,
+    health: Mapping[str, SourceHealth],
+    max_series: int,
+    now: float,
+    known_rejections: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[Family, ...]:
     names = sorted(health)
 
@@ -152,12 +156,15 @@ def self_families(
         for name in names
         for reason, n in sorted(health[name].errors.items())
     )
+
+    def rejections(name: str) -> dict[str, int]:
+        counted = state.sources[name].rejected if name in state.sources else {}
+        return dict.fromkeys((known_rejections or {}).get(name, ()), 0) | dict(counted)
+
     rejected = tuple(
         ((name, reason), float(n))
         for name in names
-        for reason, n in sorted(
-            (state.sources[name].rejected if name in state.sources else {}).items()
-        )
+        for reason, n in sorted(rejections(name).items())
     )
     series_count = len(state.series)
     cursor_timestamps = Family(

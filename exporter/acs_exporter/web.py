@@ -27,7 +27,7 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from acs_exporter import __version__
 from acs_exporter.exposition import OPENMETRICS, TEXT, render_openmetrics, render_text
 from acs_exporter.snapshot import Snapshot
-from acs_exporter.webconfig import BasicAuth, WebConfig, build_ssl_context
+from acs_exporter.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger("acs_exporter.web")
 
@@ -74,9 +74,9 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         self.auth = BasicAuth(self.web_config.basic_auth_users)
         super().__init__(address, _Handler)
         tls = self.web_config.tls_server_config
-        self.tls = tls is not None
-        if tls is not None:
-            context = build_ssl_context(tls, tls.cert_file)
+        context = self.web_config.ssl_context(tls.cert_file) if tls is not None else None
+        self.tls = context is not None
+        if context is not None:
             # The handshake runs in the request thread, so one slow client cannot stall accept().
             self.socket = context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False

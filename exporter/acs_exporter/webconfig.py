@@ -16,7 +16,7 @@ from typing import Literal
 
 import bcrypt
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 # A valid hash of a random password: checked when the user is unknown, so a wrong user name
 # takes as long as a wrong password and user names cannot be probed by timing.
@@ -66,6 +66,16 @@ class WebConfig(BaseModel):
     tls_server_config: TlsServerConfig | None = None
     http_server_config: HttpServerConfig = Field(default_factory=HttpServerConfig)
     basic_auth_users: dict[str, str] = Field(default_factory=dict)
+    _ssl_context: ssl.SSLContext | None = PrivateAttr(default=None)
+
+    def ssl_context(self, origin: Path) -> ssl.SSLContext | None:
+        """The server's TLS context (None without tls_server_config), built on first use:
+        load_web_config builds it to fail early, and the server then uses that one."""
+        if self.tls_server_config is None:
+            return None
+        if self._ssl_context is None:
+            self._ssl_context = build_ssl_context(self.tls_server_config, origin)
+        return self._ssl_context
 
     @field_validator("basic_auth_users")
     @classmethod
@@ -123,7 +133,7 @@ def load_web_config(path: Path) -> WebConfig:
                 f"web config {path}: tls_server_config.client_auth_type "
                 f"{tls.client_auth_type} needs client_ca_file"
             )
-        build_ssl_context(tls, path)  # fail at start-up, not at the first scrape
+        config.ssl_context(path)  # fail at start-up, not at the first scrape
     return config
 
 

@@ -240,3 +240,23 @@ def test_environment_can_set_sources_as_json(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("ACS_EXPORTER_SOURCES", '[{"type": "simulator", "poll_interval": "2s"}]')
     (source,) = load_settings().sources
     assert source.poll_interval == timedelta(seconds=2)
+
+
+def test_the_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values and line numbers come from one parse of the YAML (the composed nodes)."""
+    parses = []
+    original = yaml.SafeLoader.get_single_node
+
+    def counting(self: yaml.SafeLoader) -> yaml.Node | None:
+        parses.append(1)
+        return original(self)
+
+    monkeypatch.setattr(yaml.SafeLoader, "get_single_node", counting)
+    path = write(tmp_path, "metrics:\n  max_series: 10\nlog:\n  level: loud\n")
+    assert problems(path) == [
+        f"{path}:4: log.level = 'loud': Input should be 'debug', 'info', 'warn' or 'error'"
+    ]
+    assert len(parses) == 1
+    parses.clear()
+    assert load_settings(write(tmp_path, "metrics: {max_series: 10}\n")).metrics.max_series == 10
+    assert len(parses) == 1

@@ -221,6 +221,12 @@ def test_two_sources_get_a_source_label_and_bad_lines_are_counted(tmp_path: Path
     rejected = samples(text, "acs_exporter_records_rejected_total")
     # The fixture's own bad lines, plus the one added here, each counted under its reason.
     assert rejected[(("reason", "invalid_json"), ("source", "exports"))] >= 1
+    # Known reasons are exported from start-up at 0 (writing-exporters guide).
+    assert rejected[(("reason", "unknown_format"), ("source", "exports"))] == 0
+    errors = samples(text, "acs_exporter_query_errors_total")
+    assert errors[(("reason", "record_file"), ("source", "sim"))] == 0
+    assert errors[(("reason", "internal"), ("source", "exports"))] == 0
+    assert samples(text, "acs_exporter_polls_total")[(("outcome", "error"), ("source", "sim"))] == 0
     assert f"{data}:" in running.log()  # the source names file:line of what it rejected
     # Text logs: human-readable lines, not JSON.
     assert " info acs_exporter: acs-exporter started " in running.log()

@@ -6,10 +6,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
+from acs_exporter.reasons import known_reasons
 from acs_exporter.sources.base import Batch, Observation
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -62,3 +65,87 @@ def test_exported_families_match_the_documentation() -> None:
     exported = {f.name + "_total" if f.kind == "counter" else f.name for f in families}
     assert set(docs) == exported
     assert "# TYPE" in render_text(exporter.snapshot())
+
+
+LA_REASONS = {
+    "throttled",
+    "server_error",
+    "timeout",
+    "connection",
+    "auth",
+    "bad_query",
+    "partial",
+    "truncated",
+}
+FILES_REJECTIONS = {
+    "invalid_json",
+    "not_an_object",
+    "missing_field",
+    "wrong_type",
+    "other_table",
+    "invalid_encoding",
+    "wrong_field_count",
+    "invalid_csv",
+    "invalid_row",
+    "invalid_document",
+    "unknown_format",
+}
+
+
+def test_known_label_values_start_at_zero() -> None:
+    """Writing-exporters guide: a counter series a dashboard or rate() needs exists from the
+    start at 0, not only after its first event."""
+    kinds = {"sim": "simulator", "exports": "files", "la": "log_analytics"}
+    exporter = Exporter(
+        catalog=load_catalog(),
+        source_names=list(kinds),
+        known_reasons={name: known_reasons(kind) for name, kind in kinds.items()},
+    )
+    text = render_text(exporter.snapshot())
+    errors = samples(text, "acs_exporter_query_errors_total")
+    assert set(errors.values()) == {0.0}
+    by_source: dict[str, set[str]] = {}
+    for labels in errors:
+        by_source.setdefault(dict(labels)["source"], set()).add(dict(labels)["reason"])
+    daemon = {"checkpoint_write", "internal"}
+    assert by_source == {
+        "sim": daemon | {"record_file"},
+        "exports": daemon,
+        "la": daemon | LA_REASONS,
+    }
+    polls = samples(text, "acs_exporter_polls_total")
+    assert polls == {
+        (("outcome", o), ("source", s)): 0.0 for o in ("success", "error") for s in kinds
+    }
+    rejected = samples(text, "acs_exporter_records_rejected_total")
+    assert rejected == {(("reason", r), ("source", "exports")): 0.0 for r in FILES_REJECTIONS}
+    # A failure then counts on top of its zero series.
+    exporter.fail_poll("la", "throttled", "429", 0.1)
+    errors = samples(render_text(exporter.snapshot()), "acs_exporter_query_errors_total")
+    assert errors[(("reason", "throttled"), ("source", "la"))] == 1.0
+    assert errors[(("reason", "auth"), ("source", "la"))] == 0.0
+
+
+def test_documented_reasons_are_the_initialised_ones() -> None:
+    """docs/metrics.md lists the query-error reasons and docs/sources.md the rejection
+    reasons; the zero series are exactly those."""
+    row = next(line for line in DOC.read_text().splitlines() if "query_errors_total" in line)
+    documented_errors = set(re.findall(r"`([a-z_]+)`", row.split("|")[3]))
+    documented_errors -= {"source", "reason"}
+    initialised = set()
+    for kind in ("simulator", "files", "log_analytics"):
+        initialised |= set(known_reasons(kind).query_errors)
+    assert initialised == documented_errors
+    sources_doc = (DOC.parent / "sources.md").read_text()
+    table = sources_doc.split("### Bad input", 1)[1].split("\n\n", 3)[2]
+    documented_rejections = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
+    assert set(known_reasons("files").rejections) == documented_rejections == FILES_REJECTIONS
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    out: dict[tuple[tuple[str, str], ...], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                out[tuple(sorted(sample.labels.items()))] = sample.value
+    return out

@@ -252,3 +252,20 @@ def test_check_config_summarises_the_web_config_without_secrets(tls_web_config: 
     assert result.returncode == 0, result.stderr
     assert f"# web config {tls_web_config}: TLS on, basic auth users: 1" in result.stdout
     assert HASH not in result.stdout + result.stderr
+
+
+def test_tls_context_is_built_once_at_load(tls_web_config: Path, ca: trustme.CA) -> None:
+    """load_web_config builds the TLS context to fail early; the server uses that one (the
+    key file is not read again: removing it after loading changes nothing)."""
+    web_config = load_web_config(tls_web_config)
+    (tls_web_config.parent / "server.key").unlink()
+    server = ExporterHTTPServer(("127.0.0.1", 0), Snapshot, list, web_config)
+    server.start()
+    try:
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        status, _, _ = https_get(server.port, "/metrics", client, auth("prometheus", PASSWORD))
+        assert status == 200
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -56,9 +56,9 @@ SPIKE_DETECTION_TIMEOUT_S = 30
 # carry a `source` label and the rejected-records panels have data. Its 16 calls are also the
 # low-volume look-alike: far too few for the spike alert, whatever their share.
 FIXTURE = REPO / "tests" / "fixtures" / "files" / "diagnostic.jsonl"
-# Counters the exporter creates only when the event first happens: no query fails here, so
-# the query-error panels show "no data".
-ABSENT_WHEN_HEALTHY = ("acs_exporter_query_errors_total",)
+# Counters whose known reasons start at 0: no query fails here, so the query-error panels
+# show 0 for every reason (not "no data").
+ZERO_WHEN_HEALTHY = ("acs_exporter_query_errors_total",)
 # Recording rules that need more history than this test has.
 NEEDS_HISTORY = {
     "source:acs_call_ends_unexpected_server_error:ratio_baseline1d": "needs 1h of history",
@@ -280,8 +280,10 @@ def test_every_dashboard_query_parses_and_returns_data(stack: Stack, query: Quer
     result = stack.prometheus.query(expr)
     if query.kind == "annotation":
         return  # firing alerts: none yet; ALERTS is checked during the spike
-    if any(name in expr for name in ABSENT_WHEN_HEALTHY):
-        assert result == [], f"{query.where}: expected no such events in a healthy run"
+    if any(name in expr for name in ZERO_WHEN_HEALTHY):
+        assert result, f"{query.where}: expected series at 0, got no data:\n{expr}"
+        values = {float(series["value"][1]) for series in result}
+        assert values == {0.0}, f"{query.where}: expected no such events in a healthy run"
         return
     if any(record in expr for record in NEEDS_HISTORY):
         assert result == [], f"{query.where}: has history it cannot have yet"

@@ -6,6 +6,7 @@ chart ship."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,8 +24,20 @@ from helm_python.chart import Chart
 from conftest import REPO
 
 PACKAGE_VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-# What the Dockerfile's build stage copies (and .dockerignore lets in).
-BUILD_CONTEXT = ("pyproject.toml", "README.md", "exporter")
+
+
+def build_stage_sources() -> tuple[str, ...]:
+    """What the Dockerfile's build stage copies (and .dockerignore lets in), read from it."""
+    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
+    build_stage = text.split("\nFROM ", 2)[1]
+    sources: list[str] = []
+    for line in build_stage.splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            sources.extend(s.rstrip("/").removeprefix("./") for s in line.split()[1:-1])
+    return tuple(sources)
+
+
+BUILD_CONTEXT = build_stage_sources()
 CHART_DIR = REPO / "deploy" / "helm" / "acs-exporter"
 CHART_CASES = [("defaults", {})] + [
     (path.name, yaml.safe_load(path.read_text()) or {})
@@ -107,6 +120,14 @@ def test_installed_wheel_carries_its_package_data(installed: Path) -> None:
     }
     missing = [str(path) for path in sorted(source_data) if not (site / path).is_file()]
     assert missing == []
+
+
+def test_installed_wheel_carries_the_license(installed: Path) -> None:
+    """The image ships the licence text: the wheel puts LICENSE in the package's .dist-info."""
+    site = next((installed.parent / "lib").glob("python3*/site-packages"))
+    shipped = list(site.glob("acs_exporter-*.dist-info/licenses/LICENSE"))
+    assert len(shipped) == 1, sorted(p.name for p in site.glob("acs_exporter-*.dist-info/**/*"))
+    assert shipped[0].read_text() == (REPO / "LICENSE").read_text()
 
 
 def test_image_default_config_passes_check_config(installed: Path) -> None:

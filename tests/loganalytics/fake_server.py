@@ -9,8 +9,9 @@
 - `timespan` is intersected with TimeGenerated, as the service does; `workspaces` unions more
   workspaces into the query; `Prefer: wait=N` is the server timeout (504 beyond it).
 - Faults on demand: any status (429 with or without Retry-After, 5xx, 401, 403), PartialError
-  with tables, connection resets before or in the middle of a response, slowness, result
-  truncation (row limit, reported like the service: PartialError E_QUERY_RESULT_SET_TOO_LARGE).
+  with tables, a malformed 200 body, connection resets before or in the middle of a response,
+  slowness, result truncation (row limit, reported like the service: PartialError
+  E_QUERY_RESULT_SET_TOO_LARGE).
 - A bearer token is required (401 otherwise); `FakeCredential` hands it out, so the real
   BearerTokenCredentialPolicy runs in the client.
 """
@@ -73,11 +74,12 @@ class FakeCredential:
 class Fault:
     """One injected misbehaviour. Build with the class methods."""
 
-    kind: str  # status | partial | reset | reset_midbody | slow | truncate | no_data
+    kind: str  # status | partial | reset | reset_midbody | slow | truncate | no_data | body
     status: int = 0
     retry_after: float | None = None
     delay: float = 0.0
     code: str = ""
+    payload: bytes = b""
 
     @classmethod
     def http(cls, status: int, *, retry_after: float | None = None, code: str = "") -> Fault:
@@ -110,6 +112,11 @@ class Fault:
     @classmethod
     def no_data(cls) -> Fault:
         return cls("no_data")
+
+    @classmethod
+    def malformed(cls, payload: bytes) -> Fault:
+        """HTTP 200 with this body instead of the result (a malformed response)."""
+        return cls("body", payload=payload)
 
 
 CHAOS_FAULTS: tuple[Fault, ...] = (
@@ -375,12 +382,12 @@ class FakeLogAnalytics:
         types = [t for _, t in analysis.columns]
         converters = [_converter(t) for t in types]
         out_rows = [[conv(v) for conv, v in zip(converters, row, strict=True)] for row in rows]
-        table = {
+        primary: dict[str, Any] = {
             "name": "PrimaryResult",
             "columns": [{"name": n, "type": t} for n, t in analysis.columns],
             "rows": out_rows,
         }
-        return {"tables": [table]}, truncated
+        return {"tables": [primary]}, truncated
 
     # --- server -----------------------------------------------------------------------------
 
@@ -519,6 +526,8 @@ class FakeLogAnalytics:
             return _Reply(0, {}, b"", reset=True)
         if fault.kind == "no_data":
             return _Reply(204, {}, b"")
+        if fault.kind == "body":
+            return _Reply(200, {"Content-Type": "application/json; charset=utf-8"}, fault.payload)
         if fault.kind == "reset_midbody":
             return _Reply(200, {"Content-Type": "application/json"}, b"", reset_midbody=True)
         return None  # partial / truncate: applied to the executed result

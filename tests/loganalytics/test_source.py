@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from acs_exporter.backoff import Backoff
+from acs_exporter.catalog import load_catalog
+from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
@@ -357,18 +361,102 @@ def test_faults_are_classified_and_nothing_is_counted(
         source.fetch(cursor)
     error = caught.value
     assert error.reason == reason, str(error)
-    if reason == "throttled":
-        assert error.retry_after is not None
-        if retry_after is not None:
-            assert error.retry_after == pytest.approx(retry_after)
-        else:
-            assert 0 < error.retry_after <= 120  # our own backoff
+    if retry_after is not None:
+        assert error.retry_after == pytest.approx(retry_after)
+    else:
+        # Only the server's Retry-After is passed on; without one the daemon's backoff decides.
+        assert error.retry_after is None
     if reason == "auth":
         assert "Log Analytics Reader" in str(error)
     # The same cursor still reads the record exactly once afterwards.
     server.faults.clear()
     batch = source.fetch(cursor)
     assert sum(o.n for o in batch.call_ends) == 1
+
+
+_COLUMNS = [
+    {"name": name, "type": "string"} for name in ("Code", "Subcode", "ResultCategory", "n")
+] + [{"name": "Ingested", "type": "datetime"}]
+_ROW = ["0", "0", "Success", 1, "2026-11-25T12:00:00.0000000Z"]
+
+
+def _tables(*tables: Any) -> bytes:
+    return orjson.dumps({"tables": list(tables)})
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"{not json", "response is not JSON"),
+        (b"[]", "response is not a JSON object: got list"),
+        (b'"tables"', "response is not a JSON object: got str"),
+        (b"{}", "response has no tables"),
+        (b'{"tables": {"a": 1}}', "tables: expected a non-empty list, got dict"),
+        (_tables("PrimaryResult"), "tables[0]: expected an object, got 'PrimaryResult'"),
+        (_tables({"rows": []}), "tables[0]: no columns"),
+        (_tables({"columns": _COLUMNS}), "tables[0]: no rows"),
+        (_tables({"columns": "n", "rows": []}), "tables[0].columns: expected a list, got str"),
+        (_tables({"columns": [{"type": "string"}], "rows": []}), "tables[0].columns[0]: no name"),
+        (_tables({"columns": _COLUMNS, "rows": {"r": 1}}), "tables[0].rows: expected a list"),
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW] * 12 + [_ROW[:3]]}),
+            "tables[0].rows[12]: expected a list of 5 cells, got ['0', '0', 'Success']",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW, "row"]}),
+            "tables[0].rows[1]: expected a list of 5 cells, got 'row'",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW, [*_ROW[:3], "many", _ROW[4]]]}),
+            "rows[1]: column n: expected a whole number, got 'many'",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:4], 17]]}),
+            "column Ingested: expected a datetime string, got 17",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:4], "yesterday"]]}),
+            "column Ingested: invalid Kusto datetime 'yesterday'",
+        ),
+    ],
+    ids=lambda v: None,
+)
+def test_malformed_response_is_a_server_error_naming_what_and_where(
+    server: FakeLogAnalytics,
+    clock: Clock,
+    make_source: Factory,
+    caplog: pytest.LogCaptureFixture,
+    payload: bytes,
+    message: str,
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    server.inject(Fault.malformed(payload))
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "server_error", str(caught.value)
+    assert message in str(caught.value)
+    assert f"workspace {WS}" in str(caught.value)
+    assert not [r for r in caplog.records if r.exc_info]
+    # Nothing was counted and the cursor did not move: the same cursor reads the record once.
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+
+
+def test_raw_mode_cell_that_is_not_a_value_is_named(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    source = make_source(mode="raw")
+    cursor = start(source)
+    clock.advance(timedelta(minutes=3))
+    columns = [c for c in _COLUMNS if c["name"] != "n"]
+    row = ["0", "0", "Success", "2026-11-25T12:00:00.0000000Z"]
+    server.inject(
+        Fault.malformed(_tables({"columns": columns, "rows": [row, ["0", {"x": 1}, *row[2:]]]}))
+    )
+    with pytest.raises(SourceError, match=r"rows\[1\]: column Subcode: expected a value") as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "server_error"
 
 
 def test_transient_errors_are_retried_by_the_pipeline(
@@ -382,19 +470,33 @@ def test_transient_errors_are_retried_by_the_pipeline(
     # fetch fails as `connection` and the next poll re-reads the same window.
 
 
-def test_own_backoff_grows_for_throttling_without_retry_after(
+def test_throttling_without_retry_after_backs_off_growing_capped_and_jittered(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
+    """One schedule: the daemon's backoff (equal jitter, doubling to its cap) is the whole
+    delay; the source adds none of its own."""
     source, cursor = _one_record(server, clock, make_source)
+    exporter = Exporter(catalog=load_catalog(), source_names=[source.name])
+    exporter.complete_poll(
+        source.name,
+        Batch(call_ends=[], cursor=cursor, watermark=clock.now - timedelta(minutes=3)),
+        0.0,
+    )
+    backoff = Backoff(base=1.0, cap=8.0)
     delays = []
-    for _ in range(5):
-        server.inject(Fault.throttle())
-        with pytest.raises(SourceError) as caught:
-            source.fetch(cursor)
-        assert caught.value.retry_after is not None
-        delays.append(caught.value.retry_after)
-    assert delays[-1] > delays[0]
-    assert max(delays) <= 120
+    for _ in range(7):
+        server.inject(*[Fault.throttle()] * 4)  # the pipeline's own retries get throttled too
+        delay = poll_once(source, exporter, backoff, time.monotonic())
+        assert delay is not None
+        delays.append(delay)
+    ceilings = [1, 2, 4, 8, 8, 8, 8]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling, (delays, ceilings)
+    assert len(set(delays[3:])) == 4, "capped delays are jittered, not all equal"
+    server.faults.clear()
+    assert poll_once(source, exporter, backoff, time.monotonic()) is None
+    assert backoff.failures == 0
+    assert exporter.state.sources[source.name].records_read == 1
 
 
 def test_slow_query_beyond_the_server_timeout(

@@ -137,14 +137,20 @@ class QueryRunner:
 
 
 def parse(payload: bytes, *, where: str) -> Table:
+    """The primary table of a response body; a malformed body is a `server_error` naming what
+    was wrong and where (nothing is counted, so the next poll re-reads the window)."""
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as bad_json:
         raise SourceError(
             "server_error", f"{where}: response is not JSON ({bad_json}); nothing was counted"
         ) from bad_json
+    if not isinstance(document, dict):
+        raise _malformed(where, f"response is not a JSON object: got {_kind(document)}")
     failure = document.get("error")
     if failure:
+        if not isinstance(failure, dict):
+            raise _malformed(where, f"error: expected an object, got {_shown(failure)}")
         if errors.is_truncation(failure):
             raise errors.Truncated(errors.describe_error_object(failure))
         raise SourceError(
@@ -155,9 +161,59 @@ def parse(payload: bytes, *, where: str) -> Table:
     tables = document.get("tables")
     if not tables:
         raise SourceError("server_error", f"{where}: response has no tables")
+    if not isinstance(tables, list):
+        raise _malformed(where, f"tables: expected a non-empty list, got {_kind(tables)}")
     primary = tables[0]
-    columns = tuple(column["name"] for column in primary["columns"])
-    rows = primary["rows"]
+    if not isinstance(primary, dict):
+        raise _malformed(where, f"tables[0]: expected an object, got {_shown(primary)}")
+    columns = _column_names(primary, where)
+    rows = primary.get("rows")
+    if rows is None:
+        raise _malformed(where, "tables[0]: no rows")
+    if not isinstance(rows, list):
+        raise _malformed(where, f"tables[0].rows: expected a list, got {_kind(rows)}")
+    width = len(columns)
+    # A cheap pass over up to 500,000 rows; the second search runs only to name the bad row.
+    if not all(type(row) is list and len(row) == width for row in rows):
+        index, row = next(
+            (i, row)
+            for i, row in enumerate(rows)
+            if not (isinstance(row, list) and len(row) == width)
+        )
+        raise _malformed(
+            where, f"tables[0].rows[{index}]: expected a list of {width} cells, got {_shown(row)}"
+        )
     if len(rows) >= ROW_LIMIT:
         raise errors.Truncated(f"{len(rows)} rows: at the service's row limit")
     return Table(columns, rows)
+
+
+def _column_names(table: dict[str, Any], where: str) -> tuple[str, ...]:
+    columns = table.get("columns")
+    if columns is None:
+        raise _malformed(where, "tables[0]: no columns")
+    if not isinstance(columns, list):
+        raise _malformed(where, f"tables[0].columns: expected a list, got {_kind(columns)}")
+    names = []
+    for index, column in enumerate(columns):
+        name = column.get("name") if isinstance(column, dict) else None
+        if not isinstance(name, str):
+            raise _malformed(where, f"tables[0].columns[{index}]: no name in {_shown(column)}")
+        names.append(name)
+    return tuple(names)
+
+
+def _malformed(where: str, what: str) -> SourceError:
+    return SourceError(
+        "server_error", f"{where}: malformed response: {what}; nothing was counted (will retry)"
+    )
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
+def _shown(value: object) -> str:
+    """A value for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:117]}..."

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
-from acs_exporter.backoff import Backoff
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -109,8 +108,6 @@ class LogAnalyticsSource:
         )
         self.targets = targets_for(settings)
         self.specs = specs_for(settings)
-        # For 429s without Retry-After: 1-2 s, 2-4 s, ... up to 60-120 s.
-        self._backoff = Backoff(base=2.0, cap=120.0)
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
@@ -141,8 +138,7 @@ class LogAnalyticsSource:
             except SourceError as error:
                 failures.append(error)
         if failures:
-            raise self._combine(failures)
-        self._backoff.reset()
+            raise combine(failures)
 
         positions = load_cursor(cursor)
         call_ends: list[Observation] = []
@@ -176,19 +172,6 @@ class LogAnalyticsSource:
             watermark=datetime_from_ticks(oldest),
             caught_up=caught_up,
         )
-
-    def _combine(self, failures: Sequence[SourceError]) -> SourceError:
-        first = failures[0]
-        if first.reason == "throttled" and first.retry_after is None:
-            first.retry_after = self._backoff.next_delay()
-        if len(failures) > 1:
-            others = "; ".join(str(f) for f in failures[1:])
-            return SourceError(
-                first.reason,
-                f"{first} (and {len(failures) - 1} more: {others})",
-                retry_after=first.retry_after,
-            )
-        return first
 
     def _run(self, job: Job) -> JobResult:
         window = job.window
@@ -238,28 +221,43 @@ class LogAnalyticsSource:
             ) from error
         rows = table.rows
         ingested_at = index[-1]
-        watermark = latest([row[ingested_at] for row in rows])
+        try:
+            watermark = latest([row[ingested_at] for row in rows])
+        except (InvalidTimestamp, TypeError, AttributeError):
+            raise _bad_timestamp(target, spec, rows, ingested_at) from None
         result.watermark = parse_ticks(watermark) if watermark else 0
         dims: list[str] = [*spec.labels] if spec.table == CALL_SUMMARY else ["operation"]
         if spec.mode == "aggregated":
             key_index = index[:-2]
             count_index = index[-2]
-            for row in rows:
-                n = int(row[count_index])
+            for row_number, row in enumerate(rows):
+                try:
+                    n = int(row[count_index])
+                except (TypeError, ValueError):
+                    raise _bad_cell(
+                        target,
+                        spec,
+                        row_number,
+                        "n",
+                        f"expected a whole number, got {row[count_index]!r}",
+                    ) from None
                 result.observations.append(
                     self._observation(spec, [row[i] for i in key_index], dims, n)
                 )
                 result.records += n
         else:
             key_index = index[:-1]
-            if key_index == list(range(len(key_index))):
-                # The common case (our own column order): slicing in C, counting in C.
-                counts = Counter(
-                    map(tuple, map(operator.itemgetter(slice(0, len(key_index))), rows))
-                )
-            else:
-                getter = operator.itemgetter(*key_index)
-                counts = Counter(getter(row) for row in rows)
+            try:
+                if key_index == list(range(len(key_index))):
+                    # The common case (our own column order): slicing in C, counting in C.
+                    counts = Counter(
+                        map(tuple, map(operator.itemgetter(slice(0, len(key_index))), rows))
+                    )
+                else:
+                    getter = operator.itemgetter(*key_index)
+                    counts = Counter(getter(row) for row in rows)
+            except TypeError:  # a cell that is a list or an object: not a label value
+                raise _unhashable_cell(target, spec, rows, key_index) from None
             for key, n in counts.items():
                 result.observations.append(self._observation(spec, list(key), dims, n))
             result.records += len(rows)
@@ -278,6 +276,64 @@ class LogAnalyticsSource:
             for name, value in zip(dims, labels, strict=True)
         )
         return Observation(code, subcode, service_category, dimensions, n)
+
+
+def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str) -> SourceError:
+    return SourceError(
+        "server_error",
+        f"{target.describe()}: malformed response: {spec.table} tables[0].rows[{row}]: "
+        f"column {column}: {what}; nothing was counted (will retry)",
+    )
+
+
+def _bad_timestamp(
+    target: Target, spec: QuerySpec, rows: list[list[object]], column: int
+) -> SourceError:
+    """Names the first ingestion-time cell that is not a Kusto datetime."""
+    name = spec.result_columns()[-1]
+    for number, row in enumerate(rows):
+        value = row[column]
+        if not isinstance(value, str):
+            return _bad_cell(
+                target, spec, number, name, f"expected a datetime string, got {value!r}"
+            )
+        try:
+            parse_ticks(value)
+        except InvalidTimestamp as error:
+            return _bad_cell(target, spec, number, name, str(error))
+    return _bad_cell(target, spec, 0, name, "unreadable datetimes")  # not reached
+
+
+def _unhashable_cell(
+    target: Target, spec: QuerySpec, rows: list[list[object]], columns: list[int]
+) -> SourceError:
+    names = spec.result_columns()
+    for number, row in enumerate(rows):
+        for position, column in enumerate(columns):
+            value = row[column]
+            if isinstance(value, list | dict):
+                return _bad_cell(
+                    target, spec, number, names[position], f"expected a value, got {value!r}"
+                )
+    return _bad_cell(target, spec, 0, names[0], "unreadable cells")  # not reached
+
+
+def combine(failures: Sequence[SourceError]) -> SourceError:
+    """One error for a failed fetch: the first, naming the others.
+
+    Throttling without Retry-After gets no delay of its own here: the daemon's backoff
+    (growing, capped, jittered) is the one schedule; only the server's Retry-After is passed
+    on, as the lower bound it is.
+    """
+    first = failures[0]
+    if len(failures) == 1:
+        return first
+    others = "; ".join(str(f) for f in failures[1:])
+    return SourceError(
+        first.reason,
+        f"{first} (and {len(failures) - 1} more: {others})",
+        retry_after=first.retry_after,
+    )
 
 
 def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
