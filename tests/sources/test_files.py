@@ -549,3 +549,39 @@ def test_pattern_matching_nothing_is_reported_once(
         src.fetch(None)
         src.fetch(None)
     assert sum("matches no file" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_rotated_file_matched_under_its_new_name_is_not_counted_again(tmp_path: Path) -> None:
+    # logrotate-style rotation with a pattern matching both names: calls.jsonl -> calls.jsonl.1,
+    # then a fresh calls.jsonl. The rotated file continues at its offset (lines appended just
+    # before the rotation are still read once); only the new file is read from its start.
+    current = tmp_path / "calls.jsonl"
+    current.write_text(jsonl_record("0") + "\n" + jsonl_record("487") + "\n")
+    src = source(tmp_path / "calls.jsonl*")
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1, ("487", "0"): 1}
+    with current.open("a") as f:
+        f.write(jsonl_record("603") + "\n")
+    current.rename(tmp_path / "calls.jsonl.1")
+    current.write_text(jsonl_record("480", "10037", "ExpectedError") + "\n")
+    second = source(tmp_path / "calls.jsonl*").fetch(first.cursor)  # also across a restart
+    assert counts(second) == {("603", "0"): 1, ("480", "10037"): 1}
+    # A second rotation moves each file one name on; nothing is read again.
+    (tmp_path / "calls.jsonl.1").rename(tmp_path / "calls.jsonl.2")
+    current.rename(tmp_path / "calls.jsonl.1")
+    current.write_text(jsonl_record("490") + "\n")
+    third = src.fetch(second.cursor)
+    assert counts(third) == {("490", "0"): 1}
+    assert src.fetch(third.cursor).call_ends == []
+
+
+def test_moved_file_continues_but_a_copy_beside_it_is_counted_again(tmp_path: Path) -> None:
+    first_path = tmp_path / "a.jsonl"
+    first_path.write_text(jsonl_record("0") + "\n")
+    src = source(tmp_path / "*.jsonl")
+    first = src.fetch(None)
+    shutil.copy(first_path, tmp_path / "b.jsonl")  # documented: a copy is counted twice
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("0", "0"): 1}
+    first_path.rename(tmp_path / "c.jsonl")  # a move keeps its progress
+    assert src.fetch(second.cursor).call_ends == []

@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -116,6 +116,9 @@ class _FetchState:
     records: int = 0
     caught_up: bool = True
     newest_mtime: float | None = None
+    # Progress as the cursor had it, for files that moved to another matching path (rotation).
+    before: dict[str, FileProgress] = field(default_factory=dict)
+    adopted: set[str] = field(default_factory=set)  # keys of `before` taken over this fetch
 
 
 class FilesSource:
@@ -139,7 +142,10 @@ class FilesSource:
 
     def fetch(self, cursor: Cursor) -> Batch:
         progress = self._progress_from(cursor)
-        state = _FetchState(budget=self._settings.batch_records)
+        state = _FetchState(
+            budget=self._settings.batch_records,
+            before={k: replace(v) for k, v in progress.items()},
+        )
         for path in self._paths():
             if state.budget <= 0:
                 state.caught_up = False
@@ -155,6 +161,9 @@ class FilesSource:
                 progress.pop(key, None)  # replaced by something it cannot read (yet)
             else:
                 progress[key] = entry
+        for key in state.adopted:
+            if key in progress and not os.path.lexists(key):
+                del progress[key]  # its file moved to another path, and its progress with it
         batch_cursor: dict[str, Cursor] = {
             "version": CURSOR_VERSION,
             "files": {k: v.to_cursor() for k, v in sorted(progress.items())},
@@ -236,6 +245,8 @@ class FilesSource:
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
                 log.info("%s: file was replaced or truncated, reading it from the start", path)
                 entry = None
+            if entry is None:
+                entry = _moved_here(key, head, size, stat.st_mtime_ns, state)
             if entry is None:
                 fmt = self._format(path, head)
                 if fmt is None:
@@ -403,6 +414,42 @@ def _logging_json() -> bool:
 
 def _hash(head: bytes) -> str:
     return hashlib.sha256(head).hexdigest()
+
+
+def _moved_here(
+    key: str, head: bytes, size: int, mtime_ns: int, state: _FetchState
+) -> FileProgress | None:
+    """The progress of a file that was at another path and moved to `key` (log rotation:
+    `calls.jsonl` renamed `calls.jsonl.1`, both matching the pattern), or None.
+
+    Taken over only from a path that no longer holds that file (gone, or holding another), so
+    a copy beside its original is still a file of its own (documented: counted twice).
+    """
+    hashes: dict[int, str] = {}  # one hash per head length, however many entries there are
+    for other, entry in state.before.items():
+        if other == key or other in state.adopted or len(head) < entry.head_len:
+            continue
+        if entry.head_len not in hashes:
+            hashes[entry.head_len] = _hash(head[: entry.head_len])
+        if (
+            hashes[entry.head_len] != entry.head
+            or not _same_file(entry, head, size, mtime_ns)
+            or _still_holds(other, entry)
+        ):
+            continue
+        state.adopted.add(other)
+        log.info("%s: continues %s (moved here), at line %d", key, other, entry.line)
+        return replace(entry)
+    return None
+
+
+def _still_holds(path: str, entry: FileProgress) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(entry.head_len)
+    except OSError:
+        return False
+    return len(head) == entry.head_len and _hash(head) == entry.head
 
 
 def _same_file(entry: FileProgress, head: bytes, size: int, mtime_ns: int) -> bool:
