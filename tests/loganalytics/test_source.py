@@ -683,3 +683,72 @@ def test_clock_stepping_back_sends_no_query_and_keeps_the_cursor(
     assert batch.cursor == cursor
     assert batch.call_ends == []
     assert server.stats.requests == requests
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [[WS2, WS], [WS, WS2]],  # reordered, and back
+        [[WS2]],  # the first workspace removed
+    ],
+    ids=["reordered-and-back", "first-removed"],
+)
+def test_changing_the_workspace_list_neither_recounts_nor_skips(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, changes: list[list[str]]
+) -> None:
+    # All workspace_ids share one query, so they share one position: editing the list (whose
+    # first entry names the query) must continue from it, never start over (initial_lookback
+    # would re-read what was counted) nor resume a stale position of an earlier list.
+    server.add_workspace(WS)
+    server.add_workspace(WS2)
+    for ws in (WS, WS2):
+        server.add_records(ws, "ACSCallSummary", [call(clock.now - timedelta(minutes=30))])
+    lookback = timedelta(hours=1)
+    batch = make_source(workspace_ids=[WS, WS2], initial_lookback=lookback).fetch(None)
+    assert sum(o.n for o in batch.call_ends) == 2
+    cursor = batch.cursor
+    for step, workspace_ids in enumerate(changes):
+        clock.advance(timedelta(minutes=5))
+        server.add_records(WS2, "ACSCallSummary", [call(clock.now - timedelta(minutes=4))])
+        source = make_source(workspace_ids=workspace_ids, initial_lookback=lookback)
+        batch = source.fetch(cursor)
+        assert sum(o.n for o in batch.call_ends) == 1, f"step {step}: {workspace_ids}"
+        cursor = batch.cursor
+        keys = orjson.loads(orjson.dumps(cursor))["tables"]["ACSCallSummary"]
+        assert list(keys) == [f"workspace:{workspace_ids[0]}"]
+
+
+def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    server.add_workspace("33333333-3333-3333-3333-333333333333", resource_ids=[RESOURCE])
+    source = make_source(
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], resource_ids=[RESOURCE]
+    )
+    cursor = start(source)
+    t0 = clock.now
+    for ws in (WS, "33333333-3333-3333-3333-333333333333"):
+        server.add_records(ws, "ACSCallSummary", [call(t0 + timedelta(seconds=5))])
+        server.add_records(
+            ws,
+            "ACSCallAutomationMediaSummary",
+            [
+                {
+                    "TimeGenerated": t0,
+                    "ResultCode": 200,
+                    "ResultSubcode": 0,
+                    "OperationName": "Play",
+                    "_IngestedAt": t0 + timedelta(seconds=5),
+                }
+            ],
+        )
+    clock.advance(timedelta(minutes=3))
+    for _ in range(3):  # one of the four queries fails, each time a different one
+        server.inject(Fault.http(400, code="BadArgumentError"))
+        with pytest.raises(SourceError):
+            source.fetch(cursor)
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 2
+    assert sum(o.n for o in batch.media_results) == 2
+    assert source.fetch(batch.cursor).call_ends == []
