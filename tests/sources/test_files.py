@@ -585,3 +585,36 @@ def test_moved_file_continues_but_a_copy_beside_it_is_counted_again(tmp_path: Pa
     assert counts(second) == {("0", "0"): 1}
     first_path.rename(tmp_path / "c.jsonl")  # a move keeps its progress
     assert src.fetch(second.cursor).call_ends == []
+
+
+def test_read_error_mid_file_counts_nothing_of_it_not_even_rejections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An I/O error after some lines (a network volume going away) leaves the file's progress
+    # where it was, so everything read of it, rejected lines included, is read again: none of
+    # it may have been counted the first time.
+    path = tmp_path / "calls.jsonl"
+    head = jsonl_record("487") + "\nnot json\n"
+    path.write_text(head + jsonl_record("0") + "\n")
+    real_open = Path.open
+
+    class FailingFile(io.BufferedReader):
+        def readline(self, size: int | None = -1) -> bytes:
+            if self.tell() >= len(head):  # after the first two lines
+                raise OSError(5, "Input/output error")
+            return super().readline(size)
+
+    def failing_open(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if mode == "rb" and self == path:
+            return FailingFile(io.FileIO(self, "rb"))
+        return real_open(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    src = source(path, format="diagnostic-jsonl")
+    monkeypatch.setattr(Path, "open", failing_open)
+    first = src.fetch(None)
+    assert first.call_ends == []
+    assert first.rejected == {}
+    monkeypatch.undo()
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("487", "0"): 1, ("0", "0"): 1}
+    assert second.rejected == {"invalid_json": 1}

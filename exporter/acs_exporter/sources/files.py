@@ -462,19 +462,26 @@ def _same_file(entry: FileProgress, head: bytes, size: int, mtime_ns: int) -> bo
 
 
 class _Rejecter:
-    """Counts rejections and logs the first few of a file (with file:line) one by one."""
+    """Counts rejections and logs the first few of a file (with file:line) one by one.
+
+    The counts reach the fetch only when the read completes: a read that fails midway leaves
+    the file's progress where it was, so its rejected lines are read, and counted, again.
+    """
 
     def __init__(self, source: str, path: Path, state: _FetchState) -> None:
         self._source = source
         self._path = path
         self._state = state
+        self._rejected: Counter[str] = Counter()
         self._logged = 0
         self._suppressed: Counter[str] = Counter()
 
     def __enter__(self) -> _Rejecter:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is None:
+            self._state.rejected.update(self._rejected)
         if self._suppressed:
             reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self._suppressed.items()))
             log.warning(
@@ -485,7 +492,7 @@ class _Rejecter:
             )
 
     def __call__(self, reason: str, where: str, message: str) -> None:
-        self._state.rejected[reason] += 1
+        self._rejected[reason] += 1
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
             log.warning(
