@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ P2P_VOIP = (("call_type", "P2P"), ("endpoint_type", "VoIP"), ("participant_type"
 
 
 def source(*paths: Path | str, **settings: object) -> FilesSource:
+    # poll_interval 0: a file that kept its size between two fetches has settled, however
+    # soon the second one comes (tests of a real interval set it).
     return FilesSource(
         FilesSettings.model_validate(
-            {"type": "files", "paths": [str(p) for p in paths], **settings}
+            {"type": "files", "paths": [str(p) for p in paths], "poll_interval": 0, **settings}
         )
     )
 
@@ -618,3 +621,34 @@ def test_read_error_mid_file_counts_nothing_of_it_not_even_rejections(
     second = src.fetch(first.cursor)
     assert counts(second) == {("487", "0"): 1, ("0", "0"): 1}
     assert second.rejected == {"invalid_json": 1}
+
+
+def test_a_partial_last_line_is_not_judged_complete_by_an_immediate_catch_up_poll(
+    tmp_path: Path,
+) -> None:
+    # Catch-up polls follow each other at once (caught_up=False): a file that did not grow in
+    # those milliseconds may still be being written, so its unfinished last line must wait.
+    path = tmp_path / "calls.csv"
+    path.write_text("ParticipantEndReason,ParticipantEndSubCode\n0,0\n487,10003\n480,1\n490,1")
+    src = source(path, batch_records=2, poll_interval=10)
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1, ("487", "10003"): 1}
+    assert not first.caught_up
+    second = src.fetch(first.cursor)  # at once: the writer is still on "490,1..."
+    assert counts(second) == {("480", "1"): 1}
+    with path.open("a") as f:
+        f.write("0017\n")  # the line was 490,10017
+    third = src.fetch(second.cursor)
+    assert counts(third) == {("490", "10017"): 1}
+    assert third.rejected == {}
+    # A last line that stays unfinished for half a poll interval is judged complete.
+    with path.open("a") as f:
+        f.write("0,0")
+    now = [0.0]
+    settings = FilesSettings(type="files", paths=[path], poll_interval=timedelta(seconds=10))
+    clocked = FilesSource(settings, clock=lambda: now[0])
+    assert clocked.fetch(third.cursor).call_ends == []
+    now[0] += 4.9
+    assert clocked.fetch(third.cursor).call_ends == []
+    now[0] += 0.1
+    assert counts(clocked.fetch(third.cursor)) == {("0", "0"): 1}

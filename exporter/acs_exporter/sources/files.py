@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,12 +125,17 @@ class _FetchState:
 class FilesSource:
     """A Source over exported ACS log files."""
 
-    def __init__(self, settings: FilesSettings) -> None:
+    def __init__(
+        self, settings: FilesSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._settings = settings
-        # Size of each file at the previous poll: a file that has not grown since is complete,
-        # so a last line without a newline can be read. Not persisted: after a restart such a
-        # line waits one poll more.
-        self._last_size: dict[str, int] = {}
+        self._clock = clock
+        # Each file's size, and since when it has had it: a file that has not grown for half a
+        # poll interval (so between two regular polls, not just two catch-up polls a few
+        # milliseconds apart) is complete, and a last line without a newline can be read. Not
+        # persisted: after a restart such a line waits one poll more.
+        self._last_size: dict[str, tuple[int, float]] = {}
+        self._settled_after = settings.poll_interval.total_seconds() / 2
         self._missing_reported: set[str] = set()
         self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
@@ -234,14 +240,13 @@ class FilesSource:
             and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
         ):
             # Read to the end (or judged broken) and unchanged since: no need to open it.
-            self._last_size[key] = stat.st_size
+            self._sighted(key, stat.st_size)
             return entry
         with path.open("rb") as f:
             stat = os.fstat(f.fileno())
             size = stat.st_size
             head = f.read(min(size, HEAD_BYTES))
-            final = self._last_size.get(key) == size
-            self._last_size[key] = size
+            final = self._sighted(key, size) >= self._settled_after
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
                 log.info("%s: file was replaced or truncated, reading it from the start", path)
                 entry = None
@@ -269,6 +274,15 @@ class FilesSource:
             self._read_records(f, path=path, entry=entry, size=size, final=final, state=state)
             entry.size, entry.mtime_ns = size, stat.st_mtime_ns
             return entry
+
+    def _sighted(self, key: str, size: int) -> float:
+        """Note the file's size now; returns for how long (seconds) it has had it."""
+        now = self._clock()
+        previous = self._last_size.get(key)
+        if previous is None or previous[0] != size:
+            self._last_size[key] = (size, now)
+            return -1.0  # first sighting of this size: not settled, even with no interval
+        return now - previous[1]
 
     def _format(self, path: Path, head: bytes) -> Format | None:
         if self._settings.format != "auto":
