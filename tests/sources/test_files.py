@@ -652,3 +652,21 @@ def test_a_partial_last_line_is_not_judged_complete_by_an_immediate_catch_up_pol
     assert clocked.fetch(third.cursor).call_ends == []
     now[0] += 0.1
     assert counts(clocked.fetch(third.cursor)) == {("0", "0"): 1}
+
+
+def test_a_symlink_to_a_matched_file_is_not_a_second_file(tmp_path: Path) -> None:
+    # A "latest" link beside the dated files it points to, both matching the pattern.
+    first_day = tmp_path / "2026-11-24.jsonl"
+    first_day.write_text(jsonl_record("0") + "\n")
+    latest = tmp_path / "latest.jsonl"
+    latest.symlink_to(first_day.name)
+    src = source(tmp_path / "*.jsonl")
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1}
+    next_day = tmp_path / "2026-11-25.jsonl"
+    next_day.write_text(jsonl_record("487") + "\n")
+    latest.unlink()
+    latest.symlink_to(next_day.name)  # the link moves on; each day is still counted once
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("487", "0"): 1}
+    assert src.fetch(second.cursor).call_ends == []

@@ -225,7 +225,7 @@ class FilesSource:
                     self._missing_reported.add(text)
                     kind = "is not a file" if match.exists() else "does not exist (yet)"
                     log.warning("%s: %s %s", self.name, match, kind)
-        return sorted(found)
+        return _one_name_per_file(found)
 
     def _read_file(
         self, path: Path, entry: FileProgress | None, state: _FetchState
@@ -428,6 +428,21 @@ def _logging_json() -> bool:
 
 def _hash(head: bytes) -> str:
     return hashlib.sha256(head).hexdigest()
+
+
+def _one_name_per_file(paths: set[Path]) -> list[Path]:
+    """`paths` sorted, with one name per file: a symlink (a `latest.jsonl` beside the dated
+    file it points to) or a hard link to a file also matched under another name would count it
+    twice. The name kept is one that is not a symlink, so it stays with its content when the
+    link moves on."""
+    names: dict[tuple[int, int], Path] = {}
+    for path in sorted(paths, key=lambda p: (p.is_symlink(), p)):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # vanished since it was listed
+        names.setdefault((stat.st_dev, stat.st_ino), path)
+    return sorted(names.values())
 
 
 def _moved_here(
