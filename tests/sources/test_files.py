@@ -670,3 +670,24 @@ def test_a_symlink_to_a_matched_file_is_not_a_second_file(tmp_path: Path) -> Non
     second = src.fetch(first.cursor)
     assert counts(second) == {("487", "0"): 1}
     assert src.fetch(second.cursor).call_ends == []
+
+
+def test_unknown_format_is_counted_once_per_file_across_restarts_and_retries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\nworld\n")
+    src = source(path)
+    first = src.fetch(None)
+    judged = src.fetch(first.cursor)
+    assert judged.rejected == {"unknown_format": 1}
+    # The batch was not applied (a failed checkpoint write): the retry from the same cursor
+    # must count it, else it is never counted.
+    assert src.fetch(first.cursor).rejected == {"unknown_format": 1}
+    # Applied, then a restart: the new process must not count the same file again.
+    restarted = source(path)
+    cursor = judged.cursor
+    for _ in range(3):
+        batch = restarted.fetch(cursor)
+        assert batch.rejected == {}
+        cursor = batch.cursor

@@ -120,6 +120,9 @@ class _FetchState:
     # Progress as the cursor had it, for files that moved to another matching path (rotation).
     before: dict[str, FileProgress] = field(default_factory=dict)
     adopted: set[str] = field(default_factory=set)  # keys of `before` taken over this fetch
+    # Files whose format could not be told, already counted as rejected (kept in the cursor,
+    # so the count is once per file across restarts, and a batch not applied counts it again).
+    unknown_format: set[str] = field(default_factory=set)
 
 
 class FilesSource:
@@ -151,6 +154,7 @@ class FilesSource:
         state = _FetchState(
             budget=self._settings.batch_records,
             before={k: replace(v) for k, v in progress.items()},
+            unknown_format=_unknown_format_from(cursor),
         )
         for path in self._paths():
             if state.budget <= 0:
@@ -174,6 +178,8 @@ class FilesSource:
             "version": CURSOR_VERSION,
             "files": {k: v.to_cursor() for k, v in sorted(progress.items())},
         }
+        if state.unknown_format:
+            batch_cursor["unknown_format"] = sorted(state.unknown_format)
         watermark = (
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
         )
@@ -290,11 +296,14 @@ class FilesSource:
         return detect_format(head, path)
 
     def _reject_unknown_format(self, path: Path, state: _FetchState) -> None:
+        if str(path) in state.unknown_format:
+            return
+        state.unknown_format.add(str(path))
+        state.rejected["unknown_format"] += 1
         key = f"unknown-format:{path}"
         if key in self._missing_reported:
-            return
+            return  # counted again (a retry of a batch that was not applied): logged already
         self._missing_reported.add(key)
-        state.rejected["unknown_format"] += 1
         log.error(
             "%s:1: cannot tell the format (not diagnostic JSON lines, a Log Analytics query "
             "result or a CSV export with ACSCallSummary columns); set `format` to read it",
@@ -428,6 +437,13 @@ def _logging_json() -> bool:
 
 def _hash(head: bytes) -> str:
     return hashlib.sha256(head).hexdigest()
+
+
+def _unknown_format_from(cursor: Cursor) -> set[str]:
+    paths = cursor.get("unknown_format") if isinstance(cursor, dict) else None
+    if not isinstance(paths, list):
+        return set()
+    return {p for p in paths if isinstance(p, str)}
 
 
 def _one_name_per_file(paths: set[Path]) -> list[Path]:
