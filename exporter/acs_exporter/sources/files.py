@@ -179,7 +179,7 @@ class FilesSource:
             "files": {k: v.to_cursor() for k, v in sorted(progress.items())},
         }
         if state.unknown_format:
-            batch_cursor["unknown_format"] = sorted(state.unknown_format)
+            batch_cursor["unknown_format"] = list[Cursor](sorted(state.unknown_format))
         watermark = (
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
         )
