@@ -752,3 +752,55 @@ def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(
     assert sum(o.n for o in batch.call_ends) == 2
     assert sum(o.n for o in batch.media_results) == 2
     assert source.fetch(batch.cursor).call_ends == []
+
+
+def test_two_sources_one_failing_the_other_is_counted_and_nothing_twice_after_restart(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, tmp_path: Any
+) -> None:
+    """A Log Analytics source failing beside a files source, with a checkpoint and a restart:
+    the failing one's cursor stays, the other's counts are kept, and the retry counts once."""
+    from acs_exporter.aggregate import LabelPlan
+    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.sources.files import FilesSource
+    from acs_exporter.sources.files_settings import FilesSettings
+
+    server.add_workspace(WS)
+    exported = tmp_path / "calls.csv"
+    exported.write_text("ParticipantEndReason,ParticipantEndSubCode\n487,10003\n0,0\n")
+    files = FilesSource(FilesSettings(type="files", name="files", paths=[exported]))
+
+    def make_exporter() -> Exporter:
+        return Exporter(
+            catalog=load_catalog(),
+            source_names=("log-analytics", "files"),
+            checkpoint=Checkpoint(tmp_path / "state", LabelPlan()),
+        )
+
+    def total(exp: Exporter) -> dict[str, float]:
+        family = next(f for f in exp.snapshot().families if f.name == "acs_call_ends")
+        out: dict[str, float] = {}
+        for labels, value in family.samples:
+            out[labels[-1]] = out.get(labels[-1], 0.0) + float(value)  # type: ignore[arg-type]
+        return out
+
+    la = make_source()
+    exp = make_exporter()
+    poll_once(la, exp, Backoff(), time.monotonic())  # establishes the starting point
+    la_start = exp.cursor("log-analytics")
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=1))] * 2)
+    clock.advance(timedelta(minutes=3))
+    server.inject(Fault.http(400, code="BadArgumentError"))
+    assert poll_once(la, exp, Backoff(), time.monotonic()) is not None  # failed: backoff
+    assert poll_once(files, exp, Backoff(), time.monotonic()) is None
+    assert exp.cursor("log-analytics") == la_start
+    assert total(exp) == {"files": 2.0}
+    exp.close()
+
+    restarted = make_exporter()
+    assert restarted.cursor("log-analytics") == la_start
+    assert total(restarted) == {"files": 2.0}
+    poll_once(la, restarted, Backoff(), time.monotonic())
+    poll_once(files, restarted, Backoff(), time.monotonic())
+    poll_once(la, restarted, Backoff(), time.monotonic())
+    assert total(restarted) == {"files": 2.0, "log-analytics": 2.0}
+    restarted.close()
