@@ -312,3 +312,23 @@ def test_the_cardinality_guard_folds_the_same_pairs_after_a_restart(tmp_path: Pa
     final = samples(raised)
     assert all(final[labels] >= value for labels, value in after.items())
     assert sum(final.values()) == sum(after.values()) + 1
+
+
+def test_an_unexpected_error_applying_a_batch_is_a_failed_poll_not_a_dead_poller(
+    tmp_path: Path,
+) -> None:
+    # A cursor the checkpoint cannot encode (an integer beyond 64 bits) makes the save raise a
+    # TypeError, not an OSError. The poll must fail like any other (nothing applied, backoff),
+    # not escape poll_once and end the source's thread: that source would silently stop.
+    exp = exporter(tmp_path)
+    unencodable = Batch(call_ends=[Observation("500", "1", None, (), 5)], cursor=2**70)
+    source = FakeSource("fake", [batch(1, 1), unencodable, batch(2, 2)])
+    backoff = Backoff()
+    assert poll_once(source, exp, backoff, time.monotonic()) is None
+    assert poll_once(source, exp, backoff, time.monotonic()) is not None  # failed: backoff
+    assert total(exp) == 1
+    assert exp.cursor("fake") == 1
+    assert poll_once(source, exp, backoff, time.monotonic()) is None
+    assert total(exp) == 3
+    text = generate_latest(registry(exp)).decode()
+    assert 'acs_exporter_query_errors_total{reason="internal",source="fake"} 1.0' in text
