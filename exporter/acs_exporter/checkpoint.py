@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -76,6 +77,16 @@ class Checkpoint:
                 "one checkpoint would overwrite each other's counts), or stop the other one.",
             ) from None
         self._lock = handle
+        self._remove_abandoned_temporaries()
+
+    def _remove_abandoned_temporaries(self) -> None:
+        """A save killed before its rename (SIGKILL, OOM) leaves its temporary file behind, as
+        big as the checkpoint; one per crash would fill the volume. Under the lock no other
+        process is saving, so every one left is abandoned."""
+        abandoned = re.compile(re.escape(f".{self.path.name}.") + r"[a-z0-9_]{8}")
+        for candidate in self.path.parent.iterdir():
+            if abandoned.fullmatch(candidate.name):
+                candidate.unlink(missing_ok=True)
 
     def unlock(self) -> None:
         if self._lock is not None:

@@ -201,6 +201,9 @@ def poll_once(source: Source, exporter: Exporter, backoff: Backoff, started: flo
                 extra={"source": name, "error": str(exc)},
             )
             reason, message = "checkpoint_write", str(exc)
+        except Exception as exc:  # nothing was applied either; escaping would end the thread
+            log.exception("unexpected error applying a batch", extra={"source": name})
+            reason, message = "internal", repr(exc)
         else:
             backoff.reset()
             log.debug(

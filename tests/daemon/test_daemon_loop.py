@@ -253,3 +253,82 @@ def test_source_up_is_zero_until_a_poll_succeeds() -> None:
     assert 'acs_exporter_source_up{source="fake"} 0.0' in text
     exp.complete_poll("fake", batch(1, 1), 0.1)
     assert 'acs_exporter_source_up{source="fake"} 1.0' in generate_latest(registry(exp)).decode()
+
+
+def samples(exp: Exporter) -> dict[tuple[str, ...], float]:
+    for family in exp.snapshot().families:
+        if family.name == "acs_call_ends":
+            return {labels: float(v) for labels, v in family.samples}  # type: ignore[arg-type]
+    raise AssertionError("no acs_call_ends family")
+
+
+def test_a_removed_source_keeps_its_counts_across_a_restart(tmp_path: Path) -> None:
+    first = exporter(tmp_path, names=("a", "b"))
+    first.complete_poll("a", batch(3, 1), 0.01)
+    first.complete_poll("b", batch(4, 1), 0.01)
+    first.close()
+    alone = exporter(tmp_path, names=("a",))  # b removed from the config
+    # Without a source label the two sources' series share labels: summed, never emitted twice.
+    assert samples(alone) == {("500", "1", "UnexpectedServerError"): 7.0}
+    alone.complete_poll("a", batch(1, 2), 0.01)
+    assert samples(alone) == {("500", "1", "UnexpectedServerError"): 8.0}
+    alone.close()
+    both = exporter(tmp_path, names=("a", "b"))  # b back: its cursor is where it was
+    assert both.cursor("b") == 1
+    assert samples(both) == {
+        ("500", "1", "UnexpectedServerError", "a"): 4.0,
+        ("500", "1", "UnexpectedServerError", "b"): 4.0,
+    }
+
+
+def test_the_cardinality_guard_folds_the_same_pairs_after_a_restart(tmp_path: Path) -> None:
+    def make(max_series: int) -> Exporter:
+        return Exporter(
+            catalog=load_catalog(),
+            source_names=("fake",),
+            checkpoint=Checkpoint(tmp_path / "state", LabelPlan()),
+            max_series=max_series,
+        )
+
+    def pair(code: str, sub: str, n: int, cursor: int) -> Batch:
+        return Batch(call_ends=[Observation(code, sub, None, (), n)], cursor=cursor)
+
+    first = make(1)
+    first.complete_poll("fake", pair("500", "1", 2, 1), 0.01)
+    first.complete_poll("fake", pair("503", "2", 3, 2), 0.01)  # past the limit: folded
+    before = samples(first)
+    first.close()
+    again = make(1)
+    assert samples(again) == before
+    again.complete_poll("fake", pair("503", "2", 1, 3), 0.01)  # still folded, not its own
+    after = samples(again)
+    assert ("503", "2", "UnexpectedServerError") not in after
+    assert after[("other", "other", "UnexpectedServerError")] == 4.0
+    assert again.state.folded == 4
+    again.close()
+    # A higher limit gives new pairs their own series; nothing already served goes down.
+    raised = make(10)
+    raised.complete_poll("fake", pair("503", "2", 1, 4), 0.01)
+    final = samples(raised)
+    assert all(final[labels] >= value for labels, value in after.items())
+    assert sum(final.values()) == sum(after.values()) + 1
+
+
+def test_an_unexpected_error_applying_a_batch_is_a_failed_poll_not_a_dead_poller(
+    tmp_path: Path,
+) -> None:
+    # A cursor the checkpoint cannot encode (an integer beyond 64 bits) makes the save raise a
+    # TypeError, not an OSError. The poll must fail like any other (nothing applied, backoff),
+    # not escape poll_once and end the source's thread: that source would silently stop.
+    exp = exporter(tmp_path)
+    unencodable = Batch(call_ends=[Observation("500", "1", None, (), 5)], cursor=2**70)
+    source = FakeSource("fake", [batch(1, 1), unencodable, batch(2, 2)])
+    backoff = Backoff()
+    assert poll_once(source, exp, backoff, time.monotonic()) is None
+    assert poll_once(source, exp, backoff, time.monotonic()) is not None  # failed: backoff
+    assert total(exp) == 1
+    assert exp.cursor("fake") == 1
+    assert poll_once(source, exp, backoff, time.monotonic()) is None
+    assert total(exp) == 3
+    text = generate_latest(registry(exp)).decode()
+    assert 'acs_exporter_query_errors_total{reason="internal",source="fake"} 1.0' in text

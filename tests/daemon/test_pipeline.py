@@ -225,3 +225,24 @@ def test_unreadable_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "dir.ckpt").mkdir()
     with pytest.raises(CheckpointError, match="cannot read it"):
         Checkpoint(tmp_path / "dir.ckpt", PLAN).load()
+
+
+def test_lock_removes_temporary_files_of_a_killed_save(tmp_path: Path) -> None:
+    path = tmp_path / "state.ckpt"
+    checkpoint = Checkpoint(path, PLAN)
+    checkpoint.save(full_state())
+    # What a save killed between writing its temporary file and the rename leaves behind.
+    (tmp_path / ".state.ckpt.k3x_9a2q").write_bytes(b"half a checkpoint")
+    (tmp_path / ".other.ckpt.k3x_9a2q").write_bytes(b"not ours")
+    (tmp_path / ".state.ckpt.notes").write_bytes(b"not a temporary name")
+    checkpoint.lock()
+    try:
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            ".other.ckpt.k3x_9a2q",
+            ".state.ckpt.notes",
+            "state.ckpt",
+            "state.ckpt.lock",
+        ]
+        assert checkpoint.load() == full_state()
+    finally:
+        checkpoint.unlock()

@@ -683,3 +683,124 @@ def test_clock_stepping_back_sends_no_query_and_keeps_the_cursor(
     assert batch.cursor == cursor
     assert batch.call_ends == []
     assert server.stats.requests == requests
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [[WS2, WS], [WS, WS2]],  # reordered, and back
+        [[WS2]],  # the first workspace removed
+    ],
+    ids=["reordered-and-back", "first-removed"],
+)
+def test_changing_the_workspace_list_neither_recounts_nor_skips(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, changes: list[list[str]]
+) -> None:
+    # All workspace_ids share one query, so they share one position: editing the list (whose
+    # first entry names the query) must continue from it, never start over (initial_lookback
+    # would re-read what was counted) nor resume a stale position of an earlier list.
+    server.add_workspace(WS)
+    server.add_workspace(WS2)
+    for ws in (WS, WS2):
+        server.add_records(ws, "ACSCallSummary", [call(clock.now - timedelta(minutes=30))])
+    lookback = timedelta(hours=1)
+    batch = make_source(workspace_ids=[WS, WS2], initial_lookback=lookback).fetch(None)
+    assert sum(o.n for o in batch.call_ends) == 2
+    cursor = batch.cursor
+    for step, workspace_ids in enumerate(changes):
+        clock.advance(timedelta(minutes=5))
+        server.add_records(WS2, "ACSCallSummary", [call(clock.now - timedelta(minutes=4))])
+        source = make_source(workspace_ids=workspace_ids, initial_lookback=lookback)
+        batch = source.fetch(cursor)
+        assert sum(o.n for o in batch.call_ends) == 1, f"step {step}: {workspace_ids}"
+        cursor = batch.cursor
+        keys = orjson.loads(orjson.dumps(cursor))["tables"]["ACSCallSummary"]
+        assert list(keys) == [f"workspace:{workspace_ids[0]}"]
+
+
+def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    server.add_workspace(WS)
+    server.add_workspace("33333333-3333-3333-3333-333333333333", resource_ids=[RESOURCE])
+    source = make_source(
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], resource_ids=[RESOURCE]
+    )
+    cursor = start(source)
+    t0 = clock.now
+    for ws in (WS, "33333333-3333-3333-3333-333333333333"):
+        server.add_records(ws, "ACSCallSummary", [call(t0 + timedelta(seconds=5))])
+        server.add_records(
+            ws,
+            "ACSCallAutomationMediaSummary",
+            [
+                {
+                    "TimeGenerated": t0,
+                    "ResultCode": 200,
+                    "ResultSubcode": 0,
+                    "OperationName": "Play",
+                    "_IngestedAt": t0 + timedelta(seconds=5),
+                }
+            ],
+        )
+    clock.advance(timedelta(minutes=3))
+    for _ in range(3):  # one of the four queries fails, each time a different one
+        server.inject(Fault.http(400, code="BadArgumentError"))
+        with pytest.raises(SourceError):
+            source.fetch(cursor)
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 2
+    assert sum(o.n for o in batch.media_results) == 2
+    assert source.fetch(batch.cursor).call_ends == []
+
+
+def test_two_sources_one_failing_the_other_is_counted_and_nothing_twice_after_restart(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, tmp_path: Any
+) -> None:
+    """A Log Analytics source failing beside a files source, with a checkpoint and a restart:
+    the failing one's cursor stays, the other's counts are kept, and the retry counts once."""
+    from acs_exporter.aggregate import LabelPlan
+    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.sources.files import FilesSource
+    from acs_exporter.sources.files_settings import FilesSettings
+
+    server.add_workspace(WS)
+    exported = tmp_path / "calls.csv"
+    exported.write_text("ParticipantEndReason,ParticipantEndSubCode\n487,10003\n0,0\n")
+    files = FilesSource(FilesSettings(type="files", name="files", paths=[exported]))
+
+    def make_exporter() -> Exporter:
+        return Exporter(
+            catalog=load_catalog(),
+            source_names=("log-analytics", "files"),
+            checkpoint=Checkpoint(tmp_path / "state", LabelPlan()),
+        )
+
+    def total(exp: Exporter) -> dict[str, float]:
+        family = next(f for f in exp.snapshot().families if f.name == "acs_call_ends")
+        out: dict[str, float] = {}
+        for labels, value in family.samples:
+            out[labels[-1]] = out.get(labels[-1], 0.0) + float(value)  # type: ignore[arg-type]
+        return out
+
+    la = make_source()
+    exp = make_exporter()
+    poll_once(la, exp, Backoff(), time.monotonic())  # establishes the starting point
+    la_start = exp.cursor("log-analytics")
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=1))] * 2)
+    clock.advance(timedelta(minutes=3))
+    server.inject(Fault.http(400, code="BadArgumentError"))
+    assert poll_once(la, exp, Backoff(), time.monotonic()) is not None  # failed: backoff
+    assert poll_once(files, exp, Backoff(), time.monotonic()) is None
+    assert exp.cursor("log-analytics") == la_start
+    assert total(exp) == {"files": 2.0}
+    exp.close()
+
+    restarted = make_exporter()
+    assert restarted.cursor("log-analytics") == la_start
+    assert total(restarted) == {"files": 2.0}
+    poll_once(la, restarted, Backoff(), time.monotonic())
+    poll_once(files, restarted, Backoff(), time.monotonic())
+    poll_once(la, restarted, Backoff(), time.monotonic())
+    assert total(restarted) == {"files": 2.0, "log-analytics": 2.0}
+    restarted.close()

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ P2P_VOIP = (("call_type", "P2P"), ("endpoint_type", "VoIP"), ("participant_type"
 
 
 def source(*paths: Path | str, **settings: object) -> FilesSource:
+    # poll_interval 0: a file that kept its size between two fetches has settled, however
+    # soon the second one comes (tests of a real interval set it).
     return FilesSource(
         FilesSettings.model_validate(
-            {"type": "files", "paths": [str(p) for p in paths], **settings}
+            {"type": "files", "paths": [str(p) for p in paths], "poll_interval": 0, **settings}
         )
     )
 
@@ -549,3 +552,142 @@ def test_pattern_matching_nothing_is_reported_once(
         src.fetch(None)
         src.fetch(None)
     assert sum("matches no file" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_rotated_file_matched_under_its_new_name_is_not_counted_again(tmp_path: Path) -> None:
+    # logrotate-style rotation with a pattern matching both names: calls.jsonl -> calls.jsonl.1,
+    # then a fresh calls.jsonl. The rotated file continues at its offset (lines appended just
+    # before the rotation are still read once); only the new file is read from its start.
+    current = tmp_path / "calls.jsonl"
+    current.write_text(jsonl_record("0") + "\n" + jsonl_record("487") + "\n")
+    src = source(tmp_path / "calls.jsonl*")
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1, ("487", "0"): 1}
+    with current.open("a") as f:
+        f.write(jsonl_record("603") + "\n")
+    current.rename(tmp_path / "calls.jsonl.1")
+    current.write_text(jsonl_record("480", "10037", "ExpectedError") + "\n")
+    second = source(tmp_path / "calls.jsonl*").fetch(first.cursor)  # also across a restart
+    assert counts(second) == {("603", "0"): 1, ("480", "10037"): 1}
+    # A second rotation moves each file one name on; nothing is read again.
+    (tmp_path / "calls.jsonl.1").rename(tmp_path / "calls.jsonl.2")
+    current.rename(tmp_path / "calls.jsonl.1")
+    current.write_text(jsonl_record("490") + "\n")
+    third = src.fetch(second.cursor)
+    assert counts(third) == {("490", "0"): 1}
+    assert src.fetch(third.cursor).call_ends == []
+
+
+def test_moved_file_continues_but_a_copy_beside_it_is_counted_again(tmp_path: Path) -> None:
+    first_path = tmp_path / "a.jsonl"
+    first_path.write_text(jsonl_record("0") + "\n")
+    src = source(tmp_path / "*.jsonl")
+    first = src.fetch(None)
+    shutil.copy(first_path, tmp_path / "b.jsonl")  # documented: a copy is counted twice
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("0", "0"): 1}
+    first_path.rename(tmp_path / "c.jsonl")  # a move keeps its progress
+    assert src.fetch(second.cursor).call_ends == []
+
+
+def test_read_error_mid_file_counts_nothing_of_it_not_even_rejections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An I/O error after some lines (a network volume going away) leaves the file's progress
+    # where it was, so everything read of it, rejected lines included, is read again: none of
+    # it may have been counted the first time.
+    path = tmp_path / "calls.jsonl"
+    head = jsonl_record("487") + "\nnot json\n"
+    path.write_text(head + jsonl_record("0") + "\n")
+    real_open = Path.open
+
+    class FailingFile(io.BufferedReader):
+        def readline(self, size: int | None = -1) -> bytes:
+            if self.tell() >= len(head):  # after the first two lines
+                raise OSError(5, "Input/output error")
+            return super().readline(size)
+
+    def failing_open(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if mode == "rb" and self == path:
+            return FailingFile(io.FileIO(self, "rb"))
+        return real_open(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    src = source(path, format="diagnostic-jsonl")
+    monkeypatch.setattr(Path, "open", failing_open)
+    first = src.fetch(None)
+    assert first.call_ends == []
+    assert first.rejected == {}
+    monkeypatch.undo()
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("487", "0"): 1, ("0", "0"): 1}
+    assert second.rejected == {"invalid_json": 1}
+
+
+def test_a_partial_last_line_is_not_judged_complete_by_an_immediate_catch_up_poll(
+    tmp_path: Path,
+) -> None:
+    # Catch-up polls follow each other at once (caught_up=False): a file that did not grow in
+    # those milliseconds may still be being written, so its unfinished last line must wait.
+    path = tmp_path / "calls.csv"
+    path.write_text("ParticipantEndReason,ParticipantEndSubCode\n0,0\n487,10003\n480,1\n490,1")
+    src = source(path, batch_records=2, poll_interval=10)
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1, ("487", "10003"): 1}
+    assert not first.caught_up
+    second = src.fetch(first.cursor)  # at once: the writer is still on "490,1..."
+    assert counts(second) == {("480", "1"): 1}
+    with path.open("a") as f:
+        f.write("0017\n")  # the line was 490,10017
+    third = src.fetch(second.cursor)
+    assert counts(third) == {("490", "10017"): 1}
+    assert third.rejected == {}
+    # A last line that stays unfinished for half a poll interval is judged complete.
+    with path.open("a") as f:
+        f.write("0,0")
+    now = [0.0]
+    settings = FilesSettings(type="files", paths=[path], poll_interval=timedelta(seconds=10))
+    clocked = FilesSource(settings, clock=lambda: now[0])
+    assert clocked.fetch(third.cursor).call_ends == []
+    now[0] += 4.9
+    assert clocked.fetch(third.cursor).call_ends == []
+    now[0] += 0.1
+    assert counts(clocked.fetch(third.cursor)) == {("0", "0"): 1}
+
+
+def test_a_symlink_to_a_matched_file_is_not_a_second_file(tmp_path: Path) -> None:
+    # A "latest" link beside the dated files it points to, both matching the pattern.
+    first_day = tmp_path / "2026-11-24.jsonl"
+    first_day.write_text(jsonl_record("0") + "\n")
+    latest = tmp_path / "latest.jsonl"
+    latest.symlink_to(first_day.name)
+    src = source(tmp_path / "*.jsonl")
+    first = src.fetch(None)
+    assert counts(first) == {("0", "0"): 1}
+    next_day = tmp_path / "2026-11-25.jsonl"
+    next_day.write_text(jsonl_record("487") + "\n")
+    latest.unlink()
+    latest.symlink_to(next_day.name)  # the link moves on; each day is still counted once
+    second = src.fetch(first.cursor)
+    assert counts(second) == {("487", "0"): 1}
+    assert src.fetch(second.cursor).call_ends == []
+
+
+def test_unknown_format_is_counted_once_per_file_across_restarts_and_retries(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\nworld\n")
+    src = source(path)
+    first = src.fetch(None)
+    judged = src.fetch(first.cursor)
+    assert judged.rejected == {"unknown_format": 1}
+    # The batch was not applied (a failed checkpoint write): the retry from the same cursor
+    # must count it, else it is never counted.
+    assert src.fetch(first.cursor).rejected == {"unknown_format": 1}
+    # Applied, then a restart: the new process must not count the same file again.
+    restarted = source(path)
+    cursor = judged.cursor
+    for _ in range(3):
+        batch = restarted.fetch(cursor)
+        assert batch.rejected == {}
+        cursor = batch.cursor

@@ -14,10 +14,11 @@ import hashlib
 import logging
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -116,17 +117,28 @@ class _FetchState:
     records: int = 0
     caught_up: bool = True
     newest_mtime: float | None = None
+    # Progress as the cursor had it, for files that moved to another matching path (rotation).
+    before: dict[str, FileProgress] = field(default_factory=dict)
+    adopted: set[str] = field(default_factory=set)  # keys of `before` taken over this fetch
+    # Files whose format could not be told, already counted as rejected (kept in the cursor,
+    # so the count is once per file across restarts, and a batch not applied counts it again).
+    unknown_format: set[str] = field(default_factory=set)
 
 
 class FilesSource:
     """A Source over exported ACS log files."""
 
-    def __init__(self, settings: FilesSettings) -> None:
+    def __init__(
+        self, settings: FilesSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._settings = settings
-        # Size of each file at the previous poll: a file that has not grown since is complete,
-        # so a last line without a newline can be read. Not persisted: after a restart such a
-        # line waits one poll more.
-        self._last_size: dict[str, int] = {}
+        self._clock = clock
+        # Each file's size, and since when it has had it: a file that has not grown for half a
+        # poll interval (so between two regular polls, not just two catch-up polls a few
+        # milliseconds apart) is complete, and a last line without a newline can be read. Not
+        # persisted: after a restart such a line waits one poll more.
+        self._last_size: dict[str, tuple[int, float]] = {}
+        self._settled_after = settings.poll_interval.total_seconds() / 2
         self._missing_reported: set[str] = set()
         self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
@@ -139,7 +151,11 @@ class FilesSource:
 
     def fetch(self, cursor: Cursor) -> Batch:
         progress = self._progress_from(cursor)
-        state = _FetchState(budget=self._settings.batch_records)
+        state = _FetchState(
+            budget=self._settings.batch_records,
+            before={k: replace(v) for k, v in progress.items()},
+            unknown_format=_unknown_format_from(cursor),
+        )
         for path in self._paths():
             if state.budget <= 0:
                 state.caught_up = False
@@ -155,10 +171,15 @@ class FilesSource:
                 progress.pop(key, None)  # replaced by something it cannot read (yet)
             else:
                 progress[key] = entry
+        for key in state.adopted:
+            if key in progress and not os.path.lexists(key):
+                del progress[key]  # its file moved to another path, and its progress with it
         batch_cursor: dict[str, Cursor] = {
             "version": CURSOR_VERSION,
             "files": {k: v.to_cursor() for k, v in sorted(progress.items())},
         }
+        if state.unknown_format:
+            batch_cursor["unknown_format"] = list[Cursor](sorted(state.unknown_format))
         watermark = (
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
         )
@@ -210,7 +231,7 @@ class FilesSource:
                     self._missing_reported.add(text)
                     kind = "is not a file" if match.exists() else "does not exist (yet)"
                     log.warning("%s: %s %s", self.name, match, kind)
-        return sorted(found)
+        return _one_name_per_file(found)
 
     def _read_file(
         self, path: Path, entry: FileProgress | None, state: _FetchState
@@ -225,17 +246,18 @@ class FilesSource:
             and (entry.size, entry.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
         ):
             # Read to the end (or judged broken) and unchanged since: no need to open it.
-            self._last_size[key] = stat.st_size
+            self._sighted(key, stat.st_size)
             return entry
         with path.open("rb") as f:
             stat = os.fstat(f.fileno())
             size = stat.st_size
             head = f.read(min(size, HEAD_BYTES))
-            final = self._last_size.get(key) == size
-            self._last_size[key] = size
+            final = self._sighted(key, size) >= self._settled_after
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
                 log.info("%s: file was replaced or truncated, reading it from the start", path)
                 entry = None
+            if entry is None:
+                entry = _moved_here(key, head, size, stat.st_mtime_ns, state)
             if entry is None:
                 fmt = self._format(path, head)
                 if fmt is None:
@@ -259,17 +281,29 @@ class FilesSource:
             entry.size, entry.mtime_ns = size, stat.st_mtime_ns
             return entry
 
+    def _sighted(self, key: str, size: int) -> float:
+        """Note the file's size now; returns for how long (seconds) it has had it."""
+        now = self._clock()
+        previous = self._last_size.get(key)
+        if previous is None or previous[0] != size:
+            self._last_size[key] = (size, now)
+            return -1.0  # first sighting of this size: not settled, even with no interval
+        return now - previous[1]
+
     def _format(self, path: Path, head: bytes) -> Format | None:
         if self._settings.format != "auto":
             return self._settings.format
         return detect_format(head, path)
 
     def _reject_unknown_format(self, path: Path, state: _FetchState) -> None:
+        if str(path) in state.unknown_format:
+            return
+        state.unknown_format.add(str(path))
+        state.rejected["unknown_format"] += 1
         key = f"unknown-format:{path}"
         if key in self._missing_reported:
-            return
+            return  # counted again (a retry of a batch that was not applied): logged already
         self._missing_reported.add(key)
-        state.rejected["unknown_format"] += 1
         log.error(
             "%s:1: cannot tell the format (not diagnostic JSON lines, a Log Analytics query "
             "result or a CSV export with ACSCallSummary columns); set `format` to read it",
@@ -405,6 +439,64 @@ def _hash(head: bytes) -> str:
     return hashlib.sha256(head).hexdigest()
 
 
+def _unknown_format_from(cursor: Cursor) -> set[str]:
+    paths = cursor.get("unknown_format") if isinstance(cursor, dict) else None
+    if not isinstance(paths, list):
+        return set()
+    return {p for p in paths if isinstance(p, str)}
+
+
+def _one_name_per_file(paths: set[Path]) -> list[Path]:
+    """`paths` sorted, with one name per file: a symlink (a `latest.jsonl` beside the dated
+    file it points to) or a hard link to a file also matched under another name would count it
+    twice. The name kept is one that is not a symlink, so it stays with its content when the
+    link moves on."""
+    names: dict[tuple[int, int], Path] = {}
+    for path in sorted(paths, key=lambda p: (p.is_symlink(), p)):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # vanished since it was listed
+        names.setdefault((stat.st_dev, stat.st_ino), path)
+    return sorted(names.values())
+
+
+def _moved_here(
+    key: str, head: bytes, size: int, mtime_ns: int, state: _FetchState
+) -> FileProgress | None:
+    """The progress of a file that was at another path and moved to `key` (log rotation:
+    `calls.jsonl` renamed `calls.jsonl.1`, both matching the pattern), or None.
+
+    Taken over only from a path that no longer holds that file (gone, or holding another), so
+    a copy beside its original is still a file of its own (documented: counted twice).
+    """
+    hashes: dict[int, str] = {}  # one hash per head length, however many entries there are
+    for other, entry in state.before.items():
+        if other == key or other in state.adopted or len(head) < entry.head_len:
+            continue
+        if entry.head_len not in hashes:
+            hashes[entry.head_len] = _hash(head[: entry.head_len])
+        if (
+            hashes[entry.head_len] != entry.head
+            or not _same_file(entry, head, size, mtime_ns)
+            or _still_holds(other, entry)
+        ):
+            continue
+        state.adopted.add(other)
+        log.info("%s: continues %s (moved here), at line %d", key, other, entry.line)
+        return replace(entry)
+    return None
+
+
+def _still_holds(path: str, entry: FileProgress) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(entry.head_len)
+    except OSError:
+        return False
+    return len(head) == entry.head_len and _hash(head) == entry.head
+
+
 def _same_file(entry: FileProgress, head: bytes, size: int, mtime_ns: int) -> bool:
     if len(head) < entry.head_len or _hash(head[: entry.head_len]) != entry.head:
         return False
@@ -415,19 +507,26 @@ def _same_file(entry: FileProgress, head: bytes, size: int, mtime_ns: int) -> bo
 
 
 class _Rejecter:
-    """Counts rejections and logs the first few of a file (with file:line) one by one."""
+    """Counts rejections and logs the first few of a file (with file:line) one by one.
+
+    The counts reach the fetch only when the read completes: a read that fails midway leaves
+    the file's progress where it was, so its rejected lines are read, and counted, again.
+    """
 
     def __init__(self, source: str, path: Path, state: _FetchState) -> None:
         self._source = source
         self._path = path
         self._state = state
+        self._rejected: Counter[str] = Counter()
         self._logged = 0
         self._suppressed: Counter[str] = Counter()
 
     def __enter__(self) -> _Rejecter:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is None:
+            self._state.rejected.update(self._rejected)
         if self._suppressed:
             reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self._suppressed.items()))
             log.warning(
@@ -438,7 +537,7 @@ class _Rejecter:
             )
 
     def __call__(self, reason: str, where: str, message: str) -> None:
-        self._state.rejected[reason] += 1
+        self._rejected[reason] += 1
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
             log.warning(

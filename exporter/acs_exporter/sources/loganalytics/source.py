@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 CURSOR_VERSION = 1
 # A window is not split below this: a second of ACS logs over the row limit is not plausible.
 MIN_SPLIT_TICKS = TICKS_PER_SECOND
+WORKSPACE_PREFIX = "workspace:"  # cursor keys of the (single) workspace query
 
 _default_credential_lock = threading.Lock()
 _default_credential: TokenCredential | None = None
@@ -146,9 +147,13 @@ class LogAnalyticsSource:
         caught_up = True
         records = 0
         for job, result in zip(jobs, results, strict=True):
-            positions.setdefault(job.table_spec.table, {})[job.target.key] = format_ticks(
-                result.watermark
-            )
+            table_positions = positions.setdefault(job.table_spec.table, {})
+            if job.target.key.startswith(WORKSPACE_PREFIX):
+                # One workspace query per source: the position of an earlier workspace list
+                # (another first workspace) was carried over to this one and must not linger.
+                for key in [k for k in table_positions if k.startswith(WORKSPACE_PREFIX)]:
+                    del table_positions[key]
+            table_positions[job.target.key] = format_ticks(result.watermark)
             (call_ends if job.table_spec.table == CALL_SUMMARY else media).extend(
                 result.observations
             )
@@ -365,11 +370,26 @@ def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> 
     jobs = []
     for spec in specs_for(settings):
         for target in targets_for(settings):
-            saved = positions.get(spec.table, {}).get(target.key)
+            saved = saved_position(positions.get(spec.table, {}), target)
             start = parse_ticks(saved) if saved is not None else first_start
             # A clock that stepped back leaves the window empty rather than inverted.
             jobs.append(Job(spec, target, Window(start, max(start, min(end, start + span)))))
     return jobs
+
+
+def saved_position(positions: dict[str, str], target: Target) -> str | None:
+    """Where `target` continues from, None on its first query.
+
+    All `workspace_ids` share one query, keyed by the first of them; so when the list is edited
+    (reordered, its first entry removed) the new key continues from the old one's position,
+    rather than starting over (re-reading `initial_lookback`: counted twice). Several old keys
+    (cursors written before stale ones were dropped): the latest, the last one queried.
+    """
+    saved = positions.get(target.key)
+    if saved is not None or not target.key.startswith(WORKSPACE_PREFIX):
+        return saved
+    earlier = [v for k, v in positions.items() if k.startswith(WORKSPACE_PREFIX)]
+    return max(earlier, key=parse_ticks, default=None)
 
 
 def load_cursor(cursor: Cursor) -> dict[str, dict[str, str]]:
