@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
+from daemon_helpers import samples
 
 from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
@@ -140,12 +140,3 @@ def test_documented_reasons_are_the_initialised_ones() -> None:
     table = sources_doc.split("### Bad input", 1)[1].split("\n\n", 3)[2]
     documented_rejections = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
     assert set(known_reasons("files").rejections) == documented_rejections == FILES_REJECTIONS
-
-
-def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    out: dict[tuple[tuple[str, str], ...], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                out[tuple(sorted(sample.labels.items()))] = sample.value
-    return out

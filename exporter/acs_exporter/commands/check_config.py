@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from acs_exporter.commands.run import add_config_flags, settings_from_args
-from acs_exporter.config import ConfigError, masked_dump
+from acs_exporter.commands.run import add_config_flags, settings_or_report
+from acs_exporter.config import masked_dump
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,10 +45,8 @@ def execute(args: argparse.Namespace) -> int:
             )
             return 2
         args.config_file = args.file
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
+    settings = settings_or_report(args)
+    if settings is None:
         return 2
     try:
         catalog = load_catalog_or_fail(settings)

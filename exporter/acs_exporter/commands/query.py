@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from acs_exporter.commands.run import add_config_file_flag, settings_from_args
+from acs_exporter.commands.run import add_config_file_flag, settings_or_report
 
 if TYPE_CHECKING:
     from acs_exporter.config import Settings
@@ -37,13 +37,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def execute(args: argparse.Namespace) -> int:
-    from acs_exporter.config import ConfigError
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
+    settings = settings_or_report(args)
+    if settings is None:
         return 2
     sources = [s for s in settings.effective_sources() if isinstance(s, LogAnalyticsSettings)]
     if not sources:

@@ -74,14 +74,21 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config_file, overrides)
 
 
+def settings_or_report(args: argparse.Namespace) -> Settings | None:
+    """settings_from_args, or None after printing the configuration error (exit status 2)."""
+    try:
+        return settings_from_args(args)
+    except ConfigError as exc:
+        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
+        return None
+
+
 def execute(args: argparse.Namespace) -> int:
     from acs_exporter.app import StartupError, serve
     from acs_exporter.logsetup import setup_logging
 
-    try:
-        settings = settings_from_args(args)
-    except ConfigError as exc:
-        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
+    settings = settings_or_report(args)
+    if settings is None:
         return 2
     setup_logging(settings.log.format, settings.log.level)
     try:
