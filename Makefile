@@ -10,9 +10,26 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 
-.PHONY: run test lint typecheck pytest system-deps bench chart-sync clean alerts dashboards
+.PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-sync clean alerts dashboards venv
 
-$(STAMP): pyproject.toml
+# A fresh Debian machine has python3 without venv/ensurepip, and no Node.js: install them with apt
+# when they are missing and we may (root), as system-deps does for prometheus; else say what to install.
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+python-venv:
+	@if $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(APT_INSTALL) python3-venv >/dev/null; \
+	else echo "error: $(PYTHON) cannot create a virtualenv: install python3-venv (Debian) first" >&2; exit 1; fi
+
+node:
+	@if command -v node >/dev/null && command -v npm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then $(APT_INSTALL) nodejs npm >/dev/null; \
+	else echo "error: the tests need Node.js and npm (the Kusto language service): install nodejs and npm" >&2; exit 1; fi
+
+# Only the virtualenv, with the package and its test dependencies installed.
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml | python-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -29,7 +46,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	else echo "note: promtool/amtool missing and not root: their tests will skip (fail under CI=true)"; fi
 
-$(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json
+$(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json | node
 	cd tools/kusto && npm ci --no-audit --no-fund --silent
 	touch $(KUSTO)
 
@@ -57,7 +74,7 @@ dashboards: $(STAMP) alerts
 	$(BIN)/python dashboards/src/generate_dashboards.py
 	$(BIN)/python tools/sync_chart.py
 
-bench: $(STAMP)
+bench: $(STAMP) $(KUSTO)
 	$(BIN)/python -m bench
 
 # Copy alerts/*.yaml and dashboards/*.json into the Helm chart (tests fail when the copies drift).
