@@ -114,11 +114,79 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- if and $wi.enabled .Values.serviceAccount.create (not $wi.clientId) }}
 {{- fail "azure.workloadIdentity.clientId is required when azure.workloadIdentity.enabled is true (the managed identity's client id)" }}
 {{- end }}
+{{- if and (include "acs-exporter.otlpHeadersInValues" .) .Values.otlpHeaders.existingSecret }}
+{{- fail "config.otlp.headers and otlpHeaders.existingSecret are exclusive: keep the headers in one place (the existing Secret, as a JSON object)" }}
+{{- end }}
 {{- if not .Values.existingConfigMap }}
 {{- $statePath := .Values.config.state.path | default "" | toString }}
 {{- $stateDir := include "acs-exporter.stateDir" . }}
 {{- if not (hasPrefix (printf "%s/" $stateDir) $statePath) }}
 {{- fail (printf "config.state.path: %q must be a file under %s/ (the only writable volume; the root filesystem is read-only)" $statePath $stateDir) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The exporter configuration the ConfigMap carries: `config` without anything secret. OTLP
+headers (credentials) go to a Secret and reach the exporter as ACS_EXPORTER_OTLP__HEADERS,
+which the exporter merges into the file's otlp section.
+*/}}
+{{- define "acs-exporter.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- if kindIs "map" $config.otlp }}
+{{- $_ := unset $config.otlp "headers" }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+OTLP headers: "" when there are none, else the Secret and key the pod reads them from.
+*/}}
+{{- define "acs-exporter.otlpHeadersInValues" -}}
+{{- $otlp := .Values.config.otlp | default dict }}
+{{- if $otlp.headers }}true{{ end }}
+{{- end }}
+
+{{- define "acs-exporter.otlpHeadersSecretName" -}}
+{{- if .Values.otlpHeaders.existingSecret }}
+{{- .Values.otlpHeaders.existingSecret }}
+{{- else if include "acs-exporter.otlpHeadersInValues" . }}
+{{- printf "%s-otlp-headers" (include "acs-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment of the exporter container (a YAML list, empty when none): credentials by
+secretKeyRef only, never as a value.
+*/}}
+{{- define "acs-exporter.env" -}}
+{{- with .Values.azure.servicePrincipal }}
+{{- if .existingSecret }}
+- name: AZURE_CLIENT_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .clientIdKey }}
+- name: AZURE_TENANT_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .tenantIdKey }}
+- name: AZURE_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .clientSecretKey }}
+{{- end }}
+{{- end }}
+{{- with include "acs-exporter.otlpHeadersSecretName" . }}
+- name: ACS_EXPORTER_OTLP__HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.otlpHeaders.key }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
 {{- end }}
 {{- end }}
