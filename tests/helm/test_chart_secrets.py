@@ -93,7 +93,9 @@ def test_otlp_headers_from_an_existing_secret_are_nowhere_in_the_release() -> No
 
 
 def test_headers_in_values_and_an_existing_secret_are_refused() -> None:
-    with pytest.raises(HelmRenderError, match=r"config\.otlp\.headers.*otlpHeaders\.existingSecret"):
+    with pytest.raises(
+        HelmRenderError, match=r"config\.otlp\.headers.*otlpHeaders\.existingSecret"
+    ):
         render({"config": {"otlp": OTLP}, "otlpHeaders": {"existingSecret": "otlp-auth"}})
 
 

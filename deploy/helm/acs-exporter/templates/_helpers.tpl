@@ -118,6 +118,17 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- fail "config.otlp.headers and otlpHeaders.existingSecret are exclusive: keep the headers in one place (the existing Secret, as a JSON object)" }}
 {{- end }}
 {{- if not .Values.existingConfigMap }}
+{{- /* Source names key the checkpoint and the `source` label: the exporter refuses duplicates
+     (defaults included), which JSON Schema cannot see. Defaults as in the settings models. */}}
+{{- $defaultNames := dict "simulator" "simulator" "files" "files" "log_analytics" "log-analytics" }}
+{{- $seen := dict }}
+{{- range $index, $source := (.Values.config.sources | default list) }}
+{{- $name := toString (default (get $defaultNames (toString $source.type)) $source.name) }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "config.sources[%d]: source name %q is already used by config.sources[%v]; names key the checkpoint and the `source` label: give each source its own `name`" $index $name (get $seen $name)) }}
+{{- end }}
+{{- $_ := set $seen $name $index }}
+{{- end }}
 {{- $statePath := .Values.config.state.path | default "" | toString }}
 {{- $stateDir := include "acs-exporter.stateDir" . }}
 {{- if not (hasPrefix (printf "%s/" $stateDir) $statePath) }}
