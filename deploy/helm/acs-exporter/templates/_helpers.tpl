@@ -117,6 +117,16 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- if and (include "acs-exporter.otlpHeadersInValues" .) .Values.otlpHeaders.existingSecret }}
 {{- fail "config.otlp.headers and otlpHeaders.existingSecret are exclusive: keep the headers in one place (the existing Secret, as a JSON object)" }}
 {{- end }}
+{{- $web := .Values.web }}
+{{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) }}
+{{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret with your own web config)" }}
+{{- end }}
+{{- if and $web.existingSecret $web.basicAuth.users }}
+{{- fail "web.existingSecret and web.basicAuth.users are exclusive: put the users into the existing web config" }}
+{{- end }}
+{{- if and (include "acs-exporter.webConfigMounted" .) .Values.config.web.config_file }}
+{{- fail (printf "config.web.config_file (%s) and web.tls / web.basicAuth / web.existingSecret are exclusive: the chart sets config.web.config_file to the web config it mounts" .Values.config.web.config_file) }}
+{{- end }}
 {{- if not .Values.existingConfigMap }}
 {{- /* Source names key the checkpoint and the `source` label: the exporter refuses duplicates
      (defaults included), which JSON Schema cannot see. Defaults as in the settings models. */}}
@@ -146,6 +156,9 @@ which the exporter merges into the file's otlp section.
 {{- $config := deepCopy .Values.config }}
 {{- if kindIs "map" $config.otlp }}
 {{- $_ := unset $config.otlp "headers" }}
+{{- end }}
+{{- if include "acs-exporter.webConfigMounted" . }}
+{{- $_ := set $config "web" (merge (dict "config_file" (include "acs-exporter.webConfigFile" .)) (default dict $config.web)) }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
@@ -200,4 +213,47 @@ secretKeyRef only, never as a value.
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+The web config (TLS, basic auth): "true" when the chart mounts one (chart-made or existing).
+*/}}
+{{- define "acs-exporter.webConfigMounted" -}}
+{{- $web := .Values.web }}
+{{- if or $web.existingSecret $web.tls.enabled $web.basicAuth.users }}true{{ end }}
+{{- end }}
+
+{{- define "acs-exporter.webConfigSecretName" -}}
+{{- default (printf "%s-web-config" (include "acs-exporter.fullname" .) | trunc 63 | trimSuffix "-") .Values.web.existingSecret }}
+{{- end }}
+
+{{- define "acs-exporter.webConfigFile" -}}
+/etc/acs-exporter-web/web-config.yml
+{{- end }}
+
+{{- define "acs-exporter.tlsDir" -}}
+/etc/acs-exporter-tls
+{{- end }}
+
+{{/*
+Scheme of /metrics, /healthz and /readyz: HTTPS exactly when the chart enables TLS.
+*/}}
+{{- define "acs-exporter.scheme" -}}
+{{- if .Values.web.tls.enabled }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/*
+A probe from values (YAML), switched to HTTPS with TLS unless it names its own scheme.
+*/}}
+{{- define "acs-exporter.probe" -}}
+{{- $probe := deepCopy .probe }}
+{{- /* Helm merges a user's tcpSocket/exec/grpc probe into the default httpGet one, which the
+     API refuses (one handler only): the user's handler wins. */}}
+{{- if or $probe.tcpSocket $probe.exec $probe.grpc }}
+{{- $_ := unset $probe "httpGet" }}
+{{- end }}
+{{- if and .root.Values.web.tls.enabled (kindIs "map" $probe.httpGet) (not (hasKey $probe.httpGet "scheme")) }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- toYaml $probe }}
 {{- end }}
