@@ -117,6 +117,17 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- if and (include "acs-exporter.otlpHeadersInValues" .) .Values.otlpHeaders.existingSecret }}
 {{- fail "config.otlp.headers and otlpHeaders.existingSecret are exclusive: keep the headers in one place (the existing Secret, as a JSON object)" }}
 {{- end }}
+{{- $address := .Values.config.web.listen_address | default "" | toString }}
+{{- $host := regexReplaceAll ":[0-9]*$" $address "" | trimPrefix "[" | trimSuffix "]" }}
+{{- if or (hasPrefix "127." $host) (eq $host "localhost" "::1") }}
+{{- fail (printf "config.web.listen_address: %q listens on loopback only: the kubelet probes and Prometheus reach the pod IP, so the pod would fail its probes forever; use 0.0.0.0:PORT or [::]:PORT" $address) }}
+{{- end }}
+{{- range .Values.extraArgs }}
+{{- $flag := regexReplaceAll "=.*$" (toString .) "" }}
+{{- if has $flag (list "--web.listen-address" "--config.file") }}
+{{- fail (printf "extraArgs: %s is set by the chart (from config.web.listen_address, which also sets the container port and the probes; --config.file is the mounted ConfigMap): set config.web.listen_address or existingConfigMap instead" $flag) }}
+{{- end }}
+{{- end }}
 {{- $web := .Values.web }}
 {{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) }}
 {{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret with your own web config)" }}
@@ -256,4 +267,43 @@ A probe from values (YAML), switched to HTTPS with TLS unless it names its own s
 {{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
 {{- end }}
 {{- toYaml $probe }}
+{{- end }}
+
+{{/*
+Files the configuration names that lie on no volume the pod mounts (one "key: path" a line).
+Only a warning: a custom image may hold them.
+*/}}
+{{- define "acs-exporter.unmountedFiles" -}}
+{{- $mounted := list (printf "%s/" (include "acs-exporter.stateDir" .)) "/tmp/" (printf "%s/" (include "acs-exporter.tlsDir" .)) }}
+{{- range .Values.extraVolumeMounts }}
+{{- $mounted = append $mounted (printf "%s/" (trimSuffix "/" (toString .mountPath))) }}
+{{- end }}
+{{- $files := list }}
+{{- $config := .Values.config }}
+{{- if and $config.web.config_file (not (include "acs-exporter.webConfigMounted" .)) }}
+{{- $files = append $files (list "config.web.config_file" $config.web.config_file) }}
+{{- end }}
+{{- range $index, $path := ($config.catalog.overrides | default list) }}
+{{- $files = append $files (list (printf "config.catalog.overrides[%d]" $index) $path) }}
+{{- end }}
+{{- range $index, $source := ($config.sources | default list) }}
+{{- range $p, $path := ($source.paths | default list) }}
+{{- $files = append $files (list (printf "config.sources[%d].paths[%d]" $index $p) $path) }}
+{{- end }}
+{{- with $source.tls_ca_file }}
+{{- $files = append $files (list (printf "config.sources[%d].tls_ca_file" $index) .) }}
+{{- end }}
+{{- with $source.record_file }}
+{{- $files = append $files (list (printf "config.sources[%d].record_file" $index) .) }}
+{{- end }}
+{{- end }}
+{{- range $files }}
+{{- $key := index . 0 }}
+{{- $path := toString (index . 1) }}
+{{- $onVolume := false }}
+{{- range $mounted }}{{ if hasPrefix . $path }}{{ $onVolume = true }}{{ end }}{{ end }}
+{{- if and (hasPrefix "/" $path) (not $onVolume) }}
+{{ $key }}: {{ $path }}
+{{- end }}
+{{- end }}
 {{- end }}
