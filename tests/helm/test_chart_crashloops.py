@@ -68,3 +68,16 @@ def test_no_warning_when_the_file_is_on_an_extra_volume() -> None:
         }
     ).notes
     assert "config.sources[0].paths[0]" not in notes
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/var/lib/acs-exporter/",
+        "/var/lib/acs-exporter/../etc/state.json",
+        "/var/lib/acs-exporter/a/./",
+    ],
+)
+def test_a_state_path_that_is_no_file_on_the_volume_is_refused(path: str) -> None:
+    with pytest.raises(HelmRenderError, match=r"config\.state\.path"):
+        render({"config": {"state": {"path": path}}})

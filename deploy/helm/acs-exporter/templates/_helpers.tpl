@@ -152,7 +152,7 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- end }}
 {{- $statePath := .Values.config.state.path | default "" | toString }}
 {{- $stateDir := include "acs-exporter.stateDir" . }}
-{{- if not (hasPrefix (printf "%s/" $stateDir) $statePath) }}
+{{- if or (not (hasPrefix (printf "%s/" $stateDir) $statePath)) (hasSuffix "/" $statePath) (contains "/../" $statePath) (contains "/./" $statePath) }}
 {{- fail (printf "config.state.path: %q must be a file under %s/ (the only writable volume; the root filesystem is read-only)" $statePath $stateDir) }}
 {{- end }}
 {{- end }}
