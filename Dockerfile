@@ -3,25 +3,40 @@
 # acs-exporter container image.
 #   docker build -t acs-exporter:0.1.0 .
 #   docker run --rm --read-only -p 10142:10142 acs-exporter:0.1.0
-# The build stage turns the package and every dependency into wheels; the runtime stage installs
-# only those wheels (no index, no compiler, no source tree), runs as a numeric non-root user and
-# writes nothing outside /var/lib/acs-exporter, so a read-only root filesystem works.
+# The build stage turns the package and every dependency into wheels and installs only those
+# (no index) into a virtualenv made without pip; the runtime stage copies that virtualenv and
+# nothing else: no pip, setuptools or wheel (the base image's are removed), no compiler, no
+# source tree. It runs as a numeric non-root user and writes nothing outside
+# /var/lib/acs-exporter, so a read-only root filesystem works.
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# The base image, pinned by digest (the multi-platform index digest of the tag): a tag can be
+# moved to other content, a digest cannot. To update (docs/kubernetes.md, "Updating the base
+# image"):
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   # "Digest:" of the index
+# then set tag and digest here together, rebuild and run the tests.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
+ARG VERSION=0.1.0
 
 FROM ${PYTHON_IMAGE} AS build
+ARG VERSION
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 # LICENSE: setuptools puts it in the wheel (.dist-info/licenses/), so the image ships it.
 COPY pyproject.toml README.md LICENSE ./
 COPY exporter ./exporter
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# `pip --python` runs this stage's pip against the virtualenv's interpreter, so the virtualenv
+# itself never holds an installer; pip compiles the .pyc files here (the runtime root is
+# read-only). Console scripts point at /opt/acs-exporter/bin/python, where the runtime copies it.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
+    && python -m venv --without-pip /opt/acs-exporter \
+    && pip --python /opt/acs-exporter/bin/python install --no-cache-dir --no-index --find-links /wheels "acs-exporter==${VERSION}"
 
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
+ARG VERSION
 ARG REVISION=unknown
 ARG CREATED=unknown
+ARG PYTHON_IMAGE
 LABEL org.opencontainers.image.title="acs-exporter" \
       org.opencontainers.image.description="Prometheus exporter for Azure Communication Services call end reasons" \
       org.opencontainers.image.version="${VERSION}" \
@@ -30,16 +45,28 @@ LABEL org.opencontainers.image.title="acs-exporter" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${PYTHON_IMAGE}"
 
-# No .pyc writes at run time (the root filesystem may be read-only; pip compiled them at install),
-# unbuffered logs so every line reaches `kubectl logs` at once.
+# No .pyc writes at run time (the root filesystem may be read-only; the build stage compiled
+# them), unbuffered logs so every line reaches `kubectl logs` at once.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PATH=/opt/acs-exporter/bin:$PATH
 
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels "acs-exporter==${VERSION}" \
+# Nothing installs at run time: remove the base image's pip, setuptools and wheel (with their
+# console scripts) and ensurepip, which bundles pip and setuptools wheels.
+RUN rm -rf /usr/local/bin/pip /usr/local/bin/pip3 /usr/local/bin/pip3.* /usr/local/bin/wheel \
+        /usr/local/lib/python3.*/site-packages/pip \
+        /usr/local/lib/python3.*/site-packages/pip-*.dist-info \
+        /usr/local/lib/python3.*/site-packages/setuptools \
+        /usr/local/lib/python3.*/site-packages/setuptools-*.dist-info \
+        /usr/local/lib/python3.*/site-packages/pkg_resources \
+        /usr/local/lib/python3.*/site-packages/_distutils_hack \
+        /usr/local/lib/python3.*/site-packages/distutils-precedence.pth \
+        /usr/local/lib/python3.*/site-packages/wheel \
+        /usr/local/lib/python3.*/site-packages/wheel-*.dist-info \
+        /usr/local/lib/python3.*/ensurepip \
     && install -d -o 10142 -g 10142 -m 0750 /var/lib/acs-exporter
 
+COPY --from=build /opt/acs-exporter /opt/acs-exporter
 COPY deploy/docker/config.yaml /etc/acs-exporter/config.yaml
 
 # The checkpoint (cursor + cumulative counts) lives here; mount a persistent volume to keep

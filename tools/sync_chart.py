@@ -98,9 +98,82 @@ def drift(copy_sets: tuple[CopySet, ...] = COPY_SETS) -> list[str]:
     return problems
 
 
+# Durations as the exporter reads them: Prometheus form ("1m30s"), ISO 8601 ("PT1M") or a
+# number of seconds. Go's regexp (Helm validates with it) has no look-ahead, hence `not`.
+_PROMETHEUS_DURATION = "^([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
+_ISO_DURATION = "^P([0-9]+[WD])*(T([0-9]+([.][0-9]+)?[HMS])+)?$"
+_DURATION_STRING: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "not": {"enum": ["P"]},
+    "anyOf": [{"pattern": _PROMETHEUS_DURATION}, {"pattern": _ISO_DURATION}],
+}
+DEFINITIONS: dict[str, Any] = {
+    "duration": {
+        "description": "A duration: 15s, 1m30s, 500ms, 2h, 1d, PT1M, or a number of seconds.",
+        "anyOf": [_DURATION_STRING, {"type": "number"}],
+    },
+    "positiveDuration": {
+        "description": "A duration greater than zero.",
+        # A string of these forms is zero exactly when it has no digit 1-9.
+        "anyOf": [
+            {**_DURATION_STRING, "allOf": [{"pattern": "[1-9]"}]},
+            {"type": "number", "exclusiveMinimum": 0},
+        ],
+    },
+    "nonNegativeDuration": {
+        "description": "A duration of zero or more (the string forms cannot be negative).",
+        "anyOf": [_DURATION_STRING, {"type": "number", "minimum": 0}],
+    },
+}
+_DEFINITION_REF = "#/definitions/"
+
+# What each model's own validators (model_validator, field_validator) refuse, which field
+# types cannot tell: mirrored by hand, as far as JSON Schema can express it.
+# tests/helm/test_chart_schema_mirrors_exporter.py runs each case through both.
+MODEL_RULES: dict[str, dict[str, Any]] = {
+    "log_analytics": {
+        "anyOf": [
+            {"required": ["workspace_ids"], "properties": {"workspace_ids": {"minItems": 1}}},
+            {"required": ["resource_ids"], "properties": {"resource_ids": {"minItems": 1}}},
+        ],
+        "fields": {
+            "tables": {"minItems": 1, "uniqueItems": True},
+            "poll_interval": {"$ref": _DEFINITION_REF + "positiveDuration"},
+            "max_window": {"$ref": _DEFINITION_REF + "positiveDuration"},
+            "safety_lag": {"$ref": _DEFINITION_REF + "nonNegativeDuration"},
+            "initial_lookback": {"$ref": _DEFINITION_REF + "nonNegativeDuration"},
+            # At least 2 days: exact for numbers; the string forms are left to the exporter
+            # (a regular expression for "at least 2 days" over 1d24h-style sums is not sane).
+            "time_generated_lookback": {
+                "anyOf": [_DURATION_STRING, {"type": "number", "minimum": 2 * 86400}]
+            },
+        },
+    },
+}
+
+
+def _field_schema(node: Any) -> Any:
+    """A pydantic field schema as values.schema.json holds it: durations by reference, paths
+    as strings, no titles or defaults (values.yaml and the docs carry those)."""
+    if isinstance(node, list):
+        return [_field_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("format") == "duration":
+        return {"$ref": _DEFINITION_REF + "duration"}
+    converted = {
+        key: _field_schema(value)
+        for key, value in node.items()
+        if key not in {"title", "default"} and not (key == "format" and value == "path")
+    }
+    return converted
+
+
 def source_entry_schema() -> dict[str, Any]:
     """JSON schema of one `config.sources` entry: `type` picks the settings model, whose
-    fields are the only keys allowed. Values are checked in full by `acs-exporter check-config`."""
+    fields (with their types, enums and bounds) are the only keys allowed, plus what the
+    model's validators refuse (MODEL_RULES). `acs-exporter check-config` remains the full check."""
     from acs_exporter.sources.files_settings import FilesSettings
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
     from acs_exporter.sources.simulator_settings import SimulatorSettings
@@ -110,14 +183,27 @@ def source_entry_schema() -> dict[str, Any]:
     for model in (SimulatorSettings, FilesSettings, LogAnalyticsSettings):
         (source_type,) = get_args(model.model_fields["type"].annotation)
         types.append(source_type)
-        properties = {
-            name: {"description": field.description} if field.description else {}
-            for name, field in model.model_fields.items()
+        generated = model.model_json_schema()
+        assert "$defs" not in generated, f"{model.__name__}: nested models are not handled"
+        rules = MODEL_RULES.get(source_type, {})
+        properties = {}
+        for name, field in generated["properties"].items():
+            schema = _field_schema(field)
+            extra = rules.get("fields", {}).get(name)
+            if extra and ("$ref" in extra or "anyOf" in extra):
+                schema = {key: value for key, value in schema.items() if key == "description"}
+            properties[name] = {**schema, **(extra or {})}
+        then: dict[str, Any] = {
+            "properties": properties,
+            "required": generated.get("required", ["type"]),
+            "additionalProperties": False,
         }
+        if "anyOf" in rules:
+            then["anyOf"] = rules["anyOf"]
         branches.append(
             {
                 "if": {"properties": {"type": {"const": source_type}}, "required": ["type"]},
-                "then": {"properties": properties, "additionalProperties": False},
+                "then": then,
             }
         )
     return {
@@ -135,6 +221,7 @@ def _schema_with_sources(schema: dict[str, Any]) -> dict[str, Any]:
     updated: dict[str, Any] = json.loads(json.dumps(schema))
     sources = updated["properties"]["config"]["properties"]["sources"]
     sources["items"] = source_entry_schema()
+    updated["definitions"] = {**updated.get("definitions", {}), **DEFINITIONS}
     return updated
 
 

@@ -37,6 +37,7 @@ CUSTOM_RESOURCE_FIELDS: dict[str, dict[str, set[str]]] = {
             "interval",
             "scrapeTimeout",
             "tlsConfig",
+            "basicAuth",
             "relabelings",
             "metricRelabelings",
         },

@@ -87,3 +87,29 @@ def test_the_guide_checks_what_the_chart_serves() -> None:
     assert "curl -s http://127.0.0.1:10142/readyz" in text
     assert 'port-forward service/"$RELEASE" 10142:10142' in text
     assert Path(REPO / "deploy" / "helm" / "acs-exporter" / "README.md").is_file()
+
+
+def guide_yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
+
+
+def test_every_values_block_of_the_guide_installs(tmp_path: Path) -> None:
+    """The optional blocks (egress, OTLP credentials, TLS) pass the schema and render valid
+    manifests, together with the main values as a user would combine them."""
+    blocks = guide_yaml_blocks()
+    assert len(blocks) >= 4, "the guide lost its values blocks"
+    chart = chart_with_content(tmp_path)
+    with Chart.load(chart) as loaded:
+        for block in blocks:
+            values = yaml.safe_load(block)
+            loaded.validate_schema(values)
+            combined = {**guide_values(), **values}
+            rendered = loaded.render(combined, name=RELEASE, namespace=NAMESPACE)
+            for path, text in rendered.items():
+                if path.endswith("NOTES.txt"):
+                    continue
+                for doc in yaml.safe_load_all(text):
+                    if doc and not doc["apiVersion"].startswith("monitoring.coreos.com/"):
+                        kubernetes_validate.validate(
+                            doc, kubernetes_validate.latest_version(), strict=True
+                        )

@@ -90,27 +90,104 @@ def test_hadolint_reports_nothing() -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-def test_multi_stage_on_slim_python_311() -> None:
+VENV = "/opt/acs-exporter"
+DIGEST_REF = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
+# What the runtime stage removes from the base image's Python (test_image_install.py checks
+# these patterns against every file pip, setuptools and wheel install on a real Python).
+INSTALLER_NAMES = ("pip", "setuptools", "wheel")
+
+
+def resolve(reference: str) -> str:
+    """A FROM argument with the global ARGs substituted."""
+    return re.sub(r"\$\{(\w+)\}", lambda match: GLOBAL_ARGS[match[1]], reference)
+
+
+def test_multi_stage_on_slim_python_311_pinned_by_digest() -> None:
     assert len(STAGES) == 2
     assert STAGES[0].name == "build"
-    assert re.fullmatch(r"python:3\.11-slim(-\w+)?", GLOBAL_ARGS["PYTHON_IMAGE"])
+    assert re.fullmatch(
+        r"python:3\.11(\.\d+)?-slim(-\w+)?@sha256:[0-9a-f]{64}", GLOBAL_ARGS["PYTHON_IMAGE"]
+    ), GLOBAL_ARGS["PYTHON_IMAGE"]
     assert all(stage.base == "${PYTHON_IMAGE}" for stage in STAGES)
 
 
-def test_build_stage_makes_wheels_and_runtime_installs_only_those() -> None:
+def test_every_base_image_is_pinned_by_digest() -> None:
+    """A tag can be moved to other content; a digest cannot. Every FROM (build stages
+    included) resolves to name@sha256:<64 hex>, and nothing is pulled by tag alone."""
+    for stage in STAGES:
+        base = resolve(stage.base)
+        if base in {other.name for other in STAGES}:
+            continue  # FROM an earlier stage
+        assert DIGEST_REF.fullmatch(base), f"FROM {stage.base} -> {base}: not pinned by digest"
+    for stage in STAGES:
+        for args in stage.all("COPY") + stage.all("RUN"):
+            for image in re.findall(r"--from=(\S+)", args):
+                source = image.split(",")[0]
+                assert source in {s.name for s in STAGES} or DIGEST_REF.fullmatch(source), args
+
+
+def test_build_stage_makes_the_environment_from_wheels_with_no_installer_in_it() -> None:
     build_runs = " ".join(STAGES[0].all("RUN"))
-    assert "pip wheel" in build_runs
-    assert "--wheel-dir /wheels" in build_runs
-    install = RUNTIME.last("RUN")
-    assert "--mount=type=bind,from=build,source=/wheels,target=/wheels" in install
-    assert "pip install --no-cache-dir --no-index --find-links /wheels" in install
-    assert '"acs-exporter==${VERSION}"' in install
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels ." in build_runs
+    # A virtualenv without pip, filled by the build stage's own pip from the wheels only.
+    assert f"python -m venv --without-pip {VENV}" in build_runs
+    assert (
+        f"pip --python {VENV}/bin/python install --no-cache-dir --no-index --find-links /wheels "
+        '"acs-exporter==${VERSION}"'
+    ) in build_runs
+
+
+def test_runtime_stage_copies_the_environment_and_runs_no_installer() -> None:
+    assert f"--from=build {VENV} {VENV}" in RUNTIME.all("COPY")
     # The runtime stage copies nothing from the source tree but its default config.
-    assert RUNTIME.all("COPY") == ["deploy/docker/config.yaml /etc/acs-exporter/config.yaml"]
+    assert [args for args in RUNTIME.all("COPY") if "--from=" not in args] == [
+        "deploy/docker/config.yaml /etc/acs-exporter/config.yaml"
+    ]
+    for args in RUNTIME.all("RUN"):
+        assert not re.search(r"\bpip3?(\.\d+)? (install|wheel|download)\b", args), args
+    assert f"PATH={VENV}/bin:$PATH" in " ".join(RUNTIME.all("ENV"))
+    assert "PIP_" not in " ".join(RUNTIME.all("ENV")), "no pip left to configure"
+
+
+def runtime_removals() -> list[str]:
+    """The paths (globs) the runtime stage's `rm -rf` removes."""
+    removed: list[str] = []
+    for args in RUNTIME.all("RUN"):
+        for command in re.split(r"&&|;", args):
+            words = command.split()
+            if words[:2] == ["rm", "-rf"]:
+                removed.extend(words[2:])
+    return removed
+
+
+def test_runtime_stage_removes_the_base_images_installers() -> None:
+    removed = runtime_removals()
+    site = "/usr/local/lib/python3.*/site-packages"
+    for name in INSTALLER_NAMES:
+        assert f"{site}/{name}" in removed, name
+        assert f"{site}/{name}-*.dist-info" in removed, name
+    assert "/usr/local/lib/python3.*/ensurepip" in removed, "ensurepip bundles pip wheels"
 
 
 def test_version_arg_is_the_package_version() -> None:
-    assert f"VERSION={PACKAGE_VERSION}" in RUNTIME.all("ARG")
+    assert GLOBAL_ARGS["VERSION"] == PACKAGE_VERSION
+    # Each stage that uses it declares it (a global ARG is not visible inside a stage).
+    assert all("VERSION" in stage.all("ARG") for stage in STAGES)
+
+
+def test_every_variable_a_stage_uses_is_declared_in_it() -> None:
+    """A global ARG is visible only to FROM lines: inside a stage `${NAME}` is empty unless the
+    stage declares `ARG NAME` (or sets it with ENV), e.g. the base.name label."""
+    for stage in STAGES:
+        declared = {"PATH"}  # set by the base image
+        for keyword, args in stage.instructions:
+            used = set(re.findall(r"\$\{?(\w+)", args))
+            undeclared = used - declared
+            assert not undeclared, f"stage {stage.name or 'runtime'}: {keyword} {args}"
+            if keyword == "ARG":
+                declared.add(args.partition("=")[0])
+            elif keyword == "ENV":
+                declared.update(re.findall(r"(\w+)=", args))
 
 
 def test_runs_as_a_numeric_non_root_user_with_nothing_after() -> None:

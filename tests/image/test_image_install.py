@@ -1,10 +1,15 @@
 """The image's install steps, without Docker: copy what the build context holds, build the wheels
-(`pip wheel`, build stage), install only those into a fresh virtualenv (`pip install --no-index`,
-runtime stage), then run the installed `acs-exporter` on the configurations the image and the
-chart ship."""
+(`pip wheel`), make a virtualenv without pip and fill it from those wheels only with the build
+stage's pip (`pip --python VENV/bin/python install --no-index`), as the build stage does; the
+runtime stage copies that virtualenv. Then check no installer is in it (nor, by the runtime
+stage's removals, in the base Python) and run the installed `acs-exporter` on the configurations
+the image and the chart ship."""
 
 from __future__ import annotations
 
+import fnmatch
+import glob
+import importlib.metadata
 import os
 import re
 import shutil
@@ -62,11 +67,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheels = root / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(context)])
     venv = root / "venv"
-    run([sys.executable, "-m", "venv", str(venv)])
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     run(
         [
-            *pip,
+            sys.executable,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "--python",
+            str(venv / "bin" / "python"),
             "install",
             "--quiet",
             "--no-cache-dir",
@@ -109,6 +118,80 @@ def test_installed_wheel_lists_its_commands(installed: Path) -> None:
     assert result.returncode == 0, result.stderr
     for command in ("run", "check-config"):
         assert command in result.stdout
+
+
+INSTALLERS = ("pip", "setuptools", "wheel")
+
+
+def test_the_installed_environment_holds_no_installer(installed: Path) -> None:
+    listed = subprocess.run(
+        [
+            str(installed / "python"),
+            "-c",
+            "import importlib.metadata as m; print('\\n'.join(sorted("
+            "d.metadata['Name'].lower() for d in m.distributions())))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert "acs-exporter" in listed
+    assert [name for name in INSTALLERS if name in listed] == []
+    assert sorted(path.name for path in installed.glob("pip*")) == []
+    no_pip = subprocess.run(
+        [str(installed / "python"), "-m", "pip", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert no_pip.returncode != 0
+    # Console scripts point at the environment's interpreter, the path the image copies to.
+    shebang = (installed / "acs-exporter").read_text().splitlines()[0]
+    assert shebang == f"#!{installed / 'python'}"
+
+
+def runtime_removals() -> list[str]:
+    """The globs the Dockerfile's runtime stage passes to `rm -rf`."""
+    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
+    runtime = text.rsplit("\nFROM ", 1)[1]
+    removed: list[str] = []
+    for line in runtime.splitlines():
+        if line.startswith("RUN "):
+            for command in re.split(r"&&|;", line[4:]):
+                words = command.split()
+                if words[:2] == ["rm", "-rf"]:
+                    removed.extend(words[2:])
+    return removed
+
+
+def test_the_runtime_removals_cover_every_installer_file_of_a_real_python() -> None:
+    """The base image's Python is a CPython `make install` under /usr/local; this machine's
+    base Python has the same layout under sys.base_prefix. Every file that pip, setuptools and
+    wheel installed there (their RECORDs, console scripts included) and ensurepip's bundled
+    wheels must fall under one of the runtime stage's removals."""
+    prefix = Path(sys.base_prefix)
+    patterns = [pattern.replace("/usr/local", str(prefix), 1) for pattern in runtime_removals()]
+    assert patterns, "the runtime stage removes nothing"
+    site = Path(glob.glob(str(prefix / "lib" / "python3.*" / "site-packages"))[0])
+    files: list[Path] = []
+    for dist in importlib.metadata.distributions(path=[str(site)]):
+        if dist.metadata["Name"].lower() in INSTALLERS:
+            files.extend(Path(os.path.normpath(site / str(entry))) for entry in dist.files or [])
+    files.extend((site.parent / "ensurepip").rglob("*.whl"))
+    if not files:
+        pytest.skip(f"{prefix} has none of {INSTALLERS} to compare with")
+
+    def removed(path: Path) -> bool:
+        return any(
+            fnmatch.fnmatch(str(candidate), pattern)
+            for candidate in (path, *path.parents)
+            for pattern in patterns
+        )
+
+    left = sorted(str(path.relative_to(prefix)) for path in files if not removed(path))
+    assert left == []
 
 
 def test_installed_wheel_carries_its_package_data(installed: Path) -> None:

@@ -114,11 +114,196 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- if and $wi.enabled .Values.serviceAccount.create (not $wi.clientId) }}
 {{- fail "azure.workloadIdentity.clientId is required when azure.workloadIdentity.enabled is true (the managed identity's client id)" }}
 {{- end }}
+{{- if and (include "acs-exporter.otlpHeadersInValues" .) .Values.otlpHeaders.existingSecret }}
+{{- fail "config.otlp.headers and otlpHeaders.existingSecret are exclusive: keep the headers in one place (the existing Secret, as a JSON object)" }}
+{{- end }}
+{{- $address := .Values.config.web.listen_address | default "" | toString }}
+{{- $host := regexReplaceAll ":[0-9]*$" $address "" | trimPrefix "[" | trimSuffix "]" }}
+{{- if or (hasPrefix "127." $host) (eq $host "localhost" "::1") }}
+{{- fail (printf "config.web.listen_address: %q listens on loopback only: the kubelet probes and Prometheus reach the pod IP, so the pod would fail its probes forever; use 0.0.0.0:PORT or [::]:PORT" $address) }}
+{{- end }}
+{{- range .Values.extraArgs }}
+{{- $flag := regexReplaceAll "=.*$" (toString .) "" }}
+{{- if has $flag (list "--web.listen-address" "--config.file") }}
+{{- fail (printf "extraArgs: %s is set by the chart (from config.web.listen_address, which also sets the container port and the probes; --config.file is the mounted ConfigMap): set config.web.listen_address or existingConfigMap instead" $flag) }}
+{{- end }}
+{{- end }}
+{{- $web := .Values.web }}
+{{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) }}
+{{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret with your own web config)" }}
+{{- end }}
+{{- if and $web.existingSecret $web.basicAuth.users }}
+{{- fail "web.existingSecret and web.basicAuth.users are exclusive: put the users into the existing web config" }}
+{{- end }}
+{{- if and (include "acs-exporter.webConfigMounted" .) .Values.config.web.config_file }}
+{{- fail (printf "config.web.config_file (%s) and web.tls / web.basicAuth / web.existingSecret are exclusive: the chart sets config.web.config_file to the web config it mounts" .Values.config.web.config_file) }}
+{{- end }}
 {{- if not .Values.existingConfigMap }}
+{{- /* Source names key the checkpoint and the `source` label: the exporter refuses duplicates
+     (defaults included), which JSON Schema cannot see. Defaults as in the settings models. */}}
+{{- $defaultNames := dict "simulator" "simulator" "files" "files" "log_analytics" "log-analytics" }}
+{{- $seen := dict }}
+{{- range $index, $source := (.Values.config.sources | default list) }}
+{{- $name := toString (default (get $defaultNames (toString $source.type)) $source.name) }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "config.sources[%d]: source name %q is already used by config.sources[%v]; names key the checkpoint and the `source` label: give each source its own `name`" $index $name (get $seen $name)) }}
+{{- end }}
+{{- $_ := set $seen $name $index }}
+{{- end }}
 {{- $statePath := .Values.config.state.path | default "" | toString }}
 {{- $stateDir := include "acs-exporter.stateDir" . }}
-{{- if not (hasPrefix (printf "%s/" $stateDir) $statePath) }}
+{{- if or (not (hasPrefix (printf "%s/" $stateDir) $statePath)) (hasSuffix "/" $statePath) (contains "/../" $statePath) (contains "/./" $statePath) }}
 {{- fail (printf "config.state.path: %q must be a file under %s/ (the only writable volume; the root filesystem is read-only)" $statePath $stateDir) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The exporter configuration the ConfigMap carries: `config` without anything secret. OTLP
+headers (credentials) go to a Secret and reach the exporter as ACS_EXPORTER_OTLP__HEADERS,
+which the exporter merges into the file's otlp section.
+*/}}
+{{- define "acs-exporter.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- if kindIs "map" $config.otlp }}
+{{- $_ := unset $config.otlp "headers" }}
+{{- end }}
+{{- if include "acs-exporter.webConfigMounted" . }}
+{{- $_ := set $config "web" (merge (dict "config_file" (include "acs-exporter.webConfigFile" .)) (default dict $config.web)) }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+OTLP headers: "" when there are none, else the Secret and key the pod reads them from.
+*/}}
+{{- define "acs-exporter.otlpHeadersInValues" -}}
+{{- $otlp := .Values.config.otlp | default dict }}
+{{- if $otlp.headers }}true{{ end }}
+{{- end }}
+
+{{- define "acs-exporter.otlpHeadersSecretName" -}}
+{{- if .Values.otlpHeaders.existingSecret }}
+{{- .Values.otlpHeaders.existingSecret }}
+{{- else if include "acs-exporter.otlpHeadersInValues" . }}
+{{- printf "%s-otlp-headers" (include "acs-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Environment of the exporter container (a YAML list, empty when none): credentials by
+secretKeyRef only, never as a value.
+*/}}
+{{- define "acs-exporter.env" -}}
+{{- with .Values.azure.servicePrincipal }}
+{{- if .existingSecret }}
+- name: AZURE_CLIENT_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .clientIdKey }}
+- name: AZURE_TENANT_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .tenantIdKey }}
+- name: AZURE_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .clientSecretKey }}
+{{- end }}
+{{- end }}
+{{- with include "acs-exporter.otlpHeadersSecretName" . }}
+- name: ACS_EXPORTER_OTLP__HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.otlpHeaders.key }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The web config (TLS, basic auth): "true" when the chart mounts one (chart-made or existing).
+*/}}
+{{- define "acs-exporter.webConfigMounted" -}}
+{{- $web := .Values.web }}
+{{- if or $web.existingSecret $web.tls.enabled $web.basicAuth.users }}true{{ end }}
+{{- end }}
+
+{{- define "acs-exporter.webConfigSecretName" -}}
+{{- default (printf "%s-web-config" (include "acs-exporter.fullname" .) | trunc 63 | trimSuffix "-") .Values.web.existingSecret }}
+{{- end }}
+
+{{- define "acs-exporter.webConfigFile" -}}
+/etc/acs-exporter-web/web-config.yml
+{{- end }}
+
+{{- define "acs-exporter.tlsDir" -}}
+/etc/acs-exporter-tls
+{{- end }}
+
+{{/*
+Scheme of /metrics, /healthz and /readyz: HTTPS exactly when the chart enables TLS.
+*/}}
+{{- define "acs-exporter.scheme" -}}
+{{- if .Values.web.tls.enabled }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/*
+A probe from values (YAML), switched to HTTPS with TLS unless it names its own scheme.
+*/}}
+{{- define "acs-exporter.probe" -}}
+{{- $probe := deepCopy .probe }}
+{{- /* Helm merges a user's tcpSocket/exec/grpc probe into the default httpGet one, which the
+     API refuses (one handler only): the user's handler wins. */}}
+{{- if or $probe.tcpSocket $probe.exec $probe.grpc }}
+{{- $_ := unset $probe "httpGet" }}
+{{- end }}
+{{- if and .root.Values.web.tls.enabled (kindIs "map" $probe.httpGet) (not (hasKey $probe.httpGet "scheme")) }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
+
+{{/*
+Files the configuration names that lie on no volume the pod mounts (one "key: path" a line).
+Only a warning: a custom image may hold them.
+*/}}
+{{- define "acs-exporter.unmountedFiles" -}}
+{{- $mounted := list (printf "%s/" (include "acs-exporter.stateDir" .)) "/tmp/" (printf "%s/" (include "acs-exporter.tlsDir" .)) }}
+{{- range .Values.extraVolumeMounts }}
+{{- $mounted = append $mounted (printf "%s/" (trimSuffix "/" (toString .mountPath))) }}
+{{- end }}
+{{- $files := list }}
+{{- $config := .Values.config }}
+{{- if and $config.web.config_file (not (include "acs-exporter.webConfigMounted" .)) }}
+{{- $files = append $files (list "config.web.config_file" $config.web.config_file) }}
+{{- end }}
+{{- range $index, $path := ($config.catalog.overrides | default list) }}
+{{- $files = append $files (list (printf "config.catalog.overrides[%d]" $index) $path) }}
+{{- end }}
+{{- range $index, $source := ($config.sources | default list) }}
+{{- range $p, $path := ($source.paths | default list) }}
+{{- $files = append $files (list (printf "config.sources[%d].paths[%d]" $index $p) $path) }}
+{{- end }}
+{{- with $source.tls_ca_file }}
+{{- $files = append $files (list (printf "config.sources[%d].tls_ca_file" $index) .) }}
+{{- end }}
+{{- with $source.record_file }}
+{{- $files = append $files (list (printf "config.sources[%d].record_file" $index) .) }}
+{{- end }}
+{{- end }}
+{{- range $files }}
+{{- $key := index . 0 }}
+{{- $path := toString (index . 1) }}
+{{- $onVolume := false }}
+{{- range $mounted }}{{ if hasPrefix . $path }}{{ $onVolume = true }}{{ end }}{{ end }}
+{{- if and (hasPrefix "/" $path) (not $onVolume) }}
+{{ $key }}: {{ $path }}
 {{- end }}
 {{- end }}
 {{- end }}
