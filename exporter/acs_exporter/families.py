@@ -95,6 +95,30 @@ def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[
     return tuple(families)
 
 
+DISAGREEMENT_LABELS = ("code", "subcode", "catalog_category", "service_category")
+
+
+def disagreement_family(state: State, with_source: bool) -> Family:
+    """Call ends on which the documented row and the service's ResultCategory disagree.
+
+    Bounded by construction: (code, subcode) is always a documented pair of the catalog and
+    both categories come from the four valid ones (aggregate.DisagreementKey).
+    """
+    samples: dict[tuple[str, ...], float] = {}
+    for (source, key), value in state.disagreements.items():
+        labels: tuple[str, ...] = (*key, source) if with_source else key
+        samples[labels] = samples.get(labels, 0.0) + value
+    label_names = (*DISAGREEMENT_LABELS, "source") if with_source else DISAGREEMENT_LABELS
+    return Family(
+        "acs_call_end_category_disagreements",
+        "Participant call ends whose documented category (catalog) and ResultCategory "
+        "(service) differ; metrics.category_source decides which one `category` carries.",
+        "counter",
+        label_names,
+        tuple(sorted(samples.items())),
+    )
+
+
 def catalog_info_family(catalog: Catalog) -> Family:
     samples = {}
     for entry in catalog.entries:
