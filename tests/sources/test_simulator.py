@@ -408,3 +408,17 @@ def test_media_results_do_not_depend_on_polling(catalog: Catalog) -> None:
     batches_b, _ = run(make(catalog, clock_b, seed=5, time_scale=50), clock_b, [5.0] * 4)
     assert media_totals(batches_a) == media_totals(batches_b)
     assert media_totals(batches_a)
+
+
+def test_media_operations_stay_under_the_failure_alert_even_if_every_4xx_fails(
+    catalog: Catalog,
+) -> None:
+    clock = FakeClock()
+    batches, _ = run(make(catalog, clock, seed=3, time_scale=200), clock, [300.0])
+    by_operation: dict[str, Counter[bool]] = {}
+    for obs, n in media_totals(batches).items():
+        failed = str(obs.code)[0] in "45"
+        by_operation.setdefault(dict(obs.dimensions)["operation"], Counter())[failed] += n
+    for operation, outcomes in by_operation.items():
+        share = outcomes[True] / (outcomes[True] + outcomes[False])
+        assert 0.03 < share < 0.095, (operation, share)
