@@ -256,10 +256,13 @@ def test_catch_up_is_bounded(catalog: Catalog) -> None:
     assert seen == 250_000
 
 
-def read_records(path: Path) -> Counter[tuple[object, ...]]:
+def read_records(path: Path, table: str | None = None) -> Counter[tuple[object, ...]]:
+    """The call ends (table None) or the media results recorded in `path`."""
     out: Counter[tuple[object, ...]] = Counter()
     for line in path.read_bytes().splitlines():
         record = orjson.loads(line)
+        if record.pop("table", None) != table:
+            continue
         assert set(record) == {"code", "subcode", "service_category", "dimensions", "n"}
         key = (
             record["code"],
@@ -288,6 +291,14 @@ def test_record_file_matches_what_was_returned(catalog: Catalog, tmp_path: Path)
     )
     assert read_records(path) == expected
     assert sum(expected.values()) == 7 * 30 * 5
+    media = Counter(
+        {
+            (o.code, o.subcode, o.service_category, o.dimensions): n
+            for o, n in media_totals(batches).items()
+        }
+    )
+    assert media
+    assert read_records(path, "ACSCallAutomationMediaSummary") == media
 
 
 def test_unwritable_record_file_fails_the_fetch(catalog: Catalog, tmp_path: Path) -> None:

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 CURSOR_VERSION = 1
 # Upper bound on call ends per fetch, so catching up after a downtime keeps memory flat.
 MAX_RECORDS_PER_FETCH = 100_000
+# record_file lines of media results carry this `table`; call-end lines carry none.
+MEDIA_TABLE_NAME = "ACSCallAutomationMediaSummary"
 # Share of the documented call-end entries of the catalog (the long tail) in every mix.
 CATALOG_TAIL_SHARE = 0.01
 
@@ -180,14 +182,16 @@ class Simulator:
         counts: Counter[Observation] = Counter()
         media: Counter[Observation] = Counter()
         new: Counter[Observation] = Counter()
+        new_media: Counter[Observation] = Counter()
         for tick in range(state.position, end):
             generated, media_results = self._tick(state, tick)
             counts.update(generated)
             media.update(media_results)
             if self._recorded_until is None or tick >= self._recorded_until:
                 new.update(generated)
+                new_media.update(media_results)
         state.position = max(state.position, end)
-        self._write_records(new, end)
+        self._write_records(new, new_media, end)
         caught_up = end >= target
         watermark = now if caught_up else float(end)
         return Batch(
@@ -289,23 +293,21 @@ class Simulator:
                 media[Observation(result.code, result.subcode, None, result.dimensions, 1)] += count
         return out, media
 
-    def _write_records(self, new: Counter[Observation], end: int) -> None:
-        """Append `new` to record_file. Fails the fetch (nothing counted) if it cannot."""
+    def _write_records(
+        self, new: Counter[Observation], new_media: Counter[Observation], end: int
+    ) -> None:
+        """Append `new` call ends and `new_media` media results to record_file. Fails the
+        fetch (nothing counted) if it cannot."""
         path = self._settings.record_file
         if path is None:
             return
-        if new:
+        if new or new_media:
             lines = bytearray()
             for obs, n in new.items():
-                lines += orjson.dumps(
-                    {
-                        "code": obs.code,
-                        "subcode": obs.subcode,
-                        "service_category": obs.service_category,
-                        "dimensions": dict(obs.dimensions),
-                        "n": n,
-                    }
-                )
+                lines += orjson.dumps(_record(obs, n))
+                lines += b"\n"
+            for obs, n in new_media.items():
+                lines += orjson.dumps(_record(obs, n) | {"table": MEDIA_TABLE_NAME})
                 lines += b"\n"
             try:
                 if self._record is None:
@@ -318,6 +320,16 @@ class Simulator:
                 ) from None
         if self._recorded_until is None or end > self._recorded_until:
             self._recorded_until = end
+
+
+def _record(obs: Observation, n: int) -> dict[str, object]:
+    return {
+        "code": obs.code,
+        "subcode": obs.subcode,
+        "service_category": obs.service_category,
+        "dimensions": dict(obs.dimensions),
+        "n": n,
+    }
 
 
 def _open_append(path: Path) -> IO[bytes]:
