@@ -356,7 +356,9 @@ and
 """,
             for_=d.for_,
             severity="info",
-            summary="ACS logs a ResultCategory that the catalog does not document for an end reason.",
+            summary=(
+                "ACS logs a ResultCategory that the catalog does not document for an end reason."
+            ),
             description=(
                 "{{ $value | humanize }} call ends of "
                 + self.where()
