@@ -265,7 +265,9 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
         "Share of each category",
         "Share of call ends per end-reason category over the last 5 minutes. Categories come "
         "from the catalog (Microsoft's documented code/subcode), or from the service's "
-        "ResultCategory; Unknown means the catalog does not know the end reason.",
+        "ResultCategory (for documented pairs too with metrics.category_source: service; "
+        "where the two disagree, see the Catalog and service row); Unknown means the catalog "
+        "does not know the end reason.",
         [
             query(_share(category), category, ref_id=chr(ord("A") + i))
             for i, category in enumerate(CATEGORIES)

@@ -22,7 +22,7 @@ _HELP = {
     CALL_ENDS: (
         "acs_call_ends",
         "Participant call ends by end reason (one per ACSCallSummary row), with the category "
-        "the catalog gives the (code, subcode) pair.",
+        "of the (code, subcode) pair (the catalog's, or the service's: metrics.category_source).",
     ),
     MEDIA_RESULTS: (
         "acs_call_automation_media_results",
