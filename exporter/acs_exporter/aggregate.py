@@ -28,18 +28,6 @@ OTHER: Final = "other"
 # (family, code label, subcode label, category, extra label values in the family's label order)
 SeriesKey = tuple[str, str, str, str, tuple[str, ...]]
 
-# (code label, subcode label, catalog category, service category) of a call end on which the
-# documented row and the service's ResultCategory disagree. Both categories come from the closed
-# set of four valid ones, and the pair is always a documented one (only documented rows can
-# disagree: elsewhere the service's category is the answer), so these series are bounded by the
-# catalog, not by the data.
-DisagreementKey = tuple[str, str, str, str]
-
-# Which verdict sets the `category` label when a documented row and the service disagree
-# (`metrics.category_source`, docs/configuration.md).
-CategorySource = Literal["catalog", "service"]
-CATEGORY_SOURCES: Final[tuple[CategorySource, ...]] = ("catalog", "service")
-
 _SERVICE_CATEGORIES = frozenset(c.value for c in Category if c is not Category.UNKNOWN)
 
 
@@ -66,6 +54,19 @@ class LabelPlan:
 
     def labels_for(self, family: str) -> tuple[str, ...]:
         return self.call_end_labels if family == CALL_ENDS else self.media_labels
+
+
+# (code label, subcode label, catalog category, service category) of a call end on which the
+# documented row and the service's ResultCategory disagree. Both categories come from the closed
+# set of four valid ones, and the pair is always a documented one (only documented rows can
+# disagree: elsewhere the service's category is the answer), so these series are bounded by the
+# catalog, not by the data.
+DisagreementKey = tuple[str, str, str, str]
+
+# Which verdict sets the `category` label when a documented row and the service disagree
+# (`metrics.category_source`, docs/configuration.md).
+CategorySource = Literal["catalog", "service"]
+CATEGORY_SOURCES: Final[tuple[CategorySource, ...]] = ("catalog", "service")
 
 
 class Resolver:
