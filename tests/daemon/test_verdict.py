@@ -155,3 +155,31 @@ def test_category_source_is_validated_with_the_key_and_value(tmp_path: Path) -> 
     assert "both" in str(error.value)
     config.write_text("metrics:\n  category_source: service\n", encoding="utf-8")
     assert load_settings(config).metrics.category_source == "service"
+
+
+def test_disagreement_series_are_bounded_by_the_catalog_not_by_the_data() -> None:
+    """Junk and undocumented pairs never make a disagreement series, whatever the service
+    says; documented pairs make at most three each (the other valid categories)."""
+    catalog = load_catalog()
+    documented = [
+        (str(e.code), str(e.subcode))
+        for e in catalog.entries
+        if e.domain.value == "call-end"
+        and e.code is not None
+        and e.subcode is not None
+        and e.category is not None
+    ]
+    categories = ["Success", "ExpectedError", "UnexpectedClientError", "UnexpectedServerError"]
+    junk = [
+        Observation(str(code), str(90000 + code), category, (), 1)
+        for code in range(400, 700)
+        for category in categories
+    ]
+    junk += [Observation("487", f"x{i}", "UnexpectedServerError", (), 1) for i in range(50)]
+    real = [Observation(c, s, category, (), 1) for c, s in documented for category in categories]
+    exporter = Exporter(catalog=catalog, source_names=["sim"])
+    exporter.complete_poll("sim", Batch(call_ends=junk + real), 0.1)
+    found = disagreements(exporter)
+    assert len(found) == 3 * len(documented)
+    assert {(dict(k)["code"], dict(k)["subcode"]) for k in found} == set(documented)
+    assert set(found.values()) == {1.0}
