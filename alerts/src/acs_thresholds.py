@@ -73,6 +73,19 @@ class UnknownEndReasons(_Strict):
     for_: Duration = Field(alias="for")
 
 
+class CategoryDisagreements(_Strict):
+    window: Duration
+    min_records: int = Field(ge=1)
+    share: Share
+    for_: Duration = Field(alias="for")
+
+
+class MediaFailureHigh(_Strict):
+    share: Share
+    min_operations: int = Field(ge=0)
+    for_: Duration = Field(alias="for")
+
+
 class Exporter(_Strict):
     down_for: Duration
     poll_stale_after: Duration
@@ -99,6 +112,8 @@ class Thresholds(_Strict):
     server_error_spike: ServerErrorSpike
     client_error_high: ClientErrorHigh
     unknown_end_reasons: UnknownEndReasons
+    category_disagreements: CategoryDisagreements
+    media_failure_high: MediaFailureHigh
     exporter: Exporter
 
 

@@ -47,6 +47,11 @@ CALL_RATE = "source:acs_call_ends:rate"
 CATEGORY_RATE = "source_category:acs_call_ends:rate5m"
 CATEGORY_RATIO = "source_category:acs_call_ends:ratio_rate5m"
 BASELINE = "source:acs_call_ends_unexpected_server_error:ratio_baseline"
+DISAGREEMENTS = "source_pair:acs_call_end_category_disagreements:increase"
+MEDIA_RATE = "source_operation:acs_call_automation_media_results:rate5m"
+MEDIA_FAILURE_RATIO = "source_operation:acs_call_automation_media_failures:ratio_rate5m"
+# What counts as a failed media operation: the categories Call Diagnostics counts as failures.
+MEDIA_FAILURE_CATEGORIES = "UnexpectedClientError|UnexpectedServerError"
 REJECTED_1H = "source:acs_exporter_records_rejected:increase1h"
 READ_1H = "source:acs_exporter_records_read:increase1h"
 
@@ -163,7 +168,49 @@ class Rules:
                 ),
             }
         )
-        return rules
+        return rules + self.disagreement_recording() + self.media_recording()
+
+    def disagreement_recording(self) -> list[dict[str, Any]]:
+        window = self.t.category_disagreements.window
+        metric = "acs_call_end_category_disagreements_total"
+        by = f"{self.by}, code, subcode, catalog_category, service_category"
+        return [
+            {
+                "record": f"{DISAGREEMENTS}{window}",
+                # A pair's counter is created at its first disagreement (often read before the
+                # first scrape), and increase() never counts a series' first sample: a series
+                # that did not exist a window ago counts whole.
+                "expr": (
+                    f"(\n"
+                    f"  sum by ({by}) ({metric})\n"
+                    f"  unless\n"
+                    f"  sum by ({by}) ({metric} offset {window})\n"
+                    f")\n"
+                    f"or\n"
+                    f"sum by ({by}) (increase({metric}[{window}]))\n"
+                ),
+            }
+        ]
+
+    def media_recording(self) -> list[dict[str, Any]]:
+        by = f"{self.by}, operation"
+        metric = "acs_call_automation_media_results_total"
+        return [
+            {"record": MEDIA_RATE, "expr": f"sum by ({by}) (rate({metric}[5m]))\n"},
+            {
+                "record": MEDIA_FAILURE_RATIO,
+                # `or 0 * total`: an operation that never failed has no failure series; its
+                # share is 0, not missing.
+                "expr": (
+                    f"(\n"
+                    f"  sum by ({by}) (rate({metric}"
+                    f'{{category=~"{MEDIA_FAILURE_CATEGORIES}"}}[5m]))\n'
+                    f"  or 0 * {MEDIA_RATE}\n"
+                    f")\n"
+                    f"/ {MEDIA_RATE}\n"
+                ),
+            },
+        ]
 
     # --- call outcome alerts -----------------------------------------------------------------
     def call_alerts(self) -> list[dict[str, Any]]:
@@ -285,7 +332,68 @@ or
                 ),
             )
         )
+        alerts.append(self.disagreement_alert())
+        alerts.append(self.media_failure_alert())
         return alerts
+
+    def disagreement_alert(self) -> dict[str, Any]:
+        d = self.t.category_disagreements
+        recorded = f"{DISAGREEMENTS}{d.window}"
+        pair = f"{self.by}, code, subcode"
+        return self.alert(
+            "ACSEndReasonCategoryDisagreements",
+            f"""
+# at least {d.min_records} call ends of a pair in the last {d.window} with a ResultCategory that
+# is not the documented one ...
+{recorded} >= {d.min_records}
+and
+# ... and at least {_number(d.share * 100)}% of that pair's call ends in the window.
+(
+  {recorded}
+  / on ({pair}) group_left ()
+  sum by ({pair}) (increase(acs_call_ends_total[{d.window}]))
+) >= {_number(d.share)}
+""",
+            for_=d.for_,
+            severity="info",
+            summary=(
+                "ACS logs a ResultCategory that the catalog does not document for an end reason."
+            ),
+            description=(
+                "{{ $value | humanize }} call ends of "
+                + self.where()
+                + f" in the last {d.window} had code {{{{ $labels.code }}}} subcode "
+                + "{{ $labels.subcode }}, which the catalog documents as "
+                + "{{ $labels.catalog_category }}, but the service logged "
+                + "{{ $labels.service_category }}: the catalog may be out of date, or ACS "
+                + "changed its mind (metrics.category_source decides which one is counted)."
+            ),
+        )
+
+    def media_failure_alert(self) -> dict[str, Any]:
+        m = self.t.media_failure_high
+        return self.alert(
+            "ACSCallAutomationMediaFailureHigh",
+            f"""
+# share of the operation's media results in {MEDIA_FAILURE_CATEGORIES.replace("|", " or ")}
+# over 5m is high ...
+{MEDIA_FAILURE_RATIO} > {_number(m.share)}
+and
+# ... with at least {m.min_operations} results of that operation in those 5 minutes.
+{MEDIA_RATE} * 300 >= {m.min_operations}
+""",
+            for_=m.for_,
+            severity="warning",
+            summary="Many Call Automation media operations fail.",
+            description=(
+                "{{ $value | humanizePercentage }} of the {{ $labels.operation }} media "
+                + "operations of "
+                + self.where()
+                + " failed (UnexpectedClientError or UnexpectedServerError) over the last 5 "
+                + f"minutes (threshold {_number(m.share * 100)}%): callers hear no prompt or "
+                + "are not understood."
+            ),
+        )
 
     # --- exporter health ---------------------------------------------------------------------
     def exporter_recording(self) -> list[dict[str, Any]]:

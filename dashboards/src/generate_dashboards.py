@@ -265,7 +265,9 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
         "Share of each category",
         "Share of call ends per end-reason category over the last 5 minutes. Categories come "
         "from the catalog (Microsoft's documented code/subcode), or from the service's "
-        "ResultCategory; Unknown means the catalog does not know the end reason.",
+        "ResultCategory (for documented pairs too with metrics.category_source: service; "
+        "where the two disagree, see the Catalog and service row); Unknown means the catalog "
+        "does not know the end reason.",
         [
             query(_share(category), category, ref_id=chr(ord("A") + i))
             for i, category in enumerate(CATEGORIES)
@@ -480,6 +482,9 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
         )
     )
 
+    board = _disagreement_rows(board)
+    board = _call_automation_rows(board, t)
+
     # --- Drill-down ---------------------------------------------------------------------------
     board = board.with_row(row("Drill-down: end reasons of the selected categories and codes"))
     drill = timeseries_panel(
@@ -508,6 +513,193 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
         )
     board = board.with_panel(drill)
     return board
+
+
+DISAGREEMENTS = "acs_call_end_category_disagreements_total"
+MEDIA = "acs_call_automation_media_results_total"
+MEDIA_SELECTOR = 'job=~"$job", source=~"$source"'
+
+
+def _disagreement_rows(board: dashboard_builder.Dashboard) -> dashboard_builder.Dashboard:
+    """Where the catalog's documented category and the service's ResultCategory differ."""
+    selector = 'job=~"$job", source=~"$source"'
+    board = board.with_row(
+        row("Catalog and service: for which end reasons do the two verdicts disagree?")
+    )
+    labels = "code, subcode, catalog_category, service_category"
+    board = board.with_panel(
+        table_panel(
+            "Catalog and service disagree",
+            "Call ends over the dashboard's time range whose ResultCategory (the service's "
+            "verdict) is not the category the catalog documents for the pair "
+            f"({DISAGREEMENTS}). metrics.category_source decides which one the category label "
+            "carries; ACSEndReasonCategoryDisagreements reports them in volume.",
+            [
+                instant_table_query(
+                    f"sort_desc(sum by ({labels}) (increase({DISAGREEMENTS}{{{selector}}}"
+                    "[$__range])))"
+                )
+            ],
+            height=8,
+        )
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True},
+                    "indexByName": {
+                        "code": 0,
+                        "subcode": 1,
+                        "catalog_category": 2,
+                        "service_category": 3,
+                        "Value": 4,
+                    },
+                    "renameByName": {
+                        "code": "Code",
+                        "subcode": "Subcode",
+                        "catalog_category": "Catalog says",
+                        "service_category": "Service logged",
+                        "Value": "Calls",
+                    },
+                },
+            )
+        )
+        .override_by_name("Catalog says", _category_cells())
+        .override_by_name("Service logged", _category_cells())
+        .override_by_name(
+            "Calls",
+            [
+                model.DynamicConfigValue(id_val="unit", value="short"),
+                model.DynamicConfigValue(id_val="decimals", value=0),
+            ],
+        )
+    )
+    return board.with_panel(
+        with_category_colours(
+            timeseries_panel(
+                "Disagreements per second",
+                "Call ends per second whose service category differs from the documented one, "
+                "by pair and the service's verdict.",
+                [
+                    query(
+                        f"sum by (code, subcode, service_category) (rate({DISAGREEMENTS}"
+                        f"{{{selector}}}[$__rate_interval]))",
+                        "{{code}}/{{subcode}} logged {{service_category}}",
+                    )
+                ],
+                "cps",
+                width=24,
+            )
+        )
+    )
+
+
+def _call_automation_rows(
+    board: dashboard_builder.Dashboard, t: Thresholds
+) -> dashboard_builder.Dashboard:
+    """Call Automation media operations (ACSCallAutomationMediaSummary)."""
+    media = t.media_failure_high
+    board = board.with_row(row("Call Automation: do media operations (play, recognize) work?"))
+    board = board.with_panel(
+        with_category_colours(
+            timeseries_panel(
+                "Media results by operation and category",
+                "Call Automation media results per second by operation and category, stacked "
+                f"({MEDIA}, one per ACSCallAutomationMediaSummary row).",
+                [
+                    query(
+                        f"sum by (operation, category) (rate({MEDIA}{{{MEDIA_SELECTOR}}}"
+                        "[$__rate_interval]))",
+                        "{{operation}} {{category}}",
+                    )
+                ],
+                "ops",
+                stacked=common.StackingMode.NORMAL,
+            )
+        )
+    )
+    board = board.with_panel(
+        timeseries_panel(
+            "Media failure share by operation",
+            "Share of each operation's media results in UnexpectedClientError or "
+            "UnexpectedServerError over 5 minutes, per source. Dashed red line: "
+            f"ACSCallAutomationMediaFailureHigh's threshold ({media.share:.0%}), which also "
+            f"needs {media.min_operations} results in 5 minutes and {media.for_}.",
+            [
+                query(
+                    f"source_operation:acs_call_automation_media_failures:ratio_rate5m{{{REC}}}",
+                    "{{operation}} {{source}}",
+                )
+            ],
+            "percentunit",
+        )
+        .thresholds(
+            dashboard_builder.ThresholdsConfig()
+            .mode(model.ThresholdsMode.ABSOLUTE)
+            .steps(
+                [
+                    model.Threshold(value=None, color="transparent"),
+                    model.Threshold(value=media.share, color="red"),
+                ]
+            )
+        )
+        .thresholds_style(
+            common_builder.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.DASHED)
+        )
+    )
+    return board.with_panel(
+        table_panel(
+            "Top media result codes",
+            "The 15 most frequent media results over the dashboard's time range by operation, "
+            "code, subcode and category; `acs-exporter explain CODE SUBCODE --domain "
+            "call-automation` explains a code.",
+            [
+                instant_table_query(
+                    "topk(15, sum by (operation, code, subcode, category) "
+                    f"(increase({MEDIA}{{{MEDIA_SELECTOR}}}[$__range])))"
+                )
+            ],
+            height=8,
+        )
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True},
+                    "indexByName": {
+                        "operation": 0,
+                        "code": 1,
+                        "subcode": 2,
+                        "category": 3,
+                        "Value": 4,
+                    },
+                    "renameByName": {
+                        "operation": "Operation",
+                        "code": "Code",
+                        "subcode": "Subcode",
+                        "category": "Category",
+                        "Value": "Results",
+                    },
+                },
+            )
+        )
+        .sort_by([common_builder.TableSortByFieldState().display_name("Results").desc(True)])
+        .override_by_name("Category", _category_cells())
+    )
+
+
+def _category_cells() -> list[model.DynamicConfigValue]:
+    """A table column of categories, each in its colour (UnexpectedServerError red)."""
+    mapping = model.ValueMap(
+        options={
+            category: model.ValueMappingResult(color=colour, index=i)
+            for i, (category, colour) in enumerate(CATEGORY_COLOURS.items())
+        }
+    )
+    return [
+        model.DynamicConfigValue(id_val="mappings", value=[mapping]),
+        model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-text"}),
+    ]
 
 
 def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:

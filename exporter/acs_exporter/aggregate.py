@@ -8,16 +8,20 @@ cost grows with distinct end reasons, not with records. Malformed codes keep the
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass, field, replace
+from typing import Final, Literal
 
-from acs_exporter.catalog import Catalog, Category, Domain, MalformedCode, parse_code
+from acs_exporter.catalog import Catalog, Category, Domain, MalformedCode, Provenance, parse_code
+from acs_exporter.catalog.resolver import normalise_category
 from acs_exporter.sources.base import Batch, Observation
 
 CALL_ENDS: Final = "call_ends"
 MEDIA_RESULTS: Final = "media_results"
+log = logging.getLogger("acs_exporter.aggregate")
+
 MALFORMED: Final = "malformed"
 OTHER: Final = "other"
 
@@ -33,6 +37,8 @@ class Resolved:
     subcode: str
     category: str
     malformed: bool
+    # (catalog category, service category) when the documented row and the service disagree
+    disagreement: tuple[str, str] | None = None
 
     @property
     def unknown(self) -> bool:
@@ -50,14 +56,32 @@ class LabelPlan:
         return self.call_end_labels if family == CALL_ENDS else self.media_labels
 
 
+# (code label, subcode label, catalog category, service category) of a call end on which the
+# documented row and the service's ResultCategory disagree. Both categories come from the closed
+# set of four valid ones, and the pair is always a documented one (only documented rows can
+# disagree: elsewhere the service's category is the answer), so these series are bounded by the
+# catalog, not by the data.
+DisagreementKey = tuple[str, str, str, str]
+
+# Which verdict sets the `category` label when a documented row and the service disagree
+# (`metrics.category_source`, docs/configuration.md).
+CategorySource = Literal["catalog", "service"]
+CATEGORY_SOURCES: Final[tuple[CategorySource, ...]] = ("catalog", "service")
+
+
 class Resolver:
     """Catalog resolution to label values, cached per distinct raw key."""
 
     # A source full of garbage must not grow the cache without bound; resolving again is cheap.
     MAX_CACHE = 100_000
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, category_source: CategorySource = "catalog") -> None:
+        if category_source not in CATEGORY_SOURCES:
+            raise ValueError(
+                f"category_source must be one of {CATEGORY_SOURCES}, got {category_source!r}"
+            )
         self._catalog = catalog
+        self._category_source = category_source
         self._cache: dict[tuple[object, object, str | None, Domain], Resolved] = {}
 
     def resolve(
@@ -70,7 +94,13 @@ class Resolver:
             pass
         except TypeError:  # unhashable raw value (a list or mapping from JSON): not a code
             return self._uncached(code, subcode, service_category, domain)
-        resolved = self._uncached(code, subcode, service_category, domain)
+        resolved = self._with_verdict(
+            self._uncached(code, subcode, service_category, domain),
+            code,
+            subcode,
+            service_category,
+            domain,
+        )
         if len(self._cache) >= self.MAX_CACHE:
             self._cache.clear()
         self._cache[key] = resolved
@@ -96,6 +126,36 @@ class Resolver:
             category = str(service_category)
         return Resolved(code_label, sub_label, category, True)
 
+    def _with_verdict(
+        self,
+        resolved: Resolved,
+        code: object,
+        subcode: object,
+        service_category: str | None,
+        domain: Domain,
+    ) -> Resolved:
+        """Note a disagreement between the documented row and the service's category, and
+        let `category_source` decide which of the two the `category` label carries.
+
+        Only a documented (code, subcode) row can disagree with the service: for every other
+        pair the catalog already takes the service's valid category (docs/catalog.md).
+        """
+        service = normalise_category(service_category)
+        if service is None or resolved.malformed:
+            return resolved
+        try:
+            documented = self._catalog.resolve(code, subcode, None, domain)
+        except MalformedCode:
+            return resolved
+        if documented.provenance is not Provenance.DOCUMENTED or documented.category is service:
+            return resolved
+        chosen = service if self._category_source == "service" else documented.category
+        return replace(
+            resolved,
+            category=chosen.value,
+            disagreement=(documented.category.value, service.value),
+        )
+
 
 def _label_or_malformed(value: object) -> str:
     try:
@@ -113,24 +173,40 @@ class Delta:
     unknown: int = 0
     malformed: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    disagreements: Counter[DisagreementKey] = field(default_factory=Counter)
 
     def is_empty(self) -> bool:
         return not (self.series or self.records_read or self.rejected)
 
 
+RawKey = tuple[object, object, str | None, tuple[tuple[str, str], ...]]
+
+
 def count_raw(
-    observations: Sequence[Observation],
-) -> Iterable[tuple[tuple[object, object, str | None, tuple[tuple[str, str], ...]], int]]:
-    """Total `n` per distinct (code, subcode, service_category, dimensions)."""
-    totals: Counter[tuple[object, object, str | None, tuple[tuple[str, str], ...]]] = Counter()
+    observations: Sequence[Observation], negative: Counter[RawKey] | None = None
+) -> Iterable[tuple[RawKey, int]]:
+    """Total `n` per distinct (code, subcode, service_category, dimensions).
+
+    An observation with a negative `n` is not a number of records: it is left out of the
+    totals (so it cannot cancel other records) and counted, once, in `negative`.
+    """
+    totals: Counter[RawKey] = Counter()
+    rejected: Counter[RawKey] = Counter() if negative is None else negative
     try:
         distinct = Counter(observations)
     except TypeError:  # an unhashable raw value somewhere: count one by one
         for obs in observations:
-            totals[(_hashable(obs.code), _hashable(obs.subcode), obs[2], obs[3])] += obs.n
+            key = (_hashable(obs.code), _hashable(obs.subcode), obs[2], obs[3])
+            if obs.n < 0:
+                rejected[key] += 1
+            else:
+                totals[key] += obs.n
         return totals.items()
     for obs, times in distinct.items():
-        totals[(obs[0], obs[1], obs[2], obs[3])] += obs[4] * times
+        if obs[4] < 0:
+            rejected[(obs[0], obs[1], obs[2], obs[3])] += times
+        else:
+            totals[(obs[0], obs[1], obs[2], obs[3])] += obs[4] * times
     return totals.items()
 
 
@@ -151,7 +227,8 @@ def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
         if not observations:
             continue
         labels = plan.labels_for(family)
-        for (code, subcode, service_category, dimensions), n in count_raw(observations):
+        negative: Counter[RawKey] = Counter()
+        for (code, subcode, service_category, dimensions), n in count_raw(observations, negative):
             if n <= 0:
                 continue
             resolved = resolver.resolve(code, subcode, service_category, domain)
@@ -163,4 +240,23 @@ def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
                 delta.unknown += n
             if resolved.malformed and family == CALL_ENDS:
                 delta.malformed += n
+            if resolved.disagreement is not None and family == CALL_ENDS:
+                catalog_category, service = resolved.disagreement
+                delta.disagreements[
+                    (resolved.code, resolved.subcode, catalog_category, service)
+                ] += n
+        if negative:
+            # Not a number of records: rejected (reasons.DAEMON_REJECTIONS), never dropped in
+            # silence.
+            delta.rejected["invalid_count"] += sum(negative.values())
+            code, subcode, _category, _dims = next(iter(negative))
+            log.warning(
+                "observations with a negative count rejected",
+                extra={
+                    "table": family,
+                    "observations": sum(negative.values()),
+                    "first_code": repr(code),
+                    "first_subcode": repr(subcode),
+                },
+            )
     return delta

@@ -127,6 +127,7 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
             plan=plan,
             max_series=settings.metrics.max_series,
             checkpoint=checkpoint,
+            category_source=settings.metrics.category_source,
         )
     except CheckpointError as exc:
         raise StartupError(str(exc)) from None

@@ -130,6 +130,13 @@ class MetricsSettings(_Section):
     max_series: int = Field(
         2000, ge=1, description="Ceiling on distinct outcome series (cardinality guard)."
     )
+    category_source: Literal["catalog", "service"] = Field(
+        "catalog",
+        description=(
+            "Which verdict sets `category` when a documented row and the service's "
+            "ResultCategory disagree (acs_call_end_category_disagreements_total counts them)."
+        ),
+    )
 
     @field_validator("extra_labels")
     @classmethod

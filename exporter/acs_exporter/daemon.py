@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import CategorySource, LabelPlan, Resolver, summarise
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
@@ -24,6 +24,7 @@ from acs_exporter.families import (
     SourceHealth,
     build_info_family,
     catalog_info_family,
+    disagreement_family,
     outcome_families,
     self_families,
 )
@@ -51,12 +52,13 @@ class Exporter:
         checkpoint: Checkpoint | None = None,
         clock: Callable[[], float] = time.time,
         known_reasons: Mapping[str, KnownReasons] | None = None,
+        category_source: CategorySource = "catalog",
     ) -> None:
         self._plan = plan
         self._max_series = max_series
         self._checkpoint = checkpoint
         self._clock = clock
-        self._resolver = Resolver(catalog)
+        self._resolver = Resolver(catalog, category_source)
         self._lock = threading.Lock()
         self._closed = False
         self._warned_fold = False
@@ -164,7 +166,8 @@ class Exporter:
         dynamic = self_families(
             state, dict(self._health), self._max_series, self._clock(), self._rejections
         )
-        return Snapshot((*self._outcomes[1], *self._static, *dynamic))
+        disagreements = disagreement_family(state, self._with_source)
+        return Snapshot((*self._outcomes[1], disagreements, *self._static, *dynamic))
 
 
 def poll_loop(source: Source, interval: float, exporter: Exporter, stop: threading.Event) -> None:

@@ -22,7 +22,7 @@ _HELP = {
     CALL_ENDS: (
         "acs_call_ends",
         "Participant call ends by end reason (one per ACSCallSummary row), with the category "
-        "the catalog gives the (code, subcode) pair.",
+        "of the (code, subcode) pair (the catalog's, or the service's: metrics.category_source).",
     ),
     MEDIA_RESULTS: (
         "acs_call_automation_media_results",
@@ -93,6 +93,30 @@ def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[
             Family(name, documentation, "counter", label_names, tuple(sorted(samples.items())))
         )
     return tuple(families)
+
+
+DISAGREEMENT_LABELS = ("code", "subcode", "catalog_category", "service_category")
+
+
+def disagreement_family(state: State, with_source: bool) -> Family:
+    """Call ends on which the documented row and the service's ResultCategory disagree.
+
+    Bounded by construction: (code, subcode) is always a documented pair of the catalog and
+    both categories come from the four valid ones (aggregate.DisagreementKey).
+    """
+    samples: dict[tuple[str, ...], float] = {}
+    for (source, key), value in state.disagreements.items():
+        labels: tuple[str, ...] = (*key, source) if with_source else key
+        samples[labels] = samples.get(labels, 0.0) + value
+    label_names = (*DISAGREEMENT_LABELS, "source") if with_source else DISAGREEMENT_LABELS
+    return Family(
+        "acs_call_end_category_disagreements",
+        "Participant call ends whose documented category (catalog) and ResultCategory "
+        "(service) differ; metrics.category_source decides which one `category` carries.",
+        "counter",
+        label_names,
+        tuple(sorted(samples.items())),
+    )
 
 
 def catalog_info_family(catalog: Catalog) -> Family:

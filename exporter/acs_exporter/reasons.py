@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 # Failed polls the daemon itself counts, whatever the source.
 DAEMON_QUERY_ERRORS = ("checkpoint_write", "internal")
+# Records the daemon itself rejects, whatever the source: an observation with a negative count
+# (a source's or a custom query's bug) cannot be counted. Also gives every source kind a zero
+# series of acs_exporter_records_rejected_total, so its dashboard panel has data everywhere.
+DAEMON_REJECTIONS = ("invalid_count",)
 
 _QUERY_ERRORS: dict[str, tuple[str, ...]] = {
     "simulator": ("record_file",),
@@ -50,12 +54,12 @@ _REJECTIONS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class KnownReasons:
     query_errors: tuple[str, ...] = DAEMON_QUERY_ERRORS
-    rejections: tuple[str, ...] = ()
+    rejections: tuple[str, ...] = DAEMON_REJECTIONS
 
 
 def known_reasons(source_type: str) -> KnownReasons:
     """The reasons of a `sources:` entry's `type`."""
     return KnownReasons(
         query_errors=(*DAEMON_QUERY_ERRORS, *_QUERY_ERRORS[source_type]),
-        rejections=_REJECTIONS[source_type],
+        rejections=(*DAEMON_REJECTIONS, *_REJECTIONS[source_type]),
     )

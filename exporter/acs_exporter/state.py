@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from acs_exporter.aggregate import OTHER, Delta, LabelPlan, SeriesKey
+from acs_exporter.aggregate import OTHER, Delta, DisagreementKey, LabelPlan, SeriesKey
 from acs_exporter.sources.base import Cursor
 
 # (source name, series key)
 StateKey = tuple[str, SeriesKey]
+# (source name, (code, subcode, catalog category, service category))
+DisagreementStateKey = tuple[str, DisagreementKey]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class State:
     sources: Mapping[str, SourceCounts] = field(default_factory=dict)
     cursors: Mapping[str, Cursor] = field(default_factory=dict)
     folded: int = 0
+    # Call ends whose documented category and service category differ (aggregate.py)
+    disagreements: Mapping[DisagreementStateKey, int] = field(default_factory=dict)
 
     def apply(self, source: str, delta: Delta, cursor: Cursor, max_series: int) -> State:
         """The state after `delta`; new series past `max_series` fold into other/other."""
@@ -61,7 +65,12 @@ class State:
         cursors = dict(self.cursors)
         if cursor is not None:
             cursors[source] = cursor
-        return State(series, {**self.sources, source: counts}, cursors, folded)
+        disagreements = self.disagreements
+        if delta.disagreements:
+            disagreements = dict(disagreements)
+            for pair, n in delta.disagreements.items():
+                disagreements[(source, pair)] = disagreements.get((source, pair), 0) + n
+        return State(series, {**self.sources, source: counts}, cursors, folded, disagreements)
 
     # --- persistence form (plain JSON data; checkpoint.py adds the envelope and checksum) ---
 
@@ -93,6 +102,20 @@ class State:
             },
             "cursors": dict(self.cursors),
             "folded": self.folded,
+            "disagreements": [
+                {
+                    "source": source,
+                    "code": code,
+                    "subcode": subcode,
+                    "catalog_category": catalog_category,
+                    "service_category": service_category,
+                    "value": value,
+                }
+                for (
+                    source,
+                    (code, subcode, catalog_category, service_category),
+                ), value in self.disagreements.items()
+            ],
         }
 
     @staticmethod
@@ -121,4 +144,20 @@ class State:
             )
             for name, c in data["sources"].items()
         }
-        return State(series, sources, dict(data["cursors"]), int(data["folded"]))
+        # Checkpoints written before disagreements were counted have none.
+        disagreements: dict[DisagreementStateKey, int] = {}
+        for item in data.get("disagreements", ()):
+            pair: DisagreementStateKey = (
+                str(item["source"]),
+                (
+                    str(item["code"]),
+                    str(item["subcode"]),
+                    str(item["catalog_category"]),
+                    str(item["service_category"]),
+                ),
+            )
+            count = int(item["value"])
+            if count < 0:
+                raise ValueError(f"negative count {count} for disagreement {pair}")
+            disagreements[pair] = disagreements.get(pair, 0) + count
+        return State(series, sources, dict(data["cursors"]), int(data["folded"]), disagreements)

@@ -144,7 +144,14 @@ def test_alerting_doc_names_every_alert_and_threshold() -> None:
     for name in alert_names():
         assert f"`{name}`" in text, f"docs/alerting.md does not mention {name}"
     thresholds = yaml.safe_load((REPO / "alerts" / "thresholds.yaml").read_text(encoding="utf-8"))
-    for section in ("slo", "server_error_spike", "client_error_high", "exporter"):
+    for section in (
+        "slo",
+        "server_error_spike",
+        "client_error_high",
+        "category_disagreements",
+        "media_failure_high",
+        "exporter",
+    ):
         for key in thresholds[section]:
             assert f"`{section}.{key}`" in text, f"docs/alerting.md does not explain {key}"
 

@@ -119,7 +119,7 @@ sources:
         "'endpoint_type' or 'participant_type'",
         f"{path}:4: metrics.max_series = 0: Input should be greater than or equal to 1",
         f"{path}:6: metrics.colour = 'blue': unknown key; expected one of: extra_labels, "
-        "max_series",
+        "max_series, category_source",
         f"{path}:8: otlp.interval = 'soon': Input should be a valid timedelta, \"invalid "
         'character in duration"'
         if False

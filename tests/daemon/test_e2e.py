@@ -46,17 +46,20 @@ def label(value: object) -> str:
         return "malformed"
 
 
-def recorded_totals(record_file: Path) -> Counter[tuple[str, str]]:
+def recorded_totals(record_file: Path, table: str | None = None) -> Counter[tuple[str, str]]:
+    """Call ends (table None) or media results, as the simulator recorded them."""
     totals: Counter[tuple[str, str]] = Counter()
     for line in record_file.read_bytes().splitlines():
         record = orjson.loads(line)
+        if record.get("table") != table:
+            continue
         totals[(label(record["code"]), label(record["subcode"]))] += record["n"]
     return totals
 
 
-def scraped_totals(text: str) -> Counter[tuple[str, str]]:
+def scraped_totals(text: str, name: str = "acs_call_ends_total") -> Counter[tuple[str, str]]:
     totals: Counter[tuple[str, str]] = Counter()
-    for labels, value in samples(text, "acs_call_ends_total").items():
+    for labels, value in samples(text, name).items():
         pairs = dict(labels)
         totals[(pairs["code"], pairs["subcode"])] += int(value)
     return totals
@@ -104,8 +107,12 @@ def test_counts_match_the_simulator_records_across_sigterm_and_restart(tmp_path:
     # (The simulator caught up on the simulated time that passed while it was down.)
     final = recorded_totals(records)
     assert scraped_totals(text) == final
+    media = recorded_totals(records, "ACSCallAutomationMediaSummary")
+    assert media
+    assert scraped_totals(text, "acs_call_automation_media_results_total") == media
+    # records read: call ends and media results alike
     assert samples(text, "acs_exporter_records_read_total") == {
-        (("source", "simulator"),): float(sum(final.values()))
+        (("source", "simulator"),): float(sum(final.values()) + sum(media.values()))
     }
     logs = [orjson.loads(line) for line in first.log().splitlines()]
     assert {entry["msg"] for entry in logs} >= {"acs-exporter started", "shutting down", "stopped"}

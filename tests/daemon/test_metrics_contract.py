@@ -12,7 +12,7 @@ from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
-from acs_exporter.reasons import known_reasons
+from acs_exporter.reasons import DAEMON_REJECTIONS, known_reasons
 from acs_exporter.sources.base import Batch, Observation
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -117,8 +117,18 @@ def test_known_label_values_start_at_zero() -> None:
     assert polls == {
         (("outcome", o), ("source", s)): 0.0 for o in ("success", "error") for s in kinds
     }
+    # Every source kind has zero series (the daemon's own reason at least), so the rejected
+    # records panel shows 0, not "no data", on the simulator and on Log Analytics too.
     rejected = samples(text, "acs_exporter_records_rejected_total")
-    assert rejected == {(("reason", r), ("source", "exports")): 0.0 for r in FILES_REJECTIONS}
+    assert rejected == {
+        (("reason", r), ("source", s)): 0.0
+        for s, reasons in (
+            ("sim", {"invalid_count"}),
+            ("la", {"invalid_count"}),
+            ("exports", FILES_REJECTIONS | {"invalid_count"}),
+        )
+        for r in reasons
+    }
     # A failure then counts on top of its zero series.
     exporter.fail_poll("la", "throttled", "429", 0.1)
     errors = samples(render_text(exporter.snapshot()), "acs_exporter_query_errors_total")
@@ -139,4 +149,23 @@ def test_documented_reasons_are_the_initialised_ones() -> None:
     sources_doc = (DOC.parent / "sources.md").read_text()
     table = sources_doc.split("### Bad input", 1)[1].split("\n\n", 3)[2]
     documented_rejections = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
-    assert set(known_reasons("files").rejections) == documented_rejections == FILES_REJECTIONS
+    files_rejections = set(known_reasons("files").rejections) - set(DAEMON_REJECTIONS)
+    assert files_rejections == documented_rejections == FILES_REJECTIONS
+    row = next(line for line in DOC.read_text().splitlines() if "records_rejected_total" in line)
+    assert set(re.findall(r"`([a-z_]+)`", row.split("|")[3])) >= set(DAEMON_REJECTIONS)
+
+
+def test_an_observation_with_a_negative_count_is_rejected_not_dropped() -> None:
+    exporter = Exporter(
+        catalog=load_catalog(),
+        source_names=["la"],
+        known_reasons={"la": known_reasons("log_analytics")},
+    )
+    batch = Batch(
+        call_ends=[Observation("0", "0", None, (), -3), Observation("0", "0", None, (), 2)]
+    )
+    exporter.complete_poll("la", batch, 0.1)
+    text = render_text(exporter.snapshot())
+    rejected = samples(text, "acs_exporter_records_rejected_total")
+    assert rejected == {(("reason", "invalid_count"), ("source", "la")): 1.0}
+    assert samples(text, "acs_exporter_records_read_total") == {(("source", "la"),): 2.0}

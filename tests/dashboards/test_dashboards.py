@@ -205,3 +205,41 @@ def test_generator_check_mode_reports_stale_files(
     assert generate_dashboards.main(["--check"]) == 1
     assert generate_dashboards.main([]) == 0
     assert generate_dashboards.main(["--check"]) == 0
+
+
+def test_disagreements_have_a_table_and_a_time_series() -> None:
+    data = committed("acs-call-end-reasons.json")
+    reading = {
+        p["title"]: p
+        for p in panels(data)
+        if any(
+            "acs_call_end_category_disagreements_total" in t.get("expr", "")
+            for t in p.get("targets", [])
+        )
+    }
+    assert set(reading) == {"Catalog and service disagree", "Disagreements per second"}
+    table = reading["Catalog and service disagree"]
+    expr = table["targets"][0]["expr"]
+    for label in ("code", "subcode", "catalog_category", "service_category"):
+        assert label in expr
+    columns = table["transformations"][0]["options"]["renameByName"]
+    assert {"Catalog says", "Service logged", "Calls"} <= set(columns.values())
+
+
+def test_call_automation_row_reads_media_results_and_the_alert_threshold() -> None:
+    data = committed("acs-call-end-reasons.json")
+    titles = [p["title"] for p in data["panels"]]
+    row = next(t for t in titles if t.startswith("Call Automation"))
+    after = titles[titles.index(row) + 1 : titles.index(row) + 4]
+    assert after == [
+        "Media results by operation and category",
+        "Media failure share by operation",
+        "Top media result codes",
+    ]
+    by_title = {p["title"]: p for p in panels(data)}
+    assert "by (operation, category)" in by_title[after[0]]["targets"][0]["expr"]
+    share = by_title["Media failure share by operation"]
+    assert "acs_call_automation_media_failures:ratio_rate5m" in share["targets"][0]["expr"]
+    steps = [s["value"] for s in share["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    thresholds = yaml.safe_load((REPO / "alerts" / "thresholds.yaml").read_text(encoding="utf-8"))
+    assert thresholds["media_failure_high"]["share"] in steps

@@ -6,7 +6,10 @@ an exported log with a broken line, and the Debian `prometheus`
 server loading alerts/acs-exporter.rules.yaml unchanged, scraping and evaluating every second.
 Before the spike: every recording rule has series, every dashboard query returns data, and the
 spike alert's condition is false. During the spike: the condition becomes true and the alert goes
-pending (its 5m `for` is longer than the test).
+pending (its 5m `for` is longer than the test). The simulator's small share of records whose
+ResultCategory contradicts the catalog (487/10003) fills the disagreement panels and sends
+ACSEndReasonCategoryDisagreements pending, its look-alike (0/4521, ~2%) does not; its Call
+Automation media results fill the Call Automation row without alerting.
 
 The production rules work on this clock because a rate over 5m (or 1d) of a Prometheus that is a
 minute old covers all the data there is, and the spike alert's baseline (the share over the day
@@ -49,6 +52,7 @@ SPIKE_ALERT = "ACSUnexpectedServerErrorSpike"
 TIME_SCALE = 60
 SPIKE_START_S = 40
 SPIKE_SHARE = 0.5
+CALLS_PER_SECOND = 20
 STARTUP_TIMEOUT_S = 20
 SPIKE_DETECTION_TIMEOUT_S = 30
 
@@ -165,6 +169,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                         "spike_duration": 86400,
                         "spike_server_error_share": SPIKE_SHARE,
                         "seed": 20261125,
+                        # 1,200 simulated call ends per real second: enough for the volume
+                        # minimums of the disagreement and media alerts within the test
+                        "calls_per_second": CALLS_PER_SECOND,
                     },
                     {
                         "type": "files",
@@ -305,6 +312,36 @@ def test_top_end_reasons_table_shows_catalog_messages(stack: Stack) -> None:
     assert sum(1 for r in rows if r["metric"].get("message")) >= len(rows) // 2, rows
 
 
+def test_disagreements_and_call_automation_panels_show_the_simulators_data(stack: Stack) -> None:
+    """The simulator logs 487/10003 (Success in the catalog) as UnexpectedServerError for ~5%
+    of that pair and emits Call Automation media results; with the default category_source the
+    category label stays the catalog's."""
+    table = next(q for q in dashboard_queries() if q.where == "Catalog and service disagree")
+    rows = stack.prometheus.query(table.substituted())
+    pairs = {
+        (r["metric"]["code"], r["metric"]["subcode"]): (
+            r["metric"]["catalog_category"],
+            r["metric"]["service_category"],
+        )
+        for r in rows
+    }
+    assert pairs[("487", "10003")] == ("Success", "UnexpectedServerError"), pairs
+    wrongly_counted = stack.prometheus.query(
+        'acs_call_ends_total{code="487", subcode="10003", category="UnexpectedServerError"}'
+    )
+    assert wrongly_counted == [], "category_source: catalog must keep the documented category"
+    media = next(
+        q for q in dashboard_queries() if q.where == "Media results by operation and category"
+    )
+    operations = {r["metric"]["operation"] for r in stack.prometheus.query(media.substituted())}
+    assert operations == {"Play", "Recognize", "StartRecording"}
+    # every source kind's rejected-records counter exists at 0, not only the files source's
+    rejected = stack.prometheus.query('acs_exporter_records_rejected_total{source="simulator"}')
+    assert {r["metric"]["reason"] for r in rejected} == {"invalid_count"}
+    assert {float(r["value"][1]) for r in rejected} == {0.0}
+    _before_spike(stack)
+
+
 def test_spike_condition_becomes_true_during_the_spike(stack: Stack) -> None:
     wait = stack.seconds_to_spike()
     if wait > 0:
@@ -341,3 +378,11 @@ def test_alert_states_during_the_spike(stack: Stack) -> None:
     exporter = {n for n in by_name if n.startswith("ACSExporter")} - {"ACSExporterRecordsRejected"}
     assert not exporter, f"a healthy exporter alerts: {exporter}"
     assert "ACSUnexpectedClientErrorHigh" not in by_name
+    # ~5% of 487/10003 logged against the catalog goes pending; ~2% of 0/4521 does not
+    disagreeing = {
+        (a["code"], a["subcode"], a["catalog_category"], a["service_category"], a["severity"])
+        for a in by_name["ACSEndReasonCategoryDisagreements"]
+    }
+    assert disagreeing == {("487", "10003", "Success", "UnexpectedServerError", "info")}
+    # a healthy voice app: media failures stay under the threshold, spike or not
+    assert "ACSCallAutomationMediaFailureHigh" not in by_name

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
-from acs_exporter.catalog import Catalog, load_catalog
+from acs_exporter.aggregate import Resolver
+from acs_exporter.catalog import Catalog, Domain, load_catalog
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.simulator import MAX_RECORDS_PER_FETCH, Simulator
 from acs_exporter.sources.simulator_settings import SimulatorSettings
@@ -254,10 +256,13 @@ def test_catch_up_is_bounded(catalog: Catalog) -> None:
     assert seen == 250_000
 
 
-def read_records(path: Path) -> Counter[tuple[object, ...]]:
+def read_records(path: Path, table: str | None = None) -> Counter[tuple[object, ...]]:
+    """The call ends (table None) or the media results recorded in `path`."""
     out: Counter[tuple[object, ...]] = Counter()
     for line in path.read_bytes().splitlines():
         record = orjson.loads(line)
+        if record.pop("table", None) != table:
+            continue
         assert set(record) == {"code", "subcode", "service_category", "dimensions", "n"}
         key = (
             record["code"],
@@ -286,6 +291,14 @@ def test_record_file_matches_what_was_returned(catalog: Catalog, tmp_path: Path)
     )
     assert read_records(path) == expected
     assert sum(expected.values()) == 7 * 30 * 5
+    media = Counter(
+        {
+            (o.code, o.subcode, o.service_category, o.dimensions): n
+            for o, n in media_totals(batches).items()
+        }
+    )
+    assert media
+    assert read_records(path, "ACSCallAutomationMediaSummary") == media
 
 
 def test_unwritable_record_file_fails_the_fetch(catalog: Catalog, tmp_path: Path) -> None:
@@ -299,3 +312,124 @@ def test_unwritable_record_file_fails_the_fetch(catalog: Catalog, tmp_path: Path
         sim.fetch(cursor)
     assert caught.value.reason == "record_file"
     assert "records.jsonl" in str(caught.value)
+
+
+def media_totals(batches: list[Batch]) -> Counter[Observation]:
+    out: Counter[Observation] = Counter()
+    for batch in batches:
+        for obs in batch.media_results:
+            out[obs._replace(n=1)] += obs.n
+    return out
+
+
+def documented_call_end_pairs(catalog: Catalog) -> set[tuple[str, str]]:
+    return {
+        (str(e.code), str(e.subcode))
+        for e in catalog.entries
+        if e.domain is Domain.CALL_END and e.code is not None and e.subcode is not None
+    }
+
+
+def test_call_ends_use_call_end_codes_not_call_automation_subcodes(catalog: Catalog) -> None:
+    """Server errors are the codes the call-end table documents (500, 503, 504); the
+    Call Automation subcodes (9001, 9002, 8518, ...) never appear on a call end."""
+    clock = FakeClock()
+    batches, _ = run(make(catalog, clock, seed=11, time_scale=100), clock, [400.0])
+    counts = totals(batches)
+    automation_subcodes = {
+        str(e.subcode)
+        for e in catalog.entries
+        if e.domain is Domain.GENERIC and e.code is None and e.subcode is not None
+    } - {"0", "7000"}  # the generic 0 and 7000 are also documented call-end subcodes
+    used = {(o.code, o.subcode) for o in counts}
+    assert not {s for _, s in used} & automation_subcodes
+    server = {(o.code, o.subcode) for o in counts if o.service_category == "UnexpectedServerError"}
+    documented = documented_call_end_pairs(catalog)
+    codes_alone = {
+        str(e.code) for e in catalog.entries if e.domain is Domain.CALL_END and e.subcode is None
+    }
+    for code, subcode in server:
+        # the documented 5xx codes with no detail, or a documented pair the service judged
+        # differently (a disagreement)
+        assert (code in codes_alone and subcode == "0") or (code, subcode) in documented, (
+            code,
+            subcode,
+        )
+    assert {c for c, _ in server} >= {"500", "503", "504"}
+
+
+def test_mix_has_a_trickle_of_empty_subcodes_undocumented_pairs_and_disagreements(
+    catalog: Catalog,
+) -> None:
+    clock = FakeClock()
+    batches, _ = run(make(catalog, clock, seed=11, time_scale=100), clock, [400.0])
+    counts = totals(batches)
+    total = sum(counts.values())
+    documented = documented_call_end_pairs(catalog)
+    known_codes = {str(e.code) for e in catalog.entries if e.domain is Domain.CALL_END}
+
+    def share(predicate: Callable[[Observation], bool]) -> float:
+        return sum(n for obs, n in counts.items() if predicate(obs)) / total
+
+    empty_subcode = share(lambda o: o.code in known_codes and o.subcode in ("", None))
+    undocumented = share(
+        lambda o: (
+            o.code in known_codes
+            and o.subcode not in ("", None, "0")
+            and (o.code, o.subcode) not in documented
+        )
+    )
+    resolver = Resolver(catalog)
+    disagreeing = share(
+        lambda o: (
+            resolver.resolve(o.code, o.subcode, o.service_category, Domain.CALL_END).disagreement
+            is not None
+        )
+    )
+    for value in (empty_subcode, undocumented, disagreeing):
+        assert 0.0002 < value < 0.005, (empty_subcode, undocumented, disagreeing)
+
+
+def test_server_calls_produce_call_automation_media_results(catalog: Catalog) -> None:
+    clock = FakeClock()
+    batches, _ = run(make(catalog, clock, seed=11, time_scale=100), clock, [100.0])
+    media = media_totals(batches)
+    calls = totals(batches)
+    server_calls = sum(
+        n for o, n in calls.items() if dict(o.dimensions)["endpoint_type"] in ("Server", "BOT")
+    )
+    assert sum(media.values()) == 2 * server_calls
+    operations = {dict(o.dimensions)["operation"] for o in media}
+    assert operations == {"Play", "Recognize", "StartRecording"}
+    assert all(o.service_category is None for o in media)
+    # mostly successes, some failures the catalog files under Call Automation's 5xx
+    resolver = Resolver(catalog)
+    categories: Counter[str] = Counter()
+    for obs, n in media.items():
+        resolved = resolver.resolve(obs.code, obs.subcode, None, Domain.CALL_AUTOMATION)
+        assert not resolved.malformed
+        categories[resolved.category] += n
+    assert categories["Success"] / sum(media.values()) > 0.7
+    assert categories["UnexpectedServerError"] > 0
+
+
+def test_media_results_do_not_depend_on_polling(catalog: Catalog) -> None:
+    clock_a, clock_b = FakeClock(), FakeClock()
+    batches_a, _ = run(make(catalog, clock_a, seed=5, time_scale=50), clock_a, [20.0])
+    batches_b, _ = run(make(catalog, clock_b, seed=5, time_scale=50), clock_b, [5.0] * 4)
+    assert media_totals(batches_a) == media_totals(batches_b)
+    assert media_totals(batches_a)
+
+
+def test_media_operations_stay_under_the_failure_alert_even_if_every_4xx_fails(
+    catalog: Catalog,
+) -> None:
+    clock = FakeClock()
+    batches, _ = run(make(catalog, clock, seed=3, time_scale=200), clock, [300.0])
+    by_operation: dict[str, Counter[bool]] = {}
+    for obs, n in media_totals(batches).items():
+        failed = str(obs.code)[0] in "45"
+        by_operation.setdefault(dict(obs.dimensions)["operation"], Counter())[failed] += n
+    for operation, outcomes in by_operation.items():
+        share = outcomes[True] / (outcomes[True] + outcomes[False])
+        assert 0.03 < share < 0.095, (operation, share)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from acs_exporter.catalog import CatalogError, Domain, MalformedCode
 from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints, use_colour
 from acs_exporter.commands.catalog import add_catalog_flags, catalog_from_args, write_json
+from acs_exporter.commands.verdict import ExporterUnreadable, Verdict, verdict
 from acs_exporter.config import ConfigError
 
 EXAMPLES = """examples:
   acs-exporter explain 410 3112
   acs-exporter explain 503 --json
   acs-exporter explain 486 1 --service-category UnexpectedClientError
+  acs-exporter explain 487 10003 --exporter http://127.0.0.1:10142
 """
 
 
@@ -48,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="CATEGORY",
         help="the ResultCategory the service logged, used when no row documents the pair",
     )
+    parser.add_argument(
+        "--exporter",
+        metavar="URL",
+        help="a running exporter (http://host:port): also say how often it has seen the "
+        "service log another category than the catalog's for this pair",
+    )
     add_catalog_flags(parser)
     parser.set_defaults(func=execute)
 
@@ -58,13 +67,27 @@ def execute(args: argparse.Namespace) -> int:
         resolution = catalog.resolve(
             args.code, args.subcode, args.service_category, Domain(args.domain)
         )
-    except (ConfigError, CatalogError, MalformedCode) as error:
+        service = verdict(
+            catalog, resolution, args.service_category, Domain(args.domain), args.exporter
+        )
+    except (ConfigError, CatalogError, MalformedCode, ExporterUnreadable) as error:
         print(f"acs-exporter explain: {error}", file=sys.stderr)
         return 2
     hints = lookup_hints(resolution, catalog.entries)
     if args.json:
-        write_json(explain_dict(resolution) | {"hints": hints})
+        write_json(explain_dict(resolution) | {"hints": hints} | service.as_dict())
     else:
         colour = use_colour(sys.stdout, args.color)
         sys.stdout.write(explain_text(resolution, sys.stdout, colour, hints))
+        sys.stdout.write(verdict_text(service, resolution.key, args.exporter))
     return 0
+
+
+def verdict_text(service: Verdict, key: str, exporter: str | None, width: int = 100) -> str:
+    """The service-verdict lines, aligned and wrapped like explain_text's fields."""
+    out = []
+    for label, value in service.lines(key, exporter):
+        lines = textwrap.wrap(value, width=width - 13, break_on_hyphens=False) or [""]
+        out.append(f"  {label:<10} {lines[0]}\n")
+        out.extend(f"{'':13}{line}\n" for line in lines[1:])
+    return "".join(out)

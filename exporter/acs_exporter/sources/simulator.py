@@ -30,7 +30,10 @@ import orjson
 from acs_exporter.catalog import Catalog, Category, Domain
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.scenarios import (
+    MEDIA_OPERATIONS_PER_SERVER_CALL,
+    MEDIA_TABLE,
     MIXES,
+    ODD_REASONS,
     PROFILES,
     SERVER_ERROR_REASONS,
     Reason,
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 CURSOR_VERSION = 1
 # Upper bound on call ends per fetch, so catching up after a downtime keeps memory flat.
 MAX_RECORDS_PER_FETCH = 100_000
+# record_file lines of media results carry this `table`; call-end lines carry none.
+MEDIA_TABLE_NAME = "ACSCallAutomationMediaSummary"
 # Share of the documented call-end entries of the catalog (the long tail) in every mix.
 CATALOG_TAIL_SHARE = 0.01
 
@@ -115,7 +120,7 @@ def _catalog_tail(catalog: Catalog) -> tuple[tuple[Reason, float], ...]:
     that share is exactly what the scenario says.
     """
     # Reasons the hand-weighted mixes already draw are left out too: the tail is the rest.
-    mixed = [r for rows in MIXES.values() for r, _ in rows]
+    mixed = [r for rows in (*MIXES.values(), ODD_REASONS) for r, _ in rows]
     known = {(r.code, r.subcode) for r in mixed} | {
         (r.code, r.subcode) for r, _ in SERVER_ERROR_REASONS
     }
@@ -175,18 +180,23 @@ class Simulator:
         target = math.floor(now)
         end = min(target, state.position + self._max_ticks)
         counts: Counter[Observation] = Counter()
+        media: Counter[Observation] = Counter()
         new: Counter[Observation] = Counter()
+        new_media: Counter[Observation] = Counter()
         for tick in range(state.position, end):
-            generated = self._tick(state, tick)
+            generated, media_results = self._tick(state, tick)
             counts.update(generated)
+            media.update(media_results)
             if self._recorded_until is None or tick >= self._recorded_until:
                 new.update(generated)
+                new_media.update(media_results)
         state.position = max(state.position, end)
-        self._write_records(new, end)
+        self._write_records(new, new_media, end)
         caught_up = end >= target
         watermark = now if caught_up else float(end)
         return Batch(
             call_ends=[obs._replace(n=n) for obs, n in counts.items()],
+            media_results=[obs._replace(n=n) for obs, n in media.items()],
             cursor=state.to_cursor(),
             watermark=datetime.fromtimestamp(watermark, UTC),
             caught_up=caught_up,
@@ -238,15 +248,19 @@ class Simulator:
             self._tables[key] = table
         return table
 
-    def _tick(self, state: SimulatorState, tick: int) -> Counter[Observation]:
-        """Every call end of one simulated second, a pure function of (seed, tick, settings)."""
+    def _tick(
+        self, state: SimulatorState, tick: int
+    ) -> tuple[Counter[Observation], Counter[Observation]]:
+        """Every call end and media result of one simulated second, a pure function of
+        (seed, tick, settings)."""
         settings = self._settings
         # Not for security: a reproducible stream per (seed, tick) is the point.
         rng = random.Random(f"{state.seed}/{tick}")  # noqa: S311
         n = self._per_tick_whole + (1 if rng.random() < self._per_tick_fraction else 0)
         out: Counter[Observation] = Counter()
+        media: Counter[Observation] = Counter()
         if n == 0:
-            return out
+            return out, media
         share = server_error_share(
             settings.scenario,
             tick - state.origin,
@@ -257,8 +271,11 @@ class Simulator:
         profiles = Counter(
             rng.choices(range(len(self._profiles)), cum_weights=self._profile_cum, k=n)
         )
+        server_calls = 0
         for index in sorted(profiles):
             profile = self._profiles[index]
+            if profile.mix == "server":
+                server_calls += profiles[index]
             reasons, cum = self._table(profile.mix, share)
             dims = profile.dimensions
             for reason, count in Counter(
@@ -266,25 +283,31 @@ class Simulator:
             ).items():
                 obs = Observation(reason.code, reason.subcode, reason.service_category, dims, 1)
                 out[obs] += count
-        return out
+        # Drawn after the call ends, so the call ends of a tick do not depend on them.
+        if server_calls:
+            results, cum_weights = MEDIA_TABLE
+            drawn = rng.choices(
+                results, cum_weights=cum_weights, k=server_calls * MEDIA_OPERATIONS_PER_SERVER_CALL
+            )
+            for result, count in Counter(drawn).items():
+                media[Observation(result.code, result.subcode, None, result.dimensions, 1)] += count
+        return out, media
 
-    def _write_records(self, new: Counter[Observation], end: int) -> None:
-        """Append `new` to record_file. Fails the fetch (nothing counted) if it cannot."""
+    def _write_records(
+        self, new: Counter[Observation], new_media: Counter[Observation], end: int
+    ) -> None:
+        """Append `new` call ends and `new_media` media results to record_file. Fails the
+        fetch (nothing counted) if it cannot."""
         path = self._settings.record_file
         if path is None:
             return
-        if new:
+        if new or new_media:
             lines = bytearray()
             for obs, n in new.items():
-                lines += orjson.dumps(
-                    {
-                        "code": obs.code,
-                        "subcode": obs.subcode,
-                        "service_category": obs.service_category,
-                        "dimensions": dict(obs.dimensions),
-                        "n": n,
-                    }
-                )
+                lines += orjson.dumps(_record(obs, n))
+                lines += b"\n"
+            for obs, n in new_media.items():
+                lines += orjson.dumps(_record(obs, n) | {"table": MEDIA_TABLE_NAME})
                 lines += b"\n"
             try:
                 if self._record is None:
@@ -297,6 +320,16 @@ class Simulator:
                 ) from None
         if self._recorded_until is None or end > self._recorded_until:
             self._recorded_until = end
+
+
+def _record(obs: Observation, n: int) -> dict[str, object]:
+    return {
+        "code": obs.code,
+        "subcode": obs.subcode,
+        "service_category": obs.service_category,
+        "dimensions": dict(obs.dimensions),
+        "n": n,
+    }
 
 
 def _open_append(path: Path) -> IO[bytes]:

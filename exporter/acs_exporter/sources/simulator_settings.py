@@ -25,6 +25,7 @@ class SimulatorSettings(BaseModel):
     spike_start: timedelta = timedelta(minutes=10)
     spike_duration: timedelta = timedelta(minutes=5)
     spike_server_error_share: float = Field(0.3, ge=0, le=1)
-    # Debugging and tests: append every generated record here as a JSON line.
+    # Debugging and tests: append every generated call end and media result here as JSON lines
+    # (media results with "table": "ACSCallAutomationMediaSummary").
     record_file: Path | None = None
     poll_interval: timedelta = timedelta(seconds=1)

@@ -1,0 +1,117 @@
+"""The `explain` lines about the service's verdict: what the catalog expects the service to log
+for a documented pair, and (with --exporter URL) how often a running exporter has seen the
+service log something else (acs_call_end_category_disagreements_total)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from acs_exporter.catalog import Catalog, Domain, Provenance, Resolution
+from acs_exporter.catalog.resolver import normalise_category
+
+DISAGREEMENTS = "acs_call_end_category_disagreements_total"
+FETCH_TIMEOUT_SECONDS = 10.0
+
+
+class ExporterUnreadable(Exception):
+    """The --exporter URL did not answer with metrics; the message says why (never a secret)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    expected: str | None  # the category the catalog documents for the pair, if it does
+    logged: str | None  # the valid service category given with --service-category
+    seen: dict[str, float] | None = field(default=None)  # service category -> call ends
+
+    def lines(self, key: str, exporter: str | None) -> list[tuple[str, str]]:
+        if self.expected is None:
+            out = [("service", f"no documented row for {key}: a valid ResultCategory decides")]
+        else:
+            out = [("service", f"the catalog expects the service to log {self.expected}")]
+            if self.logged is not None and self.logged != self.expected:
+                out.append(
+                    (
+                        "disagrees",
+                        f"the service logged {self.logged}: counted as {self.expected} with "
+                        f"metrics.category_source: catalog (the default), as {self.logged} "
+                        "with service; acs_call_end_category_disagreements_total counts it",
+                    )
+                )
+        if self.seen is not None:
+            if self.seen:
+                counts = ", ".join(f"{n:g} as {c}" for c, n in sorted(self.seen.items()))
+                out.append(("seen", f"{exporter} counted {key} logged otherwise: {counts}"))
+            else:
+                out.append(("seen", f"{exporter} counted no disagreement for {key}"))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"expected_service_category": self.expected}
+        if self.seen is not None:
+            data["seen_disagreeing"] = dict(sorted(self.seen.items()))
+        return data
+
+
+def verdict(
+    catalog: Catalog,
+    resolution: Resolution,
+    service_category: str | None,
+    domain: Domain,
+    exporter: str | None = None,
+) -> Verdict:
+    """Raises ExporterUnreadable when `exporter` is given and cannot be read."""
+    documented = catalog.resolve(resolution.code, resolution.subcode, None, domain)
+    expected = (
+        documented.category.value
+        if documented.provenance is Provenance.DOCUMENTED and resolution.subcode is not None
+        else None
+    )
+    logged = normalise_category(service_category)
+    seen = None
+    if exporter is not None:
+        subcode = "" if resolution.subcode is None else str(resolution.subcode)
+        seen = seen_disagreeing(fetch_metrics(exporter), str(resolution.code), subcode)
+    return Verdict(expected, logged.value if logged else None, seen)
+
+
+def fetch_metrics(url: str) -> str:
+    """The text exposition of an exporter: `url` itself if it ends in /metrics, else url +
+    /metrics."""
+    if not url.startswith(("http://", "https://")):
+        raise ExporterUnreadable(f"--exporter {url!r}: expected an http:// or https:// URL")
+    target = url if url.rstrip("/").endswith("/metrics") else url.rstrip("/") + "/metrics"
+    # The scheme was checked above: only http and https reach urllib.
+    headers = {"Accept": "text/plain; version=0.0.4"}
+    request = urllib.request.Request(target, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
+            body: bytes = response.read()
+    except urllib.error.HTTPError as error:
+        raise ExporterUnreadable(f"--exporter {target}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ExporterUnreadable(f"--exporter {target}: cannot connect: {reason}") from None
+    return body.decode("utf-8", errors="replace")
+
+
+def seen_disagreeing(text: str, code: str, subcode: str) -> dict[str, float]:
+    """Disagreements counted for (code, subcode), by service category, summed over sources."""
+    seen: dict[str, float] = {}
+    try:
+        families = list(text_string_to_metric_families(text))
+    except ValueError as error:
+        raise ExporterUnreadable(f"--exporter: not a metrics page: {error}") from None
+    for family in families:
+        for sample in family.samples:
+            if sample.name != DISAGREEMENTS:
+                continue
+            labels = sample.labels
+            if labels.get("code") == code and labels.get("subcode") == subcode:
+                category = labels.get("service_category", "")
+                seen[category] = seen.get(category, 0.0) + sample.value
+    return seen
