@@ -1,0 +1,202 @@
+"""Signals on the real process: SIGTERM/SIGINT shut down within the grace period with exit 0
+and a checkpoint that holds exactly what was counted; a second signal only hurries that.
+
+The long poll is a real Log Analytics query (the real Azure SDK) against the local fake server,
+held by an injected delay well past the grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from daemon_helpers import Running, free_port, samples
+
+from conftest import require_path, require_tool
+
+pytestmark = pytest.mark.e2e
+
+WRAPPER = Path(__file__).with_name("exporter_main.py")
+WS = "11111111-1111-1111-1111-111111111111"
+GRACE = 2.0
+# SIGTERM to exit may take the grace plus process teardown on a loaded 2-core machine.
+MARGIN = 8.0
+HELD = 60.0  # how long the fake server holds the slow query: far past GRACE + MARGIN
+
+
+def start_wrapped(
+    args: Sequence[str], tmp_path: Path, env: Mapping[str, str] | None = None
+) -> Running:
+    port = free_port()
+    log_path = tmp_path / f"exporter-{port}.log"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ACS_EXPORTER_")}
+    environment["TEST_SHUTDOWN_GRACE_SECONDS"] = str(GRACE)
+    environment.update(env or {})
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(WRAPPER),
+                "run",
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=environment,
+        )
+    return Running(process, port, log_path)
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str, running: Running, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if running.process.poll() is not None:
+            raise AssertionError(f"exporter exited {running.process.returncode}: {running.log()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: {running.log()}")
+
+
+def counted(running: Running, source: str) -> float:
+    try:
+        text = running.metrics()
+    except OSError:
+        return -1.0
+    return samples(text, "acs_exporter_records_read_total").get((("source", source),), 0.0)
+
+
+def timed_stop(
+    running: Running, *signals: signal.Signals, timeout: float = 60
+) -> tuple[int, float]:
+    began = time.monotonic()
+    for sig in signals:
+        running.process.send_signal(sig)
+        time.sleep(0.1)
+    code = running.process.wait(timeout)
+    return code, time.monotonic() - began
+
+
+def log_entries(running: Running) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in running.log().splitlines() if line.startswith("{")]
+
+
+# --- Log Analytics, a poll held past the grace period -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_la() -> Iterator[Any]:
+    require_tool("node")
+    from loganalytics.fake_server import FakeLogAnalytics
+    from loganalytics.kusto import PACKAGE, KustoChecker
+
+    require_path(PACKAGE, "@kusto/language-service-next (run `make test`, which runs npm ci)")
+    checker = KustoChecker()
+    with FakeLogAnalytics(checker) as server:
+        server.add_workspace(WS)
+        yield server
+    checker.close()
+
+
+def la_records(count: int, ingested: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "TimeGenerated": ingested - timedelta(minutes=1),
+            "ParticipantEndReason": "0",
+            "ParticipantEndSubCode": "0",
+            "ResultCategory": "Success",
+            "CallType": "Group",
+            "EndpointType": "VoIP",
+            "ParticipantType": "ACS",
+            "CorrelationId": f"call-{ingested.timestamp()}-{i}",
+            "_IngestedAt": ingested,
+        }
+        for i in range(count)
+    ]
+
+
+def la_config(tmp_path: Path, server: Any, state: Path) -> Path:
+    config = {
+        "log": {"format": "json", "level": "info"},
+        "state": {"path": str(state)},
+        "sources": [
+            {
+                "type": "log_analytics",
+                "name": "la",
+                "workspace_ids": [WS],
+                "endpoint": server.url,
+                "tls_ca_file": str(server.ca_file),
+                "poll_interval": "1s",
+                "safety_lag": "1s",
+                "initial_lookback": "1h",
+                "server_timeout": "2m",
+            }
+        ],
+    }
+    path = tmp_path / "la.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT",), ("SIGTERM", "SIGTERM")])
+def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_counts_saved(
+    tmp_path: Path, fake_la: Any, signals: tuple[str, ...]
+) -> None:
+    from loganalytics.fake_server import TOKEN, Fault
+
+    fake_la.faults.clear()
+    now = datetime.now(UTC)
+    before = la_records(5, now - timedelta(minutes=10))
+    fake_la.add_records(WS, "ACSCallSummary", before)
+    state = tmp_path / "state" / "checkpoint.json"
+    config = la_config(tmp_path, fake_la, state)
+    env = {"TEST_FAKE_LA_TOKEN": TOKEN}
+    first = start_wrapped(["--config.file", str(config)], tmp_path, env)
+    try:
+        wait_for(lambda: counted(first, "la") >= 5, "the first poll", first)
+        already = counted(first, "la")  # this test's 5, plus earlier tests' records
+        fake_la.inject(*[Fault.slow(HELD)] * 3)
+        in_flight_before = fake_la.stats.requests
+        wait_for(lambda: fake_la.stats.requests > in_flight_before, "a held query", first)
+        time.sleep(0.3)  # the query is being held by the server now
+        code, took = timed_stop(first, *(signal.Signals[s] for s in signals))
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+    log = first.log()
+    assert code == 0, log
+    assert "Traceback" not in log
+    limit = GRACE + MARGIN if len(signals) == 1 else MARGIN
+    assert took < limit, f"took {took:.1f}s: {log}"
+    entries = log_entries(first)
+    assert any(e["msg"].startswith("abandoning a poll") for e in entries), log
+    assert entries[-1]["msg"] == "stopped", log
+
+    # The checkpoint holds what was counted: the restart continues from it, exactly.
+    fake_la.faults.clear()
+    later = la_records(3, datetime.now(UTC))
+    fake_la.add_records(WS, "ACSCallSummary", later)
+    second = start_wrapped(["--config.file", str(config)], tmp_path, env)
+    try:
+        wait_for(lambda: counted(second, "la") >= already, "the restart", second)
+        assert counted(second, "la") in (already, already + 3)  # not yet polled, or polled
+        wait_for(lambda: counted(second, "la") >= already + 3, "the later records", second)
+        time.sleep(1.5)  # more polls: nothing is counted twice
+        assert counted(second, "la") == already + 3
+    finally:
+        assert second.stop() == 0, second.log()
