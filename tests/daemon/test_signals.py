@@ -200,3 +200,66 @@ def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_count
         assert counted(second, "la") == already + 3
     finally:
         assert second.stop() == 0, second.log()
+
+
+# --- a CPU-heavy parse in the poll thread --------------------------------------------------------
+
+LINE = (
+    b'{"category":"CallSummary","properties":{"participantEndReason":"%d",'
+    b'"participantEndSubCode":"%d"}}\n'
+)
+
+
+def test_sigterm_during_a_big_parse_exits_promptly_and_the_restart_counts_each_record_once(
+    tmp_path: Path,
+) -> None:
+    """The poll thread parses one huge batch (seconds of CPU, holding the interpreter lock
+    whenever it can). SIGTERM must not wait for it, or for the grace period: the parse stops at
+    its next check, the part read is counted with a cursor after it, and the process exits."""
+    chunk = b"".join(LINE % (code, code % 7) for code in range(1000))
+    lines = 1000 * 1500
+    export = tmp_path / "calls.jsonl"
+    export.write_bytes(chunk * 1500)
+    state = tmp_path / "state" / "checkpoint.json"
+    config = tmp_path / "files.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "state": {"path": str(state)},
+                "sources": [
+                    {
+                        "type": "files",
+                        "name": "exports",
+                        "paths": [str(export)],
+                        "poll_interval": "1s",
+                        "batch_records": 10 * lines,  # one poll: the whole file
+                        "progress": False,
+                    }
+                ],
+            }
+        )
+    )
+    # The real grace period (10 s): exiting promptly must not come from a short grace.
+    first = start_wrapped(
+        ["--config.file", str(config)], tmp_path, env={"TEST_SHUTDOWN_GRACE_SECONDS": ""}
+    )
+    try:
+        wait_for(lambda: counted(first, "exports") == 0, "the HTTP server", first)
+        time.sleep(1.0)  # the parse is under way (it takes far longer than this)
+        assert counted(first, "exports") == 0, "the whole file was parsed already"
+        code, took = timed_stop(first, signal.SIGTERM)
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+    log = first.log()
+    assert code == 0, log
+    assert "Traceback" not in log
+    assert took < 4.0, f"SIGTERM to exit took {took:.1f}s: {log}"
+
+    second = start_wrapped(["--config.file", str(config)], tmp_path)
+    try:
+        wait_for(lambda: counted(second, "exports") >= lines, "the rest", second, timeout=180)
+        time.sleep(1.5)  # further polls find nothing new
+        assert counted(second, "exports") == lines
+    finally:
+        assert second.stop() == 0, second.log()
