@@ -408,7 +408,10 @@ def run_until_stopped(
     if pusher is not None:
         pusher.start()
     for source, interval in sources:
-        pollers.add(source, interval)
+        if stop.is_set():  # stopped during start-up: no poll to start and abandon
+            source.close()
+        else:
+            pollers.add(source, interval)
     while not stop.wait(RELOAD_CHECK_SECONDS if reload_requested is not None else None):
         if reload_requested is not None and reload_requested.is_set():
             reload_requested.clear()

@@ -87,6 +87,12 @@ def settings_or_report(args: argparse.Namespace) -> Settings | None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from acs_exporter.daemon import StopSignal
+
+    # First: a SIGTERM or SIGHUP during start-up (the catalog and the Azure SDK take a while
+    # to load) is then a clean stop or a reload, not the default action (death, no log).
+    stop_signal = StopSignal()
+    stop_signal.install()
     from acs_exporter.app import StartupError, serve
     from acs_exporter.logsetup import setup_logging
 
@@ -95,7 +101,7 @@ def execute(args: argparse.Namespace) -> int:
         return 2
     setup_logging(settings.log.format, settings.log.level)
     try:
-        code = serve(settings, reload_settings=lambda: settings_from_args(args))
+        code = serve(settings, stop_signal, reload_settings=lambda: settings_from_args(args))
     except StartupError as exc:
         print(f"acs-exporter: cannot start: {exc}", file=sys.stderr)
         return 1
