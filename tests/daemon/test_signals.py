@@ -153,9 +153,18 @@ def la_config(tmp_path: Path, server: Any, state: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT",), ("SIGTERM", "SIGTERM")])
+@pytest.mark.parametrize(
+    ("signals", "grace"),
+    [
+        (("SIGTERM",), GRACE),
+        (("SIGINT",), GRACE),
+        # A second signal stops the wait for the held poll: exit long before a 30 s grace.
+        (("SIGTERM", "SIGTERM"), 30.0),
+        (("SIGINT", "SIGTERM"), 30.0),
+    ],
+)
 def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_counts_saved(
-    tmp_path: Path, fake_la: Any, signals: tuple[str, ...]
+    tmp_path: Path, fake_la: Any, signals: tuple[str, ...], grace: float
 ) -> None:
     from loganalytics.fake_server import TOKEN, Fault
 
@@ -165,7 +174,7 @@ def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_count
     fake_la.add_records(WS, "ACSCallSummary", before)
     state = tmp_path / "state" / "checkpoint.json"
     config = la_config(tmp_path, fake_la, state)
-    env = {"TEST_FAKE_LA_TOKEN": TOKEN}
+    env = {"TEST_FAKE_LA_TOKEN": TOKEN, "TEST_SHUTDOWN_GRACE_SECONDS": str(grace)}
     first = start_wrapped(["--config.file", str(config)], tmp_path, env)
     try:
         wait_for(lambda: counted(first, "la") >= 5, "the first poll", first)
@@ -181,7 +190,7 @@ def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_count
     log = first.log()
     assert code == 0, log
     assert "Traceback" not in log
-    limit = GRACE + MARGIN if len(signals) == 1 else MARGIN
+    limit = grace + MARGIN if len(signals) == 1 else MARGIN
     assert took < limit, f"took {took:.1f}s: {log}"
     entries = log_entries(first)
     assert any(e["msg"].startswith("abandoning a poll") for e in entries), log
@@ -261,5 +270,85 @@ def test_sigterm_during_a_big_parse_exits_promptly_and_the_restart_counts_each_r
         wait_for(lambda: counted(second, "exports") >= lines, "the rest", second, timeout=180)
         time.sleep(1.5)  # further polls find nothing new
         assert counted(second, "exports") == lines
+    finally:
+        assert second.stop() == 0, second.log()
+
+
+# --- before the first poll ----------------------------------------------------------------------
+
+
+def handles(pid: int, sig: signal.Signals) -> bool:
+    """Whether the process has a handler for `sig` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (sig - 1) & 1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_start_up_is_handled(tmp_path: Path, sig: signal.Signals) -> None:
+    """Sent as soon as the handlers are in place, while the catalog and sources still load:
+    SIGTERM is a clean stop (exit 0, nothing polled, no traceback), SIGHUP a reload."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc")
+    running = start_wrapped([], tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not handles(running.process.pid, signal.SIGTERM):
+            assert running.process.poll() is None, running.log()
+            assert time.monotonic() < deadline, running.log()
+            time.sleep(0.002)
+        running.process.send_signal(sig)
+        if sig == signal.SIGHUP:
+            running.wait_ready()
+            wait_for(
+                lambda: any(e["msg"] == "configuration reloaded" for e in log_entries(running)),
+                "the reload",
+                running,
+            )
+            code, _ = timed_stop(running, signal.SIGTERM)
+        else:
+            code = running.process.wait(60)
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+    assert code == 0, running.log()
+    assert "Traceback" not in running.log()
+    assert log_entries(running)[-1] == {
+        **log_entries(running)[-1],
+        "msg": "stopped",
+        "signal": "SIGTERM",
+    }
+
+
+def test_sigterm_while_the_first_poll_is_held_loses_nothing(tmp_path: Path, fake_la: Any) -> None:
+    from loganalytics.fake_server import TOKEN, Fault
+
+    fake_la.faults.clear()
+    state = tmp_path / "checkpoint.json"
+    config = la_config(tmp_path, fake_la, state)
+    env = {"TEST_FAKE_LA_TOKEN": TOKEN}
+    fake_la.inject(*[Fault.slow(HELD)] * 3)
+    requests = fake_la.stats.requests
+    first = start_wrapped(["--config.file", str(config)], tmp_path, env)
+    try:
+        wait_for(lambda: fake_la.stats.requests > requests, "the first query", first)
+        time.sleep(0.3)
+        code, took = timed_stop(first, signal.SIGTERM)
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+    assert code == 0, first.log()
+    assert took < GRACE + MARGIN, first.log()
+    assert "Traceback" not in first.log()
+    # Nothing was counted, so the restart starts where the first would have: at its initial
+    # lookback, counting every record in the workspace (this module's earlier records too).
+    fake_la.faults.clear()
+    expected = fake_la.execute([WS], "ACSCallSummary | count", None)[0]["tables"][0]["rows"][0][0]
+    second = start_wrapped(["--config.file", str(config)], tmp_path, env)
+    try:
+        wait_for(lambda: counted(second, "la") == expected, "every record", second)
     finally:
         assert second.stop() == 0, second.log()
