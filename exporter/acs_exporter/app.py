@@ -189,14 +189,10 @@ def serve(
         stop=stop_signal.event,
         hurry=stop_signal.hurry,
         reload_requested=stop_signal.reload,
-        reload=reloader or _reload_unavailable,
+        reload=reloader,
     )
     log.info("stopped", extra={"signal": stop_signal.received, "abandoned_polls": abandoned})
     return 0
-
-
-def _reload_unavailable(pollers: Pollers) -> None:
-    log.warning("SIGHUP ignored: this exporter was started without a way to re-read its settings")
 
 
 # Keys a reload cannot apply; a change to one is logged and waits for a restart. The listener

@@ -412,15 +412,15 @@ def run_until_stopped(
             source.close()
         else:
             pollers.add(source, interval)
-    while not stop.wait(RELOAD_CHECK_SECONDS if reload_requested is not None else None):
-        if reload_requested is not None and reload_requested.is_set():
-            reload_requested.clear()
-            if reload is not None:
-                reload(pollers)
     grace = SHUTDOWN_GRACE_SECONDS if grace is None else grace
     started = time.monotonic()
     abandoned: list[str] = []
     try:
+        while not stop.wait(RELOAD_CHECK_SECONDS if reload_requested is not None else None):
+            if reload_requested is not None and reload_requested.is_set():
+                reload_requested.clear()
+                _reload_guarded(exporter, pollers, reload)
+        started = time.monotonic()
         log.info("shutting down", extra={"grace_seconds": grace})
         reserve = min(SHUTDOWN_RESERVE_SECONDS, grace / 2)
         abandoned = pollers.stop_all(started + grace - reserve, hurry or threading.Event())
@@ -436,6 +436,20 @@ def run_until_stopped(
             except Exception:
                 log.exception("shutdown step failed", extra={"step": step.__qualname__})
     return abandoned
+
+
+def _reload_guarded(
+    exporter: Exporter, pollers: Pollers, reload: Callable[[Pollers], None] | None
+) -> None:
+    """A reload that fails unexpectedly is a failed reload, never the end of the process."""
+    if reload is None:
+        log.warning("SIGHUP ignored: no way to re-read the configuration was given")
+        return
+    try:
+        reload(pollers)
+    except Exception:
+        log.exception("configuration reload failed unexpectedly; the running pollers go on")
+        exporter.record_reload(False)
 
 
 class Pollers:
