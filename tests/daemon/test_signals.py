@@ -156,11 +156,13 @@ def la_config(tmp_path: Path, server: Any, state: Path) -> Path:
 @pytest.mark.parametrize(
     ("signals", "grace"),
     [
-        (("SIGTERM",), GRACE),
-        (("SIGINT",), GRACE),
+        pytest.param(("SIGTERM",), GRACE, id="term"),
+        pytest.param(("SIGINT",), GRACE, id="int"),
         # A second signal stops the wait for the held poll: exit long before a 30 s grace.
-        (("SIGTERM", "SIGTERM"), 30.0),
-        (("SIGINT", "SIGTERM"), 30.0),
+        pytest.param(("SIGTERM", "SIGTERM"), 30.0, id="term-term"),
+        pytest.param(("SIGINT", "SIGTERM"), 30.0, id="int-term"),
+        # SIGHUP during the shutdown is not a reload, nor a second stop, nor fatal.
+        pytest.param(("SIGTERM", "SIGHUP"), GRACE, id="term-hup"),
     ],
 )
 def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_counts_saved(
