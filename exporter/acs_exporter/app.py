@@ -154,14 +154,15 @@ def serve(
             f"cannot listen on {settings.web.listen_address} (web.listen_address): "
             f"{exc.strerror or exc}"
         ) from None
-    sources: list[tuple[Source, float]] = []
+    sources: list[tuple[Source, float, threading.Event]] = []
     try:
         for item in source_settings:
-            source = build_source(item, catalog, settings.metrics.extra_labels, stop_signal.event)
-            sources.append((source, item.poll_interval.total_seconds()))
+            stop = threading.Event()  # set by its poller at shutdown or when a reload retires it
+            source = build_source(item, catalog, settings.metrics.extra_labels, stop)
+            sources.append((source, item.poll_interval.total_seconds(), stop))
         pusher = build_pusher(settings, exporter)
     except BaseException:
-        for source, _ in sources:
+        for source, _, _ in sources:
             source.close()
         server.server_close()
         raise
@@ -177,7 +178,7 @@ def serve(
         },
     )
     reloader = (
-        Reloader(reload_settings, settings, exporter, catalog, stop_signal.event)
+        Reloader(reload_settings, settings, exporter, catalog)
         if reload_settings is not None
         else None
     )
@@ -223,14 +224,12 @@ class Reloader:
         settings: Settings,
         exporter: Exporter,
         catalog: Catalog,
-        stop: threading.Event,
     ) -> None:
         self._load = load
         self._startup = settings
         self._settings = settings
         self._exporter = exporter
         self._catalog = catalog
-        self._stop = stop
 
     def __call__(self, pollers: Pollers) -> None:
         log.info("SIGHUP: reloading the configuration")
@@ -262,8 +261,8 @@ class Reloader:
             known_reasons={s.name: known_reasons(s.type) for s in wanted.values()},
             max_series=new.metrics.max_series,
         )
-        for source, interval in built:
-            pollers.add(source, interval)
+        for source, interval, stop in built:
+            pollers.add(source, interval, stop)
         if new.log != self._settings.log:
             setup_logging(new.log.format, new.log.level)
         pending = self._restart_only_changes(new)
@@ -279,7 +278,7 @@ class Reloader:
             "configuration reloaded",
             extra={
                 "sources": list(wanted),
-                "restarted_sources": sorted(s.name for s, _ in built if s.name in running),
+                "restarted_sources": sorted(s.name for s, _, _ in built if s.name in running),
                 "added_sources": sorted(set(wanted) - set(running)),
                 "removed_sources": sorted(set(running) - set(wanted)),
                 "catalog_entries": len(catalog.entries),
@@ -288,15 +287,16 @@ class Reloader:
 
     def _build_sources(
         self, wanted: Sequence[AnySourceSettings], catalog: Catalog
-    ) -> list[tuple[Source, float]]:
-        built: list[tuple[Source, float]] = []
+    ) -> list[tuple[Source, float, threading.Event]]:
+        built: list[tuple[Source, float, threading.Event]] = []
         labels = self._startup.metrics.extra_labels  # restart-only: the running plan
         try:
             for item in wanted:
-                source = build_source(item, catalog, labels, self._stop)
-                built.append((source, item.poll_interval.total_seconds()))
+                stop = threading.Event()
+                source = build_source(item, catalog, labels, stop)
+                built.append((source, item.poll_interval.total_seconds(), stop))
         except BaseException:
-            for source, _ in built:
+            for source, _, _ in built:
                 source.close()
             raise
         return built

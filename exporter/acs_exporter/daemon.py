@@ -324,11 +324,18 @@ class Poller:
     abandoned instead (a daemon thread): closing a source mid-fetch can block (the Log Analytics
     client waits for its queries), and the process must exit within the grace."""
 
-    def __init__(self, source: Source, interval: float, exporter: Exporter) -> None:
+    def __init__(
+        self,
+        source: Source,
+        interval: float,
+        exporter: Exporter,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.source = source
         self.interval = interval
         self._exporter = exporter
-        self.stop = threading.Event()
+        # The source may watch it too (files: a parse ends early), at shutdown and retirement.
+        self.stop = stop or threading.Event()
         self.revoked = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"poll-{source.name}", daemon=True)
 
@@ -391,7 +398,7 @@ RELOAD_CHECK_SECONDS = 0.2
 def run_until_stopped(
     *,
     exporter: Exporter,
-    sources: Sequence[tuple[Source, float]],
+    sources: Sequence[tuple[Source, float] | tuple[Source, float, threading.Event]],
     server: Any,
     pusher: Pusher | None,
     stop: threading.Event,
@@ -402,16 +409,17 @@ def run_until_stopped(
 ) -> list[str]:
     """Start the pollers, the HTTP server and the pusher; on `reload_requested`, call `reload`;
     on `stop`, shut down in order within `grace` seconds. Returns the names of the sources
-    whose poll was abandoned (still running at the end of the grace period)."""
+    whose poll was abandoned (still running at the end of the grace period). A source may come
+    with the event it watches to cut a fetch short; its poller sets it to stop."""
     pollers = Pollers(exporter)
     server.start()
     if pusher is not None:
         pusher.start()
-    for source, interval in sources:
+    for source, interval, *its_stop in sources:
         if stop.is_set():  # stopped during start-up: no poll to start and abandon
             source.close()
         else:
-            pollers.add(source, interval)
+            pollers.add(source, interval, *its_stop)
     grace = SHUTDOWN_GRACE_SECONDS if grace is None else grace
     started = time.monotonic()
     abandoned: list[str] = []
@@ -465,8 +473,8 @@ class Pollers:
     def get(self, name: str) -> Poller | None:
         return self._running.get(name)
 
-    def add(self, source: Source, interval: float) -> None:
-        poller = Poller(source, interval, self._exporter)
+    def add(self, source: Source, interval: float, stop: threading.Event | None = None) -> None:
+        poller = Poller(source, interval, self._exporter, stop)
         self._running[source.name] = poller
         poller.start()
 

@@ -329,6 +329,9 @@ def test_sigterm_while_the_first_poll_is_held_loses_nothing(tmp_path: Path, fake
     from loganalytics.fake_server import TOKEN, Fault
 
     fake_la.faults.clear()
+    fake_la.add_records(
+        WS, "ACSCallSummary", la_records(4, datetime.now(UTC) - timedelta(minutes=10))
+    )
     state = tmp_path / "checkpoint.json"
     config = la_config(tmp_path, fake_la, state)
     env = {"TEST_FAKE_LA_TOKEN": TOKEN}
