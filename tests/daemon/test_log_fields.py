@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -29,27 +30,35 @@ LOG_METHODS = frozenset(
 )
 
 
-def _extra_arguments() -> list[tuple[str, ast.expr]]:
+def _logging_calls() -> list[tuple[str, ast.Call]]:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            if not (
+            if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr in LOG_METHODS
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"log", "logger", "logging"}
             ):
-                continue
-            for keyword in node.keywords:
-                if keyword.arg == "extra":
-                    where = f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
-                    found.append((where, keyword.value))
+                found.append((f"{path.relative_to(PACKAGE.parent)}:{node.lineno}", node))
     return found
+
+
+def _extra_arguments() -> list[tuple[str, ast.expr]]:
+    return [
+        (where, keyword.value)
+        for where, call in _logging_calls()
+        for keyword in call.keywords
+        if keyword.arg == "extra"
+    ]
 
 
 def test_the_scan_finds_the_logging_calls() -> None:
     # Guards the guard: a scan that finds nothing would pass for ever.
     assert len(_extra_arguments()) >= 10
+    assert len(_logging_calls()) >= 30
 
 
 def test_no_extra_field_collides_with_a_log_record_attribute() -> None:
@@ -80,3 +89,20 @@ def test_a_permitted_extra_field_reaches_the_json_line() -> None:
         "n", logging.WARNING, "f", 1, "abandoning", (), None, extra={"poll_thread": "poll-la"}
     )
     assert '"poll_thread":"poll-la"' in JsonFormatter().format(record)
+
+
+def test_every_percent_placeholder_has_its_argument() -> None:
+    """The other way a log line breaks: "%s: %s" with one argument prints a "--- Logging
+    error ---" traceback instead of the message (and the message is lost)."""
+    problems = []
+    for where, call in _logging_calls():
+        method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+        args = call.args[1:] if method == "log" else call.args  # log(level, msg, ...)
+        if not args or not isinstance(args[0], ast.Constant) or not isinstance(args[0].value, str):
+            continue
+        if any(isinstance(a, ast.Starred) for a in args):
+            continue
+        placeholders = len(re.findall(r"%[-#0 +]*\d*(?:\.\d+)?[sdifrxg]", args[0].value))
+        if placeholders != len(args) - 1:
+            problems.append(f"{where}: {placeholders} placeholders, {len(args) - 1} arguments")
+    assert not problems, "\n".join(problems)
