@@ -183,3 +183,50 @@ def test_a_key_that_needs_a_restart_is_named_and_keeps_its_running_value(tmp_pat
         assert not (tmp_path / "elsewhere.json").exists()
     finally:
         assert running.stop() == 0, running.log()
+
+
+def test_catalog_overrides_are_re_read_and_a_broken_one_is_refused(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
+    write_calls(calls, 3, code=4242)
+    override = tmp_path / "overrides.yaml"
+    override.write_text("entries: []\n")
+    config = tmp_path / "config.yaml"
+    write_config(config, catalog={"overrides": [str(override)]}, sources=[files_source("f", calls)])
+    running = start(["--config.file", str(config)], tmp_path)
+
+    def categories() -> dict[str, float]:
+        ends = samples(running.metrics(), "acs_call_ends_total")
+        return {dict(k)["category"]: v for k, v in ends.items() if dict(k)["code"] == "4242"}
+
+    try:
+        running.wait_ready()
+        wait_for(lambda: categories() == {"Unknown": 3.0}, "the unknown code", running)
+        # Same path, new content: a reload re-reads it. Later calls get the new category.
+        override.write_text(
+            "entries:\n  - code: 4242\n    subcode: 0\n    category: ExpectedError\n"
+            "    message: Our own code\n    advice: Nothing to do.\n"
+        )
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(logged(running, "configuration reloaded"), "the reload", running)
+        write_calls(calls, 2, code=4242)
+        wait_for(
+            lambda: categories() == {"Unknown": 3.0, "ExpectedError": 2.0}, "new calls", running
+        )
+        info = samples(running.metrics(), "acs_end_reason_info")
+        assert any(dict(k).get("message") == "Our own code" for k in info)
+        # A broken override is a failed reload: the catalog in use stays.
+        override.write_text("entries:\n  - code: abc\n    category: Sucess\n")
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(
+            lambda: metric(running, "acs_exporter_config_last_reload_successful") == 0.0,
+            "the refused reload",
+            running,
+        )
+        error = next(e for e in entries(running) if e["msg"] == FAILED)["error"]
+        assert "overrides.yaml:2" in error, error
+        write_calls(calls, 1, code=4242)
+        wait_for(
+            lambda: categories() == {"Unknown": 3.0, "ExpectedError": 3.0}, "still new", running
+        )
+    finally:
+        assert running.stop() == 0, running.log()
