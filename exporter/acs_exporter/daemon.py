@@ -435,15 +435,38 @@ def run_until_stopped(
     finally:
         # Whatever happened above, the final save runs: it is what a restart continues from.
         exporter.close(timeout=max(0.1, started + grace - time.monotonic()))
-        pusher_ = pusher.shutdown if pusher is not None else None
-        for step in (pusher_, server.shutdown, server.server_close):
-            if step is None:
-                continue
+        if pusher is not None:
+            # The final OTLP push may take otlp.timeout (10 s) against a silent collector.
+            _within(pusher.shutdown, started + grace - time.monotonic(), "the final OTLP push")
+        for step in (server.shutdown, server.server_close):
             try:
                 step()
             except Exception:
                 log.exception("shutdown step failed", extra={"step": step.__qualname__})
     return abandoned
+
+
+def _within(step: Callable[[], None], seconds: float, what: str) -> None:
+    """Run `step` for at most `seconds` (at least a little); past that, go on without it (it
+    runs on in a daemon thread, ended with the process)."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except Exception as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="shutdown-step", daemon=True)
+    thread.start()
+    thread.join(max(0.5, seconds))
+    if thread.is_alive():
+        log.warning(
+            "shutdown step did not finish within the grace period; exiting without it",
+            extra={"step": what},
+        )
+    elif failed:
+        log.error("shutdown step failed", extra={"step": what, "error": repr(failed[0])})
 
 
 def _reload_guarded(

@@ -357,3 +357,56 @@ def test_sigterm_while_the_first_poll_is_held_loses_nothing(tmp_path: Path, fake
         wait_for(lambda: counted(second, "la") == expected, "every record", second)
     finally:
         assert second.stop() == 0, second.log()
+
+
+# --- an OTLP collector that never answers -------------------------------------------------------
+
+
+def test_sigterm_with_an_otlp_collector_that_never_answers_exits_within_the_grace(
+    tmp_path: Path,
+) -> None:
+    """The final OTLP push is bounded by otlp.timeout (10 s), more than the grace period: it
+    gets what is left of the grace, and the process exits 0 with the checkpoint saved."""
+    import socket
+    import threading
+
+    held: list[socket.socket] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    done = threading.Event()
+
+    def accept_and_hold() -> None:  # read nothing, answer nothing
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(connection)
+
+    threading.Thread(target=accept_and_hold, daemon=True).start()
+    state = tmp_path / "checkpoint.json"
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/metrics"
+    env = {
+        "ACS_EXPORTER_OTLP__ENABLED": "true",
+        "ACS_EXPORTER_OTLP__ENDPOINT": endpoint,
+        "ACS_EXPORTER_OTLP__INTERVAL": "300ms",
+        "ACS_EXPORTER_STATE__PATH": str(state),
+    }
+    running = start_wrapped([], tmp_path, env)
+    try:
+        running.wait_ready()
+        wait_for(lambda: len(held) >= 1, "a push to the silent collector", running)
+        code, took = timed_stop(running, signal.SIGTERM)
+    finally:
+        done.set()
+        if running.process.poll() is None:
+            running.process.kill()
+        for connection in held:
+            connection.close()
+        listener.close()
+    assert code == 0, running.log()
+    assert took < GRACE + MARGIN, f"took {took:.1f}s: {running.log()}"
+    assert "Traceback" not in running.log()
+    assert state.exists()
