@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
@@ -17,8 +18,9 @@ from acs_exporter import __version__
 from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import Catalog, CatalogError, load_catalog
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
-from acs_exporter.config import Settings, split_listen_address
-from acs_exporter.daemon import Exporter, Pusher, StopSignal, run_until_stopped
+from acs_exporter.config import ConfigError, Settings, split_listen_address
+from acs_exporter.daemon import Exporter, Pollers, Pusher, StopSignal, run_until_stopped
+from acs_exporter.logsetup import setup_logging
 from acs_exporter.reasons import known_reasons
 from acs_exporter.sources.base import Source
 from acs_exporter.sources.files_settings import FilesSettings
@@ -54,10 +56,14 @@ def load_web_config_or_fail(settings: Settings) -> WebConfig | None:
         raise StartupError(str(exc)) from None
 
 
+AnySourceSettings = SimulatorSettings | FilesSettings | LogAnalyticsSettings
+
+
 def build_source(
-    settings: SimulatorSettings | FilesSettings | LogAnalyticsSettings,
+    settings: AnySourceSettings,
     catalog: Catalog,
     extra_labels: Sequence[str] = (),
+    stop: threading.Event | None = None,
 ) -> Source:
     # Imported by name when used: a deployment uses one or two kinds, and the Azure SDK is
     # slow to import.
@@ -67,7 +73,7 @@ def build_source(
             source: Source = module.Simulator(settings, catalog)
         elif isinstance(settings, FilesSettings):
             module = importlib.import_module("acs_exporter.sources.files")
-            source = module.FilesSource(settings)
+            source = module.FilesSource(settings, stop=stop)
         else:
             # The query must also group by the labels the metrics carry.
             settings = settings.with_labels(list(extra_labels))
@@ -108,8 +114,13 @@ def build_pusher(settings: Settings, exporter: Exporter) -> Pusher | None:
     return pusher
 
 
-def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
-    """Run until SIGTERM/SIGINT. Raises StartupError if anything cannot start."""
+def serve(
+    settings: Settings,
+    stop_signal: StopSignal | None = None,
+    reload_settings: Callable[[], Settings] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT; on SIGHUP apply `reload_settings()` (see Reloader). Raises
+    StartupError if anything cannot start."""
     stop_signal = stop_signal or StopSignal()
     stop_signal.install()  # before slow start-up work: a TERM during it still exits cleanly
     catalog = load_catalog_or_fail(settings)
@@ -144,14 +155,15 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
             f"cannot listen on {settings.web.listen_address} (web.listen_address): "
             f"{exc.strerror or exc}"
         ) from None
-    sources: list[tuple[Source, float]] = []
+    sources: list[tuple[Source, float, threading.Event]] = []
     try:
         for item in source_settings:
-            source = build_source(item, catalog, settings.metrics.extra_labels)
-            sources.append((source, item.poll_interval.total_seconds()))
+            stop = threading.Event()  # set by its poller at shutdown or when a reload retires it
+            source = build_source(item, catalog, settings.metrics.extra_labels, stop)
+            sources.append((source, item.poll_interval.total_seconds(), stop))
         pusher = build_pusher(settings, exporter)
     except BaseException:
-        for source, _ in sources:
+        for source, _, _ in sources:
             source.close()
         server.server_close()
         raise
@@ -166,8 +178,136 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
             "basic_auth": server.auth.enabled,
         },
     )
-    run_until_stopped(
-        exporter=exporter, sources=sources, server=server, pusher=pusher, stop=stop_signal.event
+    reloader = (
+        Reloader(reload_settings, settings, exporter, catalog)
+        if reload_settings is not None
+        else None
     )
-    log.info("stopped", extra={"signal": stop_signal.received})
+    abandoned = run_until_stopped(
+        exporter=exporter,
+        sources=sources,
+        server=server,
+        pusher=pusher,
+        stop=stop_signal.event,
+        hurry=stop_signal.hurry,
+        reload_requested=stop_signal.reload,
+        reload=reloader,
+    )
+    log.info("stopped", extra={"signal": stop_signal.received, "abandoned_polls": abandoned})
     return 0
+
+
+# Keys a reload cannot apply; a change to one is logged and waits for a restart. The listener
+# and its TLS/auth are bound at start-up, the checkpoint path is locked, the label plan is the
+# checkpoint's layout, and the OTLP pusher is owned by the shutdown sequence.
+RESTART_ONLY: tuple[tuple[str, str], ...] = (
+    ("web", "listen_address"),
+    ("web", "config_file"),
+    ("state", "path"),
+    ("metrics", "extra_labels"),
+    ("otlp", ""),
+)
+
+
+class Reloader:
+    """SIGHUP, as Prometheus does it: re-read the config file (and the environment and flags,
+    with the same precedence), validate it whole, and either apply it or keep running the old
+    one with a logged error. Counts, cursors and the checkpoint are kept either way.
+
+    Applied: sources (added, removed, changed: a changed or removed source's poll in flight is
+    discarded and read again by its successor, so nothing is lost or counted twice), catalog
+    overrides (re-read even when the list is unchanged), metrics.max_series, log.level and
+    log.format. The RESTART_ONLY keys keep their running values."""
+
+    def __init__(
+        self,
+        load: Callable[[], Settings],
+        settings: Settings,
+        exporter: Exporter,
+        catalog: Catalog,
+    ) -> None:
+        self._load = load
+        self._startup = settings
+        self._settings = settings
+        self._exporter = exporter
+        self._catalog = catalog
+
+    def __call__(self, pollers: Pollers) -> None:
+        log.info("SIGHUP: reloading the configuration")
+        try:
+            new = self._load()
+            catalog = load_catalog_or_fail(new)
+            running = {s.name: s for s in self._settings.effective_sources()}
+            wanted = {s.name: s for s in new.effective_sources()}
+            keep = {
+                name
+                for name, item in wanted.items()
+                if running.get(name) == item and pollers.get(name) is not None
+            }
+            built = self._build_sources([s for n, s in wanted.items() if n not in keep], catalog)
+        except (ConfigError, StartupError) as exc:
+            message = exc.render() if isinstance(exc, ConfigError) else str(exc)
+            log.error(
+                "configuration reload failed; still running the previous configuration",
+                extra={"error": message},
+            )
+            self._exporter.record_reload(False)
+            return
+        for name in pollers.names():
+            if name not in keep:
+                pollers.retire(name)
+        self._exporter.reconfigure(
+            catalog=catalog,
+            source_names=list(wanted),
+            known_reasons={s.name: known_reasons(s.type) for s in wanted.values()},
+            max_series=new.metrics.max_series,
+        )
+        for source, interval, stop in built:
+            pollers.add(source, interval, stop)
+        if new.log != self._settings.log:
+            setup_logging(new.log.format, new.log.level)
+        pending = self._restart_only_changes(new)
+        if pending:
+            log.warning(
+                "these settings changed but need a restart to take effect; their running "
+                "values are kept",
+                extra={"keys": pending},
+            )
+        self._settings, self._catalog = new, catalog
+        self._exporter.record_reload(True)
+        log.info(
+            "configuration reloaded",
+            extra={
+                "sources": list(wanted),
+                "restarted_sources": sorted(s.name for s, _, _ in built if s.name in running),
+                "added_sources": sorted(set(wanted) - set(running)),
+                "removed_sources": sorted(set(running) - set(wanted)),
+                "catalog_entries": len(catalog.entries),
+            },
+        )
+
+    def _build_sources(
+        self, wanted: Sequence[AnySourceSettings], catalog: Catalog
+    ) -> list[tuple[Source, float, threading.Event]]:
+        built: list[tuple[Source, float, threading.Event]] = []
+        labels = self._startup.metrics.extra_labels  # restart-only: the running plan
+        try:
+            for item in wanted:
+                stop = threading.Event()
+                source = build_source(item, catalog, labels, stop)
+                built.append((source, item.poll_interval.total_seconds(), stop))
+        except BaseException:
+            for source, _, _ in built:
+                source.close()
+            raise
+        return built
+
+    def _restart_only_changes(self, new: Settings) -> list[str]:
+        changed = []
+        for section, key in RESTART_ONLY:
+            before, after = getattr(self._startup, section), getattr(new, section)
+            if key:
+                before, after = getattr(before, key), getattr(after, key)
+            if before != after:
+                changed.append(f"{section}.{key}" if key else section)
+        return changed

@@ -47,17 +47,34 @@ class CheckpointError(Exception):
 
 class Checkpoint:
     def __init__(self, path: Path, plan: LabelPlan) -> None:
-        self.path = path
+        self.path = path  # as configured: named in messages
         self._plan = plan
         self._lock: IO[bytes] | None = None
+        self._real: Path | None = None  # pinned by lock()
+
+    @property
+    def real_path(self) -> Path:
+        """The file the configured path leads to, symlinks (of the file or of a directory)
+        resolved. Locks, temporary files and the rename all act on it: two exporters reaching
+        one file by different paths then meet on one lock, and a save through a symlink
+        replaces the real file instead of the link."""
+        if self._real is not None:
+            return self._real
+        return Path(os.path.realpath(self.path))
+
+    def _named(self) -> str:
+        real = self.real_path
+        return str(real) if real == self.path else f"{real} (the real file of {self.path})"
 
     def lock(self) -> None:
-        """Hold an exclusive lock on `<path>.lock` for the life of the process, so two exporters
-        sharing a volume cannot both count into (and overwrite) one checkpoint. Also proves at
-        start-up that the directory is writable. Raises CheckpointError."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        """Hold an exclusive lock on `<real path>.lock` for the life of the process, so two
+        exporters sharing a volume cannot both count into (and overwrite) one checkpoint, by
+        whatever path they name it. Also proves at start-up that the directory is writable.
+        Raises CheckpointError."""
+        real = self.real_path
+        lock_path = real.with_name(real.name + ".lock")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            real.parent.mkdir(parents=True, exist_ok=True)
             handle = lock_path.open("ab")
         except OSError as exc:
             raise CheckpointError(
@@ -72,19 +89,22 @@ class Checkpoint:
             handle.close()
             raise CheckpointError(
                 self.path,
-                f"another acs-exporter process holds {lock_path}",
-                "Way out: give each exporter its own state.path (two exporters counting into "
-                "one checkpoint would overwrite each other's counts), or stop the other one.",
+                f"another acs-exporter process holds {lock_path}, the lock of {self._named()}",
+                "Way out: give each exporter its own state.path, one that is not a symlink to "
+                "another's (two exporters counting into one checkpoint would overwrite each "
+                "other's counts), or stop the other one.",
             ) from None
         self._lock = handle
+        self._real = real
         self._remove_abandoned_temporaries()
 
     def _remove_abandoned_temporaries(self) -> None:
         """A save killed before its rename (SIGKILL, OOM) leaves its temporary file behind, as
         big as the checkpoint; one per crash would fill the volume. Under the lock no other
         process is saving, so every one left is abandoned."""
-        abandoned = re.compile(re.escape(f".{self.path.name}.") + r"[a-z0-9_]{8}")
-        for candidate in self.path.parent.iterdir():
+        real = self.real_path
+        abandoned = re.compile(re.escape(f".{real.name}.") + r"[a-z0-9_]{8}")
+        for candidate in real.parent.iterdir():
             if abandoned.fullmatch(candidate.name):
                 candidate.unlink(missing_ok=True)
 
@@ -92,11 +112,12 @@ class Checkpoint:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+            self._real = None
 
     def load(self) -> State:
         """The saved state, or an empty one when no checkpoint exists yet."""
         try:
-            raw = self.path.read_bytes()
+            raw = self.real_path.read_bytes()
         except FileNotFoundError:
             return State()
         except OSError as exc:
@@ -130,15 +151,16 @@ class Checkpoint:
         header = orjson.dumps(
             {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
         )
-        directory = self.path.parent
+        real = self.real_path
+        directory = real.parent
         directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        fd, temporary = tempfile.mkstemp(prefix=f".{real.name}.", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(header + b"\n" + body)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
+            os.replace(temporary, real)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise

@@ -26,6 +26,7 @@ from acs_exporter.families import (
     catalog_info_family,
     disagreement_family,
     outcome_families,
+    reload_families,
     self_families,
 )
 from acs_exporter.reasons import KnownReasons
@@ -36,7 +37,10 @@ from acs_exporter.state import State, StateKey
 log = logging.getLogger("acs_exporter.daemon")
 
 MAX_BACKOFF_SECONDS = 300.0
+# From SIGTERM to exit: running polls get the grace less a reserve, which is for the final
+# checkpoint write and closing the server. Below Kubernetes' default terminationGracePeriod (30s).
 SHUTDOWN_GRACE_SECONDS = 10.0
+SHUTDOWN_RESERVE_SECONDS = 1.0
 
 
 class Exporter:
@@ -78,6 +82,8 @@ class Exporter:
         self._errors: dict[str, str] = {}
         self._static = (build_info_family(), catalog_info_family(catalog))
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
+        # (last reload successful, time of the last successful load): start-up is a load.
+        self._reload = (True, clock())
         self._snapshot = self._build()
 
     # --- read side (any thread, lock-free: one reference read) ---
@@ -106,13 +112,20 @@ class Exporter:
 
     # --- write side (source threads) ---
 
-    def complete_poll(self, source: str, batch: Batch, duration: float) -> None:
+    def complete_poll(
+        self,
+        source: str,
+        batch: Batch,
+        duration: float,
+        revoked: threading.Event | None = None,
+    ) -> None:
         """Apply a fetched batch: persist, then publish. Raises OSError if persisting fails
-        (nothing is applied then: the same cursor is fetched again)."""
+        (nothing is applied then: the same cursor is fetched again). A batch of a poller whose
+        `revoked` is set (see `revoke`) is dropped: another poller reads from the same cursor."""
         delta = summarise(batch, self._resolver, self._plan)
         with self._lock:
-            if self._closed:
-                return  # shutting down: the batch is abandoned, its cursor not advanced
+            if self._closed or (revoked is not None and revoked.is_set()):
+                return  # the batch is abandoned, its cursor not advanced: read again later
             state = self._state.apply(source, delta, batch.cursor, self._max_series)
             changed = not delta.is_empty() or (
                 batch.cursor is not None and batch.cursor != self._state.cursors.get(source)
@@ -131,14 +144,73 @@ class Exporter:
             self._record(source, True, duration, None, watermark)
             self._errors.pop(source, None)
 
-    def fail_poll(self, source: str, reason: str, message: str, duration: float) -> None:
+    def fail_poll(
+        self,
+        source: str,
+        reason: str,
+        message: str,
+        duration: float,
+        revoked: threading.Event | None = None,
+    ) -> None:
         with self._lock:
+            if revoked is not None and revoked.is_set():
+                return  # a retired poller's failure says nothing about its successor
             self._record(source, False, duration, reason, None)
             self._errors[source] = f"{reason}: {message}"
 
-    def close(self) -> None:
-        """Stop accepting batches and persist the final state."""
+    def revoke(self, revoked: threading.Event) -> None:
+        """Set `revoked` under the state lock: once this returns, a batch of that poller is
+        either fully applied (and its cursor visible to `cursor`) or will be dropped. So a
+        successor started afterwards never reads from a cursor its predecessor then moves."""
         with self._lock:
+            revoked.set()
+
+    def reconfigure(
+        self,
+        *,
+        catalog: Catalog,
+        source_names: Sequence[str],
+        known_reasons: Mapping[str, KnownReasons] | None = None,
+        max_series: int,
+    ) -> None:
+        """Apply a reloaded configuration. Counts and cursors stay (also of removed sources,
+        which come back where they were if re-added); new sources start with zero series."""
+        resolver = Resolver(catalog)
+        known = known_reasons or {}
+        with self._lock:
+            self._resolver = resolver
+            self._static = (build_info_family(), catalog_info_family(catalog))
+            self._max_series = max_series
+            for name in source_names:
+                if name not in self._health:
+                    reasons = known.get(name, KnownReasons())
+                    self._health[name] = SourceHealth(errors=dict.fromkeys(reasons.query_errors, 0))
+                    self._rejections[name] = reasons.rejections
+            for name in set(self._health) - set(source_names):
+                del self._health[name]
+                self._rejections.pop(name, None)
+                self._errors.pop(name, None)
+            self._with_source = len(source_names) > 1
+            self._outcomes = None  # the `source` label may have come or gone
+            self._snapshot = self._build()
+
+    def record_reload(self, ok: bool) -> None:
+        with self._lock:
+            self._reload = (ok, self._clock() if ok else self._reload[1])
+            self._snapshot = self._build()
+
+    def close(self, timeout: float = -1) -> None:
+        """Stop accepting batches and persist the final state. Waits at most `timeout` seconds
+        (-1: for ever) for a batch being saved; every applied batch was saved already, so this
+        last write only refreshes the file and may be skipped."""
+        if not self._lock.acquire(timeout=timeout):
+            self._closed = True
+            log.error(
+                "final checkpoint write skipped: a batch was still being saved at the end of "
+                "the shutdown grace period (every batch counted before it is saved)"
+            )
+            return
+        try:
             self._closed = True
             if self._checkpoint is None:
                 return
@@ -148,6 +220,8 @@ class Exporter:
                 # Every applied batch was already saved; this last write only refreshes it.
                 log.error("final checkpoint write failed", extra={"error": str(exc)})
             self._checkpoint.unlock()
+        finally:
+            self._lock.release()
 
     def _record(
         self, source: str, ok: bool, duration: float, reason: str | None, watermark: float | None
@@ -167,23 +241,36 @@ class Exporter:
             state, dict(self._health), self._max_series, self._clock(), self._rejections
         )
         disagreements = disagreement_family(state, self._with_source)
-        return Snapshot((*self._outcomes[1], disagreements, *self._static, *dynamic))
+        reload = reload_families(*self._reload)
+        return Snapshot((*self._outcomes[1], disagreements, *self._static, *dynamic, *reload))
 
 
-def poll_loop(source: Source, interval: float, exporter: Exporter, stop: threading.Event) -> None:
+def poll_loop(
+    source: Source,
+    interval: float,
+    exporter: Exporter,
+    stop: threading.Event,
+    revoked: threading.Event | None = None,
+) -> None:
     """Poll `source` until `stop` is set: every `interval`, right away while not caught up,
     with backoff after failures. Never raises: an unexpected error is a failed poll."""
     backoff = Backoff(cap=max(MAX_BACKOFF_SECONDS, interval))
     while not stop.is_set():
         started = time.monotonic()
-        wait = poll_once(source, exporter, backoff, started)
+        wait = poll_once(source, exporter, backoff, started, revoked)
         if wait is None:
             wait = max(0.0, interval - (time.monotonic() - started))
         if wait:
             stop.wait(wait)
 
 
-def poll_once(source: Source, exporter: Exporter, backoff: Backoff, started: float) -> float | None:
+def poll_once(
+    source: Source,
+    exporter: Exporter,
+    backoff: Backoff,
+    started: float,
+    revoked: threading.Event | None = None,
+) -> float | None:
     """One poll. Returns how long to wait before the next: None for the regular interval,
     0 to poll again at once (not caught up), or a backoff delay after a failure."""
     name = source.name
@@ -197,7 +284,7 @@ def poll_once(source: Source, exporter: Exporter, backoff: Backoff, started: flo
         reason, message = "internal", repr(exc)
     else:
         try:
-            exporter.complete_poll(name, batch, time.monotonic() - started)
+            exporter.complete_poll(name, batch, time.monotonic() - started, revoked)
         except OSError as exc:  # persisting the checkpoint failed: nothing was applied
             log.error(
                 "could not persist the checkpoint; the batch is not counted and is read again",
@@ -220,7 +307,7 @@ def poll_once(source: Source, exporter: Exporter, backoff: Backoff, started: flo
             )
             return None if batch.caught_up else 0.0
     delay = backoff.next_delay(retry_after)
-    exporter.fail_poll(name, reason, message, time.monotonic() - started)
+    exporter.fail_poll(name, reason, message, time.monotonic() - started, revoked)
     log.warning(
         "poll failed",
         extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},
@@ -233,61 +320,211 @@ class Pusher(Protocol):
     def shutdown(self) -> None: ...
 
 
+class Poller:
+    """One source's poll thread, with its own stop event so a reload can retire it alone.
+
+    The thread closes its source when its loop ends. A poll stuck past the grace period is
+    abandoned instead (a daemon thread): closing a source mid-fetch can block (the Log Analytics
+    client waits for its queries), and the process must exit within the grace."""
+
+    def __init__(
+        self,
+        source: Source,
+        interval: float,
+        exporter: Exporter,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.source = source
+        self.interval = interval
+        self._exporter = exporter
+        # The source may watch it too (files: a parse ends early), at shutdown and retirement.
+        self.stop = stop or threading.Event()
+        self.revoked = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"poll-{source.name}", daemon=True)
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def retire(self) -> None:
+        """Stop at once for a successor (reload): a poll in flight is discarded, not counted;
+        its successor reads the same records again from the unchanged cursor."""
+        self.stop.set()
+        self._exporter.revoke(self.revoked)
+
+    def _run(self) -> None:
+        try:
+            poll_loop(self.source, self.interval, self._exporter, self.stop, self.revoked)
+        finally:
+            try:
+                self.source.close()
+            except Exception:
+                log.exception("closing a source failed", extra={"source": self.source.name})
+
+
 class StopSignal:
-    """SIGTERM / SIGINT set an event the main thread waits on; a second signal exits now."""
+    """SIGTERM / SIGINT set `event`, which the main thread waits on; a second one sets `hurry`
+    (stop waiting for running polls; the final save still happens). SIGHUP sets `reload`.
+
+    The handlers only set events: they run between two bytecodes of the main thread, which
+    may hold the logging or state lock at that moment."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.hurry = threading.Event()
+        self.reload = threading.Event()
         self.received: str | None = None
 
     def install(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._handle)
+        signal.signal(signal.SIGHUP, self._handle_hup)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.event.is_set():
-            raise SystemExit(1)
+            self.hurry.set()
+            return
         self.received = signal.Signals(signum).name
         self.event.set()
+
+    def _handle_hup(self, signum: int, frame: FrameType | None) -> None:
+        self.reload.set()
+
+
+# How often the main thread looks for a reload request while it waits for a stop.
+RELOAD_CHECK_SECONDS = 0.2
 
 
 def run_until_stopped(
     *,
     exporter: Exporter,
-    sources: Sequence[tuple[Source, float]],
+    sources: Sequence[tuple[Source, float] | tuple[Source, float, threading.Event]],
     server: Any,
     pusher: Pusher | None,
     stop: threading.Event,
-) -> None:
-    """Start the pollers, the HTTP server and the pusher; on `stop`, shut down in order."""
-    threads = [
-        threading.Thread(
-            target=poll_loop,
-            args=(source, interval, exporter, stop),
-            name=f"poll-{source.name}",
-            daemon=True,  # a fetch stuck past the grace period must not block exit
-        )
-        for source, interval in sources
-    ]
+    hurry: threading.Event | None = None,
+    reload_requested: threading.Event | None = None,
+    reload: Callable[[Pollers], None] | None = None,
+    grace: float | None = None,
+) -> list[str]:
+    """Start the pollers, the HTTP server and the pusher; on `reload_requested`, call `reload`;
+    on `stop`, shut down in order within `grace` seconds. Returns the names of the sources
+    whose poll was abandoned (still running at the end of the grace period). A source may come
+    with the event it watches to cut a fetch short; its poller sets it to stop."""
+    pollers = Pollers(exporter)
     server.start()
     if pusher is not None:
         pusher.start()
-    for thread in threads:
-        thread.start()
-    stop.wait()
-    log.info("shutting down")
-    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-        if thread.is_alive():
-            log.warning("abandoning a poll still running", extra={"thread": thread.name})
-    exporter.close()  # later batches are refused, so the saved state is final
-    for source, _ in sources:
-        try:
+    for source, interval, *its_stop in sources:
+        if stop.is_set():  # stopped during start-up: no poll to start and abandon
             source.close()
-        except Exception:
-            log.exception("closing a source failed", extra={"source": source.name})
-    if pusher is not None:
-        pusher.shutdown()
-    server.shutdown()
-    server.server_close()
+        else:
+            pollers.add(source, interval, *its_stop)
+    grace = SHUTDOWN_GRACE_SECONDS if grace is None else grace
+    started = time.monotonic()
+    abandoned: list[str] = []
+    try:
+        while not stop.wait(RELOAD_CHECK_SECONDS if reload_requested is not None else None):
+            if reload_requested is not None and reload_requested.is_set():
+                reload_requested.clear()
+                _reload_guarded(exporter, pollers, reload)
+        started = time.monotonic()
+        log.info("shutting down", extra={"grace_seconds": grace})
+        reserve = min(SHUTDOWN_RESERVE_SECONDS, grace / 2)
+        abandoned = pollers.stop_all(started + grace - reserve, hurry or threading.Event())
+    finally:
+        # Whatever happened above, the final save runs: it is what a restart continues from.
+        exporter.close(timeout=max(0.1, started + grace - time.monotonic()))
+        if pusher is not None:
+            # The final OTLP push may take otlp.timeout (10 s) against a silent collector.
+            _within(pusher.shutdown, started + grace - time.monotonic(), "the final OTLP push")
+        for step in (server.shutdown, server.server_close):
+            try:
+                step()
+            except Exception:
+                log.exception("shutdown step failed", extra={"step": step.__qualname__})
+    return abandoned
+
+
+def _within(step: Callable[[], None], seconds: float, what: str) -> None:
+    """Run `step` for at most `seconds` (at least a little); past that, go on without it (it
+    runs on in a daemon thread, ended with the process)."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except Exception as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="shutdown-step", daemon=True)
+    thread.start()
+    thread.join(max(0.5, seconds))
+    if thread.is_alive():
+        log.warning(
+            "shutdown step did not finish within the grace period; exiting without it",
+            extra={"step": what},
+        )
+    elif failed:
+        log.error("shutdown step failed", extra={"step": what, "error": repr(failed[0])})
+
+
+def _reload_guarded(
+    exporter: Exporter, pollers: Pollers, reload: Callable[[Pollers], None] | None
+) -> None:
+    """A reload that fails unexpectedly is a failed reload, never the end of the process."""
+    if reload is None:
+        log.warning("SIGHUP ignored: no way to re-read the configuration was given")
+        return
+    try:
+        reload(pollers)
+    except Exception:
+        log.exception("configuration reload failed unexpectedly; the running pollers go on")
+        exporter.record_reload(False)
+
+
+class Pollers:
+    """The running pollers by source name; a reload adds, retires and replaces them."""
+
+    def __init__(self, exporter: Exporter) -> None:
+        self._exporter = exporter
+        self._running: dict[str, Poller] = {}
+
+    def names(self) -> list[str]:
+        return list(self._running)
+
+    def get(self, name: str) -> Poller | None:
+        return self._running.get(name)
+
+    def add(self, source: Source, interval: float, stop: threading.Event | None = None) -> None:
+        poller = Poller(source, interval, self._exporter, stop)
+        self._running[source.name] = poller
+        poller.start()
+
+    def retire(self, name: str) -> None:
+        poller = self._running.pop(name, None)
+        if poller is not None:
+            poller.retire()
+
+    def stop_all(self, deadline: float, hurry: threading.Event) -> list[str]:
+        """Let each poll in flight finish (and count) until `deadline` or `hurry`; returns the
+        sources whose poll is abandoned. Their batch is not counted: the next start reads it."""
+        for poller in self._running.values():
+            poller.stop.set()
+        for poller in self._running.values():
+            while poller.thread.is_alive() and not hurry.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                poller.thread.join(min(remaining, RELOAD_CHECK_SECONDS))
+        abandoned = [p.name for p in self._running.values() if p.thread.is_alive()]
+        for name in abandoned:
+            log.warning(
+                "abandoning a poll still running at the end of the shutdown grace period; "
+                "its batch is not counted and is read again at the next start",
+                extra={"source": name, "poll_thread": f"poll-{name}"},
+            )
+        return abandoned

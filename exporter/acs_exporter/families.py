@@ -319,3 +319,24 @@ def _lag_samples(
         for labels, value in cursor_timestamps.samples
         if isinstance(value, int | float)
     )
+
+
+def reload_families(successful: bool, success_timestamp: float) -> tuple[Family, ...]:
+    """As Prometheus names them: whether the last SIGHUP reload worked, and when the
+    configuration was last loaded successfully (start-up counts as a load)."""
+    return (
+        Family(
+            "acs_exporter_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful (1) or not (0).",
+            "gauge",
+            (),
+            (((), 1.0 if successful else 0.0),),
+        ),
+        Family(
+            "acs_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load (start-up or reload).",
+            "gauge",
+            (),
+            (((), success_timestamp),),
+        ),
+    )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import threading
 from pathlib import Path
 
 from acs_exporter.config import ConfigError, Settings, load_settings
@@ -84,6 +87,12 @@ def settings_or_report(args: argparse.Namespace) -> Settings | None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from acs_exporter.daemon import StopSignal
+
+    # First: a SIGTERM or SIGHUP during start-up (the catalog and the Azure SDK take a while
+    # to load) is then a clean stop or a reload, not the default action (death, no log).
+    stop_signal = StopSignal()
+    stop_signal.install()
     from acs_exporter.app import StartupError, serve
     from acs_exporter.logsetup import setup_logging
 
@@ -92,7 +101,24 @@ def execute(args: argparse.Namespace) -> int:
         return 2
     setup_logging(settings.log.format, settings.log.level)
     try:
-        return serve(settings)
+        code = serve(settings, stop_signal, reload_settings=lambda: settings_from_args(args))
     except StartupError as exc:
         print(f"acs-exporter: cannot start: {exc}", file=sys.stderr)
         return 1
+    exit_past_lingering_threads(code)
+    return code
+
+
+def exit_past_lingering_threads(code: int) -> None:
+    """End the process now if threads are still running after a clean shutdown.
+
+    A poll abandoned at the end of the grace period may still be waiting on the network, and
+    the interpreter joins the worker threads of its HTTP client at exit, which would hold the
+    process past the grace period (until the query returns). Everything worth keeping is saved
+    by now, so the logs are flushed and the process exits with `code` at once."""
+    main = threading.main_thread()
+    if any(t.is_alive() and t is not main for t in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

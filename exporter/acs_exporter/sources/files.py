@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -129,10 +130,16 @@ class FilesSource:
     """A Source over exported ACS log files."""
 
     def __init__(
-        self, settings: FilesSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: FilesSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        stop: threading.Event | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
+        # Set at shutdown: a fetch ends early, returning what it read with a cursor after it.
+        self._stop = stop
         # Each file's size, and since when it has had it: a file that has not grown for half a
         # poll interval (so between two regular polls, not just two catch-up polls a few
         # milliseconds apart) is complete, and a last line without a newline can be read. Not
@@ -157,7 +164,7 @@ class FilesSource:
             unknown_format=_unknown_format_from(cursor),
         )
         for path in self._paths():
-            if state.budget <= 0:
+            if state.budget <= 0 or (self._stop is not None and self._stop.is_set()):
                 state.caught_up = False
                 break
             key = str(path)
@@ -347,6 +354,7 @@ class FilesSource:
                     final=final,
                     reject=reject,
                     advance=advance,
+                    stop=self._stop,
                 )
             )
         entry.offset, entry.line = result.offset, result.line

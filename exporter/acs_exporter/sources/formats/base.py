@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +10,9 @@ from typing import BinaryIO, Protocol
 
 from acs_exporter.sources.base import Observation
 from acs_exporter.sources.formats.fields import Table
+
+# Records between two looks at the stop event: ~1 ms of parsing.
+STOP_CHECK_EVERY = 256
 
 
 class Reject(Protocol):
@@ -27,6 +31,13 @@ class ReadRequest:
     final: bool  # the file has stopped growing: a last line without newline is complete
     reject: Reject
     advance: Callable[[int], None]  # progress, in the unit of `offset`
+    # Set at shutdown: the read ends early (at_end False), so the batch read so far is
+    # counted with a cursor right after it, and the process exits without parsing on.
+    stop: threading.Event | None = None
+
+    def stopping(self, records: int) -> bool:
+        """True when `stop` is set; looked at every STOP_CHECK_EVERY records (cheap)."""
+        return records % STOP_CHECK_EVERY == 0 and self.stop is not None and self.stop.is_set()
 
 
 @dataclass(slots=True)

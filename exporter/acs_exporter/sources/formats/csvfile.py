@@ -76,7 +76,7 @@ def read_csv(request: ReadRequest) -> ReadResult:
     lines = _Lines(request.file, result.offset, result.line, request.size, request.final)
     reader = csv.reader(lines, strict=True)
     reported = result.offset
-    while result.records < request.limit:
+    while result.records < request.limit and not request.stopping(result.records):
         start_line = lines.line + 1
         where = f"{request.display}:{start_line}"
         lines.bad_encoding = False

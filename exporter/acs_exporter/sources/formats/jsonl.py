@@ -28,7 +28,7 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
     f.seek(request.offset)
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
     reported = request.offset
-    while result.records < request.limit:
+    while result.records < request.limit and not request.stopping(result.records):
         if result.offset >= request.size:
             result.at_end = True
             break

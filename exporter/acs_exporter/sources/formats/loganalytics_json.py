@@ -78,7 +78,7 @@ def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> R
             continue
         layout = ColumnLayout.of(table.columns, f"table {table.name}")
         for r in range(result.offset - first, len(table.rows)):
-            if result.records >= request.limit:
+            if result.records >= request.limit or request.stopping(result.records):
                 request.advance(result.offset - reported)
                 return result
             row = table.rows[r]
