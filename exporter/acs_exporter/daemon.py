@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import Delta, LabelPlan, Resolver, summarise
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
@@ -129,10 +129,30 @@ class Exporter:
             self._record(source, True, duration, None, watermark)
             self._errors.pop(source, None)
 
-    def fail_poll(self, source: str, reason: str, message: str, duration: float) -> None:
+    def fail_poll(
+        self, source: str, reason: str, message: str, duration: float, cursor: Cursor = None
+    ) -> None:
+        """Record a failed poll. `cursor` (SourceError.cursor) only fixes starting points the
+        source planned; it is kept (and persisted) so the retry starts there, counting nothing."""
         with self._lock:
-            self._record(source, False, duration, reason, None)
+            if cursor is not None and not self._closed:
+                self._keep_cursor(source, cursor)
             self._errors[source] = f"{reason}: {message}"
+            self._record(source, False, duration, reason, None)
+
+    def _keep_cursor(self, source: str, cursor: Cursor) -> None:
+        if cursor == self._state.cursors.get(source):
+            return
+        state = self._state.apply(source, Delta(), cursor, self._max_series)
+        if self._checkpoint is not None:
+            try:
+                self._checkpoint.save(state)
+            except OSError as exc:  # kept in memory; the next saved batch carries it
+                log.error(
+                    "could not persist the planned start",
+                    extra={"source": source, "error": str(exc)},
+                )
+        self._state = state
 
     def close(self) -> None:
         """Stop accepting batches and persist the final state."""
@@ -184,11 +204,11 @@ def poll_once(source: Source, exporter: Exporter, backoff: Backoff, started: flo
     """One poll. Returns how long to wait before the next: None for the regular interval,
     0 to poll again at once (not caught up), or a backoff delay after a failure."""
     name = source.name
-    reason, message, retry_after = "", "", None
+    reason, message, retry_after, keep = "", "", None, None
     try:
         batch = source.fetch(exporter.cursor(name))
     except SourceError as exc:
-        reason, message, retry_after = exc.reason, str(exc), exc.retry_after
+        reason, message, retry_after, keep = exc.reason, str(exc), exc.retry_after, exc.cursor
     except Exception as exc:
         log.exception("unexpected error in poll", extra={"source": name})
         reason, message = "internal", repr(exc)
@@ -217,7 +237,7 @@ def poll_once(source: Source, exporter: Exporter, backoff: Backoff, started: flo
             )
             return None if batch.caught_up else 0.0
     delay = backoff.next_delay(retry_after)
-    exporter.fail_poll(name, reason, message, time.monotonic() - started)
+    exporter.fail_poll(name, reason, message, time.monotonic() - started, keep)
     log.warning(
         "poll failed",
         extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},

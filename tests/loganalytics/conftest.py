@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 from conftest import require_path, require_tool
 
-from .fake_server import FakeLogAnalytics
+from .fake_server import FakeCredential, FakeLogAnalytics
 from .kusto import PACKAGE, KustoChecker
+
+WS = "11111111-1111-1111-1111-111111111111"
+Factory = Callable[..., LogAnalyticsSource]
 
 
 class Clock:
@@ -44,3 +50,33 @@ def clock() -> Clock:
 def server(kusto: KustoChecker, clock: Clock) -> Iterator[FakeLogAnalytics]:
     with FakeLogAnalytics(kusto, clock=clock) as fake:
         yield fake
+
+
+@pytest.fixture
+def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
+    made: list[LogAnalyticsSource] = []
+
+    def factory(
+        credential: Any = None, source_clock: Callable[[], datetime] = clock, **overrides: Any
+    ) -> LogAnalyticsSource:
+        values: dict[str, Any] = {
+            "type": "log_analytics",
+            "workspace_ids": [WS],
+            "endpoint": server.url,
+            "tls_ca_file": server.ca_file,
+            "safety_lag": timedelta(minutes=2),
+            "poll_interval": timedelta(seconds=60),
+            "max_window": timedelta(hours=1),
+        }
+        values.update(overrides)
+        source = LogAnalyticsSource(
+            LogAnalyticsSettings(**values),
+            credential=credential or FakeCredential(),
+            clock=source_clock,
+        )
+        made.append(source)
+        return source
+
+    yield factory
+    for source in made:
+        source.close()
