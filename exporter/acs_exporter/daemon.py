@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
@@ -36,6 +37,14 @@ log = logging.getLogger("acs_exporter.daemon")
 
 MAX_BACKOFF_SECONDS = 300.0
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Published:
+    """What readers see: the snapshot and the readiness that goes with it."""
+
+    snapshot: Snapshot
+    not_ready: tuple[str, ...]
 
 
 class Exporter:
@@ -76,12 +85,12 @@ class Exporter:
         self._errors: dict[str, str] = {}
         self._static = (build_info_family(), catalog_info_family(catalog))
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
-        self._snapshot = self._build()
+        self._published = Published(self._build(self._health), self._not_ready(self._health))
 
     # --- read side (any thread, lock-free: one reference read) ---
 
     def snapshot(self) -> Snapshot:
-        return self._snapshot
+        return self._published.snapshot
 
     def cursor(self, source: str) -> Cursor:
         return self._state.cursors.get(source)
@@ -91,8 +100,13 @@ class Exporter:
         return self._state
 
     def readiness(self) -> list[str]:
+        """What keeps the exporter from being ready (empty: ready): published together with the
+        snapshot, so /readyz never says ready before /metrics serves the first batch."""
+        return list(self._published.not_ready)
+
+    def _not_ready(self, healths: Mapping[str, SourceHealth]) -> tuple[str, ...]:
         problems = []
-        for name, health in sorted(self._health.items()):
+        for name, health in sorted(healths.items()):
             if health.last_success is None:
                 error = self._errors.get(name)
                 problems.append(
@@ -100,7 +114,7 @@ class Exporter:
                     if error
                     else f"source {name}: no successful poll yet"
                 )
-        return problems
+        return tuple(problems)
 
     # --- write side (source threads) ---
 
@@ -126,8 +140,8 @@ class Exporter:
                 )
             self._state = state
             watermark = batch.watermark.timestamp() if batch.watermark else None
-            self._record(source, True, duration, None, watermark)
             self._errors.pop(source, None)
+            self._record(source, True, duration, None, watermark)
 
     def fail_poll(
         self, source: str, reason: str, message: str, duration: float, cursor: Cursor = None
@@ -172,17 +186,20 @@ class Exporter:
     ) -> None:
         now = self._clock()
         health = self._health.get(source, SourceHealth())
-        self._health[source] = health.after_poll(ok, duration, now, reason, watermark)
-        self._snapshot = self._build()
+        healths = {**self._health, source: health.after_poll(ok, duration, now, reason, watermark)}
+        snapshot = self._build(healths)
+        # One reference: a reader sees the new snapshot and its readiness, or neither.
+        self._published = Published(snapshot, self._not_ready(healths))
+        self._health = healths
 
-    def _build(self) -> Snapshot:
+    def _build(self, healths: Mapping[str, SourceHealth]) -> Snapshot:
         state = self._state
         # Outcome families (10,000 series in the benchmarks) are rebuilt only when counts change.
         if self._outcomes is None or self._outcomes[0] is not state.series:
             families = outcome_families(state, self._plan, self._with_source)
             self._outcomes = (state.series, families)
         dynamic = self_families(
-            state, dict(self._health), self._max_series, self._clock(), self._rejections
+            state, dict(healths), self._max_series, self._clock(), self._rejections
         )
         return Snapshot((*self._outcomes[1], *self._static, *dynamic))
 

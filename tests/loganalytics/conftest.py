@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 from conftest import require_path, require_tool
 
-from .fake_server import FakeCredential, FakeLogAnalytics
+from .fake_server import TOKEN, FakeCredential, FakeLogAnalytics
 from .kusto import PACKAGE, KustoChecker
 
 WS = "11111111-1111-1111-1111-111111111111"
@@ -80,3 +82,19 @@ def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
     yield factory
     for source in made:
         source.close()
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path) -> Path:
+    """A stand-in Azure CLI: `az account get-access-token` prints the local server's token."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "az"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, time\n"
+        f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
+        " 'tokenType': 'Bearer'}))\n"
+    )
+    script.chmod(0o755)
+    return bin_dir
