@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import acs_exporter.daemon as daemon
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter, poll_once
+from acs_exporter.families import outcome_families
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.web import ExporterHTTPServer
 
@@ -78,15 +78,14 @@ def test_not_ready_until_the_snapshot_with_the_first_batch_is_served(
 
     # Hold the build of the snapshot that carries the first batch; look at /readyz meanwhile.
     building, release = threading.Event(), threading.Event()
-    real = daemon.outcome_families
 
     def slow_outcome_families(state: Any, *args: Any) -> Any:
         if state.series:
             building.set()
             assert release.wait(30)
-        return real(state, *args)
+        return outcome_families(state, *args)
 
-    monkeypatch.setattr(daemon, "outcome_families", slow_outcome_families)
+    monkeypatch.setattr("acs_exporter.daemon.outcome_families", slow_outcome_families)
     poller = threading.Thread(target=poll_once, args=(source, exporter, Backoff(), 0.0))
     poller.start()
     try:

@@ -5,6 +5,7 @@ support asks for. And the request carries only what the API documents."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_requests_carry_only_documented_fields(
     server.add_workspace(WS3, resource_ids=[RESOURCE])
     make_source(workspace_ids=[WS], resource_ids=[RESOURCE]).fetch(None)
     make_source(workspace_ids=[WS, WS2]).fetch(None)
-    by_path = {}
+    by_path: dict[str, list[dict[str, Any]]] = {}
     for path, body in zip(server.stats.paths, server.stats.bodies, strict=True):
         by_path.setdefault(path, []).append(body)
     for body in by_path[f"/v1{RESOURCE}/query"]:

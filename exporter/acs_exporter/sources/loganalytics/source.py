@@ -148,9 +148,9 @@ class LogAnalyticsSource:
                 failures.append(error)
         positions = load_cursor(cursor)
         if failures:
-            error = combine(failures)
-            error.cursor = keep_planned_starts(positions, jobs)
-            raise error
+            failed = combine(failures)
+            failed.cursor = keep_planned_starts(positions, jobs)
+            raise failed
 
         call_ends: list[Observation] = []
         media: list[Observation] = []
