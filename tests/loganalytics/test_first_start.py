@@ -106,33 +106,39 @@ def test_failed_first_polls_keep_the_start_and_everything_since_lookback_counts_
     assert counted(restarted, "call_ends") == len(wanted)
 
 
-@pytest.mark.parametrize("added", ["resource", "table"])
+@pytest.mark.parametrize("added", ["resource", "table", "workspace"])
 def test_a_target_or_table_added_later_keeps_its_start_through_failures(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory, added: str
 ) -> None:
-    """A resource or table added to a running configuration, denied for an hour: what was
-    ingested in the `initial_lookback` before it was added is counted, once."""
+    """A resource, table or workspace added to a running configuration, denied for an hour:
+    what was ingested in the `initial_lookback` before it was added is counted, once."""
     server.add_workspace(WS)
     server.add_workspace(WS3, resource_ids=[RESOURCE])
     lookback = timedelta(hours=2)
+    before: dict[str, Any] = {}
+    if added == "resource":
+        after: dict[str, Any] = {"resource_ids": [RESOURCE]}
+        denied, workspace, table, family = RESOURCE, WS3, "ACSCallSummary", "call_ends"
+    elif added == "table":
+        after = {"tables": ["ACSCallSummary", MEDIA]}
+        denied, workspace, table, family = MEDIA, WS, MEDIA, "media_results"
+    else:  # workspace_ids added to a source that read only a resource
+        before = {"workspace_ids": [], "resource_ids": [RESOURCE]}
+        after = {"workspace_ids": [WS], "resource_ids": [RESOURCE]}
+        denied, workspace, table, family = WS, WS, "ACSCallSummary", "call_ends"
     exporter = Exporter(catalog=load_catalog(), source_names=["log-analytics"])
-    poll_until_caught_up(make_source(), exporter)  # the original configuration runs
+    poll_until_caught_up(make_source(**before), exporter)  # the original configuration runs
     clock.advance(timedelta(minutes=30))
-    poll_until_caught_up(make_source(), exporter)
+    poll_until_caught_up(make_source(**before), exporter)
     added_at = clock.now
     ingested = [added_at - lookback + timedelta(minutes=5 * i + 1) for i in range(48)]
     ingested += [added_at + timedelta(minutes=4 * i) for i in range(20)]
-    if added == "resource":
-        server.add_records(WS3, "ACSCallSummary", [call(t) for t in ingested])
-        settings: dict[str, Any] = {"resource_ids": [RESOURCE]}
-        denied, family = RESOURCE, "call_ends"
-    else:
-        server.add_records(WS, MEDIA, [media(t) for t in ingested])
-        settings = {"tables": ["ACSCallSummary", MEDIA]}
-        denied, family = MEDIA, "media_results"
-    server.add_records(WS, "ACSCallSummary", [call(added_at + timedelta(minutes=1))])
+    make = media if table == MEDIA else call
+    server.add_records(workspace, table, [make(t) for t in ingested])
+    # One more record where the original configuration already read.
+    server.add_records(WS3 if added == "workspace" else WS, "ACSCallSummary", [call(added_at)])
     server.deny(denied)
-    source = make_source(initial_lookback=lookback, **settings)
+    source = make_source(initial_lookback=lookback, **after)
     fail_polls(source, exporter, clock, 3, "InsufficientAccessError")
     server.allow(denied)
     clock.advance(timedelta(hours=1, minutes=30))
