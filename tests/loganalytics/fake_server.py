@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import random
 import re
 import socket
@@ -158,6 +159,7 @@ class Stats:
     paths: list[str] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)  # error objects sent, in order
+    gzipped: int = 0  # 200 responses sent gzip-encoded and chunked
 
 
 class QueryError(Exception):
@@ -569,12 +571,13 @@ class FakeLogAnalytics:
                 return _Reply.json(504, _gateway_timeout(), headers)
             messages = {
                 401: "Authentication failed. The 'Authorization' header is missing.",
+                500: "Unexpected error occurred",
                 429: "Too many requests; the limit is 200 requests per 30 seconds per user.",
             }
             code = fault.code or {
                 401: "AuthenticationFailed",
                 429: "TooManyRequests",
-                500: "InternalServerError",
+                500: "InternalServerFault",
                 502: "BadGateway",
                 503: "ServiceUnavailable",
                 504: "GatewayTimeout",
@@ -746,10 +749,29 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self._reset()
                 return
+            accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+            if reply.status == 200 and reply.body and accepts_gzip:
+                # As the service sends results: gzip-encoded and chunked (recordings).
+                self._send_gzip_chunked(reply.body)
+                return
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if reply.body:
                 self.wfile.write(reply.body)
+
+        def _send_gzip_chunked(self, body: bytes) -> None:
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Vary", "Accept-Encoding")
+            self.end_headers()
+            compressed = gzip.compress(body, compresslevel=1)
+            with server._lock:
+                server.stats.gzipped += 1
+            step = 64 * 1024
+            for offset in range(0, len(compressed), step):
+                chunk = compressed[offset : offset + step]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
 
         def _reset(self) -> None:
             # SO_LINGER 0: close with a TCP RST, as a dropped connection looks to the client.

@@ -25,7 +25,7 @@ WS3 = "33333333-3333-3333-3333-333333333333"
         ([Fault.semantic()], ["BadArgumentError", "SemanticError", "SEM0100", "Failed to resolve"]),
         ([Fault.http(403)], ["InsufficientAccessError", "UnauthorizedClient"]),
         ([Fault.http(504)] * 4, ["GatewayTimeout", "ADX query timed out"]),
-        ([Fault.http(500)] * 4, ["InternalServerError"]),
+        ([Fault.http(500)] * 4, ["InternalServerFault", "Unexpected error occurred"]),
         ([Fault.throttle()], ["TooManyRequests"]),
     ],
     ids=["400-semantic", "403", "504", "500", "429"],

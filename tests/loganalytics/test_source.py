@@ -498,6 +498,16 @@ def test_time_passing_during_a_fetch_does_not_make_it_look_behind(
     assert source.fetch(batch.cursor).caught_up
 
 
+def test_results_arrive_gzip_encoded_and_chunked_as_from_the_service(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    gzipped = server.stats.gzipped
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+    assert server.stats.gzipped == gzipped + 1
+
+
 def test_no_data_204_is_an_empty_success(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
