@@ -282,6 +282,7 @@ class FakeLogAnalytics:
         self._resources: dict[str, str] = {}
         self._denied: set[str] = set()
         self._cache: dict[bytes, bytes] = {}
+        self._gzip_cache: dict[bytes, bytes] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-la-")
         self._ca = trustme.CA()
         self.ca_file = Path(self._tmp.name) / "ca.pem"
@@ -328,6 +329,7 @@ class FakeLogAnalytics:
                 f"FROM read_json('{path}', format='newline_delimited', columns={spec})"
             )
             self._cache.clear()
+            self._gzip_cache.clear()
 
     def insert_generated(self, workspace_id: str, table: str, select_sql: str) -> None:
         """Bulk fixtures for benchmarks: INSERT the rows of a DuckDB SELECT (all columns, in
@@ -335,6 +337,20 @@ class FakeLogAnalytics:
         with self._lock:
             self._db.execute(f'INSERT INTO "{self._table(workspace_id, table)}" {select_sql}')
             self._cache.clear()
+            self._gzip_cache.clear()
+
+    def gzipped(self, body: bytes) -> bytes:
+        """`body` gzip-encoded; with `cache_responses` a cached response is compressed once, so
+        benchmarks time the client's decompression, not the server's compression."""
+        with self._lock:
+            self.stats.gzipped += 1
+            compressed = self._gzip_cache.get(body) if self.cache_responses else None
+        if compressed is None:
+            compressed = gzip.compress(body, compresslevel=1)
+            if self.cache_responses:
+                with self._lock:
+                    self._gzip_cache[body] = compressed
+        return compressed
 
     @staticmethod
     def _table(workspace_id: str, table: str) -> str:
@@ -764,9 +780,7 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Vary", "Accept-Encoding")
             self.end_headers()
-            compressed = gzip.compress(body, compresslevel=1)
-            with server._lock:
-                server.stats.gzipped += 1
+            compressed = server.gzipped(body)
             step = 64 * 1024
             for offset in range(0, len(compressed), step):
                 chunk = compressed[offset : offset + step]
