@@ -23,12 +23,13 @@ WS3 = "33333333-3333-3333-3333-333333333333"
     ("faults", "codes"),
     [
         ([Fault.semantic()], ["BadArgumentError", "SemanticError", "SEM0100", "Failed to resolve"]),
+        ([Fault.http(401)], ["AuthenticationFailed"]),
         ([Fault.http(403)], ["InsufficientAccessError", "UnauthorizedClient"]),
         ([Fault.http(504)] * 4, ["GatewayTimeout", "ADX query timed out"]),
         ([Fault.http(500)] * 4, ["InternalServerFault", "Unexpected error occurred"]),
         ([Fault.throttle()], ["TooManyRequests"]),
     ],
-    ids=["400-semantic", "403", "504", "500", "429"],
+    ids=["400-semantic", "401", "403", "504", "500", "429"],
 )
 def test_the_error_names_every_code_and_the_correlation_id(
     server: FakeLogAnalytics,
@@ -121,3 +122,25 @@ def test_requests_carry_only_documented_fields(
         assert isinstance(body["query"], str)
         assert isinstance(body["timespan"], str)
         assert body["timespan"].count("/") == 1
+
+
+def test_without_one_in_the_body_the_correlation_id_comes_from_a_header() -> None:
+    error = errors.from_status(
+        502,
+        b"<html>Bad Gateway</html>",
+        {"X-Ms-Request-Id": "7d1c0c4e-0000-4000-8000-000000000001"},
+        where="workspace w",
+    )
+    assert error.reason == "server_error"
+    assert str(error) == (
+        "workspace w: Log Analytics failed (502): <html>Bad Gateway</html> "
+        "(correlationId 7d1c0c4e-0000-4000-8000-000000000001)"
+    )
+    in_body = errors.from_status(
+        400,
+        b'{"error": {"code": "BadArgumentError", "correlationId": "from-body"}}',
+        {"x-ms-request-id": "from-header"},
+        where="w",
+    )
+    assert "(correlationId from-body)" in str(in_body)
+    assert "from-header" not in str(in_body)
