@@ -75,6 +75,12 @@ def test_ready_only_after_the_service_answered_and_until_then_its_words(
     running = launch(server, fake_az, tmp_path)
     try:
         wait_for(lambda: len(server.stats.errors) >= 1, "a first refused query", running)
+
+        def answered() -> bool:  # the daemon has handled the refusal (or wrongly turned ready)
+            status, text = running.get("/readyz")
+            return status == 200 or "last poll failed" in text
+
+        wait_for(answered, "the refusal to reach /readyz", running)
         status, text = running.get("/readyz")
         # initial_lookback is 0s: the first window is empty, yet the service was asked and said no.
         assert status == 503, text
