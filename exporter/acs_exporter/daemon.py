@@ -13,10 +13,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
-from acs_exporter.aggregate import CategorySource, LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import CategorySource, Delta, LabelPlan, Resolver, summarise
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
@@ -41,6 +42,14 @@ MAX_BACKOFF_SECONDS = 300.0
 # checkpoint write and closing the server. Below Kubernetes' default terminationGracePeriod (30s).
 SHUTDOWN_GRACE_SECONDS = 10.0
 SHUTDOWN_RESERVE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Published:
+    """What readers see: the snapshot and the readiness that goes with it."""
+
+    snapshot: Snapshot
+    not_ready: tuple[str, ...]
 
 
 class Exporter:
@@ -84,12 +93,12 @@ class Exporter:
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
         # (last reload successful, time of the last successful load): start-up is a load.
         self._reload = (True, clock())
-        self._snapshot = self._build()
+        self._published = Published(self._build(self._health), self._not_ready(self._health))
 
     # --- read side (any thread, lock-free: one reference read) ---
 
     def snapshot(self) -> Snapshot:
-        return self._snapshot
+        return self._published.snapshot
 
     def cursor(self, source: str) -> Cursor:
         return self._state.cursors.get(source)
@@ -99,8 +108,13 @@ class Exporter:
         return self._state
 
     def readiness(self) -> list[str]:
+        """What keeps the exporter from being ready (empty: ready): published together with the
+        snapshot, so /readyz never says ready before /metrics serves the first batch."""
+        return list(self._published.not_ready)
+
+    def _not_ready(self, healths: Mapping[str, SourceHealth]) -> tuple[str, ...]:
         problems = []
-        for name, health in sorted(self._health.items()):
+        for name, health in sorted(healths.items()):
             if health.last_success is None:
                 error = self._errors.get(name)
                 problems.append(
@@ -108,7 +122,7 @@ class Exporter:
                     if error
                     else f"source {name}: no successful poll yet"
                 )
-        return problems
+        return tuple(problems)
 
     # --- write side (source threads) ---
 
@@ -141,8 +155,8 @@ class Exporter:
                 )
             self._state = state
             watermark = batch.watermark.timestamp() if batch.watermark else None
-            self._record(source, True, duration, None, watermark)
             self._errors.pop(source, None)
+            self._record(source, True, duration, None, watermark)
 
     def fail_poll(
         self,
@@ -151,12 +165,31 @@ class Exporter:
         message: str,
         duration: float,
         revoked: threading.Event | None = None,
+        cursor: Cursor = None,
     ) -> None:
+        """Record a failed poll. `cursor` (SourceError.cursor) only fixes starting points the
+        source planned; it is kept (and persisted) so the retry starts there, counting nothing."""
         with self._lock:
             if revoked is not None and revoked.is_set():
                 return  # a retired poller's failure says nothing about its successor
-            self._record(source, False, duration, reason, None)
+            if cursor is not None and not self._closed:
+                self._keep_cursor(source, cursor)
             self._errors[source] = f"{reason}: {message}"
+            self._record(source, False, duration, reason, None)
+
+    def _keep_cursor(self, source: str, cursor: Cursor) -> None:
+        if cursor == self._state.cursors.get(source):
+            return
+        state = self._state.apply(source, Delta(), cursor, self._max_series)
+        if self._checkpoint is not None:
+            try:
+                self._checkpoint.save(state)
+            except OSError as exc:  # kept in memory; the next saved batch carries it
+                log.error(
+                    "could not persist the planned start",
+                    extra={"source": source, "error": str(exc)},
+                )
+        self._state = state
 
     def revoke(self, revoked: threading.Event) -> None:
         """Set `revoked` under the state lock: once this returns, a batch of that poller is
@@ -192,12 +225,12 @@ class Exporter:
                 self._errors.pop(name, None)
             self._with_source = len(source_names) > 1
             self._outcomes = None  # the `source` label may have come or gone
-            self._snapshot = self._build()
+            self._publish()
 
     def record_reload(self, ok: bool) -> None:
         with self._lock:
             self._reload = (ok, self._clock() if ok else self._reload[1])
-            self._snapshot = self._build()
+            self._publish()
 
     def close(self, timeout: float = -1) -> None:
         """Stop accepting batches and persist the final state. Waits at most `timeout` seconds
@@ -223,22 +256,29 @@ class Exporter:
         finally:
             self._lock.release()
 
+    def _publish(self) -> None:
+        """Rebuild what readers see from the current health (under the lock)."""
+        self._published = Published(self._build(self._health), self._not_ready(self._health))
+
     def _record(
         self, source: str, ok: bool, duration: float, reason: str | None, watermark: float | None
     ) -> None:
         now = self._clock()
         health = self._health.get(source, SourceHealth())
-        self._health[source] = health.after_poll(ok, duration, now, reason, watermark)
-        self._snapshot = self._build()
+        healths = {**self._health, source: health.after_poll(ok, duration, now, reason, watermark)}
+        snapshot = self._build(healths)
+        # One reference: a reader sees the new snapshot and its readiness, or neither.
+        self._published = Published(snapshot, self._not_ready(healths))
+        self._health = healths
 
-    def _build(self) -> Snapshot:
+    def _build(self, healths: Mapping[str, SourceHealth]) -> Snapshot:
         state = self._state
         # Outcome families (10,000 series in the benchmarks) are rebuilt only when counts change.
         if self._outcomes is None or self._outcomes[0] is not state.series:
             families = outcome_families(state, self._plan, self._with_source)
             self._outcomes = (state.series, families)
         dynamic = self_families(
-            state, dict(self._health), self._max_series, self._clock(), self._rejections
+            state, dict(healths), self._max_series, self._clock(), self._rejections
         )
         disagreements = disagreement_family(state, self._with_source)
         reload = reload_families(*self._reload)
@@ -274,11 +314,11 @@ def poll_once(
     """One poll. Returns how long to wait before the next: None for the regular interval,
     0 to poll again at once (not caught up), or a backoff delay after a failure."""
     name = source.name
-    reason, message, retry_after = "", "", None
+    reason, message, retry_after, keep = "", "", None, None
     try:
         batch = source.fetch(exporter.cursor(name))
     except SourceError as exc:
-        reason, message, retry_after = exc.reason, str(exc), exc.retry_after
+        reason, message, retry_after, keep = exc.reason, str(exc), exc.retry_after, exc.cursor
     except Exception as exc:
         log.exception("unexpected error in poll", extra={"source": name})
         reason, message = "internal", repr(exc)
@@ -307,7 +347,7 @@ def poll_once(
             )
             return None if batch.caught_up else 0.0
     delay = backoff.next_delay(retry_after)
-    exporter.fail_poll(name, reason, message, time.monotonic() - started, revoked)
+    exporter.fail_poll(name, reason, message, time.monotonic() - started, revoked, keep)
     log.warning(
         "poll failed",
         extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},

@@ -47,7 +47,7 @@ LANDING = """<!doctype html>
 <ul>
 <li><a href="metrics">/metrics</a>: the metrics</li>
 <li><a href="healthz">/healthz</a>: the process is alive</li>
-<li><a href="readyz">/readyz</a>: every source has been polled successfully</li>
+<li><a href="readyz">/readyz</a>: every source has been read successfully once</li>
 </ul>
 </body></html>
 """

@@ -332,3 +332,32 @@ def test_an_unexpected_error_applying_a_batch_is_a_failed_poll_not_a_dead_poller
     assert total(exp) == 3
     text = generate_latest(registry(exp)).decode()
     assert 'acs_exporter_query_errors_total{reason="internal",source="fake"} 1.0' in text
+
+
+def test_a_failed_poll_keeps_the_start_its_error_carries(tmp_path: Path) -> None:
+    """SourceError.cursor (a start planned for what was never read) is kept and persisted by a
+    failed poll, counting nothing; the retry, also after a restart, is asked from there."""
+    planned = {"start": 5}
+    source = FakeSource("fake", [SourceError("auth", "no role yet", cursor=planned)])
+    exp = exporter(tmp_path)
+    assert poll_once(source, exp, Backoff(), time.monotonic()) is not None
+    assert exp.cursor("fake") == planned
+    assert exp.readiness() == ["source fake: last poll failed: auth: no role yet"]
+    assert total(exp) == 0.0
+    exp.close()
+    restarted = exporter(tmp_path)
+    assert restarted.cursor("fake") == planned
+    source.script = [batch(2, 6)]
+    assert poll_once(source, restarted, Backoff(), time.monotonic()) is None
+    assert source.cursors == [None, planned]
+    assert total(restarted) == 2.0
+
+
+def test_a_planned_start_that_cannot_be_saved_is_kept_in_memory(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    exp = exporter(tmp_path)
+    state.mkdir()  # a directory where the file should be: every save fails
+    source = FakeSource("fake", [SourceError("auth", "no role yet", cursor={"start": 5})])
+    assert poll_once(source, exp, Backoff(), time.monotonic()) is not None
+    assert exp.cursor("fake") == {"start": 5}
+    assert exp.readiness() == ["source fake: last poll failed: auth: no role yet"]

@@ -12,13 +12,20 @@
   with tables, a malformed 200 body, connection resets before or in the middle of a response,
   slowness, result truncation (row limit, reported like the service: PartialError
   E_QUERY_RESULT_SET_TOO_LARGE).
-- A bearer token is required (401 otherwise); `FakeCredential` hands it out, so the real
-  BearerTokenCredentialPolicy runs in the client.
+- A bearer token is required (401 without one, 403 for a wrong one); `FakeCredential` hands it
+  out, so the real BearerTokenCredentialPolicy runs in the client.
+- Errors have the service's recorded shape (azure-sdk-for-python's test recordings and the
+  API's error documentation): `{"error": {"message", "code", "correlationId", "innererror":
+  {"code", "message", "innererror": ...}}}`, e.g. BadArgumentError / SemanticError / SEM0100.
+  Every error body sent is kept in `stats.errors`, so tests can look for its correlationId.
+- Access can be denied per workspace, resource or table (`deny`): 403 InsufficientAccessError
+  until `allow`, as while a role assignment is missing or still propagating.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import random
 import re
 import socket
@@ -27,6 +34,7 @@ import struct
 import tempfile
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +98,11 @@ class Fault:
         return cls.http(429, retry_after=retry_after, code="TooManyRequests")
 
     @classmethod
+    def semantic(cls) -> Fault:
+        """The recorded 400: BadArgumentError / SemanticError / SEM0100."""
+        return cls("semantic", status=400)
+
+    @classmethod
     def partial(cls) -> Fault:
         return cls("partial")
 
@@ -145,21 +158,58 @@ class Stats:
     prefer: list[str | None] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # error objects sent, in order
+    gzipped: int = 0  # 200 responses sent gzip-encoded and chunked
 
 
 class QueryError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, inner: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.inner = inner
 
 
 def _error(code: str, message: str, inner: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message}
+    """An error body as the service writes it: message, code, a fresh correlationId, and the
+    engine's reasons nested in `innererror`."""
+    body: dict[str, Any] = {"message": message, "code": code, "correlationId": str(uuid.uuid4())}
     if inner is not None:
         body["innererror"] = dict(inner)
     return {"error": body}
+
+
+def _inner(code: str, message: str, inner: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if inner is not None:
+        body["innererror"] = dict(inner)
+    return body
+
+
+def semantic_error(message: str, code: str = "SEM0100") -> QueryError:
+    """A query the engine cannot run, as recorded: BadArgumentError / SemanticError / SEMnnnn."""
+    return QueryError(
+        400,
+        "BadArgumentError",
+        "The request had some invalid properties",
+        _inner("SemanticError", "A semantic error occurred.", _inner(code, message)),
+    )
+
+
+def insufficient_access(what: str) -> dict[str, Any]:
+    """403 while the identity lacks read access (the API's documented body)."""
+    return _error(
+        "InsufficientAccessError",
+        "The provided credentials have insufficient access to perform the requested operation",
+        _inner(
+            "UnauthorizedClient",
+            f"The service principal does not have sufficient permissions to access this "
+            f"resource: {what}",
+        ),
+    )
 
 
 def _kusto_datetime(value: datetime) -> str:
@@ -230,7 +280,9 @@ class FakeLogAnalytics:
         self._db = duckdb_kql.connect()
         self._workspaces: list[str] = []
         self._resources: dict[str, str] = {}
+        self._denied: set[str] = set()
         self._cache: dict[bytes, bytes] = {}
+        self._gzip_cache: dict[bytes, bytes] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-la-")
         self._ca = trustme.CA()
         self.ca_file = Path(self._tmp.name) / "ca.pem"
@@ -277,6 +329,7 @@ class FakeLogAnalytics:
                 f"FROM read_json('{path}', format='newline_delimited', columns={spec})"
             )
             self._cache.clear()
+            self._gzip_cache.clear()
 
     def insert_generated(self, workspace_id: str, table: str, select_sql: str) -> None:
         """Bulk fixtures for benchmarks: INSERT the rows of a DuckDB SELECT (all columns, in
@@ -284,12 +337,47 @@ class FakeLogAnalytics:
         with self._lock:
             self._db.execute(f'INSERT INTO "{self._table(workspace_id, table)}" {select_sql}')
             self._cache.clear()
+            self._gzip_cache.clear()
+
+    def gzipped(self, body: bytes) -> bytes:
+        """`body` gzip-encoded; with `cache_responses` a cached response is compressed once, so
+        benchmarks time the client's decompression, not the server's compression."""
+        with self._lock:
+            self.stats.gzipped += 1
+            compressed = self._gzip_cache.get(body) if self.cache_responses else None
+        if compressed is None:
+            compressed = gzip.compress(body, compresslevel=1)
+            if self.cache_responses:
+                with self._lock:
+                    self._gzip_cache[body] = compressed
+        return compressed
 
     @staticmethod
     def _table(workspace_id: str, table: str) -> str:
         return f"ws_{workspace_id}__{table}"
 
     # --- faults -----------------------------------------------------------------------------
+
+    def deny(self, *keys: str) -> None:
+        """Answer 403 InsufficientAccessError to every query of these workspace ids, resource ids
+        or tables (a query naming the table) until `allow`: a missing role assignment."""
+        with self._lock:
+            self._denied.update(k.lower() for k in keys)
+
+    def allow(self, *keys: str) -> None:
+        with self._lock:
+            self._denied.difference_update(k.lower() for k in keys)
+
+    def _denial(self, path: str, query: str) -> str | None:
+        with self._lock:
+            denied = set(self._denied)
+        middle = path.split("?", 1)[0][len("/v1") : -len("/query")]
+        for key in denied:
+            if middle.lower() in (key, f"/workspaces/{key}") or re.search(
+                rf"\b{re.escape(key)}\b", query.lower()
+            ):
+                return key
+        return None
 
     def inject(self, *faults: Fault) -> None:
         """Queue faults; each is used by one request, in order."""
@@ -328,11 +416,7 @@ class FakeLogAnalytics:
         analysis = self.checker.analyze(query)
         if analysis.errors:
             first = analysis.errors[0]
-            raise QueryError(
-                400,
-                "BadArgumentError",
-                f"The request had some invalid properties: {first.describe(query)}",
-            )
+            raise semantic_error(first.describe(query), first.code)
         now = self.clock()
         bounds = parse_timespan(timespan, now) if timespan else None
         sql_query = query.replace("ingestion_time()", "_IngestedAt")
@@ -365,9 +449,7 @@ class FakeLogAnalytics:
                 relation = duckdb_kql.query(self._db, sql_query)
                 rows = relation.limit(limit + 1).fetchall()
             except (duckdb.Error, duckdb_kql.KqlError) as error:
-                raise QueryError(
-                    400, "SemanticError", f"query could not be executed: {error}"
-                ) from error
+                raise semantic_error(f"query could not be executed: {error}") from error
             self.stats.queries_executed += 1
         truncated = len(rows) > limit
         rows = rows[:limit]
@@ -427,17 +509,22 @@ class FakeLogAnalytics:
 
     def handle(self, path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         workspace_id = self._route(path)
-        if headers.get("authorization") != f"Bearer {self.token}":
+        authorization = headers.get("authorization")
+        if authorization is None:
             return _Reply.json(
                 401,
                 _error(
-                    "InvalidTokenError",
-                    "The provided authentication is not valid for this resource.",
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
                 ),
+            )
+        if authorization != f"Bearer {self.token}":
+            return _Reply.json(
+                403, _error("InvalidAuthenticationToken", "The access token is invalid.")
             )
         if workspace_id is None:
             return _Reply.json(
-                404, _error("PathNotFoundError", f"The requested path does not exist: {path}")
+                404, _error("PathNotFoundError", "The requested path does not exist")
             )
         try:
             body = orjson.loads(raw)
@@ -451,13 +538,10 @@ class FakeLogAnalytics:
         extra = body.get("workspaces") or []
         unknown = [ws for ws in extra if ws not in self._workspaces]
         if unknown:
-            return _Reply.json(
-                403,
-                _error(
-                    "InsufficientAccessError",
-                    f"The provided credentials have insufficient access to workspace {unknown[0]}",
-                ),
-            )
+            return _Reply.json(403, insufficient_access(unknown[0]))
+        denied = self._denial(path, str(query))
+        if denied is not None:
+            return _Reply.json(403, insufficient_access(denied))
         wait = _prefer_wait(headers.get("prefer"))
         fault = self._next_fault()
         if fault is not None:
@@ -477,7 +561,7 @@ class FakeLogAnalytics:
                 row_limit=0 if fault is not None and fault.kind == "truncate" else None,
             )
         except QueryError as error:
-            return _Reply.json(error.status, _error(error.code, error.message))
+            return _Reply.json(error.status, _error(error.code, error.message, error.inner))
         if result is None:
             return _Reply(204, {}, b"")
         if truncated or (fault is not None and fault.kind == "truncate"):
@@ -496,18 +580,20 @@ class FakeLogAnalytics:
             headers: dict[str, str] = {}
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
+            if fault.status == 403 and not fault.code:
+                return _Reply.json(403, insufficient_access("the workspace"), headers)
+            if fault.status == 504 and not fault.code:
+                headers["Preference-Applied"] = f"wait={wait:g}"
+                return _Reply.json(504, _gateway_timeout(), headers)
             messages = {
-                401: "The provided authentication is not valid for this resource.",
-                403: "The provided credentials have insufficient access to perform the "
-                "requested operation",
+                401: "Authentication failed. The 'Authorization' header is missing.",
+                500: "Unexpected error occurred",
                 429: "Too many requests; the limit is 200 requests per 30 seconds per user.",
-                504: "The query did not complete within the server timeout.",
             }
             code = fault.code or {
-                401: "InvalidTokenError",
-                403: "InsufficientAccessError",
+                401: "AuthenticationFailed",
                 429: "TooManyRequests",
-                500: "InternalServerError",
+                500: "InternalServerFault",
                 502: "BadGateway",
                 503: "ServiceUnavailable",
                 504: "GatewayTimeout",
@@ -518,10 +604,15 @@ class FakeLogAnalytics:
             time.sleep(min(fault.delay, wait))
             if fault.delay > wait:
                 return _Reply.json(
-                    504,
-                    _error("GatewayTimeout", f"The query exceeded the server timeout ({wait:g}s)."),
+                    504, _gateway_timeout(), {"Preference-Applied": f"wait={wait:g}"}
                 )
             return None
+        if fault.kind == "semantic":
+            error = semantic_error(
+                "'where' operator: Failed to resolve table or column expression named "
+                "'ACSCallSummary'"
+            )
+            return _Reply.json(400, _error(error.code, error.message, error.inner))
         if fault.kind == "reset":
             return _Reply(0, {}, b"", reset=True)
         if fault.kind == "no_data":
@@ -558,6 +649,13 @@ class _Reply:
             {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
             orjson.dumps(body),
         )
+
+
+def _gateway_timeout() -> dict[str, Any]:
+    """The recorded 504 after `Prefer: wait` ran out."""
+    return _error(
+        "GatewayTimeout", "Gateway timeout", _inner("GatewayTimeout", "ADX query timed out")
+    )
 
 
 def _prefer_wait(prefer: str | None) -> float:
@@ -651,6 +749,9 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
             finally:
                 with server._lock:
                     server.stats.in_flight -= 1
+            if reply.status >= 400 and reply.body:
+                with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError), server._lock:
+                    server.stats.errors.append(orjson.loads(reply.body)["error"])
             if reply.reset:
                 self._reset()
                 return
@@ -664,10 +765,27 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self._reset()
                 return
+            accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+            if reply.status == 200 and reply.body and accepts_gzip:
+                # As the service sends results: gzip-encoded and chunked (recordings).
+                self._send_gzip_chunked(reply.body)
+                return
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if reply.body:
                 self.wfile.write(reply.body)
+
+        def _send_gzip_chunked(self, body: bytes) -> None:
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Vary", "Accept-Encoding")
+            self.end_headers()
+            compressed = server.gzipped(body)
+            step = 64 * 1024
+            for offset in range(0, len(compressed), step):
+                chunk = compressed[offset : offset + step]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
 
         def _reset(self) -> None:
             # SO_LINGER 0: close with a TCP RST, as a dropped connection looks to the client.

@@ -171,4 +171,8 @@ def test_server_rejects_invalid_kql_like_log_analytics(server: FakeLogAnalytics)
     with pytest.raises(QueryError) as caught:
         server.execute(["ws"], "ACSCallSummary | where NoSuchColumn == 1", None)
     assert caught.value.status == 400
-    assert "KS142" in caught.value.message
+    assert caught.value.code == "BadArgumentError"
+    # As the service nests it: SemanticError, then the engine's own code and message.
+    assert caught.value.inner is not None
+    assert caught.value.inner["code"] == "SemanticError"
+    assert caught.value.inner["innererror"]["code"] == "KS142"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 
-from .conftest import Clock
+from .conftest import Clock, Factory
 from .fake_server import FakeCredential, FakeLogAnalytics, Fault
 from .kusto import KustoChecker
 
@@ -29,38 +28,6 @@ RESOURCE = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
     "Microsoft.Communication/CommunicationServices/acs-prod"
 )
-
-Factory = Callable[..., LogAnalyticsSource]
-
-
-@pytest.fixture
-def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
-    made: list[LogAnalyticsSource] = []
-
-    def factory(
-        credential: Any = None, source_clock: Callable[[], datetime] = clock, **overrides: Any
-    ) -> LogAnalyticsSource:
-        values: dict[str, Any] = {
-            "type": "log_analytics",
-            "workspace_ids": [WS],
-            "endpoint": server.url,
-            "tls_ca_file": server.ca_file,
-            "safety_lag": timedelta(minutes=2),
-            "poll_interval": timedelta(seconds=60),
-            "max_window": timedelta(hours=1),
-        }
-        values.update(overrides)
-        source = LogAnalyticsSource(
-            LogAnalyticsSettings(**values),
-            credential=credential or FakeCredential(),
-            clock=source_clock,
-        )
-        made.append(source)
-        return source
-
-    yield factory
-    for source in made:
-        source.close()
 
 
 def call(ingested: datetime, code: Any = "0", sub: Any = "0", cat: str = "Success", **kw: Any):
@@ -531,6 +498,16 @@ def test_time_passing_during_a_fetch_does_not_make_it_look_behind(
     assert source.fetch(batch.cursor).caught_up
 
 
+def test_results_arrive_gzip_encoded_and_chunked_as_from_the_service(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    source, cursor = _one_record(server, clock, make_source)
+    gzipped = server.stats.gzipped
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+    assert server.stats.gzipped == gzipped + 1
+
+
 def test_no_data_204_is_an_empty_success(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
@@ -549,19 +526,19 @@ def test_unknown_workspace_and_missing_token(
 ) -> None:
     server.add_workspace(WS)
     server.add_records(WS, "ACSCallSummary", [call(clock.now)])
+    # Even the first fetch, whose window is empty (initial_lookback 0), asks the service: it
+    # fails here rather than report a success the service never gave.
     source = make_source(workspace_ids=["99999999-9999-9999-9999-999999999999"])
-    cursor = start(source)
-    clock.advance(timedelta(minutes=1))
     with pytest.raises(SourceError) as caught:
-        source.fetch(cursor)
+        source.fetch(None)
     assert caught.value.reason == "bad_query"
     assert "workspace_ids" in str(caught.value)
+    assert "PathNotFoundError" in str(caught.value)
     bad_token = make_source(credential=FakeCredential("wrong"))
-    cursor = start(bad_token)
-    clock.advance(timedelta(minutes=1))
     with pytest.raises(SourceError) as caught:
-        bad_token.fetch(cursor)
+        bad_token.fetch(None)
     assert caught.value.reason == "auth"
+    assert "InvalidAuthenticationToken" in str(caught.value)
 
 
 def test_credential_failure_is_an_auth_error(
@@ -669,7 +646,7 @@ def test_batches_flow_through_the_pipeline_with_labels_and_operation(
     assert media_key[4] == ("Play",)
 
 
-def test_clock_stepping_back_sends_no_query_and_keeps_the_cursor(
+def test_clock_stepping_back_keeps_the_cursor_and_still_asks_the_service(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
     server.add_workspace(WS)
@@ -682,7 +659,28 @@ def test_clock_stepping_back_sends_no_query_and_keeps_the_cursor(
     batch = source.fetch(cursor)
     assert batch.cursor == cursor
     assert batch.call_ends == []
-    assert server.stats.requests == requests
+    # The empty window is still sent: a successful poll means the service answered.
+    assert server.stats.requests == requests + 1
+    server.deny(WS)
+    with pytest.raises(SourceError, match="InsufficientAccessError"):
+        source.fetch(cursor)
+
+
+def test_the_first_fetch_asks_the_service_even_when_its_window_is_empty(
+    server: FakeLogAnalytics, make_source: Factory
+) -> None:
+    """initial_lookback 0 (the default): the first window is empty. Without a query a pod with
+    no role would count that as a successful poll and turn ready."""
+    server.add_workspace(WS)
+    server.deny(WS)
+    source = make_source()
+    with pytest.raises(SourceError) as caught:
+        source.fetch(None)
+    assert caught.value.reason == "auth"
+    assert server.stats.requests == 1
+    server.allow(WS)
+    assert source.fetch(None).call_ends == []
+    assert server.stats.requests == 2
 
 
 @pytest.mark.parametrize(

@@ -53,12 +53,25 @@ class Batch:
 
 
 class SourceError(Exception):
-    """A fetch failed; nothing of it may be counted. `reason` is a short label value."""
+    """A fetch failed; nothing of it may be counted. `reason` is a short label value.
 
-    def __init__(self, reason: str, message: str, *, retry_after: float | None = None) -> None:
+    `cursor`, when not None, is a position to keep although the fetch failed: one that only
+    fixes starting points the source planned for what it had never read (so that a retry, even
+    after a restart, starts there rather than at a later "now"). It carries no counts.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        cursor: Cursor = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.retry_after = retry_after
+        self.cursor = cursor
 
 
 class Source(Protocol):

@@ -8,7 +8,7 @@ TLS, logging - and send the same request ourselves (`send_request`), then parse 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,11 +102,11 @@ class QueryRunner:
         self._slots = query_slots(credential)
 
     def query(self, target: Target, kql: str, timespan: str | None) -> Table:
-        body = {
-            "query": kql,
-            "timespan": timespan,
-            "workspaces": list(target.additional_workspaces) or None,
-        }
+        # Only documented fields: `workspaces` (a list of ids) only when there are others to
+        # add; never null, and never on a resource-scoped query.
+        body: dict[str, object] = {"query": kql, "timespan": timespan}
+        if target.additional_workspaces:
+            body["workspaces"] = list(target.additional_workspaces)
         request = HttpRequest(
             "POST",
             target.path,
@@ -133,10 +133,10 @@ class QueryRunner:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
             )
-        return parse(payload, where=where)
+        return parse(payload, where=where, headers=dict(response.headers))
 
 
-def parse(payload: bytes, *, where: str) -> Table:
+def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> Table:
     """The primary table of a response body; a malformed body is a `server_error` naming what
     was wrong and where (nothing is counted, so the next poll re-reads the window)."""
     try:
@@ -152,11 +152,11 @@ def parse(payload: bytes, *, where: str) -> Table:
         if not isinstance(failure, dict):
             raise _malformed(where, f"error: expected an object, got {_shown(failure)}")
         if errors.is_truncation(failure):
-            raise errors.Truncated(errors.describe_error_object(failure))
+            raise errors.Truncated(errors.describe_error_object(failure, headers))
         raise SourceError(
             "partial",
             f"{where}: partial result, not counted (will retry): "
-            f"{errors.describe_error_object(failure)}",
+            f"{errors.describe_error_object(failure, headers)}",
         )
     tables = document.get("tables")
     if not tables:

@@ -33,29 +33,69 @@ class Truncated(Exception):
     """The response hit the service's row or size limit: the window must be split."""
 
 
-def error_text(body: bytes) -> str:
-    """'Code: message' from a Log Analytics error object, or the start of the raw body."""
+def error_text(body: bytes, headers: Mapping[str, str] | None = None) -> str:
+    """What a Log Analytics error body says: every code and message of the error and its inner
+    errors, and the correlationId (from the body, else a response header); or the start of a
+    body that is not an error object."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body[:200].decode("utf-8", "replace").strip() or "(empty body)"
+        text = body[:200].decode("utf-8", "replace").strip() or "(empty body)"
+        return _with_correlation(text, None, headers)
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict):
-        return body[:200].decode("utf-8", "replace")
-    return describe_error_object(error)
+        return _with_correlation(body[:200].decode("utf-8", "replace"), None, headers)
+    return describe_error_object(error, headers)
 
 
-def describe_error_object(error: Mapping[str, Any]) -> str:
-    parts = [f"{error.get('code', 'Error')}: {error.get('message', '')}".strip()]
-    inner: Any = error.get("innererror")
-    while isinstance(inner, dict):
-        if inner.get("message"):
-            parts.append(str(inner["message"]))
-        inner = inner.get("innererror")
-    for detail in error.get("details") or ():
-        if isinstance(detail, dict):
-            parts.append(describe_error_object(detail))
-    return " / ".join(p for p in parts if p)
+def describe_error_object(
+    error: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> str:
+    """'Code: message / InnerCode: message / ... (correlationId ID)'.
+
+    The service nests the engine's reasons (`innererror`, also spelt `innerError`) and, for a
+    partial result, a `details` list; Azure support asks for the codes and the correlationId,
+    so none of them is dropped.
+    """
+    parts = _error_parts(error)
+    correlation = error.get("correlationId")
+    return _with_correlation(" / ".join(parts), correlation, headers)
+
+
+def _error_parts(error: Mapping[str, Any]) -> list[str]:
+    """The error's chain of inner errors, outermost first, then its details (each with its own
+    chain)."""
+    parts: list[str] = []
+    details: list[str] = []
+    current: Any = error
+    while isinstance(current, Mapping):
+        code, message = current.get("code"), current.get("message")
+        text = ": ".join(str(x).strip() for x in (code, message) if x not in (None, ""))
+        if text:
+            parts.append(text)
+        for detail in current.get("details") or ():
+            if isinstance(detail, Mapping):
+                details.extend(_error_parts(detail))
+        current = _inner_error(current)
+    return parts + details
+
+
+def _inner_error(error: Mapping[str, Any]) -> Any:
+    inner = error.get("innererror")
+    return inner if inner is not None else error.get("innerError")
+
+
+# Where a correlation id may also be found when the body has none.
+_CORRELATION_HEADERS = ("x-ms-correlation-request-id", "x-ms-request-id")
+
+
+def _with_correlation(text: str, correlation: Any, headers: Mapping[str, str] | None) -> str:
+    if not correlation and headers:
+        for name in _CORRELATION_HEADERS:
+            correlation = _header(headers, name)
+            if correlation:
+                break
+    return f"{text} (correlationId {correlation})" if correlation else text
 
 
 def is_truncation(error: Mapping[str, Any]) -> bool:
@@ -65,7 +105,7 @@ def is_truncation(error: Mapping[str, Any]) -> bool:
 
 def from_status(status: int, body: bytes, headers: Mapping[str, str], *, where: str) -> SourceError:
     """A non-2xx answer (after the client pipeline's own retries)."""
-    detail = error_text(body)
+    detail = error_text(body, headers)
     if status == 429:
         return SourceError(
             "throttled",
@@ -74,10 +114,12 @@ def from_status(status: int, body: bytes, headers: Mapping[str, str], *, where: 
         )
     if status in (401, 403):
         problem = "token rejected" if status == 401 else "access denied"
+        # A 403 InvalidAuthenticationToken(Audience) is a token problem, not a missing role.
+        token_problem = status == 401 or "InvalidAuthenticationToken" in detail
         hint = (
-            READER_ROLE_HINT
-            if status == 403
-            else f"check the audience and tenant of the credential; {READER_ROLE_HINT}"
+            f"check the audience and tenant of the credential; {READER_ROLE_HINT}"
+            if token_problem
+            else READER_ROLE_HINT
         )
         return SourceError("auth", f"{where}: {problem} ({status}): {detail}; {hint}")
     if status in (408, 504):

@@ -9,6 +9,13 @@ truncated or failed result. A truncated result halves its window until it fits.
 Cursor (JSON): {"v": 1, "tables": {table: {target key: exclusive watermark}}}, the watermark a
 Kusto datetime string at full precision: the latest ingestion time read, or the window end
 when the window was empty.
+
+A table or target without a position starts at `now - safety_lag - initial_lookback`, planned
+once: a failed fetch hands that start back (`SourceError.cursor`) for the daemon to keep, so
+failed polls (a role not yet granted, a table not yet readable) never slide it forward.
+
+Every fetch asks the service, even for an empty window: a fetch that returns has been answered,
+which is what makes a successful poll (and so readiness) mean the service was reached.
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ class Job:
     table_spec: QuerySpec
     target: Target
     window: Window
+    planned: bool = False  # no saved position: the window starts at the first start
 
 
 @dataclass
@@ -138,10 +146,12 @@ class LogAnalyticsSource:
                 results.append(future.result())
             except SourceError as error:
                 failures.append(error)
-        if failures:
-            raise combine(failures)
-
         positions = load_cursor(cursor)
+        if failures:
+            failed = combine(failures)
+            failed.cursor = keep_planned_starts(positions, jobs)
+            raise failed
+
         call_ends: list[Observation] = []
         media: list[Observation] = []
         caught_up = True
@@ -179,9 +189,9 @@ class LogAnalyticsSource:
         )
 
     def _run(self, job: Job) -> JobResult:
+        # An empty window (the first poll with no initial_lookback, a clock that stepped back)
+        # is sent too: the service's answer is what a successful poll stands for.
         window = job.window
-        if window.empty:
-            return JobResult(watermark=window.start)
         complete = True
         while True:
             kql = job.table_spec.render(window, lookback=self.settings.time_generated_lookback)
@@ -373,8 +383,21 @@ def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> 
             saved = saved_position(positions.get(spec.table, {}), target)
             start = parse_ticks(saved) if saved is not None else first_start
             # A clock that stepped back leaves the window empty rather than inverted.
-            jobs.append(Job(spec, target, Window(start, max(start, min(end, start + span)))))
+            window = Window(start, max(start, min(end, start + span)))
+            jobs.append(Job(spec, target, window, planned=saved is None))
     return jobs
+
+
+def keep_planned_starts(positions: dict[str, dict[str, str]], jobs: Sequence[Job]) -> Cursor:
+    """The cursor a failed fetch leaves: the saved positions plus the start planned for each
+    table and target that had none. None when nothing was planned (nothing to keep)."""
+    planned = [job for job in jobs if job.planned]
+    if not planned:
+        return None
+    kept = {table: dict(targets) for table, targets in positions.items()}
+    for job in planned:
+        kept.setdefault(job.table_spec.table, {})[job.target.key] = format_ticks(job.window.start)
+    return dump_cursor(kept)
 
 
 def saved_position(positions: dict[str, str], target: Target) -> str | None:
