@@ -164,6 +164,7 @@ class Exporter:
         reason: str,
         message: str,
         duration: float,
+        *,
         revoked: threading.Event | None = None,
         cursor: Cursor = None,
     ) -> None:
@@ -347,7 +348,9 @@ def poll_once(
             )
             return None if batch.caught_up else 0.0
     delay = backoff.next_delay(retry_after)
-    exporter.fail_poll(name, reason, message, time.monotonic() - started, revoked, keep)
+    exporter.fail_poll(
+        name, reason, message, time.monotonic() - started, revoked=revoked, cursor=keep
+    )
     log.warning(
         "poll failed",
         extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},
