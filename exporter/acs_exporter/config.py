@@ -411,7 +411,11 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 def _dotted(loc: Sequence[str | int]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = part if len(part) <= 40 else part[:37] + "..."  # a pasted blob as a key
+        text += f".{name}" if text else name
     return text or "(top level)"
 
 

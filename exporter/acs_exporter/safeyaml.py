@@ -94,7 +94,10 @@ def load(text: str, limits: YamlLimits) -> tuple[Any, yaml.Node | None]:
         return _construct(root), root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = exc.problem or exc.context or "invalid"
+        if exc.context and problem.startswith("but "):
+            # "expected a single document in the stream, but found another document"
+            problem = f"{exc.context}, {problem}"
         if mark is None:
             raise YamlProblem(None, f"invalid YAML: {problem}") from None
         raise YamlProblem(mark.line + 1, f"invalid YAML: {problem}", mark.column + 1) from None
