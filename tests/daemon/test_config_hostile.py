@@ -215,7 +215,7 @@ def run_exporter(args: list[str]) -> subprocess.CompletedProcess[str]:
         env=environment,
         timeout=TIME_CAP,
         check=False,
-        preexec_fn=_cap_memory,  # noqa: PLW1509 (no threads in the test process's child setup)
+        preexec_fn=_cap_memory,
     )
 
 
