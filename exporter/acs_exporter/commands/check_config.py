@@ -55,8 +55,8 @@ def execute(args: argparse.Namespace) -> int:
         web_config = load_web_config_or_fail(settings)
         if settings.state.path is not None:
             checkpoint = Checkpoint(settings.state.path, label_plan(settings))
+            checkpoint.check_writable()  # run locks (writes) there first, then loads
             checkpoint.load()
-            checkpoint.check_writable()  # run stops when it cannot lock (write) there
         for item in settings.effective_sources():
             # Built as run builds them (nothing is read or opened until a poll), then closed.
             build_source(item, catalog, settings.metrics.extra_labels).close()
