@@ -40,6 +40,7 @@ from acs_exporter.redact import is_secret_key, mask_text, scrub, shown_value
 from acs_exporter.settings_types import (
     READ_DURATION,
     between,
+    check_http_url,
     format_duration,
     parse_duration,
 )
@@ -146,9 +147,7 @@ class OtlpSettings(_Section):
     @field_validator("endpoint")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
+        return check_http_url(value)
 
 
 _SOURCE_MODELS: dict[str, type[BaseModel]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator
 
@@ -70,3 +71,23 @@ DAY = timedelta(days=1)
 
 # How often a source is polled: often enough to be useful, never a busy loop.
 PollInterval = Annotated[timedelta, READ_DURATION, between(timedelta(milliseconds=100), DAY)]
+
+
+def check_http_url(value: str) -> str:
+    """An http(s) URL with a host and, if given, a valid port. The message never quotes it."""
+    expected = "expected an http:// or https:// URL, e.g. https://host:4318/v1/metrics"
+    if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):
+        raise ValueError(expected)
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError when not a number from 0 to 65535
+    except ValueError:
+        raise ValueError(expected + " (the host or port cannot be read)") from None
+    if not parts.hostname or port == 0:
+        raise ValueError(expected)
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+# A source's name: the `source` label and its checkpoint key.
+NAME_LENGTH = 128

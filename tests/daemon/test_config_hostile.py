@@ -172,6 +172,20 @@ CASES = [
     Case("otlp-inf-timeout", b"otlp: {timeout: .inf}\n", "otlp.timeout", 1),
     Case("otlp-huge-interval", b"otlp: {interval: 2w}\n", "otlp.interval", 1),
     Case("duration-list", sim(poll_interval="[1s]"), "poll_interval", 2),
+    # --- URLs and names ------------------------------------------------------------------------
+    Case("otlp-endpoint-bad-host", b"otlp: {endpoint: 'http://[::1/v1'}\n", "otlp.endpoint", 1),
+    Case("otlp-endpoint-bad-port", b"otlp: {endpoint: 'http://h:99999/v1'}\n", "otlp.endpoint", 1),
+    Case("otlp-endpoint-space", b"otlp: {endpoint: 'http://h/v 1'}\n", "otlp.endpoint", 1),
+    Case(
+        "la-endpoint-ftp", f"sources:\n  - {{{LA}, endpoint: 'ftp://x'}}\n".encode(), "endpoint", 2
+    ),
+    Case("source-name-empty", b"sources:\n  - {type: simulator, name: ''}\n", "name", 2),
+    Case(
+        "source-name-huge",
+        b"sources:\n  - {type: simulator, name: " + b"n" * 500 + b"}\n",
+        "name",
+        2,
+    ),
     # --- rates and counts ----------------------------------------------------------------------
     Case("rate-zero", sim(calls_per_second="0"), "calls_per_second = 0", 2),
     Case("rate-negative", sim(calls_per_second="-1"), "calls_per_second = -1", 2),

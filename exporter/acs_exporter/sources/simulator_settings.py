@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from acs_exporter.settings_types import READ_DURATION, PollInterval, between
+from acs_exporter.settings_types import NAME_LENGTH, READ_DURATION, PollInterval, between
 
 # Generated call ends per real second (calls_per_second x time_scale): beyond this the
 # simulator would spend the machine generating records rather than exporting them.
@@ -20,7 +20,12 @@ class SimulatorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["simulator"] = "simulator"
-    name: str = Field("simulator", description="Source name: `source` label, checkpoint key.")
+    name: str = Field(
+        "simulator",
+        min_length=1,
+        max_length=NAME_LENGTH,
+        description="Source name: `source` label, checkpoint key.",
+    )
     scenario: Literal["steady", "server-error-spike"] = "steady"
     calls_per_second: float = Field(
         5.0,

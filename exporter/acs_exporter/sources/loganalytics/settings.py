@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from acs_exporter.settings_types import DAY, READ_DURATION, SECOND, PollInterval, between
+from acs_exporter.settings_types import (
+    DAY,
+    NAME_LENGTH,
+    READ_DURATION,
+    SECOND,
+    HttpUrl,
+    PollInterval,
+    between,
+)
 
 Table = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
 # Columns of ACSCallSummary that may become labels (the `metrics.extra_labels` allow-list).
@@ -29,7 +37,12 @@ class LogAnalyticsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["log_analytics"]
-    name: str = Field("log-analytics", description="Source name: `source` label, checkpoint key.")
+    name: str = Field(
+        "log-analytics",
+        min_length=1,
+        max_length=NAME_LENGTH,
+        description="Source name: `source` label, checkpoint key.",
+    )
     workspace_ids: list[str] = Field(
         default_factory=list,
         description="Workspace ids (GUIDs). All of them share one query: the first is queried, "
@@ -40,7 +53,7 @@ class LogAnalyticsSettings(BaseModel):
         description="ACS resource ids (/subscriptions/.../communicationServices/NAME) for "
         "resource-centric queries; one query each.",
     )
-    endpoint: str = "https://api.loganalytics.io"
+    endpoint: HttpUrl = "https://api.loganalytics.io"
     audience: str | None = Field(
         None, description="Token audience; defaults to the endpoint (set it for sovereign clouds)."
     )
