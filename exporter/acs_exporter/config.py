@@ -264,6 +264,7 @@ def load_settings(
 ) -> Settings:
     """Validate YAML file + environment + CLI `overrides` ({"web": {"listen_address": ...}})."""
     document, lines = _read_yaml(config_file) if config_file else ({}, {})
+    _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
     token = _yaml_data.set(document)
     try:
@@ -276,6 +277,46 @@ def load_settings(
         raise ConfigError([_settings_problem(exc)]) from None
     finally:
         _yaml_data.reset(token)
+
+
+def _check_environment() -> None:
+    """The file's bounds for `ACS_EXPORTER_*` variables too: pydantic-settings reads their JSON
+    with the recursive json module (RecursionError at a few thousand levels)."""
+    for name, value in os.environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        problem = None
+        if len(value) > YAML_LIMITS.max_bytes:
+            problem = "the value is larger than 1 MiB"
+        elif _json_depth(value) > YAML_LIMITS.max_depth:
+            problem = f"nested deeper than {YAML_LIMITS.max_depth} levels"
+        if problem is not None:
+            key = name[len(ENV_PREFIX) :].lower().replace(ENV_DELIMITER, ".")
+            raise ConfigError(
+                [ConfigProblem(key, f"environment variable {name.upper()}", "", problem)]
+            )
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside JSON strings (linear, not recursive)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _settings_problem(exc: SettingsError) -> ConfigProblem:

@@ -291,3 +291,31 @@ def test_careless_but_valid_files_are_accepted(name: str, content: bytes, tmp_pa
     result = run_exporter(["check-config", "--quiet", str(path)])
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACS_EXPORTER_SOURCES", "[" * 50_000 + "]" * 50_000),
+        ("ACS_EXPORTER_OTLP__HEADERS", '{"a": ' * 10_000 + "1" + "}" * 10_000),
+        ("ACS_EXPORTER_OTLP", '{"headers": ' + "[" * 5_000),
+    ],
+    ids=["deep-list", "deep-map", "deep-unclosed"],
+)
+def test_hostile_environment_is_refused_cleanly(command: str, variable: str, value: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ACS_EXPORTER_")}
+    environment[variable] = value
+    result = subprocess.run(
+        [*EXPORTER, command],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=TIME_CAP,
+        check=False,
+        preexec_fn=_cap_memory,
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"environment variable {variable}: " in result.stderr
+    assert "nested deeper than 32 levels" in result.stderr
