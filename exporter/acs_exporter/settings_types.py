@@ -88,6 +88,20 @@ def check_http_url(value: str) -> str:
     return value
 
 
+def check_base_url(value: str) -> str:
+    """An API base URL: credentials authenticate separately (DefaultAzureCredential), so a
+    user, password, query or fragment there is a mistake, and one that would be logged."""
+    check_http_url(value)
+    parts = urlsplit(value)
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            "expected the API's base URL (scheme, host, port, path): no user name, password, "
+            "query or fragment"
+        )
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+BaseUrl = Annotated[str, AfterValidator(check_base_url)]
 # A source's name: the `source` label and its checkpoint key.
 NAME_LENGTH = 128

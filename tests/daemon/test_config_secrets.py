@@ -76,6 +76,10 @@ sources:
     "duplicate-header": (
         f"otlp:\n  headers:\n    Authorization: {HEADER}\n    Authorization: {TOKEN}\n"
     ),
+    "log-analytics-endpoint-credentials": (
+        f"sources:\n  - type: log_analytics\n    workspace_ids: [w]\n"
+        f"    endpoint: https://bob:{PASSWORD}@api.loganalytics.io/?token={TOKEN}\n"
+    ),
     "bcrypt-in-a-name": f"sources:\n  - {{type: simulator, name: '{BCRYPT}', seed: x}}\n",
 }
 
@@ -124,10 +128,6 @@ def test_check_config_dump_masks_urls_and_headers(tmp_path: Path) -> None:
 otlp:
   endpoint: https://alice:{PASSWORD}@otlp.example:4318/v1/metrics?sig={SAS}&v=1
   headers: {{Authorization: "{HEADER}", X-Other: "{TOKEN}"}}
-sources:
-  - type: log_analytics
-    workspace_ids: [w]
-    endpoint: https://bob:{PASSWORD}@api.loganalytics.io/?token={TOKEN}
 """
     )
     result = run_cli(["check-config", str(path)])
@@ -136,7 +136,6 @@ sources:
     dumped = yaml.safe_load(result.stdout)
     assert dumped["otlp"]["endpoint"] == "https://***@otlp.example:4318/v1/metrics?sig=***&v=***"
     assert dumped["otlp"]["headers"] == {"Authorization": "***", "X-Other": "***"}
-    assert dumped["sources"][0]["endpoint"] == "https://***@api.loganalytics.io/?token=***"
 
 
 @pytest.fixture

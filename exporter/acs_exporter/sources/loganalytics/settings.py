@@ -14,7 +14,7 @@ from acs_exporter.settings_types import (
     NAME_LENGTH,
     READ_DURATION,
     SECOND,
-    HttpUrl,
+    BaseUrl,
     PollInterval,
     between,
 )
@@ -53,7 +53,7 @@ class LogAnalyticsSettings(BaseModel):
         description="ACS resource ids (/subscriptions/.../communicationServices/NAME) for "
         "resource-centric queries; one query each.",
     )
-    endpoint: HttpUrl = "https://api.loganalytics.io"
+    endpoint: BaseUrl = "https://api.loganalytics.io"
     audience: str | None = Field(
         None, description="Token audience; defaults to the endpoint (set it for sovereign clouds)."
     )
