@@ -85,7 +85,7 @@ class WebSettings(_Section):
 
 def split_listen_address(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdecimal() or not 0 <= int(port) <= 65535:
+    if not sep or not port.isdecimal() or len(port) > 5 or not 0 <= int(port) <= 65535:
         raise ValueError("expected host:port with a port from 0 to 65535, e.g. 0.0.0.0:10142")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 (the documented default)
 
