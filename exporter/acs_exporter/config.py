@@ -29,7 +29,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -219,9 +218,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
-    @model_validator(mode="after")
-    def _unique_source_names(self) -> Settings:
-        names = [source.name for source in self.sources]
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(
+        cls, sources: list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]
+    ) -> list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]:
+        # On the field, not the model: the error then points at `sources:`, and the input
+        # it carries is the list, not the whole document (headers included).
+        names = [source.name for source in sources]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             # Names are echoed on purpose: they are labels on /metrics, not secrets.
@@ -229,7 +233,7 @@ class Settings(BaseSettings):
                 f"source names must be unique (they key the checkpoint and the `source` "
                 f"label); duplicated: {', '.join(repr(name) for name in duplicates)}"
             )
-        return self
+        return sources
 
     def effective_sources(self) -> list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]:
         return list(self.sources) or [SimulatorSettings.model_validate({})]

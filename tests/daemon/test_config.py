@@ -165,7 +165,8 @@ def test_flag_errors_name_the_flag() -> None:
         ("- 1\n- 2\n", ":1: (document) = list: expected a mapping of sections"),
         (
             "sources:\n  - {type: simulator, name: a}\n  - {type: simulator, name: a}\n",
-            "source names must be unique",
+            ":1: sources: source names must be unique (they key the checkpoint and the "
+            "`source` label); duplicated: 'a'",
         ),
         ("surprise: 1\n", ":1: surprise = 1: unknown key; expected one of: web, log"),
     ],
