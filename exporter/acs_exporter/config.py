@@ -371,6 +371,8 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], 
         line = "" if exc.line is None else f":{exc.line}"
         column = "" if exc.line is None or exc.column is None else f":{exc.column}"
         key = "(syntax)" if exc.message.startswith("invalid YAML") else "(file)"
+        if exc.path is not None:
+            key = _dotted(exc.path)
         raise ConfigError([ConfigProblem(key, f"{where}{line}{column}", "", exc.message)]) from None
     if document is None:
         return {}, {}

@@ -44,10 +44,17 @@ class YamlLimits:
 class YamlProblem(Exception):
     """The document is refused. `line` is 1-based, None when not known."""
 
-    def __init__(self, line: int | None, message: str, column: int | None = None) -> None:
+    def __init__(
+        self,
+        line: int | None,
+        message: str,
+        column: int | None = None,
+        path: tuple[str | int, ...] | None = None,
+    ) -> None:
         self.line = line
         self.column = column
         self.message = message
+        self.path = path  # where in the document, when known: ("sources", 0, "seed")
         super().__init__(message)
 
 
@@ -172,25 +179,31 @@ def _compose(text: str, limits: YamlLimits) -> yaml.Node | None:
         loader.dispose()
 
 
-def _nodes(root: yaml.Node) -> Iterator[yaml.Node]:
-    """Every distinct node once (an alias is the same node object as its anchor)."""
+Location = tuple[str | int, ...]
+
+
+def _nodes(root: yaml.Node) -> Iterator[tuple[yaml.Node, Location]]:
+    """Every distinct node once, with the first path to it (an alias is the same node object
+    as its anchor)."""
     seen: set[int] = set()
-    stack = [root]
+    stack: list[tuple[yaml.Node, Location]] = [(root, ())]
     while stack:
-        node = stack.pop()
+        node, path = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        yield node
+        yield node, path
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((value, key))
+            for key, value in reversed(node.value):
+                stack.append((value, (*path, str(getattr(key, "value", "?")))))
         elif isinstance(node, yaml.SequenceNode):
-            stack.extend(reversed(node.value))
+            stack.extend(
+                (item, (*path, index)) for index, item in reversed(list(enumerate(node.value)))
+            )
 
 
 def _check_keys(root: yaml.Node, limits: YamlLimits) -> None:
-    for node in _nodes(root):
+    for node, path in _nodes(root):
         if not isinstance(node, yaml.MappingNode):
             continue
         seen: dict[str, int] = {}
@@ -204,6 +217,7 @@ def _check_keys(root: yaml.Node, limits: YamlLimits) -> None:
                     line,
                     "a mapping key must be a string (quote it)",
                     key.start_mark.column + 1,
+                    path,
                 )
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
@@ -211,6 +225,7 @@ def _check_keys(root: yaml.Node, limits: YamlLimits) -> None:
                         line,
                         f"duplicate key {_short(key.value)!r} (first at line {seen[key.value]})",
                         key.start_mark.column + 1,
+                        (*path, key.value),
                     )
                 seen[key.value] = line
 
