@@ -25,6 +25,8 @@ MEMORY_CAP = 1536 << 20
 # Generous for a loaded 2-core machine; the alias bomb used to take minutes.
 TIME_CAP = 60
 
+pytestmark = pytest.mark.e2e  # real exporter processes
+
 
 @dataclass(frozen=True)
 class Case:

@@ -16,6 +16,8 @@ import orjson
 import pytest
 from daemon_helpers import run_cli, start
 
+pytestmark = pytest.mark.e2e  # real exporter processes
+
 
 def checkpoint_bytes(body: object) -> bytes:
     raw = orjson.dumps(body)

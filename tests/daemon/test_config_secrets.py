@@ -84,6 +84,7 @@ sources:
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(BAD_CONFIGS))
 def test_bad_config_errors_print_no_secret(name: str, tmp_path: Path) -> None:
     for command, status, output in check_and_run(tmp_path, BAD_CONFIGS[name]):
@@ -105,6 +106,7 @@ BAD_ENVIRONMENTS = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(BAD_ENVIRONMENTS))
 def test_bad_environment_errors_print_no_secret(name: str, tmp_path: Path) -> None:
     for command, status, output in check_and_run(tmp_path, "", env=BAD_ENVIRONMENTS[name]):
@@ -113,6 +115,7 @@ def test_bad_environment_errors_print_no_secret(name: str, tmp_path: Path) -> No
         assert leaks(output) == [], (command, output)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("flag", ["--log.level", "--log.format", "--web.listen-address"])
 def test_bad_flag_errors_print_no_secret(flag: str, tmp_path: Path) -> None:
     for command, status, output in check_and_run(tmp_path, "", flags=(flag, TOKEN)):
@@ -121,6 +124,7 @@ def test_bad_flag_errors_print_no_secret(flag: str, tmp_path: Path) -> None:
         assert leaks(output) == [], (command, output)
 
 
+@pytest.mark.e2e
 def test_check_config_dump_masks_urls_and_headers(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
