@@ -77,12 +77,7 @@ class Checkpoint:
             real.parent.mkdir(parents=True, exist_ok=True)
             handle = lock_path.open("ab")
         except OSError as exc:
-            raise CheckpointError(
-                self.path,
-                f"its directory is not writable ({exc.strerror})",
-                "Way out: give the exporter's user write access to the directory (in "
-                "Kubernetes: a writable volume and fsGroup), or set state.path elsewhere.",
-            ) from None
+            raise self._not_writable(exc) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -97,6 +92,28 @@ class Checkpoint:
         self._lock = handle
         self._real = real
         self._remove_abandoned_temporaries()
+
+    def _not_writable(self, exc: OSError) -> CheckpointError:
+        return CheckpointError(
+            self.path,
+            f"its directory is not writable ({exc.strerror or exc})",
+            "Way out: give the exporter's user write access to the directory (in "
+            "Kubernetes: a writable volume and fsGroup), or set state.path elsewhere.",
+        )
+
+    def check_writable(self) -> None:
+        """What `lock` proves, without creating anything that stays or taking the lock (an
+        exporter running with this checkpoint holds it): for `check-config`. Raises
+        CheckpointError."""
+        existing = self.path.parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # lock() would create the missing directories here
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".acs-exporter-check.", dir=existing)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise self._not_writable(exc) from None
 
     def _remove_abandoned_temporaries(self) -> None:
         """A save killed before its rename (SIGKILL, OOM) leaves its temporary file behind, as
@@ -139,11 +156,18 @@ class Checkpoint:
             raise CheckpointError(self.path, "checksum mismatch (the file is corrupt or truncated)")
         try:
             data: Any = orjson.loads(body)
-            return State.from_data(data, self._plan)
+            state = State.from_data(data, self._plan)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(
                 self.path, f"the body is not a valid checkpoint ({exc})"
             ) from None
+        try:
+            # A count beyond 64 bits (e.g. written as 1.9e19) loads, but no save would succeed
+            # again: every poll would fail. Refuse it now, in run and check-config alike.
+            orjson.dumps(state.to_data(self._plan))
+        except TypeError as exc:
+            raise CheckpointError(self.path, f"its counts cannot be saved again ({exc})") from None
+        return state
 
     def save(self, state: State) -> None:
         """Atomically replace the checkpoint with `state`. Raises OSError on failure."""

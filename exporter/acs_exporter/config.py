@@ -2,12 +2,16 @@
 
 Precedence, highest first: command-line flags, environment (`ACS_EXPORTER_<SECTION>__<KEY>`),
 the YAML file, defaults. Validation errors are collected into a `ConfigError` whose every problem
-names the key, where it came from (file:line or environment variable), the value and what was
-expected, so `run` and `check-config` can print them without a traceback.
+names the key, where it came from (file:line or environment variable) and what was expected, so
+`run` and `check-config` can print them without a traceback. The value written is shown only
+when it cannot be a secret (a number, a boolean, a duration): see `acs_exporter.redact`.
+The file is read by `acs_exporter.safeyaml` (bounded size, depth and alias expansion; no
+duplicate or non-string keys).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,12 +29,20 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from acs_exporter import safeyaml
+from acs_exporter.redact import is_secret_key, mask_text, scrub, shown_value
+from acs_exporter.settings_types import (
+    READ_DURATION,
+    between,
+    check_http_url,
+    format_duration,
+    parse_duration,
+)
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
@@ -38,47 +50,19 @@ from acs_exporter.sources.simulator_settings import SimulatorSettings
 ENV_PREFIX = "ACS_EXPORTER_"
 ENV_DELIMITER = "__"
 DEFAULT_PORT = 10142
-SECRET_KEYS = ("headers", "password", "secret", "token", "authorization")
+__all__ = ["format_duration", "parse_duration"]  # re-exported: their home is settings_types
 
-# Prometheus-style durations ("15s", "1m30s", "500ms"), as in every exporter's flags.
-_DURATION = re.compile(
-    r"^((?P<w>\d+)w)?((?P<d>\d+)d)?((?P<h>\d+)h)?((?P<m>\d+)m)?((?P<s>\d+)s)?((?P<ms>\d+)ms)?$"
-)
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-
-
-def parse_duration(value: object) -> object:
-    """Turn "15s" / "1m30s" / "500ms" into a timedelta; leave anything else to pydantic
-    (numbers of seconds, ISO 8601, timedelta), which rejects what it cannot read."""
-    if isinstance(value, str):
-        text = value.strip()
-        match = _DURATION.match(text)
-        if text and match and any(match.groupdict().values()):
-            seconds = sum(
-                int(amount) * _UNIT_SECONDS[unit]
-                for unit, amount in match.groupdict().items()
-                if amount
-            )
-            return timedelta(seconds=seconds)
-    return value
-
-
-def format_duration(value: timedelta) -> str:
-    seconds = value.total_seconds()
-    if seconds and seconds == int(seconds):
-        whole = int(seconds)
-        for unit, size in (("h", 3600), ("m", 60)):
-            if whole % size == 0:
-                return f"{whole // size}{unit}"
-        return f"{whole}s"
-    return f"{int(seconds * 1000)}ms"
-
+# The config file: a few KiB in practice; anything near these limits is a mistake or an attack.
+YAML_LIMITS = safeyaml.YamlLimits(max_bytes=1 << 20, max_depth=32, max_nodes=100_000)
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+_MS = timedelta(milliseconds=1)
+PushInterval = Annotated[timedelta, READ_DURATION, between(100 * _MS, timedelta(hours=1))]
+PushTimeout = Annotated[timedelta, READ_DURATION, between(100 * _MS, timedelta(minutes=5))]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class WebSettings(_Section):
@@ -100,7 +84,7 @@ class WebSettings(_Section):
 
 def split_listen_address(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdecimal() or not 0 <= int(port) <= 65535:
+    if not sep or not port.isdecimal() or len(port) > 5 or not 0 <= int(port) <= 65535:
         raise ValueError("expected host:port with a port from 0 to 65535, e.g. 0.0.0.0:10142")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 (the documented default)
 
@@ -128,7 +112,10 @@ class MetricsSettings(_Section):
         description="Extra labels on acs_call_ends_total, from the allow-list.",
     )
     max_series: int = Field(
-        2000, ge=1, description="Ceiling on distinct outcome series (cardinality guard)."
+        2000,
+        ge=1,
+        le=1_000_000,
+        description="Ceiling on distinct outcome series (cardinality guard).",
     )
     category_source: Literal["catalog", "service"] = Field(
         "catalog",
@@ -157,8 +144,8 @@ class OtlpSettings(_Section):
     endpoint: str = Field(
         "http://127.0.0.1:4318/v1/metrics", description="OTLP/HTTP metrics endpoint."
     )
-    interval: Duration = Field(timedelta(seconds=15), description="Time between pushes.")
-    timeout: Duration = Field(timedelta(seconds=10), description="Timeout of one push.")
+    interval: PushInterval = Field(timedelta(seconds=15), description="Time between pushes.")
+    timeout: PushTimeout = Field(timedelta(seconds=10), description="Timeout of one push.")
     headers: dict[str, str] = Field(
         default_factory=dict, description="HTTP headers sent with each push (values are secret)."
     )
@@ -166,16 +153,7 @@ class OtlpSettings(_Section):
     @field_validator("endpoint")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("expected an http:// or https:// URL")
-        return value
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value.total_seconds() <= 0:
-            raise ValueError("expected a positive duration, e.g. 15s")
-        return value
+        return check_http_url(value)
 
 
 _SOURCE_MODELS: dict[str, type[BaseModel]] = {
@@ -186,22 +164,16 @@ _SOURCE_MODELS: dict[str, type[BaseModel]] = {
 
 
 def _prepare_source(value: object) -> object:
-    """Check the `type` tag with a clear message, and accept "15s"-style durations in the
-    source models' timedelta fields (those models live with their sources)."""
+    """Check the `type` tag with a clear message (the source models read their own durations).
+    The message never quotes the value: it could be anything, a secret included."""
     if not isinstance(value, Mapping):
         return value
     kinds = ", ".join(_SOURCE_MODELS)
     if "type" not in value:
         raise ValueError(f"missing key `type`: expected one of {kinds}")
-    model = _SOURCE_MODELS.get(str(value["type"]))
-    if model is None:
-        raise ValueError(f"unknown source type {value['type']!r}: expected one of {kinds}")
-    prepared = dict(value)
-    for key, field in model.model_fields.items():
-        annotation = field.annotation
-        if key in prepared and (annotation is timedelta or timedelta in get_args(annotation)):
-            prepared[key] = parse_duration(prepared[key])
-    return prepared
+    if not isinstance(value["type"], str) or value["type"] not in _SOURCE_MODELS:
+        raise ValueError(f"unknown source type: expected one of {kinds}")
+    return value
 
 
 SourceSettings = Annotated[
@@ -253,16 +225,22 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
 
-    @model_validator(mode="after")
-    def _unique_source_names(self) -> Settings:
-        names = [source.name for source in self.sources]
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(
+        cls, sources: list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]
+    ) -> list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]:
+        # On the field, not the model: the error then points at `sources:`, and the input
+        # it carries is the list, not the whole document (headers included).
+        names = [source.name for source in sources]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
+            # Names are echoed on purpose: they are labels on /metrics, not secrets.
             raise ValueError(
                 f"source names must be unique (they key the checkpoint and the `source` "
-                f"label); duplicated: {', '.join(duplicates)}"
+                f"label); duplicated: {', '.join(repr(name) for name in duplicates)}"
             )
-        return self
+        return sources
 
     def effective_sources(self) -> list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]:
         return list(self.sources) or [SimulatorSettings.model_validate({})]
@@ -297,6 +275,7 @@ def load_settings(
 ) -> Settings:
     """Validate YAML file + environment + CLI `overrides` ({"web": {"listen_address": ...}})."""
     document, lines = _read_yaml(config_file) if config_file else ({}, {})
+    _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
     token = _yaml_data.set(document)
     try:
@@ -311,17 +290,55 @@ def load_settings(
         _yaml_data.reset(token)
 
 
+def _check_environment() -> None:
+    """The file's bounds for `ACS_EXPORTER_*` variables too: pydantic-settings reads their JSON
+    with the recursive json module (RecursionError at a few thousand levels)."""
+    for name, value in os.environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        problem = None
+        if len(value) > YAML_LIMITS.max_bytes:
+            problem = "the value is larger than 1 MiB"
+        elif _json_depth(value) > YAML_LIMITS.max_depth:
+            problem = f"nested deeper than {YAML_LIMITS.max_depth} levels"
+        if problem is not None:
+            key = name[len(ENV_PREFIX) :].lower().replace(ENV_DELIMITER, ".")
+            raise ConfigError(
+                [ConfigProblem(key, f"environment variable {name.upper()}", "", problem)]
+            )
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside JSON strings (linear, not recursive)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _settings_problem(exc: SettingsError) -> ConfigProblem:
     """pydantic-settings could not parse an environment variable (e.g. a list as non-JSON)."""
     match = re.search(r'field "(\w+)"', str(exc))
     key = match[1] if match else "(environment)"
-    name = ENV_PREFIX + key.upper()
-    value = next((v for k, v in os.environ.items() if k.upper() == name), "")
-    shown = "***" if _is_secret(key) else repr(value)
+    name = _unparsable_variable(ENV_PREFIX + key.upper())
     return ConfigProblem(
         key,
         f"environment variable {name}",
-        shown if value else "",
+        "",  # never the value: a section's JSON can hold the OTLP headers
         "expected JSON for a section, list or map, e.g. "
         + (
             '\'[{"type": "simulator"}]\''
@@ -331,31 +348,39 @@ def _settings_problem(exc: SettingsError) -> ConfigProblem:
     )
 
 
+def _unparsable_variable(name: str) -> str:
+    """The variable pydantic-settings could not read: the section's own (`ACS_EXPORTER_OTLP`)
+    or a nested one (`ACS_EXPORTER_OTLP__HEADERS`), whichever is not JSON."""
+    candidates = sorted(
+        k.upper()
+        for k in os.environ
+        if k.upper() == name or k.upper().startswith(name + ENV_DELIMITER)
+    )
+    for candidate in candidates:
+        value = next(v for k, v in os.environ.items() if k.upper() == candidate)
+        try:
+            json.loads(value)
+        except ValueError:
+            return candidate
+    return name
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], int]]:
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # One parse: the nodes keep their line numbers, and the values are built from them.
+        document, node = safeyaml.load(safeyaml.read_text(path, YAML_LIMITS), YAML_LIMITS)
     except OSError as exc:
         raise ConfigError(
-            [ConfigProblem("(file)", where, "", f"cannot read the file: {exc.strerror}")]
+            [ConfigProblem("(file)", where, "", f"cannot read the file: {exc.strerror or exc}")]
         ) from None
-    except UnicodeDecodeError:
-        raise ConfigError([ConfigProblem("(file)", where, "", "expected UTF-8 text")]) from None
-    try:
-        # One parse: the nodes keep their line numbers, and the values are built from them.
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            document = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            [ConfigProblem("(syntax)", f"{where}{line}", "", f"invalid YAML: {problem}")]
-        ) from None
+    except safeyaml.YamlProblem as exc:
+        line = "" if exc.line is None else f":{exc.line}"
+        column = "" if exc.line is None or exc.column is None else f":{exc.column}"
+        key = "(syntax)" if exc.message.startswith("invalid YAML") else "(file)"
+        if exc.path is not None:
+            key = _dotted(exc.path)
+        raise ConfigError([ConfigProblem(key, f"{where}{line}{column}", "", exc.message)]) from None
     if document is None:
         return {}, {}
     if not isinstance(document, dict):
@@ -373,8 +398,27 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], 
     lines: dict[tuple[str | int, ...], int] = {}
     if node is not None:
         for node_path, node_line in _node_lines(node, ()):
-            lines[node_path] = node_line
+            lines.setdefault(node_path, node_line)
+    nul = next((loc for loc, text in _strings(document, ()) if "\x00" in text), None)
+    if nul is not None:
+        origin = _origin(nul, path, lines, {})
+        raise ConfigError(
+            [ConfigProblem(_dotted(nul), origin, "", "a NUL character is not allowed here")]
+        )
     return document, lines
+
+
+def _strings(
+    value: object, loc: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*loc, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*loc, index))
 
 
 def _node_lines(
@@ -401,11 +445,12 @@ def _problem(
 ) -> ConfigProblem:
     loc = _clean_loc(tuple(error["loc"]))
     key = _dotted(loc)
-    masked = any(part for part in loc if isinstance(part, str) and _is_secret(part))
+    masked = any(part for part in loc if isinstance(part, str) and is_secret_key(part))
     missing = error["type"] == "missing"
-    value = "" if missing else ("***" if masked else _show(error.get("input")))
-    expected = _expected(error, loc)
-    return ConfigProblem(key, _origin(loc, config_file, lines, init), value, expected)
+    # Only values that cannot be secrets are echoed (numbers, booleans, durations).
+    shown = None if missing or masked else shown_value(error.get("input"))
+    expected = scrub(_expected(error, loc), error.get("input"))
+    return ConfigProblem(key, _origin(loc, config_file, lines, init), shown or "", expected)
 
 
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -419,19 +464,12 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 def _dotted(loc: Sequence[str | int]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = part if len(part) <= 40 else part[:37] + "..."  # a pasted blob as a key
+        text += f".{name}" if text else name
     return text or "(top level)"
-
-
-def _is_secret(key: str) -> bool:
-    return any(word in key.lower() for word in SECRET_KEYS)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, Mapping | list):
-        text = repr(value)
-        return text if len(text) <= 80 else text[:77] + "..."
-    return repr(value)
 
 
 def _expected(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
@@ -495,10 +533,12 @@ def _plain(value: object, path: tuple[str, ...]) -> Any:  # noqa: PLR0911
         return {str(k): _plain(v, (*path, str(k))) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v, path) for v in value]
-    if path and _is_secret(path[-1]) and value is not None:
+    if path and is_secret_key(path[-1]) and value is not None:
         return "***"
-    if any(_is_secret(p) for p in path) and isinstance(value, str):
+    if any(is_secret_key(p) for p in path) and isinstance(value, str):
         return "***"
+    if isinstance(value, str):
+        return mask_text(value)  # a URL's user name, password and query
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, Path):

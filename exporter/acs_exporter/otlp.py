@@ -21,11 +21,13 @@ SDK collect and export. shutdown() pushes a last time, so the final counts arriv
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Meter
@@ -44,6 +46,7 @@ from opentelemetry.sdk.resources import Resource
 
 from acs_exporter import __version__
 from acs_exporter.families import with_current_lag
+from acs_exporter.redact import mask_url
 from acs_exporter.snapshot import Family, Snapshot
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,21 @@ def otel_name(family: Family) -> str | None:
     return None
 
 
+def credentials_to_header(endpoint: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """`https://user:password@host/...` -> (`https://host/...`, Authorization: Basic ...).
+    An Authorization header already given wins over the URL's credentials."""
+    parts = urlsplit(endpoint)
+    out = dict(headers)
+    if "@" not in parts.netloc:
+        return endpoint, out
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    if not any(key.lower() == "authorization" for key in out):
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        out["Authorization"] = f"Basic {token}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), out
+
+
 class OtlpPusher:
     """Pushes the current Snapshot to an OTLP/HTTP endpoint every `interval_seconds`."""
 
@@ -81,7 +99,11 @@ class OtlpPusher:
             raise ValueError(f"otlp interval must be positive, got {interval_seconds}")
         self._snapshot = snapshot
         self._clock = clock
+        # Credentials in the URL (https://user:password@host) become a Basic header, so the
+        # URL the SDK (and its log lines) and ours carry has none.
+        endpoint, headers = credentials_to_header(endpoint, headers)
         self._endpoint = endpoint
+        self._shown_endpoint = mask_url(endpoint)
         self._interval = interval_seconds
         self._timeout = timeout_seconds
         self._current = Snapshot()
@@ -132,7 +154,7 @@ class OtlpPusher:
         self._thread = threading.Thread(target=self._run, name="otlp-push", daemon=True)
         self._thread.start()
         # Never log headers: they usually carry credentials.
-        log.info("pushing metrics over OTLP to %s every %gs", self._endpoint, self._interval)
+        log.info("pushing metrics over OTLP to %s every %gs", self._shown_endpoint, self._interval)
 
     def shutdown(self) -> None:
         """Stop the thread, push the final values once, release the SDK. Safe to call twice."""
@@ -165,7 +187,7 @@ class OtlpPusher:
                 self._reader.collect(timeout_millis=self._timeout * 1000)
             except Exception:
                 # The SDK logs failed exports itself; this is anything else. Keep pushing.
-                log.exception("OTLP push to %s failed", self._endpoint)
+                log.exception("OTLP push to %s failed", self._shown_endpoint)
 
     def _register(self, family: Family) -> None:
         if family.name in self._instruments or family.name in self._skipped:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from daemon_helpers import run_cli
 
+from acs_exporter import safeyaml
 from acs_exporter.config import ConfigError, load_settings, masked_dump, parse_duration
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
@@ -91,7 +93,8 @@ def test_precedence_flags_over_environment_over_file(
     assert flagged.web.listen_address == "127.0.0.1:3"
 
 
-def test_errors_name_key_origin_value_and_expectation(tmp_path: Path) -> None:
+def test_errors_name_key_origin_and_expectation_but_no_written_text(tmp_path: Path) -> None:
+    """Numbers are echoed; text never is (it could be a secret), the line points at it."""
     path = write(
         tmp_path,
         """web:
@@ -113,22 +116,22 @@ sources:
     )
     found = problems(path)
     assert found == [
-        f"{path}:2: web.listen_address = 'nowhere': expected host:port with a port from 0 to "
+        f"{path}:2: web.listen_address: expected host:port with a port from 0 to "
         "65535, e.g. 0.0.0.0:10142",
-        f"{path}:5: metrics.extra_labels[1] = 'caller_phone': Input should be 'call_type', "
+        f"{path}:5: metrics.extra_labels[1]: Input should be 'call_type', "
         "'endpoint_type' or 'participant_type'",
         f"{path}:4: metrics.max_series = 0: Input should be greater than or equal to 1",
-        f"{path}:6: metrics.colour = 'blue': unknown key; expected one of: extra_labels, "
+        f"{path}:6: metrics.colour: unknown key; expected one of: extra_labels, "
         "max_series, category_source",
         f"{path}:8: otlp.interval = 'soon': Input should be a valid timedelta, \"invalid "
         'character in duration"'
         if False
         else found[4],
-        f"{path}:9: otlp.headers.Authorization = ***: Input should be a valid string",
+        f"{path}:9: otlp.headers.Authorization: Input should be a valid string",
         f"{path}:12: sources[0].calls_per_second = -1: Input should be greater than 0",
-        f"{path}:13: sources[1] = {{'name': 'x'}}: missing key `type`: expected one of "
+        f"{path}:13: sources[1]: missing key `type`: expected one of "
         "simulator, files, log_analytics",
-        f"{path}:14: sources[2] = {{'type': 'kafka'}}: unknown source type 'kafka': expected "
+        f"{path}:14: sources[2]: unknown source type: expected "
         "one of simulator, files, log_analytics",
         f"{path}:15: sources[3].paths: required key is missing",
     ]
@@ -139,7 +142,7 @@ def test_environment_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("ACS_EXPORTER_LOG__FORMAT", "xml")
     found = problems(None)
     assert (
-        "environment variable ACS_EXPORTER_LOG__FORMAT: log.format = 'xml': Input should be "
+        "environment variable ACS_EXPORTER_LOG__FORMAT: log.format: Input should be "
         "'json' or 'text'" in found
     )
     assert any(
@@ -151,7 +154,7 @@ def test_environment_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -
 def test_flag_errors_name_the_flag() -> None:
     found = problems(None, log={"level": "chatty"})
     assert found == [
-        "command-line flag --log.level: log.level = 'chatty': Input should be 'debug', "
+        "command-line flag --log.level: log.level: Input should be 'debug', "
         "'info', 'warn' or 'error'"
     ]
 
@@ -163,7 +166,8 @@ def test_flag_errors_name_the_flag() -> None:
         ("- 1\n- 2\n", ":1: (document) = list: expected a mapping of sections"),
         (
             "sources:\n  - {type: simulator, name: a}\n  - {type: simulator, name: a}\n",
-            "source names must be unique",
+            ":1: sources: source names must be unique (they key the checkpoint and the "
+            "`source` label); duplicated: 'a'",
         ),
         ("surprise: 1\n", ":1: surprise = 1: unknown key; expected one of: web, log"),
     ],
@@ -216,9 +220,7 @@ def test_check_config_command(tmp_path: Path) -> None:
     result = run_cli(["check-config", str(bad)])
     assert result.returncode == 2
     assert "topsecret" not in result.stdout + result.stderr
-    assert f"{bad}:3: otlp.endpoint = 'ftp://x': expected an http:// or https:// URL" in (
-        result.stderr
-    )
+    assert f"{bad}:3: otlp.endpoint: expected an http:// or https:// URL" in (result.stderr)
     assert "Traceback" not in result.stderr
 
     state = tmp_path / "state.json"
@@ -231,7 +233,7 @@ def test_check_config_command(tmp_path: Path) -> None:
 def test_environment_json_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACS_EXPORTER_SOURCES", "simulator please")
     assert problems(None) == [
-        "environment variable ACS_EXPORTER_SOURCES: sources = 'simulator please': expected "
+        "environment variable ACS_EXPORTER_SOURCES: sources: expected "
         'JSON for a section, list or map, e.g. \'[{"type": "simulator"}]\''
     ]
 
@@ -245,16 +247,16 @@ def test_environment_can_set_sources_as_json(monkeypatch: pytest.MonkeyPatch) ->
 def test_the_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Values and line numbers come from one parse of the YAML (the composed nodes)."""
     parses = []
-    original = yaml.SafeLoader.get_single_node
+    original = safeyaml.load
 
-    def counting(self: yaml.SafeLoader) -> yaml.Node | None:
+    def counting(text: str, limits: safeyaml.YamlLimits) -> tuple[Any, yaml.Node | None]:
         parses.append(1)
-        return original(self)
+        return original(text, limits)
 
-    monkeypatch.setattr(yaml.SafeLoader, "get_single_node", counting)
+    monkeypatch.setattr(safeyaml, "load", counting)
     path = write(tmp_path, "metrics:\n  max_series: 10\nlog:\n  level: loud\n")
     assert problems(path) == [
-        f"{path}:4: log.level = 'loud': Input should be 'debug', 'info', 'warn' or 'error'"
+        f"{path}:4: log.level: Input should be 'debug', 'info', 'warn' or 'error'"
     ]
     assert len(parses) == 1
     parses.clear()

@@ -62,5 +62,5 @@ def test_otlp_settings_errors_are_config_errors(tmp_path: Path) -> None:
     assert running.process.wait(30) == 2
     assert (
         "environment variable ACS_EXPORTER_OTLP__INTERVAL: otlp.interval = '0s': expected a "
-        "positive duration" in running.log()
+        "duration from 100ms to 1h" in running.log()
     )

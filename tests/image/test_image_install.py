@@ -213,9 +213,15 @@ def test_installed_wheel_carries_the_license(installed: Path) -> None:
     assert shipped[0].read_text() == (REPO / "LICENSE").read_text()
 
 
-def test_image_default_config_passes_check_config(installed: Path) -> None:
+def here(tmp_path: Path) -> dict[str, str]:
+    """check-config proves the state directory writable, as run would; /var/lib/acs-exporter is
+    the image's volume, not this machine's, so point the state at a directory of the test."""
+    return {"ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.json")}
+
+
+def test_image_default_config_passes_check_config(installed: Path, tmp_path: Path) -> None:
     config = REPO / "deploy" / "docker" / "config.yaml"
-    result = exporter(installed, "check-config", "--config.file", str(config))
+    result = exporter(installed, "check-config", "--config.file", str(config), env=here(tmp_path))
     assert result.returncode == 0, result.stderr
 
 
@@ -245,7 +251,7 @@ def test_chart_rendered_config_passes_check_config(
     assert text is not None, f"{name}: the chart rendered no config.yaml"
     config = tmp_path / "config.yaml"
     config.write_text(text)
-    result = exporter(installed, "check-config", "--config.file", str(config))
+    result = exporter(installed, "check-config", "--config.file", str(config), env=here(tmp_path))
     assert result.returncode == 0, f"{name}: {result.stderr}"
 
 

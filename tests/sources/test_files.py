@@ -23,12 +23,14 @@ P2P_VOIP = (("call_type", "P2P"), ("endpoint_type", "VoIP"), ("participant_type"
 
 def source(*paths: Path | str, **settings: object) -> FilesSource:
     # poll_interval 0: a file that kept its size between two fetches has settled, however
-    # soon the second one comes (tests of a real interval set it).
-    return FilesSource(
-        FilesSettings.model_validate(
-            {"type": "files", "paths": [str(p) for p in paths], "poll_interval": 0, **settings}
-        )
+    # soon the second one comes (tests of a real interval set it). A config may not say 0
+    # (it would busy-loop the daemon), so it is set past validation.
+    model = FilesSettings.model_validate(
+        {"type": "files", "paths": [str(p) for p in paths], **settings}
     )
+    if "poll_interval" not in settings:
+        model = model.model_copy(update={"poll_interval": timedelta(0)})
+    return FilesSource(model)
 
 
 def counts(batch: Batch) -> Counter[tuple[object, object]]:

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check-config",
         help="validate a configuration without running",
         description="Validate the config file, environment overrides, flags, web config file, "
-        "catalog overrides and checkpoint, then print the effective configuration with "
+        "catalog overrides, sources and checkpoint (readable, savable, its directory writable), "
+        "then print the effective configuration with "
         "secrets masked. Exit status 0 when valid, 2 when the configuration is invalid, 1 "
         "when a referenced file (web config, catalog override, checkpoint) is.",
     )
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def execute(args: argparse.Namespace) -> int:
     from acs_exporter.app import (
         StartupError,
+        build_source,
         label_plan,
         load_catalog_or_fail,
         load_web_config_or_fail,
@@ -52,7 +54,12 @@ def execute(args: argparse.Namespace) -> int:
         catalog = load_catalog_or_fail(settings)
         web_config = load_web_config_or_fail(settings)
         if settings.state.path is not None:
-            Checkpoint(settings.state.path, label_plan(settings)).load()
+            checkpoint = Checkpoint(settings.state.path, label_plan(settings))
+            checkpoint.check_writable()  # run locks (writes) there first, then loads
+            checkpoint.load()
+        for item in settings.effective_sources():
+            # Built as run builds them (nothing is read or opened until a poll), then closed.
+            build_source(item, catalog, settings.metrics.extra_labels).close()
     except (StartupError, CheckpointError) as exc:
         print(f"acs-exporter: {exc}", file=sys.stderr)
         return 1

@@ -5,21 +5,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from acs_exporter.settings_types import (
+    DAY,
+    NAME_LENGTH,
+    READ_DURATION,
+    SECOND,
+    BaseUrl,
+    PollInterval,
+    between,
+)
 
 Table = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
 # Columns of ACSCallSummary that may become labels (the `metrics.extra_labels` allow-list).
 Label = Literal["call_type", "endpoint_type", "participant_type"]
 LABELS: tuple[Label, ...] = ("call_type", "endpoint_type", "participant_type")
+# Log Analytics keeps data for at most two years (interactive retention).
+RETENTION = timedelta(days=730)
+SafetyLag = Annotated[timedelta, READ_DURATION, between(timedelta(0), DAY)]
+MaxWindow = Annotated[timedelta, READ_DURATION, between(SECOND, timedelta(days=7))]
+Lookback = Annotated[timedelta, READ_DURATION, between(timedelta(0), RETENTION)]  # >= 2d: _check
+InitialLookback = Annotated[timedelta, READ_DURATION, between(timedelta(0), RETENTION)]
+# `Prefer: wait=N`: the service waits at most 10 minutes.
+ServerTimeout = Annotated[timedelta, READ_DURATION, between(SECOND, timedelta(minutes=10))]
 
 
 class LogAnalyticsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["log_analytics"]
-    name: str = Field("log-analytics", description="Source name: `source` label, checkpoint key.")
+    name: str = Field(
+        "log-analytics",
+        min_length=1,
+        max_length=NAME_LENGTH,
+        description="Source name: `source` label, checkpoint key.",
+    )
     workspace_ids: list[str] = Field(
         default_factory=list,
         description="Workspace ids (GUIDs). All of them share one query: the first is queried, "
@@ -30,32 +53,32 @@ class LogAnalyticsSettings(BaseModel):
         description="ACS resource ids (/subscriptions/.../communicationServices/NAME) for "
         "resource-centric queries; one query each.",
     )
-    endpoint: str = "https://api.loganalytics.io"
+    endpoint: BaseUrl = "https://api.loganalytics.io"
     audience: str | None = Field(
         None, description="Token audience; defaults to the endpoint (set it for sovereign clouds)."
     )
     tables: list[Table] = Field(default_factory=lambda: list[Table](["ACSCallSummary"]))
     mode: Literal["aggregated", "raw"] = "aggregated"
-    poll_interval: timedelta = timedelta(seconds=60)
-    safety_lag: timedelta = timedelta(minutes=2)
-    max_window: timedelta = timedelta(hours=1)
+    poll_interval: PollInterval = timedelta(seconds=60)
+    safety_lag: SafetyLag = timedelta(minutes=2)
+    max_window: MaxWindow = timedelta(hours=1)
     # --- additions of the Log Analytics issue ---
     extra_labels: list[Label] = Field(
         default_factory=list,
         description="ACSCallSummary columns to group by (normally copied from "
         "`metrics.extra_labels` by the daemon).",
     )
-    time_generated_lookback: timedelta = Field(
+    time_generated_lookback: Lookback = Field(
         timedelta(days=3),
         description="How far before the window start TimeGenerated may lie. Records can be "
         "back-dated up to ~2 days; the bound only lets the engine prune old partitions.",
     )
-    initial_lookback: timedelta = Field(
+    initial_lookback: InitialLookback = Field(
         timedelta(0),
         description="On the very first start (no checkpoint), also count records ingested this "
         "long before start-up. 0 counts from start-up on.",
     )
-    server_timeout: timedelta | None = Field(
+    server_timeout: ServerTimeout | None = Field(
         None,
         description="`Prefer: wait` sent with each query; defaults to 3/4 of poll_interval "
         "(at least 1 s, at most 10 min) so a slow query fails before the next poll is due.",

@@ -1,0 +1,67 @@
+"""What the exporter may print about configuration values: the one place secrets are masked.
+
+Policy (docs/configuration.md, "Secrets"): configuration errors name the file, line and key,
+never the text that was written there. Only values that cannot carry a secret are echoed:
+booleans, null, numbers and durations ("15s"). The effective-configuration dump
+(`check-config`) and log lines mask every value under a secret-looking key and the user
+name, password and query of every URL.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlsplit, urlunsplit
+
+from acs_exporter.settings_types import DURATION_PATTERN
+
+MASK = "***"
+SECRET_WORDS = ("headers", "password", "secret", "token", "authorization", "credential", "apikey")
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower().replace("-", "").replace("_", "")
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def shown_value(value: object) -> str | None:
+    """How an error may show the value the user wrote, or None: it is not shown."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        text = repr(value)
+        return text if len(text) <= 24 else f"{text[:8]}...({len(text)} digits)"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, str) and len(value) <= 24 and DURATION_PATTERN.match(value.strip()):
+        return repr(value)
+    return None
+
+
+def mask_url(url: str) -> str:
+    """The URL without what could authenticate: user name and password, query values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{item.partition('=')[0]}={MASK}" if "=" in item else MASK
+        for item in parts.query.split("&")
+        if item
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def mask_text(value: str) -> str:
+    """A free-text value for display: URLs lose their credentials."""
+    return mask_url(value) if "://" in value else value
+
+
+def scrub(message: str, value: object) -> str:
+    """`message` without the string `value` in it: the last line of defence for a validator
+    whose message quotes its input."""
+    if isinstance(value, str) and len(value) >= 4:
+        return message.replace(value, MASK)
+    return message

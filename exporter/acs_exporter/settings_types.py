@@ -1,0 +1,107 @@
+"""Value types shared by the configuration models (config.py and the sources' settings).
+
+Every duration is read as Prometheus-style text ("15s", "1m30s", "500ms"), seconds or ISO 8601,
+and must lie in a range chosen for its key: a zero or negative poll interval would busy-loop a
+core, a century would overflow. Floats are finite (the models set `allow_inf_nan=False`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator
+
+# Prometheus-style durations ("15s", "1m30s", "500ms"), as in every exporter's flags.
+DURATION_PATTERN = re.compile(
+    r"^((?P<w>[0-9]+)w)?((?P<d>[0-9]+)d)?((?P<h>[0-9]+)h)?((?P<m>[0-9]+)m)?((?P<s>[0-9]+)s)?"
+    r"((?P<ms>[0-9]+)ms)?$"
+)
+_UNIT_MS = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+# Beyond any range below, and far inside timedelta's (999,999,999 days).
+LONGEST = timedelta(days=36_500)
+
+
+def parse_duration(value: object) -> object:
+    """Turn "15s" / "1m30s" / "500ms" into a timedelta; leave anything else to pydantic
+    (numbers of seconds, ISO 8601, timedelta), which rejects what it cannot read."""
+    if isinstance(value, str):
+        text = value.strip()
+        match = DURATION_PATTERN.match(text) if len(text) <= 40 else None
+        if text and match and any(match.groupdict().values()):
+            millis = sum(
+                int(amount) * _UNIT_MS[unit] for unit, amount in match.groupdict().items() if amount
+            )
+            if millis > LONGEST.total_seconds() * 1000:
+                raise ValueError("expected a duration of at most 100 years")
+            return timedelta(milliseconds=millis)
+    return value
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    if seconds and seconds == int(seconds):
+        whole = int(seconds)
+        for unit, size in (("h", 3600), ("m", 60)):
+            if whole % size == 0:
+                return f"{whole // size}{unit}"
+        return f"{whole}s"
+    return f"{round(seconds * 1000)}ms"
+
+
+def between(minimum: timedelta, maximum: timedelta) -> AfterValidator:
+    """The range check of a duration key; the error names both ends."""
+    text = f"expected a duration from {format_duration(minimum)} to {format_duration(maximum)}"
+    if minimum == timedelta(0):
+        text = f"expected a duration from 0s to {format_duration(maximum)}"
+
+    def check(value: timedelta) -> timedelta:
+        if not minimum <= value <= maximum:
+            raise ValueError(text)
+        return value
+
+    return AfterValidator(check)
+
+
+READ_DURATION = BeforeValidator(parse_duration)
+SECOND = timedelta(seconds=1)
+DAY = timedelta(days=1)
+
+# How often a source is polled: often enough to be useful, never a busy loop.
+PollInterval = Annotated[timedelta, READ_DURATION, between(timedelta(milliseconds=100), DAY)]
+
+
+def check_http_url(value: str) -> str:
+    """An http(s) URL with a host and, if given, a valid port. The message never quotes it."""
+    expected = "expected an http:// or https:// URL, e.g. https://host:4318/v1/metrics"
+    if not re.match(r"^https?://[^/\s]+", value) or any(c.isspace() for c in value):
+        raise ValueError(expected)
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError when not a number from 0 to 65535
+    except ValueError:
+        raise ValueError(expected + " (the host or port cannot be read)") from None
+    if not parts.hostname or port == 0:
+        raise ValueError(expected)
+    return value
+
+
+def check_base_url(value: str) -> str:
+    """An API base URL: credentials authenticate separately (DefaultAzureCredential), so a
+    user, password, query or fragment there is a mistake, and one that would be logged."""
+    check_http_url(value)
+    parts = urlsplit(value)
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            "expected the API's base URL (scheme, host, port, path): no user name, password, "
+            "query or fragment"
+        )
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+BaseUrl = Annotated[str, AfterValidator(check_base_url)]
+# A source's name: the `source` label and its checkpoint key.
+NAME_LENGTH = 128
