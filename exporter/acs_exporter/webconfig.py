@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import ssl
 import threading
 from pathlib import Path
@@ -16,11 +17,41 @@ from typing import Literal
 
 import bcrypt
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-# A valid hash of a random password: checked when the user is unknown, so a wrong user name
-# takes as long as a wrong password and user names cannot be probed by timing.
-_DUMMY_HASH = b"$2b$10$eLrPB/lyUFmtXMnK02AVPOFnqcltG.B2EJQ.AKOtND9nGn56TA/0a"
+# `$2y$10$` + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet.
+_BCRYPT_HASH = re.compile(r"^\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}$")
+BCRYPT_MIN_COST, BCRYPT_MAX_COST = 4, 31  # what bcrypt (Go's and Python's) accepts
+BCRYPT_MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
+# Salt and hash of no password anybody knows. Checked, at the cost of the configured hashes,
+# when the user is unknown, so an unknown user name takes as long as a wrong password.
+_DUMMY_SALT_AND_HASH = "eLrPB/lyUFmtXMnK02AVPOFnqcltG.B2EJQ.AKOtND9nGn56TA/0a"
+
+# Header names are tokens (RFC 9110 section 5.6.2); values must not end the header early.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+# Set by the server itself: a configured copy would be a duplicate or a contradiction.
+_SERVER_HEADERS = frozenset(
+    {
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "date",
+        "server",
+        "transfer-encoding",
+        "vary",
+        "www-authenticate",
+    }
+)
 
 ClientAuth = Literal[
     "NoClientCert",
@@ -52,12 +83,37 @@ class TlsServerConfig(BaseModel):
     min_version: TlsVersion = "TLS12"
     max_version: TlsVersion | None = None
 
+    @model_validator(mode="after")
+    def _version_range(self) -> TlsServerConfig:
+        # Python would accept the context and then fail every handshake.
+        if (
+            self.max_version is not None
+            and _VERSIONS[self.min_version] > _VERSIONS[self.max_version]
+        ):
+            raise ValueError(
+                f"min_version {self.min_version} is above max_version {self.max_version}: "
+                "no TLS version is left"
+            )
+        return self
+
 
 class HttpServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     headers: dict[str, str] = Field(default_factory=dict)
     http2: bool = True  # accepted for compatibility; this server speaks HTTP/1.1
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not an HTTP token")
+            if name.lower() in _SERVER_HEADERS:
+                raise ValueError(f"header {name!r} is set by the server and cannot be configured")
+            if not _HEADER_VALUE.match(value):
+                raise ValueError(f"the value of header {name!r} has a control character")
+        return headers
 
 
 class WebConfig(BaseModel):
@@ -80,15 +136,45 @@ class WebConfig(BaseModel):
     @field_validator("basic_auth_users")
     @classmethod
     def _bcrypt_hashes(cls, users: dict[str, str]) -> dict[str, str]:
+        # Messages name the user, never the hash.
         for user, hashed in users.items():
             if not user or ":" in user:
                 raise ValueError(f"user name {user!r} must be non-empty and contain no ':'")
-            if not (hashed.startswith(("$2a$", "$2b$", "$2y$")) and len(hashed) == 60):
+            match = _BCRYPT_HASH.match(hashed)
+            if match is None:
                 raise ValueError(
                     f"the password of user {user!r} must be a bcrypt hash ($2y$..., 60 "
-                    "characters), e.g. from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
+                    "characters of ./A-Za-z0-9 after the cost), e.g. from "
+                    "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
                 )
+            cost = int(match["cost"])
+            if not BCRYPT_MIN_COST <= cost <= BCRYPT_MAX_COST:
+                raise ValueError(
+                    f"the bcrypt hash of user {user!r} has cost {cost}, outside "
+                    f"{BCRYPT_MIN_COST}..{BCRYPT_MAX_COST}"
+                )
+            if not _decodable(hashed):
+                raise ValueError(f"the bcrypt hash of user {user!r} has a malformed salt")
         return users
+
+
+def bcrypt_cost(hashed: str | bytes) -> int:
+    text = hashed.decode() if isinstance(hashed, bytes) else hashed
+    return int(text[4:6])
+
+
+def _decodable(hashed: str) -> bool:
+    """Whether bcrypt accepts the salt, checked at the lowest cost (a millisecond) rather than
+    the hash's own, which could take seconds; bcrypt raises on a salt it cannot decode."""
+    try:
+        bcrypt.checkpw(b"", f"{hashed[:4]}{BCRYPT_MIN_COST:02d}{hashed[6:]}".encode())
+    except ValueError:
+        return False
+    return True
+
+
+def dummy_hash(cost: int) -> bytes:
+    return f"$2b${cost:02d}${_DUMMY_SALT_AND_HASH}".encode()
 
 
 def load_web_config(path: Path) -> WebConfig:
@@ -174,6 +260,9 @@ class BasicAuth:
 
     def __init__(self, users: dict[str, str]) -> None:
         self._users = {user: hashed.encode() for user, hashed in users.items()}
+        # The highest configured cost: with one cost for all users (the sane setup) an unknown
+        # user costs exactly what a wrong password does.
+        self._dummy = dummy_hash(max((bcrypt_cost(h) for h in self._users.values()), default=10))
         self._verified: set[bytes] = set()
         self._lock = threading.Lock()
 
@@ -189,7 +278,14 @@ class BasicAuth:
         with self._lock:
             if any(hmac.compare_digest(fingerprint, known) for known in self._verified):
                 return True
-        valid = bcrypt.checkpw(password.encode(), hashed or _DUMMY_HASH) and hashed is not None
+        secret = password.encode()
+        # bcrypt raises past 72 bytes; the hash is still computed (on what bcrypt reads), so
+        # a long password takes as long as any other before it is refused.
+        try:
+            matched = bcrypt.checkpw(secret[:BCRYPT_MAX_PASSWORD_BYTES], hashed or self._dummy)
+        except ValueError:  # what bcrypt cannot check cannot be right
+            matched = False
+        valid = matched and hashed is not None and len(secret) <= BCRYPT_MAX_PASSWORD_BYTES
         if valid:
             with self._lock:
                 if len(self._verified) >= self.MAX_CACHE:

@@ -60,13 +60,12 @@ def https_get(
         connection.close()
 
 
-def plain_http_status(port: int) -> int | None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def plain_http(port: int) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request("GET", "/metrics")
-        return connection.getresponse().status
-    except (http.client.HTTPException, OSError):
-        return None
+        response = connection.getresponse()
+        return response.status, response.read()
     finally:
         connection.close()
 
@@ -96,8 +95,11 @@ def test_tls_and_basic_auth_on_the_real_process(
         landing = https_get(running.port, "/", client)
         good = https_get(running.port, "/metrics", client, auth("prometheus", PASSWORD))
         again = https_get(running.port, "/metrics", client, auth("prometheus", PASSWORD))
-        # Plain HTTP to a TLS port gets nothing useful.
-        assert plain_http_status(running.port) is None
+        # Plain HTTP to a TLS port gets the 400 Go exporters answer, and no metrics.
+        assert plain_http(running.port) == (
+            400,
+            b"Client sent an HTTP request to an HTTPS server.\n",
+        )
     finally:
         assert running.stop() == 0, running.log()
     for response in (missing, wrong, unknown_user, garbage, landing):
