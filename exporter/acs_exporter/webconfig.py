@@ -23,8 +23,8 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 # `$2y$10$` + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet.
@@ -83,18 +83,23 @@ class TlsServerConfig(BaseModel):
     min_version: TlsVersion = "TLS12"
     max_version: TlsVersion | None = None
 
-    @model_validator(mode="after")
-    def _version_range(self) -> TlsServerConfig:
+    @field_validator("max_version")
+    @classmethod
+    def _version_range(
+        cls, max_version: TlsVersion | None, info: ValidationInfo
+    ) -> TlsVersion | None:
         # Python would accept the context and then fail every handshake.
+        min_version = info.data.get("min_version")
         if (
-            self.max_version is not None
-            and _VERSIONS[self.min_version] > _VERSIONS[self.max_version]
+            max_version is not None
+            and min_version is not None
+            and _VERSIONS[max_version] < _VERSIONS[min_version]
         ):
             raise ValueError(
-                f"min_version {self.min_version} is above max_version {self.max_version}: "
-                "no TLS version is left"
+                f"below min_version {min_version}: no TLS version is left "
+                f"(min_version {min_version} is above max_version {max_version})"
             )
-        return self
+        return max_version
 
 
 class HttpServerConfig(BaseModel):
@@ -106,13 +111,16 @@ class HttpServerConfig(BaseModel):
     @field_validator("headers")
     @classmethod
     def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+        problems = []
         for name, value in headers.items():
             if not _HEADER_NAME.match(name):
-                raise ValueError(f"header name {name!r} is not an HTTP token")
-            if name.lower() in _SERVER_HEADERS:
-                raise ValueError(f"header {name!r} is set by the server and cannot be configured")
-            if not _HEADER_VALUE.match(value):
-                raise ValueError(f"the value of header {name!r} has a control character")
+                problems.append(f"header name {name!r} is not an HTTP token")
+            elif name.lower() in _SERVER_HEADERS:
+                problems.append(f"header {name!r} is set by the server and cannot be configured")
+            elif not _HEADER_VALUE.match(value):
+                problems.append(f"the value of header {name!r} has a control character")
+        if problems:
+            raise ValueError("; ".join(problems))
         return headers
 
 
@@ -136,26 +144,31 @@ class WebConfig(BaseModel):
     @field_validator("basic_auth_users")
     @classmethod
     def _bcrypt_hashes(cls, users: dict[str, str]) -> dict[str, str]:
-        # Messages name the user, never the hash.
-        for user, hashed in users.items():
-            if not user or ":" in user:
-                raise ValueError(f"user name {user!r} must be non-empty and contain no ':'")
-            match = _BCRYPT_HASH.match(hashed)
-            if match is None:
-                raise ValueError(
-                    f"the password of user {user!r} must be a bcrypt hash ($2y$..., 60 "
-                    "characters of ./A-Za-z0-9 after the cost), e.g. from "
-                    "`htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
-                )
-            cost = int(match["cost"])
-            if not BCRYPT_MIN_COST <= cost <= BCRYPT_MAX_COST:
-                raise ValueError(
-                    f"the bcrypt hash of user {user!r} has cost {cost}, outside "
-                    f"{BCRYPT_MIN_COST}..{BCRYPT_MAX_COST}"
-                )
-            if not _decodable(hashed):
-                raise ValueError(f"the bcrypt hash of user {user!r} has a malformed salt")
+        # Messages name the user, never the hash; every bad user at once.
+        problems = [p for user, hashed in users.items() if (p := _user_problem(user, hashed))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return users
+
+
+def _user_problem(user: str, hashed: str) -> str | None:
+    if not user or ":" in user:
+        return f"user name {user!r} must be non-empty and contain no ':'"
+    match = _BCRYPT_HASH.match(hashed)
+    if match is None:
+        return (
+            f"the password of user {user!r} must be a bcrypt hash ($2y$..., 60 characters of "
+            "./A-Za-z0-9 after the cost), e.g. from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
+        )
+    cost = int(match["cost"])
+    if not BCRYPT_MIN_COST <= cost <= BCRYPT_MAX_COST:
+        return (
+            f"the bcrypt hash of user {user!r} has cost {cost}, outside "
+            f"{BCRYPT_MIN_COST}..{BCRYPT_MAX_COST}"
+        )
+    if not _decodable(hashed):
+        return f"the bcrypt hash of user {user!r} has a malformed salt"
+    return None
 
 
 def bcrypt_cost(hashed: str | bytes) -> int:
@@ -195,7 +208,8 @@ def load_web_config(path: Path) -> WebConfig:
         problems = []
         for error in exc.errors():
             key = ".".join(str(p) for p in error["loc"])
-            secret = "basic_auth_users" in key
+            # Hashes, and header values (which may carry tokens), are never echoed.
+            secret = "basic_auth_users" in key or key.startswith("http_server_config.headers")
             value = "" if error["type"] == "missing" else f" = {error['input']!r}"
             if secret:
                 value = ""
