@@ -136,7 +136,12 @@ def serve(settings: Settings, stop_signal: StopSignal | None = None) -> int:
     host, port = split_listen_address(settings.web.listen_address)
     try:
         server = ExporterHTTPServer(
-            (host, port), exporter.snapshot, exporter.readiness, web_config, process_registry
+            (host, port),
+            exporter.snapshot,
+            exporter.readiness,
+            web_config,
+            process_registry,
+            request_timeout=settings.web.request_timeout.total_seconds(),
         )
     except OSError as exc:
         raise StartupError(

@@ -19,6 +19,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 import trustme
+from daemon_helpers import start
 
 from acs_exporter.snapshot import Snapshot
 from acs_exporter.web import ExporterHTTPServer
@@ -176,6 +177,21 @@ def test_a_client_dribbling_a_byte_a_second_is_cut_at_the_request_deadline() -> 
     elapsed, answer = result[0]
     assert 1.5 <= elapsed < 20, elapsed
     assert answer == b"" or status_of(answer) == 408, answer[:200]
+
+
+def test_the_real_process_takes_its_request_deadline_from_the_configuration(
+    tmp_path: Path,
+) -> None:
+    running = start([], tmp_path, env={"ACS_EXPORTER_WEB__REQUEST_TIMEOUT": "2s"})
+    try:
+        running.wait_ready()
+        elapsed, answer = _dribble(running.port, SLOW_REQUEST, give_up=40)
+        assert running.get("/healthz")[0] == 200
+    finally:
+        assert running.stop() == 0, running.log()
+    assert 1.5 <= elapsed < 20, elapsed
+    assert answer == b"" or status_of(answer) == 408, answer[:200]
+    assert "request deadline passed" in running.log()
 
 
 def test_a_keep_alive_connection_gets_a_fresh_deadline_per_request() -> None:
