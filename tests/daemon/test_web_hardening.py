@@ -20,6 +20,9 @@ import bcrypt
 import pytest
 import trustme
 from daemon_helpers import start
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from acs_exporter.snapshot import Snapshot
 from acs_exporter.web import ExporterHTTPServer
@@ -34,9 +37,15 @@ def serving(
     web_config: WebConfig | None = None,
     readiness: Callable[[], list[str]] = list,
     request_timeout: float = 30.0,
+    registry: CollectorRegistry | None = None,
 ) -> Iterator[ExporterHTTPServer]:
     server = ExporterHTTPServer(
-        ("127.0.0.1", 0), Snapshot, readiness, web_config, request_timeout=request_timeout
+        ("127.0.0.1", 0),
+        Snapshot,
+        readiness,
+        web_config,
+        registry,
+        request_timeout=request_timeout,
     )
     server.start()
     try:
@@ -192,6 +201,58 @@ def test_the_real_process_takes_its_request_deadline_from_the_configuration(
     assert 1.5 <= elapsed < 20, elapsed
     assert answer == b"" or status_of(answer) == 408, answer[:200]
     assert "request deadline passed" in running.log()
+
+
+class _Bulky(Collector):
+    """About 11 MB of series: far more than the kernel's socket buffers hold."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("bulky", "padding", labels=["n"])
+        for n in range(50_000):
+            family.add_metric([f"{n:0200d}"], n)
+        yield family
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            return int(value)
+    raise AssertionError(head)
+
+
+def test_a_client_reading_the_answer_slowly_is_cut_at_the_request_deadline() -> None:
+    """Read a kilobyte every 0.2 s for 10 s, then everything as fast as possible: a server that
+    kept writing past the 5 s deadline delivers the whole body; one that gave up truncates it
+    (the kernel's buffers still deliver what was written before the cut)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Bulky())
+    with serving(request_timeout=5.0, registry=registry) as server:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        sock.settimeout(20)
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(1024)
+            assert chunk, f"closed before the answer (rendering took the deadline?): {data!r}"
+            data += chunk
+        slow_until = time.monotonic() + 10
+        while time.monotonic() < slow_until and (chunk := sock.recv(1024)):
+            data += chunk
+            time.sleep(0.2)
+        try:
+            while chunk := sock.recv(1 << 20):
+                data += chunk
+        except OSError:
+            pass
+        finally:
+            sock.close()
+        assert get(server.port, "/healthz")[0] == 200
+    head, _, body = data.partition(b"\r\n\r\n")
+    received, promised = len(body), _content_length(head)
+    assert received < promised, (received, promised)
 
 
 def test_a_keep_alive_connection_gets_a_fresh_deadline_per_request() -> None:
