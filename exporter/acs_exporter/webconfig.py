@@ -69,6 +69,33 @@ _VERSIONS = {
 }
 
 
+# Go's crypto/tls names (what exporter-toolkit's cipher_suites takes) -> OpenSSL's, for TLS 1.0
+# to 1.2. Names of suites OpenSSL no longer ships (RC4, 3DES) are unknown here.
+CIPHER_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256": "ECDHE-ECDSA-AES128-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256": "ECDHE-RSA-AES128-SHA256",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+    "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256": "AES128-SHA256",
+}
+# TLS 1.3 suites are accepted and, as in Go, not configurable: TLS 1.3 always offers them.
+TLS13_CIPHER_SUITES = frozenset(
+    {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+)
+
+
 class WebConfigError(Exception):
     pass
 
@@ -82,6 +109,22 @@ class TlsServerConfig(BaseModel):
     client_ca_file: Path | None = None
     min_version: TlsVersion = "TLS12"
     max_version: TlsVersion | None = None
+    cipher_suites: list[str] | None = None
+    prefer_server_cipher_suites: bool = True
+
+    @field_validator("cipher_suites")
+    @classmethod
+    def _known_suites(cls, suites: list[str] | None) -> list[str] | None:
+        known = CIPHER_SUITES.keys() | TLS13_CIPHER_SUITES
+        unknown = [name for name in suites or [] if name not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown cipher suite(s) {', '.join(map(repr, unknown))}; known: Go's "
+                f"crypto/tls names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+            )
+        if suites is not None and not suites:
+            raise ValueError("an empty list would allow no cipher suite; leave the key out")
+        return suites
 
     @field_validator("max_version")
     @classmethod
@@ -242,6 +285,19 @@ def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
     context.minimum_version = _VERSIONS[tls.min_version]
     if tls.max_version:
         context.maximum_version = _VERSIONS[tls.max_version]
+    if tls.cipher_suites is not None:
+        legacy = [CIPHER_SUITES[name] for name in tls.cipher_suites if name in CIPHER_SUITES]
+        try:
+            # Only TLS 1.0-1.2 suites are set: a list of only TLS 1.3 names leaves 1.2 unchanged.
+            if legacy:
+                context.set_ciphers(":".join(legacy))
+        except ssl.SSLError as exc:
+            raise WebConfigError(
+                f"web config {origin}: tls_server_config.cipher_suites "
+                f"{tls.cipher_suites}: this OpenSSL cannot use them ({exc})"
+            ) from None
+    if tls.prefer_server_cipher_suites:
+        context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     try:
         context.load_cert_chain(tls.cert_file, tls.key_file)
     except (OSError, ssl.SSLError) as exc:

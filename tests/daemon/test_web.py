@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -181,6 +182,10 @@ def test_basic_auth_remembers_success_but_never_a_failure() -> None:
         ("basic_auth_users:\n  alice: plaintext\n", "must be a bcrypt hash"),
         ("tls_config: {}\n", "tls_config = {}: unknown or unsupported key"),
         (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  curve_preferences: [X25519]\n",
+            "tls_server_config.curve_preferences = ['X25519']: unknown or unsupported key",
+        ),
+        (
             "tls_server_config:\n  cert_file: none.pem\n  key_file: none.key\n",
             "cannot load tls_server_config cert_file",
         ),
@@ -213,7 +218,7 @@ def test_basic_auth_remembers_success_but_never_a_failure() -> None:
         ("http_server_config:\n  headers:\n    X A: b\n", "header name 'X A' is not"),
         (
             "tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_X]\n",
-            "tls_server_config.cipher_suites = ['TLS_X']: unknown or unsupported key",
+            "tls_server_config.cipher_suites = ['TLS_X']: unknown cipher suite(s) 'TLS_X'",
         ),
     ],
 )
@@ -243,7 +248,7 @@ def test_tls_files_that_cannot_serve_are_refused_at_load(tmp_path: Path, ca: tru
         "tls_server_config:\n  cert_file: one.crt\n  key_file: one.key\n"
         "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: absent-ca.pem\n"
     )
-    with pytest.raises(WebConfigError, match="cannot load client_ca_file .*absent-ca.pem"):
+    with pytest.raises(WebConfigError, match=r"cannot load client_ca_file .*absent-ca\.pem"):
         load_web_config(no_ca)
 
 
@@ -339,6 +344,37 @@ def test_tls_context_is_built_once_at_load(tls_web_config: Path, ca: trustme.CA)
         ca.configure_trust(client)
         status, _, _ = https_get(server.port, "/metrics", client, auth("prometheus", PASSWORD))
         assert status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cipher_suites_take_go_names_and_limit_tls12(tmp_path: Path, ca: trustme.CA) -> None:
+    cert = ca.issue_cert("127.0.0.1")  # an ECDSA key
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    config = tmp_path / "web.yml"
+    config.write_text(
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.pem\n"
+        "  max_version: TLS12\n"
+        "  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256]\n"
+    )
+    server = ExporterHTTPServer(("127.0.0.1", 0), Snapshot, list, load_web_config(config))
+    server.start()
+    try:
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            negotiated = tls.cipher()
+            assert negotiated is not None
+            assert negotiated[0] == "ECDHE-ECDSA-AES256-GCM-SHA384"
+        other = ssl.create_default_context()
+        ca.configure_trust(other)
+        other.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            https_get(server.port, "/metrics", other)
     finally:
         server.shutdown()
         server.server_close()
