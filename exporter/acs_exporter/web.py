@@ -45,6 +45,13 @@ Readiness = Callable[[], list[str]]
 # replicas, federation, a dashboard reload) must not overflow it, or the dropped SYNs are
 # retried by the clients after 1 s, then 3 s. The kernel caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 1024
+# Connections served at once (one thread each). Past this a new connection is answered 503
+# and closed at once, so a flood of slow clients costs bounded threads and memory.
+MAX_CONNECTIONS = 512
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 21\r\n\r\ntoo many connections\n"
+)
 # How long a kept-alive connection may wait for its next request.
 IDLE_TIMEOUT_SECONDS = 30.0
 # The request line is capped at 64 KiB by the standard library; the header block as a whole is
@@ -194,6 +201,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         registry: CollectorRegistry | None = None,
         *,
         request_timeout: float = 30.0,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         """`registry` holds collectors served after the snapshot (e.g. process metrics).
         `request_timeout` bounds one request from its first byte (for a connection's first
@@ -205,6 +213,9 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         self.web_config = web_config or WebConfig()
         self.auth = BasicAuth(self.web_config.basic_auth_users)
         self.request_timeout = request_timeout
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._last_busy_log = 0.0
         super().__init__(address, _Handler)
         tls = self.web_config.tls_server_config
         context = self.web_config.ssl_context(tls.cert_file) if tls is not None else None
@@ -223,6 +234,41 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
         thread.start()
         return thread
+
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse_busy(cast(socket.socket, request))
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse_busy(self, request: socket.socket) -> None:
+        now = time.monotonic()
+        if now - self._last_busy_log > 10:  # one line per 10 s, not one per connection
+            self._last_busy_log = now
+            log.warning(
+                "too many connections: refusing new ones", extra={"limit": self.max_connections}
+            )
+        try:
+            if not isinstance(request, ssl.SSLSocket):  # a TLS client cannot read plain text
+                request.setblocking(False)
+                request.send(_BUSY)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # TLS handshake failures, timeouts and dropped connections are the client's business.

@@ -38,6 +38,7 @@ def serving(
     readiness: Callable[[], list[str]] = list,
     request_timeout: float = 30.0,
     registry: CollectorRegistry | None = None,
+    max_connections: int = 512,
 ) -> Iterator[ExporterHTTPServer]:
     server = ExporterHTTPServer(
         ("127.0.0.1", 0),
@@ -46,6 +47,7 @@ def serving(
         web_config,
         registry,
         request_timeout=request_timeout,
+        max_connections=max_connections,
     )
     server.start()
     try:
@@ -253,6 +255,40 @@ def test_a_client_reading_the_answer_slowly_is_cut_at_the_request_deadline() -> 
     head, _, body = data.partition(b"\r\n\r\n")
     received, promised = len(body), _content_length(head)
     assert received < promised, (received, promised)
+
+
+def test_connections_past_the_limit_get_503_and_the_slots_come_back() -> None:
+    """Each connection holds a thread (for at most the request deadline): past the limit a new
+    one is refused at once instead of adding threads without bound."""
+    with serving(max_connections=5) as server:
+        idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
+        try:
+            # Each holds its slot once the server has accepted it.
+            deadline = time.monotonic() + 20
+            answer = b""
+            while time.monotonic() < deadline:
+                answer = raw_exchange(
+                    server.port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+                )
+                if answer.startswith(b"HTTP/1.1 503"):
+                    break
+                time.sleep(0.1)
+            assert answer.startswith(b"HTTP/1.1 503"), answer
+        finally:
+            for sock in idle:
+                sock.close()
+        # Closed connections give their slots back.
+        deadline = time.monotonic() + 20
+        while not _healthy(server.port):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return get(port, "/healthz")[0] == 200
+    except OSError:
+        return False
 
 
 def test_a_keep_alive_connection_gets_a_fresh_deadline_per_request() -> None:
