@@ -291,6 +291,28 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def test_an_idle_or_slow_connection_does_not_delay_shutdown(tmp_path: Path) -> None:
+    """A kept-alive scraper connection (idle up to 30 s) or a slow client must not hold SIGTERM
+    up: connection threads are daemons, which server_close does not wait for."""
+    running = start([], tmp_path)
+    try:
+        running.wait_ready()
+        kept = http.client.HTTPConnection("127.0.0.1", running.port, timeout=20)
+        kept.request("GET", "/metrics")
+        kept.getresponse().read()  # the connection stays open, idle
+        slow = socket.create_connection(("127.0.0.1", running.port))
+        slow.sendall(b"GET /metrics HTTP/1.1\r\n")  # and a request that never completes
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert running.stop(timeout=60) == 0, running.log()
+        assert time.monotonic() - started < 10, running.log()
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+        kept.close()
+        slow.close()
+
+
 def test_a_keep_alive_connection_gets_a_fresh_deadline_per_request() -> None:
     """The deadline bounds one request, not the connection: a scraper that keeps its
     connection and scrapes every second past the deadline is still served."""
