@@ -119,11 +119,14 @@ def test_200_simultaneous_scrapes_are_all_answered_without_syn_retry_stalls() ->
     then 3 s: the slowest scrape of the burst takes seconds. A real backlog queues them all."""
     with serving() as server:
         get(server.port, "/healthz")  # warm up
-        durations = asyncio.run(_burst(server.port, 200))
-    assert len(durations) == 200
+        # The better of two bursts: a passing load spike on the machine hits one, a backlog
+        # that drops SYNs hits both.
+        bursts = [asyncio.run(_burst(server.port, 200)) for _ in range(2)]
+    assert all(len(durations) == 200 for durations in bursts)
     # A SYN retransmit adds at least 1 s; 200 tiny responses take well under that even on a
     # loaded machine, so anything past 2.5 s means connections were dropped and retried.
-    assert max(durations) < 2.5, sorted(durations)[-10:]
+    slowest = min(max(durations) for durations in bursts)
+    assert slowest < 2.5, [sorted(durations)[-5:] for durations in bursts]
 
 
 # --- Slow clients ---------------------------------------------------------------------------
@@ -224,12 +227,13 @@ def _content_length(head: bytes) -> int:
 
 
 def test_a_client_reading_the_answer_slowly_is_cut_at_the_request_deadline() -> None:
-    """Read a kilobyte every 0.2 s for 10 s, then everything as fast as possible: a server that
-    kept writing past the 5 s deadline delivers the whole body; one that gave up truncates it
-    (the kernel's buffers still deliver what was written before the cut)."""
+    """Read a kilobyte every 0.2 s for 12 s, then everything as fast as possible: a server that
+    kept writing past the 8 s deadline delivers the whole body; one that gave up truncates it
+    (the kernel's buffers still deliver what was written before the cut). The deadline leaves
+    rendering the 11 MB (under a second) ample time on a loaded machine."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Bulky())
-    with serving(request_timeout=5.0, registry=registry) as server:
+    with serving(request_timeout=8.0, registry=registry) as server:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", server.port))
@@ -240,7 +244,7 @@ def test_a_client_reading_the_answer_slowly_is_cut_at_the_request_deadline() -> 
             chunk = sock.recv(1024)
             assert chunk, f"closed before the answer (rendering took the deadline?): {data!r}"
             data += chunk
-        slow_until = time.monotonic() + 10
+        slow_until = time.monotonic() + 12
         while time.monotonic() < slow_until and (chunk := sock.recv(1024)):
             data += chunk
             time.sleep(0.2)
