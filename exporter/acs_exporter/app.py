@@ -148,7 +148,12 @@ def serve(
     host, port = split_listen_address(settings.web.listen_address)
     try:
         server = ExporterHTTPServer(
-            (host, port), exporter.snapshot, exporter.readiness, web_config, process_registry
+            (host, port),
+            exporter.snapshot,
+            exporter.readiness,
+            web_config,
+            process_registry,
+            request_timeout=settings.web.request_timeout.total_seconds(),
         )
     except OSError as exc:
         raise StartupError(

@@ -74,6 +74,12 @@ class WebSettings(_Section):
         None,
         description="Exporter-toolkit web config file: TLS and basic auth (CLI --web.config.file).",
     )
+    request_timeout: Duration = Field(
+        timedelta(seconds=30),
+        gt=timedelta(0),
+        description="Longest time one HTTP request may take, first byte to last byte of the "
+        "answer (TLS handshake included); a slower client is cut.",
+    )
 
     @field_validator("listen_address")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import http.client
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -20,6 +21,10 @@ from acs_exporter.webconfig import BasicAuth, WebConfigError, load_web_config
 
 PASSWORD = "s3cret-scrape"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+LOW_COST = "$2b$03$" + HASH[7:]
+HIGH_COST = "$2b$32$" + HASH[7:]
+BAD_SALT = HASH[:28] + "z" + HASH[29:]  # the salt's last character carries only 2 bits
+BAD_ALPHABET = HASH[:-1] + "!"
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +65,12 @@ def https_get(
         connection.close()
 
 
-def plain_http_status(port: int) -> int | None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def plain_http(port: int) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         connection.request("GET", "/metrics")
-        return connection.getresponse().status
-    except (http.client.HTTPException, OSError):
-        return None
+        response = connection.getresponse()
+        return response.status, response.read()
     finally:
         connection.close()
 
@@ -96,8 +100,11 @@ def test_tls_and_basic_auth_on_the_real_process(
         landing = https_get(running.port, "/", client)
         good = https_get(running.port, "/metrics", client, auth("prometheus", PASSWORD))
         again = https_get(running.port, "/metrics", client, auth("prometheus", PASSWORD))
-        # Plain HTTP to a TLS port gets nothing useful.
-        assert plain_http_status(running.port) is None
+        # Plain HTTP to a TLS port gets the 400 Go exporters answer, and no metrics.
+        assert plain_http(running.port) == (
+            400,
+            b"Client sent an HTTP request to an HTTPS server.\n",
+        )
     finally:
         assert running.stop() == 0, running.log()
     for response in (missing, wrong, unknown_user, garbage, landing):
@@ -175,6 +182,10 @@ def test_basic_auth_remembers_success_but_never_a_failure() -> None:
         ("basic_auth_users:\n  alice: plaintext\n", "must be a bcrypt hash"),
         ("tls_config: {}\n", "tls_config = {}: unknown or unsupported key"),
         (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  curve_preferences: [X25519]\n",
+            "tls_server_config.curve_preferences = ['X25519']: unknown or unsupported key",
+        ),
+        (
             "tls_server_config:\n  cert_file: none.pem\n  key_file: none.key\n",
             "cannot load tls_server_config cert_file",
         ),
@@ -187,6 +198,28 @@ def test_basic_auth_remembers_success_but_never_a_failure() -> None:
             "  client_auth_type: RequireAndVerifyClientCert\n",
             "needs client_ca_file",
         ),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n"
+            "  min_version: TLS13\n  max_version: TLS12\n",
+            "min_version TLS13 is above max_version TLS12",
+        ),
+        (f"basic_auth_users:\n  alice: {LOW_COST}\n", "user 'alice' has cost 3, outside 4..31"),
+        (f"basic_auth_users:\n  alice: {HIGH_COST}\n", "user 'alice' has cost 32, outside 4..31"),
+        (f"basic_auth_users:\n  alice: {BAD_SALT}\n", "user 'alice' has a malformed salt"),
+        (f"basic_auth_users:\n  alice: {BAD_ALPHABET}\n", "user 'alice' must be a bcrypt hash"),
+        (
+            'http_server_config:\n  headers:\n    X-A: "a\\r\\nSet-Cookie: b"\n',
+            "the value of header 'X-A' has a control character",
+        ),
+        (
+            "http_server_config:\n  headers:\n    content-type: text/html\n",
+            "header 'content-type' is set by the server",
+        ),
+        ("http_server_config:\n  headers:\n    X A: b\n", "header name 'X A' is not"),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_X]\n",
+            "tls_server_config.cipher_suites = ['TLS_X']: unknown cipher suite(s) 'TLS_X'",
+        ),
     ],
 )
 def test_bad_web_config_is_named(tmp_path: Path, content: str, expected: str) -> None:
@@ -197,6 +230,51 @@ def test_bad_web_config_is_named(tmp_path: Path, content: str, expected: str) ->
     assert expected in str(error.value)
     assert str(path) in str(error.value)
     assert "plaintext" not in str(error.value)
+    for secret in (LOW_COST, HIGH_COST, BAD_SALT, BAD_ALPHABET):
+        assert secret[7:] not in str(error.value)
+
+
+def test_tls_files_that_cannot_serve_are_refused_at_load(tmp_path: Path, ca: trustme.CA) -> None:
+    one, other = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    one.cert_chain_pems[0].write_to_path(str(tmp_path / "one.crt"))
+    other.private_key_pem.write_to_path(str(tmp_path / "other.key"))
+    mismatch = tmp_path / "mismatch.yml"
+    mismatch.write_text("tls_server_config:\n  cert_file: one.crt\n  key_file: other.key\n")
+    with pytest.raises(WebConfigError, match="cannot load tls_server_config cert_file"):
+        load_web_config(mismatch)
+    one.private_key_pem.write_to_path(str(tmp_path / "one.key"))
+    no_ca = tmp_path / "no-ca.yml"
+    no_ca.write_text(
+        "tls_server_config:\n  cert_file: one.crt\n  key_file: one.key\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: absent-ca.pem\n"
+    )
+    with pytest.raises(WebConfigError, match=r"cannot load client_ca_file .*absent-ca\.pem"):
+        load_web_config(no_ca)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n"
+            "  min_version: TLS13\n  max_version: TLS12\n",
+            "min_version TLS13 is above max_version TLS12",
+        ),
+        (f"basic_auth_users:\n  alice: {HIGH_COST}\n", "has cost 32, outside 4..31"),
+    ],
+)
+def test_check_config_refuses_what_run_refuses(tmp_path: Path, content: str, expected: str) -> None:
+    """Both call load_web_config: the same file gets the same message and exit status 1."""
+    path = tmp_path / "web.yml"
+    path.write_text(content)
+    checked = run_cli(["check-config", "--web.config.file", str(path)])
+    assert checked.returncode == 1
+    assert expected in checked.stderr
+    running = start(["--web.config.file", str(path)], tmp_path)
+    assert running.process.wait(30) == 1
+    assert expected in running.log()
+    assert "Traceback" not in checked.stderr + running.log()
+    assert HIGH_COST[7:] not in checked.stderr + running.log()
 
 
 def test_missing_web_config_file_stops_run_and_check_config(tmp_path: Path) -> None:
@@ -266,6 +344,37 @@ def test_tls_context_is_built_once_at_load(tls_web_config: Path, ca: trustme.CA)
         ca.configure_trust(client)
         status, _, _ = https_get(server.port, "/metrics", client, auth("prometheus", PASSWORD))
         assert status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cipher_suites_take_go_names_and_limit_tls12(tmp_path: Path, ca: trustme.CA) -> None:
+    cert = ca.issue_cert("127.0.0.1")  # an ECDSA key
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    config = tmp_path / "web.yml"
+    config.write_text(
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.pem\n"
+        "  max_version: TLS12\n"
+        "  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256]\n"
+    )
+    server = ExporterHTTPServer(("127.0.0.1", 0), Snapshot, list, load_web_config(config))
+    server.start()
+    try:
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            negotiated = tls.cipher()
+            assert negotiated is not None
+            assert negotiated[0] == "ECDHE-ECDSA-AES256-GCM-SHA384"
+        other = ssl.create_default_context()
+        ca.configure_trust(other)
+        other.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+        with pytest.raises((ssl.SSLError, OSError, http.client.HTTPException)):
+            https_get(server.port, "/metrics", other)
     finally:
         server.shutdown()
         server.server_close()
