@@ -59,6 +59,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _MS = timedelta(milliseconds=1)
 PushInterval = Annotated[timedelta, READ_DURATION, between(100 * _MS, timedelta(hours=1))]
 PushTimeout = Annotated[timedelta, READ_DURATION, between(100 * _MS, timedelta(minutes=5))]
+RequestTimeout = Annotated[timedelta, READ_DURATION, between(100 * _MS, timedelta(minutes=10))]
 
 
 class _Section(BaseModel):
@@ -74,9 +75,8 @@ class WebSettings(_Section):
         None,
         description="Exporter-toolkit web config file: TLS and basic auth (CLI --web.config.file).",
     )
-    request_timeout: Duration = Field(
+    request_timeout: RequestTimeout = Field(
         timedelta(seconds=30),
-        gt=timedelta(0),
         description="Longest time one HTTP request may take, first byte to last byte of the "
         "answer (TLS handshake included); a slower client is cut.",
     )

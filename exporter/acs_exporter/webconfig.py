@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Literal
 
 import bcrypt
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +25,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from acs_exporter import safeyaml
+from acs_exporter.redact import shown_value
 
 # `$2y$10$` + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet.
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}$")
@@ -233,16 +235,21 @@ def dummy_hash(cost: int) -> bytes:
     return f"$2b${cost:02d}${_DUMMY_SALT_AND_HASH}".encode()
 
 
+# The web config is small: the same bounded loader as the main config (no alias bombs, no
+# duplicate keys, no deep nesting), with its own limits.
+WEB_YAML_LIMITS = safeyaml.YamlLimits(max_bytes=1 << 20, max_depth=16, max_nodes=10_000)
+
+
 def load_web_config(path: Path) -> WebConfig:
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
+        data, _ = safeyaml.load(safeyaml.read_text(path, WEB_YAML_LIMITS), WEB_YAML_LIMITS)
     except OSError as exc:
         raise WebConfigError(f"web config {path}: cannot read it ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise WebConfigError(f"web config {where}: invalid YAML ({exc})") from None
+    except safeyaml.YamlProblem as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise WebConfigError(f"web config {where}: {exc.message}") from None
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise WebConfigError(f"web config {path}: expected a mapping at the top level")
     try:
@@ -253,9 +260,8 @@ def load_web_config(path: Path) -> WebConfig:
             key = ".".join(str(p) for p in error["loc"])
             # Hashes, and header values (which may carry tokens), are never echoed.
             secret = "basic_auth_users" in key or key.startswith("http_server_config.headers")
-            value = "" if error["type"] == "missing" else f" = {error['input']!r}"
-            if secret:
-                value = ""
+            shown = None if secret or error["type"] == "missing" else shown_value(error["input"])
+            value = "" if shown is None else f" = {shown}"
             expected = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 expected = "unknown or unsupported key"

@@ -181,6 +181,9 @@ CASES = [
     ),
     Case("spike-negative", sim(spike_start="-1"), "spike_start", 2),
     Case("otlp-zero-interval", b"otlp: {interval: 0s}\n", "otlp.interval = '0s'", 1),
+    Case(
+        "web-zero-request-timeout", b"web: {request_timeout: 0s}\n", "web.request_timeout = '0s'", 1
+    ),
     Case("otlp-inf-timeout", b"otlp: {timeout: .inf}\n", "otlp.timeout", 1),
     Case("otlp-huge-interval", b"otlp: {interval: 2w}\n", "otlp.interval", 1),
     Case("duration-list", sim(poll_interval="[1s]"), "poll_interval", 2),
