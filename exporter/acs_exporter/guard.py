@@ -2,8 +2,9 @@
 
 Generic over families: a family's series are keyed by a tuple of label values, some of them
 from data (end codes, call types, operation names: unbounded) and some bounded by the exporter
-itself (the category, one of five). Until `limit` series are counted, every new series is
-admitted as it is. Past it, a new series is folded (docs/metrics.md, "Cardinality"):
+itself (the category, one of five). A data value longer than MAX_VALUE_LENGTH is always
+`other`. Until `limit` series are counted, every new series is admitted as it is. Past it, a
+new series is folded (docs/metrics.md, "Cardinality"):
 
 1. each data label whose value no counted series of the family has yet becomes `other`, the
    rest keep their values (a flood of new call types keeps its end codes);
@@ -23,6 +24,9 @@ from dataclasses import dataclass
 from typing import Final
 
 OTHER: Final = "other"
+# A data label value longer than this is never exported (the series count does not bound the
+# size of a scrape when one call type is a 500 KB string): it is `other`, whatever the limit.
+MAX_VALUE_LENGTH: Final = 256
 
 Values = tuple[str, ...]
 
@@ -55,17 +59,22 @@ class SeriesGuard:
         """Where a new series (`values`, not counted yet) goes, with `size` series counted.
 
         `foldable[i]` is True for the labels whose values come from data."""
+        original = values
+        overlong = [i for i, v in enumerate(values) if foldable[i] and len(v) > MAX_VALUE_LENGTH]
+        if overlong:
+            values = _fold(values, overlong)
+            if exists(values):
+                return self._placed(family, original, values)
         if size < self.limit:
-            self._note(family, values)
-            return Placement(values, ())
+            return self._placed(family, original, values)
         seen = self._seen_in(family, len(values))
         fresh = [i for i, v in enumerate(values) if foldable[i] and v not in seen[i]]
         everything = _fold(values, [i for i in range(len(values)) if foldable[i]])
         if fresh:
             partly = _fold(values, fresh)
             if partly != everything and (exists(partly) or size < self.limit + self.headroom):
-                return self._placed(family, values, partly)
-        return self._placed(family, values, everything)
+                return self._placed(family, original, partly)
+        return self._placed(family, original, everything)
 
     def _placed(self, family: str, original: Values, values: Values) -> Placement:
         self._note(family, values)

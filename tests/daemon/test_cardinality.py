@@ -148,6 +148,24 @@ def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
     assert state.folded == 2 + 3 + 4 + 6 + 7  # records folded, each once
 
 
+def test_a_label_value_too_long_to_export_is_other_even_below_the_limit() -> None:
+    # The series count alone does not bound a scrape: 2000 series of a 500 KB call type would.
+    resolver = Resolver(load_catalog())
+    plan = LabelPlan(call_end_labels=("call_type",))
+    huge = "x" * 500_000
+    observations = [
+        Observation("0", "0", None, (("call_type", huge + str(i)),), 1) for i in range(3)
+    ]
+    observations.append(Observation("0", "0", None, (("call_type", "x" * 256),), 1))
+    state = State().apply("s", summarise(Batch(call_ends=observations), resolver, plan), None, 2000)
+    success = resolver.resolve("0", "0", None, Domain.CALL_END).category
+    assert {key: v for (_s, key), v in state.series.items()} == {
+        (CALL_ENDS, "0", "0", success, (OTHER,)): 3,
+        (CALL_ENDS, "0", "0", success, ("x" * 256,)): 1,  # at the length limit: kept
+    }
+    assert state.folded_labels == {(CALL_ENDS, "call_type"): 3}
+
+
 def test_the_folding_counter_is_exported_by_family_and_label_from_zero() -> None:
     plan = LabelPlan(call_end_labels=("call_type",))
     state = State(folded_labels={(CALL_ENDS, "call_type"): 3})
