@@ -42,6 +42,7 @@ _REJECTIONS: dict[str, tuple[str, ...]] = {
         "invalid_row",
         "invalid_document",
         "unknown_format",
+        "line_too_long",
     ),
     "log_analytics": (),  # a bad response fails the whole poll (a query error)
 }

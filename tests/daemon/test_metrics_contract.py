@@ -89,6 +89,7 @@ FILES_REJECTIONS = {
     "invalid_row",
     "invalid_document",
     "unknown_format",
+    "line_too_long",
 }
 
 

@@ -67,6 +67,7 @@ class FileProgress:
     mtime_ns: int
     failed: bool = False  # a document that could not be parsed at this size and mtime
     complete: bool = False  # everything up to `size` was read: unchanged, it needs no opening
+    rotated: bool = False  # moved here from another path (rotation): it no longer grows
 
     def to_cursor(self) -> Cursor:
         return {
@@ -79,6 +80,7 @@ class FileProgress:
             "mtime_ns": self.mtime_ns,
             "failed": self.failed,
             "complete": self.complete,
+            "rotated": self.rotated,
         }
 
     @classmethod
@@ -103,6 +105,7 @@ class FileProgress:
             mtime_ns=mtime_ns,
             failed=value.get("failed") is True,
             complete=value.get("complete") is True,
+            rotated=value.get("rotated") is True,
         )
 
 
@@ -133,12 +136,13 @@ class FilesSource:
     ) -> None:
         self._settings = settings
         self._clock = clock
-        # Each file's size, and since when it has had it: a file that has not grown for half a
-        # poll interval (so between two regular polls, not just two catch-up polls a few
-        # milliseconds apart) is complete, and a last line without a newline can be read. Not
-        # persisted: after a restart such a line waits one poll more.
+        # Each file's size, and since when it has had it: a file that has not grown for
+        # `unterminated_line_timeout` (far longer than a poll interval: a writer pausing
+        # mid-line must not have its half line read as a record) is complete, and a last line
+        # without a newline can be read. Not persisted: after a restart such a line waits the
+        # timeout again.
         self._last_size: dict[str, tuple[int, float]] = {}
-        self._settled_after = settings.poll_interval.total_seconds() / 2
+        self._settled_after = settings.complete_after
         self._missing_reported: set[str] = set()
         self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
@@ -252,12 +256,20 @@ class FilesSource:
             stat = os.fstat(f.fileno())
             size = stat.st_size
             head = f.read(min(size, HEAD_BYTES))
-            final = self._sighted(key, size) >= self._settled_after
+            unchanged_for = self._sighted(key, size)
+            final = unchanged_for >= self._settled_after
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
                 log.info("%s: file was replaced or truncated, reading it from the start", path)
                 entry = None
             if entry is None:
                 entry = _moved_here(key, head, size, stat.st_mtime_ns, state)
+                if entry is not None:
+                    entry.rotated = True
+            if entry is not None and entry.rotated and unchanged_for >= 0:
+                # Rotated away (a new file holds its old path): it no longer grows, so its last
+                # line is complete once seen at the same size twice (not on the very poll that
+                # finds it moved, in case its writer was still finishing the line).
+                final = True
             if entry is None:
                 fmt = self._format(path, head)
                 if fmt is None:
@@ -347,6 +359,7 @@ class FilesSource:
                     final=final,
                     reject=reject,
                     advance=advance,
+                    max_line=self._settings.max_line_bytes,
                 )
             )
         entry.offset, entry.line = result.offset, result.line

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Default `max_line_bytes`: far above any ACS record (a few KiB), far below what hurts.
+MAX_LINE_BYTES = 1024 * 1024
+# Default `unterminated_line_timeout`, in poll intervals.
+UNTERMINATED_LINE_POLLS = 10
 
 
 class FilesSettings(BaseModel):
@@ -21,3 +26,34 @@ class FilesSettings(BaseModel):
     batch_records: int = Field(
         100_000, gt=0, description="At most this many records per poll; the rest follows at once."
     )
+    max_line_bytes: int = Field(
+        MAX_LINE_BYTES,
+        gt=0,
+        description="Longer lines are rejected (line_too_long), read in chunks, never whole.",
+    )
+    unterminated_line_timeout: timedelta | None = Field(
+        None,
+        description="A last line without a newline is complete once the file has not grown for "
+        "this long (default: ten poll intervals), or at once when the file was rotated.",
+    )
+
+    @field_validator("unterminated_line_timeout")
+    @classmethod
+    def _not_negative(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(0):
+            raise ValueError("must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _default_timeout(self) -> Self:
+        if self.unterminated_line_timeout is None:
+            self.unterminated_line_timeout = self.poll_interval * UNTERMINATED_LINE_POLLS
+        return self
+
+    @property
+    def complete_after(self) -> float:
+        """Seconds without growth after which an unterminated last line is complete."""
+        timeout = self.unterminated_line_timeout
+        return (
+            self.poll_interval * UNTERMINATED_LINE_POLLS if timeout is None else timeout
+        ).total_seconds()

@@ -27,6 +27,7 @@ class ReadRequest:
     final: bool  # the file has stopped growing: a last line without newline is complete
     reject: Reject
     advance: Callable[[int], None]  # progress, in the unit of `offset`
+    max_line: int = 1024 * 1024  # line formats: longer lines are rejected as line_too_long
 
 
 @dataclass(slots=True)
