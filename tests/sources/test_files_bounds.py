@@ -98,6 +98,32 @@ def test_a_64_mib_line_is_rejected_without_being_held_in_memory(
     assert peak < 8 * MIB, peak  # the line is 64 MiB; the cap is 1 MiB
 
 
+def test_a_csv_record_spanning_lines_is_capped_as_a_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each line is short, but a quote left open at its end joins it to the next: without a cap
+    # on the record, csv gathers millions of fields in memory.
+    path = tmp_path / "calls.csv"
+    with path.open("w") as f:
+        f.write("ParticipantEndReason,ParticipantEndSubCode\n0,0\n")
+        f.write('487,"a",')
+        for _ in range(160):
+            f.write("c," * 50_000 + '"\n",')
+        f.write('"end"\n\n0,0\n')
+    src = source(path)
+    caplog.set_level(logging.WARNING)
+    tracemalloc.start()
+    try:
+        found, rejected, _ = drain(src)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found[("0", "0")] == 2  # the rows around it still count
+    assert rejected["line_too_long"] == 1
+    assert f"{path}:3: CSV record over lines 3-" in caplog.text
+    assert peak < 32 * MIB, peak  # the record is 16 MB of fields
+
+
 def test_the_cap_is_configurable_and_a_line_at_the_cap_is_read(tmp_path: Path) -> None:
     path = tmp_path / "calls.jsonl"
     short = record("0")

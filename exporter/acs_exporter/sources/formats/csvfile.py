@@ -20,6 +20,10 @@ PROGRESS_EVERY = 4096
 MAX_LINE_BYTES = 1024 * 1024
 
 
+class _RecordTooLong(Exception):
+    """The record's lines (quoted fields spanning lines) passed the line cap together."""
+
+
 class _Lines:
     """Decoded lines from a byte offset, remembering how far csv has consumed them."""
 
@@ -43,6 +47,7 @@ class _Lines:
         self.line = line
         self.at_end = False
         self.bad_encoding = False  # a line of the current record was not UTF-8
+        self.record_bytes = 0  # bytes of the current record's lines so far
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -62,6 +67,11 @@ class _Lines:
             # Skipped, never held whole; csv sees a blank line (read_csv counts the rejection).
             self.too_long.append((self.line, line.length))
             return "\n"
+        self.record_bytes += line.length
+        if self.record_bytes > self._max_line + 1:
+            # Lines joined by quoted newlines are one record: the cap bounds it too, or csv
+            # would gather an unbounded list of fields across lines.
+            raise _RecordTooLong
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -107,11 +117,16 @@ def read_csv(request: ReadRequest) -> ReadResult:
         start_line = lines.line + 1
         where = f"{request.display}:{start_line}"
         lines.bad_encoding = False
+        lines.record_bytes = 0
         try:
             row = next(reader)
         except StopIteration:
             result.at_end = True
             break
+        except _RecordTooLong:
+            _reject_cut_record(request, result, lines, where, start_line)
+            reader = csv.reader(lines, strict=True)  # the old one is inside the cut record
+            continue
         except csv.Error as error:
             if lines.at_end and not request.final:
                 result.at_end = True  # a quoted field still being written
@@ -126,21 +141,53 @@ def read_csv(request: ReadRequest) -> ReadResult:
         if lines.line % PROGRESS_EVERY == 0:
             request.advance(result.offset - reported)
             reported = result.offset
-        if not row:
-            continue
-        result.records += 1
-        if lines.bad_encoding:
-            request.reject("invalid_encoding", where, "line is not valid UTF-8")
-        elif len(row) != len(columns):
-            message = f"expected {len(columns)} fields, found {len(row)}"
-            request.reject("wrong_field_count", where, message)
-        else:
-            try:
-                result.add(*layout.observation(row))
-            except RecordError as error:
-                request.reject(error.reason, where, str(error))
+        if row:
+            _count_row(
+                request,
+                result,
+                row,
+                layout=layout,
+                width=len(columns),
+                where=where,
+                bad_encoding=lines.bad_encoding,
+            )
     request.advance(result.offset - reported)
     return result
+
+
+def _count_row(
+    request: ReadRequest,
+    result: ReadResult,
+    row: list[str],
+    *,
+    layout: ColumnLayout,
+    width: int,
+    where: str,
+    bad_encoding: bool,
+) -> None:
+    result.records += 1
+    if bad_encoding:
+        request.reject("invalid_encoding", where, "line is not valid UTF-8")
+    elif len(row) != width:
+        request.reject("wrong_field_count", where, f"expected {width} fields, found {len(row)}")
+    else:
+        try:
+            result.add(*layout.observation(row))
+        except RecordError as error:
+            request.reject(error.reason, where, str(error))
+
+
+def _reject_cut_record(
+    request: ReadRequest, result: ReadResult, lines: _Lines, where: str, start_line: int
+) -> None:
+    _reject_too_long(request, result, lines)
+    _commit(result, lines)
+    result.records += 1
+    message = (
+        f"CSV record over lines {start_line}-{lines.line} longer than "
+        f"{request.max_line} bytes (cut there; see max_line_bytes)"
+    )
+    request.reject("line_too_long", where, message)
 
 
 def _reject_too_long(request: ReadRequest, result: ReadResult, lines: _Lines) -> None:
