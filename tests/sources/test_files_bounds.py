@@ -223,3 +223,19 @@ def test_a_rotated_file_cannot_grow_so_its_unterminated_line_counts_at_once(
     third = src.fetch(second.cursor)  # at the same size: rotated files do not grow
     assert counts(third) == {("487", "10003"): 1}
     assert second.rejected == third.rejected == {}
+
+
+def test_a_rejected_value_is_quoted_in_the_log_only_in_part(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    big = {"k" + str(i): "v" * 100 for i in range(1000)}  # ~100 KB: under the line cap
+    line = json.dumps({"category": "CallSummary", "properties": {"participantEndReason": big}})
+    path.write_text(line + "\n" + record("0") + "\n")
+    caplog.set_level(logging.WARNING)
+    found, rejected, _ = drain(source(path))
+    assert found == {("0", "0"): 1}
+    assert rejected == {"wrong_type": 1}
+    [message] = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert message.startswith(f"{path}:1: field properties.participantEndReason: expected")
+    assert len(message) < 600

@@ -45,6 +45,9 @@ CURSOR_VERSION = 1
 FORMATS: tuple[Format, ...] = ("diagnostic-jsonl", "log-analytics-json", "csv")
 # Rejections logged one by one per file and fetch; the rest are summed up in one line.
 MAX_LOGGED_REJECTIONS = 20
+# A rejection's message quotes the value it could not read: at most this many characters of it
+# (a 1 MiB object logged twenty times a poll would flood the logs).
+MAX_MESSAGE_CHARS = 300
 # Files with at least this much left to read get a progress bar (on a terminal).
 PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 
@@ -551,6 +554,8 @@ class _Rejecter:
 
     def __call__(self, reason: str, where: str, message: str) -> None:
         self._rejected[reason] += 1
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message)} characters)"
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
             log.warning(
