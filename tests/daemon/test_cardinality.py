@@ -225,9 +225,11 @@ def test_the_daemon_bounds_a_hundred_thousand_call_types_from_a_files_source(
 ) -> None:
     resolver = Resolver(load_catalog())
     category = categories_of(resolver, Domain.CALL_END)
-    records = 100_000
+    media_category = categories_of(resolver, Domain.CALL_AUTOMATION)
+    records, media = 100_000, 30_000
     data = tmp_path / "calls.jsonl"
     expected: Counter[str] = Counter()
+    expected_media: Counter[str] = Counter()
     with data.open("w") as f:
         for i in range(records):
             code, subcode = CODES[i % len(CODES)]
@@ -238,6 +240,18 @@ def test_the_daemon_bounds_a_hundred_thousand_call_types_from_a_files_source(
                     "participantEndReason": code,
                     "participantEndSubCode": subcode,
                     "callType": f"type-{i}",
+                },
+            }
+            f.write(json.dumps(record) + "\n")
+        for i in range(media):  # distinct Call Automation operations: no configuration at all
+            code, subcode = CODES[i % len(CODES)]
+            expected_media[media_category[(code, subcode)]] += 1
+            record = {
+                "category": "CallAutomationMediaSummary",
+                "properties": {
+                    "resultCode": code,
+                    "resultSubcode": subcode,
+                    "operationName": f"Operation{i}",
                 },
             }
             f.write(json.dumps(record) + "\n")
@@ -266,23 +280,33 @@ def test_the_daemon_bounds_a_hundred_thousand_call_types_from_a_files_source(
         while True:
             text = running.metrics()
             read = samples(text, "acs_exporter_records_read_total")
-            if read.get((("source", "files"),)) == records:
+            if read.get((("source", "files"),)) == records + media:
                 break
             assert time.monotonic() < deadline, running.log()
             time.sleep(0.5)
     finally:
         assert running.stop() == 0, running.log()
     ends = samples(text, "acs_call_ends_total")
-    assert len(ends) <= BOUND
+    media_results = samples(text, "acs_call_automation_media_results_total")
+    assert len(ends) + len(media_results) <= BOUND
     assert len(text) < 200_000  # bytes of one scrape, whatever the data holds
     totals: Counter[str] = Counter()
     for labels, value in ends.items():
         totals[dict(labels)["category"]] += int(value)
     assert totals == expected
+    media_totals: Counter[str] = Counter()
+    for labels, value in media_results.items():
+        media_totals[dict(labels)["category"]] += int(value)
+    assert media_totals == expected_media
     folded = samples(text, "acs_exporter_folded_records_total")
+    operation = (("family", "acs_call_automation_media_results_total"), ("label", "operation"))
+    assert folded[operation] == sum(
+        v for labels, v in media_results.items() if dict(labels)["operation"] == OTHER
+    )
+    assert folded[operation] >= media - LIMIT
     call_type = folded[(("family", "acs_call_ends_total"), ("label", "call_type"))]
     assert call_type == sum(v for labels, v in ends.items() if dict(labels)["call_type"] == OTHER)
     assert call_type >= records - LIMIT
-    assert samples(text, "acs_exporter_series")[()] == len(ends)
+    assert samples(text, "acs_exporter_series")[()] == len(ends) + len(media_results)
     assert (tmp_path / "state").stat().st_size < 200_000
     assert "cardinality guard reached" in running.log()
