@@ -25,7 +25,6 @@ def next_line(f: BinaryIO, available: int, cap: int, final: bool) -> Line | None
     just past it; after None it is undefined (the caller stops reading)."""
     if available <= 0:
         return None
-    start = f.tell()
     raw = f.readline(min(available, cap + 1))
     if not raw:
         return None
@@ -33,6 +32,7 @@ def next_line(f: BinaryIO, available: int, cap: int, final: bool) -> Line | None
         return Line(raw, len(raw))
     if len(raw) <= cap:  # the end of the readable bytes, within the cap
         return Line(raw, len(raw)) if final and len(raw) == available else None
+    start = f.tell() - len(raw)  # only here: a tell() per line would slow every read
     length = _skip_to_newline(f, len(raw), available)
     if length is None:
         return Line(None, available) if final else None
