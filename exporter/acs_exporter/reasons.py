@@ -43,6 +43,7 @@ _REJECTIONS: dict[str, tuple[str, ...]] = {
         "invalid_document",
         "unknown_format",
         "line_too_long",
+        "document_too_large",
     ),
     "log_analytics": (),  # a bad response fails the whole poll (a query error)
 }

@@ -90,6 +90,7 @@ FILES_REJECTIONS = {
     "invalid_document",
     "unknown_format",
     "line_too_long",
+    "document_too_large",
 }
 
 

@@ -239,3 +239,24 @@ def test_a_rejected_value_is_quoted_in_the_log_only_in_part(
     [message] = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
     assert message.startswith(f"{path}:1: field properties.participantEndReason: expected")
     assert len(message) < 600
+
+
+def test_a_query_result_larger_than_the_cap_is_rejected_unread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "result.json"
+    rows = [["0", "0"]] * 100
+    columns = [{"name": "ParticipantEndReason"}, {"name": "ParticipantEndSubCode"}]
+    path.write_text(
+        json.dumps({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]})
+    )
+    size = path.stat().st_size
+    src = source(path, max_document_bytes=size - 1)
+    caplog.set_level(logging.ERROR)
+    found, rejected, _ = drain(src)
+    assert found == Counter()
+    assert rejected == {"document_too_large": 1}  # once, not once per poll
+    assert f"{path}: query result of {size} bytes is larger than max_document_bytes" in caplog.text
+    found, rejected, _ = drain(source(path, max_document_bytes=size))
+    assert found == {("0", "0"): 100}
+    assert rejected == Counter()

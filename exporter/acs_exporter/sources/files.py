@@ -392,6 +392,13 @@ class FilesSource:
         self._cached_document = None
         f.seek(0)
         try:
+            if size > self._settings.max_document_bytes:
+                # Parsed whole, a document costs several times its size: never read this one.
+                raise DocumentError(
+                    "document_too_large",
+                    f"{path}: query result of {size} bytes is larger than max_document_bytes "
+                    f"({self._settings.max_document_bytes})",
+                )
             tables = parse_document(f.read(size), str(path))
         except DocumentError as error:
             if final:

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # Default `max_line_bytes`: far above any ACS record (a few KiB), far below what hurts.
 MAX_LINE_BYTES = 1024 * 1024
+# Default `max_document_bytes`: the query API answers at most ~100 MB; parsed, a document takes
+# several times its size.
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 # Default `unterminated_line_timeout`, in poll intervals.
 UNTERMINATED_LINE_POLLS = 10
 
@@ -30,6 +33,12 @@ class FilesSettings(BaseModel):
         MAX_LINE_BYTES,
         gt=0,
         description="Longer lines are rejected (line_too_long), read in chunks, never whole.",
+    )
+    max_document_bytes: int = Field(
+        MAX_DOCUMENT_BYTES,
+        gt=0,
+        description="A larger query-result (log-analytics-json) file is rejected unread "
+        "(document_too_large): it is parsed whole.",
     )
     unterminated_line_timeout: timedelta | None = Field(
         None,
