@@ -59,42 +59,34 @@ class SeriesGuard:
         """Where a new series (`values`, not counted yet) goes, with `size` series counted.
 
         `foldable[i]` is True for the labels whose values come from data."""
-        original = values
-        overlong = [i for i, v in enumerate(values) if foldable[i] and len(v) > MAX_VALUE_LENGTH]
-        if overlong:
-            values = _fold(values, overlong)
-            if exists(values):
-                return self._placed(family, original, values)
+        folded: list[int] = []
+        if any(len(v) > MAX_VALUE_LENGTH for v in values):
+            folded = [i for i, v in enumerate(values) if foldable[i] and len(v) > MAX_VALUE_LENGTH]
+            values = _fold(values, folded)
+            if folded and exists(values):
+                return Placement(values, tuple(folded))
         if size < self.limit:
-            return self._placed(family, original, values)
-        seen = self._seen_in(family, len(values))
-        fresh = [i for i, v in enumerate(values) if foldable[i] and v not in seen[i]]
-        everything = _fold(values, [i for i in range(len(values)) if foldable[i]])
-        if fresh:
+            return Placement(values, tuple(folded))
+        seen = self._index().get(family)
+        # Data labels not `other` yet, and those of them whose value is new to the family.
+        rest = [i for i, v in enumerate(values) if foldable[i] and v != OTHER]
+        fresh = [i for i in rest if seen is None or values[i] not in seen[i]]
+        if fresh and len(fresh) < len(rest):  # folding only the new values keeps some labels
             partly = _fold(values, fresh)
-            if partly != everything and (exists(partly) or size < self.limit + self.headroom):
-                return self._placed(family, original, partly)
-        return self._placed(family, original, everything)
+            if exists(partly) or size < self.limit + self.headroom:
+                return Placement(partly, tuple(sorted(folded + fresh)))
+        # Nothing new needs noting in the index: a folded series' values are seen ones or other.
+        return Placement(_fold(values, rest), tuple(sorted(folded + rest)))
 
-    def _placed(self, family: str, original: Values, values: Values) -> Placement:
-        self._note(family, values)
-        folded = tuple(i for i, (a, b) in enumerate(zip(original, values, strict=True)) if a != b)
-        return Placement(values, folded)
-
-    def _seen_in(self, family: str, width: int) -> list[set[str]]:
+    def _index(self) -> dict[str, list[set[str]]]:
+        """Per family, per label position, the values counted series have (built once)."""
         if self._seen is None:
             self._seen = {}
-            for fam, values in self._counted():
-                self._note(fam, values, building=True)
-        return self._seen.setdefault(family, [set() for _ in range(width)])
-
-    def _note(self, family: str, values: Values, building: bool = False) -> None:
-        if self._seen is None and not building:
-            return  # not indexed yet: the index, when built, reads every counted series
-        assert self._seen is not None
-        sets = self._seen.setdefault(family, [set() for _ in values])
-        for known, value in zip(sets, values, strict=False):
-            known.add(value)
+            for family, values in self._counted():
+                sets = self._seen.setdefault(family, [set() for _ in values])
+                for known, value in zip(sets, values, strict=False):
+                    known.add(value)
+        return self._seen
 
 
 def _fold(values: Values, positions: Iterable[int]) -> Values:

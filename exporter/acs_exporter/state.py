@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from acs_exporter.aggregate import OTHER, Delta, LabelPlan, SeriesKey
@@ -169,7 +170,7 @@ def _placed(
         return (source, (family, values[0], values[1], category, values[3:]))
 
     values = _flat(key)
-    foldable = _OUTCOME_FOLDABLE + (True,) * (len(values) - len(_OUTCOME_FOLDABLE))
+    foldable = _foldable(len(values))
     placement = guard.place(family, values, foldable, lambda v: as_key(v) in grown, size=len(grown))
     if not placement.folded:
         return (source, key), []
@@ -177,6 +178,11 @@ def _placed(
     return as_key(placement.values), [
         names[i] if i < len(names) else f"label{i}" for i in placement.folded
     ]
+
+
+@cache
+def _foldable(width: int) -> tuple[bool, ...]:
+    return _OUTCOME_FOLDABLE + (True,) * (width - len(_OUTCOME_FOLDABLE))
 
 
 def _folded_pairs(series: Mapping[StateKey, int]) -> dict[tuple[str, str], int]:
