@@ -576,8 +576,8 @@ acs_exporter_series / acs_exporter_series_limit > {_number(e.series_limit_share)
                 description=(
                     "{{ $labels.job }} ({{ $labels.instance }}) exports "
                     + "{{ $value | humanizePercentage }} of its metrics.max_series outcome "
-                    + "series; past the limit, new (code, subcode) pairs are counted as "
-                    + "`other`."
+                    + "series; past the limit, new label values (end codes, call types, "
+                    + "operations) are counted as `other`."
                 ),
             ),
             self.alert(
@@ -588,13 +588,13 @@ increase(acs_exporter_folded_records_total[{e.folded_window}]) > 0
                 for_="0s",
                 severity="info",
                 summary=(
-                    "acs-exporter folds call ends into code `other`: its series limit is reached."
+                    "acs-exporter folds label values into `other`: its series limit is reached."
                 ),
                 description=(
                     "{{ $labels.job }} ({{ $labels.instance }}) counted "
-                    + "{{ $value | humanize }} call ends in the last "
+                    + "{{ $value | humanize }} records of {{ $labels.family }} in the last "
                     + e.folded_window
-                    + " under code and subcode `other` (categories stay exact)."
+                    + " with label {{ $labels.label }} `other` (categories stay exact)."
                 ),
             ),
         ]

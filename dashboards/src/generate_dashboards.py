@@ -805,7 +805,7 @@ def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:
             "Series used",
             "Outcome series exported against metrics.max_series; red from "
             f"{e.series_limit_share:.0%} (ACSExporterSeriesNearLimit). Past the limit new "
-            "end reasons are folded into code `other`.",
+            "label values (end codes, call types, operations) are folded into `other`.",
             [
                 query(
                     f"max(acs_exporter_series{{{sel}}} / acs_exporter_series_limit{{{sel}}})",
@@ -999,14 +999,14 @@ def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:
     board = board.with_panel(
         timeseries_panel(
             "Folded call ends",
-            "Call ends per second counted under code and subcode `other` because the series "
-            "limit was reached (categories stay exact). Any folding fires "
-            "ACSExporterEndReasonsFolded.",
+            "Records per second counted with a label of value `other` because the series "
+            "limit was reached, by label (a record folded in two labels shows under both; "
+            "categories stay exact). Any folding fires ACSExporterEndReasonsFolded.",
             [
                 query(
-                    f"sum by (instance) (rate(acs_exporter_folded_records_total{{{sel}}}"
+                    f"sum by (instance, label) (rate(acs_exporter_folded_records_total{{{sel}}}"
                     "[$__rate_interval]))",
-                    "folded {{instance}}",
+                    "folded {{label}} {{instance}}",
                 )
             ],
             "cps",

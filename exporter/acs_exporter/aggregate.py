@@ -174,6 +174,8 @@ class Delta:
     malformed: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     disagreements: Counter[DisagreementKey] = field(default_factory=Counter)
+    # Each family's extra label names (the plan's), so the guard can name what it folds.
+    label_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.series or self.records_read or self.rejected)
@@ -219,7 +221,10 @@ def _hashable(value: object) -> object:
 
 
 def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
-    delta = Delta(rejected=Counter({k: v for k, v in batch.rejected.items() if v}))
+    delta = Delta(
+        rejected=Counter({k: v for k, v in batch.rejected.items() if v}),
+        label_names={family: plan.labels_for(family) for family in (CALL_ENDS, MEDIA_RESULTS)},
+    )
     for family, observations, domain in (
         (CALL_ENDS, batch.call_ends, Domain.CALL_END),
         (MEDIA_RESULTS, batch.media_results, Domain.CALL_AUTOMATION),

@@ -149,8 +149,9 @@ class Exporter:
             if state.folded > self._state.folded and not self._warned_fold:
                 self._warned_fold = True  # once per process: the counter tracks the rest
                 log.warning(
-                    "cardinality guard reached: new series are counted as code=other, "
-                    "subcode=other (category kept); raise metrics.max_series to see them",
+                    "cardinality guard reached: labels of new series are counted as other "
+                    "(category kept, acs_exporter_folded_records_total says which); raise "
+                    "metrics.max_series to see them",
                     extra={"source": source, "max_series": self._max_series},
                 )
             self._state = state
@@ -279,7 +280,12 @@ class Exporter:
             families = outcome_families(state, self._plan, self._with_source)
             self._outcomes = (state.series, families)
         dynamic = self_families(
-            state, dict(healths), self._max_series, self._clock(), self._rejections
+            state,
+            dict(healths),
+            self._max_series,
+            self._clock(),
+            self._rejections,
+            plan=self._plan,
         )
         disagreements = disagreement_family(state, self._with_source)
         reload = reload_families(*self._reload)

@@ -158,6 +158,8 @@ def self_families(
     max_series: int,
     now: float,
     known_rejections: Mapping[str, Sequence[str]] | None = None,
+    *,
+    plan: LabelPlan | None = None,
 ) -> tuple[Family, ...]:
     names = sorted(health)
 
@@ -275,10 +277,11 @@ def self_families(
         ),
         Family(
             "acs_exporter_folded_records",
-            "Call ends folded into the code=other, subcode=other series by the cardinality guard.",
+            "Records whose value of `label` the cardinality guard replaced by `other` in the "
+            "series of `family` (category kept).",
             "counter",
-            (),
-            (((), float(state.folded)),),
+            ("family", "label"),
+            _folded_samples(state, plan),
         ),
         Family(
             "acs_exporter_series",
@@ -295,6 +298,23 @@ def self_families(
             (((), float(max_series)),),
         ),
     )
+
+
+def _folded_samples(
+    state: State, plan: LabelPlan | None
+) -> tuple[tuple[tuple[str, ...], float], ...]:
+    # Every label the guard can fold starts at 0, so rate() and alerts see 0, not "no data".
+    counts: dict[tuple[str, str], int] = {}
+    if plan is not None:
+        for family in (CALL_ENDS, MEDIA_RESULTS):
+            for label in ("code", "subcode", *plan.labels_for(family)):
+                counts[(family, label)] = 0
+    counts.update(state.folded_labels)
+
+    def metric(family: str) -> str:
+        return f"{_HELP[family][0]}_total" if family in _HELP else family
+
+    return tuple(((metric(f), label), float(n)) for (f, label), n in counts.items())
 
 
 def with_current_lag(families: Iterable[Family], now: float) -> tuple[Family, ...]:

@@ -46,6 +46,8 @@ _REJECTIONS: dict[str, tuple[str, ...]] = {
         "invalid_row",
         "invalid_document",
         "unknown_format",
+        "line_too_long",
+        "document_too_large",
     ),
     "log_analytics": (),  # a bad response fails the whole poll (a query error)
 }

@@ -180,6 +180,18 @@ CASES = [
         2,
     ),
     Case("spike-negative", sim(spike_start="-1"), "spike_start", 2),
+    Case(
+        "files-negative-unterminated",
+        b"sources:\n  - {type: files, paths: [a], unterminated_line_timeout: -5s}\n",
+        "unterminated_line_timeout",
+        2,
+    ),
+    Case(
+        "files-huge-line-cap",
+        b"sources:\n  - {type: files, paths: [a], max_line_bytes: 99999999999999}\n",
+        "max_line_bytes = 99999999999999",
+        2,
+    ),
     Case("otlp-zero-interval", b"otlp: {interval: 0s}\n", "otlp.interval = '0s'", 1),
     Case(
         "web-zero-request-timeout", b"web: {request_timeout: 0s}\n", "web.request_timeout = '0s'", 1

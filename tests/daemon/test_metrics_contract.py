@@ -89,6 +89,8 @@ FILES_REJECTIONS = {
     "invalid_row",
     "invalid_document",
     "unknown_format",
+    "line_too_long",
+    "document_too_large",
 }
 
 

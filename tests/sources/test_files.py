@@ -643,14 +643,15 @@ def test_a_partial_last_line_is_not_judged_complete_by_an_immediate_catch_up_pol
     third = src.fetch(second.cursor)
     assert counts(third) == {("490", "10017"): 1}
     assert third.rejected == {}
-    # A last line that stays unfinished for half a poll interval is judged complete.
+    # A last line that stays unfinished for ten poll intervals (unterminated_line_timeout's
+    # default; half of one was too short for a writer that pauses) is judged complete.
     with path.open("a") as f:
         f.write("0,0")
     now = [0.0]
     settings = FilesSettings(type="files", paths=[path], poll_interval=timedelta(seconds=10))
     clocked = FilesSource(settings, clock=lambda: now[0])
     assert clocked.fetch(third.cursor).call_ends == []
-    now[0] += 4.9
+    now[0] += 99.9
     assert clocked.fetch(third.cursor).call_ends == []
     now[0] += 0.1
     assert counts(clocked.fetch(third.cursor)) == {("0", "0"): 1}

@@ -46,6 +46,9 @@ CURSOR_VERSION = 1
 FORMATS: tuple[Format, ...] = ("diagnostic-jsonl", "log-analytics-json", "csv")
 # Rejections logged one by one per file and fetch; the rest are summed up in one line.
 MAX_LOGGED_REJECTIONS = 20
+# A rejection's message quotes the value it could not read: at most this many characters of it
+# (a 1 MiB object logged twenty times a poll would flood the logs).
+MAX_MESSAGE_CHARS = 300
 # Files with at least this much left to read get a progress bar (on a terminal).
 PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 
@@ -68,6 +71,7 @@ class FileProgress:
     mtime_ns: int
     failed: bool = False  # a document that could not be parsed at this size and mtime
     complete: bool = False  # everything up to `size` was read: unchanged, it needs no opening
+    rotated: bool = False  # moved here from another path (rotation): it no longer grows
 
     def to_cursor(self) -> Cursor:
         return {
@@ -80,6 +84,7 @@ class FileProgress:
             "mtime_ns": self.mtime_ns,
             "failed": self.failed,
             "complete": self.complete,
+            "rotated": self.rotated,
         }
 
     @classmethod
@@ -104,6 +109,7 @@ class FileProgress:
             mtime_ns=mtime_ns,
             failed=value.get("failed") is True,
             complete=value.get("complete") is True,
+            rotated=value.get("rotated") is True,
         )
 
 
@@ -140,12 +146,13 @@ class FilesSource:
         self._clock = clock
         # Set at shutdown: a fetch ends early, returning what it read with a cursor after it.
         self._stop = stop
-        # Each file's size, and since when it has had it: a file that has not grown for half a
-        # poll interval (so between two regular polls, not just two catch-up polls a few
-        # milliseconds apart) is complete, and a last line without a newline can be read. Not
-        # persisted: after a restart such a line waits one poll more.
+        # Each file's size, and since when it has had it: a file that has not grown for
+        # `unterminated_line_timeout` (far longer than a poll interval: a writer pausing
+        # mid-line must not have its half line read as a record) is complete, and a last line
+        # without a newline can be read. Not persisted: after a restart such a line waits the
+        # timeout again.
         self._last_size: dict[str, tuple[int, float]] = {}
-        self._settled_after = settings.poll_interval.total_seconds() / 2
+        self._settled_after = settings.complete_after
         self._missing_reported: set[str] = set()
         self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
@@ -259,12 +266,20 @@ class FilesSource:
             stat = os.fstat(f.fileno())
             size = stat.st_size
             head = f.read(min(size, HEAD_BYTES))
-            final = self._sighted(key, size) >= self._settled_after
+            unchanged_for = self._sighted(key, size)
+            final = unchanged_for >= self._settled_after
             if entry is not None and not _same_file(entry, head, size, stat.st_mtime_ns):
                 log.info("%s: file was replaced or truncated, reading it from the start", path)
                 entry = None
             if entry is None:
                 entry = _moved_here(key, head, size, stat.st_mtime_ns, state)
+                if entry is not None:
+                    entry.rotated = True
+            if entry is not None and entry.rotated and unchanged_for >= 0:
+                # Rotated away (a new file holds its old path): it no longer grows, so its last
+                # line is complete once seen at the same size twice (not on the very poll that
+                # finds it moved, in case its writer was still finishing the line).
+                final = True
             if entry is None:
                 fmt = self._format(path, head)
                 if fmt is None:
@@ -355,6 +370,7 @@ class FilesSource:
                     reject=reject,
                     advance=advance,
                     stop=self._stop,
+                    max_line=self._settings.max_line_bytes,
                 )
             )
         entry.offset, entry.line = result.offset, result.line
@@ -384,6 +400,13 @@ class FilesSource:
         self._cached_document = None
         f.seek(0)
         try:
+            if size > self._settings.max_document_bytes:
+                # Parsed whole, a document costs several times its size: never read this one.
+                raise DocumentError(
+                    "document_too_large",
+                    f"{path}: query result of {size} bytes is larger than max_document_bytes "
+                    f"({self._settings.max_document_bytes})",
+                )
             tables = parse_document(f.read(size), str(path))
         except DocumentError as error:
             if final:
@@ -546,6 +569,8 @@ class _Rejecter:
 
     def __call__(self, reason: str, where: str, message: str) -> None:
         self._rejected[reason] += 1
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message)} characters)"
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
             log.warning(

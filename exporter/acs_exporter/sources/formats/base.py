@@ -34,6 +34,7 @@ class ReadRequest:
     # Set at shutdown: the read ends early (at_end False), so the batch read so far is
     # counted with a cursor right after it, and the process exits without parsing on.
     stop: threading.Event | None = None
+    max_line: int = 1024 * 1024  # line formats: longer lines are rejected as line_too_long
 
     def stopping(self, records: int) -> bool:
         """True when `stop` is set; looked at every STOP_CHECK_EVERY records (cheap)."""

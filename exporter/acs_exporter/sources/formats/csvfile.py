@@ -14,22 +14,40 @@ from typing import BinaryIO
 
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
+from acs_exporter.sources.formats.lines import next_line, too_long
 
 PROGRESS_EVERY = 4096
+MAX_LINE_BYTES = 1024 * 1024
+
+
+class _RecordTooLong(Exception):
+    """The record's lines (quoted fields spanning lines) passed the line cap together."""
 
 
 class _Lines:
     """Decoded lines from a byte offset, remembering how far csv has consumed them."""
 
-    def __init__(self, f: BinaryIO, offset: int, line: int, size: int, final: bool) -> None:
+    def __init__(
+        self,
+        f: BinaryIO,
+        offset: int,
+        line: int,
+        size: int,
+        final: bool,
+        *,
+        max_line: int = MAX_LINE_BYTES,
+    ) -> None:
         f.seek(offset)
         self._f = f
         self._size = size
         self._final = final
+        self._max_line = max_line
+        self.too_long: list[tuple[int, int]] = []  # (line, length) skipped since last drained
         self.offset = offset  # after the last line handed out
         self.line = line
         self.at_end = False
         self.bad_encoding = False  # a line of the current record was not UTF-8
+        self.record_bytes = 0  # bytes of the current record's lines so far
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -38,12 +56,22 @@ class _Lines:
         if self.offset >= self._size:
             self.at_end = True
             raise StopIteration
-        raw = self._f.readline(self._size - self.offset)
-        if not raw or (not raw.endswith(b"\n") and not self._final):
+        line = next_line(self._f, self._size - self.offset, self._max_line, self._final)
+        if line is None:
             self.at_end = True
             raise StopIteration
-        self.offset += len(raw)
+        self.offset += line.length
         self.line += 1
+        raw = line.data
+        if raw is None:
+            # Skipped, never held whole; csv sees a blank line (read_csv counts the rejection).
+            self.too_long.append((self.line, line.length))
+            return "\n"
+        self.record_bytes += line.length
+        if self.record_bytes > self._max_line + 1:
+            # Lines joined by quoted newlines are one record: the cap bounds it too, or csv
+            # would gather an unbounded list of fields across lines.
+            raise _RecordTooLong
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -54,9 +82,11 @@ class _Lines:
         return text
 
 
-def read_header(f: BinaryIO, size: int, final: bool) -> tuple[list[str] | None, int]:
+def read_header(
+    f: BinaryIO, size: int, final: bool, max_line: int = MAX_LINE_BYTES
+) -> tuple[list[str] | None, int]:
     """The column names and the byte offset after them; None while the header is incomplete."""
-    lines = _Lines(f, 0, 0, size, final)
+    lines = _Lines(f, 0, 0, size, final, max_line=max_line)
     try:
         header = next(csv.reader(lines, strict=True))
     except (StopIteration, csv.Error):
@@ -65,7 +95,7 @@ def read_header(f: BinaryIO, size: int, final: bool) -> tuple[list[str] | None, 
 
 
 def read_csv(request: ReadRequest) -> ReadResult:
-    columns, header_end = read_header(request.file, request.size, request.final)
+    columns, header_end = read_header(request.file, request.size, request.final, request.max_line)
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
     if columns is None:
         result.at_end = True
@@ -73,45 +103,99 @@ def read_csv(request: ReadRequest) -> ReadResult:
     if result.offset < header_end:
         result.offset, result.line = header_end, 1
     layout = ColumnLayout.of(columns, "the header")
-    lines = _Lines(request.file, result.offset, result.line, request.size, request.final)
+    lines = _Lines(
+        request.file,
+        result.offset,
+        result.line,
+        request.size,
+        request.final,
+        max_line=request.max_line,
+    )
     reader = csv.reader(lines, strict=True)
     reported = result.offset
     while result.records < request.limit and not request.stopping(result.records):
         start_line = lines.line + 1
         where = f"{request.display}:{start_line}"
         lines.bad_encoding = False
+        lines.record_bytes = 0
         try:
             row = next(reader)
         except StopIteration:
             result.at_end = True
             break
+        except _RecordTooLong:
+            _reject_cut_record(request, result, lines, where, start_line)
+            reader = csv.reader(lines, strict=True)  # the old one is inside the cut record
+            continue
         except csv.Error as error:
             if lines.at_end and not request.final:
                 result.at_end = True  # a quoted field still being written
                 break
+            _reject_too_long(request, result, lines)
             _commit(result, lines)
             result.records += 1
             request.reject("invalid_csv", where, f"invalid CSV: {error}")
             continue
+        _reject_too_long(request, result, lines)
         _commit(result, lines)
         if lines.line % PROGRESS_EVERY == 0:
             request.advance(result.offset - reported)
             reported = result.offset
-        if not row:
-            continue
-        result.records += 1
-        if lines.bad_encoding:
-            request.reject("invalid_encoding", where, "line is not valid UTF-8")
-        elif len(row) != len(columns):
-            message = f"expected {len(columns)} fields, found {len(row)}"
-            request.reject("wrong_field_count", where, message)
-        else:
-            try:
-                result.add(*layout.observation(row))
-            except RecordError as error:
-                request.reject(error.reason, where, str(error))
+        if row:
+            _count_row(
+                request,
+                result,
+                row,
+                layout=layout,
+                width=len(columns),
+                where=where,
+                bad_encoding=lines.bad_encoding,
+            )
     request.advance(result.offset - reported)
     return result
+
+
+def _count_row(
+    request: ReadRequest,
+    result: ReadResult,
+    row: list[str],
+    *,
+    layout: ColumnLayout,
+    width: int,
+    where: str,
+    bad_encoding: bool,
+) -> None:
+    result.records += 1
+    if bad_encoding:
+        request.reject("invalid_encoding", where, "line is not valid UTF-8")
+    elif len(row) != width:
+        request.reject("wrong_field_count", where, f"expected {width} fields, found {len(row)}")
+    else:
+        try:
+            result.add(*layout.observation(row))
+        except RecordError as error:
+            request.reject(error.reason, where, str(error))
+
+
+def _reject_cut_record(
+    request: ReadRequest, result: ReadResult, lines: _Lines, where: str, start_line: int
+) -> None:
+    _reject_too_long(request, result, lines)
+    _commit(result, lines)
+    result.records += 1
+    message = (
+        f"CSV record over lines {start_line}-{lines.line} longer than "
+        f"{request.max_line} bytes (cut there; see max_line_bytes)"
+    )
+    request.reject("line_too_long", where, message)
+
+
+def _reject_too_long(request: ReadRequest, result: ReadResult, lines: _Lines) -> None:
+    for line, length in lines.too_long:
+        result.records += 1
+        where = f"{request.display}:{line}"
+        request.reject("line_too_long", where, too_long(length, request.max_line))
+    lines.too_long.clear()
 
 
 def _commit(result: ReadResult, lines: _Lines) -> None:

@@ -18,6 +18,7 @@ from acs_exporter.sources.formats.fields import (
     observation_from_properties,
     table_for,
 )
+from acs_exporter.sources.formats.lines import next_line, too_long
 
 # Report progress every this many lines: cheap enough, smooth enough.
 PROGRESS_EVERY = 4096
@@ -32,19 +33,24 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
         if result.offset >= request.size:
             result.at_end = True
             break
-        raw = f.readline(request.size - result.offset)
-        if not raw or (not raw.endswith(b"\n") and not request.final):
+        line = next_line(f, request.size - result.offset, request.max_line, request.final)
+        if line is None:
             result.at_end = True  # a partial last line: wait until it is complete
             break
-        result.offset += len(raw)
+        result.offset += line.length
         result.line += 1
         if result.line % PROGRESS_EVERY == 0:
             request.advance(result.offset - reported)
             reported = result.offset
+        raw = line.data
+        where = f"{request.display}:{result.line}"
+        if raw is None:
+            result.records += 1
+            request.reject("line_too_long", where, too_long(line.length, request.max_line))
+            continue
         if not raw.strip():
             continue
         result.records += 1
-        where = f"{request.display}:{result.line}"
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
