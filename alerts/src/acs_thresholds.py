@@ -102,6 +102,7 @@ class Exporter(_Strict):
     series_limit_share: Share
     series_limit_for: Duration
     folded_window: Duration
+    reload_failed_for: Duration
 
 
 class Thresholds(_Strict):

@@ -597,6 +597,22 @@ increase(acs_exporter_folded_records_total[{e.folded_window}]) > 0
                     + " with label {{ $labels.label }} `other` (categories stay exact)."
                 ),
             ),
+            # As the Prometheus mixin's PrometheusBadConfig: the process runs on, but with an
+            # older configuration than the file says, and it would refuse to start as it is.
+            self.alert(
+                "ACSExporterConfigReloadFailed",
+                """
+max_over_time(acs_exporter_config_last_reload_successful[5m]) == 0
+""",
+                for_=e.reload_failed_for,
+                severity="warning",
+                summary="acs-exporter could not reload its configuration.",
+                description=(
+                    "{{ $labels.job }} ({{ $labels.instance }}) refused the configuration it "
+                    + "was asked to reload (SIGHUP) and still runs the previous one; it would "
+                    + "not start with the file as it is now. Its log says which key is wrong."
+                ),
+            ),
         ]
 
     def document(self) -> dict[str, Any]:

@@ -30,6 +30,8 @@ def source(*paths: Path | str, **settings: object) -> FilesSource:
     )
     if "poll_interval" not in settings:
         model = model.model_copy(update={"poll_interval": timedelta(0)})
+    if "poll_interval" not in settings and "unterminated_line_timeout" not in settings:
+        model = model.model_copy(update={"unterminated_line_timeout": timedelta(0)})
     return FilesSource(model)
 
 
