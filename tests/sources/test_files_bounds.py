@@ -29,11 +29,14 @@ def record(code: str, subcode: str = "0") -> str:
 
 
 def source(path: Path, **settings: object) -> FilesSource:
-    return FilesSource(
-        FilesSettings.model_validate(
-            {"type": "files", "paths": [str(path)], "poll_interval": 0, **settings}
-        )
-    )
+    # A zero poll interval (a file that kept its size between two fetches has settled) is below
+    # what a config may say (it would busy-loop the daemon), so it is set past validation.
+    model = FilesSettings.model_validate({"type": "files", "paths": [str(path)], **settings})
+    zero = timedelta(0)
+    update: dict[str, object] = {"poll_interval": zero}
+    if "unterminated_line_timeout" not in settings:
+        update["unterminated_line_timeout"] = zero
+    return FilesSource(model.model_copy(update=update))
 
 
 def counts(batch: Batch) -> Counter[tuple[object, object]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,12 @@ def write(tmp_path: Path, fmt: str) -> Path:
 
 def files_source(path: Path, stop: threading.Event | None) -> FilesSource:
     settings = FilesSettings.model_validate(
-        {"type": "files", "paths": [str(path)], "poll_interval": 0, "batch_records": 10**6}
+        {"type": "files", "paths": [str(path)], "batch_records": 10**6}
+    )
+    # Zero intervals (every fetch sees the file settled) are below what a config may say.
+    zero = timedelta(0)
+    settings = settings.model_copy(
+        update={"poll_interval": zero, "unterminated_line_timeout": zero}
     )
     return FilesSource(settings, stop=stop)
 

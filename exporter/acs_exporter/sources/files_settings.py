@@ -49,7 +49,7 @@ class FilesSettings(BaseModel):
     )
     max_line_bytes: int = Field(
         MAX_LINE_BYTES,
-        ge=1024,
+        ge=1,
         le=1 << 30,
         description="Longer lines are rejected (line_too_long), read in chunks, never whole.",
     )
