@@ -159,7 +159,8 @@ RULES = {
 
 
 def test_the_shipped_rules_are_exactly_the_documented_code_only_descriptions() -> None:
-    assert {rule.code: rule.category for rule in CATALOG.rules} == RULES
+    general = {rule.code: rule.category for rule in CATALOG.rules if not rule.without_subcode}
+    assert general == RULES
     described = {
         e.code for e in CATALOG.entries if e.domain is Domain.CALL_END and e.subcode is None
     }
@@ -225,7 +226,7 @@ def test_5xx_without_a_rule_is_a_server_error_by_class(code: int) -> None:
 
 @pytest.mark.parametrize(
     ("code", "subcode"),
-    [(0, UNSEEN), (0, None), (486, 1), (601, 0), (100, 0), (300, 0), (999, 0), (1000, None)],
+    [(0, UNSEEN), (0, 1), (486, 1), (486, None), (601, 0), (100, 0), (300, 0), (999, 0), (1000, None)],
 )
 def test_anything_else_is_unknown(code: int, subcode: int | None) -> None:
     resolution = CATALOG.resolve(code, subcode)
@@ -270,7 +271,6 @@ def test_an_empty_catalog_still_knows_the_code_classes() -> None:
         ("9" * 40, 0),
         (b"487", 0),
         ([487], 0),
-        (487, ""),
         (487, "x"),
         (487, -3),
         (487, False),

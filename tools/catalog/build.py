@@ -184,9 +184,14 @@ def build(seeds_dir: Path) -> str:
         raise SystemExit(f"advice.yaml has advice for rows no page lists: {sorted(advice)}")
 
     described = {(e["code"]) for e in entries if e["domain"] == "call-end" and e["subcode"] is None}
+    with_rows = {e["code"] for e in entries if e["domain"] == "call-end" and e["subcode"] is not None}
     for rule in rules:
         for code in rule["codes"]:
-            if code not in described:
+            if rule.get("without_subcode"):
+                # A rule for records without a subcode rests on the code's documented rows.
+                if code not in with_rows:
+                    raise SystemExit(f"rules.yaml: code {code} has no documented call-end rows")
+            elif code not in described:
                 raise SystemExit(f"rules.yaml: code {code} has no code-only description")
         rule["reason"] = " ".join(rule["reason"].split())
         rule["source"] = UNDERSTANDING_ERROR_CODES

@@ -56,6 +56,8 @@ class RuleModel(BaseModel):
     category: DocumentedCategory
     reason: Text
     source: str = ""
+    # Only for records without a subcode; a subcode the catalog does not list stays unresolved.
+    without_subcode: bool = False
 
 
 class CatalogFile(BaseModel):
