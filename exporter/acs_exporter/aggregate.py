@@ -100,7 +100,8 @@ class Resolver:
         code_label, sub_label = _label_or_malformed(code), _subcode_label(subcode)
         category = Category.UNKNOWN.value
         if code_label != MALFORMED:
-            category = self._catalog.resolve(code, None, service_category, domain).category.value
+            resolution = self._catalog.resolve_code_alone(code, service_category, domain)
+            category = resolution.category.value
         else:
             said = normalise_category(service_category)  # same casing tolerance as the catalog
             if said is not None:

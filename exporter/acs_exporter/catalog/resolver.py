@@ -168,6 +168,21 @@ class Catalog:
         hit = self._memo[domain].get((code, subcode, None))
         return hit if hit is not None else self.resolve(code, subcode, None, domain)
 
+    def resolve_code_alone(
+        self, code: object, service_category: str | None = None, domain: Domain = Domain.CALL_END
+    ) -> Resolution:
+        """The code of a record whose subcode is junk ("abc", -1): like a code-only lookup,
+        but a rule for records *without* a subcode does not apply (code 0 with a junk subcode
+        is not a normal end). Not remembered: callers cache per raw key. Raises MalformedCode.
+        """
+        number = parse_code(code)
+        answer = self._decide(number, None, service_category, Domain(domain), bare=False)
+        return replace(
+            answer,
+            catalog_category=answer.category,
+            service_category=normalise_category(service_category),
+        )
+
     def find(self, code: int | None, subcode: int | None) -> list[Entry]:
         """Every entry for exactly this (code, subcode), in domain order."""
         rows = self._rows.get((code, subcode), {})
@@ -195,7 +210,12 @@ class Catalog:
         return first + [rows[d] for d in DOMAIN_ORDER if d != domain and d in rows]
 
     def _decide(
-        self, code: int, subcode: int | None, service: str | None, domain: Domain
+        self,
+        code: int,
+        subcode: int | None,
+        service: str | None,
+        domain: Domain,
+        bare: bool = True,
     ) -> Resolution:
         key = f"{code}/{_label(subcode)}"
         exact = self._ordered(code, subcode, domain) if subcode is not None else []
@@ -240,7 +260,7 @@ class Catalog:
                 missing += f"; service category {service!r} is not a valid category (ignored)"
 
         # 3. the rule for the code alone (first the one for records without a subcode)
-        rule = self._bare_rules.get(code) if subcode is None else None
+        rule = self._bare_rules.get(code) if subcode is None and bare else None
         rule = rule or self._rules.get(code)
         if rule is not None:
             reason = f"{missing}; rule for code {code}: {rule.reason}"
