@@ -20,6 +20,7 @@ from acs_exporter.aggregate import LabelPlan, Resolver, summarise
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
+from acs_exporter.end_reason_info import EndReasonInfo
 from acs_exporter.families import (
     SourceHealth,
     build_info_family,
@@ -74,7 +75,8 @@ class Exporter:
             name: known.get(name, KnownReasons()).rejections for name in source_names
         }
         self._errors: dict[str, str] = {}
-        self._static = (build_info_family(), catalog_info_family(catalog))
+        self._info = EndReasonInfo(catalog)
+        self._static = (build_info_family(),)
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
         self._snapshot = self._build()
 
@@ -160,6 +162,8 @@ class Exporter:
         # Outcome families (10,000 series in the benchmarks) are rebuilt only when counts change.
         if self._outcomes is None or self._outcomes[0] is not state.series:
             families = outcome_families(state, self._plan, self._with_source)
+            # acs_end_reason_info follows the observed pairs, so every series has its row.
+            families = (*families, catalog_info_family(self._info, state))
             self._outcomes = (state.series, families)
         dynamic = self_families(
             state, dict(self._health), self._max_series, self._clock(), self._rejections
