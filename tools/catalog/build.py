@@ -142,6 +142,45 @@ def merge(
     return entry, notes
 
 
+def derive_call_automation(entries: list[dict[str, Any]]) -> None:
+    """Categories for the Call Automation rows (no category column), from call_automation.yaml:
+    each derived category carries its reasoning in the entry's notes."""
+    groups = yaml.safe_load((HERE / "call_automation.yaml").read_text(encoding="utf-8"))
+    by_key = {key_text((e["domain"], e["code"], e["subcode"])): e for e in entries}
+    wanted = {
+        key
+        for key, e in by_key.items()
+        if (e["domain"] == "call-automation" and e["code"] is not None)
+        or (e["domain"] == "generic" and e["code"] is None)
+    }
+    seen: set[str] = set()
+    for group in groups:
+        reason = " ".join(group["reason"].split())
+        for key in group["keys"]:
+            if key not in wanted:
+                raise SystemExit(f"call_automation.yaml: {key} is not a Call Automation row")
+            if key in seen:
+                raise SystemExit(f"call_automation.yaml: {key} is listed twice")
+            seen.add(key)
+            entry = by_key[key]
+            category = group["category"]
+            if category is None:
+                note = f"No category derived: {reason}."
+            else:
+                if entry.get("category", category) != category:
+                    raise SystemExit(f"call_automation.yaml: {key} contradicts the page's category")
+                entry["category"] = category
+                note = f"Category {category} derived by us (the page has no category column): {reason}."
+            entry["notes"] = f"{entry['notes']} {note}" if entry.get("notes") else note
+            # Keep the field order of the other entries: category before message.
+            ordered = {k: entry[k] for k in ("code", "subcode", "category") if k in entry}
+            rest = {k: v for k, v in entry.items() if k not in ordered}
+            entry.clear()
+            entry.update(ordered | rest)
+    if wanted - seen:
+        raise SystemExit(f"call_automation.yaml: no decision for {sorted(wanted - seen)}")
+
+
 def build(seeds_dir: Path) -> str:
     seeds = read_seeds(seeds_dir)
     kinds = sorted(seed.kind for seed in seeds)
@@ -178,6 +217,7 @@ def build(seeds_dir: Path) -> str:
         if notes:
             entry["notes"] = " ".join(notes)
         entries.append(entry)
+    derive_call_automation(entries)
     if copies:
         raise SystemExit("\n".join(copies))
     if advice:

@@ -19,6 +19,7 @@ class Provenance(StrEnum):
     SERVICE = "service"  # ResultCategory logged by the service for this record
     CODE_RULE = "code-rule"  # a documented rule for the code alone
     CODE_CLASS = "code-class"  # the class of the code (2xx, 5xx)
+    SUBCODE_RULE = "subcode-rule"  # Call Automation: the generic subcode, where the code is silent
     UNKNOWN = "unknown"
 
 

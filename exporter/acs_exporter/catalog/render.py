@@ -24,6 +24,7 @@ _PROVENANCE_WORDS = {
     Provenance.SERVICE: "category logged by the service",
     Provenance.CODE_RULE: "rule for the code alone",
     Provenance.CODE_CLASS: "class of the code",
+    Provenance.SUBCODE_RULE: "generic subcode (Call Automation)",
     Provenance.UNKNOWN: "nothing documented",
 }
 

@@ -282,7 +282,27 @@ class Catalog:
                     related,
                 )
 
-        # 5. nothing applies: say so rather than guess
+        # 5. Call Automation only: the generic subcode's derived category, where the code is
+        # silent (a 4xx or 6xx without a rule). Never for call ends: their subcodes are another
+        # numbering, and a generic subcode under different codes means different things.
+        if domain is Domain.CALL_AUTOMATION:
+            for row in alone_sub:
+                if row.category is not None and row.domain is Domain.GENERIC:
+                    reason = (
+                        f"{missing}; no rule or class decides code {code}; the generic subcode "
+                        f"{subcode} ({row.message}) is {row.category} in Call Automation"
+                    )
+                    return Resolution(
+                        code,
+                        subcode,
+                        row.category,
+                        Provenance.SUBCODE_RULE,
+                        entry,
+                        reason,
+                        related,
+                    )
+
+        # 6. nothing applies: say so rather than guess
         reason = (
             f"{missing}; no rule for code {code}, and the pages define no category for its "
             "class (only 2xx and 5xx have one)"
