@@ -78,9 +78,13 @@ class EndReasonInfo:
             return (code, subcode, category, view.value, message, advice, url)
 
         if code == OTHER:
-            return labels("", "End reasons folded together by the cardinality guard.", OTHER_ADVICE, "")
+            return labels(
+                "", "End reasons folded together by the cardinality guard.", OTHER_ADVICE, ""
+            )
         if code == MALFORMED:
-            return labels("", "The end code is empty, null or not an integer.", MALFORMED_ADVICE, "")
+            return labels(
+                "", "The end code is empty, null or not an integer.", MALFORMED_ADVICE, ""
+            )
         try:
             if subcode == MALFORMED:
                 resolution = self._catalog.resolve_code_alone(code, None, view)

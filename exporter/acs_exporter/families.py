@@ -96,9 +96,7 @@ def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[
     return tuple(families)
 
 
-def catalog_info_family(
-    catalog: Catalog | EndReasonInfo, state: State | None = None
-) -> Family:
+def catalog_info_family(catalog: Catalog | EndReasonInfo, state: State | None = None) -> Family:
     """One row per (counter, code, subcode) the outcome counters can carry (end_reason_info.py):
     every pair of `state` finds its row with the documented join on (code, subcode)."""
     info = catalog if isinstance(catalog, EndReasonInfo) else EndReasonInfo(catalog)

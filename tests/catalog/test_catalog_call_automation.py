@@ -68,5 +68,7 @@ def test_generic_subcode_categories_never_decide_a_call_end(subcode: int) -> Non
 def test_the_documented_media_outcomes_are_mostly_not_unknown() -> None:
     """The Call Automation rows under a 4xx code: before the derivation all were Unknown."""
     subcodes = [e.subcode for e in CATALOG.entries if e.domain is Domain.GENERIC and e.code is None]
-    unknown = [s for s in subcodes if CATALOG.resolve(400, s, None, CA).category is Category.UNKNOWN]
+    unknown = [
+        s for s in subcodes if CATALOG.resolve(400, s, None, CA).category is Category.UNKNOWN
+    ]
     assert len(unknown) <= 10, unknown

@@ -275,7 +275,8 @@ def test_explain_of_an_undocumented_code_with_subcode_0_is_not_success(
     _, out, _ = run(capsys, "explain", code, "0", "--json")
     answer = json.loads(out)
     assert answer["documented"] is False
-    assert answer["matched"]["code"] == int(code) and answer["matched"]["subcode"] is None
+    assert answer["matched"]["code"] == int(code)
+    assert answer["matched"]["subcode"] is None
     assert answer["advice"] != "The operation succeeded."
 
 

@@ -237,7 +237,17 @@ def test_5xx_without_a_rule_is_a_server_error_by_class(code: int) -> None:
 
 @pytest.mark.parametrize(
     ("code", "subcode"),
-    [(0, UNSEEN), (0, 1), (486, 1), (486, None), (601, 0), (100, 0), (300, 0), (999, 0), (1000, None)],
+    [
+        (0, UNSEEN),
+        (0, 1),
+        (486, 1),
+        (486, None),
+        (601, 0),
+        (100, 0),
+        (300, 0),
+        (999, 0),
+        (1000, None),
+    ],
 )
 def test_anything_else_is_unknown(code: int, subcode: int | None) -> None:
     resolution = CATALOG.resolve(code, subcode)

@@ -9,6 +9,7 @@ returns null, so both are fed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +17,37 @@ import pytest
 
 from acs_exporter.aggregate import LabelPlan, Resolver, summarise
 from acs_exporter.catalog import load_catalog
+from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 
 from .conftest import Clock
-from .fake_server import FakeLogAnalytics
-from .test_source import WS, Factory, call, make_source, start  # noqa: F401 (fixture)
+from .fake_server import FakeCredential, FakeLogAnalytics
+from .test_source import WS, call, start
+
+
+@pytest.fixture
+def source_of(server: FakeLogAnalytics, clock: Clock) -> Iterator[Any]:
+    made: list[LogAnalyticsSource] = []
+
+    def factory(mode: str) -> LogAnalyticsSource:
+        settings = LogAnalyticsSettings(
+            type="log_analytics",
+            workspace_ids=[WS],
+            endpoint=server.url,
+            tls_ca_file=server.ca_file,
+            safety_lag=timedelta(minutes=2),
+            poll_interval=timedelta(seconds=60),
+            max_window=timedelta(hours=1),
+            mode=mode,
+            tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"],
+        )
+        made.append(LogAnalyticsSource(settings, credential=FakeCredential(), clock=clock))
+        return made[-1]
+
+    yield factory
+    for source in made:
+        source.close()
+
 
 # (ParticipantEndReason, ParticipantEndSubCode, ResultCategory, times) -> labels
 CALL_ENDS: list[tuple[Any, Any, Any, int, tuple[str, str, str]]] = [
@@ -39,10 +67,10 @@ CALL_ENDS: list[tuple[Any, Any, Any, int, tuple[str, str, str]]] = [
 
 @pytest.mark.parametrize("mode", ["aggregated", "raw"])
 def test_missing_subcodes_and_odd_spellings_count_once_with_their_labels(
-    server: FakeLogAnalytics, clock: Clock, make_source: Factory, mode: str
+    server: FakeLogAnalytics, clock: Clock, source_of: Any, mode: str
 ) -> None:
     server.add_workspace(WS)
-    source = make_source(mode=mode, tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"])
+    source = source_of(mode)
     cursor = start(source)
     t0 = clock.now
     records = [

@@ -283,24 +283,17 @@ class Catalog:
                 )
 
         # 5. Call Automation only: the generic subcode's derived category, where the code is
-        # silent (a 4xx or 6xx without a rule). Never for call ends: their subcodes are another
-        # numbering, and a generic subcode under different codes means different things.
-        if domain is Domain.CALL_AUTOMATION:
-            for row in alone_sub:
-                if row.category is not None and row.domain is Domain.GENERIC:
-                    reason = (
-                        f"{missing}; no rule or class decides code {code}; the generic subcode "
-                        f"{subcode} ({row.message}) is {row.category} in Call Automation"
-                    )
-                    return Resolution(
-                        code,
-                        subcode,
-                        row.category,
-                        Provenance.SUBCODE_RULE,
-                        entry,
-                        reason,
-                        related,
-                    )
+        # silent (a 4xx or 6xx without a rule).
+        by_subcode = _by_generic_subcode(alone_sub, domain)
+        if by_subcode is not None:
+            reason = (
+                f"{missing}; no rule or class decides code {code}; the generic subcode "
+                f"{subcode} ({by_subcode.message}) is {by_subcode.category} in Call Automation"
+            )
+            category = by_subcode.category or Category.UNKNOWN
+            return Resolution(
+                code, subcode, category, Provenance.SUBCODE_RULE, entry, reason, related
+            )
 
         # 6. nothing applies: say so rather than guess
         reason = (
@@ -310,3 +303,17 @@ class Catalog:
         return Resolution(
             code, subcode, Category.UNKNOWN, Provenance.UNKNOWN, entry, reason, related
         )
+
+
+def _by_generic_subcode(alone_sub: Sequence[Entry], domain: Domain) -> Entry | None:
+    """The generic subcode row whose derived category decides a Call Automation result.
+
+    Never for call ends: their subcodes are another numbering, and a generic subcode means
+    different things under different codes, so it decides only where the code is silent.
+    """
+    if domain is not Domain.CALL_AUTOMATION:
+        return None
+    return next(
+        (row for row in alone_sub if row.category is not None and row.domain is Domain.GENERIC),
+        None,
+    )
