@@ -13,7 +13,7 @@ import pytest
 import yaml
 from daemon_helpers import samples, start
 
-from acs_exporter.catalog import MalformedCode, parse_code
+from acs_exporter.catalog import MalformedCode, parse_code, parse_subcode
 from conftest import require_tool
 
 pytestmark = pytest.mark.e2e
@@ -46,11 +46,20 @@ def label(value: object) -> str:
         return "malformed"
 
 
+def subcode_label(value: object) -> str:
+    """A missing subcode (null, "", blanks) is labelled none, never malformed."""
+    try:
+        subcode = parse_subcode(value)
+    except MalformedCode:
+        return "malformed"
+    return "none" if subcode is None else str(subcode)
+
+
 def recorded_totals(record_file: Path) -> Counter[tuple[str, str]]:
     totals: Counter[tuple[str, str]] = Counter()
     for line in record_file.read_bytes().splitlines():
         record = orjson.loads(line)
-        totals[(label(record["code"]), label(record["subcode"]))] += record["n"]
+        totals[(label(record["code"]), subcode_label(record["subcode"]))] += record["n"]
     return totals
 
 
