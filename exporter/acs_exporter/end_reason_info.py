@@ -25,7 +25,7 @@ from acs_exporter.catalog import Catalog, Domain, MalformedCode, Resolution
 VIEWS = {CALL_ENDS: Domain.CALL_END, MEDIA_RESULTS: Domain.CALL_AUTOMATION}
 # Which catalog tables seed each view before anything is observed.
 _SEEDED_BY = {
-    Domain.CALL_END: (Domain.CALL_END, Domain.CALLING_SDK),
+    Domain.CALL_END: (Domain.CALL_END, Domain.CALLING_SDK, Domain.GENERIC),
     Domain.CALL_AUTOMATION: (Domain.CALL_AUTOMATION, Domain.GENERIC),
 }
 
@@ -121,8 +121,12 @@ def describe(resolution: Resolution, subcode_label: str) -> tuple[str, str, str]
     if sub_alone is not None and sub_alone.subcode == 0:
         sub_alone = None  # the generic "0 Success" restates the code; it never explains a failure
     parts = [head]
+    undocumented_pair = resolution.subcode is not None and subcode_label != MALFORMED
     if code_alone is not None:
-        parts.append(f"Code {code_alone.code}: {_sentence(code_alone.message)}")
+        # Undocumented pairs can be many (one row each): their rows stay short and point to
+        # the code's own row (`code/none`), which carries the full text and the page.
+        said = _first_sentence(code_alone.message) if undocumented_pair else code_alone.message
+        parts.append(f"Code {code_alone.code}: {_sentence(said)}")
     if sub_alone is not None and resolution.subcode is not None:
         parts.append(f"Subcode {sub_alone.subcode} (generic): {_sentence(sub_alone.message)}")
     if code_alone is None and sub_alone is None:
@@ -139,7 +143,15 @@ def describe(resolution: Resolution, subcode_label: str) -> tuple[str, str, str]
     )
     if subcode_label == MALFORMED:
         advice = MALFORMED_ADVICE
+    elif undocumented_pair:
+        advice = f"Run acs-exporter explain {resolution.code} {resolution.subcode}."
+        return " ".join(parts), advice, ""
     return " ".join(parts), advice, "" if chosen is None else chosen.source
+
+
+def _first_sentence(text: str) -> str:
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
 
 
 def _sentence(text: str) -> str:
