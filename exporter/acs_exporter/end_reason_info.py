@@ -56,6 +56,18 @@ class EndReasonInfo:
         for rule in catalog.rules:  # the rules are the call-end pages'
             self.row(Domain.CALL_END, str(rule.code), NO_SUBCODE)
         self._seeded = tuple(self._rows.values())
+        self._last: tuple[frozenset[tuple[str, str, str]], tuple[tuple[InfoLabels, float], ...]]
+        self._last = (frozenset(), tuple((labels, 1.0) for labels in self.rows()))
+
+    def samples(
+        self, observed: Iterable[tuple[str, str, str]] = ()
+    ) -> tuple[tuple[InfoLabels, float], ...]:
+        """The family's samples; the very same tuple while the observed pairs do not change,
+        so the renderer can reuse its text from one scrape to the next (exposition.py)."""
+        pairs = frozenset(observed)
+        if pairs != self._last[0]:
+            self._last = (pairs, tuple((labels, 1.0) for labels in self.rows(pairs)))
+        return self._last[1]
 
     def rows(self, observed: Iterable[tuple[str, str, str]] = ()) -> list[InfoLabels]:
         """The seeded rows plus one per observed (family, code label, subcode label)."""

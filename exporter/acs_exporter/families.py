@@ -112,7 +112,7 @@ def catalog_info_family(catalog: Catalog | EndReasonInfo, state: State | None = 
         '"call-automation" (media results).',
         "gauge",
         ("code", "subcode", "category", "domain", "message", "advice", "doc_url"),
-        tuple((labels, 1.0) for labels in info.rows(observed)),
+        info.samples(observed),
     )
 
 
