@@ -72,3 +72,11 @@ def test_the_documented_media_outcomes_are_mostly_not_unknown() -> None:
         s for s in subcodes if CATALOG.resolve(400, s, None, CA).category is Category.UNKNOWN
     ]
     assert len(unknown) <= 10, unknown
+
+
+def test_explain_shows_the_generic_subcode_that_decided() -> None:
+    resolution = CATALOG.resolve(400, 8510, None, CA)
+    assert resolution.entry is not None
+    assert (resolution.entry.code, resolution.entry.subcode) == (None, 8510)
+    assert "derived by us" in resolution.entry.notes
+    assert any(e.code == 400 and e.subcode is None for e in resolution.related)

@@ -291,8 +291,10 @@ class Catalog:
                 f"{subcode} ({by_subcode.message}) is {by_subcode.category} in Call Automation"
             )
             category = by_subcode.category or Category.UNKNOWN
+            # The row that decided comes first: its notes say why, its advice fits the outcome.
+            others = tuple(e for e in describing if e is not by_subcode)
             return Resolution(
-                code, subcode, category, Provenance.SUBCODE_RULE, entry, reason, related
+                code, subcode, category, Provenance.SUBCODE_RULE, by_subcode, reason, others
             )
 
         # 6. nothing applies: say so rather than guess
