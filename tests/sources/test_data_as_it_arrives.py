@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 from acs_exporter.aggregate import LabelPlan, Resolver, summarise
@@ -66,9 +67,10 @@ def summarised(batches: list[Batch]) -> tuple[Counter[tuple[str, str, str]], int
 
 
 def read_all(path: Path) -> list[Batch]:
-    src = FilesSource(
-        FilesSettings.model_validate({"type": "files", "paths": [str(path)], "poll_interval": 0})
-    )
+    # poll_interval 0 (set past validation, which refuses it for a config): a file that kept
+    # its size between two fetches has settled, however soon the second one comes.
+    settings = FilesSettings.model_validate({"type": "files", "paths": [str(path)]})
+    src = FilesSource(settings.model_copy(update={"poll_interval": timedelta(0)}))
     batches, cursor = [], None
     for _ in range(20):
         batch = src.fetch(cursor)
