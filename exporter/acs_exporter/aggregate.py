@@ -14,8 +14,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
-from acs_exporter.catalog import Catalog, Category, Domain, MalformedCode, Provenance, parse_code
-from acs_exporter.catalog.resolver import normalise_category
+from acs_exporter.catalog import (
+    Catalog,
+    Category,
+    Domain,
+    MalformedCode,
+    Provenance,
+    normalise_category,
+    parse_code,
+    parse_subcode,
+)
 from acs_exporter.sources.base import Batch, Observation
 
 CALL_ENDS: Final = "call_ends"
@@ -23,12 +31,13 @@ MEDIA_RESULTS: Final = "media_results"
 log = logging.getLogger("acs_exporter.aggregate")
 
 MALFORMED: Final = "malformed"
+# The subcode label of a record without one (null, absent, "" or blanks): a value of its own,
+# never "malformed" (docs/metrics.md). Not a number, so it cannot collide with a real subcode.
+NO_SUBCODE: Final = "none"
 OTHER: Final = "other"
 
 # (family, code label, subcode label, category, extra label values in the family's label order)
 SeriesKey = tuple[str, str, str, str, tuple[str, ...]]
-
-_SERVICE_CATEGORIES = frozenset(c.value for c in Category if c is not Category.UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,21 +118,24 @@ class Resolver:
     def _uncached(
         self, code: object, subcode: object, service_category: str | None, domain: Domain
     ) -> Resolved:
-        # A null subcode is malformed (documented): the code is then resolved alone, below.
-        if subcode is not None:
-            try:
-                resolution = self._catalog.resolve(code, subcode, service_category, domain)
-            except MalformedCode:
-                pass
-            else:
-                sub = "" if resolution.subcode is None else str(resolution.subcode)
-                return Resolved(str(resolution.code), sub, resolution.category.value, False)
-        code_label, sub_label = _label_or_malformed(code), _label_or_malformed(subcode)
+        # A missing subcode (None, "", blanks) is not malformed: the catalog resolves it from
+        # the service's category, then the code (docs/catalog.md).
+        try:
+            resolution = self._catalog.resolve(code, subcode, service_category, domain)
+        except MalformedCode:
+            pass
+        else:
+            sub = NO_SUBCODE if resolution.subcode is None else str(resolution.subcode)
+            return Resolved(str(resolution.code), sub, resolution.category.value, False)
+        code_label, sub_label = _label_or_malformed(code), _subcode_label(subcode)
         category = Category.UNKNOWN.value
         if code_label != MALFORMED:
-            category = self._catalog.resolve(code, None, service_category, domain).category.value
-        elif service_category in _SERVICE_CATEGORIES:
-            category = str(service_category)
+            resolution = self._catalog.resolve_code_alone(code, service_category, domain)
+            category = resolution.category.value
+        else:
+            said = normalise_category(service_category)  # same casing tolerance as the catalog
+            if said is not None:
+                category = said.value
         return Resolved(code_label, sub_label, category, True)
 
     def _with_verdict(
@@ -162,6 +174,14 @@ def _label_or_malformed(value: object) -> str:
         return str(parse_code(value))
     except MalformedCode:
         return MALFORMED
+
+
+def _subcode_label(value: object) -> str:
+    try:
+        subcode = parse_subcode(value)
+    except MalformedCode:
+        return MALFORMED
+    return NO_SUBCODE if subcode is None else str(subcode)
 
 
 @dataclass

@@ -221,8 +221,9 @@ class Reloader:
 
     Applied: sources (added, removed, changed: a changed or removed source's poll in flight is
     discarded and read again by its successor, so nothing is lost or counted twice), catalog
-    overrides (re-read even when the list is unchanged), metrics.max_series, log.level and
-    log.format. The RESTART_ONLY keys keep their running values."""
+    overrides (re-read even when the list is unchanged), metrics.max_series,
+    metrics.category_source (for call ends counted from then on), log.level and log.format.
+    The RESTART_ONLY keys keep their running values."""
 
     def __init__(
         self,
@@ -266,6 +267,7 @@ class Reloader:
             source_names=list(wanted),
             known_reasons={s.name: known_reasons(s.type) for s in wanted.values()},
             max_series=new.metrics.max_series,
+            category_source=new.metrics.category_source,
         )
         for source, interval, stop in built:
             pollers.add(source, interval, stop)

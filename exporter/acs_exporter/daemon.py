@@ -21,6 +21,7 @@ from acs_exporter.aggregate import CategorySource, Delta, LabelPlan, Resolver, s
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
+from acs_exporter.end_reason_info import EndReasonInfo
 from acs_exporter.families import (
     SourceHealth,
     build_info_family,
@@ -89,7 +90,8 @@ class Exporter:
             name: known.get(name, KnownReasons()).rejections for name in source_names
         }
         self._errors: dict[str, str] = {}
-        self._static = (build_info_family(), catalog_info_family(catalog))
+        self._info = EndReasonInfo(catalog)
+        self._static = (build_info_family(),)
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
         # (last reload successful, time of the last successful load): start-up is a load.
         self._reload = (True, clock())
@@ -207,14 +209,15 @@ class Exporter:
         source_names: Sequence[str],
         known_reasons: Mapping[str, KnownReasons] | None = None,
         max_series: int,
+        category_source: CategorySource = "catalog",
     ) -> None:
         """Apply a reloaded configuration. Counts and cursors stay (also of removed sources,
         which come back where they were if re-added); new sources start with zero series."""
-        resolver = Resolver(catalog)
+        resolver = Resolver(catalog, category_source)
         known = known_reasons or {}
         with self._lock:
             self._resolver = resolver
-            self._static = (build_info_family(), catalog_info_family(catalog))
+            self._info = EndReasonInfo(catalog)  # the new catalog's words, rows rebuilt below
             self._max_series = max_series
             for name in source_names:
                 if name not in self._health:
@@ -278,6 +281,8 @@ class Exporter:
         # Outcome families (10,000 series in the benchmarks) are rebuilt only when counts change.
         if self._outcomes is None or self._outcomes[0] is not state.series:
             families = outcome_families(state, self._plan, self._with_source)
+            # acs_end_reason_info follows the observed pairs, so every series has its row.
+            families = (*families, catalog_info_family(self._info, state))
             self._outcomes = (state.series, families)
         dynamic = self_families(
             state,

@@ -63,7 +63,29 @@ def _bound(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else floatToGoString(bound)
 
 
+# acs_end_reason_info: thousands of long, constant lines that change only when a new end reason
+# is observed (end_reason_info.py hands out the same samples tuple until then). Their text is
+# kept per samples object (held, so its id cannot be reused), one per format.
+INFO_FAMILY: Final = "acs_end_reason_info"
+_static_text: dict[tuple[int, str], tuple[object, str]] = {}
+
+
 def _samples(family: Family, out: list[str]) -> None:
+    if family.name == INFO_FAMILY:
+        key = (id(family.samples), family.kind)
+        cached = _static_text.get(key)
+        if cached is None or cached[0] is not family.samples:
+            lines: list[str] = []
+            _all_samples(family, lines)
+            if len(_static_text) >= 4:
+                _static_text.clear()
+            cached = _static_text[key] = (family.samples, "".join(lines))
+        out.append(cached[1])
+        return
+    _all_samples(family, out)
+
+
+def _all_samples(family: Family, out: list[str]) -> None:
     names = family.label_names
     if family.kind == "histogram":
         for labels, value in family.samples:

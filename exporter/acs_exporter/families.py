@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from acs_exporter import __version__
 from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, LabelPlan
 from acs_exporter.catalog import Catalog
+from acs_exporter.end_reason_info import EndReasonInfo
 from acs_exporter.snapshot import Family, HistogramValue
 from acs_exporter.state import State
 
@@ -119,26 +120,23 @@ def disagreement_family(state: State, with_source: bool) -> Family:
     )
 
 
-def catalog_info_family(catalog: Catalog) -> Family:
-    samples = {}
-    for entry in catalog.entries:
-        labels = (
-            "" if entry.code is None else str(entry.code),
-            "" if entry.subcode is None else str(entry.subcode),
-            "" if entry.category is None else entry.category.value,
-            entry.domain.value,
-            entry.message,
-            entry.advice,
-            entry.source,
-        )
-        samples[labels] = 1.0
+def catalog_info_family(catalog: Catalog | EndReasonInfo, state: State | None = None) -> Family:
+    """One row per (counter, code, subcode) the outcome counters can carry (end_reason_info.py):
+    every pair of `state` finds its row with the documented join on (code, subcode)."""
+    info = catalog if isinstance(catalog, EndReasonInfo) else EndReasonInfo(catalog)
+    observed = (
+        {(family, code, subcode) for _, (family, code, subcode, _, _) in state.series}
+        if state is not None
+        else set()
+    )
     return Family(
         "acs_end_reason_info",
-        "Catalog entry for an end reason (always 1): category, message, advice and the "
-        "documentation page, to join on (code, subcode).",
+        "What an end reason means (always 1): category, message, advice and the documentation "
+        'page; join on (code, subcode) with domain="call-end" (call ends) or '
+        '"call-automation" (media results).',
         "gauge",
         ("code", "subcode", "category", "domain", "message", "advice", "doc_url"),
-        tuple(sorted(samples.items())),
+        info.samples(observed),
     )
 
 

@@ -90,7 +90,7 @@ def test_explain_json_for_an_unknown_code(capsys: pytest.CaptureFixture[str]) ->
     assert data["advice"]
 
 
-@pytest.mark.parametrize("argv", [["abc"], ["-1"], ["487", "x"], ["487", ""], ["4.5"]])
+@pytest.mark.parametrize("argv", [["abc"], ["-1"], ["487", "x"], ["", "0"], ["4.5"]])
 def test_explain_refuses_malformed_input_clearly(
     capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
@@ -256,6 +256,37 @@ def test_explain_of_a_lone_subcode_suggests_the_documented_pair(
 def test_explain_of_a_code_documented_only_with_subcodes_asks_for_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, out, _ = run(capsys, "explain", "0")
-    assert out.splitlines()[0] == "end reason 0/-  Unknown"
-    assert "code 0 is documented only together with a subcode (0, 4097," in " ".join(out.split())
+    _, out, _ = run(capsys, "explain", "486")
+    assert out.splitlines()[0] == "end reason 486/-  Unknown"
+    assert "code 486 is documented only together with a subcode (" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("code", ["502", "501"])
+def test_explain_of_an_undocumented_code_with_subcode_0_is_not_success(
+    capsys: pytest.CaptureFixture[str], code: str
+) -> None:
+    """The generic subcode 0 row reads "Success"; it must not describe a failing code."""
+    _, out, _ = run(capsys, "explain", code, "0")
+    text = " ".join(out.split())
+    assert out.splitlines()[0] == f"end reason {code}/0  UnexpectedServerError"
+    assert f"{code}/0 is undocumented: no page lists this pair" in text
+    assert "The operation succeeded." not in text
+    assert f"matched generic {code}/- (the code alone)" in text
+    _, out, _ = run(capsys, "explain", code, "0", "--json")
+    answer = json.loads(out)
+    assert answer["documented"] is False
+    assert answer["matched"]["code"] == int(code)
+    assert answer["matched"]["subcode"] is None
+    assert answer["advice"] != "The operation succeeded."
+
+
+@pytest.mark.parametrize("subcode", ["", " "])
+def test_explain_with_an_empty_subcode_is_the_code_without_subcode(
+    capsys: pytest.CaptureFixture[str], subcode: str
+) -> None:
+    code, out, _ = run(capsys, "explain", "0", subcode)
+    assert code == 0
+    assert out.splitlines()[0] == "end reason 0/-  Success"
+    assert "override file" not in out  # the rule decided: nothing to add
+    _, out, _ = run(capsys, "explain", "0", subcode, "--service-category", "expectedError")
+    assert out.splitlines()[0] == "end reason 0/-  ExpectedError"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acs_exporter.catalog import MalformedCode, load_catalog, parse_code
+from acs_exporter.catalog import MalformedCode, load_catalog, parse_code, parse_subcode
 
 BLANKS = st.text(alphabet=" \t\r\n", max_size=3)
 CATALOG = load_catalog()
@@ -82,4 +82,4 @@ def test_resolve_answers_or_raises_malformed_never_anything_else(
     except MalformedCode:
         return
     assert resolution.code == parse_code(code)
-    assert resolution.subcode == (None if subcode is None else parse_code(subcode))
+    assert resolution.subcode == parse_subcode(subcode)

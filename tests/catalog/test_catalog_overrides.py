@@ -165,7 +165,7 @@ def test_an_empty_override_file_changes_nothing(tmp_path: Path) -> None:
                 advice: a
             """,
             2,
-            "a subcode-only entry cannot have a category",
+            "a subcode-only entry can have a category only in the generic domain",
         ),
         (
             """

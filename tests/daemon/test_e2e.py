@@ -13,7 +13,7 @@ import pytest
 import yaml
 from daemon_helpers import samples, start
 
-from acs_exporter.catalog import MalformedCode, parse_code
+from acs_exporter.catalog import MalformedCode, parse_code, parse_subcode
 from conftest import require_tool
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +46,15 @@ def label(value: object) -> str:
         return "malformed"
 
 
+def subcode_label(value: object) -> str:
+    """A missing subcode (null, "", blanks) is labelled none, never malformed."""
+    try:
+        subcode = parse_subcode(value)
+    except MalformedCode:
+        return "malformed"
+    return "none" if subcode is None else str(subcode)
+
+
 def recorded_totals(record_file: Path, table: str | None = None) -> Counter[tuple[str, str]]:
     """Call ends (table None) or media results, as the simulator recorded them."""
     totals: Counter[tuple[str, str]] = Counter()
@@ -53,7 +62,7 @@ def recorded_totals(record_file: Path, table: str | None = None) -> Counter[tupl
         record = orjson.loads(line)
         if record.get("table") != table:
             continue
-        totals[(label(record["code"]), label(record["subcode"]))] += record["n"]
+        totals[(label(record["code"]), subcode_label(record["subcode"]))] += record["n"]
     return totals
 
 

@@ -70,14 +70,20 @@ def test_openmetrics_is_byte_identical() -> None:
 
 
 def test_catalog_info_series_are_rendered() -> None:
-    text = render_text(snapshot(), NOW)
-    catalog = load_catalog()
-    assert text.count("\nacs_end_reason_info{") == len(
-        {
-            (e.code, e.subcode, e.category, e.domain, e.message, e.advice, e.source)
-            for e in catalog.entries
-        }
-    )
+    snap = snapshot()
+    text = render_text(snap, NOW)
+    (info,) = [f for f in snap.families if f.name == "acs_end_reason_info"]
+    assert text.count("\nacs_end_reason_info{") == len(info.samples)
+    # One row per (domain, code, subcode), and one for every pair the counters serve.
+    keys = [(labels[3], labels[0], labels[1]) for labels, _ in info.samples]
+    assert len(keys) == len(set(keys))
+    views = {"acs_call_ends": "call-end", "acs_call_automation_media_results": "call-automation"}
+    for family in snap.families:
+        if family.name in views:
+            for labels, _ in family.samples:
+                assert (views[family.name], labels[0], labels[1]) in keys, labels
+    assert ("call-end", "other", "other") in keys
+    assert ("call-end", "malformed", "none") in keys
 
 
 def test_openmetrics_output_passes_the_strict_parser() -> None:

@@ -23,6 +23,7 @@ from acs_exporter.catalog import (
     Provenance,
     Resolution,
     parse_code,
+    parse_subcode,
 )
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.sources.base import Batch, Observation
@@ -50,7 +51,7 @@ class TableCatalog:
     ) -> Resolution:
         self.calls += 1
         number = parse_code(code)
-        sub = None if subcode is None else parse_code(subcode)
+        sub = parse_subcode(subcode)
         for entry in self.entries:
             if (entry.code, entry.subcode) == (number, sub) and entry.category:
                 return Resolution(number, sub, entry.category, Provenance.DOCUMENTED, entry)
@@ -61,6 +62,11 @@ class TableCatalog:
         if 500 <= number < 600:
             return Resolution(number, sub, Category.UNEXPECTED_SERVER_ERROR, Provenance.CODE_CLASS)
         return Resolution(number, sub, Category.UNKNOWN, Provenance.UNKNOWN)
+
+    def resolve_code_alone(
+        self, code: object, service_category: str | None = None, domain: Domain = Domain.CALL_END
+    ) -> Resolution:
+        return self.resolve(code, None, service_category, domain)
 
 
 def catalog() -> Catalog:
@@ -80,7 +86,7 @@ def test_counts_resolve_each_distinct_key_once_and_keep_every_call() -> None:
             Observation("560", "1", None, (("call_type", "Group"), ("endpoint_type", "VoIP"))),
             Observation("999", "1"),  # unknown to the catalog
             Observation("abc", "1"),  # malformed code
-            Observation("487", None),  # null subcode is malformed too
+            Observation("487", None),  # no subcode: its own label value, not malformed
             Observation("", "", "ExpectedError"),  # malformed, the service said the category
             Observation(["not", "hashable"], "1"),
             Observation("0", "0", None, (), 0),  # nothing happened
@@ -94,12 +100,12 @@ def test_counts_resolve_each_distinct_key_once_and_keep_every_call() -> None:
     assert series[(CALL_ENDS, "560", "1", "UnexpectedServerError", ("Group",))] == 1
     assert series[(CALL_ENDS, "999", "1", "Unknown", ("",))] == 1
     assert series[(CALL_ENDS, "malformed", "1", "Unknown", ("",))] == 2
-    assert series[(CALL_ENDS, "487", "malformed", "Unknown", ("",))] == 1
-    assert series[(CALL_ENDS, "malformed", "malformed", "ExpectedError", ("",))] == 1
+    assert series[(CALL_ENDS, "487", "none", "Unknown", ("",))] == 1
+    assert series[(CALL_ENDS, "malformed", "none", "ExpectedError", ("",))] == 1
     assert series[(MEDIA_RESULTS, "200", "0", "Success", ("Play",))] == 3
     assert delta.records_read == 1005 + 1 + 1 + 2 + 1 + 1 + 3
-    assert delta.unknown == 1 + 2 + 1  # 999, two malformed codes, 487/null (code rule: none)
-    assert delta.malformed == 4
+    assert delta.unknown == 1 + 2 + 1  # 999, two malformed codes, 487/none (this table: no rule)
+    assert delta.malformed == 3
     assert dict(delta.rejected) == {"invalid_json": 2}
     # One resolution per distinct raw key, not per record.
     first = table.calls

@@ -184,3 +184,22 @@ def test_disagreement_series_are_bounded_by_the_catalog_not_by_the_data() -> Non
     assert len(found) == 3 * len(documented)
     assert {(dict(k)["code"], dict(k)["subcode"]) for k in found} == set(documented)
     assert set(found.values()) == {1.0}
+
+
+@pytest.mark.parametrize("category_source", ["catalog", "service"])
+def test_a_reload_keeps_or_changes_the_category_source_as_configured(
+    category_source: CategorySource,
+) -> None:
+    """SIGHUP rebuilds the resolver: it must take the reloaded metrics.category_source, not
+    fall back to the default (which silently flipped `service` back to `catalog`)."""
+    exporter = Exporter(catalog=load_catalog(), source_names=["sim"], category_source="service")
+    exporter.reconfigure(
+        catalog=load_catalog(),
+        source_names=["sim"],
+        max_series=2000,
+        category_source=category_source,
+    )
+    batch = Batch(call_ends=[Observation("487", "10003", "UnexpectedServerError", (), 5)], cursor=1)
+    exporter.complete_poll("sim", batch, 0.1)
+    expected = "UnexpectedServerError" if category_source == "service" else "Success"
+    assert call_ends(exporter) == {("487", "10003", expected): 5}

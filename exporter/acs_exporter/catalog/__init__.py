@@ -6,6 +6,7 @@ Public API (other modules import only these names):
     Catalog.resolve(code, subcode, service_category=None, domain=Domain.CALL_END) -> Resolution
     Catalog.entries -> tuple[Entry, ...]
     parse_code(value) -> int                        # raises MalformedCode
+    parse_subcode(value) -> int | None              # None: no subcode (null, "", blanks)
     Category, Provenance, Domain, Entry, Resolution, MalformedCode, CatalogError
 """
 

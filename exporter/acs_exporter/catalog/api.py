@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from acs_exporter.catalog.codes import MalformedCode, parse_code
+from acs_exporter.catalog.codes import MalformedCode, is_missing, parse_code, parse_subcode
 from acs_exporter.catalog.loader import (
     CatalogError,
     read_catalog_file,
@@ -19,7 +19,7 @@ from acs_exporter.catalog.loader import (
     to_rules,
 )
 from acs_exporter.catalog.model import Category, Domain, Entry, Provenance, Resolution
-from acs_exporter.catalog.resolver import Catalog
+from acs_exporter.catalog.resolver import Catalog, normalise_category
 
 __all__ = [
     "Catalog",
@@ -30,8 +30,11 @@ __all__ = [
     "MalformedCode",
     "Provenance",
     "Resolution",
+    "is_missing",
     "load_catalog",
+    "normalise_category",
     "parse_code",
+    "parse_subcode",
 ]
 
 

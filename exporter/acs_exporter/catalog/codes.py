@@ -31,3 +31,18 @@ def parse_code(value: object) -> int:
         if text and len(text) <= MAX_DIGITS and text.isascii() and text.isdecimal():
             return int(text)
     raise MalformedCode(value)
+
+
+def is_missing(value: object) -> bool:
+    """A field the record does not fill: absent/null (None), empty or only blanks.
+
+    `ParticipantEndSubCode` is a string column: Log Analytics returns "" for a record without
+    one, diagnostic JSON omits the property or writes null, CSV leaves the cell empty. All mean
+    the same thing: no subcode. (A missing *code* is still malformed: every call end has one.)
+    """
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_subcode(value: object) -> int | None:
+    """None for a missing subcode (see `is_missing`), else `parse_code`. Raises MalformedCode."""
+    return None if is_missing(value) else parse_code(value)

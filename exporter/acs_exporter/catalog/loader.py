@@ -107,16 +107,18 @@ def _refuse_duplicate_entries(parsed: CatalogFile, root: yaml.Node, where: str) 
                 f"{seen[key]} of this file"
             )
         seen[key] = line
-    rule_lines: dict[int, int] = {}
+    rule_lines: dict[tuple[int, bool], int] = {}
     for index, rule in enumerate(parsed.rules):
         line = _line(_node_at(root, ["rules", index]))
         for code in rule.codes:
-            if code in rule_lines:
+            # One rule per code, plus one for records of the code without a subcode.
+            rule_key = (code, rule.without_subcode)
+            if rule_key in rule_lines:
                 raise CatalogError(
                     f"{where}:{line}: rules[{index}]: code {code} already has a rule at line "
-                    f"{rule_lines[code]} of this file"
+                    f"{rule_lines[rule_key]} of this file"
                 )
-            rule_lines[code] = line
+            rule_lines[rule_key] = line
 
 
 def _dash(value: int | None) -> str:
@@ -158,7 +160,13 @@ def to_entry(model: EntryModel, default_source: str) -> Entry:
 
 def to_rules(parsed: CatalogFile, default_source: str) -> list[CodeRule]:
     return [
-        CodeRule(code, Category(rule.category), rule.reason, rule.source or default_source)
+        CodeRule(
+            code,
+            Category(rule.category),
+            rule.reason,
+            rule.source or default_source,
+            rule.without_subcode,
+        )
         for rule in parsed.rules
         for code in rule.codes
     ]

@@ -19,6 +19,7 @@ class Provenance(StrEnum):
     SERVICE = "service"  # ResultCategory logged by the service for this record
     CODE_RULE = "code-rule"  # a documented rule for the code alone
     CODE_CLASS = "code-class"  # the class of the code (2xx, 5xx)
+    SUBCODE_RULE = "subcode-rule"  # Call Automation: the generic subcode, where the code is silent
     UNKNOWN = "unknown"
 
 
@@ -60,6 +61,9 @@ class CodeRule:
     category: Category
     reason: str
     source: str = ""
+    # True: the rule speaks only for records without a subcode (code 0 alone is Success, but
+    # an unlisted 0/x stays Unknown: code 0 has ExpectedError rows too).
+    without_subcode: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,22 @@ class Resolution:
     entry: Entry | None = None  # the row that decided, or the best description of the code
     reason: str = ""  # one sentence: why this category
     related: tuple[Entry, ...] = ()  # other rows describing the code or the subcode alone
+    # The two opinions behind `category`, so aggregation can choose which one labels a series:
+    # the category the catalog gives the end reason without the service's word (for a record
+    # without a subcode the service's ResultCategory is part of the catalog's own answer, see
+    # docs/catalog.md), and the service's ResultCategory, normalised (None: absent or invalid).
+    catalog_category: Category | None = None
+    service_category: Category | None = None
 
     @property
     def key(self) -> str:
         return f"{self.code}/{_dash(self.subcode)}"
+
+    @property
+    def documented(self) -> bool:
+        """A row documents exactly this (code, subcode) pair (with or without a category)."""
+        entry = self.entry
+        return entry is not None and (entry.code, entry.subcode) == (self.code, self.subcode)
 
 
 def _dash(value: int | None) -> str:

@@ -24,6 +24,7 @@ _PROVENANCE_WORDS = {
     Provenance.SERVICE: "category logged by the service",
     Provenance.CODE_RULE: "rule for the code alone",
     Provenance.CODE_CLASS: "class of the code",
+    Provenance.SUBCODE_RULE: "generic subcode (Call Automation)",
     Provenance.UNKNOWN: "nothing documented",
 }
 
@@ -100,9 +101,11 @@ def explain_text(
     lines += _field("category", f"{category}  ({_PROVENANCE_WORDS[resolution.provenance]})", width)
     lines += _field("why", resolution.reason, width)
     entry = resolution.entry
+    if not resolution.documented and resolution.subcode is not None:
+        lines += _field("pair", undocumented_pair(resolution), width)
     if entry is None:
         lines += _field("message", f"(none: no page describes {resolution.key})", width)
-        lines += _field("advice", NO_ADVICE, width)
+        lines += _field("advice", advice_without_entry(resolution), width)
     else:
         exact = entry.code == resolution.code and entry.subcode == resolution.subcode
         matched = f"{entry.domain} {entry.key}"
@@ -120,6 +123,29 @@ def explain_text(
         label = "see also" if index == 0 else ""
         lines += _field(label, f"{other.domain} {other.key}: {other.message}", width)
     return "\n".join(lines) + "\n"
+
+
+def undocumented_pair(resolution: Resolution) -> str:
+    """Why the message shown is not the pair's own: 502/0 is not "Success"."""
+    entry = resolution.entry
+    if entry is None:
+        described = "nothing describes its code or its subcode either"
+    elif entry.subcode is None:
+        described = f"the message and advice are those of code {entry.code} alone"
+    elif entry.code is None:
+        described = f"the message and advice are those of subcode {entry.subcode} alone"
+    else:
+        described = "the row gives no category"
+    return f"{resolution.key} is undocumented: no page lists this pair; {described}"
+
+
+def advice_without_entry(resolution: Resolution) -> str:
+    if resolution.provenance is Provenance.UNKNOWN:
+        return NO_ADVICE
+    return (
+        f"No page describes {resolution.key} on its own; the category comes from the "
+        f"{_PROVENANCE_WORDS[resolution.provenance]} (see why)."
+    )
 
 
 def entry_dict(entry: Entry) -> dict[str, Any]:
@@ -142,15 +168,22 @@ def explain_dict(resolution: Resolution) -> dict[str, Any]:
         "subcode": resolution.subcode,
         "category": resolution.category.value,
         "provenance": resolution.provenance.value,
+        "documented": resolution.documented,
+        "catalog_category": _value(resolution.catalog_category),
+        "service_category": _value(resolution.service_category),
         "reason": resolution.reason,
         "message": None if entry is None else entry.message,
-        "advice": NO_ADVICE if entry is None else entry.advice,
+        "advice": advice_without_entry(resolution) if entry is None else entry.advice,
         "source": None if entry is None else entry.source,
         "domain": None if entry is None else entry.domain.value,
         "notes": "" if entry is None else entry.notes,
         "matched": None if entry is None else entry_dict(entry),
         "related": [entry_dict(other) for other in resolution.related],
     }
+
+
+def _value(category: Category | None) -> str | None:
+    return None if category is None else category.value
 
 
 def catalog_text(entries: list[Entry], stream: TextIO, colour: bool) -> str:

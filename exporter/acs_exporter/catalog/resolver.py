@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-from acs_exporter.catalog.codes import parse_code
+from acs_exporter.catalog.codes import parse_code, parse_subcode
 from acs_exporter.catalog.model import (
     Category,
     CodeClass,
@@ -98,7 +99,9 @@ class Catalog:
         for (domain, code, subcode), entry in merged.items():
             self._rows.setdefault((code, subcode), {})[domain] = entry
 
-        by_code: dict[int, CodeRule] = {rule.code: rule for rule in rules}
+        rules = tuple(rules)
+        by_code: dict[int, CodeRule] = {r.code: r for r in rules if not r.without_subcode}
+        self._bare_rules: dict[int, CodeRule] = {r.code: r for r in rules if r.without_subcode}
         # A code-only entry that carries a category (only user overrides do) is a rule too,
         # and the more recent word wins.
         for entry in self.entries:
@@ -109,7 +112,12 @@ class Catalog:
                     f"the {entry.domain} entry for code {entry.code} gives {entry.category}",
                     entry.source,
                 )
-        self.rules: tuple[CodeRule, ...] = tuple(sorted(by_code.values(), key=lambda r: r.code))
+        self.rules: tuple[CodeRule, ...] = tuple(
+            sorted(
+                [*by_code.values(), *self._bare_rules.values()],
+                key=lambda r: (r.code, r.without_subcode),
+            )
+        )
         self._rules = by_code
         self.classes: tuple[CodeClass, ...] = tuple(classes)
         self._memo: dict[str, dict[tuple[object, object, object], Resolution]] = {
@@ -127,8 +135,9 @@ class Catalog:
     ) -> Resolution:
         """Category of a raw end reason, with its provenance. Raises MalformedCode.
 
-        `code` and `subcode` as they arrive in logs (487, "487", " 0 "). A subcode of None
-        means "no subcode" (a code-only lookup); an empty or junk subcode is malformed.
+        `code` and `subcode` as they arrive in logs (487, "487", " 0 "). A subcode that is
+        None, empty or blank means "no subcode" (the record has none: resolved from the
+        service's category, then the code); a junk subcode ("abc", -1) is malformed.
         """
         memo = self._memo[domain]
         # Only exact int/str keys are remembered: True == 1 and 487.0 == 487 hash alike, and
@@ -143,8 +152,8 @@ class Catalog:
             if hit is not None:
                 return hit
         number = parse_code(code)
-        sub = None if subcode is None else parse_code(subcode)
-        answer = self._decide(number, sub, service_category, Domain(domain))
+        sub = parse_subcode(subcode)
+        answer = self._with_opinions(number, sub, service_category, Domain(domain))
         if cacheable and len(memo) < MEMO_LIMIT:
             memo[(code, subcode, service_category)] = answer
         return answer
@@ -159,12 +168,39 @@ class Catalog:
         hit = self._memo[domain].get((code, subcode, None))
         return hit if hit is not None else self.resolve(code, subcode, None, domain)
 
+    def resolve_code_alone(
+        self, code: object, service_category: str | None = None, domain: Domain = Domain.CALL_END
+    ) -> Resolution:
+        """The code of a record whose subcode is junk ("abc", -1): like a code-only lookup,
+        but a rule for records *without* a subcode does not apply (code 0 with a junk subcode
+        is not a normal end). Not remembered: callers cache per raw key. Raises MalformedCode.
+        """
+        number = parse_code(code)
+        answer = self._decide(number, None, service_category, Domain(domain), bare=False)
+        return replace(
+            answer,
+            catalog_category=answer.category,
+            service_category=normalise_category(service_category),
+        )
+
     def find(self, code: int | None, subcode: int | None) -> list[Entry]:
         """Every entry for exactly this (code, subcode), in domain order."""
         rows = self._rows.get((code, subcode), {})
         return [rows[d] for d in DOMAIN_ORDER if d in rows]
 
     # -- the resolution order ----------------------------------------------------------------
+
+    def _with_opinions(
+        self, code: int, subcode: int | None, service: str | None, domain: Domain
+    ) -> Resolution:
+        answer = self._decide(code, subcode, service, domain)
+        said = normalise_category(service)
+        if said is None or subcode is None:
+            # Without a subcode the service's word is part of the catalog's own answer.
+            catalog = answer.category
+        else:
+            catalog = self._decide(code, subcode, None, domain).category
+        return replace(answer, catalog_category=catalog, service_category=said)
 
     def _ordered(self, code: int | None, subcode: int | None, domain: Domain) -> list[Entry]:
         rows = self._rows.get((code, subcode))
@@ -174,7 +210,12 @@ class Catalog:
         return first + [rows[d] for d in DOMAIN_ORDER if d != domain and d in rows]
 
     def _decide(
-        self, code: int, subcode: int | None, service: str | None, domain: Domain
+        self,
+        code: int,
+        subcode: int | None,
+        service: str | None,
+        domain: Domain,
+        bare: bool = True,
     ) -> Resolution:
         key = f"{code}/{_label(subcode)}"
         exact = self._ordered(code, subcode, domain) if subcode is not None else []
@@ -195,13 +236,15 @@ class Catalog:
                     code, subcode, row.category, Provenance.DOCUMENTED, row, where, related
                 )
 
-        describing = exact + alone_sub + alone_code
+        # The code's own description before the subcode's: 502/0 is a bad gateway, and the
+        # generic subcode 0 ("Success") must not speak for it.
+        describing = exact + alone_code + alone_sub
         entry = describing[0] if describing else None
         related = tuple(describing[1:])
         if exact:
             missing = f"the documented row for {key} gives no category"
         elif subcode is None:
-            missing = f"no subcode given for code {code}"
+            missing = f"the record has no subcode (code {code})"
         else:
             missing = f"no documented row for {key}"
 
@@ -216,15 +259,10 @@ class Catalog:
             if service.strip():
                 missing += f"; service category {service!r} is not a valid category (ignored)"
 
-        # 3. the rule for the code alone
-        rule = self._rules.get(code)
+        # 3. the rule for the code alone (first the one for records without a subcode)
+        rule = self._bare_rules.get(code) if subcode is None and bare else None
+        rule = rule or self._rules.get(code)
         if rule is not None:
-            if alone_code and entry is not alone_code[0] and subcode is not None and not exact:
-                # Show the description the rule rests on first, the subcode's meaning next.
-                entry, related = (
-                    alone_code[0],
-                    tuple(e for e in describing if e is not alone_code[0]),
-                )
             reason = f"{missing}; rule for code {code}: {rule.reason}"
             return Resolution(
                 code, subcode, rule.category, Provenance.CODE_RULE, entry, reason, related
@@ -244,7 +282,22 @@ class Catalog:
                     related,
                 )
 
-        # 5. nothing applies: say so rather than guess
+        # 5. Call Automation only: the generic subcode's derived category, where the code is
+        # silent (a 4xx or 6xx without a rule).
+        by_subcode = _by_generic_subcode(alone_sub, domain)
+        if by_subcode is not None:
+            reason = (
+                f"{missing}; no rule or class decides code {code}; the generic subcode "
+                f"{subcode} ({by_subcode.message}) is {by_subcode.category} in Call Automation"
+            )
+            category = by_subcode.category or Category.UNKNOWN
+            # The row that decided comes first: its notes say why, its advice fits the outcome.
+            others = tuple(e for e in describing if e is not by_subcode)
+            return Resolution(
+                code, subcode, category, Provenance.SUBCODE_RULE, by_subcode, reason, others
+            )
+
+        # 6. nothing applies: say so rather than guess
         reason = (
             f"{missing}; no rule for code {code}, and the pages define no category for its "
             "class (only 2xx and 5xx have one)"
@@ -252,3 +305,17 @@ class Catalog:
         return Resolution(
             code, subcode, Category.UNKNOWN, Provenance.UNKNOWN, entry, reason, related
         )
+
+
+def _by_generic_subcode(alone_sub: Sequence[Entry], domain: Domain) -> Entry | None:
+    """The generic subcode row whose derived category decides a Call Automation result.
+
+    Never for call ends: their subcodes are another numbering, and a generic subcode means
+    different things under different codes, so it decides only where the code is silent.
+    """
+    if domain is not Domain.CALL_AUTOMATION:
+        return None
+    return next(
+        (row for row in alone_sub if row.category is not None and row.domain is Domain.GENERIC),
+        None,
+    )

@@ -40,10 +40,14 @@ class EntryModel(BaseModel):
     def _code_or_subcode(self) -> Self:
         if self.code is None and self.subcode is None:
             raise ValueError("an entry needs a code, a subcode or both")
-        if self.code is None and self.category is not None:
+        if self.code is None and self.category is not None and self.domain != Domain.GENERIC:
             # A subcode alone means different things under different codes (8522 is 404 or
-            # 405 in Call Automation): it cannot carry a category.
-            raise ValueError("a subcode-only entry cannot have a category; give its code too")
+            # 405 in Call Automation): only a generic subcode may carry a category, and it is
+            # used only in Call Automation where the code decides nothing (docs/catalog.md).
+            raise ValueError(
+                "a subcode-only entry can have a category only in the generic domain; "
+                "give its code too"
+            )
         return self
 
 
@@ -56,6 +60,8 @@ class RuleModel(BaseModel):
     category: DocumentedCategory
     reason: Text
     source: str = ""
+    # Only for records without a subcode; a subcode the catalog does not list stays unresolved.
+    without_subcode: bool = False
 
 
 class CatalogFile(BaseModel):
