@@ -88,32 +88,17 @@ def _share(category: str) -> str:
     )
 
 
-def _preferring_call_end(on: str, selector: str) -> str:
-    """One acs_end_reason_info series per `on` group: the call-end domain's when there is one."""
-    return (
-        f'topk by ({on}) (1, acs_end_reason_info{{domain="call-end", {selector}}}'
-        f" or on ({on}) acs_end_reason_info{{{selector}}})"
-    )
-
-
 def _join_catalog(counts: str) -> str:
-    """Label `counts` (by code, subcode, category) with the catalog's message, advice and doc_url.
-
-    Like the catalog's own resolution: the documented (code, subcode) entry, else the rule for the
-    code alone, else the generic rule for the subcode alone; end reasons it does not know at all
-    keep their count without a message.
+    """Label `counts` (by code, subcode, category) with message, advice and doc_url, by the
+    documented join (docs/metrics.md): the exporter serves an acs_end_reason_info row for every
+    (code, subcode) it counts, so one join on the pair finds them all. topk keeps one row per
+    pair when several exporters are scraped; `or` keeps counts an older exporter has no row for.
     """
-    join = "group_left (message, advice, doc_url)"
-    layers = [
-        f"{counts}\n  * on (code, subcode) {join}\n  "
-        + _preferring_call_end("code, subcode", 'code!="", subcode!=""'),
-        f"{counts}\n  * on (code) {join}\n  "
-        + _preferring_call_end("code", 'code!="", subcode=""'),
-        f"{counts}\n  * on (subcode) {join}\n  "
-        + 'topk by (subcode) (1, acs_end_reason_info{code="", subcode!=""})',
-        counts,
-    ]
-    return "\nor on (code, subcode)\n".join(f"  {layer}" for layer in layers)
+    info = 'topk by (code, subcode) (1, acs_end_reason_info{domain="call-end"})'
+    return (
+        f"  {counts}\n  * on (code, subcode) group_left (message, advice, doc_url)\n  {info}"
+        f"\nor on (code, subcode)\n  {counts}"
+    )
 
 
 def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
@@ -417,10 +402,9 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
             "Top end reasons",
             "The 25 most frequent end reasons over the dashboard's time range, filtered by the "
             "category and code variables, with Microsoft's message, our advice and a link to "
-            "the documentation page, joined from acs_end_reason_info as the catalog resolves: "
-            "the documented (code, subcode), else the code's rule, else the subcode's generic "
-            "rule. "
-            "Codes the catalog does not know have no message: see ACSUnknownEndReasons.",
+            "the documentation page, joined from acs_end_reason_info on (code, subcode): the "
+            "exporter serves a row for every pair it counts, documented or not (an undocumented "
+            "pair's row describes its code and names the explain command).",
             [instant_table_query(top)],
             height=12,
         )
