@@ -20,26 +20,20 @@ docs/alerting.md).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import promql_parser
 import pytest
 import yaml
 
-from conftest import REPO, require_path, require_tool
+from conftest import REPO
 
 sys.path.insert(0, str(REPO / "dashboards" / "src"))
 from dashboard_queries import Query, queries
+from stack import STARTUP_TIMEOUT_S, Running, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +47,6 @@ TIME_SCALE = 60
 SPIKE_START_S = 40
 SPIKE_SHARE = 0.5
 CALLS_PER_SECOND = 20
-STARTUP_TIMEOUT_S = 20
 SPIKE_DETECTION_TIMEOUT_S = 30
 
 # A second source replays an exported log file with one unreadable line, so the outcome series
@@ -69,163 +62,40 @@ NEEDS_HISTORY = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def get(url: str, timeout: float = 5.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        body: bytes = response.read()
-        return body
-
-
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{url} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            get(url, timeout=1)
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    pytest.fail(f"{url} not ready after {STARTUP_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
-
-
 @dataclass
-class Prometheus:
-    url: str
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        params = urllib.parse.urlencode({"query": expr})
-        try:
-            body = get(f"{self.url}/api/v1/query?{params}")
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"{error}: {error.read().decode()}\n{expr}") from error
-        answer = json.loads(body)
-        assert answer["status"] == "success", answer
-        result: list[dict[str, Any]] = answer["data"]["result"]
-        return result
-
-    def wait_for(self, expr: str, timeout: float) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = self.query(expr)
-            if result:
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"no data after {timeout}s for {expr}")
-
-
-@dataclass
-class Stack:
-    prometheus: Prometheus
-    exporter_url: str
-    started: float  # time.monotonic() when the exporter was started
-
+class Stack(Running):
     def seconds_to_spike(self) -> float:
         return self.started + SPIKE_START_S - time.monotonic()
 
 
-def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prometheus_bin = require_tool("prometheus")
-    exporter_bin = require_path(Path(sys.executable).parent / "acs-exporter", "acs-exporter")
     tmp = tmp_path_factory.mktemp("e2e")
-    exporter_port, prometheus_port = free_port(), free_port()
-
     exported = tmp / "exported.jsonl"
     exported.write_text(FIXTURE.read_text("utf-8") + "{not json\n", encoding="utf-8")
-    exporter_config = tmp / "acs-exporter.yaml"
-    exporter_config.write_text(
-        yaml.safe_dump(
-            {
-                "web": {"listen_address": f"127.0.0.1:{exporter_port}"},
-                "log": {"format": "text", "level": "info"},
-                "sources": [
-                    {
-                        "type": "simulator",
-                        "scenario": "server-error-spike",
-                        "time_scale": TIME_SCALE,
-                        "spike_start": SPIKE_START_S * TIME_SCALE,  # seconds
-                        "spike_duration": 86400,
-                        "spike_server_error_share": SPIKE_SHARE,
-                        "seed": 20261125,
-                        # 1,200 simulated call ends per real second: enough for the volume
-                        # minimums of the disagreement and media alerts within the test
-                        "calls_per_second": CALLS_PER_SECOND,
-                    },
-                    {
-                        "type": "files",
-                        "name": "exported-files",
-                        "paths": [str(exported)],
-                        "progress": False,
-                        "poll_interval": 1,
-                    },
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
-    prometheus_config = tmp / "prometheus.yml"
-    prometheus_config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "rule_files": [str(RULES)],
-                "scrape_configs": [
-                    {
-                        "job_name": "acs-exporter",
-                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
-
-    started = time.monotonic()
-    exporter_log = tmp / "exporter.log"
-    exporter = _start(
-        [str(exporter_bin), "run", "--config.file", str(exporter_config)], exporter_log
-    )
-    prometheus_log = tmp / "prometheus.log"
-    prometheus = _start(
-        [
-            prometheus_bin,
-            f"--config.file={prometheus_config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        prometheus_log,
-    )
-    try:
-        exporter_url = f"http://127.0.0.1:{exporter_port}"
-        wait_until_ready(f"{exporter_url}/metrics", exporter, exporter_log)
-        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
-        wait_until_ready(f"{prometheus_url}/-/ready", prometheus, prometheus_log)
-        yield Stack(Prometheus(prometheus_url), exporter_url, started)
-    finally:
-        _stop(prometheus)
-        _stop(exporter)
+    sources = [
+        {
+            "type": "simulator",
+            "scenario": "server-error-spike",
+            "time_scale": TIME_SCALE,
+            "spike_start": SPIKE_START_S * TIME_SCALE,  # seconds
+            "spike_duration": 86400,
+            "spike_server_error_share": SPIKE_SHARE,
+            "seed": 20261125,
+            # 1,200 simulated call ends per real second: enough for the volume
+            # minimums of the disagreement and media alerts within the test
+            "calls_per_second": CALLS_PER_SECOND,
+        },
+        {
+            "type": "files",
+            "name": "exported-files",
+            "paths": [str(exported)],
+            "progress": False,
+            "poll_interval": 1,
+        },
+    ]
+    with running_stack(tmp, sources, rules=RULES) as running:
+        yield Stack(running.prometheus, running.exporter_url, running.started)
 
 
 def recording_rules() -> list[str]:

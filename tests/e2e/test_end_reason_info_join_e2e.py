@@ -21,21 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, require_path, require_tool
+from conftest import REPO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO / "dashboards" / "src"))
 from dashboard_queries import queries
-from test_alerts_dashboards_e2e import (
-    STARTUP_TIMEOUT_S,
-    Prometheus,
-    _start,
-    _stop,
-    free_port,
-    wait_until_ready,
-)
+from stack import STARTUP_TIMEOUT_S, Prometheus, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -71,63 +63,21 @@ def exported_log() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    prometheus_bin = require_tool("prometheus")
-    exporter_bin = require_path(Path(sys.executable).parent / "acs-exporter", "acs-exporter")
     tmp = tmp_path_factory.mktemp("info-join")
-    exporter_port, prometheus_port = free_port(), free_port()
     exported = tmp / "exported.jsonl"
     exported.write_text(exported_log(), encoding="utf-8")
-    config = tmp / "acs-exporter.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "web": {"listen_address": f"127.0.0.1:{exporter_port}"},
-                "log": {"format": "text", "level": "info"},
-                "sources": [
-                    {"type": "simulator", "time_scale": 60, "seed": 7},
-                    {
-                        "type": "files",
-                        "name": "exported",
-                        "paths": [str(exported)],
-                        "progress": False,
-                        "poll_interval": 1,
-                    },
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
-    prometheus_config = tmp / "prometheus.yml"
-    prometheus_config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s"},
-                "scrape_configs": [
-                    {
-                        "job_name": "acs-exporter",
-                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
-    exporter_log, prometheus_log = tmp / "exporter.log", tmp / "prometheus.log"
-    exporter = _start([str(exporter_bin), "run", "--config.file", str(config)], exporter_log)
-    server = _start(
-        [
-            prometheus_bin,
-            f"--config.file={prometheus_config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        prometheus_log,
-    )
-    try:
-        wait_until_ready(f"http://127.0.0.1:{exporter_port}/metrics", exporter, exporter_log)
-        url = f"http://127.0.0.1:{prometheus_port}"
-        wait_until_ready(f"{url}/-/ready", server, prometheus_log)
-        client = Prometheus(url)
+    sources = [
+        {"type": "simulator", "time_scale": 60, "seed": 7},
+        {
+            "type": "files",
+            "name": "exported",
+            "paths": [str(exported)],
+            "progress": False,
+            "poll_interval": 1,
+        },
+    ]
+    with running_stack(tmp, sources) as running:
+        client = running.prometheus
         # The exported file's series are in once its malformed code is scraped.
         client.wait_for(
             'acs_call_ends_total{source="exported", code="malformed"}', STARTUP_TIMEOUT_S * 3
@@ -136,9 +86,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             'acs_call_automation_media_results_total{source="exported"}', STARTUP_TIMEOUT_S
         )
         yield client
-    finally:
-        _stop(server)
-        _stop(exporter)
 
 
 @pytest.mark.parametrize(
