@@ -10,9 +10,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -74,20 +76,89 @@ def start(
     tmp_path: Path,
     env: Mapping[str, str] | None = None,
     port: int | None = None,
+    command: Sequence[str] = EXPORTER,
 ) -> Running:
+    """`command run` on 127.0.0.1:`port` (a free one by default), its output in a log file.
+
+    The environment is this one without ACS_EXPORTER_* (so the caller's shell cannot change the
+    configuration under test), plus `env`. `command` is the exporter's CLI, or a wrapper of it.
+    """
     port = port or free_port()
     log_path = tmp_path / f"exporter-{port}.log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ACS_EXPORTER_")}
     environment.update(env or {})
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [*EXPORTER, "run", "--web.listen-address", f"127.0.0.1:{port}", *args],
+            [*command, "run", "--web.listen-address", f"127.0.0.1:{port}", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
             env=environment,
         )
     return Running(process, port, log_path)
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str, running: Running, timeout: float = 60
+) -> None:
+    """Poll `condition`; fail with the exporter's log if it exits first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if running.process.poll() is not None:
+            raise AssertionError(f"exporter exited {running.process.returncode}: {running.log()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: {running.log()}")
+
+
+@contextmanager
+def killed_if_left_running(running: Running) -> Iterator[Running]:
+    """A test that fails while the exporter runs must not leave the process behind."""
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+
+
+def assert_exited_cleanly(running: Running, code: int) -> str:
+    """Exit 0 and no traceback in the log; the log, for further checks."""
+    log = running.log()
+    assert code == 0, log
+    assert "Traceback" not in log
+    return log
+
+
+class LocalLogAnalytics(Protocol):
+    """What a config needs of tests/loganalytics/fake_server.py's FakeLogAnalytics."""
+
+    @property
+    def url(self) -> str: ...
+
+    ca_file: Path
+
+
+def log_analytics_config(
+    server: LocalLogAnalytics, workspace: str, state: Path, **source: object
+) -> dict[str, Any]:
+    """JSON logs, a checkpoint at `state` and one Log Analytics source `la` polling the local
+    server every second; `source` adds to or overrides that source's settings."""
+    return {
+        "log": {"format": "json", "level": "info"},
+        "state": {"path": str(state)},
+        "sources": [
+            {
+                "type": "log_analytics",
+                "name": "la",
+                "workspace_ids": [workspace],
+                "endpoint": server.url,
+                "tls_ca_file": str(server.ca_file),
+                "poll_interval": "1s",
+                **source,
+            }
+        ],
+    }
 
 
 def run_cli(

@@ -7,12 +7,10 @@ held by an injected delay well past the grace period.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,15 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from daemon_helpers import Running, free_port, samples
+from daemon_helpers import (
+    Running,
+    assert_exited_cleanly,
+    killed_if_left_running,
+    log_analytics_config,
+    samples,
+    start,
+    wait_for,
+)
 
 from conftest import require_path, require_tool
 
@@ -37,40 +43,10 @@ HELD = 60.0  # how long the fake server holds the slow query: far past GRACE + M
 def start_wrapped(
     args: Sequence[str], tmp_path: Path, env: Mapping[str, str] | None = None
 ) -> Running:
-    port = free_port()
-    log_path = tmp_path / f"exporter-{port}.log"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("ACS_EXPORTER_")}
-    environment["TEST_SHUTDOWN_GRACE_SECONDS"] = str(GRACE)
-    environment.update(env or {})
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(WRAPPER),
-                "run",
-                "--web.listen-address",
-                f"127.0.0.1:{port}",
-                *args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=environment,
-        )
-    return Running(process, port, log_path)
-
-
-def wait_for(
-    condition: Callable[[], bool], what: str, running: Running, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if running.process.poll() is not None:
-            raise AssertionError(f"exporter exited {running.process.returncode}: {running.log()}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}: {running.log()}")
+    """The exporter through exporter_main.py, with a GRACE-second shutdown grace unless `env`
+    says otherwise."""
+    environment = {"TEST_SHUTDOWN_GRACE_SECONDS": str(GRACE), **(env or {})}
+    return start(args, tmp_path, environment, command=[sys.executable, str(WRAPPER)])
 
 
 def counted(running: Running, source: str) -> float:
@@ -131,23 +107,9 @@ def la_records(count: int, ingested: datetime) -> list[dict[str, Any]]:
 
 
 def la_config(tmp_path: Path, server: Any, state: Path) -> Path:
-    config = {
-        "log": {"format": "json", "level": "info"},
-        "state": {"path": str(state)},
-        "sources": [
-            {
-                "type": "log_analytics",
-                "name": "la",
-                "workspace_ids": [WS],
-                "endpoint": server.url,
-                "tls_ca_file": str(server.ca_file),
-                "poll_interval": "1s",
-                "safety_lag": "1s",
-                "initial_lookback": "1h",
-                "server_timeout": "2m",
-            }
-        ],
-    }
+    config = log_analytics_config(
+        server, WS, state, safety_lag="1s", initial_lookback="1h", server_timeout="2m"
+    )
     path = tmp_path / "la.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -178,7 +140,7 @@ def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_count
     config = la_config(tmp_path, fake_la, state)
     env = {"TEST_FAKE_LA_TOKEN": TOKEN, "TEST_SHUTDOWN_GRACE_SECONDS": str(grace)}
     first = start_wrapped(["--config.file", str(config)], tmp_path, env)
-    try:
+    with killed_if_left_running(first):
         wait_for(lambda: counted(first, "la") >= 5, "the first poll", first)
         already = counted(first, "la")  # this test's 5, plus earlier tests' records
         fake_la.inject(*[Fault.slow(HELD)] * 3)
@@ -186,12 +148,7 @@ def test_stop_during_a_poll_longer_than_the_grace_exits_0_in_time_with_the_count
         wait_for(lambda: fake_la.stats.requests > in_flight_before, "a held query", first)
         time.sleep(0.3)  # the query is being held by the server now
         code, took = timed_stop(first, *(signal.Signals[s] for s in signals))
-    finally:
-        if first.process.poll() is None:
-            first.process.kill()
-    log = first.log()
-    assert code == 0, log
-    assert "Traceback" not in log
+    log = assert_exited_cleanly(first, code)
     limit = grace + MARGIN if len(signals) == 1 else MARGIN
     assert took < limit, f"took {took:.1f}s: {log}"
     entries = log_entries(first)
@@ -254,17 +211,12 @@ def test_sigterm_during_a_big_parse_exits_promptly_and_the_restart_counts_each_r
     first = start_wrapped(
         ["--config.file", str(config)], tmp_path, env={"TEST_SHUTDOWN_GRACE_SECONDS": ""}
     )
-    try:
+    with killed_if_left_running(first):
         wait_for(lambda: counted(first, "exports") == 0, "the HTTP server", first)
         time.sleep(1.0)  # the parse is under way (it takes far longer than this)
         assert counted(first, "exports") == 0, "the whole file was parsed already"
         code, took = timed_stop(first, signal.SIGTERM)
-    finally:
-        if first.process.poll() is None:
-            first.process.kill()
-    log = first.log()
-    assert code == 0, log
-    assert "Traceback" not in log
+    log = assert_exited_cleanly(first, code)
     assert took < 4.0, f"SIGTERM to exit took {took:.1f}s: {log}"
 
     second = start_wrapped(["--config.file", str(config)], tmp_path)
@@ -296,7 +248,7 @@ def test_a_signal_during_start_up_is_handled(tmp_path: Path, sig: signal.Signals
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc")
     running = start_wrapped([], tmp_path)
-    try:
+    with killed_if_left_running(running):
         deadline = time.monotonic() + 60
         while not handles(running.process.pid, signal.SIGTERM):
             assert running.process.poll() is None, running.log()
@@ -313,11 +265,7 @@ def test_a_signal_during_start_up_is_handled(tmp_path: Path, sig: signal.Signals
             code, _ = timed_stop(running, signal.SIGTERM)
         else:
             code = running.process.wait(60)
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
-    assert code == 0, running.log()
-    assert "Traceback" not in running.log()
+    assert_exited_cleanly(running, code)
     assert log_entries(running)[-1] == {
         **log_entries(running)[-1],
         "msg": "stopped",
@@ -338,16 +286,12 @@ def test_sigterm_while_the_first_poll_is_held_loses_nothing(tmp_path: Path, fake
     fake_la.inject(*[Fault.slow(HELD)] * 3)
     requests = fake_la.stats.requests
     first = start_wrapped(["--config.file", str(config)], tmp_path, env)
-    try:
+    with killed_if_left_running(first):
         wait_for(lambda: fake_la.stats.requests > requests, "the first query", first)
         time.sleep(0.3)
         code, took = timed_stop(first, signal.SIGTERM)
-    finally:
-        if first.process.poll() is None:
-            first.process.kill()
-    assert code == 0, first.log()
-    assert took < GRACE + MARGIN, first.log()
-    assert "Traceback" not in first.log()
+    log = assert_exited_cleanly(first, code)
+    assert took < GRACE + MARGIN, log
     # Nothing was counted, so the restart starts where the first would have: at its initial
     # lookback, counting every record in the workspace (this module's earlier records too).
     fake_la.faults.clear()
@@ -406,7 +350,6 @@ def test_sigterm_with_an_otlp_collector_that_never_answers_exits_within_the_grac
         for connection in held:
             connection.close()
         listener.close()
-    assert code == 0, running.log()
-    assert took < GRACE + MARGIN, f"took {took:.1f}s: {running.log()}"
-    assert "Traceback" not in running.log()
+    log = assert_exited_cleanly(running, code)
+    assert took < GRACE + MARGIN, f"took {took:.1f}s: {log}"
     assert state.exists()

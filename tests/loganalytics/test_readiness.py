@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from daemon.daemon_helpers import Running, samples, start
+from daemon.daemon_helpers import Running, log_analytics_config, samples, start, wait_for
 
 from .fake_server import FakeLogAnalytics
 from .kusto import KustoChecker
@@ -31,33 +30,8 @@ def live_server(kusto: KustoChecker) -> Iterator[FakeLogAnalytics]:
         yield server
 
 
-def wait_for(
-    condition: Callable[[], bool], what: str, running: Running, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        assert running.process.poll() is None, running.log()
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}:\n{running.log()[-3000:]}")
-
-
 def launch(server: FakeLogAnalytics, fake_az: Path, tmp_path: Path) -> Running:
-    config = {
-        "log": {"format": "json", "level": "info"},
-        "state": {"path": str(tmp_path / "state" / "checkpoint.json")},
-        "sources": [
-            {
-                "type": "log_analytics",
-                "name": "la",
-                "workspace_ids": [WS],
-                "endpoint": server.url,
-                "tls_ca_file": str(server.ca_file),
-                "poll_interval": "1s",
-            }
-        ],
-    }
+    config = log_analytics_config(server, WS, tmp_path / "state" / "checkpoint.json")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {
