@@ -60,6 +60,17 @@ def drain(src: FilesSource, cursor: Cursor = None) -> tuple[Counter[object], Cou
     return found, rejected, cursor
 
 
+def drain_traced(src: FilesSource) -> tuple[Counter[object], Counter[str], int]:
+    """Like drain: (counts, rejections, the peak of memory Python allocated meanwhile)."""
+    tracemalloc.start()
+    try:
+        found, rejected, _ = drain(src)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return found, rejected, peak
+
+
 def write_with_long_line(
     path: Path, header: str, good: str, long_bytes: int, around: tuple[bytes, bytes]
 ) -> None:
@@ -86,14 +97,8 @@ def test_a_64_mib_line_is_rejected_without_being_held_in_memory(
     else:
         header = "ParticipantEndReason,ParticipantEndSubCode\n"
         write_with_long_line(path, header, "487,10003", 64 * MIB, (b'487,"', b'"'))
-    src = source(path)
     caplog.set_level(logging.WARNING)
-    tracemalloc.start()
-    try:
-        found, rejected, _ = drain(src)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    found, rejected, peak = drain_traced(source(path))
     assert found == {("487", "10003"): 2}  # the good lines either side still count
     assert rejected == {"line_too_long": 1}
     line = 2 if kind == "jsonl" else 3
@@ -113,14 +118,8 @@ def test_a_csv_record_spanning_lines_is_capped_as_a_whole(
         for _ in range(160):
             f.write("c," * 50_000 + '"\n",')
         f.write('"end"\n\n0,0\n')
-    src = source(path)
     caplog.set_level(logging.WARNING)
-    tracemalloc.start()
-    try:
-        found, rejected, _ = drain(src)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    found, rejected, peak = drain_traced(source(path))
     assert found[("0", "0")] == 2  # the rows around it still count
     assert rejected["line_too_long"] == 1
     assert f"{path}:3: CSV record over lines 3-" in caplog.text
