@@ -45,25 +45,33 @@ def counts(records_read: object) -> dict[str, object]:
     }
 
 
+def state_at(path: Path | str) -> str:
+    return f"state: {{path: {path}}}\n"
+
+
+def catalog_override_at(path: Path) -> str:
+    return f"catalog: {{overrides: [{path}]}}\n"
+
+
 def state_under_proc(tmp: Path) -> str:
     # Not writable even for root (the tests may run as root, where chmod proves nothing).
-    return f"state: {{path: /proc/acs-exporter-parity-{os.getpid()}/state.json}}\n"
+    return state_at(f"/proc/acs-exporter-parity-{os.getpid()}/state.json")
 
 
 def state_under_a_file(tmp: Path) -> str:
     (tmp / "plain-file").write_text("")
-    return f"state: {{path: {tmp}/plain-file/state.json}}\n"
+    return state_at(tmp / "plain-file" / "state.json")
 
 
 def state_is_a_directory(tmp: Path) -> str:
     (tmp / "dir").mkdir()
-    return f"state: {{path: {tmp}/dir}}\n"
+    return state_at(tmp / "dir")
 
 
 def unsavable_count(tmp: Path) -> str:
     # 1.9e19 reads as a count beyond 64 bits: it loads, but no save would succeed again.
     (tmp / "state.json").write_bytes(checkpoint_bytes(counts(1.9e19)))
-    return f"state: {{path: {tmp}/state.json}}\n"
+    return state_at(tmp / "state.json")
 
 
 def negative_count(tmp: Path) -> str:
@@ -80,28 +88,28 @@ def negative_count(tmp: Path) -> str:
         }
     ]
     (tmp / "state.json").write_bytes(checkpoint_bytes(body))
-    return f"state: {{path: {tmp}/state.json}}\n"
+    return state_at(tmp / "state.json")
 
 
 def garbage_checkpoint(tmp: Path) -> str:
     (tmp / "state.json").write_text("garbage")
-    return f"state: {{path: {tmp}/state.json}}\n"
+    return state_at(tmp / "state.json")
 
 
 def missing_catalog_override(tmp: Path) -> str:
-    return f"catalog: {{overrides: [{tmp}/absent.yaml]}}\n"
+    return catalog_override_at(tmp / "absent.yaml")
 
 
 def catalog_override_with_duplicate_keys(tmp: Path) -> str:
     (tmp / "override.yaml").write_text("entries: []\nentries: []\n")
-    return f"catalog: {{overrides: [{tmp}/override.yaml]}}\n"
+    return catalog_override_at(tmp / "override.yaml")
 
 
 def catalog_override_alias_bomb(tmp: Path) -> str:
     lines = ['a0: &a0 ["lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     (tmp / "override.yaml").write_text("\n".join(lines) + "\n")
-    return f"catalog: {{overrides: [{tmp}/override.yaml]}}\n"
+    return catalog_override_at(tmp / "override.yaml")
 
 
 def missing_web_config(tmp: Path) -> str:
