@@ -166,22 +166,38 @@ def runtime_removals() -> list[str]:
     return removed
 
 
-def test_the_runtime_removals_cover_every_installer_file_of_a_real_python() -> None:
-    """The base image's Python is a CPython `make install` under /usr/local; this machine's
-    base Python has the same layout under sys.base_prefix. Every file that pip, setuptools and
-    wheel installed there (their RECORDs, console scripts included) and ensurepip's bundled
-    wheels must fall under one of the runtime stage's removals."""
+def _cpython_layout(tmp_path: Path) -> Path:
+    """A prefix laid out as the base image's CPython `make install` under /usr/local, with pip
+    (and, on 3.11, setuptools) installed in it: this machine's base Python when it is such a
+    build (pyenv, python.org), else a fresh virtualenv, which has the same lib/python3.X and
+    bin layout (Debian's own Python uses dist-packages and ships no pip of its own)."""
     prefix = Path(sys.base_prefix)
+    if glob.glob(str(prefix / "lib" / "python3.*" / "site-packages" / "pip")):
+        return prefix
+    venv = tmp_path / "cpython-layout"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    return venv
+
+
+def test_the_runtime_removals_cover_every_installer_file_of_a_real_python(
+    tmp_path: Path,
+) -> None:
+    """Every file that pip, setuptools and wheel install into a CPython layout (their RECORDs,
+    console scripts included) and ensurepip's bundled wheels must fall under one of the runtime
+    stage's removals."""
+    prefix = _cpython_layout(tmp_path)
     patterns = [pattern.replace("/usr/local", str(prefix), 1) for pattern in runtime_removals()]
     assert patterns, "the runtime stage removes nothing"
-    site = Path(glob.glob(str(prefix / "lib" / "python3.*" / "site-packages"))[0])
+    (site,) = (Path(p) for p in glob.glob(str(prefix / "lib" / "python3.*" / "site-packages")))
     files: list[Path] = []
     for dist in importlib.metadata.distributions(path=[str(site)]):
         if dist.metadata["Name"].lower() in INSTALLERS:
             files.extend(Path(os.path.normpath(site / str(entry))) for entry in dist.files or [])
-    files.extend((site.parent / "ensurepip").rglob("*.whl"))
-    if not files:
-        pytest.skip(f"{prefix} has none of {INSTALLERS} to compare with")
+    assert any(path.name.startswith("pip") for path in files), f"no pip in {site}"
+    bundled = site.parent / "ensurepip" / "_bundled"
+    # A virtualenv has no ensurepip of its own: where CPython keeps its bundled wheels.
+    wheels = list(bundled.glob("*.whl")) if bundled.is_dir() else []
+    files.extend(wheels or [bundled / "pip-0-py3-none-any.whl"])
 
     def removed(path: Path) -> bool:
         return any(
