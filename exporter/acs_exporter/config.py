@@ -38,6 +38,7 @@ from acs_exporter import safeyaml
 from acs_exporter.redact import is_secret_key, mask_text, scrub, shown_value
 from acs_exporter.settings_types import (
     READ_DURATION,
+    FilePath,
     between,
     check_http_url,
     format_duration,
@@ -71,7 +72,7 @@ class WebSettings(_Section):
         f"0.0.0.0:{DEFAULT_PORT}",
         description="host:port to serve /metrics on (CLI --web.listen-address).",
     )
-    config_file: Path | None = Field(
+    config_file: FilePath | None = Field(
         None,
         description="Exporter-toolkit web config file: TLS and basic auth (CLI --web.config.file).",
     )
@@ -103,7 +104,7 @@ class LogSettings(_Section):
 
 
 class CatalogSettings(_Section):
-    overrides: list[Path] = Field(
+    overrides: list[FilePath] = Field(
         default_factory=list, description="Extra catalog YAML files, applied in order."
     )
 
@@ -140,7 +141,7 @@ class MetricsSettings(_Section):
 
 
 class StateSettings(_Section):
-    path: Path | None = Field(
+    path: FilePath | None = Field(
         None, description="Checkpoint file (cursor + counts); null keeps state in memory only."
     )
 

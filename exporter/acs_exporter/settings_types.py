@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -105,3 +106,37 @@ HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 BaseUrl = Annotated[str, AfterValidator(check_base_url)]
 # A source's name: the `source` label and its checkpoint key.
 NAME_LENGTH = 128
+
+
+def check_path_text(value: object) -> object:
+    """An empty or blank path is a mistake, not the current directory (pathlib reads "" as
+    "."): refuse it before it becomes one."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("expected a file path, got an empty one")
+    return value
+
+
+# A file path in the configuration: never empty.
+FilePath = Annotated[Path, BeforeValidator(check_path_text)]
+
+_ID_FORBIDDEN = re.compile(r"[\s/?#%]")
+
+
+def check_workspace_id(value: str) -> str:
+    """A Log Analytics workspace id goes into the query URL's path: no blanks or URL syntax."""
+    if not value or _ID_FORBIDDEN.search(value):
+        raise ValueError("expected a workspace id (a GUID), without blanks, '/', '?', '#' or '%'")
+    return value
+
+
+def check_resource_id(value: str) -> str:
+    """An Azure resource id: /subscriptions/.../NAME, no blanks or query syntax."""
+    if not value.startswith("/") or len(value) < 2 or re.search(r"[\s?#%]", value):
+        raise ValueError(
+            "expected an Azure resource id (/subscriptions/.../communicationServices/NAME)"
+        )
+    return value
+
+
+WorkspaceId = Annotated[str, AfterValidator(check_workspace_id)]
+ResourceId = Annotated[str, AfterValidator(check_resource_id)]

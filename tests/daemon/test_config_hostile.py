@@ -192,6 +192,39 @@ CASES = [
         "max_line_bytes = 99999999999999",
         2,
     ),
+    # --- empty paths and ids: pathlib reads "" as ".", and an id goes into the query URL ------
+    Case("empty-state-path", b'state: {path: ""}\n', "state.path = '': expected a file path", 1),
+    Case(
+        "blank-files-path",
+        b'sources:\n  - {type: files, paths: ["  "]}\n',
+        "sources[0].paths[0] = '  ': expected a file path",
+        2,
+    ),
+    Case(
+        "empty-catalog-override",
+        b'catalog: {overrides: [""]}\n',
+        "catalog.overrides[0] = '': expected a file path",
+        1,
+    ),
+    Case("empty-web-config-file", b'web: {config_file: ""}\n', "web.config_file = ''", 1),
+    Case(
+        "empty-workspace-id",
+        b'sources:\n  - {type: log_analytics, workspace_ids: [""]}\n',
+        "sources[0].workspace_ids[0] = '': expected a workspace id",
+        2,
+    ),
+    Case(
+        "workspace-id-with-url-syntax",
+        b'sources:\n  - {type: log_analytics, workspace_ids: ["w/../x?y"]}\n',
+        "sources[0].workspace_ids[0]: expected a workspace id",
+        2,
+    ),
+    Case(
+        "relative-resource-id",
+        b'sources:\n  - {type: log_analytics, resource_ids: ["subscriptions/x"]}\n',
+        "sources[0].resource_ids[0]: expected an Azure resource id",
+        2,
+    ),
     Case("otlp-zero-interval", b"otlp: {interval: 0s}\n", "otlp.interval = '0s'", 1),
     Case(
         "web-zero-request-timeout", b"web: {request_timeout: 0s}\n", "web.request_timeout = '0s'", 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,6 +11,7 @@ from acs_exporter.settings_types import (
     DAY,
     NAME_LENGTH,
     READ_DURATION,
+    FilePath,
     PollInterval,
     between,
 )
@@ -37,7 +37,7 @@ class FilesSettings(BaseModel):
         max_length=NAME_LENGTH,
         description="Source name: `source` label, checkpoint key.",
     )
-    paths: list[Path] = Field(min_length=1, description="Files or glob patterns to replay.")
+    paths: list[FilePath] = Field(min_length=1, description="Files or glob patterns to replay.")
     format: Literal["auto", "diagnostic-jsonl", "log-analytics-json", "csv"] = "auto"
     progress: bool = Field(True, description="Show a progress bar on a terminal for large files.")
     poll_interval: PollInterval = timedelta(seconds=5)

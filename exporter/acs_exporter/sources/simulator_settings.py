@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from acs_exporter.settings_types import NAME_LENGTH, READ_DURATION, PollInterval, between
+from acs_exporter.settings_types import (
+    NAME_LENGTH,
+    READ_DURATION,
+    FilePath,
+    PollInterval,
+    between,
+)
 
 # Generated call ends per real second (calls_per_second x time_scale): beyond this the
 # simulator would spend the machine generating records rather than exporting them.
@@ -44,7 +49,7 @@ class SimulatorSettings(BaseModel):
     spike_server_error_share: float = Field(0.3, ge=0, le=1)
     # Debugging and tests: append every generated call end and media result here as JSON lines
     # (media results with "table": "ACSCallAutomationMediaSummary").
-    record_file: Path | None = None
+    record_file: FilePath | None = None
     poll_interval: PollInterval = timedelta(seconds=1)
 
     @model_validator(mode="after")

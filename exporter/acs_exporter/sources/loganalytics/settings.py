@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,7 +14,10 @@ from acs_exporter.settings_types import (
     READ_DURATION,
     SECOND,
     BaseUrl,
+    FilePath,
     PollInterval,
+    ResourceId,
+    WorkspaceId,
     between,
 )
 
@@ -43,12 +45,12 @@ class LogAnalyticsSettings(BaseModel):
         max_length=NAME_LENGTH,
         description="Source name: `source` label, checkpoint key.",
     )
-    workspace_ids: list[str] = Field(
+    workspace_ids: list[WorkspaceId] = Field(
         default_factory=list,
         description="Workspace ids (GUIDs). All of them share one query: the first is queried, "
         "the others ride along as `workspaces` (cross-workspace query).",
     )
-    resource_ids: list[str] = Field(
+    resource_ids: list[ResourceId] = Field(
         default_factory=list,
         description="ACS resource ids (/subscriptions/.../communicationServices/NAME) for "
         "resource-centric queries; one query each.",
@@ -83,7 +85,7 @@ class LogAnalyticsSettings(BaseModel):
         description="`Prefer: wait` sent with each query; defaults to 3/4 of poll_interval "
         "(at least 1 s, at most 10 min) so a slow query fails before the next poll is due.",
     )
-    tls_ca_file: Path | None = Field(
+    tls_ca_file: FilePath | None = Field(
         None, description="CA bundle to trust for the endpoint (private links, TLS proxies)."
     )
 
