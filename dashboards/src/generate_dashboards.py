@@ -391,12 +391,6 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
     board = board.with_row(row("Top end reasons: which codes, what they mean, what to do"))
     counts = f"sum by (code, subcode, category) (increase(acs_call_ends_total{{{RAW}}}[$__range]))"
     top = f"topk(25,\n{_join_catalog(counts)}\n)"
-    category_mapping = model.ValueMap(
-        options={
-            category: model.ValueMappingResult(color=colour, index=i)
-            for i, (category, colour) in enumerate(CATEGORY_COLOURS.items())
-        }
-    )
     board = board.with_panel(
         table_panel(
             "Top end reasons",
@@ -409,39 +403,20 @@ def call_end_reasons(t: Thresholds) -> dashboard_builder.Dashboard:
             height=12,
         )
         .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True},
-                    "indexByName": {
-                        "code": 0,
-                        "subcode": 1,
-                        "category": 2,
-                        "Value": 3,
-                        "message": 4,
-                        "advice": 5,
-                        "doc_url": 6,
-                    },
-                    "renameByName": {
-                        "code": "Code",
-                        "subcode": "Subcode",
-                        "category": "Category",
-                        "Value": "Calls",
-                        "message": "Message",
-                        "advice": "Advice",
-                        "doc_url": "Documentation",
-                    },
-                },
+            _columns(
+                {
+                    "code": "Code",
+                    "subcode": "Subcode",
+                    "category": "Category",
+                    "Value": "Calls",
+                    "message": "Message",
+                    "advice": "Advice",
+                    "doc_url": "Documentation",
+                }
             )
         )
         .sort_by([common_builder.TableSortByFieldState().display_name("Calls").desc(True)])
-        .override_by_name(
-            "Category",
-            [
-                model.DynamicConfigValue(id_val="mappings", value=[category_mapping]),
-                model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-text"}),
-            ],
-        )
+        .override_by_name("Category", _category_cells())
         .override_by_name(
             "Calls",
             [
@@ -527,25 +502,14 @@ def _disagreement_rows(board: dashboard_builder.Dashboard) -> dashboard_builder.
             height=8,
         )
         .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True},
-                    "indexByName": {
-                        "code": 0,
-                        "subcode": 1,
-                        "catalog_category": 2,
-                        "service_category": 3,
-                        "Value": 4,
-                    },
-                    "renameByName": {
-                        "code": "Code",
-                        "subcode": "Subcode",
-                        "catalog_category": "Catalog says",
-                        "service_category": "Service logged",
-                        "Value": "Calls",
-                    },
-                },
+            _columns(
+                {
+                    "code": "Code",
+                    "subcode": "Subcode",
+                    "catalog_category": "Catalog says",
+                    "service_category": "Service logged",
+                    "Value": "Calls",
+                }
             )
         )
         .override_by_name("Catalog says", _category_cells())
@@ -646,29 +610,30 @@ def _call_automation_rows(
             height=8,
         )
         .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True},
-                    "indexByName": {
-                        "operation": 0,
-                        "code": 1,
-                        "subcode": 2,
-                        "category": 3,
-                        "Value": 4,
-                    },
-                    "renameByName": {
-                        "operation": "Operation",
-                        "code": "Code",
-                        "subcode": "Subcode",
-                        "category": "Category",
-                        "Value": "Results",
-                    },
-                },
+            _columns(
+                {
+                    "operation": "Operation",
+                    "code": "Code",
+                    "subcode": "Subcode",
+                    "category": "Category",
+                    "Value": "Results",
+                }
             )
         )
         .sort_by([common_builder.TableSortByFieldState().display_name("Results").desc(True)])
         .override_by_name("Category", _category_cells())
+    )
+
+
+def _columns(names: dict[str, str]) -> model.DataTransformerConfig:
+    """A table's columns: these fields in this order, under these names; the time column hidden."""
+    return model.DataTransformerConfig(
+        id_val="organize",
+        options={
+            "excludeByName": {"Time": True},
+            "indexByName": {field: i for i, field in enumerate(names)},
+            "renameByName": dict(names),
+        },
     )
 
 
