@@ -1,0 +1,202 @@
+"""Every metric family the exporter exposes, declared once, as data.
+
+Names, types, help texts and label names live here and nowhere else: the families built from a
+snapshot (families.py), docs/metrics.md, the dashboards and the alert rules take them from this
+table, so a rename cannot leave a panel, a rule or a doc line behind (tests/ check all four).
+
+`labels` are the labels every series carries; `optional_labels` those that appear only when
+configured (`metrics.extra_labels`, the `source` label with several sources).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    """One family. `name` is the family name; counters are exposed with `_total`."""
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+    optional_labels: tuple[str, ...] = ()
+
+    @property
+    def sample(self) -> str:
+        """The sample name a query uses: `acs_call_ends_total` for a counter."""
+        return f"{self.name}_total" if self.kind == "counter" else self.name
+
+    @property
+    def bucket(self) -> str:
+        """A histogram's `_bucket` series (what histogram_quantile reads)."""
+        if self.kind != "histogram":
+            raise ValueError(f"{self.name} is a {self.kind}, not a histogram")
+        return f"{self.name}_bucket"
+
+
+OUTCOME_LABELS = ("code", "subcode", "category")
+SOURCE = ("source",)
+
+# --- call outcomes ------------------------------------------------------------------------------
+
+CALL_ENDS = MetricDef(
+    "acs_call_ends",
+    "counter",
+    "Participant call ends by end reason (one per ACSCallSummary row), with the category of the "
+    "(code, subcode) pair (the catalog's, or the service's: metrics.category_source).",
+    OUTCOME_LABELS,
+    ("call_type", "endpoint_type", "participant_type", "source"),
+)
+MEDIA_RESULTS = MetricDef(
+    "acs_call_automation_media_results",
+    "counter",
+    "Call Automation media operation outcomes (one per ACSCallAutomationMediaSummary row) by "
+    "result code, subcode and category.",
+    (*OUTCOME_LABELS, "operation"),
+    SOURCE,
+)
+CATEGORY_DISAGREEMENTS = MetricDef(
+    "acs_call_end_category_disagreements",
+    "counter",
+    "Participant call ends whose documented category (catalog) and ResultCategory (service) "
+    "differ; metrics.category_source decides which one `category` carries.",
+    ("code", "subcode", "catalog_category", "service_category"),
+    SOURCE,
+)
+END_REASON_INFO = MetricDef(
+    "acs_end_reason_info",
+    "gauge",
+    "What an end reason means (always 1): category, message, advice and the documentation page; "
+    'join on (code, subcode) with domain="call-end" (call ends) or "call-automation" (media '
+    "results).",
+    ("code", "subcode", "category", "domain", "message", "advice", "doc_url"),
+)
+
+# --- the exporter itself ------------------------------------------------------------------------
+
+BUILD_INFO = MetricDef(
+    "acs_exporter_build_info",
+    "gauge",
+    "Build information of the running exporter (always 1).",
+    ("version", "python_version"),
+)
+SOURCE_UP = MetricDef(
+    "acs_exporter_source_up",
+    "gauge",
+    "1 when the last poll of the source succeeded; 0 when it failed or none has finished yet.",
+    SOURCE,
+)
+LAST_SUCCESSFUL_POLL = MetricDef(
+    "acs_exporter_last_successful_poll_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful poll of the source.",
+    SOURCE,
+)
+CURSOR_TIMESTAMP = MetricDef(
+    "acs_exporter_cursor_timestamp_seconds",
+    "gauge",
+    "How far the source has been read: ingestion time of its cursor, Unix seconds.",
+    SOURCE,
+)
+CURSOR_LAG = MetricDef(
+    "acs_exporter_cursor_lag_seconds",
+    "gauge",
+    "Now minus the source's cursor: how far behind real time the counts are.",
+    SOURCE,
+)
+POLL_DURATION = MetricDef(
+    "acs_exporter_poll_duration_seconds",
+    "histogram",
+    "Time spent in one poll of the source, including the query.",
+    SOURCE,
+)
+POLLS = MetricDef(
+    "acs_exporter_polls",
+    "counter",
+    "Polls of the source by outcome (success, error), since the process started.",
+    ("source", "outcome"),
+)
+RECORDS_READ = MetricDef(
+    "acs_exporter_records_read",
+    "counter",
+    "Records read from the source and counted (calls, not query rows).",
+    SOURCE,
+)
+RECORDS_REJECTED = MetricDef(
+    "acs_exporter_records_rejected",
+    "counter",
+    "Records that could not be read at all, by reason; the source logs where.",
+    ("source", "reason"),
+)
+QUERY_ERRORS = MetricDef(
+    "acs_exporter_query_errors",
+    "counter",
+    "Failed polls of the source by reason, since the process started.",
+    ("source", "reason"),
+)
+UNKNOWN_END_REASONS = MetricDef(
+    "acs_exporter_unknown_end_reasons",
+    "counter",
+    "Call ends whose end reason the catalog did not know (category Unknown).",
+    SOURCE,
+)
+MALFORMED_END_REASONS = MetricDef(
+    "acs_exporter_malformed_end_reasons",
+    "counter",
+    "Call ends whose code or subcode was empty, null, negative or not an integer.",
+    SOURCE,
+)
+FOLDED_RECORDS = MetricDef(
+    "acs_exporter_folded_records",
+    "counter",
+    "Records whose value of `label` the cardinality guard replaced by `other` in the series of "
+    "`family` (category kept).",
+    ("family", "label"),
+)
+SERIES = MetricDef("acs_exporter_series", "gauge", "Distinct outcome series currently exported.")
+SERIES_LIMIT = MetricDef(
+    "acs_exporter_series_limit",
+    "gauge",
+    "Configured ceiling on distinct outcome series (metrics.max_series).",
+)
+CONFIG_RELOAD_SUCCESSFUL = MetricDef(
+    "acs_exporter_config_last_reload_successful",
+    "gauge",
+    "Whether the last configuration reload attempt was successful (1) or not (0).",
+)
+CONFIG_RELOAD_SUCCESS_TIMESTAMP = MetricDef(
+    "acs_exporter_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful configuration load (start-up or reload).",
+)
+
+# Everything above, in the order docs/metrics.md lists it.
+ALL: tuple[MetricDef, ...] = (
+    CALL_ENDS,
+    MEDIA_RESULTS,
+    CATEGORY_DISAGREEMENTS,
+    END_REASON_INFO,
+    BUILD_INFO,
+    SOURCE_UP,
+    LAST_SUCCESSFUL_POLL,
+    CURSOR_TIMESTAMP,
+    CURSOR_LAG,
+    POLL_DURATION,
+    POLLS,
+    RECORDS_READ,
+    RECORDS_REJECTED,
+    QUERY_ERRORS,
+    UNKNOWN_END_REASONS,
+    MALFORMED_END_REASONS,
+    FOLDED_RECORDS,
+    SERIES,
+    SERIES_LIMIT,
+    CONFIG_RELOAD_SUCCESSFUL,
+    CONFIG_RELOAD_SUCCESS_TIMESTAMP,
+)
+BY_NAME: dict[str, MetricDef] = {metric.name: metric for metric in ALL}
