@@ -51,12 +51,13 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json | node
 	touch $(KUSTO)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench tools alerts/src dashboards/src
-	$(BIN)/ruff format --check exporter tests bench tools alerts/src dashboards/src
+	$(BIN)/ruff check exporter tests bench tools generators alerts/src dashboards/src
+	$(BIN)/ruff format --check exporter tests bench tools generators alerts/src dashboards/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict alerts/src/*.py dashboards/src/*.py
+	$(BIN)/mypy --strict generators
 	$(BIN)/mypy --strict bench
 
 pytest: $(STAMP) $(KUSTO) system-deps
