@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from acs_thresholds import (
+from generators.thresholds import (
     DEFAULT_PATH,
     REPO,
     SLO_WINDOWS,

@@ -22,7 +22,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "alerts" / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from acs_panels import (
     CATEGORIES,
@@ -39,7 +39,7 @@ from acs_panels import (
     timeseries_panel,
     with_category_colours,
 )
-from acs_thresholds import REPO, Thresholds, ThresholdsError, load, seconds
+from generators.thresholds import REPO, Thresholds, ThresholdsError, load, seconds
 
 OUTPUT_DIR = REPO / "dashboards"
 TAGS = ["acs", "acs-exporter"]

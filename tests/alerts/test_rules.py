@@ -15,8 +15,8 @@ from conftest import REPO, require_tool
 
 # The rule generator is a build tool in alerts/src, not part of the package.
 sys.path.insert(0, str(REPO / "alerts" / "src"))
-from acs_thresholds import ThresholdsError, load
 from generate_rules import OUTPUT, main, render
+from generators.thresholds import ThresholdsError, load
 
 RULES = REPO / "alerts" / "acs-exporter.rules.yaml"
 TESTS = sorted((REPO / "alerts" / "tests").glob("*.test.yaml"))

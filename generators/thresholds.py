@@ -10,7 +10,7 @@ from typing import Annotated
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PATH = REPO / "alerts" / "thresholds.yaml"
 
 # Windows the recording rules keep an UnexpectedServerError ratio for.
