@@ -51,12 +51,12 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json | node
 	touch $(KUSTO)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench tools generators alerts/src dashboards/src
-	$(BIN)/ruff format --check exporter tests bench tools generators alerts/src dashboards/src
+	$(BIN)/ruff check exporter tests bench tools generators alerts/src
+	$(BIN)/ruff format --check exporter tests bench tools generators alerts/src
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict alerts/src/*.py dashboards/src/*.py
+	$(BIN)/mypy --strict alerts/src/*.py
 	$(BIN)/mypy --strict generators
 	$(BIN)/mypy --strict bench
 
@@ -72,7 +72,7 @@ alerts: $(STAMP)
 	$(BIN)/python tools/sync_chart.py
 
 dashboards: $(STAMP) alerts
-	$(BIN)/python dashboards/src/generate_dashboards.py
+	$(BIN)/python -m generators.dashboards
 	$(BIN)/python tools/sync_chart.py
 
 bench: $(STAMP) $(KUSTO)

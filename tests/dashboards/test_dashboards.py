@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,12 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
+from generators import dashboards as generator
+from generators.dashboard_queries import Query, queries, substitute
+from generators.dashboards import DASHBOARDS, OUTPUT_DIR, build, render
 
+from acs_exporter import metric_defs
 from conftest import REPO
-
-# The generator is a build tool in dashboards/src, not part of the package.
-sys.path.insert(0, str(REPO / "dashboards" / "src"))
-from dashboard_queries import Query, queries, substitute
-from generate_dashboards import DASHBOARDS, OUTPUT_DIR, build, render
 
 FILES = sorted(DASHBOARDS)
 UIDS = {
@@ -197,14 +198,12 @@ def test_threshold_lines_come_from_the_alert_thresholds() -> None:
 def test_generator_check_mode_reports_stale_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import generate_dashboards
-
     for name in FILES:
         (tmp_path / name).write_text("{}", encoding="utf-8")
-    monkeypatch.setattr(generate_dashboards, "OUTPUT_DIR", tmp_path)
-    assert generate_dashboards.main(["--check"]) == 1
-    assert generate_dashboards.main([]) == 0
-    assert generate_dashboards.main(["--check"]) == 0
+    monkeypatch.setattr(generator, "OUTPUT_DIR", tmp_path)
+    assert generator.main(["--check"]) == 1
+    assert generator.main([]) == 0
+    assert generator.main(["--check"]) == 0
 
 
 def test_disagreements_have_a_table_and_a_time_series() -> None:
@@ -243,3 +242,103 @@ def test_call_automation_row_reads_media_results_and_the_alert_threshold() -> No
     steps = [s["value"] for s in share["fieldConfig"]["defaults"]["thresholds"]["steps"]]
     thresholds = yaml.safe_load((REPO / "alerts" / "thresholds.yaml").read_text(encoding="utf-8"))
     assert thresholds["media_failure_high"]["share"] in steps
+
+
+# --- the generator: one definition of each metric name, small functions, a plain package -------
+
+GENERATOR_MODULES = sorted(
+    path
+    for path in (REPO / "generators").glob("*.py")
+    if path.name in {"dashboards.py", "dashboard_queries.py", "panels.py", "recorded.py"}
+    or path.name.endswith("_dashboard.py")
+)
+# Every series name a dashboard may read: each family's sample, and a histogram's series.
+DEFINED_SERIES = {m.sample for m in metric_defs.ALL} | {
+    f"{m.name}_{suffix}"
+    for m in metric_defs.ALL
+    if m.kind == "histogram"
+    for suffix in ("bucket", "count", "sum")
+}
+# An exporter series name where it stands alone: not inside a recording rule's level:name:ops.
+_EXPORTER_NAME = re.compile(r"(?<![\w:])acs_[a-z0-9_]+")
+
+
+def test_the_generator_modules_exist_in_the_package() -> None:
+    names = {path.name for path in GENERATOR_MODULES}
+    assert {"dashboards.py", "dashboard_queries.py", "panels.py"} <= names
+    assert not (REPO / "dashboards" / "src").exists(), "dashboards/src moved into generators/"
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_acs_name_in_a_dashboard_is_defined_in_metric_defs(name: str) -> None:
+    """Queries, variables, annotations and descriptions alike: a renamed family in metric_defs
+    that the dashboards still spell the old way fails here."""
+    text = json.dumps(committed(name), ensure_ascii=False)
+    used = set(_EXPORTER_NAME.findall(text))
+    assert used, f"{name} reads no acs_ series at all"
+    assert used <= DEFINED_SERIES, f"{name} names {sorted(used - DEFINED_SERIES)}"
+
+
+def _string_literals(tree: ast.Module) -> list[ast.Constant]:
+    """Every str constant except docstrings (prose about the code, not dashboard content)."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+@pytest.mark.parametrize("path", GENERATOR_MODULES, ids=lambda p: p.name)
+def test_the_generator_spells_no_metric_name_itself(path: Path) -> None:
+    """Names come from acs_exporter.metric_defs (CALL_ENDS.sample, POLL_DURATION.bucket)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    spelled = [
+        f"{path.name}:{node.lineno}: {match}"
+        for node in _string_literals(tree)
+        for match in re.findall(r"acs_[a-z0-9_]+", node.value)
+    ]
+    assert not spelled, "metric names written as literals:\n" + "\n".join(spelled)
+
+
+@pytest.mark.parametrize("path", GENERATOR_MODULES, ids=lambda p: p.name)
+def test_the_generator_functions_are_short(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    long = [
+        f"{path.name}:{node.lineno}: {node.name} has {node.end_lineno - node.lineno + 1} lines"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, "\n".join(long)
+
+
+@pytest.mark.parametrize("path", GENERATOR_MODULES, ids=lambda p: p.name)
+def test_the_generator_needs_no_sys_path_tricks(path: Path) -> None:
+    assert "sys.path" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_make_dashboards_runs_the_generator_as_a_module() -> None:
+    """What the Makefile runs, from the repository root, in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-m", "generators.dashboards", "--check"],
+        cwd=REPO,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "-m generators.dashboards" in makefile
+    assert "dashboards/src" not in makefile

@@ -20,7 +20,6 @@ docs/alerting.md).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,12 +27,10 @@ from dataclasses import dataclass
 import promql_parser
 import pytest
 import yaml
+from generators.dashboard_queries import Query, queries
+from stack import STARTUP_TIMEOUT_S, Running, running_stack
 
 from conftest import REPO
-
-sys.path.insert(0, str(REPO / "dashboards" / "src"))
-from dashboard_queries import Query, queries
-from stack import STARTUP_TIMEOUT_S, Running, running_stack
 
 pytestmark = pytest.mark.e2e
 

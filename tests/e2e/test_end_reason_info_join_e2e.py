@@ -15,19 +15,14 @@ every row a message.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from generators.dashboard_queries import queries
+from stack import STARTUP_TIMEOUT_S, Prometheus, running_stack
 
 from conftest import REPO
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(REPO / "dashboards" / "src"))
-from dashboard_queries import queries
-from stack import STARTUP_TIMEOUT_S, Prometheus, running_stack
 
 pytestmark = pytest.mark.e2e
 

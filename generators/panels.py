@@ -1,4 +1,6 @@
-"""Building blocks shared by acs-exporter's dashboards: data source, queries, colours, panels."""
+"""Building blocks shared by acs-exporter's dashboards: data source, queries, colours, panels,
+table columns and the dashboard frame (links, tags, time), so each dashboard module only says
+which panels it shows."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ from typing import TypeVar
 from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard as dashboard_builder
 from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+TAGS = ["acs", "acs-exporter"]
+TIMES_X = "suffix:\u00d7"  # a unit: the multiplication sign (burn rates: 14.4x)
 
 # Every panel and query reads the data source chosen in the `datasource` variable.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -48,6 +54,16 @@ def instant_table_query(expr: str, ref_id: str = "A") -> prometheus.Dataquery:
     )
 
 
+def sum_rate(by: str, sample: str, selector: str) -> str:
+    """Per-second rate of a counter over Grafana's rate interval, summed by `by`."""
+    return f"sum by ({by}) (rate({sample}{{{selector}}}[$__rate_interval]))"
+
+
+def sum_increase(by: str, sample: str, selector: str) -> str:
+    """Increase of a counter over the dashboard's time range, summed by `by` (for tables)."""
+    return f"sum by ({by}) (increase({sample}{{{selector}}}[$__range]))"
+
+
 def thresholds(*steps: tuple[float | None, str]) -> dashboard_builder.ThresholdsConfig:
     return (
         dashboard_builder.ThresholdsConfig()
@@ -61,6 +77,13 @@ def fixed_colour(colour: str) -> list[model.DynamicConfigValue]:
 
 
 Colourable = TypeVar("Colourable", timeseries.Panel, stat.Panel)
+
+
+def dashed_lines(panel: timeseries.Panel, *steps: tuple[float, str]) -> timeseries.Panel:
+    """Draw each (value, colour) as a dashed horizontal line: where an alert fires."""
+    return panel.thresholds(thresholds((None, "transparent"), *steps)).thresholds_style(
+        common_builder.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.DASHED)
+    )
 
 
 def with_category_colours(panel: Colourable) -> Colourable:
@@ -154,6 +177,44 @@ def table_panel(
     )
 
 
+def columns(names: dict[str, str]) -> model.DataTransformerConfig:
+    """A table's columns: these fields in this order, under these names; the time column hidden."""
+    return model.DataTransformerConfig(
+        id_val="organize",
+        options={
+            "excludeByName": {"Time": True},
+            "indexByName": {field: i for i, field in enumerate(names)},
+            "renameByName": dict(names),
+        },
+    )
+
+
+def category_cells() -> list[model.DynamicConfigValue]:
+    """A table column of categories, each in its colour (UnexpectedServerError red)."""
+    mapping = model.ValueMap(
+        options={
+            category: model.ValueMappingResult(color=colour, index=i)
+            for i, (category, colour) in enumerate(CATEGORY_COLOURS.items())
+        }
+    )
+    return [
+        model.DynamicConfigValue(id_val="mappings", value=[mapping]),
+        model.DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-text"}),
+    ]
+
+
+def count_cells() -> list[model.DynamicConfigValue]:
+    """A table column of counts: whole numbers, no unit scaling surprises."""
+    return [
+        model.DynamicConfigValue(id_val="unit", value="short"),
+        model.DynamicConfigValue(id_val="decimals", value=0),
+    ]
+
+
+def sorted_descending(column: str) -> list[cogbuilder.Builder[common.TableSortByFieldState]]:
+    return [common_builder.TableSortByFieldState().display_name(column).desc(True)]
+
+
 def row(title: str) -> dashboard_builder.Row:
     return dashboard_builder.Row(title).collapsed(False)
 
@@ -195,3 +256,46 @@ def alert_annotation(name: str, expr: str, colour: str) -> dashboard_builder.Ann
         .icon_color(colour)
         .expr(expr)
     )
+
+
+def _links() -> list[dashboard_builder.DashboardLink]:
+    return [
+        dashboard_builder.DashboardLink("ACS dashboards")
+        .type(model.DashboardLinkType.DASHBOARDS)
+        .tags(["acs-exporter"])
+        .as_dropdown(False)
+        .include_vars(True)
+        .keep_time(True)
+        .target_blank(False)
+        .icon("external link")
+        .tooltip("")
+        .url("")
+    ]
+
+
+def dashboard(uid: str, title: str, description: str) -> dashboard_builder.Dashboard:
+    """An empty dashboard with the settings every ACS dashboard shares, linked to the others."""
+    return (
+        dashboard_builder.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .editable()
+        .time("now-6h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .links(_links())  # type: ignore[arg-type]
+    )
+
+
+def with_row(
+    board: dashboard_builder.Dashboard,
+    title: str,
+    panels: Sequence[cogbuilder.Builder[model.Panel]],
+) -> dashboard_builder.Dashboard:
+    """Add a row titled `title` (a question the row answers) and its panels, in order."""
+    board = board.with_row(row(title))
+    for panel in panels:
+        board = board.with_panel(panel)
+    return board

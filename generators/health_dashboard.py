@@ -1,0 +1,366 @@
+"""The "ACS exporter health" dashboard: is acs-exporter up, reading ACS logs on time, without
+query errors, throttling or rejected records, and within its series limit?
+
+One function per row, one per panel where a panel takes more than a few lines; every metric name
+comes from acs_exporter.metric_defs. docs/dashboards.md describes the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grafana_foundation_sdk.builders import dashboard as dashboard_builder
+from grafana_foundation_sdk.builders import timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+from acs_exporter.metric_defs import (
+    BUILD_INFO,
+    CURSOR_LAG,
+    FOLDED_RECORDS,
+    LAST_SUCCESSFUL_POLL,
+    MALFORMED_END_REASONS,
+    POLL_DURATION,
+    POLLS,
+    QUERY_ERRORS,
+    RECORDS_READ,
+    RECORDS_REJECTED,
+    SERIES,
+    SERIES_LIMIT,
+    SOURCE_UP,
+    UNKNOWN_END_REASONS,
+)
+from generators.panels import (
+    alert_annotation,
+    dashboard,
+    dashed_lines,
+    datasource_variable,
+    fixed_colour,
+    query,
+    query_variable,
+    stat_panel,
+    sum_rate,
+    timeseries_panel,
+    with_row,
+)
+from generators.thresholds import Exporter, Thresholds, seconds
+
+# Variables of this dashboard, as PromQL label matchers: per process, and per source.
+SEL = 'job=~"$job", instance=~"$instance"'
+SELS = f'{SEL}, source=~"$source"'
+SINCE_LAST_POLL = f"time() - {LAST_SUCCESSFUL_POLL.sample}{{{SELS}}}"
+
+Panels = list[cogbuilder.Builder[model.Panel]]
+
+UP_MAPPING = model.ValueMap(
+    options={
+        "0": model.ValueMappingResult(text="down", color="red", index=0),
+        "1": model.ValueMappingResult(text="up", color="green", index=1),
+    }
+)
+
+
+def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Dashboard:
+    return (
+        board.with_variable(datasource_variable())
+        .with_variable(query_variable("job", "Job", f"label_values({BUILD_INFO.sample}, job)"))
+        .with_variable(
+            query_variable(
+                "instance",
+                "Instance",
+                f'label_values({BUILD_INFO.sample}{{job=~"$job"}}, instance)',
+            )
+        )
+        .with_variable(
+            query_variable(
+                "source",
+                "Source",
+                f'label_values({SOURCE_UP.sample}{{job=~"$job", instance=~"$instance"}}, source)',
+            )
+        )
+        .annotation(
+            alert_annotation(
+                "Exporter alerts",
+                'ALERTS{alertname=~"ACSExporter.+", alertstate="firing"}',
+                "red",
+            )
+        )
+    )
+
+
+# --- Is the exporter up? --------------------------------------------------------------------
+
+
+def _up_stats(e: Exporter) -> Panels:
+    up_colours: list[tuple[float | None, str]] = [(None, "red"), (1, "green")]
+    background = common.BigValueColorMode.BACKGROUND
+    return [
+        stat_panel(
+            "Scrape",
+            f"Whether Prometheus scrapes the exporter (up). Down for {e.down_for} fires "
+            "ACSExporterDown.",
+            [query(f"min(up{{{SEL}}})", "up")],
+            "none",
+            up_colours,
+            colour_mode=background,
+        ).mappings([UP_MAPPING]),
+        stat_panel(
+            "Sources up",
+            f"Whether the last poll of every selected source succeeded ({SOURCE_UP.sample}).",
+            [query(f"min({SOURCE_UP.sample}{{{SELS}}})", "sources up")],
+            "none",
+            up_colours,
+            colour_mode=background,
+        ).mappings([UP_MAPPING]),
+    ]
+
+
+def _red_after(duration: str) -> list[tuple[float | None, str]]:
+    """Green, orange from a third of `duration`, red from `duration` (where the alert fires)."""
+    return [(None, "green"), (seconds(duration) / 3, "orange"), (seconds(duration), "red")]
+
+
+def _timeliness_stats(e: Exporter) -> Panels:
+    return [
+        stat_panel(
+            "Since last successful poll",
+            "Time since the oldest last successful poll of the selected sources; red from "
+            f"{e.poll_stale_after} (ACSExporterNoSuccessfulPoll).",
+            [query(f"max({SINCE_LAST_POLL})", "since last poll")],
+            "s",
+            _red_after(e.poll_stale_after),
+        ),
+        stat_panel(
+            "Cursor lag",
+            "How far behind now the exporter has read the logs (ingestion time); red from "
+            f"{e.cursor_lag} (ACSExporterCursorLagging). Log Analytics itself ingests with "
+            "a delay of a few minutes.",
+            [query(f"max({CURSOR_LAG.sample}{{{SELS}}})", "cursor lag")],
+            "s",
+            _red_after(e.cursor_lag),
+        ),
+    ]
+
+
+def _process_stats(e: Exporter) -> Panels:
+    used = f"{SERIES.sample}{{{SEL}}} / {SERIES_LIMIT.sample}{{{SEL}}}"
+    version = "{{version}} (Python {{python_version}})"
+    return [
+        stat_panel(
+            "Series used",
+            "Outcome series exported against metrics.max_series; red from "
+            f"{e.series_limit_share:.0%} (ACSExporterSeriesNearLimit). Past the limit new "
+            "label values (end codes, call types, operations) are folded into `other`.",
+            [query(f"max({used})", "series / limit")],
+            "percentunit",
+            [(None, "green"), (0.75, "orange"), (e.series_limit_share, "red")],
+        ),
+        stat_panel(
+            "Version",
+            f"acs-exporter version and Python version ({BUILD_INFO.sample}).",
+            [query(f"{BUILD_INFO.sample}{{{SEL}}}", version)],
+            "none",
+            [(None, "text")],
+        ).text_mode(common.BigValueTextMode.NAME),
+    ]
+
+
+# --- Polls ----------------------------------------------------------------------------------
+
+
+def _polls_by_outcome(e: Exporter) -> timeseries.Panel:
+    return (
+        timeseries_panel(
+            "Polls by outcome",
+            "Polls per second per source and outcome. More than "
+            f"{e.poll_failure_share:.0%} failing over 15 minutes fires ACSExporterPollsFailing.",
+            [query(sum_rate("source, outcome", POLLS.sample, SELS), "{{source}} {{outcome}}")],
+            "ops",
+        )
+        .override_by_regexp(".*error.*", fixed_colour("red"))
+        .override_by_regexp(".*success.*", fixed_colour("green"))
+    )
+
+
+def _poll_duration() -> timeseries.Panel:
+    per_bucket = sum_rate("source, le", POLL_DURATION.bucket, SELS)
+    return timeseries_panel(
+        "Poll duration",
+        "Time one poll takes (query, enrichment, aggregation): median, 90th and 99th "
+        "percentile per source.",
+        [
+            query(
+                f"histogram_quantile({q}, {per_bucket})", f"p{round(q * 100)} {{{{source}}}}", ref
+            )
+            for q, ref in ((0.5, "A"), (0.9, "B"), (0.99, "C"))
+        ],
+        "s",
+    )
+
+
+# --- Freshness ------------------------------------------------------------------------------
+
+
+def _freshness(e: Exporter) -> Panels:
+    lag = timeseries_panel(
+        "Cursor lag",
+        "Now minus the ingestion time the source has been read up to. The dashed line is "
+        f"the ACSExporterCursorLagging threshold ({e.cursor_lag}).",
+        [query(f"{CURSOR_LAG.sample}{{{SELS}}}", "{{source}}")],
+        "s",
+    )
+    since = timeseries_panel(
+        "Time since last successful poll",
+        "Age of each source's last successful poll. The dashed line is the "
+        f"ACSExporterNoSuccessfulPoll threshold ({e.poll_stale_after}).",
+        [query(SINCE_LAST_POLL, "{{source}}")],
+        "s",
+    )
+    return [
+        dashed_lines(lag, (seconds(e.cursor_lag), "red")),
+        dashed_lines(since, (seconds(e.poll_stale_after), "red")),
+    ]
+
+
+# --- Errors ---------------------------------------------------------------------------------
+
+
+def _query_errors() -> timeseries.Panel:
+    return (
+        timeseries_panel(
+            "Query errors by reason",
+            "Failed queries per second by reason: throttled (Azure Monitor limits), "
+            "server_error, timeout, connection, auth, bad_query, partial and truncated "
+            "(results incomplete: counts may miss calls), checkpoint_write (the state file "
+            "could not be saved) and internal (a bug: report it).",
+            [query(sum_rate("source, reason", QUERY_ERRORS.sample, SELS), "{{source}} {{reason}}")],
+            "ops",
+        )
+        .override_by_regexp(".*throttled.*", fixed_colour("orange"))
+        .override_by_regexp(".*(partial|truncated).*", fixed_colour("red"))
+    )
+
+
+def _records(e: Exporter) -> timeseries.Panel:
+    rejected = sum_rate("source, reason", RECORDS_REJECTED.sample, SELS)
+    return timeseries_panel(
+        "Records read and rejected",
+        "Records read per second (calls, after aggregation in the query) and records "
+        "rejected because they could not be read at all, by reason. More than "
+        f"{e.rejected_share:.0%} rejected over an hour fires ACSExporterRecordsRejected.",
+        [
+            query(sum_rate("source", RECORDS_READ.sample, SELS), "read {{source}}", "A"),
+            query(rejected, "rejected {{source}} {{reason}}", "B"),
+        ],
+        "ops",
+    ).override_by_regexp("rejected.*", fixed_colour("red"))
+
+
+# --- Catalog and cardinality ----------------------------------------------------------------
+
+
+def _unknown_end_reasons() -> timeseries.Panel:
+    return (
+        timeseries_panel(
+            "Unknown and malformed end reasons",
+            "Call ends per second whose end reason the catalog does not know (category "
+            "Unknown: time to update the catalog, see ACSUnknownEndReasons) or whose code is "
+            "malformed (empty, null, not a number).",
+            [
+                query(
+                    sum_rate("source", UNKNOWN_END_REASONS.sample, SELS), "unknown {{source}}", "A"
+                ),
+                query(
+                    sum_rate("source", MALFORMED_END_REASONS.sample, SELS),
+                    "malformed {{source}}",
+                    "B",
+                ),
+            ],
+            "cps",
+            width=8,
+        )
+        .override_by_regexp("unknown.*", fixed_colour("purple"))
+        .override_by_regexp("malformed.*", fixed_colour("yellow"))
+    )
+
+
+def _cardinality() -> Panels:
+    series = timeseries_panel(
+        "Series and limit",
+        "Distinct outcome series exported, and the metrics.max_series ceiling.",
+        [
+            query(f"{SERIES.sample}{{{SEL}}}", "series {{instance}}", "A"),
+            query(f"{SERIES_LIMIT.sample}{{{SEL}}}", "limit {{instance}}", "B"),
+        ],
+        "short",
+        width=8,
+    ).override_by_regexp("limit.*", fixed_colour("red"))
+    folded = timeseries_panel(
+        "Folded call ends",
+        "Records per second counted with a label of value `other` because the series "
+        "limit was reached, by label (a record folded in two labels shows under both; "
+        "categories stay exact). Any folding fires ACSExporterEndReasonsFolded.",
+        [
+            query(
+                sum_rate("instance, label", FOLDED_RECORDS.sample, SEL),
+                "folded {{label}} {{instance}}",
+            )
+        ],
+        "cps",
+        width=8,
+    ).override_by_regexp("folded.*", fixed_colour("orange"))
+    return [_unknown_end_reasons(), series, folded]
+
+
+# --- Resources ------------------------------------------------------------------------------
+
+
+def _resources() -> Panels:
+    """The process_* series the Prometheus client library exports for every process."""
+    return [
+        timeseries_panel(
+            "Memory",
+            "Resident memory of the exporter process (process_resident_memory_bytes). It grows "
+            "with the number of series, not with the number of calls.",
+            [query(f"process_resident_memory_bytes{{{SEL}}}", "{{instance}}")],
+            "bytes",
+        ),
+        timeseries_panel(
+            "CPU",
+            "CPU time the exporter process uses per second (1 = one core).",
+            [query(f"rate(process_cpu_seconds_total{{{SEL}}}[$__rate_interval])", "{{instance}}")],
+            "percentunit",
+        ),
+    ]
+
+
+# Rows in the order they appear: the question each answers, and its panels.
+def _rows(e: Exporter) -> Sequence[tuple[str, Panels]]:
+    return (
+        (
+            "Is the exporter up, and reading ACS logs on time?",
+            [*_up_stats(e), *_timeliness_stats(e), *_process_stats(e)],
+        ),
+        ("Polls: how often, how long, how many fail?", [_polls_by_outcome(e), _poll_duration()]),
+        ("Freshness: how far behind real time are the counts?", _freshness(e)),
+        (
+            "Errors: are queries failing or throttled, are records rejected?",
+            [_query_errors(), _records(e)],
+        ),
+        ("Catalog and cardinality: unknown end reasons, series, folding", _cardinality()),
+        ("Resources: how much memory and CPU does the exporter use?", _resources()),
+    )
+
+
+def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:
+    board = dashboard(
+        "acs-exporter-health",
+        "ACS exporter health",
+        "Is acs-exporter up, reading ACS logs on time, without query errors, throttling or "
+        "rejected records, and within its series limit?",
+    )
+    board = _with_variables(board)
+    for title, panels in _rows(t.exporter):
+        board = with_row(board, title, panels)
+    return board
