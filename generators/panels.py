@@ -93,6 +93,29 @@ def with_category_colours(panel: Colourable) -> Colourable:
     return panel
 
 
+Framed = TypeVar("Framed", timeseries.Panel, stat.Panel, table.Panel)
+
+
+def _framed(
+    panel: Framed,
+    title: str,
+    description: str,
+    targets: Sequence[prometheus.Dataquery],
+    *,
+    width: int,
+    height: int,
+) -> Framed:
+    """What every panel has: a title, a description, this data source, queries, a size."""
+    return (
+        panel.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(targets))
+        .span(width)
+        .height(height)
+    )
+
+
 def timeseries_panel(
     title: str,
     description: str,
@@ -104,14 +127,8 @@ def timeseries_panel(
     height: int = 8,
 ) -> timeseries.Panel:
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(list(targets))
+        _framed(timeseries.Panel(), title, description, targets, width=width, height=height)
         .unit(unit)
-        .span(width)
-        .height(height)
         .min(0)
         .line_width(1)
         .fill_opacity(10)
@@ -146,14 +163,8 @@ def stat_panel(
     colour_mode: common.BigValueColorMode = common.BigValueColorMode.VALUE,
 ) -> stat.Panel:
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(list(targets))
+        _framed(stat.Panel(), title, description, targets, width=width, height=height)
         .unit(unit)
-        .span(width)
-        .height(height)
         .thresholds(thresholds(*steps))
         .color_scheme(dashboard_builder.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
         .color_mode(colour_mode)
@@ -166,15 +177,7 @@ def stat_panel(
 def table_panel(
     title: str, description: str, targets: Sequence[prometheus.Dataquery], *, height: int = 10
 ) -> table.Panel:
-    return (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(list(targets))
-        .span(24)
-        .height(height)
-    )
+    return _framed(table.Panel(), title, description, targets, width=24, height=height)
 
 
 def columns(names: dict[str, str]) -> model.DataTransformerConfig:
