@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
-
-from conftest import REPO, require_tool
-
-# The rule generator is a build tool in alerts/src, not part of the package.
-sys.path.insert(0, str(REPO / "alerts" / "src"))
-from generate_rules import OUTPUT, main, render
+from generators import rules as generator
+from generators.rules import OUTPUT, main, render
 from generators.thresholds import ThresholdsError, load
+
+from acs_exporter import metric_defs
+from conftest import REPO, require_tool
 
 RULES = REPO / "alerts" / "acs-exporter.rules.yaml"
 TESTS = sorted((REPO / "alerts" / "tests").glob("*.test.yaml"))
@@ -194,3 +195,148 @@ def test_generator_reports_bad_thresholds_without_a_traceback(
     assert "12h" in error
     assert "Traceback" not in error
     assert not (tmp_path / "out.yaml").exists()
+
+
+# --- the generator: a module of generators/, names from metric_defs, small functions -----------
+
+GENERATOR = Path(generator.__file__)
+# Series the rules read that are not the exporter's families: Prometheus's `up` and the client
+# library's process collector.
+NOT_OURS = {"up", "process_start_time_seconds"}
+# Labels Prometheus itself adds to every scraped series.
+TARGET_LABELS = {"job", "instance"}
+# An `acs_` name standing alone (not a module path like acs_exporter.metric_defs, and not the
+# metric part of a level:metric:operations recording rule name).
+ACS_NAME = re.compile(r"(?<![\w:])acs_[a-z0-9_]+\b(?![.:])")
+
+
+def _families() -> dict[str, metric_defs.MetricDef]:
+    """Every series name a query may use, with the family that declares it."""
+    names: dict[str, metric_defs.MetricDef] = {}
+    for family in metric_defs.ALL:
+        names[family.sample] = family
+        if family.kind == "histogram":
+            names[family.bucket] = family
+    return names
+
+
+def _rules() -> list[dict[str, Any]]:
+    return [r for g in rule_groups() for r in g["rules"]]
+
+
+def _walk(expr: str) -> tuple[list[promql_parser.VectorSelector], set[str]]:
+    """The selectors of `expr`, and the labels its by/without/on/ignoring clauses name."""
+    selectors: list[promql_parser.VectorSelector] = []
+    grouping: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            selectors.append(node)
+        elif isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None:
+            grouping.update(node.modifier.labels)
+        elif isinstance(node, promql_parser.BinaryExpr) and node.modifier is not None:
+            if node.modifier.matching is not None:
+                grouping.update(node.modifier.matching.labels)
+            grouping.update(node.modifier.group_labels or ())
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return selectors, grouping
+
+
+def test_every_series_the_rules_read_is_a_metric_defs_family_or_a_recorded_one() -> None:
+    families = _families()
+    recorded = {r["record"] for r in _rules() if "record" in r}
+    unknown = []
+    for rule in _rules():
+        selectors, _ = _walk(rule["expr"])
+        for name in (s.name for s in selectors):
+            if name not in families and name not in recorded and name not in NOT_OURS:
+                unknown.append((rule.get("alert") or rule.get("record"), name))
+    assert not unknown, f"rules read series metric_defs does not define: {unknown}"
+
+
+def test_every_acs_name_in_the_rules_file_is_defined_in_metric_defs() -> None:
+    text = RULES.read_text(encoding="utf-8")
+    names = set(ACS_NAME.findall(text))
+    assert names, "the pattern finds no metric name at all"
+    assert not names - set(_families()), "not in metric_defs.py: " + ", ".join(
+        sorted(names - set(_families()))
+    )
+
+
+def test_every_label_the_rules_name_is_declared_in_metric_defs() -> None:
+    families = _families()
+    thresholds = load()
+    every_label = {label for f in metric_defs.ALL for label in f.labels + f.optional_labels}
+    allowed_grouping = every_label | TARGET_LABELS | set(thresholds.aggregation_labels)
+    wrong = []
+    for rule in _rules():
+        selectors, grouping = _walk(rule["expr"])
+        wrong += [(rule["expr"], label) for label in grouping - allowed_grouping]
+        for selector in selectors:
+            family = families.get(selector.name or "")
+            declared = (
+                set(family.labels + family.optional_labels) if family else every_label
+            ) | TARGET_LABELS
+            wrong += [
+                (selector.name, m.name)
+                for m in selector.matchers.matchers
+                if m.name not in declared
+            ]
+        for text in rule.get("annotations", {}).values():
+            templated = set(re.findall(r"\$labels\.(\w+)", text))
+            wrong += [(rule["alert"], label) for label in templated - allowed_grouping]
+    assert not wrong, f"labels metric_defs.py does not declare: {wrong}"
+
+
+def test_the_label_builder_refuses_a_label_the_family_does_not_declare() -> None:
+    with pytest.raises(ValueError, match=r"acs_call_ends has no label operation \(metric_defs"):
+        generator._label(metric_defs.CALL_ENDS, "code", "operation")
+    assert generator._label(metric_defs.MEDIA_RESULTS, "code", "operation") == "code, operation"
+
+
+def _string_constants(tree: ast.AST) -> list[tuple[int, str]]:
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
+def test_the_generator_spells_no_metric_name_itself() -> None:
+    tree = ast.parse(GENERATOR.read_text(encoding="utf-8"))
+    spelt = [(line, ACS_NAME.findall(text)) for line, text in _string_constants(tree)]
+    spelt = [(line, names) for line, names in spelt if names]
+    assert not spelt, f"{GENERATOR}: metric names spelt out, not taken from metric_defs: {spelt}"
+
+
+@pytest.mark.parametrize("module", ["rules", "thresholds"])
+def test_the_generator_does_not_reach_into_sys_path(module: str) -> None:
+    source = (REPO / "generators" / f"{module}.py").read_text(encoding="utf-8")
+    assert "sys.path" not in source
+
+
+def test_no_generator_function_is_longer_than_60_lines() -> None:
+    tree = ast.parse(GENERATOR.read_text(encoding="utf-8"))
+    long = [
+        f"{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, long
+
+
+def test_make_alerts_command_checks_the_committed_file_as_a_module() -> None:
+    """`python -m generators.rules` from the repository root, as `make alerts` runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "generators.rules", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (REPO / "alerts" / "src").exists() is False
