@@ -6,6 +6,7 @@ import ast
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -243,50 +244,115 @@ def _walk(expr: str) -> tuple[list[promql_parser.VectorSelector], set[str]]:
     return selectors, grouping
 
 
+def _undeclared_series(rules: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(rule, series) for each series a rule reads that is no family, recording or NOT_OURS."""
+    known = set(_families()) | {r["record"] for r in rules if "record" in r} | NOT_OURS
+    return [
+        (rule.get("alert") or rule["record"], selector.name)
+        for rule in rules
+        for selector in _walk(rule["expr"])[0]
+        if selector.name not in known
+    ]
+
+
+def _grouping_labels() -> set[str]:
+    """Labels a by/on/ignoring clause or a template may name: declared, target, aggregation."""
+    declared = {label for f in metric_defs.ALL for label in f.labels + f.optional_labels}
+    return declared | TARGET_LABELS | set(load().aggregation_labels)
+
+
+def _undeclared_matchers(name: str, labels: Iterable[str]) -> list[tuple[str, str]]:
+    """(series, label) for each label a selector of an exporter family may not have."""
+    family = _families().get(name)
+    if family is None:  # a recording rule or NOT_OURS: any label a family may carry
+        return [(name, label) for label in labels if label not in _grouping_labels()]
+    declared = set(family.labels + family.optional_labels) | TARGET_LABELS
+    return [(name, label) for label in labels if label not in declared]
+
+
+def _undeclared_labels(rules: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    wrong: list[tuple[str, str]] = []
+    for rule in rules:
+        selectors, grouping = _walk(rule["expr"])
+        wrong += [(rule["expr"], label) for label in grouping - _grouping_labels()]
+        for selector in selectors:
+            matched = [m.name for m in selector.matchers.matchers]
+            wrong += _undeclared_matchers(selector.name or "", matched)
+        for text in rule.get("annotations", {}).values():
+            templated = set(re.findall(r"\$labels\.(\w+)", text))
+            wrong += [(rule["alert"], label) for label in templated - _grouping_labels()]
+    return wrong
+
+
 def test_every_series_the_rules_read_is_a_metric_defs_family_or_a_recorded_one() -> None:
-    families = _families()
-    recorded = {r["record"] for r in _rules() if "record" in r}
-    unknown = []
-    for rule in _rules():
-        selectors, _ = _walk(rule["expr"])
-        for name in (s.name for s in selectors):
-            if name not in families and name not in recorded and name not in NOT_OURS:
-                unknown.append((rule.get("alert") or rule.get("record"), name))
-    assert not unknown, f"rules read series metric_defs does not define: {unknown}"
-
-
-def test_every_acs_name_in_the_rules_file_is_defined_in_metric_defs() -> None:
-    text = RULES.read_text(encoding="utf-8")
-    names = set(ACS_NAME.findall(text))
-    assert names, "the pattern finds no metric name at all"
-    assert not names - set(_families()), "not in metric_defs.py: " + ", ".join(
-        sorted(names - set(_families()))
-    )
+    assert not _undeclared_series(_rules()), "rules read series metric_defs does not define"
 
 
 def test_every_label_the_rules_name_is_declared_in_metric_defs() -> None:
-    families = _families()
-    thresholds = load()
-    every_label = {label for f in metric_defs.ALL for label in f.labels + f.optional_labels}
-    allowed_grouping = every_label | TARGET_LABELS | set(thresholds.aggregation_labels)
-    wrong = []
-    for rule in _rules():
-        selectors, grouping = _walk(rule["expr"])
-        wrong += [(rule["expr"], label) for label in grouping - allowed_grouping]
-        for selector in selectors:
-            family = families.get(selector.name or "")
-            declared = (
-                set(family.labels + family.optional_labels) if family else every_label
-            ) | TARGET_LABELS
-            wrong += [
-                (selector.name, m.name)
-                for m in selector.matchers.matchers
-                if m.name not in declared
-            ]
-        for text in rule.get("annotations", {}).values():
-            templated = set(re.findall(r"\$labels\.(\w+)", text))
-            wrong += [(rule["alert"], label) for label in templated - allowed_grouping]
-    assert not wrong, f"labels metric_defs.py does not declare: {wrong}"
+    assert not _undeclared_labels(_rules()), "labels metric_defs.py does not declare"
+
+
+def test_the_checks_catch_a_misspelt_series_and_an_undeclared_label() -> None:
+    """The two checks above, on rules that are wrong in each way they look for."""
+    broken = [
+        {"record": "source:acs_call_ends:rate5m", "expr": "sum by (job) (acs_call_end_total)"},
+        {
+            "alert": "ACSBroken",
+            "expr": 'sum by (job, operations) (acs_call_ends_total{reasons="x", operation="play"})'
+            " / on (jobb) source:acs_call_ends:rate5m",
+            "annotations": {"description": "{{ $labels.sourse }}"},
+        },
+    ]
+    assert _undeclared_series(broken) == [("source:acs_call_ends:rate5m", "acs_call_end_total")]
+    assert sorted(label for _, label in _undeclared_labels(broken)) == [
+        "jobb",
+        "operation",
+        "operations",
+        "reasons",
+        "sourse",
+    ]
+
+
+def test_every_acs_name_in_the_rules_file_is_defined_in_metric_defs() -> None:
+    _assert_acs_names_defined(RULES)
+
+
+@pytest.mark.parametrize("path", [ALERTING, RUNBOOKS, *TESTS], ids=lambda p: p.name)
+def test_every_acs_name_the_alert_docs_and_unit_tests_use_is_defined(path: Path) -> None:
+    _assert_acs_names_defined(path)
+
+
+def _assert_acs_names_defined(path: Path) -> None:
+    names = set(ACS_NAME.findall(path.read_text(encoding="utf-8")))
+    undefined = sorted(names - set(_families()))
+    assert names, f"{path}: the pattern finds no metric name at all"
+    assert not undefined, f"{path}: not in metric_defs.py: {', '.join(undefined)}"
+
+
+def _input_series() -> list[tuple[str, str, list[str]]]:
+    """(test file, series name, label names) of every promtool input series."""
+    found = []
+    for path in TESTS:
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+            for series in case.get("input_series", []):
+                selector = promql_parser.parse(series["series"])
+                assert isinstance(selector, promql_parser.VectorSelector), series["series"]
+                labels = [m.name for m in selector.matchers.matchers]
+                found.append((path.name, selector.name or "", labels))
+    return found
+
+
+def test_promtool_unit_tests_feed_only_series_the_exporter_or_the_rules_make() -> None:
+    """A test input the exporter never exposes would make a "stays silent" case pass for nothing."""
+    recorded = {r["record"] for r in _rules() if "record" in r}
+    known = set(_families()) | recorded | NOT_OURS
+    wrong = [(file, name) for file, name, _ in _input_series() if name not in known]
+    wrong += [
+        (file, f"{name}{{{label}}}")
+        for file, name, labels in _input_series()
+        for _, label in _undeclared_matchers(name, labels)
+    ]
+    assert not wrong, f"promtool inputs metric_defs does not declare: {wrong}"
 
 
 def test_the_label_builder_refuses_a_label_the_family_does_not_declare() -> None:
