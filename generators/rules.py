@@ -118,12 +118,16 @@ def _percent(share: float) -> str:
 # --- names from metric_defs ----------------------------------------------------------------------
 
 
+class RulesError(Exception):
+    """A rule names something metric_defs does not declare; the message says what."""
+
+
 def _label(metric: MetricDef, *names: str) -> str:
     """`names` as a label list, each checked against the labels metric_defs declares."""
     declared = metric.labels + metric.optional_labels
     unknown = [name for name in names if name not in declared]
     if unknown:
-        raise ValueError(f"{metric.name} has no label {', '.join(unknown)} (metric_defs.py)")
+        raise RulesError(f"{metric.name} has no label {', '.join(unknown)} (metric_defs.py)")
     return ", ".join(names)
 
 
@@ -763,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = render(load(args.thresholds))
-    except ThresholdsError as error:
+    except (ThresholdsError, RulesError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.output == "-":

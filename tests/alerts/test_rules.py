@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 import subprocess
 import sys
@@ -206,9 +207,9 @@ GENERATOR = Path(generator.__file__)
 NOT_OURS = {"up", "process_start_time_seconds"}
 # Labels Prometheus itself adds to every scraped series.
 TARGET_LABELS = {"job", "instance"}
-# An `acs_` name standing alone (not a module path like acs_exporter.metric_defs, and not the
-# metric part of a level:metric:operations recording rule name).
-ACS_NAME = re.compile(r"(?<![\w:])acs_[a-z0-9_]+\b(?![.:])")
+# An `acs_` name standing alone: not a module path (acs_exporter.metric_defs,
+# exporter/acs_exporter/), nor the metric part of a level:metric:operations recording rule name.
+ACS_NAME = re.compile(r"(?<![\w:/])acs_[a-z0-9_]+\b(?![.:/])")
 
 
 def _families() -> dict[str, metric_defs.MetricDef]:
@@ -356,7 +357,9 @@ def test_promtool_unit_tests_feed_only_series_the_exporter_or_the_rules_make() -
 
 
 def test_the_label_builder_refuses_a_label_the_family_does_not_declare() -> None:
-    with pytest.raises(ValueError, match=r"acs_call_ends has no label operation \(metric_defs"):
+    with pytest.raises(
+        generator.RulesError, match=r"acs_call_ends has no label operation \(metric_defs"
+    ):
         generator._label(metric_defs.CALL_ENDS, "code", "operation")
     assert generator._label(metric_defs.MEDIA_RESULTS, "code", "operation") == "code, operation"
 
@@ -406,3 +409,20 @@ def test_make_alerts_command_checks_the_committed_file_as_a_module() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (REPO / "alerts" / "src").exists() is False
+
+
+def test_a_label_metric_defs_no_longer_declares_stops_generation_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A label renamed in metric_defs: the generator says which, and writes nothing."""
+    renamed = dataclasses.replace(
+        metric_defs.CALL_ENDS, labels=("code", "subcode", "result_category")
+    )
+    monkeypatch.setattr(metric_defs, "CALL_ENDS", renamed)
+    output = tmp_path / "out.yaml"
+    assert main(["--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "acs_call_ends has no label category" in error
+    assert "metric_defs" in error
+    assert "Traceback" not in error
+    assert not output.exists()
