@@ -19,6 +19,9 @@ from generators.rules import OUTPUT, main, render
 from generators.thresholds import ThresholdsError, load
 
 from acs_exporter import metric_defs
+from acs_exporter.aggregate import MALFORMED
+from acs_exporter.catalog.model import Category
+from acs_exporter.reasons import known_reasons
 from conftest import REPO, require_tool
 
 RULES = REPO / "alerts" / "acs-exporter.rules.yaml"
@@ -434,3 +437,23 @@ def test_a_label_metric_defs_no_longer_declares_stops_generation_naming_it(
     assert "metric_defs" in error
     assert "Traceback" not in error
     assert not output.exists()
+
+
+def test_every_label_value_the_rules_match_is_one_the_exporter_produces() -> None:
+    """A category or reason renamed in the exporter would leave an alert that never fires."""
+    produced = {
+        "category": {str(category) for category in Category},
+        "reason": set(known_reasons("log_analytics").query_errors),
+        "code": {MALFORMED},
+        "subcode": {MALFORMED},
+    }
+    never = [
+        (selector.name, matcher.name, value)
+        for rule in _rules()
+        for selector in _walk(rule["expr"])[0]
+        for matcher in selector.matchers.matchers
+        if matcher.name in produced
+        for value in matcher.value.split("|")
+        if value not in produced[matcher.name]
+    ]
+    assert not never, f"rules match label values the exporter never produces: {never}"
