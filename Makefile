@@ -51,12 +51,11 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json | node
 	touch $(KUSTO)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests bench tools generators alerts/src
-	$(BIN)/ruff format --check exporter tests bench tools generators alerts/src
+	$(BIN)/ruff check exporter tests bench tools generators
+	$(BIN)/ruff format --check exporter tests bench tools generators
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict alerts/src/*.py
 	$(BIN)/mypy --strict generators
 	$(BIN)/mypy --strict bench
 
@@ -68,7 +67,7 @@ test: lint typecheck pytest
 # Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml,
 # and their copies in the Helm chart (tests fail while any committed file is stale).
 alerts: $(STAMP)
-	$(BIN)/python alerts/src/generate_rules.py
+	$(BIN)/python -m generators.rules
 	$(BIN)/python tools/sync_chart.py
 
 dashboards: $(STAMP) alerts
