@@ -2,9 +2,9 @@
 settings models, so a misspelt source key or an out-of-range duration fails at `helm install`
 naming the key instead of crash-looping the pod.
 
-Only `properties.config.properties.sources.items` and the duration `definitions` of
-deploy/helm/acs-exporter/values.schema.json are generated; the rest of the file is written by
-hand. The schema is stored once, in the chart.
+Generated in deploy/helm/acs-exporter/values.schema.json: `config.sources` entries, the range
+of every duration key of the other `config` sections, and the duration `definitions`; the rest
+of the file is written by hand. The schema is stored once, in the chart.
 
     python -m generators.chart_schema           # rewrite values.schema.json (make chart-schema)
     python -m generators.chart_schema --check   # exit 1 naming the file when it is stale
@@ -22,6 +22,7 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 
+from acs_exporter.config import Settings
 from acs_exporter.settings_types import DurationRange
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
@@ -180,10 +181,34 @@ def source_entry_schema() -> dict[str, Any]:
     }
 
 
+def section_models() -> dict[str, type[BaseModel]]:
+    """The models of the `config` sections other than `sources` (web, otlp, ...), by key."""
+    return {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+
+
+def bound_section_durations(config: dict[str, Any]) -> None:
+    """The hand-written sections' duration keys get their ranges from the models too (a
+    `config.otlp.interval` of 2h would otherwise pass helm install and crash-loop the pod)."""
+    for section, model in section_models().items():
+        properties = config["properties"].get(section, {}).get("properties", {})
+        for name, field in model.model_fields.items():
+            bounds = duration_range(field)
+            if bounds is not None and name in properties:
+                described = {k: v for k, v in properties[name].items() if k == "description"}
+                properties[name] = {**described, **range_schema(bounds)}
+
+
 def with_sources(schema: dict[str, Any]) -> dict[str, Any]:
-    """`schema` (the hand-written values schema) with its generated parts brought up to date."""
+    """`schema` (the hand-written values schema) with its generated parts brought up to date:
+    the `config.sources` entries, the duration keys' ranges and the duration definitions."""
     updated: dict[str, Any] = json.loads(json.dumps(schema))
-    updated["properties"]["config"]["properties"]["sources"]["items"] = source_entry_schema()
+    config = updated["properties"]["config"]
+    config["properties"]["sources"]["items"] = source_entry_schema()
+    bound_section_durations(config)
     updated["definitions"] = {**updated.get("definitions", {}), **DEFINITIONS}
     return updated
 

@@ -55,11 +55,20 @@ def test_check_mode_names_a_stale_schema_and_the_generator_repairs_it(tmp_path: 
     assert run_generator("--check", "--schema", str(stale)).returncode == 0
 
 
-def test_every_source_duration_takes_its_range_from_the_model() -> None:
-    """A duration key without a range would fall back to `any duration`: each source one has
-    its `between(...)` check, so the schema holds exact bounds for numbers of seconds."""
-    for model in chart_schema.SOURCE_MODELS:
+def test_every_duration_takes_its_range_from_the_model() -> None:
+    """A duration key without a range would fall back to `any duration`: each one has its
+    `between(...)` check, so the schema holds exact bounds for numbers of seconds."""
+    models = [*chart_schema.SOURCE_MODELS, *chart_schema.section_models().values()]
+    assert len(models) > len(chart_schema.SOURCE_MODELS)
+    for model in models:
         for name, node in model.model_json_schema()["properties"].items():
             if "duration" in json.dumps(node):
                 bounds = chart_schema.duration_range(model.model_fields[name])
                 assert bounds is not None, f"{model.__name__}.{name}: no DurationRange"
+
+
+def test_section_durations_in_the_schema_carry_the_models_bounds() -> None:
+    config = json.loads(SCHEMA.read_text())["properties"]["config"]["properties"]
+    interval = config["otlp"]["properties"]["interval"]
+    assert {"type": "number", "minimum": 0.1, "maximum": 3600} in interval["anyOf"]
+    assert interval["description"]

@@ -84,6 +84,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("sim-spike-negative", simulator(spike_start=-1), "/config/sources/0/spike_start"),
     ("sim-spike-over-a-year", simulator(spike_duration=366 * 86400), "spike_duration"),
+    # The same for the other sections' durations (the schema around `sources` is hand-written).
+    ("otlp-interval-10ms", {"otlp": {"interval": 0.01}}, "/config/otlp/interval"),
+    ("otlp-interval-2h", {"otlp": {"interval": 7200}}, "/config/otlp/interval"),
+    ("otlp-timeout-10min", {"otlp": {"timeout": 600}}, "/config/otlp/timeout"),
+    ("web-timeout-zero", {"web": {"request_timeout": 0}}, "/config/web/request_timeout"),
+    ("web-timeout-hour", {"web": {"request_timeout": 3600}}, "/config/web/request_timeout"),
 ]
 
 GOOD_CONFIGS: list[tuple[str, dict[str, Any]]] = [
@@ -109,6 +115,8 @@ GOOD_CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("files-unterminated-zero", files(unterminated_line_timeout=0)),
     ("sim-spike-year", simulator(spike_start=0, spike_duration=365 * 86400)),
+    ("otlp-bounds", {"otlp": {"interval": 3600, "timeout": 0.1}}),
+    ("web-timeout-bounds", {"web": {"request_timeout": 600}}),
     ("files", files(format="csv", batch_records=10, poll_interval="500ms")),
     ("sim", simulator(seed=1, spike_server_error_share=0, scenario="server-error-spike")),
     ("otlp", {"otlp": {"enabled": True, "endpoint": "https://o.example/v1/metrics"}}),
