@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -214,8 +215,8 @@ def test_each_dashboard_becomes_one_config_map_with_the_canonical_bytes() -> Non
 # trailing spaces, tabs, quotes, backslashes, template braces, document markers, non-ASCII.
 AWKWARD_TEXTS = {
     "no-final-newline.json": '{"title": "x"}',
-    "blank-lines.json": '\n\n  {"title": "x"}\n\n\n',
-    "odd-characters.json": '{"a": "\\t\\"<&>", "b": "{{ .Values }}"}  \t\n---\n\u00e9\u2603\n',
+    "blank-lines.json": '\n\n  {"title": "x"}  \t\n\n\n',
+    "odd-characters.json": '{"a": "\\t\\"<&>", "b": "{{ .Values }}",\n"c": "---\\n\u00e9\u2603"}\n',
 }
 
 
@@ -279,3 +280,22 @@ def test_a_file_that_is_not_a_rule_file_is_refused(content_chart: Path, tmp_path
     (chart / "files" / "alerts" / "thresholds.yaml").write_text("slo: {target: 0.995}\n")
     with pytest.raises(HelmRenderError, match=r"thresholds\.yaml: not a Prometheus rule file"):
         render({"prometheusRule": {"enabled": True}}, chart)
+
+
+# A checkout without symbolic links (git core.symlinks=false, some archive tools) stores each
+# link as a small text file holding its target: refused by name, never shipped as a dashboard.
+@pytest.mark.parametrize(
+    ("kind", "name", "values"),
+    [
+        ("dashboards", "acs-exporter-health.json", {"dashboards": {"enabled": True}}),
+        ("alerts", "acs-exporter.rules.yaml", {"prometheusRule": {"enabled": True}}),
+    ],
+)
+def test_a_link_stored_as_text_is_refused_naming_the_file(
+    kind: str, name: str, values: dict[str, Any], tmp_path: Path
+) -> None:
+    chart = tmp_path / "acs-exporter"
+    shutil.copytree(CHART_DIR, chart)
+    (chart / "files" / kind / name).write_text(f"../../../../../{kind}/{name}")
+    with pytest.raises(HelmRenderError, match=rf"files/{kind}/{re.escape(name)}: .*symbolic link"):
+        render(values, chart)
