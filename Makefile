@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 
-.PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-sync clean alerts dashboards venv
+.PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-schema clean alerts dashboards venv
 
 # A fresh Debian machine has python3 without venv/ensurepip, and no Node.js: install them with apt
 # when they are missing and we may (root), as system-deps does for prometheus; else say what to install.
@@ -64,22 +64,21 @@ pytest: $(STAMP) $(KUSTO) system-deps
 
 test: lint typecheck pytest
 
-# Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml,
-# and their copies in the Helm chart (tests fail while any committed file is stale).
+# Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml
+# (tests fail while any committed file is stale). The Helm chart links them: no copy to refresh.
 alerts: $(STAMP)
 	$(BIN)/python -m generators.rules
-	$(BIN)/python tools/sync_chart.py
 
 dashboards: $(STAMP) alerts
 	$(BIN)/python -m generators.dashboards
-	$(BIN)/python tools/sync_chart.py
 
 bench: $(STAMP) $(KUSTO)
 	$(BIN)/python -m bench
 
-# Copy alerts/*.yaml and dashboards/*.json into the Helm chart (tests fail when the copies drift).
-chart-sync: $(STAMP)
-	$(BIN)/python tools/sync_chart.py
+# Regenerate the `config.sources` part of the chart's values.schema.json from the source
+# settings models (a test fails while it is stale).
+chart-schema: $(STAMP)
+	$(BIN)/python -m generators.chart_schema
 
 clean:
 	rm -rf $(VENV) tools/kusto/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -82,6 +82,40 @@ def credentials_to_header(endpoint: str, headers: Mapping[str, str]) -> tuple[st
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), out
 
 
+def _metric_reader(
+    endpoint: str, headers: Mapping[str, str], timeout_seconds: float
+) -> PeriodicExportingMetricReader:
+    """The SDK reader that pushes to `endpoint`: cumulative for every instrument kind (the
+    Prometheus counters it mirrors are cumulative), and no SDK thread of its own."""
+    temporality: dict[type, AggregationTemporality] = {
+        kind: AggregationTemporality.CUMULATIVE
+        for kind in (
+            Counter,
+            UpDownCounter,
+            Histogram,
+            ObservableCounter,
+            ObservableUpDownCounter,
+            ObservableGauge,
+        )
+    }
+    exporter = OTLPMetricExporter(
+        endpoint=endpoint,
+        headers=dict(headers),
+        timeout=timeout_seconds,
+        preferred_temporality=temporality,
+    )
+    # math.inf: no SDK thread; our thread decides when to collect (see _push).
+    return PeriodicExportingMetricReader(
+        exporter,
+        export_interval_millis=math.inf,
+        export_timeout_millis=timeout_seconds * 1000,
+        cardinality_limits={
+            ObservableCounter: CARDINALITY_LIMIT,
+            ObservableGauge: CARDINALITY_LIMIT,
+        },
+    )
+
+
 class OtlpPusher:
     """Pushes the current Snapshot to an OTLP/HTTP endpoint every `interval_seconds`."""
 
@@ -113,33 +147,7 @@ class OtlpPusher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one push at a time (the thread, or shutdown's last)
-        temporality: dict[type, AggregationTemporality] = {
-            kind: AggregationTemporality.CUMULATIVE
-            for kind in (
-                Counter,
-                UpDownCounter,
-                Histogram,
-                ObservableCounter,
-                ObservableUpDownCounter,
-                ObservableGauge,
-            )
-        }
-        exporter = OTLPMetricExporter(
-            endpoint=endpoint,
-            headers=dict(headers),
-            timeout=timeout_seconds,
-            preferred_temporality=temporality,
-        )
-        # math.inf: no SDK thread; our thread decides when to collect (see _push).
-        self._reader = PeriodicExportingMetricReader(
-            exporter,
-            export_interval_millis=math.inf,
-            export_timeout_millis=timeout_seconds * 1000,
-            cardinality_limits={
-                ObservableCounter: CARDINALITY_LIMIT,
-                ObservableGauge: CARDINALITY_LIMIT,
-            },
-        )
+        self._reader = _metric_reader(endpoint, headers, timeout_seconds)
         self._provider = MeterProvider(
             metric_readers=[self._reader],
             resource=Resource.create(

@@ -8,6 +8,7 @@ core, a century would overflow. Floats are finite (the models set `allow_inf_nan
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -52,18 +53,24 @@ def format_duration(value: timedelta) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def between(minimum: timedelta, maximum: timedelta) -> AfterValidator:
-    """The range check of a duration key; the error names both ends."""
-    text = f"expected a duration from {format_duration(minimum)} to {format_duration(maximum)}"
-    if minimum == timedelta(0):
-        text = f"expected a duration from 0s to {format_duration(maximum)}"
+@dataclass(frozen=True)
+class DurationRange:
+    """The range a duration key must lie in: the check pydantic runs after parsing, and data
+    generators/chart_schema.py reads so the chart's values schema holds the same bounds."""
 
-    def check(value: timedelta) -> timedelta:
-        if not minimum <= value <= maximum:
-            raise ValueError(text)
+    minimum: timedelta
+    maximum: timedelta
+
+    def __call__(self, value: timedelta) -> timedelta:
+        if not self.minimum <= value <= self.maximum:
+            low = "0s" if self.minimum == timedelta(0) else format_duration(self.minimum)
+            raise ValueError(f"expected a duration from {low} to {format_duration(self.maximum)}")
         return value
 
-    return AfterValidator(check)
+
+def between(minimum: timedelta, maximum: timedelta) -> AfterValidator:
+    """The range check of a duration key; the error names both ends."""
+    return AfterValidator(DurationRange(minimum, maximum))
 
 
 READ_DURATION = BeforeValidator(parse_duration)

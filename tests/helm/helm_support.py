@@ -99,6 +99,22 @@ def iter_ci_values() -> Iterator[tuple[str, dict[str, Any]]]:
         yield path.name, load_values(path)
 
 
+def is_rule_file(path: Path) -> bool:
+    """A Prometheus rule file (a top-level `groups` list), unlike alerts/thresholds.yaml or the
+    Alertmanager example beside it."""
+    document = yaml.safe_load(path.read_text())
+    return isinstance(document, dict) and isinstance(document.get("groups"), list)
+
+
+def canonical_artefacts() -> dict[str, list[Path]]:
+    """The generated files the chart ships, where they are stored: the rule files in alerts/ and
+    the dashboards in dashboards/, by the chart's files/ folder that links them."""
+    return {
+        "alerts": [path for path in sorted((REPO / "alerts").glob("*.yaml")) if is_rule_file(path)],
+        "dashboards": sorted((REPO / "dashboards").glob("*.json")),
+    }
+
+
 def chart_content_missing() -> list[str]:
     """What the chart lacks until alerts/ and dashboards/ exist in the repository."""
     missing = []

@@ -1,36 +1,35 @@
-"""The chart's copies of alerts/ and dashboards/: in sync with the originals, rendered into a
-PrometheusRule that promtool accepts and into dashboard ConfigMaps holding valid dashboards."""
+"""The chart reaches the canonical alerts/ and dashboards/ through symbolic links (no second
+copy in git), renders them into a PrometheusRule that promtool accepts and into dashboard
+ConfigMaps holding the files' exact bytes, and packages them as regular files."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
-import sys
+import tarfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from helm_python.errors import HelmRenderError
-from helm_support import CHART_DIR, FULLNAME, chart_with_content, render
+from helm_python.chart import Chart, package
+from helm_python.errors import HelmChartLoadError, HelmRenderError
+from helm_support import (
+    CHART_DIR,
+    FULLNAME,
+    NAMESPACE,
+    RELEASE,
+    canonical_artefacts,
+    chart_with_content,
+    render,
+)
 
 from conftest import REPO, require_tool
 
-
-def load_sync_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sync_chart", REPO / "tools" / "sync_chart.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-sync_chart = load_sync_tool()
+SYMLINK_MODE = "120000"
 
 
 @pytest.fixture(scope="module")
@@ -48,51 +47,90 @@ def alerts(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
-# --- the copies ---------------------------------------------------------------------------
+# --- one copy: the canonical files, linked from the chart ---------------------------------
 
 
-def test_chart_copies_match_alerts_dashboards_and_source_settings() -> None:
-    problems = sync_chart.drift() + sync_chart.schema_drift()
-    assert problems == [], "\n".join([*problems, "run `make chart-sync` and commit the copies"])
-
-
-def test_drift_is_detected_and_sync_repairs_it(tmp_path: Path) -> None:
-    source, target = tmp_path / "alerts", tmp_path / "chart-alerts"
-    source.mkdir()
-    (source / "acs.yaml").write_text("groups: []\n")
-    (source / "tests").mkdir()
-    (source / "tests" / "acs_test.yaml").write_text("rule_files: []\n")
-    (source / "thresholds.yaml").write_text("slo: {target: 0.995}\n")
-    target.mkdir()
-    (target / "gone.yaml").write_text("groups: []\n")
-    copy_set = sync_chart.CopySet(source, "*.yaml", target, sync_chart.not_a_rule_file)
-    copy_sets = (copy_set,)
-    assert copy_set.left_out() == [
-        f"{source / 'thresholds.yaml'}: left out, no top-level `groups` list"
-    ]
-
-    problems = sync_chart.drift(copy_sets)
-    assert any("acs.yaml: missing" in problem for problem in problems)
-    assert any("gone.yaml: stale" in problem for problem in problems)
-
-    sync_chart.sync(copy_sets)
-    assert sync_chart.drift(copy_sets) == []
-    # Rule tests and files that are not rule files stay out.
-    assert sorted(path.name for path in target.iterdir()) == ["acs.yaml"]
-
-    (source / "acs.yaml").write_text("groups: [{name: x, rules: []}]\n")
-    assert any("acs.yaml: differs" in problem for problem in sync_chart.drift(copy_sets))
-
-
-def test_sync_check_mode_exit_status() -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "sync_chart.py"), "--check"],
+def tracked_files() -> list[tuple[str, str, str]]:
+    """(mode, blob hash, path) of every file git tracks in the repository."""
+    git = require_tool("git")
+    listing = subprocess.run(
+        [git, "-C", str(REPO), "ls-files", "-s", "-z"],
         capture_output=True,
         text=True,
-        check=False,
+        check=True,
+    ).stdout
+    entries = []
+    for entry in filter(None, listing.split("\0")):
+        info, path = entry.split("\t", 1)
+        mode, blob, _stage = info.split()
+        entries.append((mode, blob, path))
+    return entries
+
+
+def test_git_tracks_no_second_copy_of_an_artefact() -> None:
+    canonical = {
+        str(path.relative_to(REPO)) for paths in canonical_artefacts().values() for path in paths
+    }
+    entries = tracked_files()
+    blobs = {blob for mode, blob, path in entries if path in canonical}
+    assert len(blobs) == len(canonical), f"not all of {sorted(canonical)} are tracked"
+    copies = [
+        path
+        for mode, blob, path in entries
+        if blob in blobs and path not in canonical and mode != SYMLINK_MODE
+    ]
+    assert copies == [], f"tracked copies of generated artefacts: {copies}"
+    chart_files = [
+        (mode, path)
+        for mode, _blob, path in entries
+        if path.startswith("deploy/helm/acs-exporter/files/")
+    ]
+    assert chart_files, "the chart tracks no links to the artefacts"
+    assert [path for mode, path in chart_files if mode != SYMLINK_MODE] == [], (
+        "the chart's files/ must hold links only"
     )
-    drifted = sync_chart.drift() + sync_chart.schema_drift()
-    assert result.returncode == (1 if drifted else 0), result.stderr
+
+
+def test_the_chart_links_every_artefact_and_nothing_else() -> None:
+    for kind, originals in canonical_artefacts().items():
+        linked = sorted((CHART_DIR / "files" / kind).iterdir())
+        names = [path.name for path in linked]
+        assert names == [path.name for path in originals], (
+            f"files/{kind}/ must link exactly {kind}/'s artefacts: "
+            f"cd {CHART_DIR / 'files' / kind} && ln -s ../../../../../{kind}/<name> ."
+        )
+        for link, original in zip(linked, originals, strict=True):
+            assert link.is_symlink(), f"{link} is a copy, not a link"
+            # Relative, so the link holds in any checkout.
+            assert not os.path.isabs(os.readlink(link)), f"{link}: absolute link"
+            assert link.resolve() == original.resolve(), f"{link} points elsewhere"
+
+
+def test_a_chart_copied_without_its_links_targets_fails_naming_the_file(tmp_path: Path) -> None:
+    detached = tmp_path / "acs-exporter"
+    shutil.copytree(CHART_DIR, detached, symlinks=True)
+    with pytest.raises(HelmChartLoadError, match=r"files/(alerts|dashboards)/acs-exporter"):
+        render({"dashboards": {"enabled": True}}, detached)
+
+
+def test_the_packaged_chart_holds_the_artefacts_as_regular_files(tmp_path: Path) -> None:
+    archive = Path(package(CHART_DIR, destination=tmp_path))
+    with tarfile.open(archive) as tar:
+        for kind, originals in canonical_artefacts().items():
+            for original in originals:
+                member = tar.getmember(f"acs-exporter/files/{kind}/{original.name}")
+                assert member.isfile(), f"{member.name}: not a regular file in the package"
+                extracted = tar.extractfile(member)
+                assert extracted is not None
+                assert extracted.read() == original.read_bytes(), member.name
+    with Chart.load_archive(archive.read_bytes()) as chart:
+        templates = chart.render(
+            {"dashboards": {"enabled": True}, "prometheusRule": {"enabled": True}},
+            name=RELEASE,
+            namespace=NAMESPACE,
+        )
+    assert any(path.endswith("prometheusrule.yaml") and text for path, text in templates.items())
+    assert sum("kind: ConfigMap" in text for text in templates.values()) > 1
 
 
 # --- PrometheusRule ----------------------------------------------------------------------
@@ -108,11 +146,13 @@ def test_rendered_rule_groups_pass_promtool(content_chart: Path, tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_rule_groups_are_exactly_the_source_files(content_chart: Path) -> None:
+def test_rule_groups_are_exactly_the_canonical_rule_files() -> None:
+    """The PrometheusRule holds the groups as data (Helm re-serialises them, after
+    disabledAlerts and additionalRuleLabels): the same data as alerts/*.rules files."""
     expected = []
-    for path in sorted((content_chart / "files" / "alerts").glob("*.yaml")):
+    for path in canonical_artefacts()["alerts"]:
         expected.extend(yaml.safe_load(path.read_text())["groups"])
-    assert rule_groups({}, content_chart) == expected
+    assert rule_groups({}, CHART_DIR) == expected
 
 
 def test_additional_rule_labels_go_on_alerts_only_and_never_override(content_chart: Path) -> None:
@@ -156,15 +196,38 @@ def dashboard_config_maps(values: dict[str, Any], chart: Path) -> list[dict[str,
     return [doc for doc in rendered.all("ConfigMap") if doc["metadata"]["name"] != FULLNAME]
 
 
-def test_each_dashboard_file_becomes_one_config_map_with_the_same_json(
-    content_chart: Path,
-) -> None:
-    sources = sorted((content_chart / "files" / "dashboards").glob("*.json"))
-    config_maps = dashboard_config_maps({}, content_chart)
-    assert len(config_maps) == len(sources)
+def dashboards_by_key(chart: Path) -> dict[str, str]:
+    config_maps = dashboard_config_maps({}, chart)
     by_key = {key: value for cm in config_maps for key, value in cm["data"].items()}
+    assert len(by_key) == len(config_maps), "one dashboard per ConfigMap"
+    return by_key
+
+
+def test_each_dashboard_becomes_one_config_map_with_the_canonical_bytes() -> None:
+    sources = canonical_artefacts()["dashboards"]
+    by_key = dashboards_by_key(CHART_DIR)
+    assert sorted(by_key) == [source.name for source in sources]
     for source in sources:
-        assert json.loads(by_key[source.name]) == json.loads(source.read_text())
+        assert by_key[source.name].encode() == source.read_bytes(), source.name
+
+
+# Text a block scalar or a template would change: no final newline, blank and indented lines,
+# trailing spaces, tabs, quotes, backslashes, template braces, document markers, non-ASCII.
+AWKWARD_TEXTS = {
+    "no-final-newline.json": '{"title": "x"}',
+    "blank-lines.json": '\n\n  {"title": "x"}  \t\n\n\n',
+    "odd-characters.json": '{"a": "\\t\\"<&>", "b": "{{ .Values }}",\n"c": "---\\n\u00e9\u2603"}\n',
+}
+
+
+def test_dashboard_bytes_survive_any_text(tmp_path: Path) -> None:
+    chart = tmp_path / "acs-exporter"
+    shutil.copytree(CHART_DIR, chart)
+    for name, text in AWKWARD_TEXTS.items():
+        (chart / "files" / "dashboards" / name).write_bytes(text.encode())
+    by_key = dashboards_by_key(chart)
+    for name, text in AWKWARD_TEXTS.items():
+        assert by_key[name] == text, name
 
 
 def test_dashboard_config_maps_hold_valid_dashboards(content_chart: Path) -> None:
@@ -217,3 +280,22 @@ def test_a_file_that_is_not_a_rule_file_is_refused(content_chart: Path, tmp_path
     (chart / "files" / "alerts" / "thresholds.yaml").write_text("slo: {target: 0.995}\n")
     with pytest.raises(HelmRenderError, match=r"thresholds\.yaml: not a Prometheus rule file"):
         render({"prometheusRule": {"enabled": True}}, chart)
+
+
+# A checkout without symbolic links (git core.symlinks=false, some archive tools) stores each
+# link as a small text file holding its target: refused by name, never shipped as a dashboard.
+@pytest.mark.parametrize(
+    ("kind", "name", "values"),
+    [
+        ("dashboards", "acs-exporter-health.json", {"dashboards": {"enabled": True}}),
+        ("alerts", "acs-exporter.rules.yaml", {"prometheusRule": {"enabled": True}}),
+    ],
+)
+def test_a_link_stored_as_text_is_refused_naming_the_file(
+    kind: str, name: str, values: dict[str, Any], tmp_path: Path
+) -> None:
+    chart = tmp_path / "acs-exporter"
+    shutil.copytree(CHART_DIR, chart)
+    (chart / "files" / kind / name).write_text(f"../../../../../{kind}/{name}")
+    with pytest.raises(HelmRenderError, match=rf"files/{kind}/{re.escape(name)}: .*symbolic link"):
+        render(values, chart)

@@ -68,6 +68,28 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("otlp-negative-timeout", {"otlp": {"timeout": -1}}, "/config/otlp/timeout"),
     ("web-port", {"web": {"listen_address": "0.0.0.0:99999"}}, "/config/web/listen_address"),
     ("label-twice", {"metrics": {"extra_labels": ["call_type"] * 2}}, "extra_labels"),
+    # Each duration's range, read from the models: seconds outside it are refused exactly.
+    ("la-poll-below-100ms", la(poll_interval=0.05), "/config/sources/0/poll_interval"),
+    ("la-poll-over-a-day", la(poll_interval=86401), "/config/sources/0/poll_interval"),
+    ("la-window-over-7d", la(max_window=8 * 86400), "/config/sources/0/max_window"),
+    ("la-lag-over-a-day", la(safety_lag=86401), "/config/sources/0/safety_lag"),
+    ("la-server-timeout-zero", la(server_timeout=0), "/config/sources/0/server_timeout"),
+    ("la-server-timeout-hour", la(server_timeout=3600), "/config/sources/0/server_timeout"),
+    ("la-tg-lookback-3y", la(time_generated_lookback=3 * 365 * 86400), "time_generated_lookback"),
+    ("files-poll-zero", files(poll_interval=0), "/config/sources/0/poll_interval"),
+    (
+        "files-unterminated-8d",
+        files(unterminated_line_timeout=8 * 86400),
+        "/config/sources/0/unterminated_line_timeout",
+    ),
+    ("sim-spike-negative", simulator(spike_start=-1), "/config/sources/0/spike_start"),
+    ("sim-spike-over-a-year", simulator(spike_duration=366 * 86400), "spike_duration"),
+    # The same for the other sections' durations (the schema around `sources` is hand-written).
+    ("otlp-interval-10ms", {"otlp": {"interval": 0.01}}, "/config/otlp/interval"),
+    ("otlp-interval-2h", {"otlp": {"interval": 7200}}, "/config/otlp/interval"),
+    ("otlp-timeout-10min", {"otlp": {"timeout": 600}}, "/config/otlp/timeout"),
+    ("web-timeout-zero", {"web": {"request_timeout": 0}}, "/config/web/request_timeout"),
+    ("web-timeout-hour", {"web": {"request_timeout": 3600}}, "/config/web/request_timeout"),
 ]
 
 GOOD_CONFIGS: list[tuple[str, dict[str, Any]]] = [
@@ -87,6 +109,14 @@ GOOD_CONFIGS: list[tuple[str, dict[str, Any]]] = [
         ),
     ),
     ("la-tg-lookback-seconds", la(time_generated_lookback=172800)),
+    (
+        "la-duration-bounds",
+        la(poll_interval=0.1, max_window=7 * 86400, safety_lag=86400, server_timeout=600),
+    ),
+    ("files-unterminated-zero", files(unterminated_line_timeout=0)),
+    ("sim-spike-year", simulator(spike_start=0, spike_duration=365 * 86400)),
+    ("otlp-bounds", {"otlp": {"interval": 3600, "timeout": 0.1}}),
+    ("web-timeout-bounds", {"web": {"request_timeout": 600}}),
     ("files", files(format="csv", batch_records=10, poll_interval="500ms")),
     ("sim", simulator(seed=1, spike_server_error_share=0, scenario="server-error-spike")),
     ("otlp", {"otlp": {"enabled": True, "endpoint": "https://o.example/v1/metrics"}}),

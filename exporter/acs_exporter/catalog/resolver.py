@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from acs_exporter.catalog.codes import parse_code, parse_subcode
 from acs_exporter.catalog.model import (
@@ -217,94 +217,138 @@ class Catalog:
         domain: Domain,
         bare: bool = True,
     ) -> Resolution:
-        key = f"{code}/{_label(subcode)}"
-        exact = self._ordered(code, subcode, domain) if subcode is not None else []
-        alone_sub = self._ordered(None, subcode, domain) if subcode is not None else []
-        alone_code = self._ordered(code, None, domain)
-
+        found = self._evidence(code, subcode, domain)
         # 1. the documented (code, subcode) row
-        for row in exact:
-            if row.category is not None:
-                where = (
-                    f"the {row.domain} table documents {key} as {row.category}"
-                    if row.domain == domain
-                    else f"no {domain} row for {key}; the {row.domain} table documents it "
-                    f"as {row.category}"
-                )
-                related = tuple(e for e in exact + alone_sub + alone_code if e is not row)
-                return Resolution(
-                    code, subcode, row.category, Provenance.DOCUMENTED, row, where, related
-                )
+        documented = _documented(found)
+        if documented is not None:
+            return documented
+        # 2. the category the service logged
+        missing = found.missing()
+        said = normalise_category(service)
+        if said is not None:
+            reason = f"{missing}; the service logged ResultCategory {service!r}"
+            return found.answer(said, Provenance.SERVICE, reason)
+        if service is not None and service.strip():
+            missing += f"; service category {service!r} is not a valid category (ignored)"
+        # 3. a rule for the code alone, 4. its class, 5. the generic subcode, 6. Unknown
+        return (
+            self._by_code_rule(found, missing, bare)
+            or self._by_code_class(found, missing)
+            or _by_subcode_rule(found, missing)
+            or _undecided(found, missing)
+        )
 
+    def _evidence(self, code: int, subcode: int | None, domain: Domain) -> _Evidence:
+        return _Evidence(
+            code,
+            subcode,
+            domain,
+            exact=self._ordered(code, subcode, domain) if subcode is not None else [],
+            alone_sub=self._ordered(None, subcode, domain) if subcode is not None else [],
+            alone_code=self._ordered(code, None, domain),
+        )
+
+    def _by_code_rule(self, found: _Evidence, missing: str, bare: bool) -> Resolution | None:
+        """3. The rule for the code alone (first the one for records without a subcode)."""
+        code = found.code
+        rule = self._bare_rules.get(code) if found.subcode is None and bare else None
+        rule = rule or self._rules.get(code)
+        if rule is None:
+            return None
+        reason = f"{missing}; rule for code {code}: {rule.reason}"
+        return found.answer(rule.category, Provenance.CODE_RULE, reason)
+
+    def _by_code_class(self, found: _Evidence, missing: str) -> Resolution | None:
+        """4. The class of the code (2xx, 5xx)."""
+        for code_class in self.classes:
+            if code_class.contains(found.code):
+                reason = f"{missing}; {code_class.reason}"
+                return found.answer(code_class.category, Provenance.CODE_CLASS, reason)
+        return None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The rows the catalog holds for one key, gathered once for every step of the order."""
+
+    code: int
+    subcode: int | None
+    domain: Domain
+    exact: list[Entry]  # the (code, subcode) rows, the requested domain's first
+    alone_sub: list[Entry]  # rows for the subcode alone (generic tables)
+    alone_code: list[Entry]  # rows for the code alone
+
+    @property
+    def key(self) -> str:
+        return f"{self.code}/{_label(self.subcode)}"
+
+    @property
+    def describing(self) -> list[Entry]:
         # The code's own description before the subcode's: 502/0 is a bad gateway, and the
         # generic subcode 0 ("Success") must not speak for it.
-        describing = exact + alone_code + alone_sub
+        return self.exact + self.alone_code + self.alone_sub
+
+    def missing(self) -> str:
+        """Why no documented row decided: the start of every later step's reason."""
+        if self.exact:
+            return f"the documented row for {self.key} gives no category"
+        if self.subcode is None:
+            return f"the record has no subcode (code {self.code})"
+        return f"no documented row for {self.key}"
+
+    def answer(self, category: Category, provenance: Provenance, reason: str) -> Resolution:
+        """A resolution described by the best row for the key, the others related."""
+        describing = self.describing
         entry = describing[0] if describing else None
         related = tuple(describing[1:])
-        if exact:
-            missing = f"the documented row for {key} gives no category"
-        elif subcode is None:
-            missing = f"the record has no subcode (code {code})"
-        else:
-            missing = f"no documented row for {key}"
+        return Resolution(self.code, self.subcode, category, provenance, entry, reason, related)
 
-        # 2. the category the service logged
-        if service is not None:
-            category = normalise_category(service)
-            if category is not None:
-                reason = f"{missing}; the service logged ResultCategory {service!r}"
-                return Resolution(
-                    code, subcode, category, Provenance.SERVICE, entry, reason, related
-                )
-            if service.strip():
-                missing += f"; service category {service!r} is not a valid category (ignored)"
 
-        # 3. the rule for the code alone (first the one for records without a subcode)
-        rule = self._bare_rules.get(code) if subcode is None and bare else None
-        rule = rule or self._rules.get(code)
-        if rule is not None:
-            reason = f"{missing}; rule for code {code}: {rule.reason}"
+def _documented(found: _Evidence) -> Resolution | None:
+    """1. The documented (code, subcode) row: the requested domain's, else another table's."""
+    key, domain = found.key, found.domain
+    for row in found.exact:
+        if row.category is not None:
+            where = (
+                f"the {row.domain} table documents {key} as {row.category}"
+                if row.domain == domain
+                else f"no {domain} row for {key}; the {row.domain} table documents it "
+                f"as {row.category}"
+            )
+            related = tuple(
+                e for e in found.exact + found.alone_sub + found.alone_code if e is not row
+            )
             return Resolution(
-                code, subcode, rule.category, Provenance.CODE_RULE, entry, reason, related
+                found.code, found.subcode, row.category, Provenance.DOCUMENTED, row, where, related
             )
+    return None
 
-        # 4. the class of the code
-        for code_class in self.classes:
-            if code_class.contains(code):
-                reason = f"{missing}; {code_class.reason}"
-                return Resolution(
-                    code,
-                    subcode,
-                    code_class.category,
-                    Provenance.CODE_CLASS,
-                    entry,
-                    reason,
-                    related,
-                )
 
-        # 5. Call Automation only: the generic subcode's derived category, where the code is
-        # silent (a 4xx or 6xx without a rule).
-        by_subcode = _by_generic_subcode(alone_sub, domain)
-        if by_subcode is not None:
-            reason = (
-                f"{missing}; no rule or class decides code {code}; the generic subcode "
-                f"{subcode} ({by_subcode.message}) is {by_subcode.category} in Call Automation"
-            )
-            category = by_subcode.category or Category.UNKNOWN
-            # The row that decided comes first: its notes say why, its advice fits the outcome.
-            others = tuple(e for e in describing if e is not by_subcode)
-            return Resolution(
-                code, subcode, category, Provenance.SUBCODE_RULE, by_subcode, reason, others
-            )
+def _by_subcode_rule(found: _Evidence, missing: str) -> Resolution | None:
+    """5. Call Automation only: the generic subcode's derived category, where the code is
+    silent (a 4xx or 6xx without a rule)."""
+    by_subcode = _by_generic_subcode(found.alone_sub, found.domain)
+    if by_subcode is None:
+        return None
+    reason = (
+        f"{missing}; no rule or class decides code {found.code}; the generic subcode "
+        f"{found.subcode} ({by_subcode.message}) is {by_subcode.category} in Call Automation"
+    )
+    category = by_subcode.category or Category.UNKNOWN
+    # The row that decided comes first: its notes say why, its advice fits the outcome.
+    others = tuple(e for e in found.describing if e is not by_subcode)
+    return Resolution(
+        found.code, found.subcode, category, Provenance.SUBCODE_RULE, by_subcode, reason, others
+    )
 
-        # 6. nothing applies: say so rather than guess
-        reason = (
-            f"{missing}; no rule for code {code}, and the pages define no category for its "
-            "class (only 2xx and 5xx have one)"
-        )
-        return Resolution(
-            code, subcode, Category.UNKNOWN, Provenance.UNKNOWN, entry, reason, related
-        )
+
+def _undecided(found: _Evidence, missing: str) -> Resolution:
+    """6. Nothing applies: say so rather than guess."""
+    reason = (
+        f"{missing}; no rule for code {found.code}, and the pages define no category for its "
+        "class (only 2xx and 5xx have one)"
+    )
+    return found.answer(Category.UNKNOWN, Provenance.UNKNOWN, reason)
 
 
 def _by_generic_subcode(alone_sub: Sequence[Entry], domain: Domain) -> Entry | None:
