@@ -139,7 +139,7 @@ def test_log_analytics_query_result(caplog: pytest.LogCaptureFixture) -> None:
     }
     assert batch.rejected == {"invalid_row": 2, "wrong_type": 1, "other_table": 1}
     messages = "\n".join(r.getMessage() for r in caplog.records)
-    assert f"{path}: tables[0].rows[5]: expected a list of 10 values" in messages
+    assert f"{path}: tables[0].rows[5]: expected a list of 10 cells, got" in messages
     assert f"{path}: tables[0].rows[6]: field ParticipantEndReason: expected a string" in messages
     assert f"{path}: tables[0].rows[7]: Type 'ACSCallDiagnostics'" in messages
     assert f"{path}: tables[0].rows[8]: expected a list" in messages
@@ -270,7 +270,7 @@ def test_invalid_query_result_document(tmp_path: Path, caplog: pytest.LogCapture
     with caplog.at_level(logging.ERROR):
         second = src.fetch(first.cursor)
     assert second.rejected == {"invalid_json": 1}
-    assert any(f"{path}: invalid JSON" in r.getMessage() for r in caplog.records)
+    assert any(f"{path}: response is not JSON" in r.getMessage() for r in caplog.records)
     third = src.fetch(second.cursor)
     assert third.rejected == {}  # rejected once, not on every poll
     # Fixed: read as a new document.
@@ -281,9 +281,11 @@ def test_invalid_query_result_document(tmp_path: Path, caplog: pytest.LogCapture
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ('{"rows": []}', "expected an object with a tables list"),
+        ('{"rows": []}', "response has no tables"),
         ('{"tables": [{"name": "T", "columns": [{"type": "string"}], "rows": []}]}', "columns[0]"),
-        ('{"tables": [{"name": "T", "columns": [], "rows": {}}]}', "columns and rows lists"),
+        ('{"tables": [{"name": "T", "columns": [], "rows": {}}]}', "tables[0].rows: expected a"),
+        ('{"tables": []}', "response has no tables"),
+        ('{"tables": [{"name": "T", "rows": []}]}', "tables[0]: no columns"),
     ],
 )
 def test_query_result_of_the_wrong_shape(

@@ -33,11 +33,13 @@ from acs_exporter.sources.formats.csvfile import read_csv
 from acs_exporter.sources.formats.detect import HEAD_BYTES, Format, detect_format
 from acs_exporter.sources.formats.jsonl import read_jsonl
 from acs_exporter.sources.formats.loganalytics_json import (
+    PARTIAL_RESULT,
     DocumentError,
-    ResultTable,
+    PartialDocument,
     parse_document,
     read_loganalytics_json,
 )
+from acs_exporter.sources.loganalytics.response import Table
 
 log = logging.getLogger("acs_exporter.sources.files")
 
@@ -93,7 +95,7 @@ class FilesSource:
         # timeout again.
         self._last_size: dict[str, tuple[int, float]] = {}
         self._settled_after = settings.complete_after
-        self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
+        self._cached_document: tuple[tuple[str, int, int], list[Table]] | None = None
 
     @property
     def name(self) -> str:
@@ -285,23 +287,22 @@ class FilesSource:
 
     def _tables(
         self, opened: _Opened, entry: FileProgress, state: _FetchState
-    ) -> list[ResultTable] | None:
+    ) -> list[Table] | None:
         """The parsed document, kept while a big one is read over several polls; None when it
-        cannot be parsed (judged, and counted as rejected, once it stops changing)."""
+        cannot be parsed (judged, and counted as rejected, once it stops changing) or is a
+        partial result (all its rows rejected at once: it parsed, so it is complete)."""
         key = (str(opened.path), opened.size, entry.mtime_ns)
         if self._cached_document is not None and self._cached_document[0] == key:
             return self._cached_document[1]
         self._cached_document = None
-        opened.f.seek(0)
         try:
-            if opened.size > self._settings.max_document_bytes:
-                # Parsed whole, a document costs several times its size: never read this one.
-                raise DocumentError(
-                    "document_too_large",
-                    f"{opened.path}: query result of {opened.size} bytes is larger than "
-                    f"max_document_bytes ({self._settings.max_document_bytes})",
-                )
-            tables = parse_document(opened.f.read(opened.size), str(opened.path))
+            tables = self._parse(opened)
+        except PartialDocument as partial:
+            entry.failed = True
+            # At least one, so that a partial result without rows still shows in the counts.
+            state.rejected[PARTIAL_RESULT] += max(partial.rows, 1)
+            log.error("%s (the whole file is skipped until it changes)", partial)
+            return None
         except DocumentError as error:
             if opened.final:
                 entry.failed = True
@@ -310,3 +311,14 @@ class FilesSource:
             return None  # else maybe still being written
         self._cached_document = (key, tables)
         return tables
+
+    def _parse(self, opened: _Opened) -> list[Table]:
+        if opened.size > self._settings.max_document_bytes:
+            # Parsed whole, a document costs several times its size: never read this one.
+            raise DocumentError(
+                "document_too_large",
+                f"{opened.path}: query result of {opened.size} bytes is larger than "
+                f"max_document_bytes ({self._settings.max_document_bytes})",
+            )
+        opened.f.seek(0)
+        return parse_document(opened.f.read(opened.size), str(opened.path))
