@@ -17,8 +17,7 @@ import tracemalloc
 from pathlib import Path
 
 from acs_exporter.sources.base import Cursor
-from acs_exporter.sources.files import FilesSource
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings, FilesSource
 from bench.result import Result
 
 RECORDS = 100_000

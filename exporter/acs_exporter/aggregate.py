@@ -20,6 +20,7 @@ from acs_exporter.catalog import (
     Domain,
     MalformedCode,
     Provenance,
+    Resolution,
     normalise_category,
     parse_code,
     parse_subcode,
@@ -79,7 +80,9 @@ CATEGORY_SOURCES: Final[tuple[CategorySource, ...]] = ("catalog", "service")
 
 
 class Resolver:
-    """Catalog resolution to label values, cached per distinct raw key."""
+    """Catalog resolution to label values, cached per distinct raw key: the only resolution
+    cache (the catalog keeps none), so a repeated key costs one dictionary access and a new
+    key one catalog resolution, the verdict included."""
 
     # A source full of garbage must not grow the cache without bound; resolving again is cheap.
     MAX_CACHE = 100_000
@@ -96,84 +99,73 @@ class Resolver:
     def resolve(
         self, code: object, subcode: object, service_category: str | None, domain: Domain
     ) -> Resolved:
+        # Only exact str/int/None codes are remembered: True == 1 and 487.0 == 487 hash alike,
+        # and must still be labelled malformed rather than answered from the entry of 1 or 487.
+        if not (
+            (type(code) is str or type(code) is int)
+            and (subcode is None or type(subcode) is str or type(subcode) is int)
+        ):
+            return self._resolved(code, subcode, service_category, domain)
         key = (code, subcode, service_category, domain)
         try:
             return self._cache[key]
         except KeyError:
             pass
-        except TypeError:  # unhashable raw value (a list or mapping from JSON): not a code
-            return self._uncached(code, subcode, service_category, domain)
-        resolved = self._with_verdict(
-            self._uncached(code, subcode, service_category, domain),
-            code,
-            subcode,
-            service_category,
-            domain,
-        )
+        except TypeError:  # an unhashable service category (a list from JSON): not one
+            return self._resolved(code, subcode, service_category, domain)
+        resolved = self._resolved(code, subcode, service_category, domain)
         if len(self._cache) >= self.MAX_CACHE:
             self._cache.clear()
         self._cache[key] = resolved
         return resolved
 
-    def _uncached(
+    def _resolved(
         self, code: object, subcode: object, service_category: str | None, domain: Domain
     ) -> Resolved:
+        """One catalog resolution of a raw key, with its verdict."""
         # A missing subcode (None, "", blanks) is not malformed: the catalog resolves it from
         # the service's category, then the code (docs/catalog.md).
         try:
-            resolution = self._catalog.resolve(code, subcode, service_category, domain)
+            number = parse_code(code)
         except MalformedCode:
-            pass
-        else:
-            sub = NO_SUBCODE if resolution.subcode is None else str(resolution.subcode)
-            return Resolved(str(resolution.code), sub, resolution.category.value, False)
-        code_label, sub_label = _label_or_malformed(code), _subcode_label(subcode)
-        category = Category.UNKNOWN.value
-        if code_label != MALFORMED:
-            resolution = self._catalog.resolve_code_alone(code, service_category, domain)
-            category = resolution.category.value
-        else:
-            said = normalise_category(service_category)  # same casing tolerance as the catalog
-            if said is not None:
-                category = said.value
-        return Resolved(code_label, sub_label, category, True)
+            return self._malformed_code(subcode, service_category)
+        try:
+            sub = parse_subcode(subcode)
+        except MalformedCode:
+            resolution = self._catalog.resolve_code_alone(number, service_category, domain)
+            return Resolved(str(number), MALFORMED, resolution.category.value, True)
+        resolution = self._catalog.resolve(number, sub, service_category, domain)
+        label = NO_SUBCODE if resolution.subcode is None else str(resolution.subcode)
+        return self._with_verdict(
+            Resolved(str(resolution.code), label, resolution.category.value, False), resolution
+        )
 
-    def _with_verdict(
-        self,
-        resolved: Resolved,
-        code: object,
-        subcode: object,
-        service_category: str | None,
-        domain: Domain,
-    ) -> Resolved:
+    @staticmethod
+    def _malformed_code(subcode: object, service_category: str | None) -> Resolved:
+        said = normalise_category(service_category)  # same casing tolerance as the catalog
+        category = Category.UNKNOWN.value if said is None else said.value
+        return Resolved(MALFORMED, _subcode_label(subcode), category, True)
+
+    def _with_verdict(self, resolved: Resolved, resolution: Resolution) -> Resolved:
         """Note a disagreement between the documented row and the service's category, and
         let `category_source` decide which of the two the `category` label carries.
 
         Only a documented (code, subcode) row can disagree with the service: for every other
-        pair the catalog already takes the service's valid category (docs/catalog.md).
+        pair the catalog already takes the service's valid category (docs/catalog.md). The
+        documented row decides before the service's word, so the resolution says both.
         """
-        service = normalise_category(service_category)
-        if service is None or resolved.malformed:
+        service = resolution.service_category
+        documented = resolution.category
+        if (
+            service is None
+            or resolution.provenance is not Provenance.DOCUMENTED
+            or documented is service
+        ):
             return resolved
-        try:
-            documented = self._catalog.resolve(code, subcode, None, domain)
-        except MalformedCode:
-            return resolved
-        if documented.provenance is not Provenance.DOCUMENTED or documented.category is service:
-            return resolved
-        chosen = service if self._category_source == "service" else documented.category
+        chosen = service if self._category_source == "service" else documented
         return replace(
-            resolved,
-            category=chosen.value,
-            disagreement=(documented.category.value, service.value),
+            resolved, category=chosen.value, disagreement=(documented.value, service.value)
         )
-
-
-def _label_or_malformed(value: object) -> str:
-    try:
-        return str(parse_code(value))
-    except MalformedCode:
-        return MALFORMED
 
 
 def _subcode_label(value: object) -> str:

@@ -23,7 +23,7 @@ from acs_exporter.daemon import Exporter, Pollers, Pusher, StopSignal, run_until
 from acs_exporter.logsetup import setup_logging
 from acs_exporter.reasons import known_reasons
 from acs_exporter.sources.base import Source
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 from acs_exporter.web import ExporterHTTPServer

@@ -44,7 +44,7 @@ from acs_exporter.settings_types import (
     format_duration,
     parse_duration,
 )
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 

@@ -48,6 +48,7 @@ _REJECTIONS: dict[str, tuple[str, ...]] = {
         "unknown_format",
         "line_too_long",
         "document_too_large",
+        "partial_result",
     ),
     "log_analytics": (),  # a bad response fails the whole poll (a query error)
 }

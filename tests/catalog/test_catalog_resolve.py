@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acs_exporter.aggregate import Resolver
 from acs_exporter.catalog import (
     Catalog,
     Category,
@@ -13,6 +14,7 @@ from acs_exporter.catalog import (
     Entry,
     MalformedCode,
     Provenance,
+    Resolution,
     load_catalog,
 )
 from acs_exporter.catalog.resolver import normalise_category
@@ -317,16 +319,84 @@ def test_strings_with_blanks_resolve_like_ints() -> None:
     assert CATALOG.resolve("0", " 0 ").category is Category.SUCCESS
 
 
-def test_repeated_raw_keys_are_answered_from_memory() -> None:
-    first = CATALOG.resolve("503", "77")
-    assert CATALOG.resolve("503", "77") is first
+# -- one cache: the daemon's Resolver, per distinct raw key ----------------------------------
 
 
-def test_lookup_is_the_fast_path_for_parsed_ints() -> None:
-    for code, subcode in [(0, 0), (503, UNSEEN), (486, 1), (487, None)]:
-        assert CATALOG.lookup(code, subcode) == CATALOG.resolve(code, subcode)
-    with pytest.raises(MalformedCode):
-        CATALOG.lookup(-1, 0)
+class CountingCatalog(Catalog):
+    """The shipped catalog, counting how often a resolution is computed."""
+
+    def __init__(self) -> None:
+        super().__init__(CATALOG.entries, rules=CATALOG.rules)
+        self.computed = 0
+
+    def resolve(
+        self,
+        code: object,
+        subcode: object,
+        service_category: str | None = None,
+        domain: Domain = Domain.CALL_END,
+    ) -> Resolution:
+        self.computed += 1
+        return super().resolve(code, subcode, service_category, domain)
+
+    def resolve_code_alone(
+        self, code: object, service_category: str | None = None, domain: Domain = Domain.CALL_END
+    ) -> Resolution:
+        self.computed += 1
+        return super().resolve_code_alone(code, service_category, domain)
+
+
+@pytest.mark.parametrize(
+    ("code", "subcode", "service"),
+    [
+        ("0", "0", "UnexpectedServerError"),  # documented Success: a disagreement
+        ("0", "0", "Success"),  # documented, and agreeing
+        ("503", "77", "ExpectedError"),  # undocumented: the service decides
+        ("503", "77", None),
+        ("487", None, "ExpectedError"),
+        ("487", "abc", "ExpectedError"),  # a junk subcode: the code alone
+    ],
+)
+def test_a_new_raw_key_is_resolved_once_verdict_included_then_remembered(
+    code: str, subcode: str | None, service: str | None
+) -> None:
+    catalog = CountingCatalog()
+    resolver = Resolver(catalog)
+    first = resolver.resolve(code, subcode, service, Domain.CALL_END)
+    assert catalog.computed == 1  # the documented row's verdict is part of that one resolution
+    assert resolver.resolve(code, subcode, service, Domain.CALL_END) is first
+    assert catalog.computed == 1
+
+
+def test_the_verdict_is_the_documented_rows_against_the_service() -> None:
+    resolver = Resolver(CATALOG)
+    disagreeing = resolver.resolve("0", "0", "UnexpectedServerError", Domain.CALL_END)
+    assert disagreeing.category == "Success"
+    assert disagreeing.disagreement == ("Success", "UnexpectedServerError")
+    said = Resolver(CATALOG, "service").resolve("0", "0", "UnexpectedServerError", Domain.CALL_END)
+    assert said.category == "UnexpectedServerError"
+    assert said.disagreement == ("Success", "UnexpectedServerError")
+    # Undocumented pairs take the service's word: nothing to disagree with.
+    assert (
+        resolver.resolve("503", str(UNSEEN), "ExpectedError", Domain.CALL_END).disagreement is None
+    )
+    assert resolver.resolve("0", "0", "Success", Domain.CALL_END).disagreement is None
+
+
+def test_remembered_label_values_never_leak_to_bools_or_floats() -> None:
+    resolver = Resolver(CATALOG)
+    assert resolver.resolve(1, 0, None, Domain.CALL_END).code == "1"
+    assert resolver.resolve(487, 0, None, Domain.CALL_END).code == "487"
+    for code, subcode in [(True, 0), (1.0, 0), (487.0, 0)]:
+        assert resolver.resolve(code, subcode, None, Domain.CALL_END).code == "malformed"
+    for code, subcode in [(487, 0.0), (487, False)]:
+        assert resolver.resolve(code, subcode, None, Domain.CALL_END).subcode == "malformed"
+
+
+def test_the_catalog_itself_keeps_no_second_cache() -> None:
+    catalog = Catalog(CATALOG.entries, rules=CATALOG.rules)
+    assert catalog.resolve("503", "77") == catalog.resolve("503", "77")
+    assert not [name for name in vars(catalog) if "memo" in name or "cache" in name]
 
 
 # -- what the daemon reads for acs_end_reason_info ------------------------------------------

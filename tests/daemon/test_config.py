@@ -13,7 +13,7 @@ from daemon_helpers import run_cli
 
 from acs_exporter import safeyaml
 from acs_exporter.config import ConfigError, load_settings, masked_dump, parse_duration
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from acs_exporter import safeyaml
 from acs_exporter.config import YAML_LIMITS, ConfigError, Settings, load_settings, masked_dump
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 

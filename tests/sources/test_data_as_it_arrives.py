@@ -18,8 +18,7 @@ from pathlib import Path
 from acs_exporter.aggregate import LabelPlan, Resolver, summarise
 from acs_exporter.catalog import load_catalog
 from acs_exporter.sources.base import Batch
-from acs_exporter.sources.files import FilesSource
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings, FilesSource
 
 ABSENT = object()  # the field is not in the record at all
 

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from acs_exporter.sources import files as files_module
-from acs_exporter.sources.base import Batch, Cursor, Observation
-from acs_exporter.sources.files import FilesSource
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.sources.files import progress as progress_module
+from acs_exporter.sources.files import rejections as rejections_module
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
+# A file's progress as a cursor holds it; the tests of damaged cursors break one field of it.
+GOOD_ENTRY = {"format": "csv", "head": "0" * 64, "head_len": 0, "offset": 0, "line": 0}
+GOOD_ENTRY |= {"size": 0, "mtime_ns": 0}
 P2P_VOIP = (("call_type", "P2P"), ("endpoint_type", "VoIP"), ("participant_type", "ACS"))
 
 
@@ -136,7 +139,7 @@ def test_log_analytics_query_result(caplog: pytest.LogCaptureFixture) -> None:
     }
     assert batch.rejected == {"invalid_row": 2, "wrong_type": 1, "other_table": 1}
     messages = "\n".join(r.getMessage() for r in caplog.records)
-    assert f"{path}: tables[0].rows[5]: expected a list of 10 values" in messages
+    assert f"{path}: tables[0].rows[5]: expected a list of 10 cells, got" in messages
     assert f"{path}: tables[0].rows[6]: field ParticipantEndReason: expected a string" in messages
     assert f"{path}: tables[0].rows[7]: Type 'ACSCallDiagnostics'" in messages
     assert f"{path}: tables[0].rows[8]: expected a list" in messages
@@ -169,7 +172,10 @@ def test_glob_reads_every_format_once() -> None:
     batches, cursor = drain(src)
     assert total(batches) == 8 + 6 + 6
     assert isinstance(cursor, dict)
-    files = cursor["files"]
+    assert cursor["kind"] == "files"
+    position = cursor["position"]
+    assert isinstance(position, dict)
+    files = position["files"]
     assert isinstance(files, dict)
     assert {Path(k).name: v["format"] for k, v in files.items() if isinstance(v, dict)} == {
         "diagnostic.jsonl": "diagnostic-jsonl",
@@ -264,7 +270,7 @@ def test_invalid_query_result_document(tmp_path: Path, caplog: pytest.LogCapture
     with caplog.at_level(logging.ERROR):
         second = src.fetch(first.cursor)
     assert second.rejected == {"invalid_json": 1}
-    assert any(f"{path}: invalid JSON" in r.getMessage() for r in caplog.records)
+    assert any(f"{path}: response is not JSON" in r.getMessage() for r in caplog.records)
     third = src.fetch(second.cursor)
     assert third.rejected == {}  # rejected once, not on every poll
     # Fixed: read as a new document.
@@ -275,9 +281,11 @@ def test_invalid_query_result_document(tmp_path: Path, caplog: pytest.LogCapture
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ('{"rows": []}', "expected an object with a tables list"),
+        ('{"rows": []}', "response has no tables"),
         ('{"tables": [{"name": "T", "columns": [{"type": "string"}], "rows": []}]}', "columns[0]"),
-        ('{"tables": [{"name": "T", "columns": [], "rows": {}}]}', "columns and rows lists"),
+        ('{"tables": [{"name": "T", "columns": [], "rows": {}}]}', "tables[0].rows: expected a"),
+        ('{"tables": []}', "response has no tables"),
+        ('{"tables": [{"name": "T", "rows": []}]}', "tables[0]: no columns"),
     ],
 )
 def test_query_result_of_the_wrong_shape(
@@ -315,7 +323,7 @@ def test_many_rejections_are_summarised(tmp_path: Path, caplog: pytest.LogCaptur
     assert batch.rejected == {"invalid_json": 100}
     assert counts(batch) == {("0", "0"): 1}
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == files_module.MAX_LOGGED_REJECTIONS + 1
+    assert len(messages) == rejections_module.MAX_LOGGED_REJECTIONS + 1
     assert "80 more records rejected (invalid_json: 80)" in messages[-1]
 
 
@@ -444,26 +452,69 @@ def test_moved_file_is_recognised_by_content(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cursor",
+    ("cursor", "named"),
     [
-        "garbage",
-        {"version": 99, "files": {}},
-        {"version": 1, "files": []},
+        ("garbage", "expected an object, got 'garbage'"),
+        ({"version": 99, "files": {}}, "not the previous release's layout"),
+        ({"version": 1, "files": []}, "files: expected an object, got []"),
+        ({"kind": "simulator", "version": 1, "position": {}}, "written by a 'simulator' source"),
+        ({"kind": "files", "version": 7, "position": {}}, "version 7, this release reads 2"),
+        (
+            {"kind": "files", "version": 2, "position": {"files": {}, "unknown_format": "x"}},
+            "unknown_format: expected a list of paths",
+        ),
     ],
 )
-def test_unreadable_cursor_reads_anew(cursor: Cursor, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        batch = source(FIXTURES / "export.csv").fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 6
-    assert any("cannot read" in r.getMessage() for r in caplog.records)
+def test_a_damaged_cursor_is_a_bad_cursor_error_never_a_reread(cursor: Cursor, named: str) -> None:
+    with pytest.raises(SourceError) as raised:
+        source(FIXTURES / "export.csv").fetch(cursor)
+    assert raised.value.reason == "bad_cursor"
+    assert named in str(raised.value)
 
 
-def test_unreadable_file_entry_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ({"format": "csv", "offset": -1}, "head: expected a string"),
+        ({**GOOD_ENTRY, "offset": -1}, "offset: expected a whole number >= 0, got -1"),
+        ({**GOOD_ENTRY, "line": True}, "line: expected a whole number >= 0, got True"),
+        ({**GOOD_ENTRY, "format": "xml"}, "format 'xml' is not one of"),
+        ({**GOOD_ENTRY, "complete": "yes"}, "complete: expected true or false"),
+        ("offset 3", "expected an object"),
+    ],
+)
+def test_a_damaged_file_entry_names_the_file_and_field(entry: Cursor, named: str) -> None:
     path = str(FIXTURES / "export.csv")
-    cursor: Cursor = {"version": 1, "files": {path: {"format": "csv", "offset": -1}}}
-    with caplog.at_level(logging.WARNING):
-        batch = source(path).fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 6
+    cursors: list[Cursor] = [
+        {"version": 1, "files": {path: entry}},  # as the previous release saved it
+        {"kind": "files", "version": 2, "position": {"files": {path: entry}}},
+    ]
+    for cursor in cursors:
+        with pytest.raises(SourceError) as raised:
+            source(path).fetch(cursor)
+        assert raised.value.reason == "bad_cursor"
+        assert f"files[{path!r}]: {named}" in str(raised.value)
+
+
+def test_a_cursor_of_the_previous_release_continues_exactly_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_text("".join(jsonl_record(str(code)) + "\n" for code in (487, 603, 0)))
+    first = source(path, batch_records=2).fetch(None)
+    assert counts(first) == {("487", "0"): 1, ("603", "0"): 1}
+    # The same progress, as the previous release wrote it: no envelope, version 1.
+    assert isinstance(first.cursor, dict)
+    assert first.cursor["kind"] == "files"
+    position = first.cursor["position"]
+    assert isinstance(position, dict)
+    legacy: Cursor = json.loads(json.dumps({"version": 1, **position}))
+    with path.open("a") as f:
+        f.write(jsonl_record("490") + "\n")
+    second = source(path).fetch(legacy)
+    assert counts(second) == {("0", "0"): 1, ("490", "0"): 1}  # nothing read twice, or skipped
+    assert second.cursor == source(path).fetch(second.cursor).cursor
+    assert source(path).fetch(second.cursor).call_ends == []
 
 
 def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
@@ -477,7 +528,7 @@ def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
             return True
 
     terminal = Terminal()
-    monkeypatch.setattr(files_module, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(progress_module, "PROGRESS_MIN_BYTES", 1)
     monkeypatch.setattr("sys.stderr", terminal)
     batch = source(path).fetch(None)
     assert sum(o.n for o in batch.call_ends) == 5000

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from acs_exporter.sources.base import Batch, Cursor
-from acs_exporter.sources.files import FilesSource
-from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.files import FilesSettings, FilesSource
 
 MIB = 1024 * 1024
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import acs_exporter
 from acs_exporter.aggregate import Resolver
 from acs_exporter.catalog import Catalog, Domain, load_catalog
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
@@ -433,3 +435,18 @@ def test_media_operations_stay_under_the_failure_alert_even_if_every_4xx_fails(
     for operation, outcomes in by_operation.items():
         share = outcomes[True] / (outcomes[True] + outcomes[False])
         assert 0.03 < share < 0.095, (operation, share)
+
+
+def test_ticks_mean_only_100_ns_the_simulator_counts_simulated_seconds() -> None:
+    """ "ticks" is Kusto's 100 ns unit (sources/loganalytics/timestamps.py); the simulator's
+    unit of time is the simulated second, and is called that, in its code and its docs."""
+    package = Path(acs_exporter.__file__).parent
+    words = re.compile(r"tick", re.IGNORECASE)
+    for module in (package / "sources" / "simulator.py", package / "sources" / "scenarios.py"):
+        found = [
+            n for n, line in enumerate(module.read_text().splitlines(), 1) if words.search(line)
+        ]
+        assert found == [], f"{module.name}: 'tick' on lines {found}"
+    docs = (package.parents[1] / "docs" / "sources.md").read_text()
+    simulator = docs[docs.index("## Simulator") : docs.index("## Files")]
+    assert not words.search(simulator), "docs/sources.md, simulator section, says 'tick'"

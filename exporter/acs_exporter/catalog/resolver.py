@@ -7,7 +7,9 @@ Order (docs/catalog.md explains each step):
 4. the class of the code where the pages define one: 2xx Success, 5xx UnexpectedServerError;
 5. otherwise Unknown: never silently Success.
 
-Every answer for a raw key is remembered, so repeated keys cost one dictionary access.
+Nothing is remembered here: the daemon's `aggregate.Resolver` caches its label values per
+distinct raw key (one cache, where the repeated lookups are), and other callers (`explain`,
+`verdict`, the info metric) resolve a key once.
 """
 
 from __future__ import annotations
@@ -48,10 +50,6 @@ DEFAULT_CLASSES = (
         "5xx code they describe on its own (500, 503, 504) is a service infrastructure error",
     ),
 )
-
-# Remembered answers per domain. Distinct raw keys are few in real logs (tens to hundreds);
-# the bound keeps junk input from growing memory without limit.
-MEMO_LIMIT = 65_536
 
 _SERVICE_NAMES: dict[str, Category] = {
     "success": Category.SUCCESS,
@@ -120,9 +118,6 @@ class Catalog:
         )
         self._rules = by_code
         self.classes: tuple[CodeClass, ...] = tuple(classes)
-        self._memo: dict[str, dict[tuple[object, object, object], Resolution]] = {
-            domain: {} for domain in Domain
-        }
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -139,34 +134,9 @@ class Catalog:
         None, empty or blank means "no subcode" (the record has none: resolved from the
         service's category, then the code); a junk subcode ("abc", -1) is malformed.
         """
-        memo = self._memo[domain]
-        # Only exact int/str keys are remembered: True == 1 and 487.0 == 487 hash alike, and
-        # must still be refused by the parser rather than answered from the memo.
-        cacheable = (
-            (type(code) is int or type(code) is str)
-            and (subcode is None or type(subcode) is int or type(subcode) is str)
-            and (service_category is None or type(service_category) is str)
+        return self._with_opinions(
+            parse_code(code), parse_subcode(subcode), service_category, Domain(domain)
         )
-        if cacheable:
-            hit = memo.get((code, subcode, service_category))
-            if hit is not None:
-                return hit
-        number = parse_code(code)
-        sub = parse_subcode(subcode)
-        answer = self._with_opinions(number, sub, service_category, Domain(domain))
-        if cacheable and len(memo) < MEMO_LIMIT:
-            memo[(code, subcode, service_category)] = answer
-        return answer
-
-    def lookup(
-        self, code: int, subcode: int | None, domain: Domain = Domain.CALL_END
-    ) -> Resolution:
-        """Fast path for already-parsed ints and no service category: one dictionary access.
-
-        A miss falls back to `resolve`, which validates the values.
-        """
-        hit = self._memo[domain].get((code, subcode, None))
-        return hit if hit is not None else self.resolve(code, subcode, None, domain)
 
     def resolve_code_alone(
         self, code: object, service_category: str | None = None, domain: Domain = Domain.CALL_END
@@ -195,8 +165,9 @@ class Catalog:
     ) -> Resolution:
         answer = self._decide(code, subcode, service, domain)
         said = normalise_category(service)
-        if said is None or subcode is None:
-            # Without a subcode the service's word is part of the catalog's own answer.
+        if said is None or subcode is None or answer.provenance is Provenance.DOCUMENTED:
+            # Without a subcode the service's word is part of the catalog's own answer; a
+            # documented row decides before the service's word, so it is the catalog's too.
             catalog = answer.category
         else:
             catalog = self._decide(code, subcode, None, domain).category

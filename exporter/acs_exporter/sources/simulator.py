@@ -1,7 +1,7 @@
 """The built-in simulator: ACSCallSummary-like call ends at a steady rate, on a simulated clock.
 
-Time is cut into simulated seconds ("ticks"). Everything generated for a tick comes from a
-random generator seeded with (seed, tick), so what the simulator produces for a stretch of
+Time is cut into simulated seconds. Everything generated for a second comes from a random
+generator seeded with (seed, second), so what the simulator produces for a stretch of
 simulated time does not depend on how often it is polled, and a restart from a persisted cursor
 continues exactly where the counts stopped: no call is produced twice or skipped.
 
@@ -160,12 +160,12 @@ class Simulator:
         self._profiles = tuple(p for p, _ in PROFILES)
         self._profile_cum = tuple(accumulate(w for _, w in PROFILES))
         self._record: IO[bytes] | None = None
-        # Ticks below this were already written to record_file by this process: a re-fetch
-        # from an older cursor (after a failed apply) must not write them twice.
+        # Simulated seconds below this were already written to record_file by this process: a
+        # re-fetch from an older cursor (after a failed apply) must not write them twice.
         self._recorded_until: int | None = None
-        self._per_tick_whole = math.floor(settings.calls_per_second)
-        self._per_tick_fraction = settings.calls_per_second - self._per_tick_whole
-        self._max_ticks = max(
+        self._per_second_whole = math.floor(settings.calls_per_second)
+        self._per_second_fraction = settings.calls_per_second - self._per_second_whole
+        self._max_seconds = max(
             1, MAX_RECORDS_PER_FETCH // max(1, math.ceil(settings.calls_per_second))
         )
 
@@ -178,16 +178,16 @@ class Simulator:
         state = self._resume(cursor, wall)
         now = state.simulated_now(wall)
         target = math.floor(now)
-        end = min(target, state.position + self._max_ticks)
+        end = min(target, state.position + self._max_seconds)
         counts: Counter[Observation] = Counter()
         media: Counter[Observation] = Counter()
         new: Counter[Observation] = Counter()
         new_media: Counter[Observation] = Counter()
-        for tick in range(state.position, end):
-            generated, media_results = self._tick(state, tick)
+        for second in range(state.position, end):
+            generated, media_results = self._second(state, second)
             counts.update(generated)
             media.update(media_results)
-            if self._recorded_until is None or tick >= self._recorded_until:
+            if self._recorded_until is None or second >= self._recorded_until:
                 new.update(generated)
                 new_media.update(media_results)
         state.position = max(state.position, end)
@@ -248,22 +248,22 @@ class Simulator:
             self._tables[key] = table
         return table
 
-    def _tick(
-        self, state: SimulatorState, tick: int
+    def _second(
+        self, state: SimulatorState, second: int
     ) -> tuple[Counter[Observation], Counter[Observation]]:
         """Every call end and media result of one simulated second, a pure function of
-        (seed, tick, settings)."""
+        (seed, second, settings). `second` is a simulated Unix time, in whole seconds."""
         settings = self._settings
-        # Not for security: a reproducible stream per (seed, tick) is the point.
-        rng = random.Random(f"{state.seed}/{tick}")  # noqa: S311
-        n = self._per_tick_whole + (1 if rng.random() < self._per_tick_fraction else 0)
+        # Not for security: a reproducible stream per (seed, second) is the point.
+        rng = random.Random(f"{state.seed}/{second}")  # noqa: S311
+        n = self._per_second_whole + (1 if rng.random() < self._per_second_fraction else 0)
         out: Counter[Observation] = Counter()
         media: Counter[Observation] = Counter()
         if n == 0:
             return out, media
         share = server_error_share(
             settings.scenario,
-            tick - state.origin,
+            second - state.origin,
             spike_start=settings.spike_start,
             spike_duration=settings.spike_duration,
             spike_share=settings.spike_server_error_share,
@@ -283,7 +283,7 @@ class Simulator:
             ).items():
                 obs = Observation(reason.code, reason.subcode, reason.service_category, dims, 1)
                 out[obs] += count
-        # Drawn after the call ends, so the call ends of a tick do not depend on them.
+        # Drawn after the call ends, so the call ends of a second do not depend on them.
         if server_calls:
             results, cum_weights = MEDIA_TABLE
             drawn = rng.choices(

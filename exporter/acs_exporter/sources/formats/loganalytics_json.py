@@ -10,16 +10,21 @@ in order. A document that changes is a new document and is read from its start.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
-import orjson
 
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
+from acs_exporter.sources.loganalytics.errors import describe_error_object
+from acs_exporter.sources.loganalytics.response import (
+    ResponseError,
+    Table,
+    parse_response,
+    row_problem,
+)
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 4096
+PARTIAL_RESULT = "partial_result"
 
 
 class DocumentError(Exception):
@@ -30,45 +35,36 @@ class DocumentError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class ResultTable:
-    name: str
-    columns: list[str]
-    rows: list[object]
+class PartialDocument(Exception):
+    """The file holds a partial result (the service's error beside its rows): none of its
+    rows may count. `rows` is how many it holds, each rejected as `partial_result`."""
+
+    def __init__(self, message: str, rows: int) -> None:
+        super().__init__(message)
+        self.rows = rows
 
 
-def parse_document(data: bytes, display: str) -> list[ResultTable]:
+def parse_document(data: bytes, display: str) -> list[Table]:
+    """The document's tables, checked as the live client checks a response (response.py).
+
+    Raises DocumentError when it is not a query response, PartialDocument when it is a
+    partial one. Rows are checked as they are read, so one bad row rejects only itself.
+    """
     try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise DocumentError("invalid_json", f"{display}: invalid JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("tables"), list):
-        raise DocumentError("invalid_document", f"{display}: expected an object with a tables list")
-    partial = document.get("error")
-    if partial:
-        # HTTP 200 with an error (PartialError): the tables hold only part of the result.
-        log.warning("%s: the query result is partial, its rows still count: %s", display, partial)
-    tables = []
-    for t, table in enumerate(document["tables"]):
-        where = f"{display}: tables[{t}]"
-        if not isinstance(table, dict):
-            raise DocumentError("invalid_document", f"{where}: expected an object")
-        columns, rows = table.get("columns"), table.get("rows")
-        if not isinstance(columns, list) or not isinstance(rows, list):
-            raise DocumentError("invalid_document", f"{where}: expected columns and rows lists")
-        names = []
-        for c, column in enumerate(columns):
-            name = column.get("name") if isinstance(column, dict) else None
-            if not isinstance(name, str):
-                raise DocumentError(
-                    "invalid_document", f'{where}.columns[{c}]: expected {{"name": ...}}'
-                )
-            names.append(name)
-        tables.append(ResultTable(str(table.get("name", f"table{t}")), names, rows))
-    return tables
+        response = parse_response(data)
+    except ResponseError as error:
+        raise DocumentError(error.reason, f"{display}: {error.what}") from None
+    if response.error is not None:
+        raise PartialDocument(
+            f"{display}: the query result is partial, none of its {response.rows} rows is "
+            f"counted (rejected: {PARTIAL_RESULT}); run the export again: "
+            f"{describe_error_object(response.error)}",
+            response.rows,
+        )
+    return response.tables
 
 
-def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> ReadResult:
+def read_loganalytics_json(request: ReadRequest, tables: list[Table]) -> ReadResult:
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
     first = 0  # global index of the current table's first row
     reported = request.offset
@@ -88,10 +84,9 @@ def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> R
                 request.advance(result.offset - reported)
                 reported = result.offset
             where = f"{request.display}: tables[{t}].rows[{r}]"
-            if not isinstance(row, list) or len(row) != len(table.columns):
-                request.reject(
-                    "invalid_row", where, f"expected a list of {len(table.columns)} values"
-                )
+            problem = row_problem(row, len(table.columns))
+            if problem is not None:
+                request.reject("invalid_row", where, problem)
                 continue
             try:
                 result.add(*layout.observation(row))

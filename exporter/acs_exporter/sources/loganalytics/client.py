@@ -20,6 +20,13 @@ from azure.monitor.query import LogsQueryClient
 
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics import errors
+from acs_exporter.sources.loganalytics.response import (
+    INVALID_JSON,
+    ResponseError,
+    Table,
+    check_rows,
+    parse_response,
+)
 
 # The service allows 5 concurrent queries per user; more get queued, then throttled.
 MAX_CONCURRENT_QUERIES = 5
@@ -63,12 +70,6 @@ class Target:
             )
             return f"workspace {self.key.removeprefix('workspace:')}{extra}"
         return f"resource {self.key.removeprefix('resource:')}"
-
-
-@dataclass(frozen=True)
-class Table:
-    columns: tuple[str, ...]
-    rows: list[list[Any]]
 
 
 class QueryRunner:
@@ -128,7 +129,7 @@ class QueryRunner:
             except AzureError as error:
                 raise errors.from_exception(error, where=where) from error
         if response.status_code == 204:  # the workspace has no data at all
-            return Table((), [])
+            return Table("PrimaryResult", (), [])
         if response.status_code != 200:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
@@ -137,83 +138,35 @@ class QueryRunner:
 
 
 def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> Table:
-    """The primary table of a response body; a malformed body is a `server_error` naming what
-    was wrong and where (nothing is counted, so the next poll re-reads the window)."""
+    """The primary table of a response body (response.py checks it); a malformed body is a
+    `server_error` naming what was wrong and where, a partial result is `partial` (nothing is
+    counted, so the next poll re-reads the window)."""
     try:
-        document = orjson.loads(payload)
-    except orjson.JSONDecodeError as bad_json:
-        raise SourceError(
-            "server_error", f"{where}: response is not JSON ({bad_json}); nothing was counted"
-        ) from bad_json
-    if not isinstance(document, dict):
-        raise _malformed(where, f"response is not a JSON object: got {_kind(document)}")
-    failure = document.get("error")
-    if failure:
-        if not isinstance(failure, dict):
-            raise _malformed(where, f"error: expected an object, got {_shown(failure)}")
-        if errors.is_truncation(failure):
-            raise errors.Truncated(errors.describe_error_object(failure, headers))
+        response = parse_response(payload)
+    except ResponseError as error:
+        raise _malformed(where, error) from None
+    if response.error is not None:
+        if errors.is_truncation(response.error):
+            raise errors.Truncated(errors.describe_error_object(response.error, headers))
         raise SourceError(
             "partial",
             f"{where}: partial result, not counted (will retry): "
-            f"{errors.describe_error_object(failure, headers)}",
+            f"{errors.describe_error_object(response.error, headers)}",
         )
-    tables = document.get("tables")
-    if not tables:
-        raise SourceError("server_error", f"{where}: response has no tables")
-    if not isinstance(tables, list):
-        raise _malformed(where, f"tables: expected a non-empty list, got {_kind(tables)}")
-    primary = tables[0]
-    if not isinstance(primary, dict):
-        raise _malformed(where, f"tables[0]: expected an object, got {_shown(primary)}")
-    columns = _column_names(primary, where)
-    rows = primary.get("rows")
-    if rows is None:
-        raise _malformed(where, "tables[0]: no rows")
-    if not isinstance(rows, list):
-        raise _malformed(where, f"tables[0].rows: expected a list, got {_kind(rows)}")
-    width = len(columns)
-    # A cheap pass over up to 500,000 rows; the second search runs only to name the bad row.
-    if not all(type(row) is list and len(row) == width for row in rows):
-        index, row = next(
-            (i, row)
-            for i, row in enumerate(rows)
-            if not (isinstance(row, list) and len(row) == width)
-        )
-        raise _malformed(
-            where, f"tables[0].rows[{index}]: expected a list of {width} cells, got {_shown(row)}"
-        )
-    if len(rows) >= ROW_LIMIT:
-        raise errors.Truncated(f"{len(rows)} rows: at the service's row limit")
-    return Table(columns, rows)
+    primary = response.tables[0]
+    try:
+        check_rows(primary)
+    except ResponseError as error:
+        raise _malformed(where, error) from None
+    if len(primary.rows) >= ROW_LIMIT:
+        raise errors.Truncated(f"{len(primary.rows)} rows: at the service's row limit")
+    return primary
 
 
-def _column_names(table: dict[str, Any], where: str) -> tuple[str, ...]:
-    columns = table.get("columns")
-    if columns is None:
-        raise _malformed(where, "tables[0]: no columns")
-    if not isinstance(columns, list):
-        raise _malformed(where, f"tables[0].columns: expected a list, got {_kind(columns)}")
-    names = []
-    for index, column in enumerate(columns):
-        name = column.get("name") if isinstance(column, dict) else None
-        if not isinstance(name, str):
-            raise _malformed(where, f"tables[0].columns[{index}]: no name in {_shown(column)}")
-        names.append(name)
-    return tuple(names)
-
-
-def _malformed(where: str, what: str) -> SourceError:
+def _malformed(where: str, error: ResponseError) -> SourceError:
+    if error.reason == INVALID_JSON:
+        return SourceError("server_error", f"{where}: {error.what}; nothing was counted")
     return SourceError(
-        "server_error", f"{where}: malformed response: {what}; nothing was counted (will retry)"
+        "server_error",
+        f"{where}: malformed response: {error.what}; nothing was counted (will retry)",
     )
-
-
-def _kind(value: object) -> str:
-    return type(value).__name__
-
-
-def _shown(value: object) -> str:
-    """A value for an error message, cut short."""
-    text = repr(value)
-    return text if len(text) <= 120 else f"{text[:117]}..."

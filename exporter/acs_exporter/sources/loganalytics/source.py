@@ -37,10 +37,10 @@ from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
     MAX_CONCURRENT_QUERIES,
     QueryRunner,
-    Table,
     Target,
 )
 from acs_exporter.sources.loganalytics.kql import CALL_SUMMARY, QuerySpec, Window, timespan
+from acs_exporter.sources.loganalytics.response import Table
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.timestamps import (
     TICKS_PER_SECOND,

@@ -1,0 +1,13 @@
+"""Replay ACS call logs exported from Azure: diagnostic-settings JSON lines, Log Analytics query
+results (JSON) and CSV exports, from files or glob patterns.
+
+One module per job: `settings` (the `type: files` configuration), `cursor` (each file's
+progress and the saved cursor), `discovery` (globbing, one name per file, rotation),
+`progress` (the terminal progress bar), `rejections` (counting and logging bad records) and
+`source` (the Source that ties them together).
+"""
+
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
+
+__all__ = ["FilesSettings", "FilesSource"]
