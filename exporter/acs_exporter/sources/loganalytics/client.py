@@ -20,6 +20,7 @@ from azure.monitor.query import LogsQueryClient
 
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics import errors
+from acs_exporter.sources.loganalytics.reasons import QueryError
 
 # The service allows 5 concurrent queries per user; more get queued, then throttled.
 MAX_CONCURRENT_QUERIES = 5
@@ -143,7 +144,8 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as bad_json:
         raise SourceError(
-            "server_error", f"{where}: response is not JSON ({bad_json}); nothing was counted"
+            QueryError.SERVER_ERROR,
+            f"{where}: response is not JSON ({bad_json}); nothing was counted",
         ) from bad_json
     if not isinstance(document, dict):
         raise _malformed(where, f"response is not a JSON object: got {_kind(document)}")
@@ -154,13 +156,13 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
         if errors.is_truncation(failure):
             raise errors.Truncated(errors.describe_error_object(failure, headers))
         raise SourceError(
-            "partial",
+            QueryError.PARTIAL,
             f"{where}: partial result, not counted (will retry): "
             f"{errors.describe_error_object(failure, headers)}",
         )
     tables = document.get("tables")
     if not tables:
-        raise SourceError("server_error", f"{where}: response has no tables")
+        raise SourceError(QueryError.SERVER_ERROR, f"{where}: response has no tables")
     if not isinstance(tables, list):
         raise _malformed(where, f"tables: expected a non-empty list, got {_kind(tables)}")
     primary = tables[0]
@@ -205,7 +207,8 @@ def _column_names(table: dict[str, Any], where: str) -> tuple[str, ...]:
 
 def _malformed(where: str, what: str) -> SourceError:
     return SourceError(
-        "server_error", f"{where}: malformed response: {what}; nothing was counted (will retry)"
+        QueryError.SERVER_ERROR,
+        f"{where}: malformed response: {what}; nothing was counted (will retry)",
     )
 
 
