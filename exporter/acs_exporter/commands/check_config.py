@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from acs_exporter.commands.run import add_config_flags, settings_or_report
+from acs_exporter.commands.common import add_config_flags, settings_or_report
 from acs_exporter.config import masked_dump
 
 
