@@ -174,13 +174,11 @@ def source_entry_schema() -> dict[str, Any]:
     """JSON schema of one `config.sources` entry: `type` picks the settings model, whose
     fields (with their types, enums and bounds) are the only keys allowed, plus what the
     model's validators refuse (MODEL_RULES). `acs-exporter check-config` remains the full check."""
-    from acs_exporter.sources.files_settings import FilesSettings
-    from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-    from acs_exporter.sources.simulator_settings import SimulatorSettings
+    from acs_exporter.sources.registry import source_types
 
     branches = []
     types = []
-    for model in (SimulatorSettings, FilesSettings, LogAnalyticsSettings):
+    for model in (entry.settings for entry in source_types()):
         (source_type,) = get_args(model.model_fields["type"].annotation)
         types.append(source_type)
         generated = model.model_json_schema()
