@@ -231,9 +231,7 @@ class Settings(BaseSettings):
 
     @field_validator("sources")
     @classmethod
-    def _unique_source_names(
-        cls, sources: list[AnySourceSettings]
-    ) -> list[AnySourceSettings]:
+    def _unique_source_names(cls, sources: list[AnySourceSettings]) -> list[AnySourceSettings]:
         # On the field, not the model: the error then points at `sources:`, and the input
         # it carries is the list, not the whole document (headers included).
         names = [source.name for source in sources]

@@ -10,15 +10,30 @@ docs/sources.md (rejections) list them too, and tests keep the docs in step with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from acs_exporter.sources.registry import source_type
 
-# Failed polls the daemon itself counts, whatever the source.
-DAEMON_QUERY_ERRORS = ("checkpoint_write", "internal")
-# Records the daemon itself rejects, whatever the source: an observation with a negative count
-# (a source's or a custom query's bug) cannot be counted. Also gives every source kind a zero
-# series of acs_exporter_records_rejected_total, so its dashboard panel has data everywhere.
-DAEMON_REJECTIONS = ("invalid_count",)
+
+class DaemonQueryError(StrEnum):
+    """Failed polls the daemon itself counts, whatever the source."""
+
+    CHECKPOINT_WRITE = "checkpoint_write"  # the batch could not be persisted
+    INTERNAL = "internal"  # an unexpected error in a source or in applying its batch
+
+
+class DaemonRejection(StrEnum):
+    """Records the daemon itself rejects, whatever the source."""
+
+    # An observation with a negative count (a source's or a custom query's bug) cannot be
+    # counted. Also gives every source kind a zero series of
+    # acs_exporter_records_rejected_total, so its dashboard panel has data everywhere.
+    INVALID_COUNT = "invalid_count"
+
+
+DAEMON_QUERY_ERRORS: tuple[str, ...] = tuple(map(str, DaemonQueryError))
+DAEMON_REJECTIONS: tuple[str, ...] = tuple(map(str, DaemonRejection))
+
 
 @dataclass(frozen=True)
 class KnownReasons:

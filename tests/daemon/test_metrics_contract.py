@@ -13,8 +13,8 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
 from acs_exporter.reasons import DAEMON_REJECTIONS, known_reasons
-from acs_exporter.sources.registry import source_type, source_types
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.sources.registry import source_type, source_types
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 ROW = re.compile(
@@ -155,3 +155,26 @@ def test_an_observation_with_a_negative_count_is_rejected_not_dropped() -> None:
     rejected = samples(text, "acs_exporter_records_rejected_total")
     assert rejected == {(("reason", "invalid_count"), ("source", "la")): 1.0}
     assert samples(text, "acs_exporter_records_read_total") == {(("source", "la"),): 2.0}
+
+
+def test_failure_reasons_are_raised_from_their_definitions() -> None:
+    """Each reason is defined once (a source module's StrEnum, reasons.py for the daemon's)
+    and raised through it: a string literal where a SourceError is made, or where the daemon
+    picks a poll's reason, would be a second definition the registry (and the zero series)
+    does not know."""
+    import ast
+
+    import acs_exporter
+
+    literals = []
+    for path in sorted(Path(acs_exporter.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            first = None
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SourceError":
+                first = node.args[0] if node.args else None
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple):
+                names = [getattr(t, "id", None) for t in getattr(node.targets[0], "elts", [])]
+                first = node.value.elts[0] if names[:1] == ["reason"] else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
+                literals.append(f"{path.name}:{node.lineno}: {first.value!r}")
+    assert literals == []

@@ -641,7 +641,8 @@ def test_cursor_of_the_previous_release_continues_exactly(
     clock.advance(timedelta(minutes=5))
     resumed = make_source().fetch(legacy)
     assert sum(o.n for o in resumed.call_ends) == 1
-    assert isinstance(resumed.cursor, dict) and resumed.cursor["kind"] == "log_analytics"
+    assert isinstance(resumed.cursor, dict)
+    assert resumed.cursor["kind"] == "log_analytics"
     assert load_cursor(resumed.cursor) != load_cursor(legacy)  # moved on, in the new envelope
 
 

@@ -185,7 +185,8 @@ def test_cursor_of_the_previous_release_continues_exactly(catalog: Catalog) -> N
     clock.now += 60.0
     second, resumed = run(make(catalog, clock, seed=9), clock, [120.0], cursor=legacy)
     assert totals(first + second) == totals(reference)
-    assert isinstance(resumed, dict) and resumed["kind"] == "simulator"  # saved anew, wrapped
+    assert isinstance(resumed, dict)
+    assert resumed["kind"] == "simulator"  # saved anew, wrapped
 
 
 def test_time_scale_change_keeps_position(catalog: Catalog) -> None:

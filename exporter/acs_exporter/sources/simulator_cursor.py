@@ -59,12 +59,17 @@ class SimulatorState:
             return None
         if not isinstance(position, dict):
             raise CURSOR_FORMAT.error("its position is not an object")
-        ints = {key: _int(position, key) for key in _INT_FIELDS}
-        numbers = {key: _number(position, key) for key in _NUMBER_FIELDS}
-        if numbers["time_scale"] <= 0:
-            raise CURSOR_FORMAT.error(f"time_scale {numbers['time_scale']} is not positive")
-        return cls(**ints, **numbers)
-
+        time_scale = _number(position, "time_scale")
+        if time_scale <= 0:
+            raise CURSOR_FORMAT.error(f"time_scale {time_scale} is not positive")
+        return cls(
+            seed=_int(position, "seed"),
+            origin=_int(position, "origin"),
+            position=_int(position, "position"),
+            anchor_wall=_number(position, "anchor_wall"),
+            anchor_sim=_number(position, "anchor_sim"),
+            time_scale=time_scale,
+        )
 
 def _int(position: dict[str, Cursor], key: str) -> int:
     value = position.get(key)
