@@ -178,3 +178,20 @@ def test_failure_reasons_are_raised_from_their_definitions() -> None:
             if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
                 literals.append(f"{path.name}:{node.lineno}: {first.value!r}")
     assert literals == []
+
+
+def test_the_daemons_rejection_is_saved_in_the_checkpoint(tmp_path: Path) -> None:
+    """Its reason is a plain str key in the checkpoint's JSON (an enum key cannot be saved)."""
+    from acs_exporter.aggregate import LabelPlan
+    from acs_exporter.checkpoint import Checkpoint
+
+    path = tmp_path / "checkpoint.json"
+    exporter = Exporter(
+        catalog=load_catalog(),
+        source_names=["la"],
+        known_reasons={"la": known_reasons("log_analytics")},
+        checkpoint=Checkpoint(path, LabelPlan()),
+    )
+    exporter.complete_poll("la", Batch(call_ends=[Observation("0", "0", None, (), -1)]), 0.1)
+    saved = Checkpoint(path, LabelPlan()).load()
+    assert saved.sources["la"].rejected == {"invalid_count": 1}
