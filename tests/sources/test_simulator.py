@@ -478,3 +478,42 @@ def test_media_operations_stay_under_the_failure_alert_even_if_every_4xx_fails(
     for operation, outcomes in by_operation.items():
         share = outcomes[True] / (outcomes[True] + outcomes[False])
         assert 0.03 < share < 0.095, (operation, share)
+
+
+def test_a_damaged_checkpoint_cursor_fails_polls_and_keeps_counts_and_cursor(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """Through the daemon: counted with a good cursor, then the checkpoint entry is damaged;
+    each poll fails with bad_cursor, counts nothing, and leaves the saved cursor and counts as
+    they were (not a fresh start)."""
+    import time
+
+    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.backoff import Backoff
+    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.daemon import Exporter, poll_once
+    from acs_exporter.exposition import render_text
+    from acs_exporter.reasons import known_reasons
+    from acs_exporter.state import State
+
+    path = tmp_path / "checkpoint.json"
+    damaged: Cursor = {"kind": "simulator", "version": 1, "position": {"seed": "x"}}
+    good = Checkpoint(path, LabelPlan())
+    good.save(State().apply("simulator", Delta(records_read=5), damaged, 2000))
+    clock = FakeClock()
+    sim = make(catalog, clock, seed=3)
+    exporter = Exporter(
+        catalog=catalog,
+        source_names=["simulator"],
+        known_reasons={"simulator": known_reasons("simulator")},
+        checkpoint=Checkpoint(path, LabelPlan()),
+    )
+    for _ in range(2):
+        clock.now += 30
+        assert poll_once(sim, exporter, Backoff(), time.monotonic()) is not None  # backoff
+    assert exporter.cursor("simulator") == damaged
+    saved = Checkpoint(path, LabelPlan()).load()
+    assert saved.cursors["simulator"] == damaged
+    assert saved.sources["simulator"].records_read == 5
+    text = render_text(exporter.snapshot())
+    assert 'acs_exporter_query_errors_total{reason="bad_cursor",source="simulator"} 2.0' in text
