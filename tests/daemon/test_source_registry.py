@@ -97,3 +97,26 @@ def test_registering_after_the_model_is_built_is_refused() -> None:
     with pytest.raises(RuntimeError, match=r"before importing acs_exporter\.config"):
         registry.register(entry)
     assert "late" not in {t.name for t in registry.source_types()}
+
+
+def test_check_config_reads_each_saved_cursor_with_its_types_format(tmp_path: Path) -> None:
+    """A source whose `type` changed under the same name finds another type's cursor in the
+    checkpoint: check-config says so (as run's polls would, with bad_cursor), naming the
+    source; a cursor of the previous release passes."""
+    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.sources.loganalytics.cursor import dump_cursor
+    from acs_exporter.state import State
+
+    state = tmp_path / "state.json"
+    config = write_config(tmp_path, f"state: {{path: {state}}}\nsources: [{{type: simulator}}]\n")
+    legacy = {"version": 1, "seed": 1, "origin": 0, "position": 0, "anchor_wall": 0.0}
+    legacy |= {"anchor_sim": 0.0, "time_scale": 1.0}
+    for cursor, code in ((legacy, 0), (dump_cursor({}), 1)):
+        state.unlink(missing_ok=True)
+        Checkpoint(state, LabelPlan()).save(State().apply("simulator", Delta(), cursor, 2000))
+        result = run_wrapper("check-config", "--quiet", str(config))
+        assert result.returncode == code, result.stderr
+    assert "source 'simulator'" in result.stderr
+    assert "it was written by a 'log_analytics' source" in result.stderr
+    assert "Traceback" not in result.stderr
