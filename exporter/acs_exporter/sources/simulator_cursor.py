@@ -71,6 +71,7 @@ class SimulatorState:
             time_scale=time_scale,
         )
 
+
 def _int(position: dict[str, Cursor], key: str) -> int:
     value = position.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
