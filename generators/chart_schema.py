@@ -24,17 +24,12 @@ from pydantic.fields import FieldInfo
 
 from acs_exporter.config import Settings
 from acs_exporter.settings_types import DurationRange
-from acs_exporter.sources.files_settings import FilesSettings
-from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.sources.registry import source_types
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "deploy" / "helm" / "acs-exporter" / "values.schema.json"
-SOURCE_MODELS: tuple[type[BaseModel], ...] = (
-    SimulatorSettings,
-    FilesSettings,
-    LogAnalyticsSettings,
-)
+# One schema branch per registered source type (sources/registry.py).
+SOURCE_MODELS: tuple[type[BaseModel], ...] = tuple(entry.settings for entry in source_types())
 _REF = "#/definitions/"
 
 # Durations as the exporter reads them: Prometheus form ("1m30s"), ISO 8601 ("PT1M") or a

@@ -25,6 +25,7 @@ from acs_exporter.catalog import (
     parse_code,
     parse_subcode,
 )
+from acs_exporter.reasons import DaemonRejection
 from acs_exporter.sources.base import Batch, Observation
 
 CALL_ENDS: Final = "call_ends"
@@ -263,9 +264,8 @@ def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
                     (resolved.code, resolved.subcode, catalog_category, service)
                 ] += n
         if negative:
-            # Not a number of records: rejected (reasons.DAEMON_REJECTIONS), never dropped in
-            # silence.
-            delta.rejected["invalid_count"] += sum(negative.values())
+            # Not a number of records: rejected, never dropped in silence.
+            delta.rejected[DaemonRejection.INVALID_COUNT.value] += sum(negative.values())
             code, subcode, _category, _dims = next(iter(negative))
             log.warning(
                 "observations with a negative count rejected",

@@ -23,9 +23,8 @@ from acs_exporter.daemon import Exporter, Pollers, Pusher, StopSignal, run_until
 from acs_exporter.logsetup import setup_logging
 from acs_exporter.reasons import known_reasons
 from acs_exporter.sources.base import Source
-from acs_exporter.sources.files import FilesSettings
-from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.sources.registry import SourceSettings as AnySourceSettings
+from acs_exporter.sources.registry import Wiring, source_type
 from acs_exporter.web import ExporterHTTPServer
 from acs_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -56,29 +55,17 @@ def load_web_config_or_fail(settings: Settings) -> WebConfig | None:
         raise StartupError(str(exc)) from None
 
 
-AnySourceSettings = SimulatorSettings | FilesSettings | LogAnalyticsSettings
-
-
 def build_source(
     settings: AnySourceSettings,
     catalog: Catalog,
     extra_labels: Sequence[str] = (),
     stop: threading.Event | None = None,
 ) -> Source:
-    # Imported by name when used: a deployment uses one or two kinds, and the Azure SDK is
-    # slow to import.
+    """The source of a `sources:` entry, by its registry entry's factory (which imports the
+    source's module only now)."""
+    entry = source_type(settings.type)
     try:
-        if isinstance(settings, SimulatorSettings):
-            module = importlib.import_module("acs_exporter.sources.simulator")
-            source: Source = module.Simulator(settings, catalog)
-        elif isinstance(settings, FilesSettings):
-            module = importlib.import_module("acs_exporter.sources.files")
-            source = module.FilesSource(settings, stop=stop)
-        else:
-            # The query must also group by the labels the metrics carry.
-            settings = settings.with_labels(list(extra_labels))
-            module = importlib.import_module("acs_exporter.sources.loganalytics.source")
-            source = module.LogAnalyticsSource(settings)
+        return entry.factory(settings, Wiring(catalog, tuple(extra_labels), stop))
     except ImportError as exc:
         raise StartupError(
             f"source {settings.name!r} (type {settings.type}) is not available in this build: {exc}"
@@ -89,7 +76,6 @@ def build_source(
             f"source {settings.name!r} (type {settings.type}) cannot start: "
             f"{type(exc).__name__}: {exc}"
         ) from None
-    return source
 
 
 def build_pusher(settings: Settings, exporter: Exporter) -> Pusher | None:
@@ -114,6 +100,9 @@ def build_pusher(settings: Settings, exporter: Exporter) -> Pusher | None:
     return pusher
 
 
+Polled = tuple[Source, float, threading.Event]  # a source, its poll interval, its stop event
+
+
 def serve(
     settings: Settings,
     stop_signal: StopSignal | None = None,
@@ -125,64 +114,20 @@ def serve(
     stop_signal.install()  # before slow start-up work: a TERM during it still exits cleanly
     catalog = load_catalog_or_fail(settings)
     web_config = load_web_config_or_fail(settings)
-    plan = label_plan(settings)
-    checkpoint = Checkpoint(settings.state.path, plan) if settings.state.path else None
-    source_settings = settings.effective_sources()
+    exporter = build_exporter(settings, catalog)
+    server = build_server(settings, exporter, web_config)
     try:
-        if checkpoint is not None:
-            checkpoint.lock()  # released when the process exits
-        exporter = Exporter(
-            catalog=catalog,
-            source_names=[s.name for s in source_settings],
-            known_reasons={s.name: known_reasons(s.type) for s in source_settings},
-            plan=plan,
-            max_series=settings.metrics.max_series,
-            checkpoint=checkpoint,
-            category_source=settings.metrics.category_source,
-        )
-    except CheckpointError as exc:
-        raise StartupError(str(exc)) from None
-    # Process metrics (memory, CPU, file descriptors) follow the snapshot on /metrics.
-    process_registry = CollectorRegistry(auto_describe=False)
-    ProcessCollector(registry=process_registry)
-    host, port = split_listen_address(settings.web.listen_address)
-    try:
-        server = ExporterHTTPServer(
-            (host, port),
-            exporter.snapshot,
-            exporter.readiness,
-            web_config,
-            process_registry,
-            request_timeout=settings.web.request_timeout.total_seconds(),
-        )
-    except OSError as exc:
-        raise StartupError(
-            f"cannot listen on {settings.web.listen_address} (web.listen_address): "
-            f"{exc.strerror or exc}"
-        ) from None
-    sources: list[tuple[Source, float, threading.Event]] = []
-    try:
-        for item in source_settings:
-            stop = threading.Event()  # set by its poller at shutdown or when a reload retires it
-            source = build_source(item, catalog, settings.metrics.extra_labels, stop)
-            sources.append((source, item.poll_interval.total_seconds(), stop))
-        pusher = build_pusher(settings, exporter)
+        sources = build_sources(settings.effective_sources(), catalog, settings)
     except BaseException:
-        for source, _, _ in sources:
-            source.close()
         server.server_close()
         raise
-    log.info(
-        "acs-exporter started",
-        extra={
-            "version": __version__,
-            "listen_address": f"{'https' if server.tls else 'http'}://{host}:{server.port}",
-            "sources": [s.name for s in source_settings],
-            "catalog_entries": len(catalog.entries),
-            "state_path": str(settings.state.path) if settings.state.path else None,
-            "basic_auth": server.auth.enabled,
-        },
-    )
+    try:
+        pusher = build_pusher(settings, exporter)
+    except BaseException:
+        close_sources(sources)
+        server.server_close()
+        raise
+    log_started(settings, server, catalog)
     reloader = (
         Reloader(reload_settings, settings, exporter, catalog)
         if reload_settings is not None
@@ -200,6 +145,88 @@ def serve(
     )
     log.info("stopped", extra={"signal": stop_signal.received, "abandoned_polls": abandoned})
     return 0
+
+
+def build_exporter(settings: Settings, catalog: Catalog) -> Exporter:
+    """The exporter, its counts restored from the checkpoint (locked for this process)."""
+    plan = label_plan(settings)
+    checkpoint = Checkpoint(settings.state.path, plan) if settings.state.path else None
+    source_settings = settings.effective_sources()
+    try:
+        if checkpoint is not None:
+            checkpoint.lock()  # released when the process exits
+        return Exporter(
+            catalog=catalog,
+            source_names=[s.name for s in source_settings],
+            known_reasons={s.name: known_reasons(s.type) for s in source_settings},
+            plan=plan,
+            max_series=settings.metrics.max_series,
+            checkpoint=checkpoint,
+            category_source=settings.metrics.category_source,
+        )
+    except CheckpointError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def build_server(
+    settings: Settings, exporter: Exporter, web_config: WebConfig | None
+) -> ExporterHTTPServer:
+    # Process metrics (memory, CPU, file descriptors) follow the snapshot on /metrics.
+    process_registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=process_registry)
+    host, port = split_listen_address(settings.web.listen_address)
+    try:
+        return ExporterHTTPServer(
+            (host, port),
+            exporter.snapshot,
+            exporter.readiness,
+            web_config,
+            process_registry,
+            request_timeout=settings.web.request_timeout.total_seconds(),
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {settings.web.listen_address} (web.listen_address): "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+def build_sources(
+    wanted: Sequence[AnySourceSettings], catalog: Catalog, startup: Settings
+) -> list[Polled]:
+    """The sources of `wanted`, each with its own stop event (set by its poller at shutdown or
+    when a reload retires it); those already built are closed if one cannot start. The extra
+    labels are `startup`'s: they are restart-only (the running plan)."""
+    built: list[Polled] = []
+    try:
+        for item in wanted:
+            stop = threading.Event()
+            source = build_source(item, catalog, startup.metrics.extra_labels, stop)
+            built.append((source, item.poll_interval.total_seconds(), stop))
+    except BaseException:
+        close_sources(built)
+        raise
+    return built
+
+
+def close_sources(sources: Sequence[Polled]) -> None:
+    for source, _, _ in sources:
+        source.close()
+
+
+def log_started(settings: Settings, server: ExporterHTTPServer, catalog: Catalog) -> None:
+    host, _ = split_listen_address(settings.web.listen_address)
+    log.info(
+        "acs-exporter started",
+        extra={
+            "version": __version__,
+            "listen_address": f"{'https' if server.tls else 'http'}://{host}:{server.port}",
+            "sources": [s.name for s in settings.effective_sources()],
+            "catalog_entries": len(catalog.entries),
+            "state_path": str(settings.state.path) if settings.state.path else None,
+            "basic_auth": server.auth.enabled,
+        },
+    )
 
 
 # Keys a reload cannot apply; a change to one is logged and waits for a restart. The listener
@@ -250,7 +277,9 @@ class Reloader:
                 for name, item in wanted.items()
                 if running.get(name) == item and pollers.get(name) is not None
             }
-            built = self._build_sources([s for n, s in wanted.items() if n not in keep], catalog)
+            built = build_sources(
+                [s for n, s in wanted.items() if n not in keep], catalog, self._startup
+            )
         except (ConfigError, StartupError) as exc:
             message = exc.render() if isinstance(exc, ConfigError) else str(exc)
             log.error(
@@ -292,22 +321,6 @@ class Reloader:
                 "catalog_entries": len(catalog.entries),
             },
         )
-
-    def _build_sources(
-        self, wanted: Sequence[AnySourceSettings], catalog: Catalog
-    ) -> list[tuple[Source, float, threading.Event]]:
-        built: list[tuple[Source, float, threading.Event]] = []
-        labels = self._startup.metrics.extra_labels  # restart-only: the running plan
-        try:
-            for item in wanted:
-                stop = threading.Event()
-                source = build_source(item, catalog, labels, stop)
-                built.append((source, item.poll_interval.total_seconds(), stop))
-        except BaseException:
-            for source, _, _ in built:
-                source.close()
-            raise
-        return built
 
     def _restart_only_changes(self, new: Settings) -> list[str]:
         changed = []

@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args
 
 import yaml
 from pydantic import (
@@ -44,8 +44,7 @@ from acs_exporter.settings_types import (
     format_duration,
     parse_duration,
 )
-from acs_exporter.sources.files import FilesSettings
-from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources import registry
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 
 ENV_PREFIX = "ACS_EXPORTER_"
@@ -163,11 +162,8 @@ class OtlpSettings(_Section):
         return check_http_url(value)
 
 
-_SOURCE_MODELS: dict[str, type[BaseModel]] = {
-    "simulator": SimulatorSettings,
-    "files": FilesSettings,
-    "log_analytics": LogAnalyticsSettings,
-}
+# `type` -> settings model, from the source registry (read once: the model is built from it).
+SOURCE_MODELS: dict[str, type[BaseModel]] = {t.name: t.settings for t in registry.freeze()}
 
 
 def _prepare_source(value: object) -> object:
@@ -175,21 +171,22 @@ def _prepare_source(value: object) -> object:
     The message never quotes the value: it could be anything, a secret included."""
     if not isinstance(value, Mapping):
         return value
-    kinds = ", ".join(_SOURCE_MODELS)
+    kinds = ", ".join(SOURCE_MODELS)
     if "type" not in value:
         raise ValueError(f"missing key `type`: expected one of {kinds}")
-    if not isinstance(value["type"], str) or value["type"] not in _SOURCE_MODELS:
+    if not isinstance(value["type"], str) or value["type"] not in SOURCE_MODELS:
         raise ValueError(f"unknown source type: expected one of {kinds}")
     return value
 
 
-SourceSettings = Annotated[
-    Annotated[
-        SimulatorSettings | FilesSettings | LogAnalyticsSettings,
-        Field(discriminator="type"),
-    ],
-    BeforeValidator(_prepare_source),
-]
+AnySourceSettings = registry.SourceSettings
+if TYPE_CHECKING:
+    SourceSettings = AnySourceSettings
+else:  # the discriminated union of the registered models, validated by `type`
+    SourceSettings = Annotated[
+        Annotated[Union[tuple(SOURCE_MODELS.values())], Field(discriminator="type")],  # noqa: UP007
+        BeforeValidator(_prepare_source),
+    ]
 
 # The YAML document of the load in progress (pydantic-settings builds sources per class).
 _yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("acs_exporter_yaml_data", default=None)
@@ -234,9 +231,7 @@ class Settings(BaseSettings):
 
     @field_validator("sources")
     @classmethod
-    def _unique_source_names(
-        cls, sources: list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]
-    ) -> list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]:
+    def _unique_source_names(cls, sources: list[AnySourceSettings]) -> list[AnySourceSettings]:
         # On the field, not the model: the error then points at `sources:`, and the input
         # it carries is the list, not the whole document (headers included).
         names = [source.name for source in sources]
@@ -249,7 +244,7 @@ class Settings(BaseSettings):
             )
         return sources
 
-    def effective_sources(self) -> list[SimulatorSettings | FilesSettings | LogAnalyticsSettings]:
+    def effective_sources(self) -> list[AnySourceSettings]:
         return list(self.sources) or [SimulatorSettings.model_validate({})]
 
 
@@ -462,7 +457,7 @@ def _problem(
 
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     # The discriminated union puts the tag into the path: sources.0.simulator.seed.
-    if len(loc) >= 3 and loc[0] == "sources" and loc[2] in _SOURCE_MODELS:
+    if len(loc) >= 3 and loc[0] == "sources" and loc[2] in SOURCE_MODELS:
         loc = (*loc[:2], *loc[3:])
     # Validators wrapped around a field add a "function-*" step; it means nothing to a user.
     return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))

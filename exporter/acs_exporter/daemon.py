@@ -31,7 +31,7 @@ from acs_exporter.families import (
     reload_families,
     self_families,
 )
-from acs_exporter.reasons import KnownReasons
+from acs_exporter.reasons import DaemonQueryError, KnownReasons
 from acs_exporter.snapshot import Family, Snapshot
 from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
 from acs_exporter.state import State, StateKey
@@ -333,7 +333,7 @@ def poll_once(
         reason, message, retry_after, keep = exc.reason, str(exc), exc.retry_after, exc.cursor
     except Exception as exc:
         log.exception("unexpected error in poll", extra={"source": name})
-        reason, message = "internal", repr(exc)
+        reason, message = DaemonQueryError.INTERNAL.value, repr(exc)
     else:
         try:
             exporter.complete_poll(name, batch, time.monotonic() - started, revoked)
@@ -342,10 +342,10 @@ def poll_once(
                 "could not persist the checkpoint; the batch is not counted and is read again",
                 extra={"source": name, "error": str(exc)},
             )
-            reason, message = "checkpoint_write", str(exc)
+            reason, message = DaemonQueryError.CHECKPOINT_WRITE.value, str(exc)
         except Exception as exc:  # nothing was applied either; escaping would end the thread
             log.exception("unexpected error applying a batch", extra={"source": name})
-            reason, message = "internal", repr(exc)
+            reason, message = DaemonQueryError.INTERNAL.value, repr(exc)
         else:
             backoff.reset()
             log.debug(

@@ -2,56 +2,37 @@
 
 The Prometheus "writing exporters" guide asks for known label values to be exported from the
 start: `rate()` and dashboards then see 0 rather than "no data", and an alert sees the first
-error as an increase. The lists are those of docs/metrics.md (query errors) and docs/sources.md
-(rejections); tests keep the three in step.
+error as an increase. Each source type's own reasons are defined by its module and listed in its
+registry entry (acs_exporter.sources.registry); docs/metrics.md (query errors) and
+docs/sources.md (rejections) list them too, and tests keep the docs in step with the registry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-# Failed polls the daemon itself counts, whatever the source.
-DAEMON_QUERY_ERRORS = ("checkpoint_write", "internal")
-# Records the daemon itself rejects, whatever the source: an observation with a negative count
-# (a source's or a custom query's bug) cannot be counted. Also gives every source kind a zero
-# series of acs_exporter_records_rejected_total, so its dashboard panel has data everywhere.
-DAEMON_REJECTIONS = ("invalid_count",)
+from acs_exporter.sources.registry import source_type
 
-_QUERY_ERRORS: dict[str, tuple[str, ...]] = {
-    "simulator": ("record_file",),
-    "files": (),  # an unreadable file is retried next poll; bad records are rejections
-    "log_analytics": (
-        "throttled",
-        "server_error",
-        "timeout",
-        "connection",
-        "auth",
-        "bad_query",
-        "partial",
-        "truncated",
-    ),
-}
 
-_REJECTIONS: dict[str, tuple[str, ...]] = {
-    "simulator": (),
-    "files": (
-        "invalid_json",
-        "not_an_object",
-        "missing_field",
-        "wrong_type",
-        "other_table",
-        "invalid_encoding",
-        "wrong_field_count",
-        "invalid_csv",
-        "invalid_row",
-        "invalid_document",
-        "unknown_format",
-        "line_too_long",
-        "document_too_large",
-        "partial_result",
-    ),
-    "log_analytics": (),  # a bad response fails the whole poll (a query error)
-}
+class DaemonQueryError(StrEnum):
+    """Failed polls the daemon itself counts, whatever the source."""
+
+    CHECKPOINT_WRITE = "checkpoint_write"  # the batch could not be persisted
+    INTERNAL = "internal"  # an unexpected error in a source or in applying its batch
+
+
+class DaemonRejection(StrEnum):
+    """Records the daemon itself rejects, whatever the source."""
+
+    # An observation with a negative count (a source's or a custom query's bug) cannot be
+    # counted. Also gives every source kind a zero series of
+    # acs_exporter_records_rejected_total, so its dashboard panel has data everywhere.
+    INVALID_COUNT = "invalid_count"
+
+
+DAEMON_QUERY_ERRORS: tuple[str, ...] = tuple(map(str, DaemonQueryError))
+DAEMON_REJECTIONS: tuple[str, ...] = tuple(map(str, DaemonRejection))
 
 
 @dataclass(frozen=True)
@@ -60,9 +41,10 @@ class KnownReasons:
     rejections: tuple[str, ...] = DAEMON_REJECTIONS
 
 
-def known_reasons(source_type: str) -> KnownReasons:
+def known_reasons(type_name: str) -> KnownReasons:
     """The reasons of a `sources:` entry's `type`."""
+    entry = source_type(type_name)
     return KnownReasons(
-        query_errors=(*DAEMON_QUERY_ERRORS, *_QUERY_ERRORS[source_type]),
-        rejections=(*DAEMON_REJECTIONS, *_REJECTIONS[source_type]),
+        query_errors=(*DAEMON_QUERY_ERRORS, *map(str, entry.known_query_errors())),
+        rejections=(*DAEMON_REJECTIONS, *map(str, entry.rejections)),
     )

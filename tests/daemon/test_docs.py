@@ -9,7 +9,7 @@ import yaml
 from daemon_helpers import run_cli
 from pydantic import BaseModel
 
-from acs_exporter.config import _SOURCE_MODELS, Settings
+from acs_exporter.config import SOURCE_MODELS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_example_config_is_valid_and_shows_every_key() -> None:
         assert section in document, key
         if name:
             assert name in document[section], key
-    for kind, model in _SOURCE_MODELS.items():
+    for kind, model in SOURCE_MODELS.items():
         for key in keys(model):
             assert re.search(rf"#?\s+{key}:|- type: {kind}", text), (kind, key)
 
@@ -47,7 +47,7 @@ def test_reference_lists_every_key_and_its_environment_variable() -> None:
         assert f"| `{key}` |" in doc, key
         variable = "ACS_EXPORTER_" + key.upper().replace(".", "__")
         assert f"`{variable}`" in doc, variable
-    for kind, model in _SOURCE_MODELS.items():
+    for kind, model in SOURCE_MODELS.items():
         section = doc.split(f"### `type: {kind}`", 1)[1].split("\n## ", 1)[0].split("\n### ")[0]
         for key in keys(model):
             if key != "type":

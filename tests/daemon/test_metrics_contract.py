@@ -14,6 +14,7 @@ from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
 from acs_exporter.reasons import DAEMON_REJECTIONS, known_reasons
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.sources.registry import source_type, source_types
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 ROW = re.compile(
@@ -67,31 +68,12 @@ def test_exported_families_match_the_documentation() -> None:
     assert "# TYPE" in render_text(exporter.snapshot())
 
 
-LA_REASONS = {
-    "throttled",
-    "server_error",
-    "timeout",
-    "connection",
-    "auth",
-    "bad_query",
-    "partial",
-    "truncated",
-}
-FILES_REJECTIONS = {
-    "invalid_json",
-    "not_an_object",
-    "missing_field",
-    "wrong_type",
-    "other_table",
-    "invalid_encoding",
-    "wrong_field_count",
-    "invalid_csv",
-    "invalid_row",
-    "invalid_document",
-    "unknown_format",
-    "line_too_long",
-    "document_too_large",
-}
+def registered_query_errors(kind: str) -> set[str]:
+    return set(map(str, source_type(kind).known_query_errors()))
+
+
+def registered_rejections(kind: str) -> set[str]:
+    return set(map(str, source_type(kind).rejections))
 
 
 def test_known_label_values_start_at_zero() -> None:
@@ -111,10 +93,10 @@ def test_known_label_values_start_at_zero() -> None:
         by_source.setdefault(dict(labels)["source"], set()).add(dict(labels)["reason"])
     daemon = {"checkpoint_write", "internal"}
     assert by_source == {
-        "sim": daemon | {"record_file"},
-        "exports": daemon,
-        "la": daemon | LA_REASONS,
+        name: daemon | registered_query_errors(kind) for name, kind in kinds.items()
     }
+    # A damaged checkpoint entry is reported by every source as bad_cursor.
+    assert all("bad_cursor" in reasons for reasons in by_source.values())
     polls = samples(text, "acs_exporter_polls_total")
     assert polls == {
         (("outcome", o), ("source", s)): 0.0 for o in ("success", "error") for s in kinds
@@ -127,7 +109,7 @@ def test_known_label_values_start_at_zero() -> None:
         for s, reasons in (
             ("sim", {"invalid_count"}),
             ("la", {"invalid_count"}),
-            ("exports", FILES_REJECTIONS | {"invalid_count"}),
+            ("exports", registered_rejections("files") | {"invalid_count"}),
         )
         for r in reasons
     }
@@ -145,14 +127,16 @@ def test_documented_reasons_are_the_initialised_ones() -> None:
     documented_errors = set(re.findall(r"`([a-z_]+)`", row.split("|")[3]))
     documented_errors -= {"source", "reason"}
     initialised = set()
-    for kind in ("simulator", "files", "log_analytics"):
-        initialised |= set(known_reasons(kind).query_errors)
+    for entry in source_types():
+        initialised |= set(known_reasons(entry.name).query_errors)
     assert initialised == documented_errors
+    assert "bad_cursor" in documented_errors
     sources_doc = (DOC.parent / "sources.md").read_text()
     table = sources_doc.split("### Bad input", 1)[1].split("\n\n", 3)[2]
     documented_rejections = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
     files_rejections = set(known_reasons("files").rejections) - set(DAEMON_REJECTIONS)
-    assert files_rejections == documented_rejections == FILES_REJECTIONS
+    assert files_rejections == documented_rejections == registered_rejections("files")
+    assert all(not registered_rejections(t.name) for t in source_types() if t.name != "files")
     row = next(line for line in DOC.read_text().splitlines() if "records_rejected_total" in line)
     assert set(re.findall(r"`([a-z_]+)`", row.split("|")[3])) >= set(DAEMON_REJECTIONS)
 
@@ -171,3 +155,43 @@ def test_an_observation_with_a_negative_count_is_rejected_not_dropped() -> None:
     rejected = samples(text, "acs_exporter_records_rejected_total")
     assert rejected == {(("reason", "invalid_count"), ("source", "la")): 1.0}
     assert samples(text, "acs_exporter_records_read_total") == {(("source", "la"),): 2.0}
+
+
+def test_failure_reasons_are_raised_from_their_definitions() -> None:
+    """Each reason is defined once (a source module's StrEnum, reasons.py for the daemon's)
+    and raised through it: a string literal where a SourceError is made, or where the daemon
+    picks a poll's reason, would be a second definition the registry (and the zero series)
+    does not know."""
+    import ast
+
+    import acs_exporter
+
+    literals = []
+    for path in sorted(Path(acs_exporter.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            first = None
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "SourceError":
+                first = node.args[0] if node.args else None
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple):
+                names = [getattr(t, "id", None) for t in getattr(node.targets[0], "elts", [])]
+                first = node.value.elts[0] if names[:1] == ["reason"] else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
+                literals.append(f"{path.name}:{node.lineno}: {first.value!r}")
+    assert literals == []
+
+
+def test_the_daemons_rejection_is_saved_in_the_checkpoint(tmp_path: Path) -> None:
+    """Its reason is a plain str key in the checkpoint's JSON (an enum key cannot be saved)."""
+    from acs_exporter.aggregate import LabelPlan
+    from acs_exporter.checkpoint import Checkpoint
+
+    path = tmp_path / "checkpoint.json"
+    exporter = Exporter(
+        catalog=load_catalog(),
+        source_names=["la"],
+        known_reasons={"la": known_reasons("log_analytics")},
+        checkpoint=Checkpoint(path, LabelPlan()),
+    )
+    exporter.complete_poll("la", Batch(call_ends=[Observation("0", "0", None, (), -1)]), 0.1)
+    saved = Checkpoint(path, LabelPlan()).load()
+    assert saved.sources["la"].rejected == {"invalid_count": 1}

@@ -22,6 +22,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import SourceError
+from acs_exporter.sources.loganalytics.cursor import load_cursor
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 
 from .conftest import Clock, Factory
@@ -160,7 +161,7 @@ def test_a_failed_first_fetch_carries_the_start_it_planned(
         source.fetch(None)
     planned = first.value.cursor
     assert isinstance(planned, dict)
-    start = planned["tables"]["ACSCallSummary"][f"workspace:{WS}"]  # type: ignore[index,call-overload]
+    start = load_cursor(planned)["ACSCallSummary"][f"workspace:{WS}"]
     assert f"ingestion_time() > datetime({start})" in server.stats.bodies[-1]["query"]
     clock.advance(timedelta(minutes=30))
     with pytest.raises(SourceError) as second:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from acs_exporter.cli import main
+from acs_exporter.sources.base import Cursor
+from acs_exporter.sources.loganalytics.cursor import dump_cursor
 
 from .kusto import KustoChecker
 
@@ -62,17 +64,17 @@ def test_invalid_source_settings_name_the_field(
     assert "sources[0]" in err
 
 
-def test_continues_from_the_checkpoint_cursor(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], kusto: KustoChecker
-) -> None:
+WS = "11111111-1111-1111-1111-111111111111"
+WATERMARK = "2026-11-25T09:00:00.1234567Z"
+
+
+def config_with_checkpoint(tmp_path: Path, cursor: Cursor) -> Path:
+    """A config with one Log Analytics source `prod` whose checkpoint entry holds `cursor`."""
     from acs_exporter.aggregate import Delta, LabelPlan
     from acs_exporter.checkpoint import Checkpoint
     from acs_exporter.state import State
 
-    ws = "11111111-1111-1111-1111-111111111111"
-    watermark = "2026-11-25T09:00:00.1234567Z"
     state_path = tmp_path / "checkpoint.json"
-    cursor = {"v": 1, "tables": {"ACSCallSummary": {f"workspace:{ws}": watermark}}}
     Checkpoint(state_path, LabelPlan()).save(State().apply("prod", Delta(), cursor, 2000))
     config = tmp_path / "config.yaml"
     config.write_text(
@@ -80,11 +82,67 @@ def test_continues_from_the_checkpoint_cursor(
         "sources:\n"
         "  - type: log_analytics\n"
         "    name: prod\n"
-        f"    workspace_ids: [{ws}]\n"
+        f"    workspace_ids: [{WS}]\n"
         "    max_window: 30m\n"
     )
+    return config
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        # as the previous release saved it, and as the source saves it now
+        {"v": 1, "tables": {"ACSCallSummary": {f"workspace:{WS}": WATERMARK}}},
+        dump_cursor({"ACSCallSummary": {f"workspace:{WS}": WATERMARK}}),
+    ],
+    ids=["legacy", "current"],
+)
+def test_continues_from_the_checkpoint_cursor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kusto: KustoChecker, cursor: Cursor
+) -> None:
+    watermark = WATERMARK
+    config = config_with_checkpoint(tmp_path, cursor)
     assert main(["query", "--print", "--config.file", str(config)]) == 0
     out = capsys.readouterr().out
     assert f"ingestion_time() > datetime({watermark})" in out
     assert "ingestion_time() <= datetime(2026-11-25T09:30:00.1234567Z)" in out
     assert kusto.analyze(out).diagnostics == ()
+
+
+def test_a_damaged_checkpoint_cursor_is_named_and_the_queries_still_print(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kusto: KustoChecker
+) -> None:
+    config = config_with_checkpoint(tmp_path, {"kind": "log_analytics", "version": 99})
+    assert main(["query", "--print", "--config.file", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "source 'prod'" in captured.err
+    assert "log_analytics cursor is not readable" in captured.err
+    assert "Traceback" not in captured.err
+    assert "ACSCallSummary" in captured.out  # the steady-state window instead
+    assert kusto.analyze(captured.out).diagnostics == ()
+
+
+def test_no_command_imports_another_command() -> None:
+    """Shared helpers live in commands/common.py: a command can change without breaking
+    another."""
+    import ast
+
+    import acs_exporter.commands as package
+
+    folder = Path(package.__file__).parent
+    commands = {p.stem for p in folder.glob("*.py") if "def register(" in p.read_text()}
+    assert {"run", "query", "catalog", "check_config", "explain"} <= commands
+    for name in commands:
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        imported = {
+            node.module.rsplit(".", 1)[-1]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("acs_exporter.commands")
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "acs_exporter.commands"
+            for alias in node.names
+        }
+        assert not imported & (commands - {name}), (name, imported & commands)

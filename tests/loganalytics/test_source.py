@@ -15,6 +15,7 @@ from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.loganalytics.cursor import CURSOR_FORMAT, load_cursor
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 
@@ -86,9 +87,18 @@ def test_counts_each_record_once_across_polls_with_late_arrivals(
     assert got == expected
     assert all(b.caught_up for b in batches)
     # Watermark = the latest ingestion time read (full precision), as text.
-    watermark = orjson.loads(orjson.dumps(cursor))["tables"]["ACSCallSummary"][f"workspace:{WS}"]
+    watermark = saved_tables(orjson.loads(orjson.dumps(cursor)))["ACSCallSummary"][
+        f"workspace:{WS}"
+    ]
     assert watermark.endswith("Z")
     assert len(watermark) == len("2026-11-25T12:00:00.1234567Z")
+
+
+def saved_tables(cursor: Cursor) -> dict[str, Any]:
+    """The positions inside a Log Analytics cursor's envelope, as saved (not re-read)."""
+    tables = CURSOR_FORMAT.unwrap(cursor)
+    assert isinstance(tables, dict), cursor
+    return tables
 
 
 def test_aggregated_and_raw_agree_and_aggregated_returns_few_rows(
@@ -153,7 +163,7 @@ def test_media_summary_observations_carry_the_operation(
         }
     )
     assert batch.call_ends == []
-    assert set(batch.cursor["tables"]) == {  # type: ignore[index,call-overload]
+    assert set(saved_tables(batch.cursor)) == {
         "ACSCallSummary",
         "ACSCallAutomationMediaSummary",
     }
@@ -582,14 +592,58 @@ def test_at_most_five_concurrent_queries_per_identity(
     assert server.stats.max_in_flight == 5
 
 
-def test_damaged_cursor_is_an_error_not_a_reset(
-    server: FakeLogAnalytics, make_source: Factory
+DAMAGED_CURSORS: list[Cursor] = [
+    "x",
+    7,
+    {"v": 1, "tables": {"ACSCallSummary": {"workspace:x": "yesterday"}}},
+    {"v": 2, "tables": {}},
+    {"v": 1, "tables": ["ACSCallSummary"]},
+    {"v": 1, "tables": {"ACSCallSummary": "2026-01-01T00:00:00Z"}},
+    {"kind": "log_analytics", "version": 2, "position": {}},
+    {"kind": "simulator", "version": 1, "position": {}},
+    {"kind": "log_analytics", "version": 1},
+    {"kind": "log_analytics", "version": 1, "position": {"ACSCallSummary": {"workspace:x": 5}}},
+]
+
+
+@pytest.mark.parametrize("bad", DAMAGED_CURSORS)
+def test_damaged_cursor_is_bad_cursor_not_a_reset(
+    server: FakeLogAnalytics, make_source: Factory, bad: Cursor
 ) -> None:
+    """Not `bad_query` (the query is fine) and never a fresh start (that re-reads
+    initial_lookback: counted twice); nothing is asked of the service."""
     server.add_workspace(WS)
     source = make_source()
-    for bad in ("x", {"v": 1, "tables": {"ACSCallSummary": {"workspace:x": "yesterday"}}}):
-        with pytest.raises(SourceError, match="cursor"):
-            source.fetch(bad)
+    asked = len(server.stats.bodies)
+    with pytest.raises(SourceError) as caught:
+        source.fetch(bad)
+    assert caught.value.reason == "bad_cursor"
+    assert "log_analytics cursor" in str(caught.value)
+    assert caught.value.cursor is None  # nothing planned is kept over a damaged cursor
+    assert len(server.stats.bodies) == asked
+
+
+def test_cursor_of_the_previous_release_continues_exactly(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    """A checkpoint saved before the cursor envelope (`{"v": 1, "tables": ...}`) is read: the
+    next poll continues from its watermark, so a record ingested before it is not counted
+    again and one after it is counted once."""
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=10))])
+    clock.advance(timedelta(minutes=5))
+    batch = source.fetch(cursor)
+    assert sum(o.n for o in batch.call_ends) == 1
+    legacy = {"v": 1, "tables": saved_tables(batch.cursor)}  # as the previous release saved it
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=10))])
+    clock.advance(timedelta(minutes=5))
+    resumed = make_source().fetch(legacy)
+    assert sum(o.n for o in resumed.call_ends) == 1
+    assert isinstance(resumed.cursor, dict)
+    assert resumed.cursor["kind"] == "log_analytics"
+    assert load_cursor(resumed.cursor) != load_cursor(legacy)  # moved on, in the new envelope
 
 
 def test_observation_type_is_the_contract() -> None:
@@ -712,7 +766,7 @@ def test_changing_the_workspace_list_neither_recounts_nor_skips(
         batch = source.fetch(cursor)
         assert sum(o.n for o in batch.call_ends) == 1, f"step {step}: {workspace_ids}"
         cursor = batch.cursor
-        keys = orjson.loads(orjson.dumps(cursor))["tables"]["ACSCallSummary"]
+        keys = saved_tables(orjson.loads(orjson.dumps(cursor)))["ACSCallSummary"]
         assert list(keys) == [f"workspace:{workspace_ids[0]}"]
 
 

@@ -16,6 +16,7 @@ from acs_exporter.aggregate import Resolver
 from acs_exporter.catalog import Catalog, Domain, load_catalog
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.simulator import MAX_RECORDS_PER_FETCH, Simulator
+from acs_exporter.sources.simulator_cursor import CURSOR_FORMAT
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 
 START = 1_700_000_000.0
@@ -128,34 +129,78 @@ def test_random_seed_is_kept_in_the_cursor(catalog: Catalog) -> None:
     sim = make(catalog, clock)
     batches, cursor = run(sim, clock, [50.0])
     assert isinstance(cursor, dict)
-    assert isinstance(cursor["seed"], int)
+    seed = saved(cursor)["seed"]
+    assert isinstance(seed, int)
     # A second simulator without a configured seed continues the same sequence.
     clock_2 = FakeClock(clock.now)
     more, _ = run(make(catalog, clock_2), clock_2, [50.0], cursor=cursor)
     clock_3 = FakeClock()
-    reference, _ = run(make(catalog, clock_3, seed=cursor["seed"]), clock_3, [100.0])
+    reference, _ = run(make(catalog, clock_3, seed=seed), clock_3, [100.0])
     assert totals(batches + more) == totals(reference)
 
 
-@pytest.mark.parametrize("cursor", ["garbage", {"version": 99}, {"version": 1, "seed": "x"}, 7])
-def test_unreadable_cursor_starts_afresh(catalog: Catalog, cursor: Cursor) -> None:
+def saved(cursor: Cursor) -> dict[str, Cursor]:
+    """The position inside a simulator cursor's envelope."""
+    position = CURSOR_FORMAT.unwrap(cursor)
+    assert isinstance(position, dict), cursor
+    return position
+
+
+def test_first_start_is_at_the_wall_clock(catalog: Catalog) -> None:
     clock = FakeClock()
-    batch = make(catalog, clock, seed=1).fetch(cursor)
+    batch = make(catalog, clock, seed=1).fetch(None)
     assert batch.call_ends == []
-    assert isinstance(batch.cursor, dict)
-    assert batch.cursor["position"] == int(START)
+    assert saved(batch.cursor)["position"] == int(START)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        7,
+        {"version": 99},
+        {"version": 1, "seed": "x"},
+        {"kind": "simulator", "version": 2, "position": {}},
+        {"kind": "log_analytics", "version": 1, "position": {}},
+        {"kind": "simulator", "version": 1, "position": {"seed": 1}},
+        {"kind": "simulator", "version": 1},
+    ],
+)
+def test_unreadable_cursor_is_bad_cursor_not_a_fresh_start(
+    catalog: Catalog, cursor: Cursor
+) -> None:
+    # A fresh start would count the simulated calls again, under a new origin.
+    with pytest.raises(SourceError) as caught:
+        make(catalog, FakeClock(), seed=1).fetch(cursor)
+    assert caught.value.reason == "bad_cursor"
+    assert "simulator cursor" in str(caught.value)
+
+
+def test_cursor_of_the_previous_release_continues_exactly(catalog: Catalog) -> None:
+    """A checkpoint saved by the release before the cursor envelope (`{"version": 1, ...}`,
+    flat) continues where it stopped: nothing generated twice or skipped."""
+    clock = FakeClock()
+    reference, _ = run(make(catalog, clock, seed=9), clock, [300.0])
+    clock = FakeClock()
+    first, cursor = run(make(catalog, clock, seed=9), clock, [60.0, 60.0])
+    legacy = {"version": 1, **saved(cursor)}  # what the previous release wrote
+    clock.now += 60.0
+    second, resumed = run(make(catalog, clock, seed=9), clock, [120.0], cursor=legacy)
+    assert totals(first + second) == totals(reference)
+    assert isinstance(resumed, dict)
+    assert resumed["kind"] == "simulator"  # saved anew, wrapped
 
 
 def test_time_scale_change_keeps_position(catalog: Catalog) -> None:
     clock = FakeClock()
     _, cursor = run(make(catalog, clock, seed=1, time_scale=1), clock, [100.0])
     assert isinstance(cursor, dict)
-    position = cursor["position"]
+    position = saved(cursor)["position"]
     faster = make(catalog, clock, seed=1, time_scale=10)
     batch = faster.fetch(cursor)
     assert batch.call_ends == []
     assert isinstance(batch.cursor, dict)
-    assert batch.cursor["position"] == position
+    assert saved(batch.cursor)["position"] == position
     clock.now += 10
     batch = faster.fetch(batch.cursor)
     assert sum(o.n for o in batch.call_ends) == 500
@@ -450,3 +495,42 @@ def test_ticks_mean_only_100_ns_the_simulator_counts_simulated_seconds() -> None
     docs = (package.parents[1] / "docs" / "sources.md").read_text()
     simulator = docs[docs.index("## Simulator") : docs.index("## Files")]
     assert not words.search(simulator), "docs/sources.md, simulator section, says 'tick'"
+
+
+def test_a_damaged_checkpoint_cursor_fails_polls_and_keeps_counts_and_cursor(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """Through the daemon: counted with a good cursor, then the checkpoint entry is damaged;
+    each poll fails with bad_cursor, counts nothing, and leaves the saved cursor and counts as
+    they were (not a fresh start)."""
+    import time
+
+    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.backoff import Backoff
+    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.daemon import Exporter, poll_once
+    from acs_exporter.exposition import render_text
+    from acs_exporter.reasons import known_reasons
+    from acs_exporter.state import State
+
+    path = tmp_path / "checkpoint.json"
+    damaged: Cursor = {"kind": "simulator", "version": 1, "position": {"seed": "x"}}
+    good = Checkpoint(path, LabelPlan())
+    good.save(State().apply("simulator", Delta(records_read=5), damaged, 2000))
+    clock = FakeClock()
+    sim = make(catalog, clock, seed=3)
+    exporter = Exporter(
+        catalog=catalog,
+        source_names=["simulator"],
+        known_reasons={"simulator": known_reasons("simulator")},
+        checkpoint=Checkpoint(path, LabelPlan()),
+    )
+    for _ in range(2):
+        clock.now += 30
+        assert poll_once(sim, exporter, Backoff(), time.monotonic()) is not None  # backoff
+    assert exporter.cursor("simulator") == damaged
+    saved = Checkpoint(path, LabelPlan()).load()
+    assert saved.cursors["simulator"] == damaged
+    assert saved.sources["simulator"].records_read == 5
+    text = render_text(exporter.snapshot())
+    assert 'acs_exporter_query_errors_total{reason="bad_cursor",source="simulator"} 2.0' in text

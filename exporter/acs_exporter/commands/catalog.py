@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-import orjson
-
-from acs_exporter.catalog import Catalog, CatalogError, Domain, Entry, load_catalog
+from acs_exporter.catalog import CatalogError, Domain, Entry
 from acs_exporter.catalog.render import catalog_text, entry_dict, use_colour
 from acs_exporter.catalog.resolver import normalise_category
-from acs_exporter.commands.run import add_config_file_flag, settings_from_args
+from acs_exporter.commands.common import add_catalog_flags, catalog_from_args, write_json
 from acs_exporter.config import ConfigError
 
 NONE = "none"
@@ -55,39 +52,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--domain", choices=[d.value for d in Domain], help="only this domain")
     add_catalog_flags(parser)
     parser.set_defaults(func=execute)
-
-
-def add_catalog_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of the commands that read the catalog (`catalog`, `explain`)."""
-    add_config_file_flag(parser)
-    parser.add_argument(
-        "--override",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="catalog override YAML file, after those of the configuration's "
-        "catalog.overrides (repeatable; later files win)",
-    )
-    parser.add_argument(
-        "--color",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="colour categories (default: only on a terminal)",
-    )
-
-
-def catalog_from_args(args: argparse.Namespace) -> Catalog:
-    """The catalog with the configuration's `catalog.overrides` (--config.file, environment),
-    then the --override files. Raises ConfigError or CatalogError."""
-    settings = settings_from_args(args)
-    return load_catalog([*settings.catalog.overrides, *args.override])
-
-
-def write_json(data: object) -> None:
-    """`data` as indented JSON on stdout."""
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-    sys.stdout.flush()
 
 
 def _matches(entry: Entry, args: argparse.Namespace) -> bool:

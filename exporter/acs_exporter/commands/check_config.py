@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from acs_exporter.commands.run import add_config_flags, settings_or_report
+from acs_exporter.commands.common import add_config_flags, settings_or_report
 from acs_exporter.config import masked_dump
+
+if TYPE_CHECKING:
+    from acs_exporter.config import Settings
+    from acs_exporter.state import State
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check-config",
         help="validate a configuration without running",
         description="Validate the config file, environment overrides, flags, web config file, "
-        "catalog overrides, sources and checkpoint (readable, savable, its directory writable), "
+        "catalog overrides, sources and checkpoint (readable, savable, its directory writable, "
+        "each source's saved cursor one its type reads), "
         "then print the effective configuration with "
         "secrets masked. Exit status 0 when valid, 2 when the configuration is invalid, 1 "
         "when a referenced file (web config, catalog override, checkpoint) is.",
@@ -39,6 +45,7 @@ def execute(args: argparse.Namespace) -> int:
         load_web_config_or_fail,
     )
     from acs_exporter.checkpoint import Checkpoint, CheckpointError
+    from acs_exporter.sources.base import SourceError
 
     if args.file is not None:
         if args.config_file is not None and args.config_file != args.file:
@@ -56,11 +63,11 @@ def execute(args: argparse.Namespace) -> int:
         if settings.state.path is not None:
             checkpoint = Checkpoint(settings.state.path, label_plan(settings))
             checkpoint.check_writable()  # run locks (writes) there first, then loads
-            checkpoint.load()
+            check_saved_cursors(settings, checkpoint.load())
         for item in settings.effective_sources():
             # Built as run builds them (nothing is read or opened until a poll), then closed.
             build_source(item, catalog, settings.metrics.extra_labels).close()
-    except (StartupError, CheckpointError) as exc:
+    except (StartupError, CheckpointError, SourceError) as exc:
         print(f"acs-exporter: {exc}", file=sys.stderr)
         return 1
     if not args.quiet:
@@ -73,3 +80,20 @@ def execute(args: argparse.Namespace) -> int:
             print(f"# web config {settings.web.config_file}: TLS {tls}, basic auth users: {users}")
         print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
     return 0
+
+
+def check_saved_cursors(settings: Settings, state: State) -> None:
+    """Each source's saved cursor is one its type's cursor format reads (the envelope: its
+    kind and version; the position itself is checked by the source's first poll). Raises
+    SourceError `bad_cursor`, prefixed with the source's name."""
+    from acs_exporter.sources.base import SourceError
+    from acs_exporter.sources.registry import source_type
+
+    for item in settings.effective_sources():
+        cursor_format = source_type(item.type).cursor
+        if cursor_format is None or item.name not in state.cursors:
+            continue
+        try:
+            cursor_format.unwrap(state.cursors[item.name])
+        except SourceError as exc:
+            raise SourceError(exc.reason, f"source {item.name!r}: {exc}") from None

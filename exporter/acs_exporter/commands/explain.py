@@ -9,7 +9,7 @@ import textwrap
 
 from acs_exporter.catalog import CatalogError, Domain, MalformedCode
 from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints, use_colour
-from acs_exporter.commands.catalog import add_catalog_flags, catalog_from_args, write_json
+from acs_exporter.commands.common import add_catalog_flags, catalog_from_args, write_json
 from acs_exporter.commands.verdict import ExporterUnreadable, Verdict, verdict
 from acs_exporter.config import ConfigError
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from acs_exporter.commands.run import add_config_file_flag, settings_or_report
+from acs_exporter.commands.common import add_config_file_flag, settings_or_report
 
 if TYPE_CHECKING:
     from acs_exporter.config import Settings
     from acs_exporter.sources.base import Cursor
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+    from acs_exporter.sources.loganalytics.source import Job
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,33 +80,38 @@ def saved_cursors(settings: Settings) -> dict[str, Cursor]:
 
 
 def render_source(source: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[str]:
-    from acs_exporter.sources.loganalytics.source import plan_jobs, targets_for, window_end
-    from acs_exporter.sources.loganalytics.timestamps import (
-        format_ticks,
-        parse_ticks,
-        ticks_from_timedelta,
-    )
+    from acs_exporter.sources.base import SourceError
+    from acs_exporter.sources.loganalytics.source import plan_jobs
 
     if cursor is None:
-        # Steady state: one poll interval ending `safety_lag` ago.
-        end = format_ticks(window_end(source, now))
-        start = format_ticks(parse_ticks(end) - ticks_from_timedelta(source.poll_interval))
-        cursor = {
-            "v": 1,
-            "tables": {
-                table: {target.key: start for target in targets_for(source)}
-                for table in source.tables
-            },
-        }
-    blocks = []
-    for job in plan_jobs(source, cursor, now):
-        where = job.target.describe()
-        scope = ""
-        if job.target.additional_workspaces:
-            scope = (
-                "\n// The API adds the other workspaces (`workspaces` parameter); in the portal, "
-                "select all of them as the scope."
-            )
-        query = job.table_spec.render(job.window, lookback=source.time_generated_lookback)
-        blocks.append(f"// source {source.name!r}: {where}{scope}\n{query}")
-    return blocks
+        cursor = steady_state_cursor(source, now)
+    try:
+        jobs = plan_jobs(source, cursor, now)
+    except SourceError as exc:  # a damaged checkpoint entry must not hide the queries
+        print(f"acs-exporter: source {source.name!r}: ignoring its cursor: {exc}", file=sys.stderr)
+        jobs = plan_jobs(source, steady_state_cursor(source, now), now)
+    return [job_block(source, job) for job in jobs]
+
+
+def steady_state_cursor(source: LogAnalyticsSettings, now: datetime) -> Cursor:
+    """The cursor of a source polling steadily: one poll interval ending `safety_lag` ago."""
+    from acs_exporter.sources.loganalytics.cursor import dump_cursor
+    from acs_exporter.sources.loganalytics.source import targets_for, window_end
+    from acs_exporter.sources.loganalytics.timestamps import format_ticks, ticks_from_timedelta
+
+    end = window_end(source, now)
+    start = format_ticks(end - ticks_from_timedelta(source.poll_interval))
+    targets = targets_for(source)
+    return dump_cursor({table: {t.key: start for t in targets} for table in source.tables})
+
+
+def job_block(source: LogAnalyticsSettings, job: Job) -> str:
+    """One query, with a comment saying where it runs."""
+    scope = ""
+    if job.target.additional_workspaces:
+        scope = (
+            "\n// The API adds the other workspaces (`workspaces` parameter); in the portal, "
+            "select all of them as the scope."
+        )
+    query = job.table_spec.render(job.window, lookback=source.time_generated_lookback)
+    return f"// source {source.name!r}: {job.target.describe()}{scope}\n{query}"

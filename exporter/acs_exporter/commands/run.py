@@ -7,9 +7,8 @@ import logging
 import os
 import sys
 import threading
-from pathlib import Path
 
-from acs_exporter.config import ConfigError, Settings, load_settings
+from acs_exporter.commands.common import add_config_flags, settings_from_args, settings_or_report
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,69 +20,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_flags(parser)
     parser.set_defaults(func=execute)
-
-
-def add_config_file_flag(parser: argparse.ArgumentParser) -> None:
-    """`--config.file`, for every command that reads the configuration."""
-    parser.add_argument(
-        "--config.file", dest="config_file", type=Path, metavar="FILE", help="YAML config file"
-    )
-
-
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """`--config.file` and the flags that override configuration keys (run, check-config)."""
-    add_config_file_flag(parser)
-    parser.add_argument(
-        "--web.listen-address",
-        dest="listen_address",
-        metavar="HOST:PORT",
-        help="address to serve /metrics on (default 0.0.0.0:10142)",
-    )
-    parser.add_argument(
-        "--web.config.file",
-        dest="web_config_file",
-        type=Path,
-        metavar="FILE",
-        help="exporter-toolkit web config (TLS, basic auth)",
-    )
-    parser.add_argument(
-        "--log.format", dest="log_format", metavar="json|text", help="log format (default json)"
-    )
-    parser.add_argument(
-        "--log.level",
-        dest="log_level",
-        metavar="debug|info|warn|error",
-        help="least severe level logged (default info)",
-    )
-
-
-# Flag destination -> the configuration key it overrides.
-_FLAG_KEYS = {
-    "listen_address": ("web", "listen_address"),
-    "web_config_file": ("web", "config_file"),
-    "log_format": ("log", "format"),
-    "log_level": ("log", "level"),
-}
-
-
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The configuration: --config.file, the environment, then whichever of the overriding
-    flags the command has (add_config_flags) and were given. Raises ConfigError."""
-    overrides: dict[str, dict[str, object]] = {"web": {}, "log": {}}
-    for dest, (section, key) in _FLAG_KEYS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            overrides[section][key] = value
-    return load_settings(args.config_file, overrides)
-
-
-def settings_or_report(args: argparse.Namespace) -> Settings | None:
-    """settings_from_args, or None after printing the configuration error (exit status 2)."""
-    try:
-        return settings_from_args(args)
-    except ConfigError as exc:
-        print(f"acs-exporter: {exc.render()}", file=sys.stderr)
-        return None
 
 
 def execute(args: argparse.Namespace) -> int:

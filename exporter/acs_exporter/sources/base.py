@@ -69,7 +69,8 @@ class SourceError(Exception):
         cursor: Cursor = None,
     ) -> None:
         super().__init__(message)
-        self.reason = reason
+        # Plain str, also when given a StrEnum member: it becomes a label value and a JSON key.
+        self.reason = str(reason)
         self.retry_after = retry_after
         self.cursor = cursor
 

@@ -19,7 +19,6 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
@@ -41,75 +40,18 @@ from acs_exporter.sources.scenarios import (
     reason_table,
     server_error_share,
 )
+from acs_exporter.sources.simulator_cursor import SimulatorState
+from acs_exporter.sources.simulator_reasons import QueryError
 from acs_exporter.sources.simulator_settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 # Upper bound on call ends per fetch, so catching up after a downtime keeps memory flat.
 MAX_RECORDS_PER_FETCH = 100_000
 # record_file lines of media results carry this `table`; call-end lines carry none.
 MEDIA_TABLE_NAME = "ACSCallAutomationMediaSummary"
 # Share of the documented call-end entries of the catalog (the long tail) in every mix.
 CATALOG_TAIL_SHARE = 0.01
-
-
-@dataclass(slots=True, kw_only=True)
-class SimulatorState:
-    """The simulator's position, as stored in the cursor (a JSON object)."""
-
-    seed: int  # the effective seed (chosen at random when not configured)
-    origin: int  # simulated second the scenario started at
-    position: int  # next simulated second to generate
-    anchor_wall: float  # wall time at which the simulated clock read anchor_sim
-    anchor_sim: float
-    time_scale: float
-
-    def simulated_now(self, wall: float) -> float:
-        return self.anchor_sim + (wall - self.anchor_wall) * self.time_scale
-
-    def to_cursor(self) -> Cursor:
-        return {
-            "version": CURSOR_VERSION,
-            "seed": self.seed,
-            "origin": self.origin,
-            "position": self.position,
-            "anchor_wall": self.anchor_wall,
-            "anchor_sim": self.anchor_sim,
-            "time_scale": self.time_scale,
-        }
-
-    @classmethod
-    def from_cursor(cls, cursor: Cursor) -> SimulatorState | None:
-        """The state in `cursor`, or None when it is not one this version wrote."""
-        if not isinstance(cursor, dict) or cursor.get("version") != CURSOR_VERSION:
-            return None
-        seed, origin, position = (_int(cursor.get(k)) for k in ("seed", "origin", "position"))
-        anchor_wall, anchor_sim, time_scale = (
-            _number(cursor.get(k)) for k in ("anchor_wall", "anchor_sim", "time_scale")
-        )
-        if seed is None or origin is None or position is None:
-            return None
-        if anchor_wall is None or anchor_sim is None or time_scale is None or time_scale <= 0:
-            return None
-        return cls(
-            seed=seed,
-            origin=origin,
-            position=position,
-            anchor_wall=anchor_wall,
-            anchor_sim=anchor_sim,
-            time_scale=time_scale,
-        )
-
-
-def _int(value: Cursor) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _number(value: Cursor) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def _catalog_tail(catalog: Catalog) -> tuple[tuple[Reason, float], ...]:
@@ -212,14 +154,8 @@ class Simulator:
     def _resume(self, cursor: Cursor, wall: float) -> SimulatorState:
         """The state to continue from: the cursor's (the pipeline's truth) or a fresh start."""
         settings = self._settings
-        state = SimulatorState.from_cursor(cursor)
+        state = SimulatorState.from_cursor(cursor)  # a damaged cursor raises bad_cursor
         if state is None:
-            if cursor is not None:
-                log.warning(
-                    "simulator %s: ignoring a cursor it cannot read, starting afresh: %r",
-                    self.name,
-                    cursor,
-                )
             seed = settings.seed if settings.seed is not None else secrets.randbits(63)
             origin = math.floor(wall)
             return SimulatorState(
@@ -316,7 +252,7 @@ class Simulator:
                 self._record.flush()
             except OSError as error:
                 raise SourceError(
-                    "record_file", f"cannot append to record_file {path}: {error}"
+                    QueryError.RECORD_FILE, f"cannot append to record_file {path}: {error}"
                 ) from None
         if self._recorded_until is None or end > self._recorded_until:
             self._recorded_until = end

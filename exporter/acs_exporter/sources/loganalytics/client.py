@@ -20,6 +20,7 @@ from azure.monitor.query import LogsQueryClient
 
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics import errors
+from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import (
     INVALID_JSON,
     ResponseError,
@@ -149,7 +150,7 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
         if errors.is_truncation(response.error):
             raise errors.Truncated(errors.describe_error_object(response.error, headers))
         raise SourceError(
-            "partial",
+            QueryError.PARTIAL,
             f"{where}: partial result, not counted (will retry): "
             f"{errors.describe_error_object(response.error, headers)}",
         )
@@ -165,8 +166,8 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
 
 def _malformed(where: str, error: ResponseError) -> SourceError:
     if error.reason == INVALID_JSON:
-        return SourceError("server_error", f"{where}: {error.what}; nothing was counted")
+        return SourceError(QueryError.SERVER_ERROR, f"{where}: {error.what}; nothing was counted")
     return SourceError(
-        "server_error",
+        QueryError.SERVER_ERROR,
         f"{where}: malformed response: {error.what}; nothing was counted (will retry)",
     )

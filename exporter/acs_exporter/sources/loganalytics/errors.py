@@ -1,7 +1,7 @@
 """Turn what can go wrong with a Log Analytics query into a SourceError with a short reason.
 
-Reasons are the `reason` label values of `acs_exporter_query_errors_total`: throttled,
-server_error, timeout, connection, auth, bad_query, partial, truncated. Messages say what to do.
+Reasons are the `reason` label values of `acs_exporter_query_errors_total`, defined in
+reasons.py. Messages say what to do.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from azure.core.exceptions import (
 )
 
 from acs_exporter.sources.base import SourceError
+from acs_exporter.sources.loganalytics.reasons import QueryError
 
 READER_ROLE_HINT = (
     "grant the exporter's identity the 'Log Analytics Reader' role on the workspace "
@@ -108,7 +109,7 @@ def from_status(status: int, body: bytes, headers: Mapping[str, str], *, where: 
     detail = error_text(body, headers)
     if status == 429:
         return SourceError(
-            "throttled",
+            QueryError.THROTTLED,
             f"{where}: throttled by Log Analytics (429): {detail}",
             retry_after=retry_after_seconds(headers),
         )
@@ -121,33 +122,35 @@ def from_status(status: int, body: bytes, headers: Mapping[str, str], *, where: 
             if token_problem
             else READER_ROLE_HINT
         )
-        return SourceError("auth", f"{where}: {problem} ({status}): {detail}; {hint}")
+        return SourceError(QueryError.AUTH, f"{where}: {problem} ({status}): {detail}; {hint}")
     if status in (408, 504):
-        return SourceError("timeout", f"{where}: query timed out ({status}): {detail}")
+        return SourceError(QueryError.TIMEOUT, f"{where}: query timed out ({status}): {detail}")
     if status >= 500:
-        return SourceError("server_error", f"{where}: Log Analytics failed ({status}): {detail}")
+        return SourceError(
+            QueryError.SERVER_ERROR, f"{where}: Log Analytics failed ({status}): {detail}"
+        )
     if status == 404:
         return SourceError(
-            "bad_query",
+            QueryError.BAD_QUERY,
             f"{where}: not found (404): {detail}; check workspace_ids/resource_ids and endpoint",
         )
-    return SourceError("bad_query", f"{where}: query rejected ({status}): {detail}")
+    return SourceError(QueryError.BAD_QUERY, f"{where}: query rejected ({status}): {detail}")
 
 
 def from_exception(error: Exception, *, where: str) -> SourceError:
     """A transport or credential failure raised by the client pipeline."""
     if isinstance(error, ClientAuthenticationError):
         return SourceError(
-            "auth",
+            QueryError.AUTH,
             f"{where}: could not get a token for Log Analytics: {error.message}; configure "
             "workload identity, a managed identity, AZURE_CLIENT_ID/SECRET/TENANT_ID or "
             "`az login` (DefaultAzureCredential)",
         )
     if isinstance(error, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
-        return SourceError("timeout", f"{where}: no answer in time: {error}")
+        return SourceError(QueryError.TIMEOUT, f"{where}: no answer in time: {error}")
     if isinstance(error, ServiceRequestError | ServiceResponseError):
-        return SourceError("connection", f"{where}: connection failed: {error}")
-    return SourceError("connection", f"{where}: {type(error).__name__}: {error}")
+        return SourceError(QueryError.CONNECTION, f"{where}: connection failed: {error}")
+    return SourceError(QueryError.CONNECTION, f"{where}: {type(error).__name__}: {error}")
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

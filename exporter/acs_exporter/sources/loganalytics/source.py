@@ -6,9 +6,8 @@ says `caught_up=False` and the daemon polls again right away). All queries of a 
 or the fetch raises SourceError and nothing is counted; the cursor never moves past a partial,
 truncated or failed result. A truncated result halves its window until it fits.
 
-Cursor (JSON): {"v": 1, "tables": {table: {target key: exclusive watermark}}}, the watermark a
-Kusto datetime string at full precision: the latest ingestion time read, or the window end
-when the window was empty.
+Cursor: see cursor.py (one exclusive watermark per table and target: the latest ingestion time
+read, or the window end when the window was empty).
 
 A table or target without a position starts at `now - safety_lag - initial_lookback`, planned
 once: a failed fetch hands that start back (`SourceError.cursor`) for the daemon to keep, so
@@ -39,13 +38,14 @@ from acs_exporter.sources.loganalytics.client import (
     QueryRunner,
     Target,
 )
+from acs_exporter.sources.loganalytics.cursor import Positions, dump_cursor, load_cursor
 from acs_exporter.sources.loganalytics.kql import CALL_SUMMARY, QuerySpec, Window, timespan
+from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import Table
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.timestamps import (
     TICKS_PER_SECOND,
     InvalidTimestamp,
-    canonical,
     datetime_from_ticks,
     format_ticks,
     latest,
@@ -56,7 +56,6 @@ from acs_exporter.sources.loganalytics.timestamps import (
 
 log = logging.getLogger(__name__)
 
-CURSOR_VERSION = 1
 # A window is not split below this: a second of ACS logs over the row limit is not plausible.
 MIN_SPLIT_TICKS = TICKS_PER_SECOND
 WORKSPACE_PREFIX = "workspace:"  # cursor keys of the (single) workspace query
@@ -202,7 +201,7 @@ class LogAnalyticsSource:
             except errors.Truncated as truncated:
                 if window.end - window.start <= MIN_SPLIT_TICKS:
                     raise SourceError(
-                        "truncated",
+                        QueryError.TRUNCATED,
                         f"{job.target.describe()}: {job.table_spec.table} window {window} is "
                         f"still over the service's result limit: {truncated}",
                     ) from truncated
@@ -231,7 +230,7 @@ class LogAnalyticsSource:
             index = [table.columns.index(name) for name in expected]
         except ValueError as error:
             raise SourceError(
-                "bad_query",
+                QueryError.BAD_QUERY,
                 f"{target.describe()}: result columns {table.columns} lack one of {expected}",
             ) from error
         rows = table.rows
@@ -295,7 +294,7 @@ class LogAnalyticsSource:
 
 def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str) -> SourceError:
     return SourceError(
-        "server_error",
+        QueryError.SERVER_ERROR,
         f"{target.describe()}: malformed response: {spec.table} tables[0].rows[{row}]: "
         f"column {column}: {what}; nothing was counted (will retry)",
     )
@@ -388,7 +387,7 @@ def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> 
     return jobs
 
 
-def keep_planned_starts(positions: dict[str, dict[str, str]], jobs: Sequence[Job]) -> Cursor:
+def keep_planned_starts(positions: Positions, jobs: Sequence[Job]) -> Cursor:
     """The cursor a failed fetch leaves: the saved positions plus the start planned for each
     table and target that had none. None when nothing was planned (nothing to keep)."""
     planned = [job for job in jobs if job.planned]
@@ -413,34 +412,3 @@ def saved_position(positions: dict[str, str], target: Target) -> str | None:
         return saved
     earlier = [v for k, v in positions.items() if k.startswith(WORKSPACE_PREFIX)]
     return max(earlier, key=parse_ticks, default=None)
-
-
-def load_cursor(cursor: Cursor) -> dict[str, dict[str, str]]:
-    """Validate a saved cursor; a damaged one is an error naming what is wrong, not a reset."""
-    if cursor is None:
-        return {}
-    if not isinstance(cursor, dict) or cursor.get("v") != CURSOR_VERSION:
-        raise SourceError("bad_query", f"unrecognised Log Analytics cursor {cursor!r}")
-    tables = cursor.get("tables")
-    if not isinstance(tables, dict):
-        raise SourceError("bad_query", f"Log Analytics cursor without tables: {cursor!r}")
-    positions: dict[str, dict[str, str]] = {}
-    for table, targets in tables.items():
-        if not isinstance(targets, dict):
-            raise SourceError("bad_query", f"Log Analytics cursor: bad entry for {table!r}")
-        positions[table] = {}
-        for key, value in targets.items():
-            try:
-                if not isinstance(value, str):
-                    raise InvalidTimestamp(repr(value))
-                positions[table][key] = canonical(value)
-            except InvalidTimestamp as error:
-                raise SourceError(
-                    "bad_query", f"Log Analytics cursor: bad watermark for {table}/{key}: {error}"
-                ) from error
-    return positions
-
-
-def dump_cursor(positions: dict[str, dict[str, str]]) -> Cursor:
-    tables: dict[str, Cursor] = {t: dict(targets) for t, targets in sorted(positions.items())}
-    return {"v": CURSOR_VERSION, "tables": tables}
