@@ -10,6 +10,8 @@ name, password and query of every URL.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from acs_exporter.settings_types import DURATION_PATTERN
@@ -35,6 +37,24 @@ def shown_value(value: object) -> str | None:
     if isinstance(value, str) and len(value) <= 24 and DURATION_PATTERN.match(value.strip()):
         return repr(value)
     return None
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` in at most `limit` characters, "..." marking a cut: the one cutter, so every error
+    that quotes something (a key, a server's answer, a saved cursor) stays one short line."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """`sources[0].paths[2]`: where in a document, as errors name it ("" for the top)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = shorten(part, 40)  # a pasted blob as a key
+        text += f".{name}" if text else name
+    return text
 
 
 def mask_url(url: str) -> str:
@@ -63,5 +83,7 @@ def scrub(message: str, value: object) -> str:
     """`message` without the string `value` in it: the last line of defence for a validator
     whose message quotes its input."""
     if isinstance(value, str) and len(value) >= 4:
-        return message.replace(value, MASK)
+        # Whole occurrences only: "Unexpected" written for a category must not garble the
+        # allowed 'UnexpectedClientError' that pydantic lists in the message.
+        return re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", MASK, message)
     return message

@@ -25,6 +25,7 @@ from acs_exporter.catalog.model import (
     Entry,
     Provenance,
     Resolution,
+    dash,
 )
 
 # When a pair is not in the requested domain's table, the other tables are read in this order:
@@ -75,10 +76,6 @@ def normalise_category(value: object) -> Category | None:
     if not isinstance(value, str):
         return None
     return _SERVICE_NAMES.get(_SEPARATORS.sub("", value).lower())
-
-
-def _label(value: int | None) -> str:
-    return "-" if value is None else str(value)
 
 
 class Catalog:
@@ -217,7 +214,7 @@ class Catalog:
         domain: Domain,
         bare: bool = True,
     ) -> Resolution:
-        key = f"{code}/{_label(subcode)}"
+        key = f"{code}/{dash(subcode)}"
         exact = self._ordered(code, subcode, domain) if subcode is not None else []
         alone_sub = self._ordered(None, subcode, domain) if subcode is not None else []
         alone_code = self._ordered(code, None, domain)
