@@ -39,10 +39,20 @@ def shown_value(value: object) -> str | None:
     return None
 
 
-def shorten(text: str, limit: int = 80) -> str:
-    """`text` in at most `limit` characters, "..." marking a cut: the one cutter, so every error
-    that quotes something (a key, a server's answer, a saved cursor) stays one short line."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def shorten(text: str, limit: int = 80, *, say_length: bool = False) -> str:
+    """`text` in at most `limit` characters, "..." marking a cut (and, with `say_length`, how
+    long it was): the one cutter, so every error that quotes something (a key, a server's
+    answer, a saved cursor, a rejected record) stays one short line."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3] + "..."
+    return f"{cut} ({len(text)} characters)" if say_length else cut
+
+
+def shorten_repr(value: object, limit: int = 80) -> str:
+    """A value as Python writes it, shortened: for data (records, responses, cursors), never
+    for what a user configured (that goes through `shown_value`)."""
+    return shorten(repr(value), limit)
 
 
 def dotted(path: Sequence[str | int]) -> str:

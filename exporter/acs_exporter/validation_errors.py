@@ -52,6 +52,9 @@ class Translation:
     secret: Callable[[Location], bool] = has_secret_key
     explain: Callable[[ErrorDetails, Location], str] = pydantic_message
     top_level: str = ""  # the field named for an error on the whole document
+    # Whether a validator's message may quote no input at all, or (False: the web config,
+    # whose only free text is under secret keys) only none from a secret location.
+    scrub_everywhere: bool = True
 
     def problems(self, error: ValidationError) -> list[InputProblem]:
         return [self.problem(details) for details in error.errors()]
@@ -61,6 +64,8 @@ class Translation:
         hidden = error["type"] == "missing" or self.secret(loc)
         # Only values that cannot be secrets are echoed (numbers, booleans, durations).
         shown = None if hidden else shown_value(error.get("input"))
-        message = scrub(self.explain(error, loc), error.get("input"))
+        message = self.explain(error, loc)
+        if self.scrub_everywhere or self.secret(loc):
+            message = scrub(message, error.get("input"))
         field = dotted(loc) or self.top_level
         return InputProblem(self.where(loc), field, shown or "", message)

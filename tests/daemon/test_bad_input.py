@@ -114,7 +114,9 @@ def test_every_command_renders_bad_input_the_same_way(tmp_path: Path) -> None:
         line for line in catalog.stderr.splitlines() if line.startswith(f"  {override}:")
     ]
     assert len(problem_lines) == 2, catalog.stderr
-    assert catalog.stderr.splitlines()[0] == "acs-exporter catalog: invalid catalog file (2 problems):"
+    assert (
+        catalog.stderr.splitlines()[0] == "acs-exporter catalog: invalid catalog file (2 problems):"
+    )
     assert checked.stderr.splitlines()[0].endswith("invalid catalog file (2 problems):")
     for line in problem_lines:
         assert line in checked.stderr.splitlines(), (line, checked.stderr)

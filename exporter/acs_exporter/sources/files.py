@@ -27,6 +27,7 @@ from typing import BinaryIO, cast
 
 from tqdm import tqdm
 
+from acs_exporter.redact import shorten
 from acs_exporter.sources.base import Batch, Cursor, Observation
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
@@ -569,8 +570,8 @@ class _Rejecter:
 
     def __call__(self, reason: str, where: str, message: str) -> None:
         self._rejected[reason] += 1
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message)} characters)"
+        # The first MAX_MESSAGE_CHARS characters, "...", and the length.
+        message = shorten(message, MAX_MESSAGE_CHARS + 3, say_length=True)
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
             log.warning(

@@ -18,6 +18,7 @@ from azure.core.exceptions import AzureError
 from azure.core.rest import HttpRequest
 from azure.monitor.query import LogsQueryClient
 
+from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics import errors
 
@@ -25,6 +26,8 @@ from acs_exporter.sources.loganalytics import errors
 MAX_CONCURRENT_QUERIES = 5
 # The service's row limit per response; a result this long is (treated as) truncated.
 ROW_LIMIT = 500_000
+# A piece of a malformed answer quoted in the error: enough to recognise it, one line.
+_SHOWN_CHARS = 120
 
 _slots_lock = threading.Lock()
 _slots: dict[int, threading.BoundedSemaphore] = {}
@@ -150,7 +153,9 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
     failure = document.get("error")
     if failure:
         if not isinstance(failure, dict):
-            raise _malformed(where, f"error: expected an object, got {_shown(failure)}")
+            raise _malformed(
+                where, f"error: expected an object, got {shorten_repr(failure, _SHOWN_CHARS)}"
+            )
         if errors.is_truncation(failure):
             raise errors.Truncated(errors.describe_error_object(failure, headers))
         raise SourceError(
@@ -165,7 +170,9 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
         raise _malformed(where, f"tables: expected a non-empty list, got {_kind(tables)}")
     primary = tables[0]
     if not isinstance(primary, dict):
-        raise _malformed(where, f"tables[0]: expected an object, got {_shown(primary)}")
+        raise _malformed(
+            where, f"tables[0]: expected an object, got {shorten_repr(primary, _SHOWN_CHARS)}"
+        )
     columns = _column_names(primary, where)
     rows = primary.get("rows")
     if rows is None:
@@ -181,7 +188,9 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
             if not (isinstance(row, list) and len(row) == width)
         )
         raise _malformed(
-            where, f"tables[0].rows[{index}]: expected a list of {width} cells, got {_shown(row)}"
+            where,
+            f"tables[0].rows[{index}]: expected a list of {width} cells, "
+            f"got {shorten_repr(row, _SHOWN_CHARS)}",
         )
     if len(rows) >= ROW_LIMIT:
         raise errors.Truncated(f"{len(rows)} rows: at the service's row limit")
@@ -198,7 +207,10 @@ def _column_names(table: dict[str, Any], where: str) -> tuple[str, ...]:
     for index, column in enumerate(columns):
         name = column.get("name") if isinstance(column, dict) else None
         if not isinstance(name, str):
-            raise _malformed(where, f"tables[0].columns[{index}]: no name in {_shown(column)}")
+            raise _malformed(
+                where,
+                f"tables[0].columns[{index}]: no name in {shorten_repr(column, _SHOWN_CHARS)}",
+            )
         names.append(name)
     return tuple(names)
 
@@ -211,9 +223,3 @@ def _malformed(where: str, what: str) -> SourceError:
 
 def _kind(value: object) -> str:
     return type(value).__name__
-
-
-def _shown(value: object) -> str:
-    """A value for an error message, cut short."""
-    text = repr(value)
-    return text if len(text) <= 120 else f"{text[:117]}..."
