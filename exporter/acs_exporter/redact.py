@@ -84,6 +84,15 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]]+")
+
+
+def mask_urls(text: str) -> str:
+    """Free text (a library's exception message) with every URL in it masked like `mask_url`:
+    a proxy or endpoint URL can carry a user name, a password or a signed query."""
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match[0]), text)
+
+
 def mask_text(value: str) -> str:
     """A free-text value for display: URLs lose their credentials."""
     return mask_url(value) if "://" in value else value
