@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
+from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -254,7 +255,7 @@ class LogAnalyticsSource:
                         spec,
                         row_number,
                         "n",
-                        f"expected a whole number, got {row[count_index]!r}",
+                        f"expected a whole number, got {shorten_repr(row[count_index])}",
                     ) from None
                 result.observations.append(
                     self._observation(spec, [row[i] for i in key_index], dims, n)
@@ -310,7 +311,7 @@ def _bad_timestamp(
         value = row[column]
         if not isinstance(value, str):
             return _bad_cell(
-                target, spec, number, name, f"expected a datetime string, got {value!r}"
+                target, spec, number, name, f"expected a datetime string, got {shorten_repr(value)}"
             )
         try:
             parse_ticks(value)
