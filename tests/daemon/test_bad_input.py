@@ -191,3 +191,15 @@ def test_a_catalog_error_keeps_the_allowed_categories_readable(tmp_path: Path) -
     with pytest.raises(CatalogError) as error:
         load_catalog([path])
     assert "'UnexpectedClientError'" in str(error.value)
+
+
+def test_a_huge_value_in_a_catalog_file_is_named_in_one_short_line(tmp_path: Path) -> None:
+    """Scrubbing masks text, not lists: a code given as a long list is still cut short."""
+    path = tmp_path / "override.yaml"
+    path.write_text(
+        "entries:\n  - {code: [" + ", ".join(["7"] * 20_000) + "], message: m, advice: a}\n"
+    )
+    with pytest.raises(CatalogError) as error:
+        load_catalog([path])
+    assert f"{path}:2: entries[0].code: malformed code [7, 7" in str(error.value)
+    assert len(str(error.value)) < 400, len(str(error.value))

@@ -329,7 +329,11 @@ def _unhashable_cell(
             value = row[column]
             if isinstance(value, list | dict):
                 return _bad_cell(
-                    target, spec, number, names[position], f"expected a value, got {value!r}"
+                    target,
+                    spec,
+                    number,
+                    names[position],
+                    f"expected a value, got {shorten_repr(value)}",
                 )
     return _bad_cell(target, spec, 0, names[0], "unreadable cells")  # not reached
 
