@@ -203,3 +203,16 @@ def test_a_huge_value_in_a_catalog_file_is_named_in_one_short_line(tmp_path: Pat
         load_catalog([path])
     assert f"{path}:2: entries[0].code: malformed code [7, 7" in str(error.value)
     assert len(str(error.value)) < 400, len(str(error.value))
+
+
+def test_a_huge_checkpoint_version_is_quoted_cut_short(tmp_path: Path) -> None:
+    from acs_exporter.checkpoint import FORMAT
+
+    state = tmp_path / "state.json"
+    state.write_text('{"format": "' + FORMAT + '", "version": "' + "9" * 100_000 + '"}\n{}\n')
+    config = tmp_path / "config.yaml"
+    config.write_text(f"state: {{path: {state}}}\n")
+    checked = run_cli(["check-config", str(config)])
+    assert checked.returncode == 1, checked.stderr
+    assert "format version '999" in checked.stderr
+    assert len(checked.stderr) < 2000, len(checked.stderr)
