@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,16 @@ def test_a_huge_checkpoint_version_is_quoted_cut_short(tmp_path: Path) -> None:
     assert checked.returncode == 1, checked.stderr
     assert "format version '999" in checked.stderr
     assert len(checked.stderr) < 2000, len(checked.stderr)
+
+
+@pytest.mark.parametrize("scheme", ["http", "ftp"])
+def test_the_exporter_url_of_explain_is_never_printed_with_its_password(scheme: str) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"{scheme}://alice:{SECRET}@127.0.0.1:{port}/?token={SECRET}x"
+    result = run_cli(["explain", "487", "10004", "--exporter", url])
+    assert result.returncode == 2, result.stderr
+    assert "--exporter" in result.stderr
+    assert SECRET not in result.stderr, result.stderr
+    assert "127.0.0.1" in result.stderr
