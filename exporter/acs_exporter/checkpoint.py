@@ -21,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from acs_exporter.aggregate import LabelPlan
+from acs_exporter.redact import shorten_repr
 from acs_exporter.state import State
 
 FORMAT = "acs-exporter-checkpoint"
@@ -149,7 +150,7 @@ class Checkpoint:
         if header.get("version") != VERSION:
             raise CheckpointError(
                 self.path,
-                f"format version {header.get('version')!r} is not supported "
+                f"format version {shorten_repr(header.get('version'))} is not supported "
                 f"(this exporter reads version {VERSION})",
             )
         if header.get("sha256") != hashlib.sha256(body).hexdigest():

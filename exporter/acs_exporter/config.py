@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -35,7 +33,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings.exceptions import SettingsError
 
 from acs_exporter import safeyaml
-from acs_exporter.redact import is_secret_key, mask_text, scrub, shown_value
+from acs_exporter.input_error import InputError, InputProblem
+from acs_exporter.redact import dotted, is_secret_key, mask_text
+from acs_exporter.safeyaml import Location
 from acs_exporter.settings_types import (
     READ_DURATION,
     FilePath,
@@ -46,6 +46,12 @@ from acs_exporter.settings_types import (
 )
 from acs_exporter.sources import registry
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.validation_errors import (
+    ErrorDetails,
+    Translation,
+    pydantic_message,
+    without_pydantic_steps,
+)
 
 ENV_PREFIX = "ACS_EXPORTER_"
 ENV_DELIMITER = "__"
@@ -248,27 +254,8 @@ class Settings(BaseSettings):
         return list(self.sources) or [SimulatorSettings.model_validate({})]
 
 
-@dataclass(frozen=True)
-class ConfigProblem:
-    key: str  # dotted path, e.g. sources[0].calls_per_second
-    origin: str  # file:line, environment variable or command-line flag
-    value: str  # shown as given (secrets masked); "" when the key is missing
-    expected: str
-
-    def render(self) -> str:
-        value = f" = {self.value}" if self.value else ""
-        return f"{self.origin}: {self.key}{value}: {self.expected}"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        count = len(self.problems)
-        head = f"invalid configuration ({count} problem{'s' if count != 1 else ''}):"
-        return "\n".join([head, *(f"  {problem.render()}" for problem in self.problems)])
+class ConfigError(InputError):
+    subject = "configuration"
 
 
 def load_settings(
@@ -276,16 +263,14 @@ def load_settings(
     overrides: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Settings:
     """Validate YAML file + environment + CLI `overrides` ({"web": {"listen_address": ...}})."""
-    document, lines = _read_yaml(config_file) if config_file else ({}, {})
+    document = _read_yaml(config_file) if config_file else safeyaml.Document({}, {})
     _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
-    token = _yaml_data.set(document)
+    token = _yaml_data.set(document.value)
     try:
         return Settings(**cast(Any, init))
     except ValidationError as exc:
-        raise ConfigError(
-            [_problem(error, config_file, lines, init) for error in exc.errors()]
-        ) from None
+        raise ConfigError(_translation(config_file, document, init).problems(exc)) from None
     except SettingsError as exc:
         raise ConfigError([_settings_problem(exc)]) from None
     finally:
@@ -301,45 +286,23 @@ def _check_environment() -> None:
         problem = None
         if len(value) > YAML_LIMITS.max_bytes:
             problem = "the value is larger than 1 MiB"
-        elif _json_depth(value) > YAML_LIMITS.max_depth:
+        elif safeyaml.json_depth(value) > YAML_LIMITS.max_depth:
             problem = f"nested deeper than {YAML_LIMITS.max_depth} levels"
         if problem is not None:
             key = name[len(ENV_PREFIX) :].lower().replace(ENV_DELIMITER, ".")
             raise ConfigError(
-                [ConfigProblem(key, f"environment variable {name.upper()}", "", problem)]
+                [InputProblem(f"environment variable {name.upper()}", key, "", problem)]
             )
 
 
-def _json_depth(text: str) -> int:
-    """Deepest nesting of [ and { outside JSON strings (linear, not recursive)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def _settings_problem(exc: SettingsError) -> ConfigProblem:
+def _settings_problem(exc: SettingsError) -> InputProblem:
     """pydantic-settings could not parse an environment variable (e.g. a list as non-JSON)."""
     match = re.search(r'field "(\w+)"', str(exc))
     key = match[1] if match else "(environment)"
     name = _unparsable_variable(ENV_PREFIX + key.upper())
-    return ConfigProblem(
-        key,
+    return InputProblem(
         f"environment variable {name}",
+        key,
         "",  # never the value: a section's JSON can hold the OTLP headers
         "expected JSON for a section, list or map, e.g. "
         + (
@@ -367,52 +330,50 @@ def _unparsable_variable(name: str) -> str:
     return name
 
 
-def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], int]]:
+def _read_yaml(path: Path) -> safeyaml.Document:
     where = str(path)
     try:
         # One parse: the nodes keep their line numbers, and the values are built from them.
-        document, node = safeyaml.load(safeyaml.read_text(path, YAML_LIMITS), YAML_LIMITS)
+        document = safeyaml.load(safeyaml.read_text(path, YAML_LIMITS), YAML_LIMITS)
     except OSError as exc:
         raise ConfigError(
-            [ConfigProblem("(file)", where, "", f"cannot read the file: {exc.strerror or exc}")]
+            [InputProblem(where, "(file)", "", f"cannot read the file: {exc.strerror or exc}")]
         ) from None
     except safeyaml.YamlProblem as exc:
-        line = "" if exc.line is None else f":{exc.line}"
-        column = "" if exc.line is None or exc.column is None else f":{exc.column}"
-        key = "(syntax)" if exc.message.startswith("invalid YAML") else "(file)"
-        if exc.path is not None:
-            key = _dotted(exc.path)
-        raise ConfigError([ConfigProblem(key, f"{where}{line}{column}", "", exc.message)]) from None
-    if document is None:
-        return {}, {}
-    if not isinstance(document, dict):
+        raise ConfigError([_yaml_problem(where, exc)]) from None
+    if document.value is None:
+        return safeyaml.Document({}, {})
+    if not isinstance(document.value, dict):
         raise ConfigError(
             [
-                ConfigProblem(
-                    "(document)",
+                InputProblem(
                     f"{where}:1",
-                    type(document).__name__,
+                    "(document)",
+                    type(document.value).__name__,
                     "expected a mapping of sections (web, log, catalog, metrics, state, "
                     "otlp, sources)",
                 )
             ]
         )
-    lines: dict[tuple[str | int, ...], int] = {}
-    if node is not None:
-        for node_path, node_line in _node_lines(node, ()):
-            lines.setdefault(node_path, node_line)
-    nul = next((loc for loc, text in _strings(document, ()) if "\x00" in text), None)
+    nul = next((loc for loc, text in _strings(document.value, ()) if "\x00" in text), None)
     if nul is not None:
-        origin = _origin(nul, path, lines, {})
+        where_nul = _origin(nul, path, document, {})
         raise ConfigError(
-            [ConfigProblem(_dotted(nul), origin, "", "a NUL character is not allowed here")]
+            [InputProblem(where_nul, dotted(nul), "", "a NUL character is not allowed here")]
         )
-    return document, lines
+    return document
 
 
-def _strings(
-    value: object, loc: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _yaml_problem(where: str, exc: safeyaml.YamlProblem) -> InputProblem:
+    line = "" if exc.line is None else f":{exc.line}"
+    column = "" if exc.line is None or exc.column is None else f":{exc.column}"
+    key = "(syntax)" if exc.message.startswith("invalid YAML") else "(file)"
+    if exc.path is not None:
+        key = dotted(exc.path) or "(top level)"
+    return InputProblem(f"{where}{line}{column}", key, "", exc.message)
+
+
+def _strings(value: object, loc: Location) -> Iterator[tuple[Location, str]]:
     if isinstance(value, str):
         yield loc, value
     elif isinstance(value, dict):
@@ -423,71 +384,38 @@ def _strings(
             yield from _strings(item, (*loc, index))
 
 
-def _node_lines(
-    node: yaml.Node, loc: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], int]]:
-    yield loc, node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*loc, str(key.value))
-            yield child, key.start_mark.line + 1
-            for sub_loc, line in _node_lines(value, child):
-                if sub_loc != child:
-                    yield sub_loc, line
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _node_lines(item, (*loc, index))
-
-
-def _problem(
-    error: Mapping[str, Any],
+def _translation(
     config_file: Path | None,
-    lines: Mapping[tuple[str | int, ...], int],
+    document: safeyaml.Document,
     init: Mapping[str, Mapping[str, object]],
-) -> ConfigProblem:
-    loc = _clean_loc(tuple(error["loc"]))
-    key = _dotted(loc)
-    masked = any(part for part in loc if isinstance(part, str) and is_secret_key(part))
-    missing = error["type"] == "missing"
-    # Only values that cannot be secrets are echoed (numbers, booleans, durations).
-    shown = None if missing or masked else shown_value(error.get("input"))
-    expected = scrub(_expected(error, loc), error.get("input"))
-    return ConfigProblem(key, _origin(loc, config_file, lines, init), shown or "", expected)
+) -> Translation:
+    def where(loc: Location) -> str:
+        return _origin(loc, config_file, document, init)
+
+    return Translation(where=where, clean=_clean_loc, explain=_expected, top_level="(top level)")
 
 
-def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+def _clean_loc(loc: Location) -> Location:
     # The discriminated union puts the tag into the path: sources.0.simulator.seed.
     if len(loc) >= 3 and loc[0] == "sources" and loc[2] in SOURCE_MODELS:
         loc = (*loc[:2], *loc[3:])
-    # Validators wrapped around a field add a "function-*" step; it means nothing to a user.
-    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    return without_pydantic_steps(loc)
 
 
-def _dotted(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-            continue
-        name = part if len(part) <= 40 else part[:37] + "..."  # a pasted blob as a key
-        text += f".{name}" if text else name
-    return text or "(top level)"
-
-
-def _expected(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
+def _expected(error: ErrorDetails, loc: Location) -> str:
     kind = error["type"]
-    message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
-        return f"unknown key; expected one of: {', '.join(allowed)}" if allowed else message
+        if allowed:
+            return f"unknown key; expected one of: {', '.join(allowed)}"
     if kind == "missing":
         return "required key is missing"
     if kind.startswith("time_delta"):
         return "expected a duration such as 15s, 1m30s, 500ms or 2h (or seconds, or ISO 8601)"
-    return message
+    return pydantic_message(error, loc)
 
 
-def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
+def _allowed_keys(parent: Location) -> list[str]:
     model: type[BaseModel] = Settings
     for part in parent:
         if isinstance(part, int):
@@ -504,9 +432,9 @@ def _allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
 
 
 def _origin(
-    loc: tuple[str | int, ...],
+    loc: Location,
     config_file: Path | None,
-    lines: Mapping[tuple[str | int, ...], int],
+    document: safeyaml.Document,
     init: Mapping[str, Mapping[str, object]],
 ) -> str:
     if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in init.get(loc[0], {}):
@@ -515,11 +443,11 @@ def _origin(
         name = ENV_PREFIX + ENV_DELIMITER.join(str(p) for p in loc[:size]).upper()
         if any(key.upper() == name for key in os.environ):
             return f"environment variable {name}"
-    for size in range(len(loc), 0, -1):
-        line = lines.get(loc[:size])
-        if line is not None:
-            return f"{config_file}:{line}"
-    return str(config_file) if config_file else "defaults"
+    if config_file is None:
+        return "defaults"
+    # A key's own line, else its nearest parent's; not the document's first line.
+    position = document.position(loc, shallowest=1)
+    return f"{config_file}:{position.line}" if position is not None else str(config_file)
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

@@ -10,6 +10,8 @@ name, password and query of every URL.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from acs_exporter.settings_types import DURATION_PATTERN
@@ -37,6 +39,34 @@ def shown_value(value: object) -> str | None:
     return None
 
 
+def shorten(text: str, limit: int = 80, *, say_length: bool = False) -> str:
+    """`text` in at most `limit` characters, "..." marking a cut (and, with `say_length`, how
+    long it was): the one cutter, so every error that quotes something (a key, a server's
+    answer, a saved cursor, a rejected record) stays one short line."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3] + "..."
+    return f"{cut} ({len(text)} characters)" if say_length else cut
+
+
+def shorten_repr(value: object, limit: int = 80) -> str:
+    """A value as Python writes it, shortened: for data (records, responses, cursors), never
+    for what a user configured (that goes through `shown_value`)."""
+    return shorten(repr(value), limit)
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """`sources[0].paths[2]`: where in a document, as errors name it ("" for the top)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = shorten(part, 40)  # a pasted blob as a key
+        text += f".{name}" if text else name
+    return text
+
+
 def mask_url(url: str) -> str:
     """The URL without what could authenticate: user name and password, query values."""
     try:
@@ -54,6 +84,15 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]]+")
+
+
+def mask_urls(text: str) -> str:
+    """Free text (a library's exception message) with every URL in it masked like `mask_url`:
+    a proxy or endpoint URL can carry a user name, a password or a signed query."""
+    return _URL_IN_TEXT.sub(lambda match: mask_url(match[0]), text)
+
+
 def mask_text(value: str) -> str:
     """A free-text value for display: URLs lose their credentials."""
     return mask_url(value) if "://" in value else value
@@ -63,5 +102,7 @@ def scrub(message: str, value: object) -> str:
     """`message` without the string `value` in it: the last line of defence for a validator
     whose message quotes its input."""
     if isinstance(value, str) and len(value) >= 4:
-        return message.replace(value, MASK)
+        # Whole occurrences only: "Unexpected" written for a category must not garble the
+        # allowed 'UnexpectedClientError' that pydantic lists in the message.
+        return re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", MASK, message)
     return message

@@ -10,17 +10,22 @@ PyYAML alone has four ways to hurt a process reading an untrusted or careless fi
 
 `load` refuses all of them with a `YamlProblem` naming the line. It first scans the event
 stream (cheap, not recursive) to bound the document's depth and its size with aliases expanded,
-then composes the nodes (they keep line numbers), checks the keys and builds the values.
+then composes the nodes (they keep line numbers), checks the keys and builds the values. The
+`Document` it returns has the value and the line and column of every key and item, so a
+validation error on `sources[0].seed` can name the line it is written on: the one YAML loader
+of the config, the catalog files and the web config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from acs_exporter.redact import shorten
 
 _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -87,18 +92,41 @@ def _size(count: int) -> str:
     return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count} bytes"
 
 
-def load(text: str, limits: YamlLimits) -> tuple[Any, yaml.Node | None]:
-    """The document's value and its root node (None for an empty document)."""
+Location = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed document: its value (None when empty) and where each key and item is written:
+    a mapping entry at its key, a sequence item at its first character."""
+
+    value: Any
+    positions: Mapping[Location, Position]
+
+    def position(self, path: Sequence[str | int], shallowest: int = 0) -> Position | None:
+        """Where `path` is written, else its nearest written parent at least `shallowest`
+        steps deep (a validation error can point below what the file spells out, or into an
+        alias); None when there is none."""
+        for size in range(len(path), shallowest - 1, -1):
+            found = self.positions.get(tuple(path[:size]))
+            if found is not None:
+                return found
+        return None
+
+
+def load(text: str, limits: YamlLimits) -> Document:
+    """The document, or YamlProblem naming the line (and column) of what is refused."""
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
         raise YamlProblem(line, "binary data: the file contains a NUL character")
     try:
-        _scan(text, limits)
-        root = _compose(text, limits)
-        if root is None:
-            return None, None
-        _check_keys(root, limits)
-        return _construct(root), root
+        return _parse(text, limits)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid"
@@ -113,6 +141,15 @@ def load(text: str, limits: YamlLimits) -> tuple[Any, yaml.Node | None]:
         raise YamlProblem(line, f"invalid YAML: {exc.reason}") from None
     except yaml.YAMLError as exc:
         raise YamlProblem(None, f"invalid YAML: {type(exc).__name__}") from None
+
+
+def _parse(text: str, limits: YamlLimits) -> Document:
+    _scan(text, limits)
+    root = _compose(text, limits)
+    if root is None:
+        return Document(None, {})
+    _check_keys(root, limits)
+    return Document(_construct(root), _positions(root))
 
 
 def _scan(text: str, limits: YamlLimits) -> None:
@@ -179,9 +216,6 @@ def _compose(text: str, limits: YamlLimits) -> yaml.Node | None:
         loader.dispose()
 
 
-Location = tuple[str | int, ...]
-
-
 def _nodes(root: yaml.Node) -> Iterator[tuple[yaml.Node, Location]]:
     """Every distinct node once, with the first path to it (an alias is the same node object
     as its anchor)."""
@@ -200,6 +234,26 @@ def _nodes(root: yaml.Node) -> Iterator[tuple[yaml.Node, Location]]:
             stack.extend(
                 (item, (*path, index)) for index, item in reversed(list(enumerate(node.value)))
             )
+
+
+def _positions(root: yaml.Node) -> dict[Location, Position]:
+    """Each distinct node's first path, at its key (mapping values) or its start (the rest).
+    An alias is not walked again: its anchor's keys stay where they are written."""
+    found: dict[Location, Position] = {(): _position(root.start_mark)}
+    for node, path in _nodes(root):
+        if isinstance(node, yaml.MappingNode):
+            for key, _ in node.value:
+                found.setdefault(
+                    (*path, str(getattr(key, "value", "?"))), _position(key.start_mark)
+                )
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                found.setdefault((*path, index), _position(item.start_mark))
+    return found
+
+
+def _position(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
 
 
 def _check_keys(root: yaml.Node, limits: YamlLimits) -> None:
@@ -223,15 +277,12 @@ def _check_keys(root: yaml.Node, limits: YamlLimits) -> None:
                 if key.value in seen:
                     raise YamlProblem(
                         line,
-                        f"duplicate key {_short(key.value)!r} (first at line {seen[key.value]})",
+                        f"duplicate key {shorten(key.value, 40)!r} "
+                        f"(first at line {seen[key.value]})",
                         key.start_mark.column + 1,
                         (*path, key.value),
                     )
                 seen[key.value] = line
-
-
-def _short(key: str) -> str:
-    return key if len(key) <= 40 else key[:37] + "..."
 
 
 class _GuardedConstructor(yaml.SafeLoader):  # the constructor is Python in both loaders
@@ -240,7 +291,7 @@ class _GuardedConstructor(yaml.SafeLoader):  # the constructor is Python in both
             return super().construct_object(node, deep)
         except (ValueError, OverflowError, TypeError) as exc:
             # e.g. `2001-02-30` (a timestamp that does not exist) or a 5,000-digit integer.
-            reason = str(exc).split(":")[0][:80] or type(exc).__name__
+            reason = shorten(str(exc).split(":")[0]) or type(exc).__name__
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read this value ({reason})", node.start_mark
             ) from None
@@ -252,3 +303,27 @@ def _construct(node: yaml.Node) -> Any:
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside JSON strings: linear and not recursive, so JSON given
+    in an environment variable gets the same `max_depth` as a YAML file, checked before the
+    recursive json module reads it (RecursionError at a few thousand levels)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

@@ -27,7 +27,15 @@ from pydantic import (
 )
 
 from acs_exporter import safeyaml
-from acs_exporter.redact import shown_value
+from acs_exporter.input_error import InputError, InputProblem
+from acs_exporter.safeyaml import Location
+from acs_exporter.validation_errors import (
+    ErrorDetails,
+    Translation,
+    has_secret_key,
+    in_file,
+    pydantic_message,
+)
 
 # `$2y$10$` + 22 characters of salt + 31 of hash, in bcrypt's base64 alphabet.
 _BCRYPT_HASH = re.compile(r"^\$2[aby]\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}$")
@@ -98,8 +106,12 @@ TLS13_CIPHER_SUITES = frozenset(
 )
 
 
-class WebConfigError(Exception):
-    pass
+class WebConfigError(InputError):
+    subject = "web config"
+
+
+def _refused(where: Path | str, message: str, field: str = "") -> WebConfigError:
+    return WebConfigError([InputProblem(str(where), field, "", message)])
 
 
 class TlsServerConfig(BaseModel):
@@ -241,49 +253,65 @@ WEB_YAML_LIMITS = safeyaml.YamlLimits(max_bytes=1 << 20, max_depth=16, max_nodes
 
 
 def load_web_config(path: Path) -> WebConfig:
+    document = _read(path)
     try:
-        data, _ = safeyaml.load(safeyaml.read_text(path, WEB_YAML_LIMITS), WEB_YAML_LIMITS)
-    except OSError as exc:
-        raise WebConfigError(f"web config {path}: cannot read it ({exc.strerror})") from None
-    except safeyaml.YamlProblem as exc:
-        where = f"{path}:{exc.line}" if exc.line else str(path)
-        raise WebConfigError(f"web config {where}: {exc.message}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise WebConfigError(f"web config {path}: expected a mapping at the top level")
-    try:
-        config = WebConfig.model_validate(data)
+        config = WebConfig.model_validate(document.value)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            key = ".".join(str(p) for p in error["loc"])
-            # Hashes, and header values (which may carry tokens), are never echoed.
-            secret = "basic_auth_users" in key or key.startswith("http_server_config.headers")
-            shown = None if secret or error["type"] == "missing" else shown_value(error["input"])
-            value = "" if shown is None else f" = {shown}"
-            expected = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                expected = "unknown or unsupported key"
-            problems.append(f"  {key}{value}: {expected}")
-        raise WebConfigError(f"web config {path} is invalid:\n" + "\n".join(problems)) from None
+        translation = Translation(
+            where=in_file(path, document),
+            secret=_secret,
+            explain=_explain,
+            scrub_everywhere=False,  # "min_version TLS13 is above max_version TLS12"
+        )
+        raise WebConfigError(translation.problems(exc)) from None
     tls = config.tls_server_config
     if tls is not None:
-        base = path.parent
-        tls.cert_file = base / tls.cert_file
-        tls.key_file = base / tls.key_file
-        if tls.client_ca_file is not None:
-            tls.client_ca_file = base / tls.client_ca_file
-        # Python's TLS cannot ask for a client certificate without verifying it, so every mode
-        # but NoClientCert needs the CA; RequestClientCert and RequireAnyClientCert then verify
-        # a given certificate (stricter than Go's exporter-toolkit, never looser).
-        if tls.client_auth_type != "NoClientCert" and tls.client_ca_file is None:
-            raise WebConfigError(
-                f"web config {path}: tls_server_config.client_auth_type "
-                f"{tls.client_auth_type} needs client_ca_file"
-            )
+        _resolve_tls_files(tls, path)
         config.ssl_context(path)  # fail at start-up, not at the first scrape
     return config
+
+
+def _read(path: Path) -> safeyaml.Document:
+    try:
+        document = safeyaml.load(safeyaml.read_text(path, WEB_YAML_LIMITS), WEB_YAML_LIMITS)
+    except OSError as exc:
+        raise _refused(path, f"cannot read it ({exc.strerror})") from None
+    except safeyaml.YamlProblem as exc:
+        raise _refused(f"{path}:{exc.line}" if exc.line else path, exc.message) from None
+    if document.value is None:
+        return safeyaml.Document({}, {})
+    if not isinstance(document.value, dict):
+        raise _refused(f"{path}:1", "expected a mapping at the top level")
+    return document
+
+
+def _secret(loc: Location) -> bool:
+    """Hashes, and header values (which may carry tokens), are never echoed."""
+    return loc[:1] == ("basic_auth_users",) or has_secret_key(loc)
+
+
+def _explain(error: ErrorDetails, loc: Location) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown or unsupported key"
+    return pydantic_message(error, loc)
+
+
+def _resolve_tls_files(tls: TlsServerConfig, path: Path) -> None:
+    """Files relative to the web config file, as in exporter-toolkit."""
+    base = path.parent
+    tls.cert_file = base / tls.cert_file
+    tls.key_file = base / tls.key_file
+    if tls.client_ca_file is not None:
+        tls.client_ca_file = base / tls.client_ca_file
+    # Python's TLS cannot ask for a client certificate without verifying it, so every mode
+    # but NoClientCert needs the CA; RequestClientCert and RequireAnyClientCert then verify
+    # a given certificate (stricter than Go's exporter-toolkit, never looser).
+    if tls.client_auth_type != "NoClientCert" and tls.client_ca_file is None:
+        raise _refused(
+            path,
+            f"{tls.client_auth_type} needs client_ca_file",
+            "tls_server_config.client_auth_type",
+        )
 
 
 def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
@@ -298,25 +326,27 @@ def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
             if legacy:
                 context.set_ciphers(":".join(legacy))
         except ssl.SSLError as exc:
-            raise WebConfigError(
-                f"web config {origin}: tls_server_config.cipher_suites "
-                f"{tls.cipher_suites}: this OpenSSL cannot use them ({exc})"
+            raise _refused(
+                origin,
+                f"{tls.cipher_suites}: this OpenSSL cannot use them ({exc})",
+                "tls_server_config.cipher_suites",
             ) from None
     if tls.prefer_server_cipher_suites:
         context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     try:
         context.load_cert_chain(tls.cert_file, tls.key_file)
     except (OSError, ssl.SSLError) as exc:
-        raise WebConfigError(
-            f"web config {origin}: cannot load tls_server_config cert_file {tls.cert_file} / "
-            f"key_file {tls.key_file}: {exc}"
+        raise _refused(
+            origin,
+            f"cannot load tls_server_config cert_file {tls.cert_file} / "
+            f"key_file {tls.key_file}: {exc}",
         ) from None
     if tls.client_ca_file is not None:
         try:
             context.load_verify_locations(tls.client_ca_file)
         except (OSError, ssl.SSLError) as exc:
-            raise WebConfigError(
-                f"web config {origin}: cannot load client_ca_file {tls.client_ca_file}: {exc}"
+            raise _refused(
+                origin, f"cannot load client_ca_file {tls.client_ca_file}: {exc}"
             ) from None
     context.verify_mode = {
         "NoClientCert": ssl.CERT_NONE,

@@ -143,7 +143,7 @@ def test_an_empty_override_file_changes_nothing(tmp_path: Path) -> None:
                 advice: a
             """,
             3,
-            "entries[0].subcode: malformed code -4",
+            "entries[0].subcode = -4: malformed code -4",
         ),
         (
             """
@@ -239,15 +239,18 @@ def test_a_bad_override_names_file_line_and_reason(
     path = _write(tmp_path, text)
     with pytest.raises(CatalogError) as error:
         load_catalog([path])
-    message = str(error.value)
+    (problem,) = error.value.problems
+    message = problem.render()
     assert message.startswith(f"{path}:{line}: "), message
     assert reason in message, message
+    assert str(error.value) == f"invalid catalog file (1 problem):\n  {message}"
 
 
 def test_a_missing_override_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
-    with pytest.raises(CatalogError, match=f"^{path}: cannot read catalog file"):
+    with pytest.raises(CatalogError) as error:
         load_catalog([path])
+    assert error.value.problems[0].render().startswith(f"{path}: cannot read catalog file")
 
 
 def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
@@ -261,6 +264,6 @@ def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
     )
     with pytest.raises(CatalogError) as error:
         load_catalog([path])
-    lines = str(error.value).splitlines()
+    lines = [problem.render() for problem in error.value.problems]
     assert lines[0].startswith(f"{path}:2: entries[0].category")
     assert lines[1].startswith(f"{path}:3: entries[1].message")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -249,7 +248,7 @@ def test_the_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     parses = []
     original = safeyaml.load
 
-    def counting(text: str, limits: safeyaml.YamlLimits) -> tuple[Any, yaml.Node | None]:
+    def counting(text: str, limits: safeyaml.YamlLimits) -> safeyaml.Document:
         parses.append(1)
         return original(text, limits)
 

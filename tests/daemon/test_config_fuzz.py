@@ -93,7 +93,7 @@ def test_fuzzed_documents_load_or_fail_cleanly(tmp_path_factory: Any, document: 
         text = error.render()
         assert MARK not in text.replace(f".{MARK}", "").replace(f"{MARK}kind", ""), text
         for problem in error.problems:
-            assert problem.origin.startswith(str(path)), problem
+            assert problem.where.startswith(str(path)), problem
         return
     masked_dump(loaded)  # a valid configuration can always be shown
 

@@ -147,8 +147,13 @@ def test_check_config_refuses_what_run_refuses(name: str, tmp_path: Path) -> Non
     assert checked.returncode == status, (status, checked.stdout, checked.stderr)
     assert "Traceback" not in checked.stderr
     # Both say the same thing (run prefixes "cannot start"; the OS reason may differ).
-    said = checked.stderr.strip().splitlines()[0].removeprefix("acs-exporter: ")
-    assert said.partition(" (")[0] in running.log(), (said, running.log())
+    said = checked.stderr.strip().splitlines()
+    assert said[0].removeprefix("acs-exporter: ").partition(" (")[0] in running.log(), (
+        said,
+        running.log(),
+    )
+    for problem in said[1:]:  # an InputError's problems, each on its own line
+        assert problem.strip().partition(" (")[0] in running.log(), (problem, running.log())
 
 
 def test_check_config_leaves_no_trace_in_the_state_directory(tmp_path: Path) -> None:

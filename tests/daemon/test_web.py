@@ -292,7 +292,7 @@ def test_missing_web_config_file_stops_run_and_check_config(tmp_path: Path) -> N
     missing = tmp_path / "absent.yml"
     result = run_cli(["check-config", "--web.config.file", str(missing)])
     assert result.returncode == 1
-    assert f"web config {missing}: cannot read it" in result.stderr
+    assert f"invalid web config (1 problem):\n  {missing}: cannot read it" in result.stderr
     running = start(["--web.config.file", str(missing)], tmp_path)
     assert running.process.wait(30) == 1
     assert "cannot read it" in running.log()

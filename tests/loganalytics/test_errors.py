@@ -144,3 +144,22 @@ def test_without_one_in_the_body_the_correlation_id_comes_from_a_header() -> Non
     )
     assert "(correlationId from-body)" in str(in_body)
     assert "from-header" not in str(in_body)
+
+
+def test_a_url_in_a_transport_or_proxy_message_loses_its_credentials() -> None:
+    """Log Analytics errors go through redact too: whatever a library or a proxy says, a URL in
+    it keeps its host and path and loses its user name, password and query values."""
+    from azure.core.exceptions import ServiceRequestError
+
+    url = "http://alice:hunter2secret@proxy.example:3128/path?sig=s3cr3tsig&x=1"
+    raised = errors.from_exception(ServiceRequestError(f"cannot reach {url}"), where="workspace w")
+    assert "hunter2secret" not in str(raised), str(raised)
+    assert "s3cr3tsig" not in str(raised), str(raised)
+    assert "proxy.example:3128/path" in str(raised)
+    page = f"<html>502 Bad Gateway: upstream {url} failed</html>".encode() + b"x" * 500
+    text = errors.error_text(page)
+    assert "hunter2secret" not in text, text
+    assert "s3cr3tsig" not in text, text
+    assert text.startswith("<html>502 Bad Gateway"), text
+    assert text.endswith("..."), text
+    assert len(text) <= 200

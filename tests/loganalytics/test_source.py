@@ -855,3 +855,28 @@ def test_two_sources_one_failing_the_other_is_counted_and_nothing_twice_after_re
     poll_once(la, restarted, Backoff(), time.monotonic())
     assert total(restarted) == {"files": 2.0, "log-analytics": 2.0}
     restarted.close()
+
+
+_HUGE = "9" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("row", "named"),
+    [
+        ([*_ROW[:3], _HUGE + "x", _ROW[4]], "rows[0]: column n: expected a whole number, got '999"),
+        ([*_ROW[:4], [_HUGE]], "column Ingested: expected a datetime string, got ['999"),
+        ([*_ROW[:4], _HUGE], "column Ingested: invalid Kusto datetime '999"),
+    ],
+    ids=["count", "ingested-not-a-string", "ingested-not-a-datetime"],
+)
+def test_a_huge_malformed_cell_is_named_in_one_short_line(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, row: list[Any], named: str
+) -> None:
+    """The message quotes the cell cut short (redact.shorten): a megabyte of a broken answer
+    must not become a megabyte of log line and /readyz text."""
+    source, cursor = _one_record(server, clock, make_source)
+    server.inject(Fault.malformed(_tables({"columns": _COLUMNS, "rows": [row]})))
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert named in str(caught.value)
+    assert len(str(caught.value)) < 1000, len(str(caught.value))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from acs_exporter.redact import shorten_repr
+
 
 class MalformedCode(ValueError):
     """A code or subcode that is empty, null, negative or not an integer."""
 
     def __init__(self, value: object) -> None:
-        super().__init__(f"malformed code {value!r}: expected a non-negative integer")
+        super().__init__(f"malformed code {shorten_repr(value)}: expected a non-negative integer")
         self.value = value
 
 

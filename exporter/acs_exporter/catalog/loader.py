@@ -1,147 +1,136 @@
 """Load catalog files (the shipped data, user overrides) with errors that name file and line.
 
-YAML is composed into nodes first: the nodes keep their line numbers, so a schema error on
-`entries[3].category` can be reported at the line where that value is written.
+The shared loader (`acs_exporter.safeyaml`) keeps the line of every key and item, so a schema
+error on `entries[3].category` is reported at the line where that value is written; errors are
+`InputError`s, rendered like the configuration's, values shown only as `redact` allows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from acs_exporter import safeyaml
-from acs_exporter.catalog.model import Category, CodeRule, Domain, Entry
+from acs_exporter.catalog.model import Category, CodeRule, Domain, Entry, dash
 from acs_exporter.catalog.schema import CatalogFile, EntryModel
+from acs_exporter.input_error import InputError, InputProblem
+from acs_exporter.safeyaml import Location
+from acs_exporter.validation_errors import Translation, in_file
 
 SHIPPED = "catalog.yaml"
 # The shipped catalog is ~115 KB and ~4,000 nodes; an override is smaller.
 LIMITS = safeyaml.YamlLimits(max_bytes=16 << 20, max_depth=32, max_nodes=1_000_000, libyaml=True)
 
 
-class CatalogError(Exception):
-    """A catalog or override file is invalid; the message names file, line and reason."""
+class CatalogError(InputError):
+    """A catalog or override file is invalid; each problem names file, line and reason."""
+
+    subject = "catalog file"
 
 
-def _line(node: yaml.Node | None) -> int:
-    return 1 if node is None else node.start_mark.line + 1
-
-
-def _load(text: str, where: str) -> tuple[Any, yaml.Node | None]:
-    """Value and root node. The shared safe loader bounds size, depth and alias expansion and
-    refuses duplicate keys (PyYAML keeps the last of two equal keys without a word)."""
+def _load(text: str, where: str) -> safeyaml.Document:
+    """The shared safe loader bounds size, depth and alias expansion and refuses duplicate
+    keys (PyYAML keeps the last of two equal keys without a word)."""
     try:
         return safeyaml.load(text, LIMITS)
     except safeyaml.YamlProblem as problem:
-        raise CatalogError(f"{where}:{problem.line or 1}: {problem.message}") from None
+        where_line = f"{where}:{problem.line or 1}"
+        raise CatalogError([InputProblem(where_line, "", "", problem.message)]) from None
 
 
-def _node_at(root: yaml.Node, location: Iterable[int | str]) -> yaml.Node:
-    """The deepest node on the path of a pydantic error location."""
-    node = root
-    for step in location:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == step), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-            child = node.value[step] if 0 <= step < len(node.value) else None
-        if child is None:
-            break
-        node = child
-    return node
-
-
-def _describe(location: Sequence[int | str]) -> str:
-    text = ""
-    for step in location:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
-    return text
-
-
-def _validation_message(error: ValidationError, root: yaml.Node, where: str) -> str:
-    lines = []
-    for problem in error.errors():
-        location = [step for step in problem["loc"] if isinstance(step, int | str)]
-        # Pydantic appends the union/literal branch it tried ("int", "function-before[...]");
-        # keep the path to the real field only.
-        path = [s for s in location if isinstance(s, int) or not any(c in s for c in "[(")]
-        line = _line(_node_at(root, path))
-        value = problem.get("input")
-        shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where}:{line}: {_describe(path) or 'file'}: {message}{shown}")
-    return "\n".join(lines)
+def _without_branches(loc: Location) -> Location:
+    # Pydantic appends the union/literal branch it tried ("int", "function-before[...]");
+    # keep the path to the real field only.
+    return tuple(s for s in loc if isinstance(s, int) or not any(c in s for c in "[("))
 
 
 def parse_catalog_text(text: str, where: str) -> CatalogFile:
     """Validate one catalog file's text; `where` names it in errors (a path)."""
-    data, root = _load(text, where)
-    if root is None:
+    document = _load(text, where)
+    if document.value is None:
         return CatalogFile()
-    if not isinstance(root, yaml.MappingNode):
+    if not isinstance(document.value, dict):
+        kind = "a list" if isinstance(document.value, list) else "a scalar"
         raise CatalogError(
-            f"{where}:{_line(root)}: expected a mapping with `entries:` (and optionally "
-            f"`rules:`), not {'a list' if isinstance(root, yaml.SequenceNode) else 'a scalar'}"
+            [
+                InputProblem(
+                    f"{where}:1",
+                    "",
+                    "",
+                    f"expected a mapping with `entries:` (and optionally `rules:`), not {kind}",
+                )
+            ]
         )
     try:
-        parsed = CatalogFile.model_validate(data)
+        parsed = CatalogFile.model_validate(document.value)
     except ValidationError as error:
-        raise CatalogError(_validation_message(error, root, where)) from None
-    _refuse_duplicate_entries(parsed, root, where)
+        translation = Translation(where=in_file(where, document), clean=_without_branches)
+        raise CatalogError(translation.problems(error)) from None
+    _refuse_duplicate_entries(parsed, document, where)
     return parsed
 
 
-def _refuse_duplicate_entries(parsed: CatalogFile, root: yaml.Node, where: str) -> None:
+def _line(document: safeyaml.Document, path: Location) -> int:
+    position = document.position(path)
+    return 1 if position is None else position.line
+
+
+def _refuse_duplicate_entries(parsed: CatalogFile, document: safeyaml.Document, where: str) -> None:
     seen: dict[tuple[Domain, int | None, int | None], int] = {}
     for index, entry in enumerate(parsed.entries):
         key = (entry.domain, entry.code, entry.subcode)
-        line = _line(_node_at(root, ["entries", index]))
+        line = _line(document, ("entries", index))
         if key in seen:
-            raise CatalogError(
-                f"{where}:{line}: entries[{index}]: {entry.domain} "
-                f"{_dash(entry.code)}/{_dash(entry.subcode)} is already defined at line "
-                f"{seen[key]} of this file"
+            message = (
+                f"{entry.domain} {dash(entry.code)}/{dash(entry.subcode)} is already defined "
+                f"at line {seen[key]} of this file"
             )
+            raise CatalogError([InputProblem(f"{where}:{line}", f"entries[{index}]", "", message)])
         seen[key] = line
+    _refuse_duplicate_rules(parsed, document, where)
+
+
+def _refuse_duplicate_rules(parsed: CatalogFile, document: safeyaml.Document, where: str) -> None:
     rule_lines: dict[tuple[int, bool], int] = {}
     for index, rule in enumerate(parsed.rules):
-        line = _line(_node_at(root, ["rules", index]))
+        line = _line(document, ("rules", index))
         for code in rule.codes:
             # One rule per code, plus one for records of the code without a subcode.
             rule_key = (code, rule.without_subcode)
             if rule_key in rule_lines:
+                message = (
+                    f"code {code} already has a rule at line {rule_lines[rule_key]} of this file"
+                )
                 raise CatalogError(
-                    f"{where}:{line}: rules[{index}]: code {code} already has a rule at line "
-                    f"{rule_lines[rule_key]} of this file"
+                    [InputProblem(f"{where}:{line}", f"rules[{index}]", "", message)]
                 )
             rule_lines[rule_key] = line
-
-
-def _dash(value: int | None) -> str:
-    return "-" if value is None else str(value)
 
 
 def read_catalog_file(path: Path) -> CatalogFile:
     try:
         text = safeyaml.read_text(path, LIMITS)
     except OSError as error:
-        raise CatalogError(f"{path}: cannot read catalog file: {error}") from None
+        message = f"cannot read catalog file: {error.strerror or error}"
+        raise CatalogError([InputProblem(str(path), "", "", message)]) from None
     except safeyaml.YamlProblem as problem:
         line = "" if problem.line is None else f":{problem.line}"
-        raise CatalogError(f"{path}{line}: cannot read catalog file: {problem.message}") from None
+        message = f"cannot read catalog file: {problem.message}"
+        raise CatalogError([InputProblem(f"{path}{line}", "", "", message)]) from None
     return parse_catalog_text(text, str(path))
 
 
 def read_shipped() -> CatalogFile:
+    where = f"<package>/data/{SHIPPED}"
     data = resources.files("acs_exporter.catalog").joinpath("data", SHIPPED)
-    parsed = parse_catalog_text(data.read_text(encoding="utf-8"), f"<package>/data/{SHIPPED}")
-    missing = [e for e in parsed.entries if e.source is None]
+    parsed = parse_catalog_text(data.read_text(encoding="utf-8"), where)
+    missing = [i for i, e in enumerate(parsed.entries) if e.source is None]
     if missing:
-        raise CatalogError(f"<package>/data/{SHIPPED}: entry {missing[0]} has no source")
+        first = missing[0]
+        message = f"entry {parsed.entries[first]} has no source"
+        raise CatalogError([InputProblem(where, f"entries[{first}]", "", message)])
     return parsed
 
 

@@ -50,7 +50,7 @@ class Entry:
     @property
     def key(self) -> str:
         """ "487/10004", "487/-", "-/8509": how the docs and the CLI spell an end reason."""
-        return f"{_dash(self.code)}/{_dash(self.subcode)}"
+        return f"{dash(self.code)}/{dash(self.subcode)}"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Resolution:
 
     @property
     def key(self) -> str:
-        return f"{self.code}/{_dash(self.subcode)}"
+        return f"{self.code}/{dash(self.subcode)}"
 
     @property
     def documented(self) -> bool:
@@ -106,5 +106,6 @@ class Resolution:
         return entry is not None and (entry.code, entry.subcode) == (self.code, self.subcode)
 
 
-def _dash(value: int | None) -> str:
+def dash(value: int | None) -> str:
+    """A code or subcode as the catalog's texts write it: "-" for none."""
     return "-" if value is None else str(value)

@@ -27,6 +27,7 @@ from acs_exporter.catalog.model import (
     Entry,
     Provenance,
     Resolution,
+    dash,
 )
 
 # When a pair is not in the requested domain's table, the other tables are read in this order:
@@ -73,10 +74,6 @@ def normalise_category(value: object) -> Category | None:
     if not isinstance(value, str):
         return None
     return _SERVICE_NAMES.get(_SEPARATORS.sub("", value).lower())
-
-
-def _label(value: int | None) -> str:
-    return "-" if value is None else str(value)
 
 
 class Catalog:
@@ -251,7 +248,7 @@ class _Evidence:
 
     @property
     def key(self) -> str:
-        return f"{self.code}/{_label(self.subcode)}"
+        return f"{self.code}/{dash(self.subcode)}"
 
     @property
     def describing(self) -> list[Entry]:

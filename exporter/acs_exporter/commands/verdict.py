@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.catalog import Catalog, Domain, Provenance, Resolution
 from acs_exporter.catalog.resolver import normalise_category
+from acs_exporter.redact import mask_url, mask_urls
 
 DISAGREEMENTS = "acs_call_end_category_disagreements_total"
 FETCH_TIMEOUT_SECONDS = 10.0
@@ -82,8 +83,9 @@ def verdict(
 def fetch_metrics(url: str) -> str:
     """The text exposition of an exporter: `url` itself if it ends in /metrics, else url +
     /metrics."""
+    shown = mask_url(url)  # the URL may carry basic-auth credentials or a token
     if not url.startswith(("http://", "https://")):
-        raise ExporterUnreadable(f"--exporter {url!r}: expected an http:// or https:// URL")
+        raise ExporterUnreadable(f"--exporter {shown!r}: expected an http:// or https:// URL")
     target = url if url.rstrip("/").endswith("/metrics") else url.rstrip("/") + "/metrics"
     # The scheme was checked above: only http and https reach urllib.
     headers = {"Accept": "text/plain; version=0.0.4"}
@@ -92,10 +94,14 @@ def fetch_metrics(url: str) -> str:
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
             body: bytes = response.read()
     except urllib.error.HTTPError as error:
-        raise ExporterUnreadable(f"--exporter {target}: HTTP {error.code} {error.reason}") from None
+        raise ExporterUnreadable(
+            f"--exporter {mask_url(target)}: HTTP {error.code} {error.reason}"
+        ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise ExporterUnreadable(f"--exporter {target}: cannot connect: {reason}") from None
+        raise ExporterUnreadable(
+            f"--exporter {mask_url(target)}: cannot connect: {mask_urls(str(reason))}"
+        ) from None
     return body.decode("utf-8", errors="replace")
 
 

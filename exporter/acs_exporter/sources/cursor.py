@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.base import Cursor, SourceError
 
 BAD_CURSOR = "bad_cursor"
@@ -39,16 +40,16 @@ class CursorFormat:
         if cursor is None:
             return None
         if not isinstance(cursor, dict):
-            raise self._bad(f"expected an object, got {_shown(cursor)}")
+            raise self._bad(f"expected an object, got {shorten_repr(cursor)}")
         if "kind" not in cursor and self.legacy is not None:
             position = self.legacy(cursor)
             if position is not None:
                 return position
         if cursor.get("kind") != self.kind:
-            raise self._bad(f"it was written by a {_shown(cursor.get('kind'))} source")
+            raise self._bad(f"it was written by a {shorten_repr(cursor.get('kind'))} source")
         if cursor.get("version") != self.version:
             raise self._bad(
-                f"version {_shown(cursor.get('version'))}, this release reads {self.version}"
+                f"version {shorten_repr(cursor.get('version'))}, this release reads {self.version}"
             )
         if "position" not in cursor:
             raise self._bad("it has no position")
@@ -64,8 +65,3 @@ class CursorFormat:
             f"saved {self.kind} cursor is not readable: {what}; fix or delete the checkpoint "
             "entry of this source (deleting it re-reads from the start settings)",
         )
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."

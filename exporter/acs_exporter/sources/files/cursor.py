@@ -13,8 +13,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import cast
 
+from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.base import Cursor
-from acs_exporter.sources.cursor import CursorFormat, _shown
+from acs_exporter.sources.cursor import CursorFormat
 from acs_exporter.sources.formats.detect import Format
 
 FORMATS: tuple[Format, ...] = ("diagnostic-jsonl", "log-analytics-json", "csv")
@@ -62,20 +63,22 @@ class FileProgress:
     def from_cursor(cls, path: str, value: Cursor) -> FileProgress:
         """Raises SourceError "bad_cursor" naming the file and the field that is wrong."""
         if not isinstance(value, dict):
-            raise _bad(path, f"expected an object, got {_shown(value)}")
+            raise _bad(path, f"expected an object, got {shorten_repr(value)}")
         fmt = value.get("format")
         if fmt not in FORMATS:
-            raise _bad(path, f"format {_shown(fmt)} is not one of {', '.join(FORMATS)}")
+            raise _bad(path, f"format {shorten_repr(fmt)} is not one of {', '.join(FORMATS)}")
         head = value.get("head")
         if not isinstance(head, str):
-            raise _bad(path, f"head: expected a string, got {_shown(head)}")
+            raise _bad(path, f"head: expected a string, got {shorten_repr(head)}")
         for key in _COUNTERS:
             number = value.get(key)
             if not (isinstance(number, int) and not isinstance(number, bool) and number >= 0):
-                raise _bad(path, f"{key}: expected a whole number >= 0, got {_shown(number)}")
+                raise _bad(path, f"{key}: expected a whole number >= 0, got {shorten_repr(number)}")
         for key in _FLAGS:
             if not isinstance(value.get(key, False), bool):
-                raise _bad(path, f"{key}: expected true or false, got {_shown(value.get(key))}")
+                raise _bad(
+                    path, f"{key}: expected true or false, got {shorten_repr(value.get(key))}"
+                )
         head_len, offset, line, size, mtime_ns = (cast(int, value[k]) for k in _COUNTERS)
         return cls(
             format=fmt,
@@ -95,7 +98,7 @@ def _legacy(cursor: dict[str, Cursor]) -> Cursor | None:
     """The position of a cursor saved by the previous release (no envelope)."""
     if cursor.get("version") != LEGACY_VERSION or "files" not in cursor:
         raise CURSOR.error(
-            f"no kind, and not the previous release's layout either ({_shown(cursor)})"
+            f"no kind, and not the previous release's layout either ({shorten_repr(cursor)})"
         )
     return {k: v for k, v in cursor.items() if k != "version"}
 
@@ -120,13 +123,15 @@ class SavedCursor:
         if position is None:
             return cls({}, set())
         if not isinstance(position, dict):
-            raise CURSOR.error(f"position: expected an object, got {_shown(position)}")
+            raise CURSOR.error(f"position: expected an object, got {shorten_repr(position)}")
         files = position.get("files")
         if not isinstance(files, dict):
-            raise CURSOR.error(f"files: expected an object, got {_shown(files)}")
+            raise CURSOR.error(f"files: expected an object, got {shorten_repr(files)}")
         unknown = position.get("unknown_format", [])
         if not isinstance(unknown, list) or not all(isinstance(p, str) for p in unknown):
-            raise CURSOR.error(f"unknown_format: expected a list of paths, got {_shown(unknown)}")
+            raise CURSOR.error(
+                f"unknown_format: expected a list of paths, got {shorten_repr(unknown)}"
+            )
         progress = {key: FileProgress.from_cursor(key, value) for key, value in files.items()}
         return cls(progress, set(cast(list[str], unknown)))
 

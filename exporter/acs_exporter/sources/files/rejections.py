@@ -7,6 +7,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from acs_exporter.redact import shorten
+
 log = logging.getLogger("acs_exporter.sources.files")
 
 # Rejections logged one by one per file and fetch; the rest are summed up in one line.
@@ -48,8 +50,8 @@ class Rejecter:
 
     def __call__(self, reason: str, where: str, message: str) -> None:
         self._rejected[reason] += 1
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = f"{message[:MAX_MESSAGE_CHARS]}... ({len(message)} characters)"
+        # The first MAX_MESSAGE_CHARS characters, "...", and the length.
+        message = shorten(message, MAX_MESSAGE_CHARS + 3, say_length=True)
         if self._logged < MAX_LOGGED_REJECTIONS:
             self._logged += 1
             log.warning(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import orjson
 
+from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import (
     CALL_CODE,
@@ -75,7 +76,7 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
 
 def _split(record: object) -> tuple[Table | None, dict[str, object]]:
     if not isinstance(record, dict):
-        raise RecordError("not_an_object", f"expected a JSON object, got {_short(record)}")
+        raise RecordError("not_an_object", f"expected a JSON object, got {shorten_repr(record)}")
     properties = record.get("properties")
     if properties is None:
         raise RecordError("missing_field", "field properties is missing")
@@ -89,7 +90,7 @@ def _split(record: object) -> tuple[Table | None, dict[str, object]]:
             ) from None
     if not isinstance(properties, dict):
         raise RecordError(
-            "wrong_type", f"field properties: expected an object, got {_short(properties)}"
+            "wrong_type", f"field properties: expected an object, got {shorten_repr(properties)}"
         )
     if "category" in record:
         return table_for(record["category"]), properties
@@ -97,8 +98,3 @@ def _split(record: object) -> tuple[Table | None, dict[str, object]]:
     if any(key.lower() == CALL_CODE for key in properties):
         return Table.CALL_SUMMARY, properties
     raise RecordError("missing_field", "field category is missing")
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -18,6 +18,7 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
+from acs_exporter.redact import mask_urls, shorten
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics.reasons import QueryError
 
@@ -41,12 +42,17 @@ def error_text(body: bytes, headers: Mapping[str, str] | None = None) -> str:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        text = body[:200].decode("utf-8", "replace").strip() or "(empty body)"
+        text = _start_of(body) or "(empty body)"
         return _with_correlation(text, None, headers)
     error = document.get("error") if isinstance(document, dict) else None
     if not isinstance(error, dict):
-        return _with_correlation(body[:200].decode("utf-8", "replace"), None, headers)
+        return _with_correlation(_start_of(body), None, headers)
     return describe_error_object(error, headers)
+
+
+def _start_of(body: bytes) -> str:
+    """The start of a body that is not an error object (a proxy's HTML page, a JSON blob)."""
+    return mask_urls(shorten(body[:1024].decode("utf-8", "replace").strip(), 200))
 
 
 def describe_error_object(
@@ -142,15 +148,16 @@ def from_exception(error: Exception, *, where: str) -> SourceError:
     if isinstance(error, ClientAuthenticationError):
         return SourceError(
             QueryError.AUTH,
-            f"{where}: could not get a token for Log Analytics: {error.message}; configure "
-            "workload identity, a managed identity, AZURE_CLIENT_ID/SECRET/TENANT_ID or "
+            f"{where}: could not get a token for Log Analytics: {mask_urls(error.message)}; "
+            "configure workload identity, a managed identity, AZURE_CLIENT_ID/SECRET/TENANT_ID or "
             "`az login` (DefaultAzureCredential)",
         )
+    text = mask_urls(str(error))  # the transport's words, with any URL's credentials masked
     if isinstance(error, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
-        return SourceError(QueryError.TIMEOUT, f"{where}: no answer in time: {error}")
+        return SourceError(QueryError.TIMEOUT, f"{where}: no answer in time: {text}")
     if isinstance(error, ServiceRequestError | ServiceResponseError):
-        return SourceError(QueryError.CONNECTION, f"{where}: connection failed: {error}")
-    return SourceError(QueryError.CONNECTION, f"{where}: {type(error).__name__}: {error}")
+        return SourceError(QueryError.CONNECTION, f"{where}: connection failed: {text}")
+    return SourceError(QueryError.CONNECTION, f"{where}: {type(error).__name__}: {text}")
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from acs_exporter.redact import shorten_repr
+
 INVALID_JSON = "invalid_json"
 INVALID_DOCUMENT = "invalid_document"
 
@@ -134,6 +136,4 @@ def _kind(value: object) -> str:
 
 
 def _shown(value: object) -> str:
-    """A value for an error message, cut short."""
-    text = repr(value)
-    return text if len(text) <= 120 else f"{text[:117]}..."
+    return shorten_repr(value, 120)

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
+from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -253,7 +254,7 @@ class LogAnalyticsSource:
                         spec,
                         row_number,
                         "n",
-                        f"expected a whole number, got {row[count_index]!r}",
+                        f"expected a whole number, got {shorten_repr(row[count_index])}",
                     ) from None
                 result.observations.append(
                     self._observation(spec, [row[i] for i in key_index], dims, n)
@@ -309,7 +310,7 @@ def _bad_timestamp(
         value = row[column]
         if not isinstance(value, str):
             return _bad_cell(
-                target, spec, number, name, f"expected a datetime string, got {value!r}"
+                target, spec, number, name, f"expected a datetime string, got {shorten_repr(value)}"
             )
         try:
             parse_ticks(value)
@@ -327,7 +328,11 @@ def _unhashable_cell(
             value = row[column]
             if isinstance(value, list | dict):
                 return _bad_cell(
-                    target, spec, number, names[position], f"expected a value, got {value!r}"
+                    target,
+                    spec,
+                    number,
+                    names[position],
+                    f"expected a value, got {shorten_repr(value)}",
                 )
     return _bad_cell(target, spec, 0, names[0], "unreadable cells")  # not reached
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from acs_exporter.redact import shorten_repr
+
 TICKS_PER_SECOND = 10_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -26,11 +28,11 @@ def parse_ticks(text: str) -> int:
         value = value[:-6]
     whole, _, fraction = value.partition(".")
     if len(fraction) > 7 or not (fraction.isdecimal() or fraction == ""):
-        raise InvalidTimestamp(f"invalid Kusto datetime {text!r}")
+        raise InvalidTimestamp(f"invalid Kusto datetime {shorten_repr(text)}")
     try:
         seconds = datetime.fromisoformat(whole).replace(tzinfo=UTC)
     except ValueError as error:
-        raise InvalidTimestamp(f"invalid Kusto datetime {text!r}") from error
+        raise InvalidTimestamp(f"invalid Kusto datetime {shorten_repr(text)}") from error
     delta = seconds - _EPOCH
     whole_seconds = delta.days * 86_400 + delta.seconds
     return whole_seconds * TICKS_PER_SECOND + int(fraction.ljust(7, "0") or "0")
