@@ -35,6 +35,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings.exceptions import SettingsError
 
 from acs_exporter import safeyaml
+from acs_exporter.metric_defs import CALL_ENDS, CATEGORY_DISAGREEMENTS
 from acs_exporter.redact import is_secret_key, mask_text, scrub, shown_value
 from acs_exporter.settings_types import (
     READ_DURATION,
@@ -116,7 +117,7 @@ EXTRA_LABELS: tuple[str, ...] = get_args(ExtraLabel)
 class MetricsSettings(_Section):
     extra_labels: list[ExtraLabel] = Field(
         default_factory=list,
-        description="Extra labels on acs_call_ends_total, from the allow-list.",
+        description=f"Extra labels on {CALL_ENDS.sample}, from the allow-list.",
     )
     max_series: int = Field(
         2000,
@@ -128,7 +129,7 @@ class MetricsSettings(_Section):
         "catalog",
         description=(
             "Which verdict sets `category` when a documented row and the service's "
-            "ResultCategory disagree (acs_call_end_category_disagreements_total counts them)."
+            f"ResultCategory disagree ({CATEGORY_DISAGREEMENTS.sample} counts them)."
         ),
     )
 

@@ -31,6 +31,7 @@ from acs_exporter.families import (
     reload_families,
     self_families,
 )
+from acs_exporter.metric_defs import FOLDED_RECORDS
 from acs_exporter.reasons import KnownReasons
 from acs_exporter.snapshot import Family, Snapshot
 from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
@@ -152,7 +153,7 @@ class Exporter:
                 self._warned_fold = True  # once per process: the counter tracks the rest
                 log.warning(
                     "cardinality guard reached: labels of new series are counted as other "
-                    "(category kept, acs_exporter_folded_records_total says which); raise "
+                    f"(category kept, {FOLDED_RECORDS.sample} says which); raise "
                     "metrics.max_series to see them",
                     extra={"source": source, "max_series": self._max_series},
                 )

@@ -18,6 +18,7 @@ from typing import Final, cast
 from prometheus_client import utils
 
 from acs_exporter.families import with_current_lag
+from acs_exporter.metric_defs import END_REASON_INFO
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
 TEXT: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -66,7 +67,7 @@ def _bound(bound: float) -> str:
 # acs_end_reason_info: thousands of long, constant lines that change only when a new end reason
 # is observed (end_reason_info.py hands out the same samples tuple until then). Their text is
 # kept per samples object (held, so its id cannot be reused), one per format.
-INFO_FAMILY: Final = "acs_end_reason_info"
+INFO_FAMILY: Final = END_REASON_INFO.name
 _static_text: dict[tuple[int, str], tuple[object, str]] = {}
 
 

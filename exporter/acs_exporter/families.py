@@ -13,12 +13,11 @@ from acs_exporter import metric_defs as defs
 from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, LabelPlan
 from acs_exporter.catalog import Catalog
 from acs_exporter.end_reason_info import EndReasonInfo
-from acs_exporter.metric_defs import MetricDef
+from acs_exporter.metric_defs import OUTCOME_LABELS, MetricDef
 from acs_exporter.snapshot import Family, HistogramValue
 from acs_exporter.state import SourceCounts, State
 
 POLL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-OUTCOME_LABELS = ("code", "subcode", "category")
 # A sample: label values in label_names order, and the value.
 Sample = tuple[tuple[str, ...], float | HistogramValue]
 

@@ -176,3 +176,11 @@ def test_a_renamed_family_is_caught_by_the_mention_scan() -> None:
     known = _sample_names((renamed, *ALL[1:]))
     mentioned = {name for _, name in _mentions(METRICS_DOC.read_text())}
     assert "acs_call_ends_total" in mentioned - known
+
+
+def test_the_optional_call_end_labels_are_the_configurable_extra_labels() -> None:
+    """metrics.extra_labels' allow-list (config.py, a Literal the schema needs) and the family's
+    optional labels are one fact written twice: they must not drift."""
+    from acs_exporter.config import EXTRA_LABELS
+
+    assert (*EXTRA_LABELS, "source") == metric_defs.CALL_ENDS.optional_labels
