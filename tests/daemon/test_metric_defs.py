@@ -184,3 +184,36 @@ def test_the_optional_call_end_labels_are_the_configurable_extra_labels() -> Non
     from acs_exporter.config import EXTRA_LABELS
 
     assert (*EXTRA_LABELS, "source") == metric_defs.CALL_ENDS.optional_labels
+
+
+def test_the_generated_tables_of_docs_metrics_md_are_current() -> None:
+    """docs/metrics.md's tables are metric_defs rendered by `make docs`, not edited by hand."""
+    from generators import metrics_doc
+
+    current = METRICS_DOC.read_text()
+    assert metrics_doc.render(current) == current, "docs/metrics.md is stale: run `make docs`"
+    assert metrics_doc.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("metric", "error"),
+    [
+        (MetricDef("acs_x", "gauge", "X.", ("source",)), "acs_x has no doc text"),
+        (
+            MetricDef("acs_x", "gauge", "X.", ("source",), doc="x", label_values=(("le", "?"),)),
+            "label_values names labels it lacks: ['le']",
+        ),
+    ],
+)
+def test_the_doc_generator_refuses_an_incomplete_definition(metric: MetricDef, error: str) -> None:
+    from generators import metrics_doc
+
+    with pytest.raises(ValueError, match=re.escape(error)):
+        metrics_doc.row(metric)
+
+
+def test_the_doc_generator_names_a_missing_marker() -> None:
+    from generators import metrics_doc
+
+    with pytest.raises(ValueError, match="no '<!-- generated from metric_defs"):
+        metrics_doc.render("# Metrics\n\nno tables here\n")
