@@ -80,7 +80,7 @@ bench: $(STAMP) $(KUSTO)
 
 # Regenerate docs/metrics.md's metric tables from acs_exporter.metric_defs (a test fails while stale).
 docs: $(STAMP)
-	$(BIN)/python generators/metrics_doc.py
+	$(BIN)/python -m generators.metrics_doc
 
 # Copy alerts/*.yaml and dashboards/*.json into the Helm chart (tests fail when the copies drift).
 chart-sync: $(STAMP)
