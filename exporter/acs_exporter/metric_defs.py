@@ -16,6 +16,12 @@ from typing import Literal
 Kind = Literal["counter", "gauge", "histogram"]
 
 
+def sample_name(name: str, kind: str) -> str:
+    """The name a family's samples carry: a counter's get `_total` (the OpenMetrics rule that
+    /metrics, the prometheus_client path, OTLP and every query follow; defined here once)."""
+    return f"{name}_total" if kind == "counter" else name
+
+
 @dataclass(frozen=True, slots=True)
 class MetricDef:
     """One family. `name` is the family name; counters are exposed with `_total`."""
@@ -34,7 +40,7 @@ class MetricDef:
     @property
     def sample(self) -> str:
         """The sample name a query uses: `acs_call_ends_total` for a counter."""
-        return f"{self.name}_total" if self.kind == "counter" else self.name
+        return sample_name(self.name, self.kind)
 
     @property
     def bucket(self) -> str:

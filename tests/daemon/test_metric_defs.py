@@ -14,7 +14,11 @@ from daemon_helpers import killed_if_left_running, start
 from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter import metric_defs
+from acs_exporter.collector import to_metric
+from acs_exporter.exposition import render_text
 from acs_exporter.metric_defs import ALL, MetricDef
+from acs_exporter.otlp import otel_name
+from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 METRICS_DOC = REPO / "docs" / "metrics.md"
@@ -217,3 +221,31 @@ def test_the_doc_generator_names_a_missing_marker() -> None:
 
     with pytest.raises(ValueError, match="no '<!-- generated from metric_defs"):
         metrics_doc.render("# Metrics\n\nno tables here\n")
+
+
+def _one_sample_family(metric: MetricDef) -> Family:
+    labels = tuple("x" for _ in metric.labels)
+    value: float | HistogramValue = (
+        HistogramValue(((float("inf"), 1),), 0.5, 1) if metric.kind == "histogram" else 1.0
+    )
+    return Family(metric.name, metric.help, metric.kind, metric.labels, ((labels, value),))
+
+
+@pytest.mark.parametrize("metric", ALL, ids=lambda m: m.name)
+def test_every_exposition_path_names_samples_as_metric_defs_does(metric: MetricDef) -> None:
+    """/metrics (exposition.py), the prometheus_client path (collector.py) and OTLP (otlp.py)
+    follow the one sample-name rule of metric_defs."""
+    family = _one_sample_family(metric)
+    expected = {metric.sample}
+    if metric.kind == "histogram":
+        expected = {metric.bucket, metric.name + "_sum", metric.name + "_count"}
+    # The lag is computed from the cursor timestamps at render time, so it needs them.
+    timestamps = metric_defs.CURSOR_TIMESTAMP
+    alongside = () if metric is timestamps else (_one_sample_family(timestamps),)
+    ours = render_text(Snapshot((family, *alongside)), now=0.0)
+    names = {re.split(r"[{ ]", line)[0] for line in ours.splitlines() if line[0] != "#"}
+    assert names == expected | {f.name for f in alongside}
+    assert f"# TYPE {metric.sample} {metric.kind}" in ours
+    collected = to_metric(family)
+    assert {sample.name for sample in collected.samples} == expected
+    assert otel_name(family) == (None if metric.kind == "histogram" else metric.sample)
