@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 
-.PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-sync clean alerts dashboards venv docs
+.PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-sync clean alerts dashboards venv
 
 # A fresh Debian machine has python3 without venv/ensurepip, and no Node.js: install them with apt
 # when they are missing and we may (root), as system-deps does for prometheus; else say what to install.
@@ -79,6 +79,7 @@ bench: $(STAMP) $(KUSTO)
 	$(BIN)/python -m bench
 
 # Regenerate docs/metrics.md's metric tables from acs_exporter.metric_defs (a test fails while stale).
+.PHONY: docs
 docs: $(STAMP)
 	$(BIN)/python -m generators.metrics_doc
 
