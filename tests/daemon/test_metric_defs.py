@@ -90,6 +90,15 @@ _ROW = re.compile(
 )
 
 
+def _without_parentheses(text: str) -> str:
+    """`text` without its parenthesised parts, nested ones included (a value list may hold
+    a remark in parentheses)."""
+    innermost = re.compile(r"\([^()]*\)")
+    while innermost.search(text):
+        text = innermost.sub("", text)
+    return text
+
+
 def _documented_rows() -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """sample name -> (type, labels, optional labels) as the two tables write them.
 
@@ -97,7 +106,7 @@ def _documented_rows() -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]
     rows = {}
     for match in _ROW.finditer(METRICS_DOC.read_text()):
         required, _, optional = match["labels"].partition("(+")
-        required = re.sub(r"\([^)]*\)", "", required)
+        required = _without_parentheses(required)
         rows[match["name"]] = (
             match["kind"],
             tuple(re.findall(r"`([a-z_]+)`", required)),
@@ -154,6 +163,10 @@ def test_every_metric_name_mentioned_is_a_defined_family() -> None:
         if name not in known
     ]
     assert not unknown, "\n".join(unknown)
+
+
+def test_label_value_lists_may_nest_parentheses() -> None:
+    assert _without_parentheses("`source`, `reason` (`a` (why), `b`)") == "`source`, `reason` "
 
 
 @pytest.mark.parametrize(
