@@ -62,6 +62,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(KUSTO) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Regenerate docs/metrics.md's metric tables from acs_exporter.metric_defs (a test fails while stale).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m generators.metrics_doc
+
 test: lint typecheck pytest
 
 # Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml

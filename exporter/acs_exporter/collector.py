@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from acs_exporter.families import with_current_lag
+from acs_exporter.metric_defs import sample_name
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
 
@@ -39,9 +40,9 @@ def to_metric(family: Family) -> Metric:
     # Counters and gauges only ever hold floats; histograms are handled apart.
     scalars = cast(tuple[tuple[tuple[str, ...], float], ...], family.samples)
     if family.kind == "counter":
-        sample_name = family.name + "_total"
+        counter = sample_name(family.name, family.kind)
         metric.samples = [
-            Sample(sample_name, dict(zip(names, labels, strict=True)), value, None, None)
+            Sample(counter, dict(zip(names, labels, strict=True)), value, None, None)
             for labels, value in scalars
         ]
     elif family.kind == "histogram":

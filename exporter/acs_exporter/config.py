@@ -34,6 +34,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from acs_exporter import safeyaml
 from acs_exporter.input_error import InputError, InputProblem
+from acs_exporter.metric_defs import CALL_ENDS, CATEGORY_DISAGREEMENTS
 from acs_exporter.redact import dotted, is_secret_key, mask_text
 from acs_exporter.safeyaml import Location
 from acs_exporter.settings_types import (
@@ -121,7 +122,7 @@ EXTRA_LABELS: tuple[str, ...] = get_args(ExtraLabel)
 class MetricsSettings(_Section):
     extra_labels: list[ExtraLabel] = Field(
         default_factory=list,
-        description="Extra labels on acs_call_ends_total, from the allow-list.",
+        description=f"Extra labels on {CALL_ENDS.sample}, from the allow-list.",
     )
     max_series: int = Field(
         2000,
@@ -133,7 +134,7 @@ class MetricsSettings(_Section):
         "catalog",
         description=(
             "Which verdict sets `category` when a documented row and the service's "
-            "ResultCategory disagree (acs_call_end_category_disagreements_total counts them)."
+            f"ResultCategory disagree ({CATEGORY_DISAGREEMENTS.sample} counts them)."
         ),
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
+from acs_exporter import metric_defs
 from acs_exporter.aggregate import CategorySource, Delta, LabelPlan, Resolver, summarise
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
@@ -152,7 +153,7 @@ class Exporter:
                 self._warned_fold = True  # once per process: the counter tracks the rest
                 log.warning(
                     "cardinality guard reached: labels of new series are counted as other "
-                    "(category kept, acs_exporter_folded_records_total says which); raise "
+                    f"(category kept, {metric_defs.FOLDED_RECORDS.sample} says which); raise "
                     "metrics.max_series to see them",
                     extra={"source": source, "max_series": self._max_series},
                 )

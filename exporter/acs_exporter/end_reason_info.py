@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from acs_exporter.aggregate import CALL_ENDS, MALFORMED, MEDIA_RESULTS, NO_SUBCODE, OTHER
 from acs_exporter.catalog import Catalog, Domain, MalformedCode, Resolution
+from acs_exporter.metric_defs import FOLDED_RECORDS, MALFORMED_END_REASONS
 
 # Which counter a row is for, as its `domain` label.
 VIEWS = {CALL_ENDS: Domain.CALL_END, MEDIA_RESULTS: Domain.CALL_AUTOMATION}
@@ -34,11 +35,11 @@ InfoLabels = tuple[str, str, str, str, str, str, str]
 
 MALFORMED_ADVICE = (
     "The record's value is empty, null or not an integer: the call is counted, its reason "
-    "is unreadable. The source logs where; see acs_exporter_malformed_end_reasons_total."
+    f"is unreadable. The source logs where; see {MALFORMED_END_REASONS.sample}."
 )
 OTHER_ADVICE = (
     "Folded by the cardinality guard: raise metrics.max_series to see these end reasons "
-    "under their own labels (acs_exporter_folded_records_total counts them)."
+    f"under their own labels ({FOLDED_RECORDS.sample} counts them)."
 )
 
 

@@ -18,6 +18,7 @@ from typing import Final, cast
 from prometheus_client import utils
 
 from acs_exporter.families import with_current_lag
+from acs_exporter.metric_defs import END_REASON_INFO, sample_name
 from acs_exporter.snapshot import Family, HistogramValue, Snapshot
 
 TEXT: Final = "text/plain; version=0.0.4; charset=utf-8"
@@ -66,7 +67,7 @@ def _bound(bound: float) -> str:
 # acs_end_reason_info: thousands of long, constant lines that change only when a new end reason
 # is observed (end_reason_info.py hands out the same samples tuple until then). Their text is
 # kept per samples object (held, so its id cannot be reused), one per format.
-INFO_FAMILY: Final = "acs_end_reason_info"
+INFO_FAMILY: Final = END_REASON_INFO.name
 _static_text: dict[tuple[int, str], tuple[object, str]] = {}
 
 
@@ -98,7 +99,7 @@ def _all_samples(family: Family, out: list[str]) -> None:
             out.append(f"{_prefix(family.name + '_count', names, labels)} {_number(value.count)}\n")
             out.append(f"{_prefix(family.name + '_sum', names, labels)} {_number(value.total)}\n")
         return
-    name = family.name + "_total" if family.kind == "counter" else family.name
+    name = sample_name(family.name, family.kind)
     for labels, value in family.samples:
         out.append(f"{_prefix(name, names, labels)} {_number(value)}\n")  # type: ignore[arg-type]
 
@@ -110,7 +111,7 @@ def _families(snapshot: Snapshot, now: float | None) -> tuple[Family, ...]:
 def render_text(snapshot: Snapshot, now: float | None = None) -> str:
     out: list[str] = []
     for family in _families(snapshot, now):
-        name = family.name + "_total" if family.kind == "counter" else family.name
+        name = sample_name(family.name, family.kind)
         kind = "gauge" if family.kind == "info" else family.kind
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
         out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")

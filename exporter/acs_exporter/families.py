@@ -1,23 +1,25 @@
-"""Snapshot families: names, labels and help texts exactly as docs/metrics.md lists them."""
+"""Snapshot families, built from metric_defs (names, kinds, help texts and label names are
+declared there once; this module only computes the samples)."""
 
 from __future__ import annotations
 
 import platform
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from acs_exporter import __version__
+from acs_exporter import metric_defs as defs
 from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, LabelPlan
 from acs_exporter.catalog import Catalog
 from acs_exporter.end_reason_info import EndReasonInfo
+from acs_exporter.metric_defs import OUTCOME_LABELS, MetricDef
 from acs_exporter.snapshot import Family, HistogramValue
-from acs_exporter.state import State
+from acs_exporter.state import SourceCounts, State
 
 POLL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-OUTCOME_LABELS = ("code", "subcode", "category")
-CURSOR_LAG = "acs_exporter_cursor_lag_seconds"
-CURSOR_TIMESTAMP = "acs_exporter_cursor_timestamp_seconds"
+# A sample: label values in label_names order, and the value.
+Sample = tuple[tuple[str, ...], float | HistogramValue]
 
 _HELP = {
     CALL_ENDS: (
@@ -96,7 +98,12 @@ def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[
     return tuple(families)
 
 
-DISAGREEMENT_LABELS = ("code", "subcode", "catalog_category", "service_category")
+def _family(
+    metric: MetricDef, samples: Iterable[Sample], label_names: tuple[str, ...] | None = None
+) -> Family:
+    """`metric`'s family (name, help, kind and labels from metric_defs) with `samples`."""
+    labels = metric.labels if label_names is None else label_names
+    return Family(metric.name, metric.help, metric.kind, labels, tuple(samples))
 
 
 def disagreement_family(state: State, with_source: bool) -> Family:
@@ -109,15 +116,9 @@ def disagreement_family(state: State, with_source: bool) -> Family:
     for (source, key), value in state.disagreements.items():
         labels: tuple[str, ...] = (*key, source) if with_source else key
         samples[labels] = samples.get(labels, 0.0) + value
-    label_names = (*DISAGREEMENT_LABELS, "source") if with_source else DISAGREEMENT_LABELS
-    return Family(
-        "acs_call_end_category_disagreements",
-        "Participant call ends whose documented category (catalog) and ResultCategory "
-        "(service) differ; metrics.category_source decides which one `category` carries.",
-        "counter",
-        label_names,
-        tuple(sorted(samples.items())),
-    )
+    metric = defs.CATEGORY_DISAGREEMENTS
+    label_names = (*metric.labels, "source") if with_source else metric.labels
+    return _family(metric, sorted(samples.items()), label_names)
 
 
 def catalog_info_family(catalog: Catalog | EndReasonInfo, state: State | None = None) -> Family:
@@ -129,25 +130,80 @@ def catalog_info_family(catalog: Catalog | EndReasonInfo, state: State | None = 
         if state is not None
         else set()
     )
-    return Family(
-        "acs_end_reason_info",
-        "What an end reason means (always 1): category, message, advice and the documentation "
-        'page; join on (code, subcode) with domain="call-end" (call ends) or '
-        '"call-automation" (media results).',
-        "gauge",
-        ("code", "subcode", "category", "domain", "message", "advice", "doc_url"),
-        info.samples(observed),
-    )
+    return _family(defs.END_REASON_INFO, info.samples(observed))
 
 
 def build_info_family() -> Family:
-    return Family(
-        "acs_exporter_build_info",
-        "Build information of the running exporter (always 1).",
-        "gauge",
-        ("version", "python_version"),
-        (((__version__, platform.python_version()), 1.0),),
-    )
+    return _family(defs.BUILD_INFO, (((__version__, platform.python_version()), 1.0),))
+
+
+@dataclass(frozen=True)
+class _SelfInputs:
+    """What the self-metrics are computed from, with the per-source views they share."""
+
+    state: State
+    health: Mapping[str, SourceHealth]
+    max_series: int
+    now: float
+    known_rejections: Mapping[str, Sequence[str]]
+    plan: LabelPlan | None
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.health)
+
+    def per_source(self, value: Callable[[str], float | None]) -> tuple[Sample, ...]:
+        """One `source` sample per polled source; None (not known yet) means no sample."""
+        pairs = ((name, value(name)) for name in self.names)
+        return tuple(((name,), v) for name, v in pairs if v is not None)
+
+    def per_reason(self, counts: Callable[[str], Mapping[str, int]]) -> tuple[Sample, ...]:
+        """(`source`, label) samples from a per-source count per label value, in its order."""
+        return tuple(
+            ((name, key), float(n)) for name in self.names for key, n in counts(name).items()
+        )
+
+    def counts(self, name: str) -> SourceCounts:
+        return self.state.sources.get(name) or SourceCounts()
+
+    def polls(self, name: str) -> Mapping[str, int]:
+        return {o: self.health[name].polls.get(o, 0) for o in ("success", "error")}
+
+    def rejections(self, name: str) -> Mapping[str, int]:
+        # Known reasons start at 0, so the rejected-records panel shows 0, not "no data".
+        known = dict.fromkeys(self.known_rejections.get(name, ()), 0)
+        return _sorted(known | dict(self.counts(name).rejected))
+
+    def errors(self, name: str) -> Mapping[str, int]:
+        return _sorted(self.health[name].errors)
+
+    def cursor_timestamps(self) -> tuple[Sample, ...]:
+        return self.per_source(lambda n: self.health[n].watermark)
+
+
+# The self-metrics, in docs/metrics.md's order: each family and how its samples are computed.
+_SELF_METRICS: tuple[tuple[MetricDef, Callable[[_SelfInputs], Iterable[Sample]]], ...] = (
+    # 0 before the first poll ends, so an alert on == 0 also catches a first poll that hangs or
+    # never succeeds.
+    (defs.SOURCE_UP, lambda i: i.per_source(lambda n: float(bool(i.health[n].up)))),
+    (defs.LAST_SUCCESSFUL_POLL, lambda i: i.per_source(lambda n: i.health[n].last_success)),
+    (defs.CURSOR_TIMESTAMP, _SelfInputs.cursor_timestamps),
+    (defs.CURSOR_LAG, lambda i: _lag_samples(i.cursor_timestamps(), i.now)),
+    (defs.POLL_DURATION, lambda i: (((n,), i.health[n].histogram()) for n in i.names)),
+    (defs.POLLS, lambda i: i.per_reason(i.polls)),
+    (defs.RECORDS_READ, lambda i: i.per_source(lambda n: float(i.counts(n).records_read))),
+    (defs.RECORDS_REJECTED, lambda i: i.per_reason(i.rejections)),
+    (defs.QUERY_ERRORS, lambda i: i.per_reason(i.errors)),
+    (defs.UNKNOWN_END_REASONS, lambda i: i.per_source(lambda n: float(i.counts(n).unknown))),
+    (defs.MALFORMED_END_REASONS, lambda i: i.per_source(lambda n: float(i.counts(n).malformed))),
+    (defs.FOLDED_RECORDS, lambda i: _folded_samples(i.state, i.plan)),
+    (defs.SERIES, lambda i: (((), float(len(i.state.series))),)),
+    (defs.SERIES_LIMIT, lambda i: (((), float(i.max_series)),)),
+)
+
+
+def _sorted(counts: Mapping[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
 
 
 def self_families(
@@ -159,143 +215,8 @@ def self_families(
     *,
     plan: LabelPlan | None = None,
 ) -> tuple[Family, ...]:
-    names = sorted(health)
-
-    def per_source(
-        values: Iterable[tuple[str, float | None]],
-    ) -> tuple[tuple[tuple[str, ...], float], ...]:
-        return tuple(((name,), value) for name, value in values if value is not None)
-
-    def counts(name: str) -> tuple[int, int, int]:
-        c = state.sources.get(name)
-        return (c.records_read, c.unknown, c.malformed) if c else (0, 0, 0)
-
-    polls = tuple(
-        ((name, outcome), float(health[name].polls.get(outcome, 0)))
-        for name in names
-        for outcome in ("success", "error")
-    )
-    errors = tuple(
-        ((name, reason), float(n))
-        for name in names
-        for reason, n in sorted(health[name].errors.items())
-    )
-
-    def rejections(name: str) -> dict[str, int]:
-        counted = state.sources[name].rejected if name in state.sources else {}
-        return dict.fromkeys((known_rejections or {}).get(name, ()), 0) | dict(counted)
-
-    rejected = tuple(
-        ((name, reason), float(n))
-        for name in names
-        for reason, n in sorted(rejections(name).items())
-    )
-    series_count = len(state.series)
-    cursor_timestamps = Family(
-        CURSOR_TIMESTAMP,
-        "How far the source has been read: ingestion time of its cursor, Unix seconds.",
-        "gauge",
-        ("source",),
-        per_source((n, health[n].watermark) for n in names),
-    )
-    return (
-        Family(
-            "acs_exporter_source_up",
-            "1 when the last poll of the source succeeded; 0 when it failed or none has "
-            "finished yet.",
-            "gauge",
-            ("source",),
-            # 0 before the first poll ends, so an alert on == 0 also catches a first poll that
-            # hangs or never succeeds.
-            per_source((n, float(bool(health[n].up))) for n in names),
-        ),
-        Family(
-            "acs_exporter_last_successful_poll_timestamp_seconds",
-            "Unix time of the last successful poll of the source.",
-            "gauge",
-            ("source",),
-            per_source((n, health[n].last_success) for n in names),
-        ),
-        cursor_timestamps,
-        Family(
-            CURSOR_LAG,
-            "Now minus the source's cursor: how far behind real time the counts are.",
-            "gauge",
-            ("source",),
-            _lag_samples(cursor_timestamps, now),
-        ),
-        Family(
-            "acs_exporter_poll_duration_seconds",
-            "Time spent in one poll of the source, including the query.",
-            "histogram",
-            ("source",),
-            tuple(((n,), health[n].histogram()) for n in names),
-        ),
-        Family(
-            "acs_exporter_polls",
-            "Polls of the source by outcome (success, error), since the process started.",
-            "counter",
-            ("source", "outcome"),
-            polls,
-        ),
-        Family(
-            "acs_exporter_records_read",
-            "Records read from the source and counted (calls, not query rows).",
-            "counter",
-            ("source",),
-            per_source((n, float(counts(n)[0])) for n in names),
-        ),
-        Family(
-            "acs_exporter_records_rejected",
-            "Records that could not be read at all, by reason; the source logs where.",
-            "counter",
-            ("source", "reason"),
-            rejected,
-        ),
-        Family(
-            "acs_exporter_query_errors",
-            "Failed polls of the source by reason, since the process started.",
-            "counter",
-            ("source", "reason"),
-            errors,
-        ),
-        Family(
-            "acs_exporter_unknown_end_reasons",
-            "Call ends whose end reason the catalog did not know (category Unknown).",
-            "counter",
-            ("source",),
-            per_source((n, float(counts(n)[1])) for n in names),
-        ),
-        Family(
-            "acs_exporter_malformed_end_reasons",
-            "Call ends whose code or subcode was empty, null, negative or not an integer.",
-            "counter",
-            ("source",),
-            per_source((n, float(counts(n)[2])) for n in names),
-        ),
-        Family(
-            "acs_exporter_folded_records",
-            "Records whose value of `label` the cardinality guard replaced by `other` in the "
-            "series of `family` (category kept).",
-            "counter",
-            ("family", "label"),
-            _folded_samples(state, plan),
-        ),
-        Family(
-            "acs_exporter_series",
-            "Distinct outcome series currently exported.",
-            "gauge",
-            (),
-            (((), float(series_count)),),
-        ),
-        Family(
-            "acs_exporter_series_limit",
-            "Configured ceiling on distinct outcome series (metrics.max_series).",
-            "gauge",
-            (),
-            (((), float(max_series)),),
-        ),
-    )
+    inputs = _SelfInputs(state, health, max_series, now, known_rejections or {}, plan)
+    return tuple(_family(metric, samples(inputs)) for metric, samples in _SELF_METRICS)
 
 
 def _folded_samples(
@@ -323,18 +244,17 @@ def with_current_lag(families: Iterable[Family], now: float) -> tuple[Family, ..
     was built with.
     """
     families = tuple(families)
-    samples = _lag_samples(next((f for f in families if f.name == CURSOR_TIMESTAMP), None), now)
-    return tuple(replace(f, samples=samples) if f.name == CURSOR_LAG else f for f in families)
+    timestamps = next((f for f in families if f.name == defs.CURSOR_TIMESTAMP.name), None)
+    samples = _lag_samples(timestamps.samples if timestamps else (), now)
+    return tuple(
+        replace(f, samples=samples) if f.name == defs.CURSOR_LAG.name else f for f in families
+    )
 
 
-def _lag_samples(
-    cursor_timestamps: Family | None, now: float
-) -> tuple[tuple[tuple[str, ...], float], ...]:
-    if cursor_timestamps is None:
-        return ()
+def _lag_samples(cursor_timestamps: Iterable[Sample], now: float) -> tuple[Sample, ...]:
     return tuple(
         (labels, max(0.0, now - value))
-        for labels, value in cursor_timestamps.samples
+        for labels, value in cursor_timestamps
         if isinstance(value, int | float)
     )
 
@@ -343,18 +263,6 @@ def reload_families(successful: bool, success_timestamp: float) -> tuple[Family,
     """As Prometheus names them: whether the last SIGHUP reload worked, and when the
     configuration was last loaded successfully (start-up counts as a load)."""
     return (
-        Family(
-            "acs_exporter_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0).",
-            "gauge",
-            (),
-            (((), 1.0 if successful else 0.0),),
-        ),
-        Family(
-            "acs_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load (start-up or reload).",
-            "gauge",
-            (),
-            (((), success_timestamp),),
-        ),
+        _family(defs.CONFIG_RELOAD_SUCCESSFUL, (((), 1.0 if successful else 0.0),)),
+        _family(defs.CONFIG_RELOAD_SUCCESS_TIMESTAMP, (((), success_timestamp),)),
     )

@@ -16,6 +16,12 @@ from typing import Literal
 Kind = Literal["counter", "gauge", "histogram"]
 
 
+def sample_name(name: str, kind: str) -> str:
+    """The name a family's samples carry: a counter's get `_total` (the OpenMetrics rule that
+    /metrics, the prometheus_client path, OTLP and every query follow; defined here once)."""
+    return f"{name}_total" if kind == "counter" else name
+
+
 @dataclass(frozen=True, slots=True)
 class MetricDef:
     """One family. `name` is the family name; counters are exposed with `_total`."""
@@ -25,11 +31,16 @@ class MetricDef:
     help: str
     labels: tuple[str, ...] = ()
     optional_labels: tuple[str, ...] = ()
+    # docs/metrics.md's "meaning" column (markdown), richer than `help`; generated from here
+    # (generators/metrics_doc.py).
+    doc: str = ""
+    # (label, its values or what they mean): written in parentheses after the label in the doc.
+    label_values: tuple[tuple[str, str], ...] = ()
 
     @property
     def sample(self) -> str:
         """The sample name a query uses: `acs_call_ends_total` for a counter."""
-        return f"{self.name}_total" if self.kind == "counter" else self.name
+        return sample_name(self.name, self.kind)
 
     @property
     def bucket(self) -> str:
@@ -51,6 +62,7 @@ CALL_ENDS = MetricDef(
     "(code, subcode) pair (the catalog's, or the service's: metrics.category_source).",
     OUTCOME_LABELS,
     ("call_type", "endpoint_type", "participant_type", "source"),
+    doc="participant call ends, one per `ACSCallSummary` row",
 )
 MEDIA_RESULTS = MetricDef(
     "acs_call_automation_media_results",
@@ -59,6 +71,7 @@ MEDIA_RESULTS = MetricDef(
     "result code, subcode and category.",
     (*OUTCOME_LABELS, "operation"),
     SOURCE,
+    doc=("Call Automation media operation outcomes, one per `ACSCallAutomationMediaSummary` row"),
 )
 CATEGORY_DISAGREEMENTS = MetricDef(
     "acs_call_end_category_disagreements",
@@ -67,6 +80,10 @@ CATEGORY_DISAGREEMENTS = MetricDef(
     "differ; metrics.category_source decides which one `category` carries.",
     ("code", "subcode", "catalog_category", "service_category"),
     SOURCE,
+    doc=(
+        "participant call ends on which the catalog's documented row and the service's "
+        "`ResultCategory` disagree (see below)"
+    ),
 )
 END_REASON_INFO = MetricDef(
     "acs_end_reason_info",
@@ -75,6 +92,11 @@ END_REASON_INFO = MetricDef(
     'join on (code, subcode) with domain="call-end" (call ends) or "call-automation" (media '
     "results).",
     ("code", "subcode", "category", "domain", "message", "advice", "doc_url"),
+    doc=(
+        "one series per (counter, `code`, `subcode`) an outcome counter can carry; join on "
+        '(`code`, `subcode`) with `domain="call-end"` (call ends) or `domain="call-automation"` '
+        '(media results): see "Joining acs_end_reason_info" below'
+    ),
 )
 
 # --- the exporter itself ------------------------------------------------------------------------
@@ -84,72 +106,106 @@ BUILD_INFO = MetricDef(
     "gauge",
     "Build information of the running exporter (always 1).",
     ("version", "python_version"),
+    doc="build information",
 )
 SOURCE_UP = MetricDef(
     "acs_exporter_source_up",
     "gauge",
     "1 when the last poll of the source succeeded; 0 when it failed or none has finished yet.",
     SOURCE,
+    doc=("1 when the last poll of the source succeeded; 0 when it failed or none has finished yet"),
 )
 LAST_SUCCESSFUL_POLL = MetricDef(
     "acs_exporter_last_successful_poll_timestamp_seconds",
     "gauge",
     "Unix time of the last successful poll of the source.",
     SOURCE,
+    doc="Unix time of the last successful poll",
 )
 CURSOR_TIMESTAMP = MetricDef(
     "acs_exporter_cursor_timestamp_seconds",
     "gauge",
     "How far the source has been read: ingestion time of its cursor, Unix seconds.",
     SOURCE,
+    doc="how far the source has been read (ingestion time)",
 )
 CURSOR_LAG = MetricDef(
     "acs_exporter_cursor_lag_seconds",
     "gauge",
     "Now minus the source's cursor: how far behind real time the counts are.",
     SOURCE,
+    doc="now minus the cursor",
 )
 POLL_DURATION = MetricDef(
     "acs_exporter_poll_duration_seconds",
     "histogram",
     "Time spent in one poll of the source, including the query.",
     SOURCE,
+    doc="time spent in one poll",
 )
 POLLS = MetricDef(
     "acs_exporter_polls",
     "counter",
     "Polls of the source by outcome (success, error), since the process started.",
     ("source", "outcome"),
+    doc="polls",
+    label_values=(("outcome", "`success`, `error`"),),
 )
 RECORDS_READ = MetricDef(
     "acs_exporter_records_read",
     "counter",
     "Records read from the source and counted (calls, not query rows).",
     SOURCE,
+    doc="records read (before aggregation in the query: calls, not rows)",
 )
 RECORDS_REJECTED = MetricDef(
     "acs_exporter_records_rejected",
     "counter",
     "Records that could not be read at all, by reason; the source logs where.",
     ("source", "reason"),
+    doc="records that could not be read at all",
+    label_values=(
+        (
+            "reason",
+            "`invalid_count` from the daemon on every source: an observation with a negative "
+            "count, which a source or a custom query got wrong; and the reasons of a files "
+            "source, docs/sources.md",
+        ),
+    ),
 )
 QUERY_ERRORS = MetricDef(
     "acs_exporter_query_errors",
     "counter",
     "Failed polls of the source by reason, since the process started.",
     ("source", "reason"),
+    doc="failed polls",
+    label_values=(
+        (
+            "reason",
+            "`throttled`, `server_error`, `timeout`, `connection`, `auth`, `bad_query`, "
+            "`partial`, `truncated` from Log Analytics; `record_file` from the simulator when "
+            "it cannot append to its `record_file`; `bad_cursor` from any source when its saved "
+            "cursor in the checkpoint is damaged or was written by another source type or a "
+            "newer release (the poll fails, nothing is counted and the cursor is not reset: fix "
+            "or delete that source's checkpoint entry); and from the daemon: `checkpoint_write` "
+            "when the batch could not be persisted, `internal` for an unexpected error in a "
+            "source",
+        ),
+    ),
 )
 UNKNOWN_END_REASONS = MetricDef(
     "acs_exporter_unknown_end_reasons",
     "counter",
     "Call ends whose end reason the catalog did not know (category Unknown).",
     SOURCE,
+    doc="call ends whose end reason the catalog did not know (category `Unknown`)",
 )
 MALFORMED_END_REASONS = MetricDef(
     "acs_exporter_malformed_end_reasons",
     "counter",
     "Call ends whose code or subcode was empty, null, negative or not an integer.",
     SOURCE,
+    doc="call ends with a malformed code or subcode",
 )
 FOLDED_RECORDS = MetricDef(
     "acs_exporter_folded_records",
@@ -157,22 +213,38 @@ FOLDED_RECORDS = MetricDef(
     "Records whose value of `label` the cardinality guard replaced by `other` in the series of "
     "`family` (category kept).",
     ("family", "label"),
+    doc=(
+        "records whose value of `label` (`code`, `subcode`, `operation`, an extra label) the "
+        f"cardinality guard replaced by `other` in `family` (`{CALL_ENDS.sample}`, "
+        f"`{MEDIA_RESULTS.sample}`)"
+    ),
 )
-SERIES = MetricDef("acs_exporter_series", "gauge", "Distinct outcome series currently exported.")
+SERIES = MetricDef(
+    "acs_exporter_series",
+    "gauge",
+    "Distinct outcome series currently exported.",
+    doc="distinct outcome series currently exported",
+)
 SERIES_LIMIT = MetricDef(
     "acs_exporter_series_limit",
     "gauge",
     "Configured ceiling on distinct outcome series (metrics.max_series).",
+    doc="the configured ceiling on those series",
 )
 CONFIG_RELOAD_SUCCESSFUL = MetricDef(
     "acs_exporter_config_last_reload_successful",
     "gauge",
     "Whether the last configuration reload attempt was successful (1) or not (0).",
+    doc=(
+        "1 when the last SIGHUP reload applied the configuration, 0 when it was rejected (the "
+        "previous one keeps running); 1 from start-up"
+    ),
 )
 CONFIG_RELOAD_SUCCESS_TIMESTAMP = MetricDef(
     "acs_exporter_config_last_reload_success_timestamp_seconds",
     "gauge",
     "Unix time of the last successful configuration load (start-up or reload).",
+    doc="Unix time of the last successful configuration load (start-up or reload)",
 )
 
 # Everything above, in the order docs/metrics.md lists it.

@@ -46,6 +46,7 @@ from opentelemetry.sdk.resources import Resource
 
 from acs_exporter import __version__
 from acs_exporter.families import with_current_lag
+from acs_exporter.metric_defs import sample_name
 from acs_exporter.redact import mask_url
 from acs_exporter.snapshot import Family, Snapshot
 
@@ -59,7 +60,7 @@ CARDINALITY_LIMIT = 1_000_000
 def otel_name(family: Family) -> str | None:
     """The OpenTelemetry instrument name for a family; None for families not pushed."""
     if family.kind == "counter":
-        return family.name.removesuffix("_total") + "_total"
+        return sample_name(family.name.removesuffix("_total"), family.kind)
     if family.kind == "info":
         return family.name if family.name.endswith("_info") else family.name + "_info"
     if family.kind == "gauge":

@@ -15,6 +15,7 @@ from typing import Any
 
 from acs_exporter.aggregate import OTHER, Delta, DisagreementKey, LabelPlan, SeriesKey
 from acs_exporter.guard import SeriesGuard, Values
+from acs_exporter.metric_defs import OUTCOME_LABELS
 from acs_exporter.sources.base import Cursor
 
 # (source name, series key)
@@ -24,8 +25,8 @@ DisagreementStateKey = tuple[str, DisagreementKey]
 # (family, label) -> call ends (or media results) whose value of that label was folded
 FoldedLabels = Mapping[tuple[str, str], int]
 
-# The labels of an outcome series before its extra labels; the category alone is not data.
-OUTCOME_LABELS = ("code", "subcode", "category")
+# The labels of an outcome series before its extra labels (metric_defs.OUTCOME_LABELS); the
+# category alone is not data.
 _OUTCOME_FOLDABLE = (True, True, False)
 
 

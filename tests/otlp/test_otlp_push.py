@@ -248,3 +248,40 @@ def test_standard_environment_variables_apply(
     pusher.shutdown()
     assert receiver.headers[0]["content-encoding"] == "gzip"
     assert "acs_call_ends_total" in metrics_of(receiver.requests[0])
+
+
+def test_a_real_exporter_snapshot_is_pushed_under_the_names_metric_defs_declares(
+    receiver: Receiver,
+) -> None:
+    """OTLP and /metrics use the same names: every family of metric_defs but the histogram
+    (not pushed, see otlp.py), each under its sample name, with its help as description."""
+    from datetime import UTC, datetime
+
+    from acs_exporter.aggregate import LabelPlan
+    from acs_exporter.catalog import load_catalog
+    from acs_exporter.daemon import Exporter
+    from acs_exporter.metric_defs import ALL
+    from acs_exporter.sources.base import Batch, Observation
+
+    exporter = Exporter(
+        catalog=load_catalog(), source_names=["a", "b"], plan=LabelPlan(call_end_labels=())
+    )
+    batch = Batch(
+        # 487/10003 is documented as Success; the service's verdict disagrees (so the
+        # disagreement counter has a point: OTLP sends no metric without one).
+        call_ends=[Observation("0", "0"), Observation("487", "10003", "UnexpectedServerError")],
+        media_results=[Observation("8500", "0", None, (("operation", "Play"),))],
+        cursor=1,
+        watermark=datetime.now(UTC),
+    )
+    exporter.complete_poll("a", batch, 0.1)
+    pusher = OtlpPusher(
+        exporter.snapshot, endpoint=receiver.url, interval_seconds=60, headers={}, timeout_seconds=5
+    )
+    pusher.push_now()
+    receiver.wait(1)
+    metrics = metrics_of(receiver.requests[0])
+    pushed = [m for m in ALL if m.kind != "histogram"]
+    assert set(metrics) == {m.sample for m in pushed}
+    for metric in pushed:
+        assert metrics[metric.sample].description == metric.help, metric.name

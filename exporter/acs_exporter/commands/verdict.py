@@ -13,9 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.catalog import Catalog, Domain, Provenance, Resolution
 from acs_exporter.catalog.resolver import normalise_category
+from acs_exporter.metric_defs import CATEGORY_DISAGREEMENTS
 from acs_exporter.redact import mask_url, mask_urls
 
-DISAGREEMENTS = "acs_call_end_category_disagreements_total"
+DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 FETCH_TIMEOUT_SECONDS = 10.0
 
 
@@ -40,7 +41,7 @@ class Verdict:
                         "disagrees",
                         f"the service logged {self.logged}: counted as {self.expected} with "
                         f"metrics.category_source: catalog (the default), as {self.logged} "
-                        "with service; acs_call_end_category_disagreements_total counts it",
+                        f"with service; {DISAGREEMENTS} counts it",
                     )
                 )
         if self.seen is not None:
