@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
 from acs_exporter import __version__
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import Catalog, CatalogError, load_catalog
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.config import ConfigError, Settings, split_listen_address
@@ -26,6 +25,7 @@ from acs_exporter.sources.base import Source
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import LabelPlan
 from acs_exporter.web import ExporterHTTPServer
 from acs_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -37,7 +37,7 @@ class StartupError(Exception):
 
 
 def label_plan(settings: Settings) -> LabelPlan:
-    return LabelPlan(call_end_labels=tuple(settings.metrics.extra_labels))
+    return LabelPlan(extra_labels=tuple(settings.metrics.extra_labels))
 
 
 def load_catalog_or_fail(settings: Settings) -> Catalog:

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import orjson
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.state import State
+from acs_exporter.tables import LabelPlan
 
 FORMAT = "acs-exporter-checkpoint"
 VERSION = 1

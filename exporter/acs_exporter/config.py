@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import (
@@ -47,6 +47,7 @@ from acs_exporter.settings_types import (
 from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import ExtraLabel
 
 ENV_PREFIX = "ACS_EXPORTER_"
 ENV_DELIMITER = "__"
@@ -107,10 +108,6 @@ class CatalogSettings(_Section):
     overrides: list[FilePath] = Field(
         default_factory=list, description="Extra catalog YAML files, applied in order."
     )
-
-
-ExtraLabel = Literal["call_type", "endpoint_type", "participant_type"]
-EXTRA_LABELS: tuple[str, ...] = get_args(ExtraLabel)
 
 
 class MetricsSettings(_Section):

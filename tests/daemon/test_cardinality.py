@@ -15,12 +15,13 @@ from pathlib import Path
 import yaml
 from daemon_helpers import samples, start
 
-from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, OTHER, LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, OTHER, Resolver, summarise
 from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.families import self_families
 from acs_exporter.sources.base import Batch, Observation
 from acs_exporter.state import State, StateKey
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 # (code, subcode, category as the shipped catalog resolves it)
 CODES = (("0", "0"), ("487", "10003"), ("480", "10037"), ("500", "1"), ("603", "0"))
@@ -46,7 +47,7 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
     tmp_path: Path,
 ) -> None:
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
     category = categories_of(resolver, Domain.CALL_END)
     expected: Counter[str] = Counter()
     state = State()
@@ -58,7 +59,7 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
             pair = CODES[i % len(CODES)]
             observations.append(Observation(*pair, None, (("call_type", f"type-{b}-{i}"),), 1))
             expected[category[pair]] += 1
-        delta = summarise(Batch(call_ends=observations), resolver, plan)
+        delta = summarise(Batch({CALL_SUMMARY: observations}), resolver, plan)
         state = state.apply("files", delta, {"batch": b}, LIMIT)
         if b == 0:
             early = dict(state.series)
@@ -101,7 +102,7 @@ def test_a_million_distinct_operation_names_fold_without_any_configuration() -> 
             observations.append(Observation(*pair, None, (("operation", f"Op{b}x{i}"),), 1))
             expected[category[pair]] += 1
         state = state.apply(
-            "la", summarise(Batch(media_results=observations), resolver, plan), None, LIMIT
+            "la", summarise(Batch({MEDIA_SUMMARY: observations}), resolver, plan), None, LIMIT
         )
     assert len(state.series) <= BOUND
     assert category_totals(state, MEDIA_RESULTS) == expected
@@ -110,11 +111,11 @@ def test_a_million_distinct_operation_names_fold_without_any_configuration() -> 
 
 def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
 
     def batch(*rows: tuple[str, str, str, int]) -> Batch:
         return Batch(
-            call_ends=[Observation(c, s, None, (("call_type", t),), n) for c, s, t, n in rows]
+            {CALL_SUMMARY: [Observation(c, s, None, (("call_type", t),), n) for c, s, t, n in rows]}
         )
 
     fillers = [("500", "1", f"Fill{i}", 1) for i in range(18)]
@@ -151,13 +152,15 @@ def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
 def test_a_label_value_too_long_to_export_is_other_even_below_the_limit() -> None:
     # The series count alone does not bound a scrape: 2000 series of a 500 KB call type would.
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
     huge = "x" * 500_000
     observations = [
         Observation("0", "0", None, (("call_type", huge + str(i)),), 1) for i in range(3)
     ]
     observations.append(Observation("0", "0", None, (("call_type", "x" * 256),), 1))
-    state = State().apply("s", summarise(Batch(call_ends=observations), resolver, plan), None, 2000)
+    state = State().apply(
+        "s", summarise(Batch({CALL_SUMMARY: observations}), resolver, plan), None, 2000
+    )
     success = resolver.resolve("0", "0", None, Domain.CALL_END).category
     assert {key: v for (_s, key), v in state.series.items()} == {
         (CALL_ENDS, "0", "0", success, (OTHER,)): 3,
@@ -167,7 +170,7 @@ def test_a_label_value_too_long_to_export_is_other_even_below_the_limit() -> Non
 
 
 def test_the_folding_counter_is_exported_by_family_and_label_from_zero() -> None:
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
     state = State(folded_labels={(CALL_ENDS, "call_type"): 3})
     families = {f.name: f for f in self_families(state, {}, 10, 0.0, plan=plan)}
     folded = families["acs_exporter_folded_records"]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from daemon_helpers import samples
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
 from acs_exporter.reasons import DAEMON_REJECTIONS, known_reasons
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 ROW = re.compile(
@@ -36,13 +36,15 @@ def test_exported_families_match_the_documentation() -> None:
     exporter = Exporter(
         catalog=load_catalog(),
         source_names=["a", "b"],
-        plan=LabelPlan(call_end_labels=("call_type", "endpoint_type", "participant_type")),
+        plan=LabelPlan(extra_labels=("call_type", "endpoint_type", "participant_type")),
     )
     exporter.complete_poll(
         "a",
         Batch(
-            call_ends=[Observation("0", "0")],
-            media_results=[Observation("8500", "0", None, (("operation", "Play"),))],
+            {
+                CALL_SUMMARY: [Observation("0", "0")],
+                MEDIA_SUMMARY: [Observation("8500", "0", None, (("operation", "Play"),))],
+            },
             rejected={"invalid_json": 1},
             cursor=1,
             watermark=datetime.now(UTC),
@@ -164,7 +166,7 @@ def test_an_observation_with_a_negative_count_is_rejected_not_dropped() -> None:
         known_reasons={"la": known_reasons("log_analytics")},
     )
     batch = Batch(
-        call_ends=[Observation("0", "0", None, (), -3), Observation("0", "0", None, (), 2)]
+        {CALL_SUMMARY: [Observation("0", "0", None, (), -3), Observation("0", "0", None, (), 2)]}
     )
     exporter.complete_poll("la", batch, 0.1)
     text = render_text(exporter.snapshot())

@@ -65,9 +65,10 @@ def test_invalid_source_settings_name_the_field(
 def test_continues_from_the_checkpoint_cursor(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kusto: KustoChecker
 ) -> None:
-    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.aggregate import Delta
     from acs_exporter.checkpoint import Checkpoint
     from acs_exporter.state import State
+    from acs_exporter.tables import LabelPlan
 
     ws = "11111111-1111-1111-1111-111111111111"
     watermark = "2026-11-25T09:00:00.1234567Z"

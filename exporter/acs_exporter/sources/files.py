@@ -39,6 +39,7 @@ from acs_exporter.sources.formats.loganalytics_json import (
     parse_document,
     read_loganalytics_json,
 )
+from acs_exporter.tables import LogTable
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,7 @@ class _FetchState:
     """What one fetch accumulates across files."""
 
     budget: int
-    call_ends: Counter[Observation] = field(default_factory=Counter)
-    media_results: Counter[Observation] = field(default_factory=Counter)
+    counts: dict[LogTable, Counter[Observation]] = field(default_factory=dict)  # per table
     rejected: Counter[str] = field(default_factory=Counter)
     records: int = 0
     caught_up: bool = True
@@ -198,8 +198,10 @@ class FilesSource:
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
         )
         return Batch(
-            call_ends=[obs._replace(n=n) for obs, n in state.call_ends.items()],
-            media_results=[obs._replace(n=n) for obs, n in state.media_results.items()],
+            observations={
+                table: [obs._replace(n=n) for obs, n in counts.items()]
+                for table, counts in state.counts.items()
+            },
             rejected=dict(state.rejected),
             cursor=batch_cursor,
             watermark=watermark,
@@ -375,8 +377,8 @@ class FilesSource:
             )
         entry.offset, entry.line = result.offset, result.line
         entry.complete = result.offset >= total
-        state.call_ends.update(result.call_ends)
-        state.media_results.update(result.media_results)
+        for table, counts in result.counts.items():
+            state.counts.setdefault(table, Counter()).update(counts)
         state.records += result.records
         state.budget -= result.records
         if not result.at_end:

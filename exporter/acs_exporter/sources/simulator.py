@@ -37,11 +37,12 @@ from acs_exporter.sources.scenarios import (
     PROFILES,
     SERVER_ERROR_REASONS,
     Reason,
-    Table,
+    WeightedReasons,
     reason_table,
     server_error_share,
 )
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class Simulator:
         self._settings = settings
         self._clock = clock
         self._tail = _catalog_tail(catalog)
-        self._tables: dict[tuple[str, float], Table] = {}
+        self._tables: dict[tuple[str, float], WeightedReasons] = {}
         self._profiles = tuple(p for p, _ in PROFILES)
         self._profile_cum = tuple(accumulate(w for _, w in PROFILES))
         self._record: IO[bytes] | None = None
@@ -195,8 +196,10 @@ class Simulator:
         caught_up = end >= target
         watermark = now if caught_up else float(end)
         return Batch(
-            call_ends=[obs._replace(n=n) for obs, n in counts.items()],
-            media_results=[obs._replace(n=n) for obs, n in media.items()],
+            observations={
+                CALL_SUMMARY: [obs._replace(n=n) for obs, n in counts.items()],
+                MEDIA_SUMMARY: [obs._replace(n=n) for obs, n in media.items()],
+            },
             cursor=state.to_cursor(),
             watermark=datetime.fromtimestamp(watermark, UTC),
             caught_up=caught_up,
@@ -240,7 +243,7 @@ class Simulator:
             state.time_scale = settings.time_scale
         return state
 
-    def _table(self, mix: str, share: float) -> Table:
+    def _table(self, mix: str, share: float) -> WeightedReasons:
         key = (mix, share)
         table = self._tables.get(key)
         if table is None:

@@ -66,7 +66,9 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Table:
+class QueryResult:
+    """The primary table of a query's answer: its column names and rows."""
+
     columns: tuple[str, ...]
     rows: list[list[Any]]
 
@@ -101,7 +103,7 @@ class QueryRunner:
         self.server_timeout = server_timeout
         self._slots = query_slots(credential)
 
-    def query(self, target: Target, kql: str, timespan: str | None) -> Table:
+    def query(self, target: Target, kql: str, timespan: str | None) -> QueryResult:
         # Only documented fields: `workspaces` (a list of ids) only when there are others to
         # add; never null, and never on a resource-scoped query.
         body: dict[str, object] = {"query": kql, "timespan": timespan}
@@ -128,7 +130,7 @@ class QueryRunner:
             except AzureError as error:
                 raise errors.from_exception(error, where=where) from error
         if response.status_code == 204:  # the workspace has no data at all
-            return Table((), [])
+            return QueryResult((), [])
         if response.status_code != 200:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
@@ -136,7 +138,7 @@ class QueryRunner:
         return parse(payload, where=where, headers=dict(response.headers))
 
 
-def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> Table:
+def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> QueryResult:
     """The primary table of a response body; a malformed body is a `server_error` naming what
     was wrong and where (nothing is counted, so the next poll re-reads the window)."""
     try:
@@ -185,7 +187,7 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
         )
     if len(rows) >= ROW_LIMIT:
         raise errors.Truncated(f"{len(rows)} rows: at the service's row limit")
-    return Table(columns, rows)
+    return QueryResult(columns, rows)
 
 
 def _column_names(table: dict[str, Any], where: str) -> tuple[str, ...]:

@@ -20,11 +20,8 @@ from acs_exporter.settings_types import (
     WorkspaceId,
     between,
 )
+from acs_exporter.tables import EXTRA_LABELS, ExtraLabel, TableName
 
-Table = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
-# Columns of ACSCallSummary that may become labels (the `metrics.extra_labels` allow-list).
-Label = Literal["call_type", "endpoint_type", "participant_type"]
-LABELS: tuple[Label, ...] = ("call_type", "endpoint_type", "participant_type")
 # Log Analytics keeps data for at most two years (interactive retention).
 RETENTION = timedelta(days=730)
 SafetyLag = Annotated[timedelta, READ_DURATION, between(timedelta(0), DAY)]
@@ -59,13 +56,13 @@ class LogAnalyticsSettings(BaseModel):
     audience: str | None = Field(
         None, description="Token audience; defaults to the endpoint (set it for sovereign clouds)."
     )
-    tables: list[Table] = Field(default_factory=lambda: list[Table](["ACSCallSummary"]))
+    tables: list[TableName] = Field(default_factory=lambda: list[TableName](["ACSCallSummary"]))
     mode: Literal["aggregated", "raw"] = "aggregated"
     poll_interval: PollInterval = timedelta(seconds=60)
     safety_lag: SafetyLag = timedelta(minutes=2)
     max_window: MaxWindow = timedelta(hours=1)
     # --- additions of the Log Analytics issue ---
-    extra_labels: list[Label] = Field(
+    extra_labels: list[ExtraLabel] = Field(
         default_factory=list,
         description="ACSCallSummary columns to group by (normally copied from "
         "`metrics.extra_labels` by the daemon).",
@@ -111,7 +108,7 @@ class LogAnalyticsSettings(BaseModel):
 
     def with_labels(self, metric_labels: Sequence[str]) -> LogAnalyticsSettings:
         """These settings grouping also by `metrics.extra_labels` (what the daemon exports)."""
-        allowed = set(LABELS)
+        allowed = set(EXTRA_LABELS)
         labels = sorted({*self.extra_labels, *(x for x in metric_labels if x in allowed)})
         return self.model_copy(update={"extra_labels": labels})
 

@@ -32,15 +32,16 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
+from acs_exporter import tables
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
     MAX_CONCURRENT_QUERIES,
+    QueryResult,
     QueryRunner,
-    Table,
     Target,
 )
-from acs_exporter.sources.loganalytics.kql import CALL_SUMMARY, QuerySpec, Window, timespan
+from acs_exporter.sources.loganalytics.kql import QuerySpec, Window, timespan
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.timestamps import (
     TICKS_PER_SECOND,
@@ -53,6 +54,7 @@ from acs_exporter.sources.loganalytics.timestamps import (
     ticks_from_datetime,
     ticks_from_timedelta,
 )
+from acs_exporter.tables import LogTable
 
 log = logging.getLogger(__name__)
 
@@ -152,21 +154,19 @@ class LogAnalyticsSource:
             failed.cursor = keep_planned_starts(positions, jobs)
             raise failed
 
-        call_ends: list[Observation] = []
-        media: list[Observation] = []
+        observations: dict[LogTable, list[Observation]] = {}
         caught_up = True
         records = 0
         for job, result in zip(jobs, results, strict=True):
-            table_positions = positions.setdefault(job.table_spec.table, {})
+            table = job.table_spec.table
+            table_positions = positions.setdefault(table.name, {})
             if job.target.key.startswith(WORKSPACE_PREFIX):
                 # One workspace query per source: the position of an earlier workspace list
                 # (another first workspace) was carried over to this one and must not linger.
                 for key in [k for k in table_positions if k.startswith(WORKSPACE_PREFIX)]:
                     del table_positions[key]
             table_positions[job.target.key] = format_ticks(result.watermark)
-            (call_ends if job.table_spec.table == CALL_SUMMARY else media).extend(
-                result.observations
-            )
+            observations.setdefault(table, []).extend(result.observations)
             records += result.records
             if not result.complete or job.window.end < end:
                 caught_up = False
@@ -181,8 +181,7 @@ class LogAnalyticsSource:
                 "" if caught_up else " (catching up)",
             )
         return Batch(
-            call_ends=call_ends,
-            media_results=media,
+            observations=observations,
             cursor=dump_cursor(positions),
             watermark=datetime_from_ticks(oldest),
             caught_up=caught_up,
@@ -222,7 +221,7 @@ class LogAnalyticsSource:
         result.complete = complete
         return result
 
-    def _observations(self, spec: QuerySpec, table: Table, target: Target) -> JobResult:
+    def _observations(self, spec: QuerySpec, table: QueryResult, target: Target) -> JobResult:
         result = JobResult()
         if not table.rows:
             return result
@@ -241,7 +240,7 @@ class LogAnalyticsSource:
         except (InvalidTimestamp, TypeError, AttributeError):
             raise _bad_timestamp(target, spec, rows, ingested_at) from None
         result.watermark = parse_ticks(watermark) if watermark else 0
-        dims: list[str] = [*spec.labels] if spec.table == CALL_SUMMARY else ["operation"]
+        dims = spec.dimension_labels
         if spec.mode == "aggregated":
             key_index = index[:-2]
             count_index = index[-2]
@@ -279,8 +278,10 @@ class LogAnalyticsSource:
         return result
 
     @staticmethod
-    def _observation(spec: QuerySpec, key: list[object], dims: list[str], n: int) -> Observation:
-        if spec.table == CALL_SUMMARY:
+    def _observation(
+        spec: QuerySpec, key: list[object], dims: tuple[str, ...], n: int
+    ) -> Observation:
+        if spec.has_category:
             code, subcode, category, *labels = key
             service_category = category if isinstance(category, str) and category else None
         else:
@@ -361,10 +362,12 @@ def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
 
 def specs_for(settings: LogAnalyticsSettings) -> tuple[QuerySpec, ...]:
     labels = tuple(sorted(set(settings.extra_labels)))
-    return tuple(
-        QuerySpec(table, settings.mode, labels if table == CALL_SUMMARY else ())
-        for table in settings.tables
-    )
+    specs = []
+    for name in settings.tables:
+        table = tables.by_name(name)
+        own = tuple(label for label in labels if label in table.labels(labels))
+        specs.append(QuerySpec(table, settings.mode, own))
+    return tuple(specs)
 
 
 def window_end(settings: LogAnalyticsSettings, now: datetime) -> int:
@@ -380,7 +383,7 @@ def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> 
     jobs = []
     for spec in specs_for(settings):
         for target in targets_for(settings):
-            saved = saved_position(positions.get(spec.table, {}), target)
+            saved = saved_position(positions.get(spec.table.name, {}), target)
             start = parse_ticks(saved) if saved is not None else first_start
             # A clock that stepped back leaves the window empty rather than inverted.
             window = Window(start, max(start, min(end, start + span)))
@@ -396,7 +399,9 @@ def keep_planned_starts(positions: dict[str, dict[str, str]], jobs: Sequence[Job
         return None
     kept = {table: dict(targets) for table, targets in positions.items()}
     for job in planned:
-        kept.setdefault(job.table_spec.table, {})[job.target.key] = format_ticks(job.window.start)
+        kept.setdefault(job.table_spec.table.name, {})[job.target.key] = format_ticks(
+            job.window.start
+        )
     return dump_cursor(kept)
 
 
