@@ -23,9 +23,10 @@ from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.config import MetricsSettings
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
-from acs_exporter.metric_defs import MetricDef
+from acs_exporter.metric_defs import OUTCOME_LABELS, MetricDef
 from acs_exporter.sources.files import FilesSource
 from acs_exporter.sources.files_settings import FilesSettings
+from acs_exporter.sources.formats.detect import detect_format
 from acs_exporter.sources.loganalytics.kql import QuerySpec, Window
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.state import State
@@ -250,3 +251,17 @@ def _enums(node: object) -> list[list[str]]:
     if isinstance(node, list):
         return [e for item in node for e in _enums(item)]
     return []
+
+
+def test_a_csv_is_recognised_by_the_new_tables_end_code_column(
+    client_operations: LogTable,
+) -> None:
+    # No `.csv` name and no TimeGenerated or Type column: only the end-code column tells.
+    head = b"OperationName,OperationResultCode\nJoin,0\n"
+    assert detect_format(head, Path("export.txt")) == "csv"
+
+
+def test_the_metric_definitions_carry_the_tables_labels() -> None:
+    for table in BUILTIN:
+        assert table.metric.labels == (*OUTCOME_LABELS, *(d.label for d in table.fixed))
+        assert table.metric.optional_labels == (*(d.label for d in table.optional), "source")

@@ -62,7 +62,7 @@ AnySourceSettings = SimulatorSettings | FilesSettings | LogAnalyticsSettings
 def build_source(
     settings: AnySourceSettings,
     catalog: Catalog,
-    extra_labels: Sequence[str] = (),
+    plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
     stop: threading.Event | None = None,
 ) -> Source:
     # Imported by name when used: a deployment uses one or two kinds, and the Azure SDK is
@@ -75,10 +75,9 @@ def build_source(
             module = importlib.import_module("acs_exporter.sources.files")
             source = module.FilesSource(settings, stop=stop)
         else:
-            # The query must also group by the labels the metrics carry.
-            settings = settings.with_labels(list(extra_labels))
+            # The query also groups by the labels the plan gives each table's family.
             module = importlib.import_module("acs_exporter.sources.loganalytics.source")
-            source = module.LogAnalyticsSource(settings)
+            source = module.LogAnalyticsSource(settings, plan=plan)
     except ImportError as exc:
         raise StartupError(
             f"source {settings.name!r} (type {settings.type}) is not available in this build: {exc}"
@@ -164,7 +163,7 @@ def serve(
     try:
         for item in source_settings:
             stop = threading.Event()  # set by its poller at shutdown or when a reload retires it
-            source = build_source(item, catalog, settings.metrics.extra_labels, stop)
+            source = build_source(item, catalog, label_plan(settings), stop)
             sources.append((source, item.poll_interval.total_seconds(), stop))
         pusher = build_pusher(settings, exporter)
     except BaseException:
@@ -297,11 +296,11 @@ class Reloader:
         self, wanted: Sequence[AnySourceSettings], catalog: Catalog
     ) -> list[tuple[Source, float, threading.Event]]:
         built: list[tuple[Source, float, threading.Event]] = []
-        labels = self._startup.metrics.extra_labels  # restart-only: the running plan
+        plan = label_plan(self._startup)  # restart-only: the running plan
         try:
             for item in wanted:
                 stop = threading.Event()
-                source = build_source(item, catalog, labels, stop)
+                source = build_source(item, catalog, plan, stop)
                 built.append((source, item.poll_interval.total_seconds(), stop))
         except BaseException:
             for source, _, _ in built:

@@ -12,7 +12,7 @@ adding one definition (and `register` is the one injection point, for tests).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
@@ -209,6 +209,3 @@ class LabelPlan:
         """By checkpoint key; () for a key no registered table has (kept as saved)."""
         table = by_state_key(state_key)
         return () if table is None else self.labels_for(table)
-
-    def tables(self) -> Iterable[LogTable]:
-        return registered()

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from daemon_helpers import samples, start
 
-from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, OTHER, Resolver, summarise
+from acs_exporter.aggregate import OTHER, Resolver, summarise
 from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.families import self_families
@@ -65,7 +65,7 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
             early = dict(state.series)
         assert len(state.series) <= BOUND
     # Every call end still counts, under its own category.
-    assert category_totals(state, CALL_ENDS) == expected
+    assert category_totals(state, CALL_SUMMARY.state_key) == expected
     assert state.sources["files"].records_read == batches * per_batch
     # Series counted before the limit keep their counts; only new values were folded.
     for key, value in early.items():
@@ -75,11 +75,12 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
         v for (_s, (_f, _c, _sub, _cat, extra)), v in state.series.items() if extra == (OTHER,)
     )
     assert folded_call_types >= batches * per_batch - LIMIT
-    assert state.folded_labels[(CALL_ENDS, "call_type")] == folded_call_types
+    assert state.folded_labels[(CALL_SUMMARY.state_key, "call_type")] == folded_call_types
     # Known codes keep their own series even when their call type is folded.
-    assert ("files", (CALL_ENDS, "487", "10003", category[("487", "10003")], (OTHER,))) in (
-        state.series
-    )
+    assert (
+        "files",
+        (CALL_SUMMARY.state_key, "487", "10003", category[("487", "10003")], (OTHER,)),
+    ) in (state.series)
     # The checkpoint stays bounded too, and keeps the folding counts.
     checkpoint = Checkpoint(tmp_path / "state", plan)
     checkpoint.save(state)
@@ -105,8 +106,8 @@ def test_a_million_distinct_operation_names_fold_without_any_configuration() -> 
             "la", summarise(Batch({MEDIA_SUMMARY: observations}), resolver, plan), None, LIMIT
         )
     assert len(state.series) <= BOUND
-    assert category_totals(state, MEDIA_RESULTS) == expected
-    assert state.folded_labels[(MEDIA_RESULTS, "operation")] >= 1_000_000 - LIMIT
+    assert category_totals(state, MEDIA_SUMMARY.state_key) == expected
+    assert state.folded_labels[(MEDIA_SUMMARY.state_key, "operation")] >= 1_000_000 - LIMIT
 
 
 def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
@@ -136,15 +137,15 @@ def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
         return resolver.resolve(code, subcode, None, Domain.CALL_END).category
 
     series = {key: v for (_s, key), v in state.series.items()}
-    assert series[(CALL_ENDS, "0", "0", category("0", "0"), ("P2P",))] == 6
-    assert series[(CALL_ENDS, "0", "0", category("0", "0"), (OTHER,))] == 5
-    assert series[(CALL_ENDS, "487", "10003", category("487", "10003"), (OTHER,))] == 4
-    assert series[(CALL_ENDS, OTHER, OTHER, category("500", "1"), (OTHER,))] == 6
-    assert series[(CALL_ENDS, OTHER, OTHER, category("0", "0"), (OTHER,))] == 7
+    assert series[(CALL_SUMMARY.state_key, "0", "0", category("0", "0"), ("P2P",))] == 6
+    assert series[(CALL_SUMMARY.state_key, "0", "0", category("0", "0"), (OTHER,))] == 5
+    assert series[(CALL_SUMMARY.state_key, "487", "10003", category("487", "10003"), (OTHER,))] == 4
+    assert series[(CALL_SUMMARY.state_key, OTHER, OTHER, category("500", "1"), (OTHER,))] == 6
+    assert series[(CALL_SUMMARY.state_key, OTHER, OTHER, category("0", "0"), (OTHER,))] == 7
     assert state.folded_labels == {
-        (CALL_ENDS, "call_type"): 2 + 3 + 4 + 6 + 7,
-        (CALL_ENDS, "code"): 6 + 7,
-        (CALL_ENDS, "subcode"): 6 + 7,
+        (CALL_SUMMARY.state_key, "call_type"): 2 + 3 + 4 + 6 + 7,
+        (CALL_SUMMARY.state_key, "code"): 6 + 7,
+        (CALL_SUMMARY.state_key, "subcode"): 6 + 7,
     }
     assert state.folded == 2 + 3 + 4 + 6 + 7  # records folded, each once
 
@@ -163,15 +164,15 @@ def test_a_label_value_too_long_to_export_is_other_even_below_the_limit() -> Non
     )
     success = resolver.resolve("0", "0", None, Domain.CALL_END).category
     assert {key: v for (_s, key), v in state.series.items()} == {
-        (CALL_ENDS, "0", "0", success, (OTHER,)): 3,
-        (CALL_ENDS, "0", "0", success, ("x" * 256,)): 1,  # at the length limit: kept
+        (CALL_SUMMARY.state_key, "0", "0", success, (OTHER,)): 3,
+        (CALL_SUMMARY.state_key, "0", "0", success, ("x" * 256,)): 1,  # at the length limit: kept
     }
-    assert state.folded_labels == {(CALL_ENDS, "call_type"): 3}
+    assert state.folded_labels == {(CALL_SUMMARY.state_key, "call_type"): 3}
 
 
 def test_the_folding_counter_is_exported_by_family_and_label_from_zero() -> None:
     plan = LabelPlan(extra_labels=("call_type",))
-    state = State(folded_labels={(CALL_ENDS, "call_type"): 3})
+    state = State(folded_labels={(CALL_SUMMARY.state_key, "call_type"): 3})
     families = {f.name: f for f in self_families(state, {}, 10, 0.0, plan=plan)}
     folded = families["acs_exporter_folded_records"]
     assert folded.label_names == ("family", "label")
@@ -191,7 +192,7 @@ def test_a_checkpoint_from_before_label_folding_keeps_its_folded_pairs(tmp_path:
     data["series"] = [
         {
             "source": "s",
-            "family": CALL_ENDS,
+            "family": CALL_SUMMARY.state_key,
             "code": OTHER,
             "subcode": OTHER,
             "category": "Unknown",
@@ -200,7 +201,7 @@ def test_a_checkpoint_from_before_label_folding_keeps_its_folded_pairs(tmp_path:
         },
         {
             "source": "s",
-            "family": MEDIA_RESULTS,
+            "family": MEDIA_SUMMARY.state_key,
             "code": OTHER,
             "subcode": OTHER,
             "category": "Success",
@@ -213,10 +214,10 @@ def test_a_checkpoint_from_before_label_folding_keeps_its_folded_pairs(tmp_path:
     state = State.from_data(data, plan)
     assert state.folded == 6
     assert state.folded_labels == {
-        (CALL_ENDS, "code"): 4,
-        (CALL_ENDS, "subcode"): 4,
-        (MEDIA_RESULTS, "code"): 2,
-        (MEDIA_RESULTS, "subcode"): 2,
+        (CALL_SUMMARY.state_key, "code"): 4,
+        (CALL_SUMMARY.state_key, "subcode"): 4,
+        (MEDIA_SUMMARY.state_key, "code"): 2,
+        (MEDIA_SUMMARY.state_key, "subcode"): 2,
     }
 
 

@@ -16,7 +16,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, specs_for
 from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan, LogTable
 
 from .conftest import Clock, Factory
@@ -606,12 +606,20 @@ def test_batches_flow_through_the_pipeline_with_labels_and_operation(
     from acs_exporter.catalog import load_catalog
 
     server.add_workspace(WS)
-    settings_labels = LogAnalyticsSettings(type="log_analytics", workspace_ids=[WS]).with_labels(
-        ["call_type", "not_a_column"]
+    # The plan decides which labels each table's query groups by: a label a table lacks
+    # is not asked of it (media summaries have no call_type).
+    settings = LogAnalyticsSettings(
+        type="log_analytics",
+        workspace_ids=[WS],
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"],
     )
-    assert settings_labels.extra_labels == ["call_type"]
+    plan = LabelPlan(extra_labels=("call_type", "not_a_column"))
+    assert [(s.table, s.labels) for s in specs_for(settings, plan)] == [
+        (CALL_SUMMARY, ("call_type",)),
+        (MEDIA_SUMMARY, ()),
+    ]
     source = make_source(
-        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], extra_labels=["call_type"]
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], plan=LabelPlan(("call_type",))
     )
     cursor = start(source)
     t0 = clock.now

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from acs_exporter.config import Settings
     from acs_exporter.sources.base import Cursor
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+    from acs_exporter.tables import LabelPlan
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,13 +57,13 @@ def execute(args: argparse.Namespace) -> int:
     except Exception as exc:  # a checkpoint problem must not hide the queries
         print(f"acs-exporter: ignoring the checkpoint: {exc}", file=sys.stderr)
         cursors = {}
+    from acs_exporter.app import label_plan
+
     now = datetime.now(UTC)
     blocks = [
         block
         for source in sources
-        for block in render_source(
-            source.with_labels(settings.metrics.extra_labels), cursors.get(source.name), now
-        )
+        for block in render_source(source, cursors.get(source.name), now, label_plan(settings))
     ]
     print("\n\n".join(blocks))
     return 0
@@ -78,7 +79,9 @@ def saved_cursors(settings: Settings) -> dict[str, Cursor]:
     return dict(state.cursors)
 
 
-def render_source(source: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[str]:
+def render_source(
+    source: LogAnalyticsSettings, cursor: Cursor, now: datetime, plan: LabelPlan
+) -> list[str]:
     from acs_exporter.sources.loganalytics.source import plan_jobs, targets_for, window_end
     from acs_exporter.sources.loganalytics.timestamps import (
         format_ticks,
@@ -98,7 +101,7 @@ def render_source(source: LogAnalyticsSettings, cursor: Cursor, now: datetime) -
             },
         }
     blocks = []
-    for job in plan_jobs(source, cursor, now):
+    for job in plan_jobs(source, cursor, now, plan):
         where = job.target.describe()
         scope = ""
         if job.target.additional_workspaces:

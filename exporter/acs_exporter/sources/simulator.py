@@ -50,7 +50,6 @@ CURSOR_VERSION = 1
 # Upper bound on call ends per fetch, so catching up after a downtime keeps memory flat.
 MAX_RECORDS_PER_FETCH = 100_000
 # record_file lines of media results carry this `table`; call-end lines carry none.
-MEDIA_TABLE_NAME = "ACSCallAutomationMediaSummary"
 # Share of the documented call-end entries of the catalog (the long tail) in every mix.
 CATALOG_TAIL_SHARE = 0.01
 
@@ -310,7 +309,7 @@ class Simulator:
                 lines += orjson.dumps(_record(obs, n))
                 lines += b"\n"
             for obs, n in new_media.items():
-                lines += orjson.dumps(_record(obs, n) | {"table": MEDIA_TABLE_NAME})
+                lines += orjson.dumps(_record(obs, n) | {"table": MEDIA_SUMMARY.name})
                 lines += b"\n"
             try:
                 if self._record is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -20,7 +19,7 @@ from acs_exporter.settings_types import (
     WorkspaceId,
     between,
 )
-from acs_exporter.tables import EXTRA_LABELS, ExtraLabel, TableName
+from acs_exporter.tables import ExtraLabel, TableName
 
 # Log Analytics keeps data for at most two years (interactive retention).
 RETENTION = timedelta(days=730)
@@ -64,8 +63,8 @@ class LogAnalyticsSettings(BaseModel):
     # --- additions of the Log Analytics issue ---
     extra_labels: list[ExtraLabel] = Field(
         default_factory=list,
-        description="ACSCallSummary columns to group by (normally copied from "
-        "`metrics.extra_labels` by the daemon).",
+        description="ACSCallSummary columns to group by besides those of "
+        "`metrics.extra_labels` (which the query always groups by).",
     )
     time_generated_lookback: Lookback = Field(
         timedelta(days=3),
@@ -105,12 +104,6 @@ class LogAnalyticsSettings(BaseModel):
         if self.safety_lag < timedelta(0) or self.initial_lookback < timedelta(0):
             raise ValueError("safety_lag and initial_lookback must not be negative")
         return self
-
-    def with_labels(self, metric_labels: Sequence[str]) -> LogAnalyticsSettings:
-        """These settings grouping also by `metrics.extra_labels` (what the daemon exports)."""
-        allowed = set(EXTRA_LABELS)
-        labels = sorted({*self.extra_labels, *(x for x in metric_labels if x in allowed)})
-        return self.model_copy(update={"extra_labels": labels})
 
     def effective_server_timeout(self) -> int:
         """Seconds for `Prefer: wait=N`."""

@@ -54,7 +54,7 @@ from acs_exporter.sources.loganalytics.timestamps import (
     ticks_from_datetime,
     ticks_from_timedelta,
 )
-from acs_exporter.tables import LogTable
+from acs_exporter.tables import LabelPlan, LogTable
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,10 @@ class LogAnalyticsSource:
         *,
         credential: TokenCredential | None = None,
         clock: Callable[[], datetime] | None = None,
+        plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
     ) -> None:
         self.settings = settings
+        self.plan = plan
         self._clock = clock or (lambda: datetime.now(UTC))
         self._credential = credential if credential is not None else default_credential()
         verify: str | bool = str(settings.tls_ca_file) if settings.tls_ca_file else True
@@ -118,7 +120,7 @@ class LogAnalyticsSource:
             connection_verify=verify,
         )
         self.targets = targets_for(settings)
-        self.specs = specs_for(settings)
+        self.specs = specs_for(settings, plan)
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
@@ -137,7 +139,7 @@ class LogAnalyticsSource:
     def fetch(self, cursor: Cursor) -> Batch:
         # One reading of the clock: the windows end at `end`, and reaching it is caught up.
         now = self._clock()
-        jobs = plan_jobs(self.settings, cursor, now)
+        jobs = plan_jobs(self.settings, cursor, now, self.plan)
         end = window_end(self.settings, now)
         started = time.monotonic()
         futures = [self._pool.submit(self._run, job) for job in jobs]
@@ -360,13 +362,15 @@ def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
     return tuple(targets)
 
 
-def specs_for(settings: LogAnalyticsSettings) -> tuple[QuerySpec, ...]:
-    labels = tuple(sorted(set(settings.extra_labels)))
+def specs_for(settings: LogAnalyticsSettings, plan: LabelPlan) -> tuple[QuerySpec, ...]:
+    """One query per table, grouped by the opt-in labels the plan gives its family (plus any
+    the source's own `extra_labels` adds), so the counts keep every label they are exposed by."""
     specs = []
     for name in settings.tables:
         table = tables.by_name(name)
-        own = tuple(label for label in labels if label in table.labels(labels))
-        specs.append(QuerySpec(table, settings.mode, own))
+        opt_in = {d.label for d in table.optional}
+        wanted = {*plan.labels_for(table), *settings.extra_labels} & opt_in
+        specs.append(QuerySpec(table, settings.mode, tuple(sorted(wanted))))
     return tuple(specs)
 
 
@@ -374,14 +378,19 @@ def window_end(settings: LogAnalyticsSettings, now: datetime) -> int:
     return ticks_from_datetime(now) - ticks_from_timedelta(settings.safety_lag)
 
 
-def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[Job]:
+def plan_jobs(
+    settings: LogAnalyticsSettings,
+    cursor: Cursor,
+    now: datetime,
+    plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
+) -> list[Job]:
     """The windows a fetch at `now` reads from `cursor`, per table and target."""
     positions = load_cursor(cursor)
     end = window_end(settings, now)
     first_start = end - ticks_from_timedelta(settings.initial_lookback)
     span = ticks_from_timedelta(settings.max_window)
     jobs = []
-    for spec in specs_for(settings):
+    for spec in specs_for(settings, plan):
         for target in targets_for(settings):
             saved = saved_position(positions.get(spec.table.name, {}), target)
             start = parse_ticks(saved) if saved is not None else first_start
