@@ -20,6 +20,7 @@ from tests.loganalytics.kusto import PACKAGE, KustoChecker
 from tests.loganalytics.schemas import TABLES
 
 from acs_exporter.catalog import Domain, load_catalog
+from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.config import MetricsSettings
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
@@ -265,3 +266,52 @@ def test_the_metric_definitions_carry_the_tables_labels() -> None:
     for table in BUILTIN:
         assert table.metric.labels == (*OUTCOME_LABELS, *(d.label for d in table.fixed))
         assert table.metric.optional_labels == (*(d.label for d in table.optional), "source")
+
+
+CHECKPOINTS = ROOT / "tests" / "fixtures" / "checkpoints"
+
+
+def test_a_checkpoint_written_before_tables_py_reads_exactly(tmp_path: Path) -> None:
+    # Written by the exporter before the tables were defined once (call_ends / media_results
+    # keys): read, it gives the same counts, and saved again, the same bytes. An upgrade
+    # neither loses nor double-counts.
+    saved = CHECKPOINTS / "before-tables.json"
+    path = tmp_path / "state.json"
+    path.write_bytes(saved.read_bytes())
+    plan = LabelPlan(extra_labels=("call_type",))
+    state = Checkpoint(path, plan).load()
+    calls = {k[1:]: v for (_, k), v in state.series.items() if k[0] == CALL_SUMMARY.state_key}
+    media = {k[1:]: v for (_, k), v in state.series.items() if k[0] == MEDIA_SUMMARY.state_key}
+    assert calls == {
+        ("0", "0", "Success", ("P2P",)): 5,
+        ("487", "10003", "Success", ("Group",)): 2,  # the catalog's row (category_source)
+        ("malformed", "none", "Unknown", ("",)): 1,
+        ("999", "1", "Unknown", ("",)): 3,
+    }
+    assert media == {("8500", "0", "Unknown", ("Play",)): 4}
+    assert state.sources["files"].records_read == 15
+    Checkpoint(path, plan).save(state)
+    assert path.read_bytes() == saved.read_bytes()
+
+
+def test_the_saved_counts_are_exposed_as_before(tmp_path: Path) -> None:
+    # before-tables.metrics.txt: what the exporter before tables.py served for that checkpoint
+    # (outcome families, their folded-label zeros and the accounting, in order).
+    path = tmp_path / "state.json"
+    path.write_bytes((CHECKPOINTS / "before-tables.json").read_bytes())
+    plan = LabelPlan(extra_labels=("call_type",))
+    exporter = Exporter(
+        catalog=load_catalog(), source_names=["files"], plan=plan, checkpoint=Checkpoint(path, plan)
+    )
+    keep = (
+        "acs_call_",
+        "acs_exporter_folded",
+        "acs_exporter_records",
+        "acs_exporter_unknown",
+        "acs_exporter_malformed",
+        "acs_exporter_series",
+    )
+    keep += tuple(f"# {kind} {k}" for kind in ("HELP", "TYPE") for k in keep)
+    lines = [x for x in render_text(exporter.snapshot()).splitlines() if x.startswith(keep)]
+    expected = (CHECKPOINTS / "before-tables.metrics.txt").read_text().splitlines()
+    assert lines == expected
