@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 from tests.conftest import require_path, require_tool
+from tests.loganalytics.fake_server import FakeCredential, FakeLogAnalytics
 from tests.loganalytics.kusto import PACKAGE, KustoChecker
 from tests.loganalytics.schemas import TABLES
 
@@ -30,6 +31,7 @@ from acs_exporter.sources.files_settings import FilesSettings
 from acs_exporter.sources.formats.detect import detect_format
 from acs_exporter.sources.loganalytics.kql import QuerySpec, Window
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 from acs_exporter.state import State
 from acs_exporter.tables import (
     BUILTIN,
@@ -74,6 +76,7 @@ SCHEMA = (
     ("OsPlatform", "string"),
     ("Type", "string"),
 )
+WS = "11111111-2222-3333-4444-555555555555"
 WINDOW = Window.from_text("2026-11-25T10:00:00.1234567Z", "2026-11-25T10:05:00.0000000Z")
 
 
@@ -315,3 +318,44 @@ def test_the_saved_counts_are_exposed_as_before(tmp_path: Path) -> None:
     lines = [x for x in render_text(exporter.snapshot()).splitlines() if x.startswith(keep)]
     expected = (CHECKPOINTS / "before-tables.metrics.txt").read_text().splitlines()
     assert lines == expected
+
+
+def test_the_log_analytics_source_queries_and_reads_the_new_table(
+    kusto: KustoChecker, client_operations: LogTable
+) -> None:
+    now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    clock = [now]
+    with FakeLogAnalytics(kusto, clock=lambda: clock[0]) as server:
+        server.add_workspace(WS)
+        settings = LogAnalyticsSettings(
+            type="log_analytics",
+            workspace_ids=[WS],
+            endpoint=server.url,
+            tls_ca_file=server.ca_file,
+            mode="raw",
+        )
+        # `tables:` accepts the shipped tables only: a test table is set past validation.
+        settings = settings.model_copy(update={"tables": [client_operations.name]})
+        plan = LabelPlan(extra_labels=("platform",))
+        source = LogAnalyticsSource(
+            settings, credential=FakeCredential(), clock=lambda: clock[0], plan=plan
+        )
+        try:
+            cursor = source.fetch(None).cursor
+            row = {
+                "TimeGenerated": now,
+                "OperationName": "Join",
+                "OperationResultCode": "500",
+                "OsPlatform": "iOS",
+                "_IngestedAt": now + timedelta(seconds=1),
+            }
+            server.add_records(WS, client_operations.name, [row, row])
+            clock[0] = now + timedelta(minutes=3)
+            batch = source.fetch(cursor)
+        finally:
+            source.close()
+    assert [(o.code, o.subcode, o.dimensions, o.n) for o in batch.of(client_operations)] == [
+        ("500", None, (("operation", "Join"), ("platform", "iOS")), 2)
+    ]
+    assert isinstance(batch.cursor, dict)
+    assert client_operations.name in str(batch.cursor)

@@ -57,7 +57,8 @@ class KustoChecker:
         self._schema = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
             "w", suffix=".json", delete=False
         )
-        json.dump({"database": database, "tables": dict(tables)}, self._schema)
+        self.tables = dict(tables)  # the schema it checks against (the fake server's tables)
+        json.dump({"database": database, "tables": self.tables}, self._schema)
         self._schema.close()
         self._process = subprocess.Popen(
             [node, str(SCRIPT), self._schema.name],
