@@ -353,7 +353,8 @@ def poll_once(
                 "polled",
                 extra={
                     "source": name,
-                    **{t.state_key: len(obs) for t, obs in batch.observations.items()},
+                    # Distinct observations per table, by table name.
+                    "observations": {t.name: len(o) for t, o in batch.observations.items()},
                     "caught_up": batch.caught_up,
                 },
             )
