@@ -18,6 +18,7 @@ from pathlib import Path
 
 from acs_exporter.sources.base import Cursor
 from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.tables import CALL_SUMMARY
 from bench.result import Result
 
 RECORDS = 100_000
@@ -86,7 +87,7 @@ def drain(path: Path) -> int:
     records = 0
     while True:
         batch = source.fetch(cursor)
-        records += sum(o.n for o in batch.call_ends)
+        records += sum(o.n for o in batch.of(CALL_SUMMARY))
         cursor = batch.cursor
         if batch.caught_up:
             return records

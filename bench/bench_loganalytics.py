@@ -25,13 +25,14 @@ from tests.loganalytics.fake_server import FakeCredential, FakeLogAnalytics
 from tests.loganalytics.kusto import PACKAGE, KustoChecker
 from tests.loganalytics.schemas import TABLES
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
 from acs_exporter.sources.base import Batch
 from acs_exporter.sources.loganalytics.kql import timespan
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, plan_jobs
 from acs_exporter.sources.loganalytics.timestamps import datetime_from_ticks, parse_ticks
+from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.result import Result
 
 WS = "bench-0000-0000-0000-000000000000"
@@ -128,13 +129,13 @@ def _poll(source: LogAnalyticsSource, resolver: Resolver, plan: LabelPlan) -> Ba
 
 def _raw_mode(kusto: KustoChecker) -> list[Result]:
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=tuple(LABELS))
+    plan = LabelPlan(extra_labels=tuple(LABELS))
     with FakeLogAnalytics(kusto, clock=lambda: NOW, cache_responses=True) as server:
         _fill(server, 100_000)
         source = _source(server, "raw")
         try:
             batch = _poll(source, resolver, plan)  # warm: the server caches the response
-            rows = sum(o.n for o in batch.call_ends)
+            rows = sum(o.n for o in batch.of(CALL_SUMMARY))
             assert rows == 100_000, rows
             job = plan_jobs(source.settings, None, NOW)[0]
             lookback = source.settings.time_generated_lookback
@@ -181,7 +182,7 @@ def _raw_bytes(server: FakeLogAnalytics, kql: str, span: str) -> bytes:
 
 def _aggregated_mode(kusto: KustoChecker) -> list[Result]:
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=tuple(LABELS))
+    plan = LabelPlan(extra_labels=tuple(LABELS))
     name = "loganalytics aggregated"
     timings: dict[int, float] = {}
     rows: dict[int, int] = {}
@@ -191,8 +192,8 @@ def _aggregated_mode(kusto: KustoChecker) -> list[Result]:
             source = _source(server, "aggregated")
             try:
                 batch = _poll(source, resolver, plan)  # warm (server runs the query once)
-                assert sum(o.n for o in batch.call_ends) == calls
-                rows[calls] = len(batch.call_ends)
+                assert sum(o.n for o in batch.of(CALL_SUMMARY)) == calls
+                rows[calls] = len(batch.of(CALL_SUMMARY))
                 timings[calls] = _median(lambda: _poll(source, resolver, plan))  # noqa: B023
             finally:
                 source.close()

@@ -13,10 +13,11 @@ import random
 import statistics
 import time
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
 from acs_exporter.sources.base import Batch, Observation
 from acs_exporter.state import State
+from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.result import Result
 
 RECORDS = 1_000_000
@@ -44,13 +45,13 @@ def make_batch(records: int = RECORDS, seed: int = 1) -> Batch:
     calls = [
         Observation(code, subcode, None, dim) for code, subcode, dim in rng.choices(keys, k=records)
     ]
-    return Batch(call_ends=calls)
+    return Batch({CALL_SUMMARY: calls})
 
 
 def run() -> list[Result]:
     batch = make_batch()
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type", "endpoint_type"))
+    plan = LabelPlan(extra_labels=("call_type", "endpoint_type"))
     timings = []
     for _ in range(RUNS + 1):
         started = time.perf_counter()

@@ -21,12 +21,12 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from acs_exporter import exposition
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.collector import SnapshotCollector
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_openmetrics, render_text
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.result import Result
 
 SERIES = 10_000
@@ -51,10 +51,10 @@ def our_registry(series: int = SERIES) -> tuple[CollectorRegistry, Exporter]:
     exporter = Exporter(
         catalog=load_catalog(),
         source_names=["bench"],
-        plan=LabelPlan(call_end_labels=("call_type",)),
+        plan=LabelPlan(extra_labels=("call_type",)),
         max_series=series,
     )
-    batch = Batch(call_ends=observations(series), cursor=1, watermark=datetime.now(UTC))
+    batch = Batch({CALL_SUMMARY: observations(series)}, cursor=1, watermark=datetime.now(UTC))
     exporter.complete_poll("bench", batch, 0.01)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(exporter.snapshot))

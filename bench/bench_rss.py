@@ -20,11 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.sources.base import Batch
 from acs_exporter.state import State
+from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.bench_render import SERIES, observations
 from bench.result import Result
 
@@ -46,7 +47,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def _seed_checkpoint(path: Path, plan: LabelPlan) -> None:
-    delta = summarise(Batch(call_ends=observations(SERIES)), Resolver(load_catalog()), plan)
+    delta = summarise(Batch({CALL_SUMMARY: observations(SERIES)}), Resolver(load_catalog()), plan)
     Checkpoint(path, plan).save(State().apply("simulator", delta, None, SERIES * 2))
 
 
@@ -59,7 +60,7 @@ def _get(url: str, accept: str) -> int:
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        plan = LabelPlan(call_end_labels=("call_type",))
+        plan = LabelPlan(extra_labels=("call_type",))
         state = directory / "state.ckpt"
         _seed_checkpoint(state, plan)
         config = directory / "config.yaml"

@@ -27,9 +27,8 @@ from acs_exporter.catalog import (
 )
 from acs_exporter.reasons import DaemonRejection
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.tables import LabelPlan, LogTable, registered
 
-CALL_ENDS: Final = "call_ends"
-MEDIA_RESULTS: Final = "media_results"
 log = logging.getLogger("acs_exporter.aggregate")
 
 MALFORMED: Final = "malformed"
@@ -38,7 +37,8 @@ MALFORMED: Final = "malformed"
 NO_SUBCODE: Final = "none"
 OTHER: Final = "other"
 
-# (family, code label, subcode label, category, extra label values in the family's label order)
+# (table's state_key, code label, subcode label, category, extra label values in the plan's
+# order for that table)
 SeriesKey = tuple[str, str, str, str, tuple[str, ...]]
 
 
@@ -54,17 +54,6 @@ class Resolved:
     @property
     def unknown(self) -> bool:
         return self.category == Category.UNKNOWN.value
-
-
-@dataclass(frozen=True)
-class LabelPlan:
-    """Which extra labels each family carries, in order (from `metrics.extra_labels`)."""
-
-    call_end_labels: tuple[str, ...] = ()
-    media_labels: tuple[str, ...] = ("operation",)
-
-    def labels_for(self, family: str) -> tuple[str, ...]:
-        return self.call_end_labels if family == CALL_ENDS else self.media_labels
 
 
 # (code label, subcode label, catalog category, service category) of a call end on which the
@@ -236,44 +225,58 @@ def _hashable(value: object) -> object:
 def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
     delta = Delta(
         rejected=Counter({k: v for k, v in batch.rejected.items() if v}),
-        label_names={family: plan.labels_for(family) for family in (CALL_ENDS, MEDIA_RESULTS)},
+        label_names={t.state_key: plan.labels_for(t) for t in registered()},
     )
-    for family, observations, domain in (
-        (CALL_ENDS, batch.call_ends, Domain.CALL_END),
-        (MEDIA_RESULTS, batch.media_results, Domain.CALL_AUTOMATION),
-    ):
-        if not observations:
-            continue
-        labels = plan.labels_for(family)
-        negative: Counter[RawKey] = Counter()
-        for (code, subcode, service_category, dimensions), n in count_raw(observations, negative):
-            if n <= 0:
-                continue
-            resolved = resolver.resolve(code, subcode, service_category, domain)
-            dims = dict(dimensions) if dimensions else {}
-            extra = tuple(dims.get(label, "") for label in labels)
-            delta.series[(family, resolved.code, resolved.subcode, resolved.category, extra)] += n
-            delta.records_read += n
-            if resolved.unknown and family == CALL_ENDS:
-                delta.unknown += n
-            if resolved.malformed and family == CALL_ENDS:
-                delta.malformed += n
-            if resolved.disagreement is not None and family == CALL_ENDS:
-                catalog_category, service = resolved.disagreement
-                delta.disagreements[
-                    (resolved.code, resolved.subcode, catalog_category, service)
-                ] += n
-        if negative:
-            # Not a number of records: rejected, never dropped in silence.
-            delta.rejected[DaemonRejection.INVALID_COUNT.value] += sum(negative.values())
-            code, subcode, _category, _dims = next(iter(negative))
-            log.warning(
-                "observations with a negative count rejected",
-                extra={
-                    "table": family,
-                    "observations": sum(negative.values()),
-                    "first_code": repr(code),
-                    "first_subcode": repr(subcode),
-                },
-            )
+    for table, observations in batch.observations.items():
+        if observations:
+            _summarise_table(delta, table, observations, resolver, plan.labels_for(table))
     return delta
+
+
+def _summarise_table(
+    delta: Delta,
+    table: LogTable,
+    observations: Sequence[Observation],
+    resolver: Resolver,
+    labels: tuple[str, ...],
+) -> None:
+    family, domain, accounted = table.state_key, table.domain, table.accounted
+    negative: Counter[RawKey] = Counter()
+    for (code, subcode, service_category, dimensions), n in count_raw(observations, negative):
+        if n <= 0:
+            continue
+        resolved = resolver.resolve(code, subcode, service_category, domain)
+        dims = dict(dimensions) if dimensions else {}
+        extra = tuple(dims.get(label, "") for label in labels)
+        delta.series[(family, resolved.code, resolved.subcode, resolved.category, extra)] += n
+        delta.records_read += n
+        if accounted:
+            _account(delta, resolved, n)
+    if negative:
+        _reject_negative(delta, table, negative)
+
+
+def _account(delta: Delta, resolved: Resolved, n: int) -> None:
+    """The unknown / malformed / disagreement self-metrics (tables with `accounted`)."""
+    if resolved.unknown:
+        delta.unknown += n
+    if resolved.malformed:
+        delta.malformed += n
+    if resolved.disagreement is not None:
+        catalog_category, service = resolved.disagreement
+        delta.disagreements[(resolved.code, resolved.subcode, catalog_category, service)] += n
+
+
+def _reject_negative(delta: Delta, table: LogTable, negative: Counter[RawKey]) -> None:
+    # Not a number of records: rejected (reasons.DAEMON_REJECTIONS), never dropped in silence.
+    delta.rejected[DaemonRejection.INVALID_COUNT.value] += sum(negative.values())
+    code, subcode, _category, _dims = next(iter(negative))
+    log.warning(
+        "observations with a negative count rejected",
+        extra={
+            "table": table.state_key,
+            "observations": sum(negative.values()),
+            "first_code": repr(code),
+            "first_subcode": repr(subcode),
+        },
+    )

@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
 from acs_exporter import __version__
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import Catalog, CatalogError, load_catalog
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.config import ConfigError, Settings, split_listen_address
@@ -25,6 +24,7 @@ from acs_exporter.reasons import known_reasons
 from acs_exporter.sources.base import Source
 from acs_exporter.sources.registry import SourceSettings as AnySourceSettings
 from acs_exporter.sources.registry import Wiring, source_type
+from acs_exporter.tables import LabelPlan
 from acs_exporter.web import ExporterHTTPServer
 from acs_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -36,7 +36,7 @@ class StartupError(Exception):
 
 
 def label_plan(settings: Settings) -> LabelPlan:
-    return LabelPlan(call_end_labels=tuple(settings.metrics.extra_labels))
+    return LabelPlan(extra_labels=tuple(settings.metrics.extra_labels))
 
 
 def load_catalog_or_fail(settings: Settings) -> Catalog:
@@ -58,14 +58,14 @@ def load_web_config_or_fail(settings: Settings) -> WebConfig | None:
 def build_source(
     settings: AnySourceSettings,
     catalog: Catalog,
-    extra_labels: Sequence[str] = (),
+    plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
     stop: threading.Event | None = None,
 ) -> Source:
     """The source of a `sources:` entry, by its registry entry's factory (which imports the
     source's module only now)."""
     entry = source_type(settings.type)
     try:
-        return entry.factory(settings, Wiring(catalog, tuple(extra_labels), stop))
+        return entry.factory(settings, Wiring(catalog, plan, stop))
     except ImportError as exc:
         raise StartupError(
             f"source {settings.name!r} (type {settings.type}) is not available in this build: {exc}"
@@ -201,7 +201,7 @@ def build_sources(
     try:
         for item in wanted:
             stop = threading.Event()
-            source = build_source(item, catalog, startup.metrics.extra_labels, stop)
+            source = build_source(item, catalog, label_plan(startup), stop)
             built.append((source, item.poll_interval.total_seconds(), stop))
     except BaseException:
         close_sources(built)

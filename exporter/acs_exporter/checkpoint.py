@@ -20,9 +20,9 @@ from typing import IO, Any
 
 import orjson
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.redact import shorten_repr
 from acs_exporter.state import State
+from acs_exporter.tables import LabelPlan
 
 FORMAT = "acs-exporter-checkpoint"
 VERSION = 1

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
 from pydantic import (
     BaseModel,
@@ -47,6 +47,7 @@ from acs_exporter.settings_types import (
 )
 from acs_exporter.sources import registry
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import ExtraLabel
 from acs_exporter.validation_errors import (
     ErrorDetails,
     Translation,
@@ -113,10 +114,6 @@ class CatalogSettings(_Section):
     overrides: list[FilePath] = Field(
         default_factory=list, description="Extra catalog YAML files, applied in order."
     )
-
-
-ExtraLabel = Literal["call_type", "endpoint_type", "participant_type"]
-EXTRA_LABELS: tuple[str, ...] = get_args(ExtraLabel)
 
 
 class MetricsSettings(_Section):

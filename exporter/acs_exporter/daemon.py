@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from acs_exporter import metric_defs
-from acs_exporter.aggregate import CategorySource, Delta, LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import CategorySource, Delta, Resolver, summarise
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import Catalog
 from acs_exporter.checkpoint import Checkpoint
@@ -36,6 +36,7 @@ from acs_exporter.reasons import DaemonQueryError, KnownReasons
 from acs_exporter.snapshot import Family, Snapshot
 from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
 from acs_exporter.state import State, StateKey
+from acs_exporter.tables import LabelPlan
 
 log = logging.getLogger("acs_exporter.daemon")
 
@@ -353,8 +354,8 @@ def poll_once(
                 "polled",
                 extra={
                     "source": name,
-                    "call_ends": len(batch.call_ends),
-                    "media_results": len(batch.media_results),
+                    # Distinct observations per table, by table name.
+                    "observations": {t.name: len(o) for t, o in batch.observations.items()},
                     "caught_up": batch.caught_up,
                 },
             )

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from acs_exporter.aggregate import CALL_ENDS, MALFORMED, MEDIA_RESULTS, NO_SUBCODE, OTHER
+from acs_exporter import tables
+from acs_exporter.aggregate import MALFORMED, NO_SUBCODE, OTHER
 from acs_exporter.catalog import Catalog, Domain, MalformedCode, Resolution
 from acs_exporter.metric_defs import FOLDED_RECORDS, MALFORMED_END_REASONS
 
-# Which counter a row is for, as its `domain` label.
-VIEWS = {CALL_ENDS: Domain.CALL_END, MEDIA_RESULTS: Domain.CALL_AUTOMATION}
 # Which catalog tables seed each view before anything is observed.
 _SEEDED_BY = {
     Domain.CALL_END: (Domain.CALL_END, Domain.CALLING_SDK, Domain.GENERIC),
@@ -49,9 +48,9 @@ class EndReasonInfo:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
         self._rows: dict[tuple[Domain, str, str], InfoLabels] = {}
-        for view, tables in _SEEDED_BY.items():
+        for view, domains in _SEEDED_BY.items():
             for entry in catalog.entries:
-                if entry.domain in tables and entry.code is not None:
+                if entry.domain in domains and entry.code is not None:
                     sub = NO_SUBCODE if entry.subcode is None else str(entry.subcode)
                     self.row(view, str(entry.code), sub)
         for rule in catalog.rules:  # the rules are the call-end pages'
@@ -72,11 +71,11 @@ class EndReasonInfo:
 
     def rows(self, observed: Iterable[tuple[str, str, str]] = ()) -> list[InfoLabels]:
         """The seeded rows plus one per observed (family, code label, subcode label)."""
-        extra = {
-            self.row(VIEWS[family], code, subcode)
-            for family, code, subcode in observed
-            if family in VIEWS
-        }
+        extra = set()
+        for family, code, subcode in observed:
+            table = tables.by_state_key(family)  # the family's table says its domain
+            if table is not None:
+                extra.add(self.row(table.domain, code, subcode))
         return sorted(set(self._seeded) | extra)
 
     def row(self, view: Domain, code: str, subcode: str) -> InfoLabels:

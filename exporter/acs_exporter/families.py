@@ -10,29 +10,16 @@ from dataclasses import dataclass, field, replace
 
 from acs_exporter import __version__
 from acs_exporter import metric_defs as defs
-from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, LabelPlan
 from acs_exporter.catalog import Catalog
 from acs_exporter.end_reason_info import EndReasonInfo
 from acs_exporter.metric_defs import OUTCOME_LABELS, MetricDef
 from acs_exporter.snapshot import Family, HistogramValue
 from acs_exporter.state import SourceCounts, State
+from acs_exporter.tables import LabelPlan, by_state_key, registered
 
 POLL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 # A sample: label values in label_names order, and the value.
 Sample = tuple[tuple[str, ...], float | HistogramValue]
-
-_HELP = {
-    CALL_ENDS: (
-        "acs_call_ends",
-        "Participant call ends by end reason (one per ACSCallSummary row), with the category "
-        "of the (code, subcode) pair (the catalog's, or the service's: metrics.category_source).",
-    ),
-    MEDIA_RESULTS: (
-        "acs_call_automation_media_results",
-        "Call Automation media operation outcomes (one per ACSCallAutomationMediaSummary row) "
-        "by result code, subcode and category.",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -77,23 +64,29 @@ class SourceHealth:
 
 
 def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[Family, ...]:
+    """One counter per table, named and described by its metric definition."""
     # Without a `source` label, series of different sources (e.g. one removed from the config
     # but still in the checkpoint) share labels and must be summed, never emitted twice.
-    by_family: dict[str, dict[tuple[str, ...], float]] = {CALL_ENDS: {}, MEDIA_RESULTS: {}}
+    by_family: dict[str, dict[tuple[str, ...], float]] = {t.state_key: {} for t in registered()}
     for (source, (family, code, subcode, category, extra)), value in state.series.items():
         labels = (code, subcode, category, *extra)
         if with_source:
             labels = (*labels, source)
-        samples_of = by_family[family]
+        samples_of = by_family.get(family)
+        if samples_of is None:  # a table no longer read (saved data): kept, not exposed
+            continue
         samples_of[labels] = samples_of.get(labels, 0.0) + value
     families = []
-    for family, samples in by_family.items():
-        name, documentation = _HELP[family]
-        label_names = (*OUTCOME_LABELS, *plan.labels_for(family))
+    for table in registered():
+        samples = by_family[table.state_key]
+        label_names = (*OUTCOME_LABELS, *plan.labels_for(table))
         if with_source:
             label_names = (*label_names, "source")
+        metric = table.metric
         families.append(
-            Family(name, documentation, "counter", label_names, tuple(sorted(samples.items())))
+            Family(
+                metric.name, metric.help, metric.kind, label_names, tuple(sorted(samples.items()))
+            )
         )
     return tuple(families)
 
@@ -225,13 +218,14 @@ def _folded_samples(
     # Every label the guard can fold starts at 0, so rate() and alerts see 0, not "no data".
     counts: dict[tuple[str, str], int] = {}
     if plan is not None:
-        for family in (CALL_ENDS, MEDIA_RESULTS):
-            for label in ("code", "subcode", *plan.labels_for(family)):
-                counts[(family, label)] = 0
+        for table in registered():
+            for label in ("code", "subcode", *plan.labels_for(table)):
+                counts[(table.state_key, label)] = 0
     counts.update(state.folded_labels)
 
     def metric(family: str) -> str:
-        return f"{_HELP[family][0]}_total" if family in _HELP else family
+        table = by_state_key(family)
+        return family if table is None else table.metric.sample
 
     return tuple(((metric(f), label), float(n)) for (f, label), n in counts.items())
 

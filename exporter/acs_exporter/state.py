@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from acs_exporter.aggregate import OTHER, Delta, DisagreementKey, LabelPlan, SeriesKey
+from acs_exporter.aggregate import OTHER, Delta, DisagreementKey, SeriesKey
 from acs_exporter.guard import SeriesGuard, Values
 from acs_exporter.metric_defs import OUTCOME_LABELS
 from acs_exporter.sources.base import Cursor
+from acs_exporter.tables import LabelPlan
 
 # (source name, series key)
 StateKey = tuple[str, SeriesKey]
@@ -101,7 +102,7 @@ class State:
     def to_data(self, plan: LabelPlan) -> dict[str, Any]:
         series = []
         for (source, (family, code, subcode, category, extra)), value in self.series.items():
-            labels = dict(zip(plan.labels_for(family), extra, strict=True))
+            labels = dict(zip(plan.labels_of_key(family), extra, strict=True))
             series.append(
                 {
                     "source": source,
@@ -154,7 +155,7 @@ class State:
         for item in data["series"]:
             family = str(item["family"])
             labels = item.get("labels") or {}
-            extra = tuple(str(labels.get(name, "")) for name in plan.labels_for(family))
+            extra = tuple(str(labels.get(name, "")) for name in plan.labels_of_key(family))
             key: StateKey = (
                 str(item["source"]),
                 (family, str(item["code"]), str(item["subcode"]), str(item["category"]), extra),

@@ -7,6 +7,7 @@ from acs_exporter.daemon import Exporter
 from acs_exporter.end_reason_info import EndReasonInfo
 from acs_exporter.exposition import render_text
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 CATALOG = load_catalog()
 
@@ -30,15 +31,17 @@ def test_every_served_pair_has_its_row_and_undocumented_rows_stay_short() -> Non
     exporter.complete_poll(
         "a",
         Batch(
-            call_ends=[
-                Observation("0", ""),
-                Observation("502", "0"),
-                Observation("486", "1"),
-                Observation("0", "abc"),
-                Observation(None, None),
-                Observation("487", "10004"),
-            ],
-            media_results=[Observation("400", "8510"), Observation("200", None)],
+            {
+                CALL_SUMMARY: [
+                    Observation("0", ""),
+                    Observation("502", "0"),
+                    Observation("486", "1"),
+                    Observation("0", "abc"),
+                    Observation(None, None),
+                    Observation("487", "10004"),
+                ],
+                MEDIA_SUMMARY: [Observation("400", "8510"), Observation("200", None)],
+            },
             cursor=1,
         ),
         0.1,
@@ -66,15 +69,15 @@ def test_the_rows_are_reused_until_a_new_pair_is_observed() -> None:
         (family,) = [f for f in exporter.snapshot().families if f.name == "acs_end_reason_info"]
         return family.samples
 
-    exporter.complete_poll("a", Batch(call_ends=[Observation("0", "0")], cursor=1), 0.1)
+    exporter.complete_poll("a", Batch({CALL_SUMMARY: [Observation("0", "0")]}, cursor=1), 0.1)
     first = info()
     text = render_text(exporter.snapshot())
-    exporter.complete_poll("a", Batch(call_ends=[Observation("0", "0", n=5)], cursor=2), 0.1)
+    exporter.complete_poll("a", Batch({CALL_SUMMARY: [Observation("0", "0", n=5)]}, cursor=2), 0.1)
     assert info() is first  # same pairs: same rows, same rendered text
     assert render_text(exporter.snapshot()).count("acs_end_reason_info{") == text.count(
         "acs_end_reason_info{"
     )
-    exporter.complete_poll("a", Batch(call_ends=[Observation("502", "7")], cursor=3), 0.1)
+    exporter.complete_poll("a", Batch({CALL_SUMMARY: [Observation("502", "7")]}, cursor=3), 0.1)
     assert info() is not first
     assert 'code="502",doc_url="",domain="call-end"' in render_text(exporter.snapshot())
 
@@ -84,9 +87,9 @@ def test_pairs_folded_by_the_series_guard_find_their_row() -> None:
     (guard.py): that (code, other) pair is served, so it needs its info row too."""
     exporter = Exporter(catalog=CATALOG, source_names=["a"], max_series=2)
     known = [Observation("487", "10003"), Observation("0", "0")]
-    exporter.complete_poll("a", Batch(call_ends=known, cursor=1), 0.1)
+    exporter.complete_poll("a", Batch({CALL_SUMMARY: known}, cursor=1), 0.1)
     new = [Observation("487", str(subcode)) for subcode in range(70000, 70050)]
-    exporter.complete_poll("a", Batch(call_ends=new, cursor=2), 0.1)
+    exporter.complete_poll("a", Batch({CALL_SUMMARY: new}, cursor=2), 0.1)
     rows = info_rows(exporter)
     served = {
         (labels[0], labels[1])

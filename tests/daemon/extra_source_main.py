@@ -18,6 +18,7 @@ from acs_exporter.settings_types import PollInterval
 from acs_exporter.sources import registry
 from acs_exporter.sources.base import Batch, Cursor, Observation
 from acs_exporter.sources.cursor import CursorFormat
+from acs_exporter.tables import CALL_SUMMARY
 
 CURSOR_FORMAT = CursorFormat("constant", 1)
 QUERY_ERRORS = ("constant_unplugged",)
@@ -49,7 +50,7 @@ class ConstantSource:
         ends = [
             Observation(str(self.settings.code), str(self.settings.subcode), n=self.settings.calls)
         ]
-        return Batch(call_ends=ends, cursor=CURSOR_FORMAT.wrap(polls + 1))
+        return Batch({CALL_SUMMARY: ends}, cursor=CURSOR_FORMAT.wrap(polls + 1))
 
     def close(self) -> None:
         pass

@@ -15,12 +15,13 @@ from pathlib import Path
 import yaml
 from daemon_helpers import samples, start
 
-from acs_exporter.aggregate import CALL_ENDS, MEDIA_RESULTS, OTHER, LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import OTHER, Resolver, summarise
 from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.families import self_families
 from acs_exporter.sources.base import Batch, Observation
 from acs_exporter.state import State, StateKey
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 # (code, subcode, category as the shipped catalog resolves it)
 CODES = (("0", "0"), ("487", "10003"), ("480", "10037"), ("500", "1"), ("603", "0"))
@@ -46,7 +47,7 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
     tmp_path: Path,
 ) -> None:
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
     category = categories_of(resolver, Domain.CALL_END)
     expected: Counter[str] = Counter()
     state = State()
@@ -58,13 +59,13 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
             pair = CODES[i % len(CODES)]
             observations.append(Observation(*pair, None, (("call_type", f"type-{b}-{i}"),), 1))
             expected[category[pair]] += 1
-        delta = summarise(Batch(call_ends=observations), resolver, plan)
+        delta = summarise(Batch({CALL_SUMMARY: observations}), resolver, plan)
         state = state.apply("files", delta, {"batch": b}, LIMIT)
         if b == 0:
             early = dict(state.series)
         assert len(state.series) <= BOUND
     # Every call end still counts, under its own category.
-    assert category_totals(state, CALL_ENDS) == expected
+    assert category_totals(state, CALL_SUMMARY.state_key) == expected
     assert state.sources["files"].records_read == batches * per_batch
     # Series counted before the limit keep their counts; only new values were folded.
     for key, value in early.items():
@@ -74,11 +75,12 @@ def test_a_million_distinct_call_types_stay_bounded_with_exact_category_totals(
         v for (_s, (_f, _c, _sub, _cat, extra)), v in state.series.items() if extra == (OTHER,)
     )
     assert folded_call_types >= batches * per_batch - LIMIT
-    assert state.folded_labels[(CALL_ENDS, "call_type")] == folded_call_types
+    assert state.folded_labels[(CALL_SUMMARY.state_key, "call_type")] == folded_call_types
     # Known codes keep their own series even when their call type is folded.
-    assert ("files", (CALL_ENDS, "487", "10003", category[("487", "10003")], (OTHER,))) in (
-        state.series
-    )
+    assert (
+        "files",
+        (CALL_SUMMARY.state_key, "487", "10003", category[("487", "10003")], (OTHER,)),
+    ) in (state.series)
     # The checkpoint stays bounded too, and keeps the folding counts.
     checkpoint = Checkpoint(tmp_path / "state", plan)
     checkpoint.save(state)
@@ -101,20 +103,20 @@ def test_a_million_distinct_operation_names_fold_without_any_configuration() -> 
             observations.append(Observation(*pair, None, (("operation", f"Op{b}x{i}"),), 1))
             expected[category[pair]] += 1
         state = state.apply(
-            "la", summarise(Batch(media_results=observations), resolver, plan), None, LIMIT
+            "la", summarise(Batch({MEDIA_SUMMARY: observations}), resolver, plan), None, LIMIT
         )
     assert len(state.series) <= BOUND
-    assert category_totals(state, MEDIA_RESULTS) == expected
-    assert state.folded_labels[(MEDIA_RESULTS, "operation")] >= 1_000_000 - LIMIT
+    assert category_totals(state, MEDIA_SUMMARY.state_key) == expected
+    assert state.folded_labels[(MEDIA_SUMMARY.state_key, "operation")] >= 1_000_000 - LIMIT
 
 
 def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
 
     def batch(*rows: tuple[str, str, str, int]) -> Batch:
         return Batch(
-            call_ends=[Observation(c, s, None, (("call_type", t),), n) for c, s, t, n in rows]
+            {CALL_SUMMARY: [Observation(c, s, None, (("call_type", t),), n) for c, s, t, n in rows]}
         )
 
     fillers = [("500", "1", f"Fill{i}", 1) for i in range(18)]
@@ -135,15 +137,15 @@ def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
         return resolver.resolve(code, subcode, None, Domain.CALL_END).category
 
     series = {key: v for (_s, key), v in state.series.items()}
-    assert series[(CALL_ENDS, "0", "0", category("0", "0"), ("P2P",))] == 6
-    assert series[(CALL_ENDS, "0", "0", category("0", "0"), (OTHER,))] == 5
-    assert series[(CALL_ENDS, "487", "10003", category("487", "10003"), (OTHER,))] == 4
-    assert series[(CALL_ENDS, OTHER, OTHER, category("500", "1"), (OTHER,))] == 6
-    assert series[(CALL_ENDS, OTHER, OTHER, category("0", "0"), (OTHER,))] == 7
+    assert series[(CALL_SUMMARY.state_key, "0", "0", category("0", "0"), ("P2P",))] == 6
+    assert series[(CALL_SUMMARY.state_key, "0", "0", category("0", "0"), (OTHER,))] == 5
+    assert series[(CALL_SUMMARY.state_key, "487", "10003", category("487", "10003"), (OTHER,))] == 4
+    assert series[(CALL_SUMMARY.state_key, OTHER, OTHER, category("500", "1"), (OTHER,))] == 6
+    assert series[(CALL_SUMMARY.state_key, OTHER, OTHER, category("0", "0"), (OTHER,))] == 7
     assert state.folded_labels == {
-        (CALL_ENDS, "call_type"): 2 + 3 + 4 + 6 + 7,
-        (CALL_ENDS, "code"): 6 + 7,
-        (CALL_ENDS, "subcode"): 6 + 7,
+        (CALL_SUMMARY.state_key, "call_type"): 2 + 3 + 4 + 6 + 7,
+        (CALL_SUMMARY.state_key, "code"): 6 + 7,
+        (CALL_SUMMARY.state_key, "subcode"): 6 + 7,
     }
     assert state.folded == 2 + 3 + 4 + 6 + 7  # records folded, each once
 
@@ -151,24 +153,26 @@ def test_past_the_limit_a_new_value_folds_only_in_its_own_label() -> None:
 def test_a_label_value_too_long_to_export_is_other_even_below_the_limit() -> None:
     # The series count alone does not bound a scrape: 2000 series of a 500 KB call type would.
     resolver = Resolver(load_catalog())
-    plan = LabelPlan(call_end_labels=("call_type",))
+    plan = LabelPlan(extra_labels=("call_type",))
     huge = "x" * 500_000
     observations = [
         Observation("0", "0", None, (("call_type", huge + str(i)),), 1) for i in range(3)
     ]
     observations.append(Observation("0", "0", None, (("call_type", "x" * 256),), 1))
-    state = State().apply("s", summarise(Batch(call_ends=observations), resolver, plan), None, 2000)
+    state = State().apply(
+        "s", summarise(Batch({CALL_SUMMARY: observations}), resolver, plan), None, 2000
+    )
     success = resolver.resolve("0", "0", None, Domain.CALL_END).category
     assert {key: v for (_s, key), v in state.series.items()} == {
-        (CALL_ENDS, "0", "0", success, (OTHER,)): 3,
-        (CALL_ENDS, "0", "0", success, ("x" * 256,)): 1,  # at the length limit: kept
+        (CALL_SUMMARY.state_key, "0", "0", success, (OTHER,)): 3,
+        (CALL_SUMMARY.state_key, "0", "0", success, ("x" * 256,)): 1,  # at the length limit: kept
     }
-    assert state.folded_labels == {(CALL_ENDS, "call_type"): 3}
+    assert state.folded_labels == {(CALL_SUMMARY.state_key, "call_type"): 3}
 
 
 def test_the_folding_counter_is_exported_by_family_and_label_from_zero() -> None:
-    plan = LabelPlan(call_end_labels=("call_type",))
-    state = State(folded_labels={(CALL_ENDS, "call_type"): 3})
+    plan = LabelPlan(extra_labels=("call_type",))
+    state = State(folded_labels={(CALL_SUMMARY.state_key, "call_type"): 3})
     families = {f.name: f for f in self_families(state, {}, 10, 0.0, plan=plan)}
     folded = families["acs_exporter_folded_records"]
     assert folded.label_names == ("family", "label")
@@ -188,7 +192,7 @@ def test_a_checkpoint_from_before_label_folding_keeps_its_folded_pairs(tmp_path:
     data["series"] = [
         {
             "source": "s",
-            "family": CALL_ENDS,
+            "family": CALL_SUMMARY.state_key,
             "code": OTHER,
             "subcode": OTHER,
             "category": "Unknown",
@@ -197,7 +201,7 @@ def test_a_checkpoint_from_before_label_folding_keeps_its_folded_pairs(tmp_path:
         },
         {
             "source": "s",
-            "family": MEDIA_RESULTS,
+            "family": MEDIA_SUMMARY.state_key,
             "code": OTHER,
             "subcode": OTHER,
             "category": "Success",
@@ -210,10 +214,10 @@ def test_a_checkpoint_from_before_label_folding_keeps_its_folded_pairs(tmp_path:
     state = State.from_data(data, plan)
     assert state.folded == 6
     assert state.folded_labels == {
-        (CALL_ENDS, "code"): 4,
-        (CALL_ENDS, "subcode"): 4,
-        (MEDIA_RESULTS, "code"): 2,
-        (MEDIA_RESULTS, "subcode"): 2,
+        (CALL_SUMMARY.state_key, "code"): 4,
+        (CALL_SUMMARY.state_key, "subcode"): 4,
+        (MEDIA_SUMMARY.state_key, "code"): 2,
+        (MEDIA_SUMMARY.state_key, "subcode"): 2,
     }
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from daemon_helpers import start
 
-from acs_exporter.aggregate import Delta, LabelPlan
+from acs_exporter.aggregate import Delta
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.state import State
+from acs_exporter.tables import LabelPlan
 
 pytestmark = pytest.mark.e2e
 

@@ -12,12 +12,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.collector import SnapshotCollector
 from acs_exporter.daemon import Backoff, Exporter, poll_loop, poll_once, run_until_stopped
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 
 
 class FakeSource:
@@ -48,7 +48,7 @@ class FakeSource:
 
 def batch(n: int, cursor: int, caught_up: bool = True) -> Batch:
     return Batch(
-        call_ends=[Observation("500", "1", None, (), n)],
+        {CALL_SUMMARY: [Observation("500", "1", None, (), n)]},
         cursor=cursor,
         watermark=datetime.fromtimestamp(1_700_000_000 + cursor, UTC),
         caught_up=caught_up,
@@ -291,7 +291,7 @@ def test_the_cardinality_guard_folds_the_same_pairs_after_a_restart(tmp_path: Pa
         )
 
     def pair(code: str, sub: str, n: int, cursor: int) -> Batch:
-        return Batch(call_ends=[Observation(code, sub, None, (), n)], cursor=cursor)
+        return Batch({CALL_SUMMARY: [Observation(code, sub, None, (), n)]}, cursor=cursor)
 
     first = make(1)
     first.complete_poll("fake", pair("500", "1", 2, 1), 0.01)
@@ -321,7 +321,7 @@ def test_an_unexpected_error_applying_a_batch_is_a_failed_poll_not_a_dead_poller
     # TypeError, not an OSError. The poll must fail like any other (nothing applied, backoff),
     # not escape poll_once and end the source's thread: that source would silently stop.
     exp = exporter(tmp_path)
-    unencodable = Batch(call_ends=[Observation("500", "1", None, (), 5)], cursor=2**70)
+    unencodable = Batch({CALL_SUMMARY: [Observation("500", "1", None, (), 5)]}, cursor=2**70)
     source = FakeSource("fake", [batch(1, 1), unencodable, batch(2, 2)])
     backoff = Backoff()
     assert poll_once(source, exp, backoff, time.monotonic()) is None

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.collector import SnapshotCollector
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_openmetrics, render_text
 from acs_exporter.snapshot import Family, Snapshot
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 NOW = 1_800_000_000.0
 
@@ -22,19 +22,21 @@ def snapshot() -> Snapshot:
     exporter = Exporter(
         catalog=load_catalog(),
         source_names=["a", "b"],
-        plan=LabelPlan(call_end_labels=("call_type", "endpoint_type")),
+        plan=LabelPlan(extra_labels=("call_type", "endpoint_type")),
         max_series=5,
     )
     exporter.complete_poll(
         "a",
         Batch(
-            call_ends=[
-                Observation("0", "0", None, (("call_type", "P2P"),), 3),
-                Observation("487", "10003", None, (("call_type", 'we"ird\\\n'),), 2_000_000),
-                Observation("abc", None),
-                *(Observation("480", str(i)) for i in range(10)),  # some fold
-            ],
-            media_results=[Observation("8500", "0", None, (("operation", "Play"),))],
+            {
+                CALL_SUMMARY: [
+                    Observation("0", "0", None, (("call_type", "P2P"),), 3),
+                    Observation("487", "10003", None, (("call_type", 'we"ird\\\n'),), 2_000_000),
+                    Observation("abc", None),
+                    *(Observation("480", str(i)) for i in range(10)),  # some fold
+                ],
+                MEDIA_SUMMARY: [Observation("8500", "0", None, (("operation", "Play"),))],
+            },
             rejected={"invalid_json": 1},
             cursor=1,
             watermark=datetime.fromtimestamp(NOW - 125.5, UTC),

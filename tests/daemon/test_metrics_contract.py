@@ -8,13 +8,13 @@ from pathlib import Path
 
 from daemon_helpers import samples
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
 from acs_exporter.reasons import DAEMON_REJECTIONS, known_reasons
 from acs_exporter.sources.base import Batch, Observation
 from acs_exporter.sources.registry import source_type, source_types
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 ROW = re.compile(
@@ -37,13 +37,15 @@ def test_exported_families_match_the_documentation() -> None:
     exporter = Exporter(
         catalog=load_catalog(),
         source_names=["a", "b"],
-        plan=LabelPlan(call_end_labels=("call_type", "endpoint_type", "participant_type")),
+        plan=LabelPlan(extra_labels=("call_type", "endpoint_type", "participant_type")),
     )
     exporter.complete_poll(
         "a",
         Batch(
-            call_ends=[Observation("0", "0")],
-            media_results=[Observation("8500", "0", None, (("operation", "Play"),))],
+            {
+                CALL_SUMMARY: [Observation("0", "0")],
+                MEDIA_SUMMARY: [Observation("8500", "0", None, (("operation", "Play"),))],
+            },
             rejected={"invalid_json": 1},
             cursor=1,
             watermark=datetime.now(UTC),
@@ -148,7 +150,7 @@ def test_an_observation_with_a_negative_count_is_rejected_not_dropped() -> None:
         known_reasons={"la": known_reasons("log_analytics")},
     )
     batch = Batch(
-        call_ends=[Observation("0", "0", None, (), -3), Observation("0", "0", None, (), 2)]
+        {CALL_SUMMARY: [Observation("0", "0", None, (), -3), Observation("0", "0", None, (), 2)]}
     )
     exporter.complete_poll("la", batch, 0.1)
     text = render_text(exporter.snapshot())
@@ -182,8 +184,8 @@ def test_failure_reasons_are_raised_from_their_definitions() -> None:
 
 def test_the_daemons_rejection_is_saved_in_the_checkpoint(tmp_path: Path) -> None:
     """Its reason is a plain str key in the checkpoint's JSON (an enum key cannot be saved)."""
-    from acs_exporter.aggregate import LabelPlan
     from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.tables import LabelPlan
 
     path = tmp_path / "checkpoint.json"
     exporter = Exporter(
@@ -192,6 +194,6 @@ def test_the_daemons_rejection_is_saved_in_the_checkpoint(tmp_path: Path) -> Non
         known_reasons={"la": known_reasons("log_analytics")},
         checkpoint=Checkpoint(path, LabelPlan()),
     )
-    exporter.complete_poll("la", Batch(call_ends=[Observation("0", "0", None, (), -1)]), 0.1)
+    exporter.complete_poll("la", Batch({CALL_SUMMARY: [Observation("0", "0", None, (), -1)]}), 0.1)
     saved = Checkpoint(path, LabelPlan()).load()
     assert saved.sources["la"].rejected == {"invalid_count": 1}

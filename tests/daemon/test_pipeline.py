@@ -8,13 +8,7 @@ from typing import cast
 
 import pytest
 
-from acs_exporter.aggregate import (
-    CALL_ENDS,
-    MEDIA_RESULTS,
-    LabelPlan,
-    Resolver,
-    summarise,
-)
+from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import (
     Catalog,
     Category,
@@ -28,6 +22,7 @@ from acs_exporter.catalog import (
 from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.sources.base import Batch, Observation
 from acs_exporter.state import State
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 DOC = "https://learn.microsoft.com/azure/communication-services/resources/troubleshooting/voice-video-calling/troubleshooting-codes"
 
@@ -73,36 +68,38 @@ def catalog() -> Catalog:
     return cast(Catalog, TableCatalog())
 
 
-PLAN = LabelPlan(call_end_labels=("call_type",))
+PLAN = LabelPlan(extra_labels=("call_type",))
 
 
 def test_counts_resolve_each_distinct_key_once_and_keep_every_call() -> None:
     table = TableCatalog()
     resolver = Resolver(cast(Catalog, table))
     batch = Batch(
-        call_ends=[
-            *[Observation("0", "0", None, (("call_type", "P2P"),))] * 1000,
-            Observation(0, "0", None, (("call_type", "P2P"),), 5),  # int code: same series
-            Observation("560", "1", None, (("call_type", "Group"), ("endpoint_type", "VoIP"))),
-            Observation("999", "1"),  # unknown to the catalog
-            Observation("abc", "1"),  # malformed code
-            Observation("487", None),  # no subcode: its own label value, not malformed
-            Observation("", "", "ExpectedError"),  # malformed, the service said the category
-            Observation(["not", "hashable"], "1"),
-            Observation("0", "0", None, (), 0),  # nothing happened
-        ],
-        media_results=[Observation("200", "0", None, (("operation", "Play"),), 3)],
+        {
+            CALL_SUMMARY: [
+                *[Observation("0", "0", None, (("call_type", "P2P"),))] * 1000,
+                Observation(0, "0", None, (("call_type", "P2P"),), 5),  # int code: same series
+                Observation("560", "1", None, (("call_type", "Group"), ("endpoint_type", "VoIP"))),
+                Observation("999", "1"),  # unknown to the catalog
+                Observation("abc", "1"),  # malformed code
+                Observation("487", None),  # no subcode: its own label value, not malformed
+                Observation("", "", "ExpectedError"),  # malformed, the service said the category
+                Observation(["not", "hashable"], "1"),
+                Observation("0", "0", None, (), 0),  # nothing happened
+            ],
+            MEDIA_SUMMARY: [Observation("200", "0", None, (("operation", "Play"),), 3)],
+        },
         rejected={"invalid_json": 2, "missing_field": 0},
     )
     delta = summarise(batch, resolver, PLAN)
     series = dict(delta.series)
-    assert series[(CALL_ENDS, "0", "0", "Success", ("P2P",))] == 1005
-    assert series[(CALL_ENDS, "560", "1", "UnexpectedServerError", ("Group",))] == 1
-    assert series[(CALL_ENDS, "999", "1", "Unknown", ("",))] == 1
-    assert series[(CALL_ENDS, "malformed", "1", "Unknown", ("",))] == 2
-    assert series[(CALL_ENDS, "487", "none", "Unknown", ("",))] == 1
-    assert series[(CALL_ENDS, "malformed", "none", "ExpectedError", ("",))] == 1
-    assert series[(MEDIA_RESULTS, "200", "0", "Success", ("Play",))] == 3
+    assert series[(CALL_SUMMARY.state_key, "0", "0", "Success", ("P2P",))] == 1005
+    assert series[(CALL_SUMMARY.state_key, "560", "1", "UnexpectedServerError", ("Group",))] == 1
+    assert series[(CALL_SUMMARY.state_key, "999", "1", "Unknown", ("",))] == 1
+    assert series[(CALL_SUMMARY.state_key, "malformed", "1", "Unknown", ("",))] == 2
+    assert series[(CALL_SUMMARY.state_key, "487", "none", "Unknown", ("",))] == 1
+    assert series[(CALL_SUMMARY.state_key, "malformed", "none", "ExpectedError", ("",))] == 1
+    assert series[(MEDIA_SUMMARY.state_key, "200", "0", "Success", ("Play",))] == 3
     assert delta.records_read == 1005 + 1 + 1 + 2 + 1 + 1 + 3
     assert delta.unknown == 1 + 2 + 1  # 999, two malformed codes, 487/none (this table: no rule)
     assert delta.malformed == 3
@@ -117,27 +114,31 @@ def test_guard_folds_new_pairs_into_other_keeping_the_category() -> None:
     resolver = Resolver(catalog())
     state = State()
     first = summarise(
-        Batch(call_ends=[Observation("0", "0"), Observation("487", "10003")]), resolver, LabelPlan()
+        Batch({CALL_SUMMARY: [Observation("0", "0"), Observation("487", "10003")]}),
+        resolver,
+        LabelPlan(),
     )
     state = state.apply("s", first, {"pos": 1}, max_series=2)
     later = summarise(
         Batch(
-            call_ends=[
-                Observation("0", "0", None, (), 4),
-                Observation("500", "1", None, (), 3),
-                Observation("503", "2", None, (), 2),
-                Observation("480", "1", "ExpectedError", (), 1),
-            ]
+            {
+                CALL_SUMMARY: [
+                    Observation("0", "0", None, (), 4),
+                    Observation("500", "1", None, (), 3),
+                    Observation("503", "2", None, (), 2),
+                    Observation("480", "1", "ExpectedError", (), 1),
+                ]
+            }
         ),
         resolver,
         LabelPlan(),
     )
     state = state.apply("s", later, {"pos": 2}, max_series=2)
     assert dict(state.series) == {
-        ("s", (CALL_ENDS, "0", "0", "Success", ())): 5,
-        ("s", (CALL_ENDS, "487", "10003", "ExpectedError", ())): 1,
-        ("s", (CALL_ENDS, "other", "other", "UnexpectedServerError", ())): 5,
-        ("s", (CALL_ENDS, "other", "other", "ExpectedError", ())): 1,
+        ("s", (CALL_SUMMARY.state_key, "0", "0", "Success", ())): 5,
+        ("s", (CALL_SUMMARY.state_key, "487", "10003", "ExpectedError", ())): 1,
+        ("s", (CALL_SUMMARY.state_key, "other", "other", "UnexpectedServerError", ())): 5,
+        ("s", (CALL_SUMMARY.state_key, "other", "other", "ExpectedError", ())): 1,
     }
     assert state.folded == 6
     assert state.cursors == {"s": {"pos": 2}}
@@ -147,7 +148,7 @@ def test_guard_folds_new_pairs_into_other_keeping_the_category() -> None:
 def test_apply_never_changes_the_previous_state() -> None:
     resolver = Resolver(catalog())
     before = State()
-    delta = summarise(Batch(call_ends=[Observation("0", "0")]), resolver, LabelPlan())
+    delta = summarise(Batch({CALL_SUMMARY: [Observation("0", "0")]}), resolver, LabelPlan())
     after = before.apply("s", delta, "c", 10)
     assert before.series == {}
     assert after.series != {}
@@ -157,8 +158,10 @@ def full_state() -> State:
     resolver = Resolver(catalog())
     delta = summarise(
         Batch(
-            call_ends=[Observation("0", "0", None, (("call_type", "P2P"),), 7)],
-            media_results=[Observation("200", "0", None, (("operation", "Play"),))],
+            {
+                CALL_SUMMARY: [Observation("0", "0", None, (("call_type", "P2P"),), 7)],
+                MEDIA_SUMMARY: [Observation("200", "0", None, (("operation", "Play"),))],
+            },
             rejected={"invalid_json": 1},
         ),
         resolver,
@@ -182,7 +185,7 @@ def test_checkpoint_follows_a_change_of_extra_labels(tmp_path: Path) -> None:
     path = tmp_path / "state.ckpt"
     Checkpoint(path, PLAN).save(full_state())
     without = Checkpoint(path, LabelPlan()).load()
-    assert without.series[("sim", (CALL_ENDS, "0", "0", "Success", ()))] == 7
+    assert without.series[("sim", (CALL_SUMMARY.state_key, "0", "0", "Success", ()))] == 7
 
 
 @pytest.mark.parametrize(

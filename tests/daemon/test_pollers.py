@@ -10,11 +10,11 @@ import pytest
 from daemon_helpers import samples
 from test_daemon_loop import FakeServer, FakeSource, batch, exporter
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.daemon import Pollers, run_until_stopped
 from acs_exporter.exposition import render_text
 from acs_exporter.sources.base import Batch
+from acs_exporter.tables import LabelPlan
 
 
 def test_a_retired_pollers_batch_in_flight_is_dropped_and_its_successor_reads_it_once(

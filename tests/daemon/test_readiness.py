@@ -16,6 +16,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.families import outcome_families
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.tables import CALL_SUMMARY
 from acs_exporter.web import ExporterHTTPServer
 
 
@@ -33,7 +34,7 @@ class OneBatch:
             raise SourceError(
                 "auth", "access denied (403): InsufficientAccessError (correlationId c1)"
             )
-        return Batch(call_ends=[Observation("487", "0", n=3)], cursor=1)
+        return Batch({CALL_SUMMARY: [Observation("487", "0", n=3)]}, cursor=1)
 
     def close(self) -> None:
         pass

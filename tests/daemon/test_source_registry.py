@@ -103,10 +103,11 @@ def test_check_config_reads_each_saved_cursor_with_its_types_format(tmp_path: Pa
     """A source whose `type` changed under the same name finds another type's cursor in the
     checkpoint: check-config says so (as run's polls would, with bad_cursor), naming the
     source; a cursor of the previous release passes."""
-    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.aggregate import Delta
     from acs_exporter.checkpoint import Checkpoint
     from acs_exporter.sources.loganalytics.cursor import dump_cursor
     from acs_exporter.state import State
+    from acs_exporter.tables import LabelPlan
 
     state = tmp_path / "state.json"
     config = write_config(tmp_path, f"state: {{path: {state}}}\nsources: [{{type: simulator}}]\n")

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from daemon_helpers import samples
 
-from acs_exporter.aggregate import CategorySource, LabelPlan
+from acs_exporter.aggregate import CategorySource
 from acs_exporter.catalog import load_catalog
 from acs_exporter.checkpoint import Checkpoint
 from acs_exporter.config import ConfigError, load_settings
 from acs_exporter.daemon import Exporter
 from acs_exporter.exposition import render_text
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 
 DISAGREEMENTS = "acs_call_end_category_disagreements_total"
 
@@ -50,7 +51,7 @@ def run(category_source: CategorySource, tmp_path: Path | None = None) -> Export
         category_source=category_source,
         checkpoint=checkpoint,
     )
-    batch = Batch(call_ends=RECORDS, cursor=1, watermark=datetime.now(UTC))
+    batch = Batch({CALL_SUMMARY: RECORDS}, cursor=1, watermark=datetime.now(UTC))
     exporter.complete_poll("sim", batch, 0.1)
     return exporter
 
@@ -119,7 +120,7 @@ def test_the_counter_exists_empty_before_any_disagreement() -> None:
 
 def test_disagreements_carry_the_source_label_with_several_sources() -> None:
     exporter = Exporter(catalog=load_catalog(), source_names=["a", "b"])
-    batch = Batch(call_ends=[Observation("487", "10003", "UnexpectedServerError", (), 2)])
+    batch = Batch({CALL_SUMMARY: [Observation("487", "10003", "UnexpectedServerError", (), 2)]})
     exporter.complete_poll("a", batch, 0.1)
     exporter.complete_poll("b", batch, 0.1)
     found = disagreements(exporter)
@@ -179,7 +180,7 @@ def test_disagreement_series_are_bounded_by_the_catalog_not_by_the_data() -> Non
     junk += [Observation("487", f"x{i}", "UnexpectedServerError", (), 1) for i in range(50)]
     real = [Observation(c, s, category, (), 1) for c, s in documented for category in categories]
     exporter = Exporter(catalog=catalog, source_names=["sim"])
-    exporter.complete_poll("sim", Batch(call_ends=junk + real), 0.1)
+    exporter.complete_poll("sim", Batch({CALL_SUMMARY: junk + real}), 0.1)
     found = disagreements(exporter)
     assert len(found) == 3 * len(documented)
     assert {(dict(k)["code"], dict(k)["subcode"]) for k in found} == set(documented)
@@ -199,7 +200,9 @@ def test_a_reload_keeps_or_changes_the_category_source_as_configured(
         max_series=2000,
         category_source=category_source,
     )
-    batch = Batch(call_ends=[Observation("487", "10003", "UnexpectedServerError", (), 5)], cursor=1)
+    batch = Batch(
+        {CALL_SUMMARY: [Observation("487", "10003", "UnexpectedServerError", (), 5)]}, cursor=1
+    )
     exporter.complete_poll("sim", batch, 0.1)
     expected = "UnexpectedServerError" if category_source == "service" else "Success"
     assert call_ends(exporter) == {("487", "10003", expected): 5}

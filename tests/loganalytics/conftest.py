@@ -12,6 +12,7 @@ import pytest
 
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from acs_exporter.tables import LabelPlan
 from conftest import require_path, require_tool
 
 from .fake_server import TOKEN, FakeCredential, FakeLogAnalytics
@@ -59,7 +60,10 @@ def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
     made: list[LogAnalyticsSource] = []
 
     def factory(
-        credential: Any = None, source_clock: Callable[[], datetime] = clock, **overrides: Any
+        credential: Any = None,
+        source_clock: Callable[[], datetime] = clock,
+        plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
+        **overrides: Any,
     ) -> LogAnalyticsSource:
         values: dict[str, Any] = {
             "type": "log_analytics",
@@ -75,6 +79,7 @@ def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
             LogAnalyticsSettings(**values),
             credential=credential or FakeCredential(),
             clock=source_clock,
+            plan=plan,
         )
         made.append(source)
         return source

@@ -50,7 +50,6 @@ import trustme
 from azure.core.credentials import AccessToken
 
 from .kusto import KustoChecker
-from .schemas import TABLES
 
 TOKEN = "fake-token-for-the-local-log-analytics"
 ROW_LIMIT = 500_000
@@ -267,6 +266,7 @@ class FakeLogAnalytics:
         token: str = TOKEN,
     ) -> None:
         self.checker = checker
+        self.tables = checker.tables  # what the checker knows, the server holds
         self.clock = clock or (lambda: datetime.now(UTC))
         self.row_limit = row_limit
         self.cache_responses = cache_responses
@@ -296,7 +296,7 @@ class FakeLogAnalytics:
         with self._lock:
             if workspace_id not in self._workspaces:
                 self._workspaces.append(workspace_id)
-                for table, columns in TABLES.items():
+                for table, columns in self.tables.items():
                     ddl = ", ".join(f'"{c}" {_DUCK_TYPES[t]}' for c, t in columns)
                     self._db.execute(
                         f'CREATE TABLE "{self._table(workspace_id, table)}" '
@@ -311,8 +311,8 @@ class FakeLogAnalytics:
         """Each record: column values (missing ones are null) plus `_IngestedAt` (a datetime)."""
         if not records:
             return
-        columns = [*(c for c, _ in TABLES[table]), "_IngestedAt"]
-        types = {c: _DUCK_TYPES[t] for c, t in TABLES[table]} | {"_IngestedAt": "TIMESTAMP"}
+        columns = [*(c for c, _ in self.tables[table]), "_IngestedAt"]
+        types = {c: _DUCK_TYPES[t] for c, t in self.tables[table]} | {"_IngestedAt": "TIMESTAMP"}
         path = Path(self._tmp.name) / "rows.jsonl"
         with path.open("wb") as out:
             for record in records:
@@ -333,7 +333,7 @@ class FakeLogAnalytics:
 
     def insert_generated(self, workspace_id: str, table: str, select_sql: str) -> None:
         """Bulk fixtures for benchmarks: INSERT the rows of a DuckDB SELECT (all columns, in
-        TABLES order, then `_IngestedAt`)."""
+        `tables` order, then `_IngestedAt`)."""
         with self._lock:
             self._db.execute(f'INSERT INTO "{self._table(workspace_id, table)}" {select_sql}')
             self._cache.clear()
@@ -422,7 +422,7 @@ class FakeLogAnalytics:
         sql_query = query.replace("ingestion_time()", "_IngestedAt")
         limit = self.row_limit if row_limit is None else row_limit
         with self._lock:
-            for table in TABLES:
+            for table in self.tables:
                 parts = []
                 for ws in workspace_ids:
                     where = [f"_IngestedAt <= TIMESTAMP '{now.replace(tzinfo=None).isoformat()}'"]
@@ -441,7 +441,7 @@ class FakeLogAnalytics:
             has_data = any(
                 self._db.execute(f'SELECT count(*) FROM "{self._table(ws, t)}"').fetchone() != (0,)
                 for ws in workspace_ids
-                for t in TABLES
+                for t in self.tables
             )
             if not has_data:
                 return None, False

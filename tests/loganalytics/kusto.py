@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +46,19 @@ class Analysis:
 class KustoChecker:
     """Thread-safe; start once per test session (start-up costs ~1 s, each query a few ms)."""
 
-    def __init__(self, database: str = "workspace") -> None:
+    def __init__(
+        self,
+        database: str = "workspace",
+        tables: Mapping[str, tuple[tuple[str, str], ...]] = TABLES,
+    ) -> None:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("node is not installed")
         self._schema = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the process
             "w", suffix=".json", delete=False
         )
-        json.dump({"database": database, "tables": TABLES}, self._schema)
+        self.tables = dict(tables)  # the schema it checks against (the fake server's tables)
+        json.dump({"database": database, "tables": self.tables}, self._schema)
         self._schema.close()
         self._process = subprocess.Popen(
             [node, str(SCRIPT), self._schema.name],

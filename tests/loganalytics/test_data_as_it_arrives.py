@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from acs_exporter.tables import LabelPlan
 
 from .conftest import Clock
 from .fake_server import FakeCredential, FakeLogAnalytics

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from acs_exporter.aggregate import LabelPlan
 from acs_exporter.backoff import Backoff
 from acs_exporter.catalog import load_catalog
 from acs_exporter.checkpoint import Checkpoint
@@ -24,6 +23,7 @@ from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics.cursor import load_cursor
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from acs_exporter.tables import LabelPlan
 
 from .conftest import Clock, Factory
 from .fake_server import FakeLogAnalytics

@@ -16,6 +16,7 @@ from acs_exporter.sources.loganalytics.timestamps import (
     parse_ticks,
     ticks_from_datetime,
 )
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 from .fake_server import FakeLogAnalytics, parse_timespan
 from .kusto import KustoChecker
@@ -28,9 +29,9 @@ WINDOWS = [
 ]
 LABEL_SETS = [(), ("call_type",), ("call_type", "endpoint_type", "participant_type")]
 SPECS = [
-    QuerySpec("ACSCallSummary", mode, labels)
+    QuerySpec(CALL_SUMMARY, mode, labels)
     for mode, labels in itertools.product(("aggregated", "raw"), LABEL_SETS)
-] + [QuerySpec("ACSCallAutomationMediaSummary", mode) for mode in ("aggregated", "raw")]
+] + [QuerySpec(MEDIA_SUMMARY, mode) for mode in ("aggregated", "raw")]
 
 EXPECTED_TYPES = {
     "Code": {"ACSCallSummary": "string", "ACSCallAutomationMediaSummary": "int"},
@@ -50,15 +51,15 @@ def test_every_query_variant_is_valid_kusto(
     assert names == spec.result_columns()
     types = dict(analysis.columns)
     assert types["Ingested"] == "string"  # carried as text: full precision
-    assert types["Code"] == EXPECTED_TYPES["Code"][spec.table]
-    assert types["Subcode"] == EXPECTED_TYPES["Subcode"][spec.table]
+    assert types["Code"] == EXPECTED_TYPES["Code"][spec.table.name]
+    assert types["Subcode"] == EXPECTED_TYPES["Subcode"][spec.table.name]
     if spec.mode == "aggregated":
         assert types["n"] == "long"
 
 
 def test_window_literals_keep_full_precision_and_prune_two_days_back() -> None:
     window = WINDOWS[0]
-    query = QuerySpec("ACSCallSummary").render(window, lookback=LOOKBACK)
+    query = QuerySpec(CALL_SUMMARY).render(window, lookback=LOOKBACK)
     assert "ingestion_time() > datetime(2026-11-25T10:00:00.1234567Z)" in query
     assert "ingestion_time() <= datetime(2026-11-25T10:05:00.0000000Z)" in query
     assert "TimeGenerated > datetime(2026-11-22T10:00:00.1234567Z)" in query
@@ -77,7 +78,7 @@ def test_timespan_covers_the_time_generated_bound() -> None:
 
 def test_labels_only_for_call_summary() -> None:
     with pytest.raises(ValueError, match="labels"):
-        QuerySpec("ACSCallAutomationMediaSummary", labels=("call_type",))
+        QuerySpec(MEDIA_SUMMARY, labels=("call_type",))
 
 
 @given(st.integers(0, 10**17), st.integers(0, 10**12))
@@ -124,14 +125,12 @@ def test_generated_queries_execute_on_fixture_data(server: FakeLogAnalytics, clo
         truth = [r for r in records if lo < r["_IngestedAt"] <= hi]
         agg, _ = server.execute(
             ["ws"],
-            QuerySpec("ACSCallSummary", "aggregated", ("call_type",)).render(
-                window, lookback=LOOKBACK
-            ),
+            QuerySpec(CALL_SUMMARY, "aggregated", ("call_type",)).render(window, lookback=LOOKBACK),
             timespan(window, lookback=LOOKBACK),
         )
         raw, _ = server.execute(
             ["ws"],
-            QuerySpec("ACSCallSummary", "raw").render(window, lookback=LOOKBACK),
+            QuerySpec(CALL_SUMMARY, "raw").render(window, lookback=LOOKBACK),
             timespan(window, lookback=LOOKBACK),
         )
         assert agg is not None

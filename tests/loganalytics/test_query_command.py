@@ -70,9 +70,10 @@ WATERMARK = "2026-11-25T09:00:00.1234567Z"
 
 def config_with_checkpoint(tmp_path: Path, cursor: Cursor) -> Path:
     """A config with one Log Analytics source `prod` whose checkpoint entry holds `cursor`."""
-    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.aggregate import Delta
     from acs_exporter.checkpoint import Checkpoint
     from acs_exporter.state import State
+    from acs_exporter.tables import LabelPlan
 
     state_path = tmp_path / "checkpoint.json"
     Checkpoint(state_path, LabelPlan()).save(State().apply("prod", Delta(), cursor, 2000))

@@ -17,7 +17,8 @@ from acs_exporter.daemon import Exporter, poll_once
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.cursor import CURSOR_FORMAT, load_cursor
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, specs_for
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan, LogTable
 
 from .conftest import Clock, Factory
 from .fake_server import FakeCredential, FakeLogAnalytics, Fault
@@ -44,10 +45,10 @@ def call(ingested: datetime, code: Any = "0", sub: Any = "0", cat: str = "Succes
     }
 
 
-def totals(batches: list[Batch], field: str = "call_ends") -> Counter[tuple[Any, ...]]:
+def totals(batches: list[Batch], table: LogTable = CALL_SUMMARY) -> Counter[tuple[Any, ...]]:
     counts: Counter[tuple[Any, ...]] = Counter()
     for batch in batches:
-        for obs in getattr(batch, field):
+        for obs in batch.of(table):
             counts[(obs.code, obs.subcode, obs.service_category, obs.dimensions)] += obs.n
     return counts
 
@@ -55,7 +56,7 @@ def totals(batches: list[Batch], field: str = "call_ends") -> Counter[tuple[Any,
 def start(source: LogAnalyticsSource) -> Cursor:
     """The first fetch only establishes the starting point (initial_lookback 0)."""
     batch = source.fetch(None)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     return batch.cursor
 
 
@@ -124,12 +125,12 @@ def test_aggregated_and_raw_agree_and_aggregated_returns_few_rows(
     batch_agg = agg.fetch(cursors[0])
     batch_raw = raw.fetch(cursors[1])
     assert totals([batch_agg]) == totals([batch_raw])
-    assert sum(o.n for o in batch_agg.call_ends) == 1000
-    assert len(batch_agg.call_ends) <= 20
-    dims = {o.dimensions for o in batch_agg.call_ends}
+    assert sum(o.n for o in batch_agg.of(CALL_SUMMARY)) == 1000
+    assert len(batch_agg.of(CALL_SUMMARY)) <= 20
+    dims = {o.dimensions for o in batch_agg.of(CALL_SUMMARY)}
     assert (("call_type", "P2P"), ("endpoint_type", "VoIP")) in dims
     # Empty category becomes None; junk codes stay raw for the catalog to judge.
-    codes = {(o.code, o.service_category) for o in batch_agg.call_ends}
+    codes = {(o.code, o.service_category) for o in batch_agg.of(CALL_SUMMARY)}
     assert ("", None) in codes
     assert (None, None) in codes
     assert batch_agg.cursor == batch_raw.cursor
@@ -156,13 +157,13 @@ def test_media_summary_observations_carry_the_operation(
     server.add_records(WS, "ACSCallAutomationMediaSummary", media)
     clock.advance(timedelta(minutes=3))
     batch = source.fetch(cursor)
-    assert totals([batch], "media_results") == Counter(
+    assert totals([batch], MEDIA_SUMMARY) == Counter(
         {
             (200, 0, None, (("operation", "Play"),)): 5,
             (400, 8510, None, (("operation", "Recognize"),)): 5,
         }
     )
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert set(saved_tables(batch.cursor)) == {
         "ACSCallSummary",
         "ACSCallAutomationMediaSummary",
@@ -182,7 +183,7 @@ def test_several_workspaces_share_one_query_and_resources_get_their_own(
         server.add_records(ws, "ACSCallSummary", [call(t0 + timedelta(seconds=5))])
     clock.advance(timedelta(minutes=3))
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 3
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 3
     paths = server.stats.paths[-2:]
     assert sorted(paths) == sorted([f"/v1/workspaces/{WS}/query", f"/v1{RESOURCE}/query"])
     bodies = [b for b, p in zip(server.stats.bodies, server.stats.paths, strict=True) if WS in p]
@@ -216,7 +217,7 @@ def test_first_start_with_initial_lookback_reads_the_past(
     server.add_records(WS, "ACSCallSummary", [call(clock.now - timedelta(minutes=30))])
     source = make_source(initial_lookback=timedelta(hours=1))
     batch = source.fetch(None)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
 
 
 def test_catch_up_after_downtime_in_bounded_windows(
@@ -239,7 +240,7 @@ def test_catch_up_after_downtime_in_bounded_windows(
             break
     assert len(batches) >= 6
     assert not batches[0].caught_up
-    assert sum(o.n for b in batches for o in b.call_ends) == 180
+    assert sum(o.n for b in batches for o in b.of(CALL_SUMMARY)) == 180
     assert batches[-1].watermark is not None
 
 
@@ -276,7 +277,7 @@ def test_truncated_result_splits_the_window_and_never_skips(
                 if batch.caught_up:
                     break
             assert not batches[0].caught_up
-            assert sum(o.n for b in batches for o in b.call_ends) == 300
+            assert sum(o.n for b in batches for o in b.of(CALL_SUMMARY)) == 300
         finally:
             source.close()
 
@@ -348,7 +349,7 @@ def test_faults_are_classified_and_nothing_is_counted(
     # The same cursor still reads the record exactly once afterwards.
     server.faults.clear()
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
 
 
 _COLUMNS = [
@@ -416,7 +417,7 @@ def test_malformed_response_is_a_server_error_naming_what_and_where(
     assert not [r for r in caplog.records if r.exc_info]
     # Nothing was counted and the cursor did not move: the same cursor reads the record once.
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
 
 
 def test_raw_mode_cell_that_is_not_a_value_is_named(
@@ -442,7 +443,7 @@ def test_transient_errors_are_retried_by_the_pipeline(
     source, cursor = _one_record(server, clock, make_source)
     server.inject(Fault.http(503), Fault.http(500), Fault.throttle(retry_after=0.01))
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
     # A POST that lost its connection is not retried by azure-core (not idempotent): the
     # fetch fails as `connection` and the next poll re-reads the same window.
 
@@ -456,7 +457,7 @@ def test_throttling_without_retry_after_backs_off_growing_capped_and_jittered(
     exporter = Exporter(catalog=load_catalog(), source_names=[source.name])
     exporter.complete_poll(
         source.name,
-        Batch(call_ends=[], cursor=cursor, watermark=clock.now - timedelta(minutes=3)),
+        Batch({CALL_SUMMARY: []}, cursor=cursor, watermark=clock.now - timedelta(minutes=3)),
         0.0,
     )
     backoff = Backoff(base=1.0, cap=8.0)
@@ -502,7 +503,7 @@ def test_time_passing_during_a_fetch_does_not_make_it_look_behind(
 
     source = make_source(source_clock=ticking, initial_lookback=timedelta(minutes=10))
     batch = source.fetch(None)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
     assert batch.caught_up
     clock.advance(timedelta(minutes=1))
     assert source.fetch(batch.cursor).caught_up
@@ -514,7 +515,7 @@ def test_results_arrive_gzip_encoded_and_chunked_as_from_the_service(
     source, cursor = _one_record(server, clock, make_source)
     gzipped = server.stats.gzipped
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
     assert server.stats.gzipped == gzipped + 1
 
 
@@ -526,7 +527,7 @@ def test_no_data_204_is_an_empty_success(
     cursor = start(source)
     clock.advance(timedelta(minutes=1))
     batch = source.fetch(cursor)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert batch.caught_up
     assert batch.cursor != cursor
 
@@ -635,12 +636,12 @@ def test_cursor_of_the_previous_release_continues_exactly(
     server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=10))])
     clock.advance(timedelta(minutes=5))
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 1
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
     legacy = {"v": 1, "tables": saved_tables(batch.cursor)}  # as the previous release saved it
     server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=10))])
     clock.advance(timedelta(minutes=5))
     resumed = make_source().fetch(legacy)
-    assert sum(o.n for o in resumed.call_ends) == 1
+    assert sum(o.n for o in resumed.of(CALL_SUMMARY)) == 1
     assert isinstance(resumed.cursor, dict)
     assert resumed.cursor["kind"] == "log_analytics"
     assert load_cursor(resumed.cursor) != load_cursor(legacy)  # moved on, in the new envelope
@@ -655,16 +656,24 @@ def test_batches_flow_through_the_pipeline_with_labels_and_operation(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
     """Observations as the daemon aggregates them: catalog categories, extra labels, operation."""
-    from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+    from acs_exporter.aggregate import Resolver, summarise
     from acs_exporter.catalog import load_catalog
 
     server.add_workspace(WS)
-    settings_labels = LogAnalyticsSettings(type="log_analytics", workspace_ids=[WS]).with_labels(
-        ["call_type", "not_a_column"]
+    # The plan decides which labels each table's query groups by: a label a table lacks
+    # is not asked of it (media summaries have no call_type).
+    settings = LogAnalyticsSettings(
+        type="log_analytics",
+        workspace_ids=[WS],
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"],
     )
-    assert settings_labels.extra_labels == ["call_type"]
+    plan = LabelPlan(extra_labels=("call_type", "not_a_column"))
+    assert [(s.table, s.labels) for s in specs_for(settings, plan)] == [
+        (CALL_SUMMARY, ("call_type",)),
+        (MEDIA_SUMMARY, ()),
+    ]
     source = make_source(
-        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], extra_labels=["call_type"]
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"], plan=LabelPlan(("call_type",))
     )
     cursor = start(source)
     t0 = clock.now
@@ -688,7 +697,7 @@ def test_batches_flow_through_the_pipeline_with_labels_and_operation(
     )
     clock.advance(timedelta(minutes=3))
     batch = source.fetch(cursor)
-    delta = summarise(batch, Resolver(load_catalog()), LabelPlan(call_end_labels=("call_type",)))
+    delta = summarise(batch, Resolver(load_catalog()), LabelPlan(extra_labels=("call_type",)))
     families = {key[0]: (key, n) for key, n in delta.series.items()}
     call_key, calls = families["call_ends"]
     assert calls == 3
@@ -712,7 +721,7 @@ def test_clock_stepping_back_keeps_the_cursor_and_still_asks_the_service(
     clock.advance(timedelta(minutes=-10))
     batch = source.fetch(cursor)
     assert batch.cursor == cursor
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     # The empty window is still sent: a successful poll means the service answered.
     assert server.stats.requests == requests + 1
     server.deny(WS)
@@ -733,7 +742,7 @@ def test_the_first_fetch_asks_the_service_even_when_its_window_is_empty(
     assert caught.value.reason == "auth"
     assert server.stats.requests == 1
     server.allow(WS)
-    assert source.fetch(None).call_ends == []
+    assert source.fetch(None).of(CALL_SUMMARY) == []
     assert server.stats.requests == 2
 
 
@@ -757,14 +766,14 @@ def test_changing_the_workspace_list_neither_recounts_nor_skips(
         server.add_records(ws, "ACSCallSummary", [call(clock.now - timedelta(minutes=30))])
     lookback = timedelta(hours=1)
     batch = make_source(workspace_ids=[WS, WS2], initial_lookback=lookback).fetch(None)
-    assert sum(o.n for o in batch.call_ends) == 2
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 2
     cursor = batch.cursor
     for step, workspace_ids in enumerate(changes):
         clock.advance(timedelta(minutes=5))
         server.add_records(WS2, "ACSCallSummary", [call(clock.now - timedelta(minutes=4))])
         source = make_source(workspace_ids=workspace_ids, initial_lookback=lookback)
         batch = source.fetch(cursor)
-        assert sum(o.n for o in batch.call_ends) == 1, f"step {step}: {workspace_ids}"
+        assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1, f"step {step}: {workspace_ids}"
         cursor = batch.cursor
         keys = saved_tables(orjson.loads(orjson.dumps(cursor)))["ACSCallSummary"]
         assert list(keys) == [f"workspace:{workspace_ids[0]}"]
@@ -801,9 +810,9 @@ def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(
         with pytest.raises(SourceError):
             source.fetch(cursor)
     batch = source.fetch(cursor)
-    assert sum(o.n for o in batch.call_ends) == 2
-    assert sum(o.n for o in batch.media_results) == 2
-    assert source.fetch(batch.cursor).call_ends == []
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 2
+    assert sum(o.n for o in batch.of(MEDIA_SUMMARY)) == 2
+    assert source.fetch(batch.cursor).of(CALL_SUMMARY) == []
 
 
 def test_two_sources_one_failing_the_other_is_counted_and_nothing_twice_after_restart(
@@ -811,9 +820,9 @@ def test_two_sources_one_failing_the_other_is_counted_and_nothing_twice_after_re
 ) -> None:
     """A Log Analytics source failing beside a files source, with a checkpoint and a restart:
     the failing one's cursor stays, the other's counts are kept, and the retry counts once."""
-    from acs_exporter.aggregate import LabelPlan
     from acs_exporter.checkpoint import Checkpoint
     from acs_exporter.sources.files import FilesSettings, FilesSource
+    from acs_exporter.tables import LabelPlan
 
     server.add_workspace(WS)
     exported = tmp_path / "calls.csv"

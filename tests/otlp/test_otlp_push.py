@@ -257,20 +257,25 @@ def test_a_real_exporter_snapshot_is_pushed_under_the_names_metric_defs_declares
     (not pushed, see otlp.py), each under its sample name, with its help as description."""
     from datetime import UTC, datetime
 
-    from acs_exporter.aggregate import LabelPlan
     from acs_exporter.catalog import load_catalog
     from acs_exporter.daemon import Exporter
     from acs_exporter.metric_defs import ALL
     from acs_exporter.sources.base import Batch, Observation
+    from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
     exporter = Exporter(
-        catalog=load_catalog(), source_names=["a", "b"], plan=LabelPlan(call_end_labels=())
+        catalog=load_catalog(), source_names=["a", "b"], plan=LabelPlan(extra_labels=())
     )
     batch = Batch(
         # 487/10003 is documented as Success; the service's verdict disagrees (so the
         # disagreement counter has a point: OTLP sends no metric without one).
-        call_ends=[Observation("0", "0"), Observation("487", "10003", "UnexpectedServerError")],
-        media_results=[Observation("8500", "0", None, (("operation", "Play"),))],
+        {
+            CALL_SUMMARY: [
+                Observation("0", "0"),
+                Observation("487", "10003", "UnexpectedServerError"),
+            ],
+            MEDIA_SUMMARY: [Observation("8500", "0", None, (("operation", "Play"),))],
+        },
         cursor=1,
         watermark=datetime.now(UTC),
     )

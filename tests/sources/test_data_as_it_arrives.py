@@ -15,10 +15,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from acs_exporter.aggregate import LabelPlan, Resolver, summarise
+from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
 from acs_exporter.sources.base import Batch
 from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 ABSENT = object()  # the field is not in the record at all
 
@@ -75,7 +76,7 @@ def read_all(path: Path) -> list[Batch]:
         batch = src.fetch(cursor)
         batches.append(batch)
         cursor = batch.cursor
-        if batch.caught_up and not (batch.call_ends or batch.media_results):
+        if batch.caught_up and not (batch.of(CALL_SUMMARY) or batch.of(MEDIA_SUMMARY)):
             break
     src.close()
     return batches

@@ -16,6 +16,7 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.files import FilesSettings, FilesSource
 from acs_exporter.sources.files import progress as progress_module
 from acs_exporter.sources.files import rejections as rejections_module
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
 # A file's progress as a cursor holds it; the tests of damaged cursors break one field of it.
@@ -40,13 +41,13 @@ def source(*paths: Path | str, **settings: object) -> FilesSource:
 
 def counts(batch: Batch) -> Counter[tuple[object, object]]:
     out: Counter[tuple[object, object]] = Counter()
-    for obs in batch.call_ends:
+    for obs in batch.of(CALL_SUMMARY):
         out[(obs.code, obs.subcode)] += obs.n
     return out
 
 
 def total(batches: list[Batch]) -> int:
-    return sum(o.n for b in batches for o in b.call_ends)
+    return sum(o.n for b in batches for o in b.of(CALL_SUMMARY))
 
 
 def drain(src: FilesSource, cursor: Cursor = None, polls: int = 50) -> tuple[list[Batch], Cursor]:
@@ -114,7 +115,7 @@ def test_diagnostic_jsonl(caplog: pytest.LogCaptureFixture) -> None:
     }
     for line, text in expected.items():
         assert any(f"{path}:{line}: " in m and text in m for m in messages), (line, messages)
-    server = [o for o in batch.call_ends if o.code == "500"]
+    server = [o for o in batch.of(CALL_SUMMARY) if o.code == "500"]
     assert server == [
         Observation(
             "500",
@@ -158,7 +159,7 @@ def test_csv_export(caplog: pytest.LogCaptureFixture) -> None:
     }
     assert batch.rejected == {"wrong_field_count": 1}
     assert any(f"{path}:7: expected 10 fields, found 7" in r.getMessage() for r in caplog.records)
-    by_code = {o.code: o for o in batch.call_ends}
+    by_code = {o.code: o for o in batch.of(CALL_SUMMARY)}
     assert by_code["500"].service_category == ""
     assert by_code["487"].dimensions == (
         ("call_type", "Group"),
@@ -182,7 +183,7 @@ def test_glob_reads_every_format_once() -> None:
         "query-result.json": "log-analytics-json",
         "export.csv": "csv",
     }
-    assert src.fetch(cursor).call_ends == []
+    assert src.fetch(cursor).of(CALL_SUMMARY) == []
 
 
 def test_recursive_glob_and_explicit_format(tmp_path: Path) -> None:
@@ -199,8 +200,8 @@ def test_recursive_glob_and_explicit_format(tmp_path: Path) -> None:
 def test_missing_path_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     src = source(tmp_path / "later.jsonl")
     with caplog.at_level(logging.WARNING):
-        assert src.fetch(None).call_ends == []
-        assert src.fetch(None).call_ends == []
+        assert src.fetch(None).of(CALL_SUMMARY) == []
+        assert src.fetch(None).of(CALL_SUMMARY) == []
     assert sum("does not exist" in r.getMessage() for r in caplog.records) == 1
     (tmp_path / "later.jsonl").write_text(jsonl_record("0") + "\n")
     assert counts(src.fetch(None)) == {("0", "0"): 1}
@@ -245,7 +246,7 @@ def test_csv_without_end_code_column(tmp_path: Path, caplog: pytest.LogCaptureFi
     path.write_text("TimeGenerated,CallType\n2026-11-20,P2P\n2026-11-20,Group\n")
     with caplog.at_level(logging.WARNING):
         batch = source(path).fetch(None)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert batch.rejected == {"missing_field": 2}
     assert any(f"{path}:2: no ParticipantEndReason" in r.getMessage() for r in caplog.records)
 
@@ -255,7 +256,7 @@ def test_unterminated_quote_waits_then_is_rejected(tmp_path: Path) -> None:
     path.write_text('ParticipantEndReason,ParticipantEndSubCode,DiagnosticOptions\n0,0,"{\n')
     src = source(path)
     first = src.fetch(None)  # the quoted field may still be being written
-    assert first.call_ends == []
+    assert first.of(CALL_SUMMARY) == []
     assert first.rejected == {}
     second = src.fetch(first.cursor)  # the file stopped growing: it is broken
     assert second.rejected == {"invalid_csv": 1}
@@ -336,11 +337,11 @@ def test_media_summary_rows(tmp_path: Path) -> None:
         "ACSCallSummary,,,,0\n"
     )
     batch = source(path).fetch(None)
-    assert sorted((o.code, o.subcode, o.dimensions, o.n) for o in batch.media_results) == [
+    assert sorted((o.code, o.subcode, o.dimensions, o.n) for o in batch.of(MEDIA_SUMMARY)) == [
         ("200", "0", (("operation", "Play"),), 1),
         ("400", "8535", (("operation", "Play"),), 1),
     ]
-    assert [(o.code, o.n) for o in batch.call_ends] == [("0", 1)]
+    assert [(o.code, o.n) for o in batch.of(CALL_SUMMARY)] == [("0", 1)]
 
 
 # -- cursor, restarts, appends ----------------------------------------------------------------
@@ -359,7 +360,7 @@ def test_restart_from_cursor_neither_recounts_nor_skips(tmp_path: Path) -> None:
     rejected: Counter[str] = Counter()
     for _ in range(100):
         batch = source(tmp_path / "*", batch_records=2).fetch(json.loads(json.dumps(cursor)))
-        assert sum(o.n for o in batch.call_ends) + sum(batch.rejected.values()) <= 2
+        assert sum(o.n for o in batch.of(CALL_SUMMARY)) + sum(batch.rejected.values()) <= 2
         seen.update(counts(batch))
         rejected.update(batch.rejected)
         cursor = batch.cursor
@@ -387,7 +388,7 @@ def test_batches_are_bounded(tmp_path: Path) -> None:
     cursor: Cursor = None
     while True:
         batch = src.fetch(cursor)
-        sizes.append(sum(o.n for o in batch.call_ends))
+        sizes.append(sum(o.n for o in batch.of(CALL_SUMMARY)))
         cursor = batch.cursor
         if batch.caught_up:
             break
@@ -411,7 +412,7 @@ def test_appended_lines_are_picked_up(tmp_path: Path) -> None:
         f.write("\n" + jsonl_record("480", "10037", "ExpectedError") + "\n")
     fourth = src.fetch(third.cursor)
     assert counts(fourth) == {("480", "10037"): 1}
-    assert src.fetch(fourth.cursor).call_ends == []
+    assert src.fetch(fourth.cursor).of(CALL_SUMMARY) == []
 
 
 def test_appended_csv_rows_after_restart(tmp_path: Path) -> None:
@@ -431,7 +432,7 @@ def test_replaced_or_truncated_file_is_read_anew(
     path.write_text(jsonl_record("0") + "\n" + jsonl_record("487") + "\n")
     src = source(path)
     first = src.fetch(None)
-    assert sum(o.n for o in first.call_ends) == 2
+    assert sum(o.n for o in first.of(CALL_SUMMARY)) == 2
     path.write_text(jsonl_record("603") + "\n")  # new content, shorter
     with caplog.at_level(logging.INFO):
         second = src.fetch(first.cursor)
@@ -448,7 +449,7 @@ def test_moved_file_is_recognised_by_content(tmp_path: Path) -> None:
     shutil.copy(path, copy)
     path.unlink()
     copy.rename(path)
-    assert source(path).fetch(first.cursor).call_ends == []
+    assert source(path).fetch(first.cursor).of(CALL_SUMMARY) == []
 
 
 @pytest.mark.parametrize(
@@ -514,7 +515,7 @@ def test_a_cursor_of_the_previous_release_continues_exactly_where_it_stopped(
     second = source(path).fetch(legacy)
     assert counts(second) == {("0", "0"): 1, ("490", "0"): 1}  # nothing read twice, or skipped
     assert second.cursor == source(path).fetch(second.cursor).cursor
-    assert source(path).fetch(second.cursor).call_ends == []
+    assert source(path).fetch(second.cursor).of(CALL_SUMMARY) == []
 
 
 def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
@@ -531,7 +532,7 @@ def test_progress_bar_only_on_a_terminal_and_never_on_stdout(
     monkeypatch.setattr(progress_module, "PROGRESS_MIN_BYTES", 1)
     monkeypatch.setattr("sys.stderr", terminal)
     batch = source(path).fetch(None)
-    assert sum(o.n for o in batch.call_ends) == 5000
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 5000
     assert "big.jsonl" in terminal.getvalue()
     assert capsys.readouterr().out == ""
     # Switched off in the settings: no bar.
@@ -579,7 +580,7 @@ def test_unchanged_complete_files_are_not_opened(
 
     monkeypatch.setattr(Path, "open", spy)
     batch = src.fetch(cursor)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert opened == []
     assert batch.watermark is not None  # still reported from the file's modification time
     with real_open(path, "a") as f:
@@ -630,7 +631,7 @@ def test_rotated_file_matched_under_its_new_name_is_not_counted_again(tmp_path: 
     current.write_text(jsonl_record("490") + "\n")
     third = src.fetch(second.cursor)
     assert counts(third) == {("490", "0"): 1}
-    assert src.fetch(third.cursor).call_ends == []
+    assert src.fetch(third.cursor).of(CALL_SUMMARY) == []
 
 
 def test_moved_file_continues_but_a_copy_beside_it_is_counted_again(tmp_path: Path) -> None:
@@ -642,7 +643,7 @@ def test_moved_file_continues_but_a_copy_beside_it_is_counted_again(tmp_path: Pa
     second = src.fetch(first.cursor)
     assert counts(second) == {("0", "0"): 1}
     first_path.rename(tmp_path / "c.jsonl")  # a move keeps its progress
-    assert src.fetch(second.cursor).call_ends == []
+    assert src.fetch(second.cursor).of(CALL_SUMMARY) == []
 
 
 def test_read_error_mid_file_counts_nothing_of_it_not_even_rejections(
@@ -670,7 +671,7 @@ def test_read_error_mid_file_counts_nothing_of_it_not_even_rejections(
     src = source(path, format="diagnostic-jsonl")
     monkeypatch.setattr(Path, "open", failing_open)
     first = src.fetch(None)
-    assert first.call_ends == []
+    assert first.of(CALL_SUMMARY) == []
     assert first.rejected == {}
     monkeypatch.undo()
     second = src.fetch(first.cursor)
@@ -703,9 +704,9 @@ def test_a_partial_last_line_is_not_judged_complete_by_an_immediate_catch_up_pol
     now = [0.0]
     settings = FilesSettings(type="files", paths=[path], poll_interval=timedelta(seconds=10))
     clocked = FilesSource(settings, clock=lambda: now[0])
-    assert clocked.fetch(third.cursor).call_ends == []
+    assert clocked.fetch(third.cursor).of(CALL_SUMMARY) == []
     now[0] += 99.9
-    assert clocked.fetch(third.cursor).call_ends == []
+    assert clocked.fetch(third.cursor).of(CALL_SUMMARY) == []
     now[0] += 0.1
     assert counts(clocked.fetch(third.cursor)) == {("0", "0"): 1}
 
@@ -725,7 +726,7 @@ def test_a_symlink_to_a_matched_file_is_not_a_second_file(tmp_path: Path) -> Non
     latest.symlink_to(next_day.name)  # the link moves on; each day is still counted once
     second = src.fetch(first.cursor)
     assert counts(second) == {("487", "0"): 1}
-    assert src.fetch(second.cursor).call_ends == []
+    assert src.fetch(second.cursor).of(CALL_SUMMARY) == []
 
 
 def test_unknown_format_is_counted_once_per_file_across_restarts_and_retries(

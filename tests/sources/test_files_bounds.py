@@ -14,6 +14,7 @@ import pytest
 
 from acs_exporter.sources.base import Batch, Cursor
 from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.tables import CALL_SUMMARY
 
 MIB = 1024 * 1024
 
@@ -40,7 +41,7 @@ def source(path: Path, **settings: object) -> FilesSource:
 
 def counts(batch: Batch) -> Counter[tuple[object, object]]:
     out: Counter[tuple[object, object]] = Counter()
-    for obs in batch.call_ends:
+    for obs in batch.of(CALL_SUMMARY):
         out[(obs.code, obs.subcode)] += obs.n
     return out
 
@@ -195,7 +196,7 @@ def test_an_unterminated_last_line_counts_once_it_has_not_grown_for_the_timeout(
     first = src.fetch(None)
     assert counts(first) == {("0", "0"): 1}
     now[0] += 9.9
-    assert src.fetch(first.cursor).call_ends == []
+    assert src.fetch(first.cursor).of(CALL_SUMMARY) == []
     now[0] += 0.1
     last = src.fetch(first.cursor)
     assert counts(last) == {("487", "10003"): 1}

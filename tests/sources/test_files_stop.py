@@ -12,6 +12,7 @@ import pytest
 
 from acs_exporter.sources.base import Batch, Cursor
 from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.tables import CALL_SUMMARY
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
 RECORDS = 3000
@@ -68,7 +69,7 @@ def read_all(source: FilesSource, cursor: Cursor) -> tuple[int, Cursor]:
     total = 0
     for _ in range(10):
         batch: Batch = source.fetch(cursor)
-        total += sum(o.n for o in batch.call_ends)
+        total += sum(o.n for o in batch.of(CALL_SUMMARY))
         cursor = batch.cursor
         if batch.caught_up:
             return total, cursor
@@ -86,7 +87,7 @@ def test_a_stop_mid_parse_counts_the_part_read_and_the_rest_follows(
     stopping = files_source(path, StopAfter(looks=4))
     stopping._last_size = settled._last_size
     batch = stopping.fetch(None)
-    part = sum(o.n for o in batch.call_ends)
+    part = sum(o.n for o in batch.of(CALL_SUMMARY))
     assert 0 < part < RECORDS, part
     assert batch.caught_up is False
     rest, _ = read_all(files_source(path, None), batch.cursor)
@@ -98,7 +99,7 @@ def test_a_stop_before_the_fetch_reads_nothing_and_moves_no_cursor(tmp_path: Pat
     stop = threading.Event()
     stop.set()
     batch = files_source(path, stop).fetch(None)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert batch.caught_up is False
     total, _ = read_all(files_source(path, None), batch.cursor)
     assert total == RECORDS

@@ -15,6 +15,7 @@ from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.files import FilesSettings, FilesSource
 from acs_exporter.sources.formats.loganalytics_json import DocumentError, parse_document
 from acs_exporter.sources.loganalytics import client
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "files" / "query-result.json"
 COLUMNS = [{"name": n, "type": "string"} for n in ("Code", "Subcode", "ResultCategory", "n")]
@@ -89,8 +90,8 @@ def test_a_saved_partial_result_counts_none_of_its_rows(
     src = files_source(path)
     with caplog.at_level(logging.WARNING):
         batch = src.fetch(None)
-    assert batch.call_ends == []
-    assert batch.media_results == []
+    assert batch.of(CALL_SUMMARY) == []
+    assert batch.of(MEDIA_SUMMARY) == []
     assert batch.rejected == {"partial_result": rows}
     # One line, naming the file and what the service said (the operator re-runs the export).
     lines = [r.getMessage() for r in caplog.records]
@@ -100,9 +101,9 @@ def test_a_saved_partial_result_counts_none_of_its_rows(
     assert "partial" in lines[0]
     # Judged once: the next poll neither counts nor rejects it again, also after a restart.
     again = src.fetch(batch.cursor)
-    assert (again.call_ends, again.rejected) == ([], {})
+    assert (again.of(CALL_SUMMARY), again.rejected) == ([], {})
     restarted = files_source(path).fetch(batch.cursor)
-    assert (restarted.call_ends, restarted.rejected) == ([], {})
+    assert (restarted.of(CALL_SUMMARY), restarted.rejected) == ([], {})
 
 
 def test_a_saved_partial_result_without_rows_is_still_counted_as_rejected(

@@ -18,6 +18,7 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.simulator import MAX_RECORDS_PER_FETCH, Simulator
 from acs_exporter.sources.simulator_cursor import CURSOR_FORMAT
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 START = 1_700_000_000.0
 ALLOWED_DIMENSIONS = {"call_type", "endpoint_type", "participant_type"}
@@ -43,7 +44,7 @@ def make(catalog: Catalog, clock: FakeClock, **settings: object) -> Simulator:
 def totals(batches: list[Batch]) -> Counter[Observation]:
     out: Counter[Observation] = Counter()
     for batch in batches:
-        for obs in batch.call_ends:
+        for obs in batch.of(CALL_SUMMARY):
             out[obs._replace(n=1)] += obs.n
     return out
 
@@ -72,7 +73,7 @@ def is_server_error(obs: Observation) -> bool:
 def test_first_fetch_starts_now_and_produces_nothing(catalog: Catalog) -> None:
     clock = FakeClock()
     batch = make(catalog, clock, seed=1).fetch(None)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert batch.caught_up
     assert batch.watermark == datetime.fromtimestamp(START, UTC)
 
@@ -149,7 +150,7 @@ def saved(cursor: Cursor) -> dict[str, Cursor]:
 def test_first_start_is_at_the_wall_clock(catalog: Catalog) -> None:
     clock = FakeClock()
     batch = make(catalog, clock, seed=1).fetch(None)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert saved(batch.cursor)["position"] == int(START)
 
 
@@ -198,18 +199,18 @@ def test_time_scale_change_keeps_position(catalog: Catalog) -> None:
     position = saved(cursor)["position"]
     faster = make(catalog, clock, seed=1, time_scale=10)
     batch = faster.fetch(cursor)
-    assert batch.call_ends == []
+    assert batch.of(CALL_SUMMARY) == []
     assert isinstance(batch.cursor, dict)
     assert saved(batch.cursor)["position"] == position
     clock.now += 10
     batch = faster.fetch(batch.cursor)
-    assert sum(o.n for o in batch.call_ends) == 500
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 500
 
 
 def test_observations_are_aggregated_with_allowed_sorted_dimensions(catalog: Catalog) -> None:
     clock = FakeClock()
     batches, _ = run(make(catalog, clock, seed=5, time_scale=60), clock, [60.0])
-    ends = batches[-1].call_ends
+    ends = batches[-1].of(CALL_SUMMARY)
     keys = [obs._replace(n=1) for obs in ends]
     assert len(keys) == len(set(keys)), "identical observations must be aggregated"
     assert any(obs.n > 1 for obs in ends)
@@ -278,8 +279,8 @@ def test_steady_never_spikes(catalog: Catalog) -> None:
     sim = make(catalog, clock, seed=21, calls_per_second=20, time_scale=60)
     batches, _ = run(sim, clock, [5.0] * 6)
     for batch in batches[1:]:
-        total = sum(o.n for o in batch.call_ends)
-        server = sum(o.n for o in batch.call_ends if is_server_error(o))
+        total = sum(o.n for o in batch.of(CALL_SUMMARY))
+        server = sum(o.n for o in batch.of(CALL_SUMMARY) if is_server_error(o))
         assert server / total < 0.015
 
 
@@ -291,7 +292,7 @@ def test_catch_up_is_bounded(catalog: Catalog) -> None:
     seen = 0
     for _ in range(3):
         batch = sim.fetch(cursor)
-        n = sum(o.n for o in batch.call_ends)
+        n = sum(o.n for o in batch.of(CALL_SUMMARY))
         assert n <= MAX_RECORDS_PER_FETCH
         seen += n
         cursor = batch.cursor
@@ -364,7 +365,7 @@ def test_unwritable_record_file_fails_the_fetch(catalog: Catalog, tmp_path: Path
 def media_totals(batches: list[Batch]) -> Counter[Observation]:
     out: Counter[Observation] = Counter()
     for batch in batches:
-        for obs in batch.media_results:
+        for obs in batch.of(MEDIA_SUMMARY):
             out[obs._replace(n=1)] += obs.n
     return out
 
@@ -505,13 +506,14 @@ def test_a_damaged_checkpoint_cursor_fails_polls_and_keeps_counts_and_cursor(
     they were (not a fresh start)."""
     import time
 
-    from acs_exporter.aggregate import Delta, LabelPlan
+    from acs_exporter.aggregate import Delta
     from acs_exporter.backoff import Backoff
     from acs_exporter.checkpoint import Checkpoint
     from acs_exporter.daemon import Exporter, poll_once
     from acs_exporter.exposition import render_text
     from acs_exporter.reasons import known_reasons
     from acs_exporter.state import State
+    from acs_exporter.tables import LabelPlan
 
     path = tmp_path / "checkpoint.json"
     damaged: Cursor = {"kind": "simulator", "version": 1, "position": {"seed": "x"}}

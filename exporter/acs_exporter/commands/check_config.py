@@ -66,7 +66,7 @@ def execute(args: argparse.Namespace) -> int:
             check_saved_cursors(settings, checkpoint.load())
         for item in settings.effective_sources():
             # Built as run builds them (nothing is read or opened until a poll), then closed.
-            build_source(item, catalog, settings.metrics.extra_labels).close()
+            build_source(item, catalog, label_plan(settings)).close()
     except (StartupError, CheckpointError, SourceError) as exc:
         print(f"acs-exporter: {exc}", file=sys.stderr)
         return 1

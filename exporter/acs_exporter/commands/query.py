@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from acs_exporter.sources.base import Cursor
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
     from acs_exporter.sources.loganalytics.source import Job
+    from acs_exporter.tables import LabelPlan
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,13 +58,13 @@ def execute(args: argparse.Namespace) -> int:
     except Exception as exc:  # a checkpoint problem must not hide the queries
         print(f"acs-exporter: ignoring the checkpoint: {exc}", file=sys.stderr)
         cursors = {}
+    from acs_exporter.app import label_plan
+
     now = datetime.now(UTC)
     blocks = [
         block
         for source in sources
-        for block in render_source(
-            source.with_labels(settings.metrics.extra_labels), cursors.get(source.name), now
-        )
+        for block in render_source(source, cursors.get(source.name), now, label_plan(settings))
     ]
     print("\n\n".join(blocks))
     return 0
@@ -79,17 +80,19 @@ def saved_cursors(settings: Settings) -> dict[str, Cursor]:
     return dict(state.cursors)
 
 
-def render_source(source: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[str]:
+def render_source(
+    source: LogAnalyticsSettings, cursor: Cursor, now: datetime, plan: LabelPlan
+) -> list[str]:
     from acs_exporter.sources.base import SourceError
     from acs_exporter.sources.loganalytics.source import plan_jobs
 
     if cursor is None:
         cursor = steady_state_cursor(source, now)
     try:
-        jobs = plan_jobs(source, cursor, now)
+        jobs = plan_jobs(source, cursor, now, plan)
     except SourceError as exc:  # a damaged checkpoint entry must not hide the queries
         print(f"acs-exporter: source {source.name!r}: ignoring its cursor: {exc}", file=sys.stderr)
-        jobs = plan_jobs(source, steady_state_cursor(source, now), now)
+        jobs = plan_jobs(source, steady_state_cursor(source, now), now, plan)
     return [job_block(source, job) for job in jobs]
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from acs_exporter.tables import LogTable
 
 # A JSON-serialisable, opaque position in a source. The pipeline persists it together with the
 # cumulative counts, atomically, and hands it back on the next fetch (also after a restart).
@@ -37,10 +40,9 @@ class Observation(NamedTuple):
 class Batch:
     """What one fetch produced. Counts are applied, and the cursor persisted, all or nothing."""
 
-    # ACSCallSummary: one observation per participant call end.
-    call_ends: Sequence[Observation] = ()
-    # ACSCallAutomationMediaSummary: Call Automation media operation outcomes.
-    media_results: Sequence[Observation] = ()
+    # Per table (acs_exporter.tables): ACSCallSummary has one observation per participant
+    # call end, ACSCallAutomationMediaSummary one per media operation outcome.
+    observations: Mapping[LogTable, Sequence[Observation]] = field(default_factory=dict)
     # Records that could not be read at all, by reason (e.g. "invalid_json"). Each reason's
     # details are logged by the source with file:line or query and field.
     rejected: Mapping[str, int] = field(default_factory=dict)
@@ -50,6 +52,13 @@ class Batch:
     watermark: datetime | None = None
     # False when the source knows there is more to read right away (catch-up after downtime).
     caught_up: bool = True
+
+    def of(self, table: LogTable) -> Sequence[Observation]:
+        """The observations of `table` ([] when the batch has none)."""
+        return self.observations.get(table, [])
+
+    def is_empty(self) -> bool:
+        return not any(self.observations.values())
 
 
 class SourceError(Exception):

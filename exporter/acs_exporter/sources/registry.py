@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,6 +33,7 @@ from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator_cursor import CURSOR_FORMAT as SIMULATOR_CURSOR
 from acs_exporter.sources.simulator_reasons import QueryError as SimulatorQueryError
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import LabelPlan
 
 if TYPE_CHECKING:
     from acs_exporter.catalog import Catalog
@@ -59,7 +60,7 @@ class Wiring:
     """What the daemon hands every factory; a source uses what it needs."""
 
     catalog: Catalog
-    extra_labels: Sequence[str] = ()  # the metrics' extra labels (metrics.extra_labels)
+    plan: LabelPlan = field(default_factory=LabelPlan)  # which labels each family carries
     stop: threading.Event | None = None  # set when the source's poller stops or is retired
 
 
@@ -96,8 +97,8 @@ def _files(settings: FilesSettings, wiring: Wiring) -> Source:
 
 def _log_analytics(settings: LogAnalyticsSettings, wiring: Wiring) -> Source:
     module = importlib.import_module("acs_exporter.sources.loganalytics.source")
-    # The query must also group by the labels the metrics carry.
-    source: Source = module.LogAnalyticsSource(settings.with_labels(list(wiring.extra_labels)))
+    # The query also groups by the labels the plan gives each table's family.
+    source: Source = module.LogAnalyticsSource(settings, plan=wiring.plan)
     return source
 
 

@@ -208,12 +208,13 @@ MEDIA_TABLE: tuple[tuple[MediaResult, ...], tuple[float, ...]] = (
     tuple(accumulate(w for _, w in MEDIA_RESULTS)),
 )
 
-Table = tuple[tuple[Reason, ...], tuple[float, ...]]
+# Reasons with their cumulative weights, ready for `random.choices` (not an ACS table).
+WeightedReasons = tuple[tuple[Reason, ...], tuple[float, ...]]
 
 
 def reason_table(
     mix: str, server_error_share: float, extra: tuple[tuple[Reason, float], ...] = ()
-) -> Table:
+) -> WeightedReasons:
     """The reasons of one mix with cumulative weights, server errors scaled to their share.
 
     A share of records (EMPTY_CATEGORY_SHARE) carries an empty ResultCategory: each reason

@@ -36,20 +36,20 @@ from acs_exporter.sources.scenarios import (
     PROFILES,
     SERVER_ERROR_REASONS,
     Reason,
-    Table,
+    WeightedReasons,
     reason_table,
     server_error_share,
 )
 from acs_exporter.sources.simulator_cursor import SimulatorState
 from acs_exporter.sources.simulator_reasons import QueryError
 from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 log = logging.getLogger(__name__)
 
 # Upper bound on call ends per fetch, so catching up after a downtime keeps memory flat.
 MAX_RECORDS_PER_FETCH = 100_000
 # record_file lines of media results carry this `table`; call-end lines carry none.
-MEDIA_TABLE_NAME = "ACSCallAutomationMediaSummary"
 # Share of the documented call-end entries of the catalog (the long tail) in every mix.
 CATALOG_TAIL_SHARE = 0.01
 
@@ -98,7 +98,7 @@ class Simulator:
         self._settings = settings
         self._clock = clock
         self._tail = _catalog_tail(catalog)
-        self._tables: dict[tuple[str, float], Table] = {}
+        self._tables: dict[tuple[str, float], WeightedReasons] = {}
         self._profiles = tuple(p for p, _ in PROFILES)
         self._profile_cum = tuple(accumulate(w for _, w in PROFILES))
         self._record: IO[bytes] | None = None
@@ -137,8 +137,10 @@ class Simulator:
         caught_up = end >= target
         watermark = now if caught_up else float(end)
         return Batch(
-            call_ends=[obs._replace(n=n) for obs, n in counts.items()],
-            media_results=[obs._replace(n=n) for obs, n in media.items()],
+            observations={
+                CALL_SUMMARY: [obs._replace(n=n) for obs, n in counts.items()],
+                MEDIA_SUMMARY: [obs._replace(n=n) for obs, n in media.items()],
+            },
             cursor=state.to_cursor(),
             watermark=datetime.fromtimestamp(watermark, UTC),
             caught_up=caught_up,
@@ -176,7 +178,7 @@ class Simulator:
             state.time_scale = settings.time_scale
         return state
 
-    def _table(self, mix: str, share: float) -> Table:
+    def _table(self, mix: str, share: float) -> WeightedReasons:
         key = (mix, share)
         table = self._tables.get(key)
         if table is None:
@@ -243,7 +245,7 @@ class Simulator:
                 lines += orjson.dumps(_record(obs, n))
                 lines += b"\n"
             for obs, n in new_media.items():
-                lines += orjson.dumps(_record(obs, n) | {"table": MEDIA_TABLE_NAME})
+                lines += orjson.dumps(_record(obs, n) | {"table": MEDIA_SUMMARY.name})
                 lines += b"\n"
             try:
                 if self._record is None:

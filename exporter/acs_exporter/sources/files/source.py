@@ -39,7 +39,8 @@ from acs_exporter.sources.formats.loganalytics_json import (
     parse_document,
     read_loganalytics_json,
 )
-from acs_exporter.sources.loganalytics.response import Table
+from acs_exporter.sources.loganalytics.response import ResultTable
+from acs_exporter.tables import LogTable
 
 log = logging.getLogger("acs_exporter.sources.files")
 
@@ -53,8 +54,7 @@ class _FetchState:
     # Files whose format could not be told, already counted as rejected (kept in the cursor,
     # so the count is once per file across restarts, and a batch not applied counts it again).
     unknown_format: set[str]
-    call_ends: Counter[Observation] = field(default_factory=Counter)
-    media_results: Counter[Observation] = field(default_factory=Counter)
+    counts: dict[LogTable, Counter[Observation]] = field(default_factory=dict)  # per table
     rejected: Counter[str] = field(default_factory=Counter)
     records: int = 0
     caught_up: bool = True
@@ -95,7 +95,7 @@ class FilesSource:
         # timeout again.
         self._last_size: dict[str, tuple[int, float]] = {}
         self._settled_after = settings.complete_after
-        self._cached_document: tuple[tuple[str, int, int], list[Table]] | None = None
+        self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
 
     @property
     def name(self) -> str:
@@ -122,8 +122,10 @@ class FilesSource:
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
         )
         return Batch(
-            call_ends=[obs._replace(n=n) for obs, n in state.call_ends.items()],
-            media_results=[obs._replace(n=n) for obs, n in state.media_results.items()],
+            observations={
+                table: [obs._replace(n=n) for obs, n in counts.items()]
+                for table, counts in state.counts.items()
+            },
             rejected=dict(state.rejected),
             cursor=SavedCursor(progress, state.unknown_format).write(),
             watermark=watermark,
@@ -278,8 +280,8 @@ class FilesSource:
             )
         entry.offset, entry.line = result.offset, result.line
         entry.complete = result.offset >= total
-        state.call_ends.update(result.call_ends)
-        state.media_results.update(result.media_results)
+        for table, counts in result.counts.items():
+            state.counts.setdefault(table, Counter()).update(counts)
         state.records += result.records
         state.budget -= result.records
         if not result.at_end:
@@ -287,7 +289,7 @@ class FilesSource:
 
     def _tables(
         self, opened: _Opened, entry: FileProgress, state: _FetchState
-    ) -> list[Table] | None:
+    ) -> list[ResultTable] | None:
         """The parsed document, kept while a big one is read over several polls; None when it
         cannot be parsed (judged, and counted as rejected, once it stops changing) or is a
         partial result (all its rows rejected at once: it parsed, so it is complete)."""
@@ -312,7 +314,7 @@ class FilesSource:
         self._cached_document = (key, tables)
         return tables
 
-    def _parse(self, opened: _Opened) -> list[Table]:
+    def _parse(self, opened: _Opened) -> list[ResultTable]:
         if opened.size > self._settings.max_document_bytes:
             # Parsed whole, a document costs several times its size: never read this one.
             raise DocumentError(

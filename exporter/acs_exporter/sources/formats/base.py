@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from acs_exporter.sources.base import Observation
-from acs_exporter.sources.formats.fields import Table
+from acs_exporter.tables import LogTable
 
 # Records between two looks at the stop event: ~1 ms of parsing.
 STOP_CHECK_EVERY = 256
@@ -47,11 +47,11 @@ class ReadResult:
     line: int
     at_end: bool  # nothing more to read now
     records: int = 0  # records handled (counted or rejected)
-    call_ends: Counter[Observation] = field(default_factory=Counter)
-    media_results: Counter[Observation] = field(default_factory=Counter)
+    # Per table, how often each observation was read.
+    counts: dict[LogTable, Counter[Observation]] = field(default_factory=dict)
 
-    def add(self, table: Table, observation: Observation) -> None:
-        if table is Table.CALL_SUMMARY:
-            self.call_ends[observation] += 1
-        else:
-            self.media_results[observation] += 1
+    def add(self, table: LogTable, observation: Observation) -> None:
+        counter = self.counts.get(table)
+        if counter is None:
+            counter = self.counts[table] = Counter()
+        counter[observation] += 1

@@ -13,36 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
+from acs_exporter import tables
 from acs_exporter.sources.base import Observation
-
-
-class Table(Enum):
-    CALL_SUMMARY = "ACSCallSummary"
-    MEDIA_SUMMARY = "ACSCallAutomationMediaSummary"
-
-
-# Column (lower case) -> dimension name, per table. Only allow-listed dimensions are read.
-CALL_CODE = "participantendreason"
-CALL_SUBCODE = "participantendsubcode"
-CALL_CATEGORY = "resultcategory"
-CALL_DIMENSIONS = (
-    ("calltype", "call_type"),
-    ("endpointtype", "endpoint_type"),
-    ("participanttype", "participant_type"),
-)
-MEDIA_CODE = "resultcode"
-MEDIA_SUBCODE = "resultsubcode"
-MEDIA_DIMENSIONS = (("operationname", "operation"),)
-
-# Type column values / diagnostic categories, lower case.
-TABLE_NAMES = {
-    "acscallsummary": Table.CALL_SUMMARY,
-    "callsummary": Table.CALL_SUMMARY,
-    "acscallautomationmediasummary": Table.MEDIA_SUMMARY,
-    "callautomationmediasummary": Table.MEDIA_SUMMARY,
-}
+from acs_exporter.tables import LogTable
 
 
 class RecordError(Exception):
@@ -59,12 +33,6 @@ def normalise_column(name: str) -> str:
     if name.endswith("]") and " [" in name:
         name = name[: name.rindex(" [")]
     return name.lower()
-
-
-def table_for(type_value: object) -> Table | None:
-    if isinstance(type_value, str):
-        return TABLE_NAMES.get(type_value.strip().lower())
-    return None
 
 
 def _code(value: object, field: str, prefix: str = "") -> object:
@@ -102,7 +70,7 @@ _MISSING = object()
 class ColumnMap:
     """Where a table's fields sit in a row (a header or a query result's columns)."""
 
-    table: Table
+    table: LogTable
     code: int
     subcode: int | None
     category: int | None
@@ -110,25 +78,21 @@ class ColumnMap:
     names: tuple[str, ...]  # the columns as written, for messages
 
     @classmethod
-    def for_columns(cls, columns: Sequence[str], table: Table) -> ColumnMap | None:
+    def for_columns(cls, columns: Sequence[str], table: LogTable) -> ColumnMap | None:
         """None when the columns lack the table's end code (the caller reports it once)."""
         index = {normalise_column(c): i for i, c in enumerate(columns)}
-        dims: tuple[tuple[str, str], ...]
-        if table is Table.CALL_SUMMARY:
-            code, subcode, category, dims = CALL_CODE, CALL_SUBCODE, CALL_CATEGORY, CALL_DIMENSIONS
-        else:
-            code, subcode, category, dims = MEDIA_CODE, MEDIA_SUBCODE, None, MEDIA_DIMENSIONS
-        if code not in index:
+        if table.code.key not in index:
             return None
+        category = table.service_category
         return cls(
             table=table,
-            code=index[code],
-            subcode=index.get(subcode),
-            category=index.get(category) if category else None,
+            code=index[table.code.key],
+            subcode=index.get(table.subcode.key),
+            category=None if category is None else index.get(category.key),
             dimensions=tuple(
-                (name, index[column], columns[index[column]])
-                for column, name in dims
-                if column in index
+                (dim.label, index[dim.column.key], columns[index[dim.column.key]])
+                for dim in table.dimensions
+                if dim.column.key in index
             ),
             names=tuple(columns),
         )
@@ -151,68 +115,40 @@ class ColumnLayout:
 
     described: str  # "the header", "table PrimaryResult": for messages
     type_index: int | None
-    maps: dict[Table, ColumnMap | None]
-    default_table: Table | None
+    maps: dict[LogTable, ColumnMap | None]
+    default_table: LogTable | None
 
     @classmethod
     def of(cls, columns: Sequence[str], described: str) -> ColumnLayout:
         names = [normalise_column(c) for c in columns]
-        maps = {table: ColumnMap.for_columns(columns, table) for table in Table}
+        known = tables.registered()
+        maps = {table: ColumnMap.for_columns(columns, table) for table in known}
         return cls(
             described=described,
             type_index=names.index("type") if "type" in names else None,
             maps=maps,
             # Rows without a Type: the first table (call summary) whose end code is a column.
-            default_table=next((table for table in Table if maps[table] is not None), None),
+            default_table=next((table for table in known if maps[table] is not None), None),
         )
 
-    def observation(self, row: Sequence[object]) -> tuple[Table, Observation]:
+    def observation(self, row: Sequence[object]) -> tuple[LogTable, Observation]:
         """The row's table and Observation. Raises RecordError. `row` has one value a column."""
         if self.type_index is None:
             table = self.default_table
             if table is None:
-                raise RecordError(
-                    "missing_field",
-                    f"no ParticipantEndReason (or ResultCode) column in {self.described}",
-                )
+                codes = " or ".join(t.code.pascal for t in self.maps)
+                raise RecordError("missing_field", f"no {codes} column in {self.described}")
         else:
             kind = row[self.type_index]
-            table = table_for(kind)
+            table = tables.by_spelling(kind)
             if table is None:
                 raise RecordError("other_table", f"Type {kind!r} is not a supported table")
         columns = self.maps[table]
         if columns is None:
             raise RecordError(
-                "missing_field", f"{table.value} row but {self.described} has no end-code column"
+                "missing_field", f"{table.name} row but {self.described} has no end-code column"
             )
         return table, columns.observation(row)
-
-
-@dataclass(frozen=True, slots=True)
-class _PropertySpec:
-    """The camelCase properties of one table; dimensions sorted by name."""
-
-    code: str
-    subcode: str
-    category: str | None
-    dimensions: tuple[tuple[str, str], ...]  # (property, dimension)
-
-
-_PROPERTIES = {
-    Table.CALL_SUMMARY: _PropertySpec(
-        "participantEndReason",
-        "participantEndSubCode",
-        "resultCategory",
-        (
-            ("callType", "call_type"),
-            ("endpointType", "endpoint_type"),
-            ("participantType", "participant_type"),
-        ),
-    ),
-    Table.MEDIA_SUMMARY: _PropertySpec(
-        "resultCode", "resultSubcode", None, (("operationName", "operation"),)
-    ),
-}
 
 
 class _Properties:
@@ -233,23 +169,27 @@ class _Properties:
         return self._lowered.get(key.lower())
 
 
-def observation_from_properties(properties: dict[str, object], table: Table) -> Observation:
+def observation_from_properties(properties: dict[str, object], table: LogTable) -> Observation:
     """A diagnostic-settings record's `properties` (camelCase keys) -> Observation."""
-    spec = _PROPERTIES[table]
     lookup = _Properties(properties)
-    found = lookup.get(spec.code)
+    found = lookup.get(table.code.camel)
     if found is None:
-        raise RecordError("missing_field", f"field properties.{spec.code} is missing")
+        raise RecordError("missing_field", f"field properties.{table.code.camel} is missing")
     code = _code(found[1], found[0], "properties.")
-    pair = lookup.get(spec.subcode)
+    pair = lookup.get(table.subcode.camel)
     subcode = None if pair is None else _code(pair[1], pair[0], "properties.")
-    pair = None if spec.category is None else lookup.get(spec.category)
+    category_column = table.service_category
+    pair = None if category_column is None else lookup.get(category_column.camel)
     category = None if pair is None else _text(pair[1], pair[0], "properties.")
+    return Observation(code, subcode, category, _property_dimensions(lookup, table), 1)
+
+
+def _property_dimensions(lookup: _Properties, table: LogTable) -> tuple[tuple[str, str], ...]:
     dims = []
-    for key, name in spec.dimensions:
-        pair = lookup.get(key)
+    for dim in table.dimensions:
+        pair = lookup.get(dim.column.camel)
         if pair is not None:
             text = _text(pair[1], pair[0], "properties.")
             if text:
-                dims.append((name, text))
-    return Observation(code, subcode, category, tuple(dims), 1)
+                dims.append((dim.label, text))
+    return tuple(sorted(dims))

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import orjson
 
+from acs_exporter import tables
 from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
-from acs_exporter.sources.formats.fields import (
-    CALL_CODE,
-    RecordError,
-    Table,
-    observation_from_properties,
-    table_for,
-)
+from acs_exporter.sources.formats.fields import RecordError, observation_from_properties
 from acs_exporter.sources.formats.lines import next_line, too_long
+from acs_exporter.tables import LogTable
 
 # Report progress every this many lines: cheap enough, smooth enough.
 PROGRESS_EVERY = 4096
@@ -64,7 +60,7 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
                 request.reject(
                     "other_table",
                     where,
-                    f"category {category!r} is not CallSummary or CallAutomationMediaSummary",
+                    f"category {category!r} is not {_categories()}",
                 )
                 continue
             result.add(table, observation_from_properties(properties, table))
@@ -74,7 +70,12 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
     return result
 
 
-def _split(record: object) -> tuple[Table | None, dict[str, object]]:
+def _categories() -> str:
+    """The diagnostic categories of the tables read, for messages: `CallSummary or ...`."""
+    return " or ".join(t.aliases[0] if t.aliases else t.name for t in tables.registered())
+
+
+def _split(record: object) -> tuple[LogTable | None, dict[str, object]]:
     if not isinstance(record, dict):
         raise RecordError("not_an_object", f"expected a JSON object, got {shorten_repr(record)}")
     properties = record.get("properties")
@@ -93,8 +94,9 @@ def _split(record: object) -> tuple[Table | None, dict[str, object]]:
             "wrong_type", f"field properties: expected an object, got {shorten_repr(properties)}"
         )
     if "category" in record:
-        return table_for(record["category"]), properties
-    # No category: a record with an end code is a call summary.
-    if any(key.lower() == CALL_CODE for key in properties):
-        return Table.CALL_SUMMARY, properties
+        return tables.by_spelling(record["category"]), properties
+    # No category: a record with the first table's end code (a call summary's) is one of it.
+    first = tables.registered()[0]
+    if any(key.lower() == first.code.key for key in properties):
+        return first, properties
     raise RecordError("missing_field", "field category is missing")

@@ -16,7 +16,7 @@ from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
 from acs_exporter.sources.loganalytics.errors import describe_error_object
 from acs_exporter.sources.loganalytics.response import (
     ResponseError,
-    Table,
+    ResultTable,
     parse_response,
     row_problem,
 )
@@ -44,7 +44,7 @@ class PartialDocument(Exception):
         self.rows = rows
 
 
-def parse_document(data: bytes, display: str) -> list[Table]:
+def parse_document(data: bytes, display: str) -> list[ResultTable]:
     """The document's tables, checked as the live client checks a response (response.py).
 
     Raises DocumentError when it is not a query response, PartialDocument when it is a
@@ -64,7 +64,7 @@ def parse_document(data: bytes, display: str) -> list[Table]:
     return response.tables
 
 
-def read_loganalytics_json(request: ReadRequest, tables: list[Table]) -> ReadResult:
+def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> ReadResult:
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
     first = 0  # global index of the current table's first row
     reported = request.offset

@@ -24,7 +24,7 @@ from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import (
     INVALID_JSON,
     ResponseError,
-    Table,
+    ResultTable,
     check_rows,
     parse_response,
 )
@@ -105,7 +105,7 @@ class QueryRunner:
         self.server_timeout = server_timeout
         self._slots = query_slots(credential)
 
-    def query(self, target: Target, kql: str, timespan: str | None) -> Table:
+    def query(self, target: Target, kql: str, timespan: str | None) -> ResultTable:
         # Only documented fields: `workspaces` (a list of ids) only when there are others to
         # add; never null, and never on a resource-scoped query.
         body: dict[str, object] = {"query": kql, "timespan": timespan}
@@ -132,7 +132,7 @@ class QueryRunner:
             except AzureError as error:
                 raise errors.from_exception(error, where=where) from error
         if response.status_code == 204:  # the workspace has no data at all
-            return Table("PrimaryResult", (), [])
+            return ResultTable("PrimaryResult", (), [])
         if response.status_code != 200:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
@@ -140,7 +140,7 @@ class QueryRunner:
         return parse(payload, where=where, headers=dict(response.headers))
 
 
-def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> Table:
+def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> ResultTable:
     """The primary table of a response body (response.py checks it); a malformed body is a
     `server_error` naming what was wrong and where, a partial result is `partial` (nothing is
     counted, so the next poll re-reads the window)."""

@@ -16,38 +16,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from acs_exporter.sources.loganalytics.settings import Label, Table
 from acs_exporter.sources.loganalytics.timestamps import (
     format_ticks,
     parse_ticks,
     ticks_from_timedelta,
 )
+from acs_exporter.tables import RESULT_CATEGORY, RESULT_CODE, RESULT_SUBCODE, LogTable
 
 Mode = Literal["aggregated", "raw"]
 
-CALL_SUMMARY: Table = "ACSCallSummary"
-MEDIA_SUMMARY: Table = "ACSCallAutomationMediaSummary"
 
-# Label name -> ACSCallSummary column. The column name is also the result column name.
-LABEL_COLUMNS: dict[Label, str] = {
-    "call_type": "CallType",
-    "endpoint_type": "EndpointType",
-    "participant_type": "ParticipantType",
-}
-
-# Per table: (result column, source expression) for code, subcode and the fixed dimensions.
-_KEYS: dict[Table, tuple[tuple[str, str], ...]] = {
-    CALL_SUMMARY: (
-        ("Code", "ParticipantEndReason"),
-        ("Subcode", "ParticipantEndSubCode"),
-        ("ResultCategory", "ResultCategory"),
-    ),
-    MEDIA_SUMMARY: (
-        ("Code", "ResultCode"),
-        ("Subcode", "ResultSubcode"),
-        ("Operation", "OperationName"),
-    ),
-}
+def key_columns(table: LogTable, labels: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(result column, source expression) for code, subcode, service category, the fixed
+    dimensions and the opt-in `labels`, in result order."""
+    keys = [(RESULT_CODE, table.code.pascal), (RESULT_SUBCODE, table.subcode.pascal)]
+    if table.service_category is not None:
+        keys.append((RESULT_CATEGORY, table.service_category.pascal))
+    dims = (*table.fixed, *(table.dimension(label) for label in labels))
+    keys += [(dim.result, dim.column.pascal) for dim in dims]
+    return tuple(keys)
 
 
 @dataclass(frozen=True)
@@ -79,23 +66,34 @@ class Window:
 
 @dataclass(frozen=True)
 class QuerySpec:
-    """What to ask one table; independent of the window."""
+    """What to ask one table; independent of the window. `labels` are the table's opt-in
+    dimensions to group by (its fixed ones are always grouped by)."""
 
-    table: Table
+    table: LogTable
     mode: Mode = "aggregated"
-    labels: tuple[Label, ...] = ()
+    labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.labels and self.table != CALL_SUMMARY:
-            raise ValueError(f"labels {self.labels} exist only for {CALL_SUMMARY}")
+        optional = {d.label for d in self.table.optional}
+        unknown = [label for label in self.labels if label not in optional]
+        if unknown:
+            raise ValueError(
+                f"labels {tuple(unknown)} are not columns of {self.table.name} "
+                f"(it has {tuple(sorted(optional))})"
+            )
 
     @property
-    def label_columns(self) -> tuple[str, ...]:
-        return tuple(LABEL_COLUMNS[label] for label in self.labels)
+    def dimension_labels(self) -> tuple[str, ...]:
+        """The label name of each dimension column, in result order."""
+        return (*(d.label for d in self.table.fixed), *self.labels)
+
+    @property
+    def has_category(self) -> bool:
+        return self.table.service_category is not None
 
     def result_columns(self) -> tuple[str, ...]:
         """The columns of the result, in order (checked against the language service in tests)."""
-        keys = tuple(name for name, _ in _KEYS[self.table]) + self.label_columns
+        keys = tuple(name for name, _ in key_columns(self.table, self.labels))
         if self.mode == "aggregated":
             return (*keys, "n", "Ingested")
         return (*keys, "Ingested")
@@ -105,11 +103,11 @@ class QuerySpec:
         start = format_ticks(window.start)
         end = format_ticks(window.end)
         pruning = format_ticks(window.start - ticks_from_timedelta(lookback))
-        keys = [*_KEYS[self.table], *((c, c) for c in self.label_columns)]
+        keys = key_columns(self.table, self.labels)
         group = ", ".join(name if name == expr else f"{name} = {expr}" for name, expr in keys)
         lines = [
-            f"// acs-exporter: {self.table}, {self.mode}, ingestion window ({start}, {end}]",
-            self.table,
+            f"// acs-exporter: {self.table.name}, {self.mode}, ingestion window ({start}, {end}]",
+            self.table.name,
             f"| where TimeGenerated > datetime({pruning})",
             f"| where ingestion_time() > datetime({start}) and ingestion_time() <= datetime({end})",
         ]

@@ -35,7 +35,7 @@ class ResponseError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Table:
+class ResultTable:
     name: str
     columns: tuple[str, ...]
     rows: list[Any]  # each row checked by `row_problem` (up front, or as it is read)
@@ -43,7 +43,7 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    tables: list[Table]  # never empty unless `error` is set
+    tables: list[ResultTable]  # never empty unless `error` is set
     # The service's error object on a partial result; its tables may hold only part of the
     # rows (or be unreadable: then `tables` is empty).
     error: dict[str, Any] | None = None
@@ -80,7 +80,7 @@ def row_problem(row: object, width: int) -> str | None:
     return f"expected a list of {width} cells, got {_shown(row)}"
 
 
-def check_rows(table: Table, index: int = 0) -> None:
+def check_rows(table: ResultTable, index: int = 0) -> None:
     """Every row of a table up front (the live client: a response counts whole or not)."""
     width = len(table.columns)
     # A cheap pass over up to 500,000 rows; the second search runs only to name the bad row.
@@ -92,7 +92,7 @@ def check_rows(table: Table, index: int = 0) -> None:
             raise _invalid(f"tables[{index}].rows[{r}]: {problem}")
 
 
-def _tables(tables: object) -> list[Table]:
+def _tables(tables: object) -> list[ResultTable]:
     if not tables:
         raise _invalid("response has no tables")
     if not isinstance(tables, list):
@@ -100,7 +100,7 @@ def _tables(tables: object) -> list[Table]:
     return [_table(table, t) for t, table in enumerate(tables)]
 
 
-def _table(table: object, t: int) -> Table:
+def _table(table: object, t: int) -> ResultTable:
     if not isinstance(table, dict):
         raise _invalid(f"tables[{t}]: expected an object, got {_shown(table)}")
     columns = _column_names(table, t)
@@ -109,7 +109,7 @@ def _table(table: object, t: int) -> Table:
         raise _invalid(f"tables[{t}]: no rows")
     if not isinstance(rows, list):
         raise _invalid(f"tables[{t}].rows: expected a list, got {_kind(rows)}")
-    return Table(str(table.get("name", f"table{t}")), columns, rows)
+    return ResultTable(str(table.get("name", f"table{t}")), columns, rows)
 
 
 def _column_names(table: dict[str, Any], t: int) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -20,11 +19,8 @@ from acs_exporter.settings_types import (
     WorkspaceId,
     between,
 )
+from acs_exporter.tables import ExtraLabel, TableName
 
-Table = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
-# Columns of ACSCallSummary that may become labels (the `metrics.extra_labels` allow-list).
-Label = Literal["call_type", "endpoint_type", "participant_type"]
-LABELS: tuple[Label, ...] = ("call_type", "endpoint_type", "participant_type")
 # Log Analytics keeps data for at most two years (interactive retention).
 RETENTION = timedelta(days=730)
 SafetyLag = Annotated[timedelta, READ_DURATION, between(timedelta(0), DAY)]
@@ -59,16 +55,16 @@ class LogAnalyticsSettings(BaseModel):
     audience: str | None = Field(
         None, description="Token audience; defaults to the endpoint (set it for sovereign clouds)."
     )
-    tables: list[Table] = Field(default_factory=lambda: list[Table](["ACSCallSummary"]))
+    tables: list[TableName] = Field(default_factory=lambda: list[TableName](["ACSCallSummary"]))
     mode: Literal["aggregated", "raw"] = "aggregated"
     poll_interval: PollInterval = timedelta(seconds=60)
     safety_lag: SafetyLag = timedelta(minutes=2)
     max_window: MaxWindow = timedelta(hours=1)
     # --- additions of the Log Analytics issue ---
-    extra_labels: list[Label] = Field(
+    extra_labels: list[ExtraLabel] = Field(
         default_factory=list,
-        description="ACSCallSummary columns to group by (normally copied from "
-        "`metrics.extra_labels` by the daemon).",
+        description="ACSCallSummary columns to group by besides those of "
+        "`metrics.extra_labels` (which the query always groups by).",
     )
     time_generated_lookback: Lookback = Field(
         timedelta(days=3),
@@ -108,12 +104,6 @@ class LogAnalyticsSettings(BaseModel):
         if self.safety_lag < timedelta(0) or self.initial_lookback < timedelta(0):
             raise ValueError("safety_lag and initial_lookback must not be negative")
         return self
-
-    def with_labels(self, metric_labels: Sequence[str]) -> LogAnalyticsSettings:
-        """These settings grouping also by `metrics.extra_labels` (what the daemon exports)."""
-        allowed = set(LABELS)
-        labels = sorted({*self.extra_labels, *(x for x in metric_labels if x in allowed)})
-        return self.model_copy(update={"extra_labels": labels})
 
     def effective_server_timeout(self) -> int:
         """Seconds for `Prefer: wait=N`."""

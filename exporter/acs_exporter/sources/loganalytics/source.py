@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
+from acs_exporter import tables
 from acs_exporter.redact import shorten_repr
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
@@ -40,9 +41,9 @@ from acs_exporter.sources.loganalytics.client import (
     Target,
 )
 from acs_exporter.sources.loganalytics.cursor import Positions, dump_cursor, load_cursor
-from acs_exporter.sources.loganalytics.kql import CALL_SUMMARY, QuerySpec, Window, timespan
+from acs_exporter.sources.loganalytics.kql import QuerySpec, Window, timespan
 from acs_exporter.sources.loganalytics.reasons import QueryError
-from acs_exporter.sources.loganalytics.response import Table
+from acs_exporter.sources.loganalytics.response import ResultTable
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.timestamps import (
     TICKS_PER_SECOND,
@@ -54,6 +55,7 @@ from acs_exporter.sources.loganalytics.timestamps import (
     ticks_from_datetime,
     ticks_from_timedelta,
 )
+from acs_exporter.tables import LabelPlan, LogTable
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +105,10 @@ class LogAnalyticsSource:
         *,
         credential: TokenCredential | None = None,
         clock: Callable[[], datetime] | None = None,
+        plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
     ) -> None:
         self.settings = settings
+        self.plan = plan
         self._clock = clock or (lambda: datetime.now(UTC))
         self._credential = credential if credential is not None else default_credential()
         verify: str | bool = str(settings.tls_ca_file) if settings.tls_ca_file else True
@@ -116,7 +120,7 @@ class LogAnalyticsSource:
             connection_verify=verify,
         )
         self.targets = targets_for(settings)
-        self.specs = specs_for(settings)
+        self.specs = specs_for(settings, plan)
         jobs = len(self.specs) * len(self.targets)
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_CONCURRENT_QUERIES, jobs), thread_name_prefix=f"{settings.name}-q"
@@ -135,7 +139,7 @@ class LogAnalyticsSource:
     def fetch(self, cursor: Cursor) -> Batch:
         # One reading of the clock: the windows end at `end`, and reaching it is caught up.
         now = self._clock()
-        jobs = plan_jobs(self.settings, cursor, now)
+        jobs = plan_jobs(self.settings, cursor, now, self.plan)
         end = window_end(self.settings, now)
         started = time.monotonic()
         futures = [self._pool.submit(self._run, job) for job in jobs]
@@ -152,21 +156,19 @@ class LogAnalyticsSource:
             failed.cursor = keep_planned_starts(positions, jobs)
             raise failed
 
-        call_ends: list[Observation] = []
-        media: list[Observation] = []
+        observations: dict[LogTable, list[Observation]] = {}
         caught_up = True
         records = 0
         for job, result in zip(jobs, results, strict=True):
-            table_positions = positions.setdefault(job.table_spec.table, {})
+            table = job.table_spec.table
+            table_positions = positions.setdefault(table.name, {})
             if job.target.key.startswith(WORKSPACE_PREFIX):
                 # One workspace query per source: the position of an earlier workspace list
                 # (another first workspace) was carried over to this one and must not linger.
                 for key in [k for k in table_positions if k.startswith(WORKSPACE_PREFIX)]:
                     del table_positions[key]
             table_positions[job.target.key] = format_ticks(result.watermark)
-            (call_ends if job.table_spec.table == CALL_SUMMARY else media).extend(
-                result.observations
-            )
+            observations.setdefault(table, []).extend(result.observations)
             records += result.records
             if not result.complete or job.window.end < end:
                 caught_up = False
@@ -181,8 +183,7 @@ class LogAnalyticsSource:
                 "" if caught_up else " (catching up)",
             )
         return Batch(
-            call_ends=call_ends,
-            media_results=media,
+            observations=observations,
             cursor=dump_cursor(positions),
             watermark=datetime_from_ticks(oldest),
             caught_up=caught_up,
@@ -222,7 +223,7 @@ class LogAnalyticsSource:
         result.complete = complete
         return result
 
-    def _observations(self, spec: QuerySpec, table: Table, target: Target) -> JobResult:
+    def _observations(self, spec: QuerySpec, table: ResultTable, target: Target) -> JobResult:
         result = JobResult()
         if not table.rows:
             return result
@@ -241,7 +242,7 @@ class LogAnalyticsSource:
         except (InvalidTimestamp, TypeError, AttributeError):
             raise _bad_timestamp(target, spec, rows, ingested_at) from None
         result.watermark = parse_ticks(watermark) if watermark else 0
-        dims: list[str] = [*spec.labels] if spec.table == CALL_SUMMARY else ["operation"]
+        dims = spec.dimension_labels
         if spec.mode == "aggregated":
             key_index = index[:-2]
             count_index = index[-2]
@@ -279,8 +280,10 @@ class LogAnalyticsSource:
         return result
 
     @staticmethod
-    def _observation(spec: QuerySpec, key: list[object], dims: list[str], n: int) -> Observation:
-        if spec.table == CALL_SUMMARY:
+    def _observation(
+        spec: QuerySpec, key: list[object], dims: tuple[str, ...], n: int
+    ) -> Observation:
+        if spec.has_category:
             code, subcode, category, *labels = key
             service_category = category if isinstance(category, str) and category else None
         else:
@@ -363,28 +366,37 @@ def targets_for(settings: LogAnalyticsSettings) -> tuple[Target, ...]:
     return tuple(targets)
 
 
-def specs_for(settings: LogAnalyticsSettings) -> tuple[QuerySpec, ...]:
-    labels = tuple(sorted(set(settings.extra_labels)))
-    return tuple(
-        QuerySpec(table, settings.mode, labels if table == CALL_SUMMARY else ())
-        for table in settings.tables
-    )
+def specs_for(settings: LogAnalyticsSettings, plan: LabelPlan) -> tuple[QuerySpec, ...]:
+    """One query per table, grouped by the opt-in labels the plan gives its family (plus any
+    the source's own `extra_labels` adds), so the counts keep every label they are exposed by."""
+    specs = []
+    for name in settings.tables:
+        table = tables.by_name(name)
+        opt_in = {d.label for d in table.optional}
+        wanted = {*plan.labels_for(table), *settings.extra_labels} & opt_in
+        specs.append(QuerySpec(table, settings.mode, tuple(sorted(wanted))))
+    return tuple(specs)
 
 
 def window_end(settings: LogAnalyticsSettings, now: datetime) -> int:
     return ticks_from_datetime(now) - ticks_from_timedelta(settings.safety_lag)
 
 
-def plan_jobs(settings: LogAnalyticsSettings, cursor: Cursor, now: datetime) -> list[Job]:
+def plan_jobs(
+    settings: LogAnalyticsSettings,
+    cursor: Cursor,
+    now: datetime,
+    plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
+) -> list[Job]:
     """The windows a fetch at `now` reads from `cursor`, per table and target."""
     positions = load_cursor(cursor)
     end = window_end(settings, now)
     first_start = end - ticks_from_timedelta(settings.initial_lookback)
     span = ticks_from_timedelta(settings.max_window)
     jobs = []
-    for spec in specs_for(settings):
+    for spec in specs_for(settings, plan):
         for target in targets_for(settings):
-            saved = saved_position(positions.get(spec.table, {}), target)
+            saved = saved_position(positions.get(spec.table.name, {}), target)
             start = parse_ticks(saved) if saved is not None else first_start
             # A clock that stepped back leaves the window empty rather than inverted.
             window = Window(start, max(start, min(end, start + span)))
@@ -400,7 +412,9 @@ def keep_planned_starts(positions: Positions, jobs: Sequence[Job]) -> Cursor:
         return None
     kept = {table: dict(targets) for table, targets in positions.items()}
     for job in planned:
-        kept.setdefault(job.table_spec.table, {})[job.target.key] = format_ticks(job.window.start)
+        kept.setdefault(job.table_spec.table.name, {})[job.target.key] = format_ticks(
+            job.window.start
+        )
     return dump_cursor(kept)
 
 
