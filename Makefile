@@ -62,7 +62,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP) $(KUSTO) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Regenerate docs/metrics.md's metric tables from acs_exporter.metric_defs (a test fails while stale).
+# Regenerate docs/metrics.md's metric tables from acs_exporter.definitions.metrics (a test fails while stale).
 .PHONY: docs
 docs: $(STAMP)
 	$(BIN)/python -m generators.metrics_doc

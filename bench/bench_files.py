@@ -16,9 +16,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.base import Cursor
 from acs_exporter.sources.files import FilesSettings, FilesSource
-from acs_exporter.tables import CALL_SUMMARY
 from bench.result import Result
 
 RECORDS = 100_000

@@ -21,18 +21,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from tests.loganalytics.fake_server import FakeCredential, FakeLogAnalytics
-from tests.loganalytics.kusto import PACKAGE, KustoChecker
-from tests.loganalytics.schemas import TABLES
+from tests.sources.loganalytics.fake_server import FakeCredential, FakeLogAnalytics
+from tests.sources.loganalytics.kusto import PACKAGE, KustoChecker
+from tests.sources.loganalytics.schemas import TABLES
 
-from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
+from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
+from acs_exporter.pipeline.aggregate import Resolver, summarise
 from acs_exporter.sources.base import Batch
 from acs_exporter.sources.loganalytics.kql import timespan
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, plan_jobs
 from acs_exporter.sources.loganalytics.timestamps import datetime_from_ticks, parse_ticks
-from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.result import Result
 
 WS = "bench-0000-0000-0000-000000000000"

@@ -13,11 +13,11 @@ import random
 import statistics
 import time
 
-from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
+from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
+from acs_exporter.pipeline.aggregate import Resolver, summarise
+from acs_exporter.pipeline.state import State
 from acs_exporter.sources.base import Batch, Observation
-from acs_exporter.state import State
-from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.result import Result
 
 RECORDS = 1_000_000

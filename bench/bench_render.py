@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from acs_exporter import exposition
 from acs_exporter.catalog import load_catalog
-from acs_exporter.collector import SnapshotCollector
-from acs_exporter.daemon import Exporter
-from acs_exporter.exposition import render_openmetrics, render_text
+from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
+from acs_exporter.exposition import text as exposition
+from acs_exporter.exposition.collector import SnapshotCollector
+from acs_exporter.exposition.text import render_openmetrics, render_text
+from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.sources.base import Batch, Observation
-from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.result import Result
 
 SERIES = 10_000

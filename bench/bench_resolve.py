@@ -14,8 +14,8 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from acs_exporter.aggregate import Resolver
 from acs_exporter.catalog import Catalog, Domain, load_catalog
+from acs_exporter.pipeline.aggregate import Resolver
 from bench.result import Result
 
 N = 1_000_000

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
-from acs_exporter.checkpoint import Checkpoint
+from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
+from acs_exporter.pipeline.aggregate import Resolver, summarise
+from acs_exporter.pipeline.checkpoint import Checkpoint
+from acs_exporter.pipeline.state import State
 from acs_exporter.sources.base import Batch
-from acs_exporter.state import State
-from acs_exporter.tables import CALL_SUMMARY, LabelPlan
 from bench.bench_render import SERIES, observations
 from bench.result import Result
 

@@ -23,7 +23,7 @@ from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 
 from acs_exporter.config import Settings
-from acs_exporter.settings_types import DurationRange
+from acs_exporter.inputs.types import DurationRange
 from acs_exporter.sources.registry import source_types
 
 REPO = Path(__file__).resolve().parents[1]

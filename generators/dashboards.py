@@ -5,7 +5,7 @@
 
 Run from the repository root. Thresholds drawn on panels come from alerts/thresholds.yaml, like
 the alert rules, so a line on a dashboard is exactly where its alert fires; metric names come
-from acs_exporter.metric_defs. Each dashboard is a module of its own (end_reasons_dashboard,
+from acs_exporter.definitions.metrics. Each dashboard is a module of its own (end_reasons_dashboard,
 health_dashboard) built from generators.panels; docs/dashboards.md describes every row.
 """
 

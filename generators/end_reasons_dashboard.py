@@ -2,7 +2,8 @@
 baseline and the SLO, the top end reasons explained, Call Automation media results, drill-down.
 
 One function per row, one per panel where a panel takes more than a few lines; every metric name
-comes from acs_exporter.metric_defs or generators.recorded. docs/dashboards.md describes the rows.
+comes from acs_exporter.definitions.metrics or generators.recorded. docs/dashboards.md describes
+the rows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from acs_exporter.metric_defs import (
+from acs_exporter.definitions.metrics import (
     CALL_ENDS,
     CATEGORY_DISAGREEMENTS,
     END_REASON_INFO,

@@ -2,7 +2,7 @@
 query errors, throttling or rejected records, and within its series limit?
 
 One function per row, one per panel where a panel takes more than a few lines; every metric name
-comes from acs_exporter.metric_defs. docs/dashboards.md describes the rows.
+comes from acs_exporter.definitions.metrics. docs/dashboards.md describes the rows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from acs_exporter.metric_defs import (
+from acs_exporter.definitions.metrics import (
     BUILD_INFO,
     CURSOR_LAG,
     FOLDED_RECORDS,

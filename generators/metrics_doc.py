@@ -1,4 +1,4 @@
-"""docs/metrics.md's two metric tables, generated from acs_exporter.metric_defs.
+"""docs/metrics.md's two metric tables, generated from acs_exporter.definitions.metrics.
 
 Each table sits between a pair of marker comments; the prose around them is written by hand.
 `make docs` rewrites the tables in place; `--check` only says whether they are stale (the
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from acs_exporter.metric_defs import ALL, MetricDef
+from acs_exporter.definitions.metrics import ALL, MetricDef
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "metrics.md"

@@ -2,13 +2,13 @@
 generator that writes them and the dashboards that read them.
 
 A recorded name is `level:metric:operations` (Prometheus' convention); the metric part comes
-from acs_exporter.metric_defs, so a renamed family renames its recordings too. Names that end
-in a window (`...:rate`, `...:ratio_rate`) take it as a suffix: `CALL_RATE + "5m"`.
+from acs_exporter.definitions.metrics, so a renamed family renames its recordings too. Names
+that end in a window (`...:rate`, `...:ratio_rate`) take it as a suffix: `CALL_RATE + "5m"`.
 """
 
 from __future__ import annotations
 
-from acs_exporter.metric_defs import CALL_ENDS, CATEGORY_DISAGREEMENTS, MEDIA_RESULTS
+from acs_exporter.definitions.metrics import CALL_ENDS, CATEGORY_DISAGREEMENTS, MEDIA_RESULTS
 
 # The share of call ends in UnexpectedServerError, and the share of media results that failed.
 _SERVER_ERRORS = f"{CALL_ENDS.name}_unexpected_server_error"

@@ -9,8 +9,9 @@ Conventions (monitoring-mixin): CamelCase alert names prefixed ACS, a `severity`
 channel), `summary` and `description` templated with labels and value, `runbook_url` to an
 anchor in docs/runbooks.md. Recording rules are named level:metric:operations.
 
-Metric and label names come from acs_exporter.metric_defs (`_label` refuses a label the family
-does not declare), so renaming a family or a label there renames it here, or fails generation.
+Metric and label names come from acs_exporter.definitions.metrics (`_label` refuses a label the
+family does not declare), so renaming a family or a label there renames it here, or fails
+generation.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from acs_exporter import metric_defs as m
-from acs_exporter.aggregate import MALFORMED
 from acs_exporter.catalog.model import Category
-from acs_exporter.metric_defs import MetricDef
+from acs_exporter.definitions import metrics as m
+from acs_exporter.definitions.metrics import MetricDef
+from acs_exporter.pipeline.aggregate import MALFORMED
 from generators.recorded import (
     BASELINE,
     CALL_RATE,

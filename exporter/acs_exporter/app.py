@@ -16,17 +16,17 @@ from prometheus_client.process_collector import ProcessCollector
 
 from acs_exporter import __version__
 from acs_exporter.catalog import Catalog, CatalogError, load_catalog
-from acs_exporter.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.config import ConfigError, Settings, split_listen_address
-from acs_exporter.daemon import Exporter, Pollers, Pusher, StopSignal, run_until_stopped
+from acs_exporter.definitions.tables import LabelPlan
 from acs_exporter.logsetup import setup_logging
-from acs_exporter.reasons import known_reasons
+from acs_exporter.pipeline.checkpoint import Checkpoint, CheckpointError
+from acs_exporter.pipeline.daemon import Exporter, Pollers, Pusher, StopSignal, run_until_stopped
+from acs_exporter.pipeline.reasons import known_reasons
+from acs_exporter.server.http import ExporterHTTPServer
+from acs_exporter.server.webconfig import WebConfig, WebConfigError, load_web_config
 from acs_exporter.sources.base import Source
 from acs_exporter.sources.registry import SourceSettings as AnySourceSettings
 from acs_exporter.sources.registry import Wiring, source_type
-from acs_exporter.tables import LabelPlan
-from acs_exporter.web import ExporterHTTPServer
-from acs_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("acs_exporter")
 
@@ -83,7 +83,7 @@ def build_pusher(settings: Settings, exporter: Exporter) -> Pusher | None:
     if not otlp.enabled:
         return None
     try:
-        module = importlib.import_module("acs_exporter.otlp")
+        module = importlib.import_module("acs_exporter.exposition.otlp")
     except ImportError as exc:
         raise StartupError(f"otlp: the OTLP pusher is not available in this build: {exc}") from None
     try:

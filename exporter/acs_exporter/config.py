@@ -4,8 +4,8 @@ Precedence, highest first: command-line flags, environment (`ACS_EXPORTER_<SECTI
 the YAML file, defaults. Validation errors are collected into a `ConfigError` whose every problem
 names the key, where it came from (file:line or environment variable) and what was expected, so
 `run` and `check-config` can print them without a traceback. The value written is shown only
-when it cannot be a secret (a number, a boolean, a duration): see `acs_exporter.redact`.
-The file is read by `acs_exporter.safeyaml` (bounded size, depth and alias expansion; no
+when it cannot be a secret (a number, a boolean, a duration): see `acs_exporter.inputs.redact`.
+The file is read by `acs_exporter.inputs.safeyaml` (bounded size, depth and alias expansion; no
 duplicate or non-string keys).
 """
 
@@ -32,12 +32,13 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from acs_exporter import safeyaml
-from acs_exporter.input_error import InputError, InputProblem
-from acs_exporter.metric_defs import CALL_ENDS, CATEGORY_DISAGREEMENTS
-from acs_exporter.redact import dotted, is_secret_key, mask_text
-from acs_exporter.safeyaml import Location
-from acs_exporter.settings_types import (
+from acs_exporter.definitions.metrics import CALL_ENDS, CATEGORY_DISAGREEMENTS
+from acs_exporter.definitions.tables import ExtraLabel
+from acs_exporter.inputs import safeyaml
+from acs_exporter.inputs.errors import InputError, InputProblem
+from acs_exporter.inputs.redact import dotted, is_secret_key, mask_text
+from acs_exporter.inputs.safeyaml import Location
+from acs_exporter.inputs.types import (
     READ_DURATION,
     FilePath,
     between,
@@ -45,15 +46,14 @@ from acs_exporter.settings_types import (
     format_duration,
     parse_duration,
 )
-from acs_exporter.sources import registry
-from acs_exporter.sources.simulator_settings import SimulatorSettings
-from acs_exporter.tables import ExtraLabel
-from acs_exporter.validation_errors import (
+from acs_exporter.inputs.validation import (
     ErrorDetails,
     Translation,
     pydantic_message,
     without_pydantic_steps,
 )
+from acs_exporter.sources import registry
+from acs_exporter.sources.simulator.settings import SimulatorSettings
 
 ENV_PREFIX = "ACS_EXPORTER_"
 ENV_DELIMITER = "__"

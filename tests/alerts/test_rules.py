@@ -18,10 +18,10 @@ from generators import rules as generator
 from generators.rules import OUTPUT, main, render
 from generators.thresholds import ThresholdsError, load
 
-from acs_exporter import metric_defs
-from acs_exporter.aggregate import MALFORMED
 from acs_exporter.catalog.model import Category
-from acs_exporter.reasons import known_reasons
+from acs_exporter.definitions import metrics as metric_defs
+from acs_exporter.pipeline.aggregate import MALFORMED
+from acs_exporter.pipeline.reasons import known_reasons
 from conftest import REPO, require_tool
 
 RULES = REPO / "alerts" / "acs-exporter.rules.yaml"
@@ -218,7 +218,7 @@ GENERATOR = Path(generator.__file__)
 NOT_OURS = {"up", "process_start_time_seconds"}
 # Labels Prometheus itself adds to every scraped series.
 TARGET_LABELS = {"job", "instance"}
-# An `acs_` name standing alone: not a module path (acs_exporter.metric_defs,
+# An `acs_` name standing alone: not a module path (acs_exporter.definitions.metrics,
 # exporter/acs_exporter/), nor the metric part of a level:metric:operations recording rule name.
 ACS_NAME = re.compile(r"(?<![\w:/])acs_[a-z0-9_]+\b(?![.:/])")
 

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acs_exporter.aggregate import Resolver
 from acs_exporter.catalog import (
     Catalog,
     Category,
@@ -18,6 +17,7 @@ from acs_exporter.catalog import (
     load_catalog,
 )
 from acs_exporter.catalog.resolver import normalise_category
+from acs_exporter.pipeline.aggregate import Resolver
 
 CATALOG = load_catalog()
 UNSEEN = 987_654  # a subcode no page lists

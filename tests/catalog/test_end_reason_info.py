@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from acs_exporter.catalog import load_catalog
-from acs_exporter.daemon import Exporter
-from acs_exporter.end_reason_info import EndReasonInfo
-from acs_exporter.exposition import render_text
+from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
+from acs_exporter.exposition.end_reason_info import EndReasonInfo
+from acs_exporter.exposition.text import render_text
+from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.sources.base import Batch, Observation
-from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 CATALOG = load_catalog()
 

@@ -171,7 +171,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 def test_the_exporter_accepts_the_rendered_web_config(tmp_path: Path) -> None:
     """The pod's files, relocated under tmp_path: config.yaml, web-config.yml, tls.crt/key."""
     pytest.importorskip("cryptography")
-    from acs_exporter.webconfig import load_web_config
+    from acs_exporter.server.webconfig import load_web_config
 
     rendered = render({**TLS, "web": {**TLS["web"], "basicAuth": {"users": {"prom": HASH}}}})
     tls_dir = tmp_path / "etc" / "acs-exporter-tls"

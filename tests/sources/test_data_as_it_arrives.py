@@ -15,11 +15,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from acs_exporter.aggregate import Resolver, summarise
 from acs_exporter.catalog import load_catalog
+from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
+from acs_exporter.pipeline.aggregate import Resolver, summarise
 from acs_exporter.sources.base import Batch
 from acs_exporter.sources.files import FilesSettings, FilesSource
-from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 
 ABSENT = object()  # the field is not in the record at all
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.base import Batch, Cursor
 from acs_exporter.sources.files import FilesSettings, FilesSource
-from acs_exporter.tables import CALL_SUMMARY
 
 MIB = 1024 * 1024
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.files import FilesSettings, FilesSource
 from acs_exporter.sources.formats.loganalytics_json import DocumentError, parse_document
 from acs_exporter.sources.loganalytics import client
-from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "files" / "query-result.json"
 COLUMNS = [{"name": n, "type": "string"} for n in ("Code", "Subcode", "ResultCategory", "n")]

@@ -12,13 +12,13 @@ import orjson
 import pytest
 
 import acs_exporter
-from acs_exporter.aggregate import Resolver
 from acs_exporter.catalog import Catalog, Domain, load_catalog
+from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
+from acs_exporter.pipeline.aggregate import Resolver
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
-from acs_exporter.sources.simulator import MAX_RECORDS_PER_FETCH, Simulator
-from acs_exporter.sources.simulator_cursor import CURSOR_FORMAT
-from acs_exporter.sources.simulator_settings import SimulatorSettings
-from acs_exporter.tables import CALL_SUMMARY, MEDIA_SUMMARY
+from acs_exporter.sources.simulator.cursor import CURSOR_FORMAT
+from acs_exporter.sources.simulator.settings import SimulatorSettings
+from acs_exporter.sources.simulator.source import MAX_RECORDS_PER_FETCH, Simulator
 
 START = 1_700_000_000.0
 ALLOWED_DIMENSIONS = {"call_type", "endpoint_type", "participant_type"}
@@ -506,14 +506,14 @@ def test_a_damaged_checkpoint_cursor_fails_polls_and_keeps_counts_and_cursor(
     they were (not a fresh start)."""
     import time
 
-    from acs_exporter.aggregate import Delta
-    from acs_exporter.backoff import Backoff
-    from acs_exporter.checkpoint import Checkpoint
-    from acs_exporter.daemon import Exporter, poll_once
-    from acs_exporter.exposition import render_text
-    from acs_exporter.reasons import known_reasons
-    from acs_exporter.state import State
-    from acs_exporter.tables import LabelPlan
+    from acs_exporter.definitions.tables import LabelPlan
+    from acs_exporter.exposition.text import render_text
+    from acs_exporter.pipeline.aggregate import Delta
+    from acs_exporter.pipeline.backoff import Backoff
+    from acs_exporter.pipeline.checkpoint import Checkpoint
+    from acs_exporter.pipeline.daemon import Exporter, poll_once
+    from acs_exporter.pipeline.reasons import known_reasons
+    from acs_exporter.pipeline.state import State
 
     path = tmp_path / "checkpoint.json"
     damaged: Cursor = {"kind": "simulator", "version": 1, "position": {"seed": "x"}}

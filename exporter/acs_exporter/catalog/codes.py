@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acs_exporter.redact import shorten_repr
+from acs_exporter.inputs.redact import shorten_repr
 
 
 class MalformedCode(ValueError):

@@ -1,6 +1,6 @@
 """Load catalog files (the shipped data, user overrides) with errors that name file and line.
 
-The shared loader (`acs_exporter.safeyaml`) keeps the line of every key and item, so a schema
+The shared loader (`acs_exporter.inputs.safeyaml`) keeps the line of every key and item, so a schema
 error on `entries[3].category` is reported at the line where that value is written; errors are
 `InputError`s, rendered like the configuration's, values shown only as `redact` allows.
 """
@@ -12,12 +12,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from acs_exporter import safeyaml
 from acs_exporter.catalog.model import Category, CodeRule, Domain, Entry, dash
 from acs_exporter.catalog.schema import CatalogFile, EntryModel
-from acs_exporter.input_error import InputError, InputProblem
-from acs_exporter.safeyaml import Location
-from acs_exporter.validation_errors import Translation, in_file
+from acs_exporter.inputs import safeyaml
+from acs_exporter.inputs.errors import InputError, InputProblem
+from acs_exporter.inputs.safeyaml import Location
+from acs_exporter.inputs.validation import Translation, in_file
 
 SHIPPED = "catalog.yaml"
 # The shipped catalog is ~115 KB and ~4,000 nodes; an override is smaller.

@@ -14,7 +14,7 @@ from acs_exporter.config import masked_dump
 
 if TYPE_CHECKING:
     from acs_exporter.config import Settings
-    from acs_exporter.state import State
+    from acs_exporter.pipeline.state import State
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +44,7 @@ def execute(args: argparse.Namespace) -> int:
         load_catalog_or_fail,
         load_web_config_or_fail,
     )
-    from acs_exporter.checkpoint import Checkpoint, CheckpointError
+    from acs_exporter.pipeline.checkpoint import Checkpoint, CheckpointError
     from acs_exporter.sources.base import SourceError
 
     if args.file is not None:

@@ -12,10 +12,10 @@ from acs_exporter.commands.common import add_config_file_flag, settings_or_repor
 
 if TYPE_CHECKING:
     from acs_exporter.config import Settings
+    from acs_exporter.definitions.tables import LabelPlan
     from acs_exporter.sources.base import Cursor
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
     from acs_exporter.sources.loganalytics.source import Job
-    from acs_exporter.tables import LabelPlan
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,7 +74,7 @@ def saved_cursors(settings: Settings) -> dict[str, Cursor]:
     if settings.state.path is None or not Path(settings.state.path).exists():
         return {}
     from acs_exporter.app import label_plan
-    from acs_exporter.checkpoint import Checkpoint
+    from acs_exporter.pipeline.checkpoint import Checkpoint
 
     state = Checkpoint(settings.state.path, label_plan(settings)).load()
     return dict(state.cursors)

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def execute(args: argparse.Namespace) -> int:
-    from acs_exporter.daemon import StopSignal
+    from acs_exporter.pipeline.daemon import StopSignal
 
     # First: a SIGTERM or SIGHUP during start-up (the catalog and the Azure SDK take a while
     # to load) is then a clean stop or a reload, not the default action (death, no log).

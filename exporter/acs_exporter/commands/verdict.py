@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.catalog import Catalog, Domain, Provenance, Resolution
 from acs_exporter.catalog.resolver import normalise_category
-from acs_exporter.metric_defs import CATEGORY_DISAGREEMENTS
-from acs_exporter.redact import mask_url, mask_urls
+from acs_exporter.definitions.metrics import CATEGORY_DISAGREEMENTS
+from acs_exporter.inputs.redact import mask_url, mask_urls
 
 DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 FETCH_TIMEOUT_SECONDS = 10.0

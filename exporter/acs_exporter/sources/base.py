@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from acs_exporter.tables import LogTable
+    from acs_exporter.definitions.tables import LogTable
 
 # A JSON-serialisable, opaque position in a source. The pipeline persists it together with the
 # cumulative counts, atomically, and hands it back on the next fetch (also after a restart).
@@ -40,8 +40,8 @@ class Observation(NamedTuple):
 class Batch:
     """What one fetch produced. Counts are applied, and the cursor persisted, all or nothing."""
 
-    # Per table (acs_exporter.tables): ACSCallSummary has one observation per participant
-    # call end, ACSCallAutomationMediaSummary one per media operation outcome.
+    # Per table (acs_exporter.definitions.tables): ACSCallSummary has one observation per
+    # participant call end, ACSCallAutomationMediaSummary one per media operation outcome.
     observations: Mapping[LogTable, Sequence[Observation]] = field(default_factory=dict)
     # Records that could not be read at all, by reason (e.g. "invalid_json"). Each reason's
     # details are logged by the source with file:line or query and field.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from acs_exporter.redact import shorten_repr
+from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.base import Cursor, SourceError
 
 BAD_CURSOR = "bad_cursor"

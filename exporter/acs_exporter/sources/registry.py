@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
+from acs_exporter.definitions.tables import LabelPlan
 from acs_exporter.sources.cursor import BAD_CURSOR, CursorFormat
 from acs_exporter.sources.files.cursor import CURSOR as FILES_CURSOR
 from acs_exporter.sources.files.reasons import Rejection as FilesRejection
@@ -30,10 +31,9 @@ from acs_exporter.sources.files.settings import FilesSettings
 from acs_exporter.sources.loganalytics.cursor import CURSOR_FORMAT as LOG_ANALYTICS_CURSOR
 from acs_exporter.sources.loganalytics.reasons import QueryError as LogAnalyticsQueryError
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.simulator_cursor import CURSOR_FORMAT as SIMULATOR_CURSOR
-from acs_exporter.sources.simulator_reasons import QueryError as SimulatorQueryError
-from acs_exporter.sources.simulator_settings import SimulatorSettings
-from acs_exporter.tables import LabelPlan
+from acs_exporter.sources.simulator.cursor import CURSOR_FORMAT as SIMULATOR_CURSOR
+from acs_exporter.sources.simulator.reasons import QueryError as SimulatorQueryError
+from acs_exporter.sources.simulator.settings import SimulatorSettings
 
 if TYPE_CHECKING:
     from acs_exporter.catalog import Catalog
@@ -84,7 +84,7 @@ class SourceType:
 
 
 def _simulator(settings: SimulatorSettings, wiring: Wiring) -> Source:
-    module = importlib.import_module("acs_exporter.sources.simulator")
+    module = importlib.import_module("acs_exporter.sources.simulator.source")
     source: Source = module.Simulator(settings, wiring.catalog)
     return source
 

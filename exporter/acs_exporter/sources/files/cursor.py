@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import cast
 
-from acs_exporter.redact import shorten_repr
+from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.base import Cursor
 from acs_exporter.sources.cursor import CursorFormat
 from acs_exporter.sources.formats.detect import Format

@@ -7,7 +7,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from acs_exporter.redact import shorten
+from acs_exporter.inputs.redact import shorten
 
 log = logging.getLogger("acs_exporter.sources.files")
 

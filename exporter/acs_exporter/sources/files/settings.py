@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from acs_exporter.settings_types import (
+from acs_exporter.inputs.types import (
     DAY,
     NAME_LENGTH,
     READ_DURATION,

@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
+from acs_exporter.definitions.tables import LogTable
 from acs_exporter.sources.base import Batch, Cursor, Observation
 from acs_exporter.sources.files.cursor import FileProgress, SavedCursor, head_hash
 from acs_exporter.sources.files.discovery import Discovery, Moves, same_file
@@ -40,7 +41,6 @@ from acs_exporter.sources.formats.loganalytics_json import (
     read_loganalytics_json,
 )
 from acs_exporter.sources.loganalytics.response import ResultTable
-from acs_exporter.tables import LogTable
 
 log = logging.getLogger("acs_exporter.sources.files")
 

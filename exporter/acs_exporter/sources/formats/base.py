@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from acs_exporter.definitions.tables import LogTable
 from acs_exporter.sources.base import Observation
-from acs_exporter.tables import LogTable
 
 # Records between two looks at the stop event: ~1 ms of parsing.
 STOP_CHECK_EVERY = 256

@@ -7,7 +7,7 @@ from typing import Literal
 
 import orjson
 
-from acs_exporter import tables
+from acs_exporter.definitions import tables
 from acs_exporter.sources.formats.fields import normalise_column
 
 Format = Literal["diagnostic-jsonl", "log-analytics-json", "csv"]
@@ -24,7 +24,7 @@ def detect_format(head: bytes, path: Path) -> Format | None:
         return _detect_json(text, path)
     header = text.split(b"\n", 1)[0].decode("utf-8", "replace")
     columns = {normalise_column(c.strip('"')) for c in header.split(",")}
-    # A column every ACS table has, or the end-code column of one (acs_exporter.tables).
+    # A column every ACS table has, or the end-code column of one (acs_exporter.definitions.tables).
     known = {"type", "timegenerated", *(t.code.key for t in tables.registered())}
     if known & columns:
         return "csv"

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from acs_exporter import tables
+from acs_exporter.definitions import tables
+from acs_exporter.definitions.tables import LogTable
 from acs_exporter.sources.base import Observation
-from acs_exporter.tables import LogTable
 
 
 class RecordError(Exception):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import orjson
 
-from acs_exporter import tables
-from acs_exporter.redact import shorten_repr
+from acs_exporter.definitions import tables
+from acs_exporter.definitions.tables import LogTable
+from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import RecordError, observation_from_properties
 from acs_exporter.sources.formats.lines import next_line, too_long
-from acs_exporter.tables import LogTable
 
 # Report progress every this many lines: cheap enough, smooth enough.
 PROGRESS_EVERY = 4096

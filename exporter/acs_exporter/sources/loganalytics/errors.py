@@ -18,7 +18,7 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from acs_exporter.redact import mask_urls, shorten
+from acs_exporter.inputs.redact import mask_urls, shorten
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics.reasons import QueryError
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from acs_exporter.definitions.tables import RESULT_CATEGORY, RESULT_CODE, RESULT_SUBCODE, LogTable
 from acs_exporter.sources.loganalytics.timestamps import (
     format_ticks,
     parse_ticks,
     ticks_from_timedelta,
 )
-from acs_exporter.tables import RESULT_CATEGORY, RESULT_CODE, RESULT_SUBCODE, LogTable
 
 Mode = Literal["aggregated", "raw"]
 

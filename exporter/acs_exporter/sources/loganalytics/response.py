@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from acs_exporter.redact import shorten_repr
+from acs_exporter.inputs.redact import shorten_repr
 
 INVALID_JSON = "invalid_json"
 INVALID_DOCUMENT = "invalid_document"

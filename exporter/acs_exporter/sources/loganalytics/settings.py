@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from acs_exporter.settings_types import (
+from acs_exporter.definitions.tables import ExtraLabel, TableName
+from acs_exporter.inputs.types import (
     DAY,
     NAME_LENGTH,
     READ_DURATION,
@@ -19,7 +20,6 @@ from acs_exporter.settings_types import (
     WorkspaceId,
     between,
 )
-from acs_exporter.tables import ExtraLabel, TableName
 
 # Log Analytics keeps data for at most two years (interactive retention).
 RETENTION = timedelta(days=730)

@@ -31,8 +31,9 @@ from datetime import UTC, datetime
 
 from azure.core.credentials import TokenCredential
 
-from acs_exporter import tables
-from acs_exporter.redact import shorten_repr
+from acs_exporter.definitions import tables
+from acs_exporter.definitions.tables import LabelPlan, LogTable
+from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
@@ -55,7 +56,6 @@ from acs_exporter.sources.loganalytics.timestamps import (
     ticks_from_datetime,
     ticks_from_timedelta,
 )
-from acs_exporter.tables import LabelPlan, LogTable
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from acs_exporter.redact import shorten_repr
+from acs_exporter.inputs.redact import shorten_repr
 
 TICKS_PER_SECOND = 10_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

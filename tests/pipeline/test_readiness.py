@@ -1,0 +1,101 @@
+"""/readyz over real HTTP: ready only once the snapshot holding the first batch is served."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from acs_exporter.catalog import load_catalog
+from acs_exporter.definitions.tables import CALL_SUMMARY
+from acs_exporter.exposition.families import outcome_families
+from acs_exporter.pipeline.backoff import Backoff
+from acs_exporter.pipeline.daemon import Exporter, poll_once
+from acs_exporter.server.http import ExporterHTTPServer
+from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+
+
+class OneBatch:
+    """Fails once (naming the service's codes), then returns one batch of 3 call ends."""
+
+    name = "la"
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def fetch(self, cursor: Cursor) -> Batch:
+        if not self.failed:
+            self.failed = True
+            raise SourceError(
+                "auth", "access denied (403): InsufficientAccessError (correlationId c1)"
+            )
+        return Batch({CALL_SUMMARY: [Observation("487", "0", n=3)]}, cursor=1)
+
+    def close(self) -> None:
+        pass
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Exporter, int]]:
+    exporter = Exporter(catalog=load_catalog(), source_names=["la"])
+    server = ExporterHTTPServer(("127.0.0.1", 0), exporter.snapshot, exporter.readiness)
+    server.start()
+    yield exporter, server.port
+    server.shutdown()
+    server.server_close()
+
+
+def call_ends(metrics: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("acs_call_ends_total{")
+    )
+
+
+def test_not_ready_until_the_snapshot_with_the_first_batch_is_served(
+    served: tuple[Exporter, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter, port = served
+    source = OneBatch()
+    assert poll_once(source, exporter, Backoff(), time.monotonic()) is not None
+    status, text = get(port, "/readyz")
+    assert status == 503
+    assert "source la: last poll failed: auth: access denied (403): InsufficientAccessError" in text
+    assert "correlationId c1" in text
+
+    # Hold the build of the snapshot that carries the first batch; look at /readyz meanwhile.
+    building, release = threading.Event(), threading.Event()
+
+    def slow_outcome_families(state: Any, *args: Any) -> Any:
+        if state.series:
+            building.set()
+            assert release.wait(30)
+        return outcome_families(state, *args)
+
+    monkeypatch.setattr("acs_exporter.pipeline.daemon.outcome_families", slow_outcome_families)
+    poller = threading.Thread(target=poll_once, args=(source, exporter, Backoff(), 0.0))
+    poller.start()
+    try:
+        assert building.wait(30)
+        status, text = get(port, "/readyz")
+        metrics = get(port, "/metrics")[1]
+        assert (status, call_ends(metrics)) == (503, 0.0), text
+    finally:
+        release.set()
+        poller.join(30)
+    assert get(port, "/readyz") == (200, "ready\n")
+    assert call_ends(get(port, "/metrics")[1]) == 3.0
