@@ -82,7 +82,7 @@ Colourable = TypeVar("Colourable", timeseries.Panel, stat.Panel)
 def dashed_lines(panel: timeseries.Panel, *steps: tuple[float, str]) -> timeseries.Panel:
     """Draw each (value, colour) as a dashed horizontal line: where an alert fires."""
     return panel.thresholds(thresholds((None, "transparent"), *steps)).thresholds_style(
-        common_builder.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.DASHED)
+        common_builder.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED)
     )
 
 
@@ -177,7 +177,15 @@ def stat_panel(
 def table_panel(
     title: str, description: str, targets: Sequence[prometheus.Dataquery], *, height: int = 10
 ) -> table.Panel:
-    return _framed(table.Panel(), title, description, targets, width=24, height=height)
+    # Grafana 12 requires these table settings (its schema has no default for them).
+    return (
+        _framed(table.Panel(), title, description, targets, width=24, height=height)
+        .frame_index(0)
+        .show_header(True)
+        .align(common.FieldTextAlignment.AUTO)
+        .cell_options(common.TableAutoCellOptions())
+        .inspect(False)
+    )
 
 
 def columns(names: dict[str, str]) -> model.DataTransformerConfig:
