@@ -18,6 +18,11 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 TAGS = ["acs", "acs-exporter"]
 TIMES_X = "suffix:\u00d7"  # a unit: the multiplication sign (burn rates: 14.4x)
 
+# Every query filters on the `cluster` variable: the label a multi-cluster Prometheus (Thanos,
+# Mimir, federation) adds, which the recording rules keep. All is `.*`, which also matches
+# series without the label, so a single-cluster setup loses nothing.
+CLUSTER = 'cluster=~"$cluster"'
+
 # Every panel and query reads the data source chosen in the `datasource` variable.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
@@ -151,6 +156,12 @@ def timeseries_panel(
     return panel
 
 
+def red_after(seconds: float) -> list[tuple[float | None, str]]:
+    """Stat colours: green, orange from a third of `seconds`, red from `seconds` (where the
+    alert fires)."""
+    return [(None, "green"), (seconds / 3, "orange"), (seconds, "red")]
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -255,6 +266,17 @@ def query_variable(
         .include_all(True)
         .all_value(".*")
         .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def cluster_variable(sample: str) -> dashboard_builder.QueryVariable:
+    """The cluster picker, listing the clusters `sample` is scraped in (only All without any)."""
+    return query_variable(
+        "cluster",
+        "Cluster",
+        f"label_values({sample}, cluster)",
+        description="Kubernetes cluster (the label a multi-cluster Prometheus adds); All also "
+        "matches series without the label.",
     )
 
 

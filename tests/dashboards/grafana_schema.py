@@ -88,9 +88,7 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def _problems(
-    schema: Mapping[str, Any], instance: object, where: str
-) -> Iterator[Problem]:
+def _problems(schema: Mapping[str, Any], instance: object, where: str) -> Iterator[Problem]:
     validator = jsonschema.Draft7Validator(schema)
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
         path = "/".join(str(part) for part in error.absolute_path)

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from generators.dashboards import DASHBOARDS, OUTPUT_DIR
-
-from conftest import require_path, require_tool
 from grafana_schema import (
     GENERATOR,
     PROMETHEUS_ANNOTATION_FIELDS,
@@ -19,6 +17,8 @@ from grafana_schema import (
     open_for_prometheus,
     problems,
 )
+
+from conftest import require_path, require_tool
 
 FILES = sorted(DASHBOARDS)
 # Grafana 12's dashboard schema version; the SDK build pinned in pyproject.toml emits it.
