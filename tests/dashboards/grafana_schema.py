@@ -60,7 +60,14 @@ def generate(out: Path) -> dict[str, Any]:
         "--out",
         str(out),
     ]
-    subprocess.run(command, cwd=TOOLS, check=True, capture_output=True, timeout=300)
+    result = subprocess.run(
+        command, cwd=TOOLS, capture_output=True, text=True, timeout=300, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"ts-json-schema-generator could not turn {ENTRY.relative_to(REPO)} into a JSON "
+            f"Schema (exit {result.returncode}):\n{result.stderr.strip()[:2000]}"
+        )
     schema: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     root: dict[str, Any] = schema["definitions"][ROOT_TYPE]["properties"]
     return root

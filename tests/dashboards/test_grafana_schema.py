@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from generators.dashboards import DASHBOARDS, OUTPUT_DIR
 from grafana_schema import (
+    ENTRY,
     GENERATOR,
     PROMETHEUS_ANNOTATION_FIELDS,
+    TOOLS,
     generate,
     open_for_prometheus,
     problems,
@@ -98,15 +99,14 @@ def test_only_the_prometheus_annotation_fields_are_let_through(schema: dict[str,
 
 
 def test_the_schema_entry_names_every_panel_type_the_dashboards_use() -> None:
-    entry = (GENERATOR.parent.parent.parent / "dashboard-schema.ts").read_text(encoding="utf-8")
+    entry = ENTRY.read_text(encoding="utf-8")
     used = {p["type"] for name in FILES for p in committed(name)["panels"]} - {"row"}
     for kind in used:
         assert f"  {kind}: {{ options: " in entry, f"dashboard-schema.ts lacks panel type {kind}"
 
 
 def test_tools_grafana_is_locked() -> None:
-    tools = Path(GENERATOR).parents[2]
-    lock = json.loads((tools / "package-lock.json").read_text(encoding="utf-8"))
-    wanted = json.loads((tools / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    lock = json.loads((TOOLS / "package-lock.json").read_text(encoding="utf-8"))
+    wanted = json.loads((TOOLS / "package.json").read_text(encoding="utf-8"))["dependencies"]
     for package, version in wanted.items():
         assert lock["packages"][f"node_modules/{package}"]["version"] == version
