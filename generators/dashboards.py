@@ -38,7 +38,7 @@ DASHBOARDS: dict[str, Callable[[Thresholds], dashboard_builder.Dashboard]] = {
 PROMETHEUS_ANNOTATION = {
     "titleFormat": "{{alertname}}",
     "textFormat": "{{summary}}",
-    "tagKeys": "severity,job,source",
+    "tagKeys": "severity,cluster,job,source",
     "useValueForTime": False,
 }
 ANNOTATION_STEP = "60s"

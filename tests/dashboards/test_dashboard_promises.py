@@ -167,3 +167,9 @@ def test_budget_left_is_empty_until_three_days_of_history(tmp_path: Path) -> Non
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_alert_annotations_are_tagged_with_their_cluster(name: str) -> None:
+    for annotation in committed(name)["annotations"]["list"]:
+        assert "cluster" in annotation["tagKeys"].split(","), annotation["name"]
