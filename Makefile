@@ -9,6 +9,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
+# Grafana's published dashboard types and the generator that turns them into a JSON Schema
+GRAFANA_SCHEMA := tools/grafana/node_modules/ts-json-schema-generator/package.json
 
 .PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-schema clean alerts dashboards venv
 
@@ -50,6 +52,10 @@ $(KUSTO): tools/kusto/package.json tools/kusto/package-lock.json | node
 	cd tools/kusto && npm ci --no-audit --no-fund --silent
 	touch $(KUSTO)
 
+$(GRAFANA_SCHEMA): tools/grafana/package.json tools/grafana/package-lock.json | node
+	cd tools/grafana && npm ci --no-audit --no-fund --silent
+	touch $(GRAFANA_SCHEMA)
+
 lint: $(STAMP)
 	$(BIN)/ruff check exporter tests bench tools generators
 	$(BIN)/ruff format --check exporter tests bench tools generators
@@ -59,7 +65,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict generators
 	$(BIN)/mypy --strict bench
 
-pytest: $(STAMP) $(KUSTO) system-deps
+pytest: $(STAMP) $(KUSTO) $(GRAFANA_SCHEMA) system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Regenerate docs/metrics.md's metric tables from acs_exporter.definitions.metrics (a test fails while stale).
@@ -86,4 +92,4 @@ chart-schema: $(STAMP)
 	$(BIN)/python -m generators.chart_schema
 
 clean:
-	rm -rf $(VENV) tools/kusto/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) tools/kusto/node_modules tools/grafana/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -78,10 +78,14 @@ def queries(data: Mapping[str, Any]) -> list[Query]:
             )
         )
     for annotation in data.get("annotations", {}).get("list", []):
-        if annotation.get("expr"):
-            found.append(
-                Query(
-                    title, f"annotation {annotation.get('name')}", annotation["expr"], "annotation"
-                )
-            )
+        expr = annotation_expr(annotation)
+        if expr:
+            found.append(Query(title, f"annotation {annotation.get('name')}", expr, "annotation"))
     return found
+
+
+def annotation_expr(annotation: Mapping[str, Any]) -> str | None:
+    """A Prometheus annotation's query: in its target (Grafana 12), or at the top (before)."""
+    target = annotation.get("target") or {}
+    expr = target.get("expr") if isinstance(target, Mapping) else None
+    return expr or annotation.get("expr")

@@ -32,20 +32,45 @@ DASHBOARDS: dict[str, Callable[[Thresholds], dashboard_builder.Dashboard]] = {
 }
 
 
+# What Grafana's Prometheus data source shows for an alert annotation. It reads these four from
+# the annotation itself; the query goes in `target` (Grafana 12 moves a top-level `expr` and
+# `step` there when it loads a dashboard, so we write it there in the first place).
+PROMETHEUS_ANNOTATION = {
+    "titleFormat": "{{alertname}}",
+    "textFormat": "{{summary}}",
+    "tagKeys": "severity,cluster,job,source",
+    "useValueForTime": False,
+}
+ANNOTATION_STEP = "60s"
+# Settings the SDK still writes that Grafana 12's schema no longer has: the interval-variable
+# settings on every variable, and the table footer (now fieldConfig.defaults.custom.footer).
+INTERVAL_ONLY = ("auto", "auto_count", "auto_min")
+
+
 def _finish(data: dict[str, Any]) -> dict[str, Any]:
-    """Settle what the SDK leaves open, so the JSON is stable and complete."""
+    """Settle what the SDK leaves open or still writes in Grafana 10's form, so the JSON is
+    stable, complete and valid against Grafana's current schema (tests/dashboards)."""
     for number, panel in enumerate(_all_panels(data), start=1):
         panel["id"] = number
+        if panel.get("type") == "table":
+            panel.get("options", {}).pop("footer", None)
     for annotation in data.get("annotations", {}).get("list", []):
-        # Fields of Grafana's Prometheus annotation query the SDK does not model.
-        annotation.setdefault("titleFormat", "{{alertname}}")
-        annotation.setdefault("textFormat", "{{summary}}")
-        annotation.setdefault("tagKeys", "severity,job,source")
-        annotation.setdefault("step", "60s")
-        annotation.setdefault("useValueForTime", False)
-    data.setdefault("schemaVersion", 39)
+        _finish_annotation(annotation)
+    for variable in data.get("templating", {}).get("list", []):
+        if variable.get("type") != "interval":
+            for key in INTERVAL_ONLY:
+                variable.pop(key, None)
     data["graphTooltip"] = data.get("graphTooltip", 1)
     return data
+
+
+def _finish_annotation(annotation: dict[str, Any]) -> None:
+    expr = annotation.pop("expr", None)
+    if expr is None:
+        return
+    annotation["target"] = {"expr": expr, "interval": ANNOTATION_STEP, "refId": "Anno"}
+    for key, value in PROMETHEUS_ANNOTATION.items():
+        annotation.setdefault(key, value)
 
 
 def _all_panels(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from acs_exporter.definitions.metrics import (
     CALL_ENDS,
     CATEGORY_DISAGREEMENTS,
+    CURSOR_LAG,
     END_REASON_INFO,
     MEDIA_RESULTS,
 )
@@ -26,9 +27,11 @@ from generators import recorded
 from generators.panels import (
     CATEGORIES,
     CATEGORY_COLOURS,
+    CLUSTER,
     TIMES_X,
     alert_annotation,
     category_cells,
+    cluster_variable,
     columns,
     count_cells,
     dashboard,
@@ -38,6 +41,7 @@ from generators.panels import (
     instant_table_query,
     query,
     query_variable,
+    red_after,
     sorted_descending,
     stat_panel,
     sum_increase,
@@ -47,16 +51,20 @@ from generators.panels import (
     with_category_colours,
     with_row,
 )
-from generators.thresholds import Thresholds
+from generators.thresholds import Thresholds, seconds
 
 # Variables of this dashboard, as PromQL label matchers.
-REC = 'job=~"$job", source=~"$source"'  # recording rules (aggregated per job and source)
-RAW = 'job=~"$job", source=~"$source", category=~"$category", code=~"$code"'
+REC = f'{CLUSTER}, job=~"$job", source=~"$source"'  # recording rules (per cluster, job, source)
+RAW = f'{REC}, category=~"$category", code=~"$code"'
 CALLS = CALL_ENDS.sample
 DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 MEDIA = MEDIA_RESULTS.sample
 # Firing ACS alerts, as Prometheus' ALERTS series selects them.
-ACS_ALERTS = 'ALERTS{alertname=~"ACS.+", alertstate="firing"'
+ACS_ALERTS = f'ALERTS{{{CLUSTER}, alertname=~"ACS.+", alertstate="firing"'
+# The error budget's longest window (the recording rules keep up to 3 days), and how much of it
+# Prometheus must hold before "budget left" means anything: an hour short of full.
+BUDGET_WINDOW_HOURS = 72
+NOT_ENOUGH_HISTORY = "not enough history"
 
 Panels = list[cogbuilder.Builder[model.Panel]]
 
@@ -80,7 +88,7 @@ def _join_catalog(counts: str) -> str:
     (code, subcode) it counts, so one join on the pair finds them all. topk keeps one row per
     pair when several exporters are scraped; `or` keeps counts an older exporter has no row for.
     """
-    info = f'topk by (code, subcode) (1, {END_REASON_INFO.sample}{{domain="call-end"}})'
+    info = f'topk by (code, subcode) (1, {END_REASON_INFO.sample}{{{CLUSTER}, domain="call-end"}})'
     return (
         f"  {counts}\n  * on (code, subcode) group_left (message, advice, doc_url)\n  {info}"
         f"\nor on (code, subcode)\n  {counts}"
@@ -93,11 +101,12 @@ def _join_catalog(counts: str) -> str:
 def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Dashboard:
     return (
         board.with_variable(datasource_variable())
+        .with_variable(cluster_variable(CALLS))
         .with_variable(
             query_variable(
                 "job",
                 "Job",
-                f"label_values({CALLS}, job)",
+                f"label_values({CALLS}{{{CLUSTER}}}, job)",
                 description="Prometheus job scraping acs-exporter.",
             )
         )
@@ -105,7 +114,7 @@ def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Das
             query_variable(
                 "source",
                 "Source",
-                f'label_values({CALLS}{{job=~"$job"}}, source)',
+                f'label_values({CALLS}{{{CLUSTER}, job=~"$job"}}, source)',
                 description="acs-exporter source (ACS resource); All also matches no label.",
             )
         )
@@ -113,7 +122,7 @@ def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Das
             query_variable(
                 "category",
                 "Category",
-                f'label_values({CALLS}{{job=~"$job"}}, category)',
+                f'label_values({CALLS}{{{CLUSTER}, job=~"$job"}}, category)',
                 description="End-reason category, for the drill-down and the table.",
             )
         )
@@ -121,7 +130,7 @@ def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Das
             query_variable(
                 "code",
                 "Code",
-                f'label_values({CALLS}{{job=~"$job", category=~"$category"}}, code)',
+                f'label_values({CALLS}{{{CLUSTER}, job=~"$job", category=~"$category"}}, code)',
                 description="End-reason code (SIP-like), for the drill-down and the table.",
             )
         )
@@ -175,16 +184,30 @@ def _burn_rate_stat(t: Thresholds) -> stat.Panel:
     )
 
 
+def _once_history_covers(hours: int) -> str:
+    """A condition (for `and on ()`) that holds once the selected sources have data from at
+    least `hours` hours ago, i.e. from the hour that ended that long ago."""
+    return f"count(present_over_time({recorded.CALL_RATE_5M}{{{REC}}}[1h] offset {hours - 1}h))"
+
+
 def _budget_left_stat(t: Thresholds) -> stat.Panel:
     ratio = recorded.server_error_ratio("3d")
+    left = f"1 - max({ratio}{{{REC}}}) / {_budget(t):.6g}"
     return stat_panel(
         "Error budget left (3 days)",
         "Share of the UnexpectedServerError error budget not used over the last 3 days "
-        "(the longest window the recording rules keep). Below 0 the SLO is missed.",
-        [query(f"1 - max({ratio}{{{REC}}}) / {_budget(t):.6g}", "budget left")],
+        "(the longest window the recording rules keep). Below 0 the SLO is missed. Until "
+        f"Prometheus holds {BUDGET_WINDOW_HOURS - 1} hours of data it reads "
+        f'"{NOT_ENOUGH_HISTORY}": a 3-day budget computed from minutes of data means nothing.',
+        [
+            query(
+                f"(\n  {left}\n)\nand on ()\n{_once_history_covers(BUDGET_WINDOW_HOURS)}",
+                "budget left",
+            )
+        ],
         "percentunit",
         [(None, "red"), (0, "orange"), (0.25, "green")],
-    )
+    ).no_value(NOT_ENOUGH_HISTORY)
 
 
 def _client_error_share_stat(t: Thresholds) -> stat.Panel:
@@ -201,9 +224,10 @@ def _client_error_share_stat(t: Thresholds) -> stat.Panel:
 def _firing_alerts_stat() -> stat.Panel:
     return stat_panel(
         "Firing ACS alerts",
-        "ACS alerts firing now (ALERTS from this Prometheus); alert annotations mark them "
-        "on every time series.",
-        [query(f"count({ACS_ALERTS}}}) or vector(0)", "firing")],
+        "ACS alerts firing now (ALERTS from this Prometheus), warnings and pages; info "
+        "alerts (no action needed) are left out. Alert annotations mark them on every time "
+        "series.",
+        [query(f'count({ACS_ALERTS}, severity!="info"}}) or vector(0)', "firing")],
         "none",
         [(None, "green"), (1, "red")],
         colour_mode=common.BigValueColorMode.BACKGROUND,
@@ -224,10 +248,24 @@ def _category_shares_stat() -> stat.Panel:
         ],
         "percentunit",
         [(None, "text")],
-        width=24,
+        width=20,
         height=4,
     ).text_mode(common.BigValueTextMode.VALUE_AND_NAME)
     return with_category_colours(shares).graph_mode(common.BigValueGraphMode.NONE)
+
+
+def _freshness_stat(t: Thresholds) -> stat.Panel:
+    lag = t.exporter.cursor_lag
+    return stat_panel(
+        "Data freshness",
+        "How late is what this dashboard shows? The cursor lag of the most behind selected "
+        f"source ({CURSOR_LAG.sample}): now minus the ingestion time its logs are read up to. "
+        "Log Analytics itself ingests with a delay of a few minutes; red from "
+        f"{lag} (ACSExporterCursorLagging). The health dashboard shows it per source.",
+        [query(f"max({CURSOR_LAG.sample}{{{REC}}})", "cursor lag")],
+        "s",
+        red_after(seconds(lag)),
+    )
 
 
 def _overview(t: Thresholds) -> Panels:
@@ -238,6 +276,7 @@ def _overview(t: Thresholds) -> Panels:
         _budget_left_stat(t),
         _client_error_share_stat(t),
         _firing_alerts_stat(),
+        _freshness_stat(t),
         _category_shares_stat(),
     ]
 

@@ -32,13 +32,16 @@ from acs_exporter.definitions.metrics import (
     UNKNOWN_END_REASONS,
 )
 from generators.panels import (
+    CLUSTER,
     alert_annotation,
+    cluster_variable,
     dashboard,
     dashed_lines,
     datasource_variable,
     fixed_colour,
     query,
     query_variable,
+    red_after,
     stat_panel,
     sum_rate,
     timeseries_panel,
@@ -47,7 +50,7 @@ from generators.panels import (
 from generators.thresholds import Exporter, Thresholds, seconds
 
 # Variables of this dashboard, as PromQL label matchers: per process, and per source.
-SEL = 'job=~"$job", instance=~"$instance"'
+SEL = f'{CLUSTER}, job=~"$job", instance=~"$instance"'
 SELS = f'{SEL}, source=~"$source"'
 SINCE_LAST_POLL = f"time() - {LAST_SUCCESSFUL_POLL.sample}{{{SELS}}}"
 
@@ -64,25 +67,25 @@ UP_MAPPING = model.ValueMap(
 def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Dashboard:
     return (
         board.with_variable(datasource_variable())
-        .with_variable(query_variable("job", "Job", f"label_values({BUILD_INFO.sample}, job)"))
+        .with_variable(cluster_variable(BUILD_INFO.sample))
+        .with_variable(
+            query_variable("job", "Job", f"label_values({BUILD_INFO.sample}{{{CLUSTER}}}, job)")
+        )
         .with_variable(
             query_variable(
                 "instance",
                 "Instance",
-                f'label_values({BUILD_INFO.sample}{{job=~"$job"}}, instance)',
+                f'label_values({BUILD_INFO.sample}{{{CLUSTER}, job=~"$job"}}, instance)',
             )
         )
         .with_variable(
-            query_variable(
-                "source",
-                "Source",
-                f'label_values({SOURCE_UP.sample}{{job=~"$job", instance=~"$instance"}}, source)',
-            )
+            query_variable("source", "Source", f"label_values({SOURCE_UP.sample}{{{SEL}}}, source)")
         )
         .annotation(
             alert_annotation(
                 "Exporter alerts",
-                'ALERTS{alertname=~"ACSExporter.+", alertstate="firing"}',
+                f'ALERTS{{{CLUSTER}, alertname=~"ACSExporter.+", alertstate="firing", '
+                'severity!="info"}',
                 "red",
             )
         )
@@ -116,11 +119,6 @@ def _up_stats(e: Exporter) -> Panels:
     ]
 
 
-def _red_after(duration: str) -> list[tuple[float | None, str]]:
-    """Green, orange from a third of `duration`, red from `duration` (where the alert fires)."""
-    return [(None, "green"), (seconds(duration) / 3, "orange"), (seconds(duration), "red")]
-
-
 def _timeliness_stats(e: Exporter) -> Panels:
     return [
         stat_panel(
@@ -129,7 +127,7 @@ def _timeliness_stats(e: Exporter) -> Panels:
             f"{e.poll_stale_after} (ACSExporterNoSuccessfulPoll).",
             [query(f"max({SINCE_LAST_POLL})", "since last poll")],
             "s",
-            _red_after(e.poll_stale_after),
+            red_after(seconds(e.poll_stale_after)),
         ),
         stat_panel(
             "Cursor lag",
@@ -138,7 +136,7 @@ def _timeliness_stats(e: Exporter) -> Panels:
             "a delay of a few minutes.",
             [query(f"max({CURSOR_LAG.sample}{{{SELS}}})", "cursor lag")],
             "s",
-            _red_after(e.cursor_lag),
+            red_after(seconds(e.cursor_lag)),
         ),
     ]
 

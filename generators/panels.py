@@ -18,6 +18,11 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 TAGS = ["acs", "acs-exporter"]
 TIMES_X = "suffix:\u00d7"  # a unit: the multiplication sign (burn rates: 14.4x)
 
+# Every query filters on the `cluster` variable: the label a multi-cluster Prometheus (Thanos,
+# Mimir, federation) adds, which the recording rules keep. All is `.*`, which also matches
+# series without the label, so a single-cluster setup loses nothing.
+CLUSTER = 'cluster=~"$cluster"'
+
 # Every panel and query reads the data source chosen in the `datasource` variable.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
@@ -82,7 +87,7 @@ Colourable = TypeVar("Colourable", timeseries.Panel, stat.Panel)
 def dashed_lines(panel: timeseries.Panel, *steps: tuple[float, str]) -> timeseries.Panel:
     """Draw each (value, colour) as a dashed horizontal line: where an alert fires."""
     return panel.thresholds(thresholds((None, "transparent"), *steps)).thresholds_style(
-        common_builder.GraphThresholdsStyleConfig().mode(common.GraphTresholdsStyleMode.DASHED)
+        common_builder.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED)
     )
 
 
@@ -151,6 +156,12 @@ def timeseries_panel(
     return panel
 
 
+def red_after(seconds: float) -> list[tuple[float | None, str]]:
+    """Stat colours: green, orange from a third of `seconds`, red from `seconds` (where the
+    alert fires)."""
+    return [(None, "green"), (seconds / 3, "orange"), (seconds, "red")]
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -177,7 +188,15 @@ def stat_panel(
 def table_panel(
     title: str, description: str, targets: Sequence[prometheus.Dataquery], *, height: int = 10
 ) -> table.Panel:
-    return _framed(table.Panel(), title, description, targets, width=24, height=height)
+    # Grafana 12 requires these table settings (its schema has no default for them).
+    return (
+        _framed(table.Panel(), title, description, targets, width=24, height=height)
+        .frame_index(0)
+        .show_header(True)
+        .align(common.FieldTextAlignment.AUTO)
+        .cell_options(common.TableAutoCellOptions())
+        .inspect(False)
+    )
 
 
 def columns(names: dict[str, str]) -> model.DataTransformerConfig:
@@ -247,6 +266,17 @@ def query_variable(
         .include_all(True)
         .all_value(".*")
         .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
+
+
+def cluster_variable(sample: str) -> dashboard_builder.QueryVariable:
+    """The cluster picker, listing the clusters `sample` is scraped in (only All without any)."""
+    return query_variable(
+        "cluster",
+        "Cluster",
+        f"label_values({sample}, cluster)",
+        description="Kubernetes cluster (the label a multi-cluster Prometheus adds); All also "
+        "matches series without the label.",
     )
 
 

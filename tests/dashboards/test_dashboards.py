@@ -129,7 +129,7 @@ def test_end_reasons_dashboard_drills_down_by_category_and_code() -> None:
     drill = [q for q in queries(data) if q.kind == "panel" and "$code" in q.expr]
     assert drill
     assert all("$category" in q.expr for q in drill)
-    assert any(a["expr"].startswith("ALERTS") for a in data["annotations"]["list"])
+    assert any(a["target"]["expr"].startswith("ALERTS") for a in data["annotations"]["list"])
 
 
 def test_top_end_reasons_table_joins_the_info_metric() -> None:
