@@ -112,7 +112,9 @@ def test_shellcheck_catches_a_planted_mistake(tmp_path: Path) -> None:
         ("# not a script", False),
     ],
 )
-def test_shell_scripts_are_found_by_shebang(tmp_path: Path, first_line: str, expected: bool) -> None:
+def test_shell_scripts_are_found_by_shebang(
+    tmp_path: Path, first_line: str, expected: bool
+) -> None:
     path = tmp_path / "script"
     path.write_text(f"{first_line}\necho hi\n")
     assert is_shell_script(path) is expected
