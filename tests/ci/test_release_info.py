@@ -110,3 +110,29 @@ def test_a_fork_must_point_the_chart_at_its_own_image(copy: Path) -> None:
     result = release_info(copy, "--tag", f"v{VERSION}", "--owner", "SomeFork")
     assert result.returncode == 0, result.stderr
     assert "image=ghcr.io/somefork/acs-exporter\n" in result.stdout
+
+
+# Where the docs name the version in something a reader copies: an image tag, a chart
+# version, the appVersion, the --version line. docs/releasing.md shows the *next* release
+# (0.2.0) on purpose: it is the one page about bumping.
+DOC_VERSION = re.compile(
+    r"acs-exporter:(\d+\.\d+\.\d+)"
+    r"|charts/acs-exporter --version (\d+\.\d+\.\d+)"
+    r"|`appVersion` \((\d+\.\d+\.\d+)\)"
+    r"|acs-exporter, version (\d+\.\d+\.\d+)"
+)
+
+
+def test_the_docs_name_only_the_current_version() -> None:
+    pages = [REPO / "README.md", REPO / "Dockerfile", REPO / CHART / "README.md"]
+    pages += sorted((REPO / "docs").glob("*.md"))
+    stale = []
+    for page in pages:
+        if page.name == "releasing.md":
+            continue
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            for match in DOC_VERSION.finditer(line):
+                named = next(group for group in match.groups() if group)
+                if named != VERSION:
+                    stale.append(f"{page.relative_to(REPO)}:{number}: {match[0]}")
+    assert stale == [], f"the version is {VERSION}:\n" + "\n".join(stale)
