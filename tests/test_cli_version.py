@@ -41,6 +41,18 @@ def version_output(env: dict[str, str] | None = None) -> subprocess.CompletedPro
     )
 
 
+def stamp_step(revision: str, built: str, stamp: Path) -> subprocess.CompletedProcess[str]:
+    """The image build's step, `python -m acs_exporter.build_info`, in a real process."""
+    command = ["-m", "acs_exporter.build_info", "--revision", revision, "--built", built]
+    return subprocess.run(
+        [sys.executable, *command, "--stamp", str(stamp)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def test_version_flag_prints_version_revision_and_build_date(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -90,23 +102,7 @@ def test_a_package_outside_our_checkout_does_not_borrow_its_commit(tmp_path: Pat
 
 def test_the_stamp_wins_and_is_written_by_the_module(tmp_path: Path) -> None:
     stamp = tmp_path / "build_info.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "acs_exporter.build_info",
-            "--revision",
-            SHA,
-            "--built",
-            "2026-12-01T14:00:00Z",
-            "--stamp",
-            str(stamp),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = stamp_step(SHA, "2026-12-01T14:00:00Z", stamp)
     assert result.returncode == 0, result.stderr
     expected = f"acs-exporter, version {__version__} (revision: {SHA}, built: 2026-12-01T14:00:00Z)"
     assert result.stdout == expected + "\n"
@@ -127,14 +123,7 @@ def test_the_image_build_refuses_a_bad_revision_or_date(
 ) -> None:
     """A workflow that passes nothing (or garbage) fails the image build, naming the value."""
     stamp = tmp_path / "build_info.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "acs_exporter.build_info", "--revision", revision, "--built", built]
-        + ["--stamp", str(stamp)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = stamp_step(revision, built, stamp)
     assert result.returncode == 2
     assert named in result.stderr
     assert "Traceback" not in result.stderr

@@ -135,6 +135,7 @@ def test_source_entries_accept_exactly_the_settings_fields() -> None:
 
 def test_config_sections_match_the_exporter_settings() -> None:
     from acs_exporter import config
+
     schema = SCHEMA["properties"]["config"]["properties"]
     sections = {
         name: field.annotation
