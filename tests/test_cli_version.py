@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,10 @@ def test_a_bad_stamp_is_named_never_a_traceback(tmp_path: Path, content: str) ->
     stamp.write_text(content)
     with pytest.raises(build_info.BuildInfoError, match=re.escape(str(stamp))):
         build_info.current(stamp)
+
+
+def test_the_package_version_is_pyprojects() -> None:
+    """The one place: pyproject.toml's version reaches the package through its metadata
+    (`make` reinstalls the editable package whenever pyproject.toml changes)."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert __version__ == pyproject["project"]["version"]
