@@ -15,10 +15,17 @@
 #   docker buildx imagetools inspect python:3.11-slim-bookworm   # "Digest:" of the index
 # then set tag and digest here together, rebuild and run the tests.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
+# VERSION must equal pyproject.toml's version (tools/release/release_info.py checks it on every
+# release). REVISION (the git commit) and CREATED (ISO 8601) come from the release workflow and
+# are what `acs-exporter --version` prints; a local build without them says "unknown".
 ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
 
 FROM ${PYTHON_IMAGE} AS build
 ARG VERSION
+ARG REVISION
+ARG CREATED
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
@@ -28,14 +35,17 @@ COPY exporter ./exporter
 # `pip --python` runs this stage's pip against the virtualenv's interpreter, so the virtualenv
 # itself never holds an installer; pip compiles the .pyc files here (the runtime root is
 # read-only). Console scripts point at /opt/acs-exporter/bin/python, where the runtime copies it.
+# Last, the installed package records the commit and build date for `--version`
+# (acs_exporter/build_info.json; a bad REVISION or CREATED fails the build, naming the value).
 RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
     && python -m venv --without-pip /opt/acs-exporter \
-    && pip --python /opt/acs-exporter/bin/python install --no-cache-dir --no-index --find-links /wheels "acs-exporter==${VERSION}"
+    && pip --python /opt/acs-exporter/bin/python install --no-cache-dir --no-index --find-links /wheels "acs-exporter==${VERSION}" \
+    && /opt/acs-exporter/bin/python -m acs_exporter.build_info --revision "${REVISION}" --built "${CREATED}"
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION
-ARG REVISION=unknown
-ARG CREATED=unknown
+ARG REVISION
+ARG CREATED
 ARG PYTHON_IMAGE
 LABEL org.opencontainers.image.title="acs-exporter" \
       org.opencontainers.image.description="Prometheus exporter for Azure Communication Services call end reasons" \

