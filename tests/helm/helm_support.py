@@ -106,20 +106,25 @@ def is_rule_file(path: Path) -> bool:
     return isinstance(document, dict) and isinstance(document.get("groups"), list)
 
 
+def canonical_rule_files() -> list[Path]:
+    """The generated rule files in alerts/ (the chart renders the same rules from its
+    generated templates/_rules.tpl)."""
+    return [path for path in sorted((REPO / "alerts").glob("*.yaml")) if is_rule_file(path)]
+
+
 def canonical_artefacts() -> dict[str, list[Path]]:
-    """The generated files the chart ships, where they are stored: the rule files in alerts/ and
-    the dashboards in dashboards/, by the chart's files/ folder that links them."""
+    """The files the chart ships, where they are stored: the alert thresholds (the chart's
+    rules read them) in alerts/ and the dashboards in dashboards/, by the chart's files/ folder
+    that links them."""
     return {
-        "alerts": [path for path in sorted((REPO / "alerts").glob("*.yaml")) if is_rule_file(path)],
+        "alerts": [REPO / "alerts" / "thresholds.yaml"],
         "dashboards": sorted((REPO / "dashboards").glob("*.json")),
     }
 
 
 def chart_content_missing() -> list[str]:
-    """What the chart lacks until alerts/ and dashboards/ exist in the repository."""
+    """What the chart lacks until dashboards/ exists in the repository."""
     missing = []
-    if not list((CHART_DIR / "files" / "alerts").glob("*.yaml")):
-        missing.append("alerts")
     if not list((CHART_DIR / "files" / "dashboards").glob("*.json")):
         missing.append("dashboards")
     return missing

@@ -1,0 +1,324 @@
+"""A Helm user tunes the shipped alerts without forking the chart: `prometheusRule.thresholds`
+(the keys of alerts/thresholds.yaml that are safe to tune, deep-merged over the shipped ones),
+`prometheusRule.runbookUrlBase` and `prometheusRule.additionalRules`.
+
+The chart's rules come from generators/rules.py (one definition): the strongest check here is
+that the rendered PrometheusRule equals, as data, what the plain generator writes for the same
+merged thresholds; promtool then checks and unit-tests a tuned render."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from generators import rules as generator
+from generators.thresholds import Thresholds, ThresholdsError, load
+from helm_python.chart import Chart
+from helm_python.errors import HelmRenderError, HelmValuesError
+from helm_support import CHART_DIR, render
+from pydantic import ValidationError
+
+from conftest import REPO, require_tool
+
+DEFAULTS = REPO / "alerts" / "thresholds.yaml"
+RUNBOOKS = "https://wiki.example.com/acs/runbooks"
+
+# Overrides a team could write, each of a different kind: a share, a factor, counts, durations
+# that become seconds in an expression, a `for`, the job selector and a value only %g can write.
+TUNED: dict[str, Any] = {
+    "server_error_spike": {"share": 0.2, "baseline_factor": 4.5, "min_calls": 120},
+    "slo": {"target": 0.999},
+    "client_error_high": {"for": "30m"},
+    "media_failure_high": {"share": 0.00001},
+    "exporter": {"cursor_lag": "1h", "poll_stale_after": "2d", "throttled_queries": 1000000},
+    "exporter_job_selector": 'job="acs"',
+}
+
+
+def rule_groups(values: dict[str, Any]) -> list[dict[str, Any]]:
+    rendered = render({"prometheusRule": {"enabled": True, **values}})
+    groups: list[dict[str, Any]] = rendered.one("PrometheusRule")["spec"]["groups"]
+    return groups
+
+
+def by_alert(groups: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [rule for group in groups for rule in group["rules"] if rule.get("alert") == name]
+
+
+def merged(overrides: dict[str, Any]) -> Thresholds:
+    """What the plain generator would get from thresholds.yaml with `overrides` merged in."""
+    data = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return Thresholds.model_validate(data)
+
+
+def generated_groups(thresholds: Thresholds) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = yaml.safe_load(generator.render(thresholds))["groups"]
+    return groups
+
+
+# --- the rendered rules follow the values ------------------------------------------------
+
+
+def test_tuned_numbers_land_in_their_expressions_and_defaults_stay_elsewhere() -> None:
+    tuned = rule_groups({"thresholds": TUNED})
+    default = rule_groups({})
+    (spike,) = by_alert(tuned, "ACSUnexpectedServerErrorSpike")
+    assert "> 0.2\n" in spike["expr"]
+    assert "> 4.5 * " in spike["expr"]
+    assert ">= 120\n" in spike["expr"]
+    assert "above 20% and more than 4.5x" in spike["annotations"]["description"]
+    (lagging,) = by_alert(tuned, "ACSExporterCursorLagging")
+    assert lagging["expr"] == "acs_exporter_cursor_lag_seconds > 3600\n"
+    (client,) = by_alert(tuned, "ACSUnexpectedClientErrorHigh")
+    assert client["for"] == "30m"
+    (throttled,) = by_alert(tuned, "ACSExporterQueriesThrottled")
+    assert ">= 1000000\n" in throttled["expr"]
+    (down,) = by_alert(tuned, "ACSExporterDown")
+    assert 'up{job="acs"} == 0' in down["expr"]
+    assert "job='acs'" in down["annotations"]["description"]
+    # An alert none of the overrides touch is the shipped one.
+    assert by_alert(tuned, "ACSExporterSeriesNearLimit") == by_alert(
+        default, "ACSExporterSeriesNearLimit"
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        TUNED,
+        {"unknown_end_reasons": {"window": "90m", "for": "0m"}},
+        {"category_disagreements": {"min_records": 7, "share": 0.125, "for": "1h"}},
+        {"server_error_spike": {"baseline_offset": "2h", "for": "05m"}},
+        {"exporter": {"incomplete_results_window": "2h", "folded_window": "1w", "down_for": "1d"}},
+        {"slo": {"min_calls_long_window": 0}, "exporter": {"rejected_share": 0.333333333}},
+    ],
+    ids=["many", "zero-for", "disagreements", "leading-zero", "windows", "odd-numbers"],
+)
+def test_the_chart_renders_what_the_generator_writes_for_the_same_thresholds(
+    overrides: dict[str, Any],
+) -> None:
+    """One definition of the rules: Helm's render equals generators/rules.py's output."""
+    assert rule_groups({"thresholds": overrides}) == generated_groups(merged(overrides))
+
+
+def test_runbook_url_base_sets_every_runbook_link() -> None:
+    groups = rule_groups({"runbookUrlBase": RUNBOOKS})
+    alerts = [rule for group in groups for rule in group["rules"] if "alert" in rule]
+    assert alerts
+    for rule in alerts:
+        assert rule["annotations"]["runbook_url"] == f"{RUNBOOKS}#{rule['alert'].lower()}"
+    assert groups == generated_groups(merged({"runbook_url_base": RUNBOOKS}))
+
+
+TEAM_GROUP = {
+    "name": "team.calls",
+    "rules": [
+        {
+            "alert": "TeamNoCalls",
+            "expr": "sum(rate(acs_call_ends_total[30m])) == 0",
+            "for": "30m",
+            "labels": {"severity": "warning"},
+        }
+    ],
+}
+
+
+def test_additional_rules_are_appended_as_given() -> None:
+    shipped = rule_groups({})
+    groups = rule_groups({"additionalRules": [TEAM_GROUP], "additionalRuleLabels": {"t": "x"}})
+    assert groups[: len(shipped)] != shipped  # the shipped alerts got the extra label ...
+    assert groups[-1] == TEAM_GROUP  # ... the team's own group is theirs, untouched
+    assert len(groups) == len(shipped) + 1
+
+
+def test_an_additional_group_named_like_a_shipped_one_is_refused_by_name() -> None:
+    clash = {**TEAM_GROUP, "name": "acs-exporter.calls"}
+    with pytest.raises(HelmRenderError, match=r"additionalRules\[0\].*acs-exporter\.calls"):
+        rule_groups({"additionalRules": [clash]})
+
+
+def test_disabled_alerts_and_rule_labels_still_apply_to_tuned_rules() -> None:
+    groups = rule_groups(
+        {
+            "thresholds": TUNED,
+            "disabledAlerts": ["ACSExporterDown"],
+            "additionalRuleLabels": {"team": "voice"},
+        }
+    )
+    assert by_alert(groups, "ACSExporterDown") == []
+    (spike,) = by_alert(groups, "ACSUnexpectedServerErrorSpike")
+    assert spike["labels"] == {"severity": "critical", "team": "voice"}
+    assert "> 0.2\n" in spike["expr"]
+
+
+# --- promtool on a tuned render ------------------------------------------------------------
+
+
+def write_rules(tmp_path: Path, values: dict[str, Any]) -> Path:
+    path = tmp_path / "tuned.rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule_groups(values)}))
+    return path
+
+
+def test_a_tuned_render_passes_promtool_check_rules(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    rules = write_rules(tmp_path, {"thresholds": TUNED, "additionalRules": [TEAM_GROUP]})
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def cursor_lag_test(lag_for: str) -> dict[str, Any]:
+    """A source 45 minutes behind: past the shipped 30m cursor_lag, short of a tuned 1h."""
+    return {
+        "rule_files": ["tuned.rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": 'acs_exporter_cursor_lag_seconds{job="acs-exporter",'
+                        'instance="pod:10142",source="la"}',
+                        "values": "2700x60",
+                    }
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "40m",
+                        "alertname": "ACSExporterCursorLagging",
+                        "exp_alerts": [] if lag_for == "silent" else [LAG_ALERT],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+LAG_ALERT = {
+    "exp_labels": {"severity": "warning", "job": "acs-exporter", "instance": "pod:10142", "source": "la"},
+    "exp_annotations": {
+        "summary": "acs-exporter is reading ACS logs far behind real time.",
+        "description": "Source la of acs-exporter (pod:10142) has read logs up to 45m 0s ago "
+        "(threshold 30m): alerts on call outcomes arrive that late.",
+        "runbook_url": "https://github.com/acs-exporter/acs-exporter/blob/main/docs/runbooks.md"
+        "#acsexportercursorlagging",
+    },
+}
+
+
+def run_promtool_test(tmp_path: Path, test: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    promtool = require_tool("promtool")
+    (tmp_path / "lag.test.yaml").write_text(yaml.safe_dump(test))
+    return subprocess.run(
+        [promtool, "test", "rules", "lag.test.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [({}, "fires"), ({"thresholds": {"exporter": {"cursor_lag": "1h"}}}, "silent")],
+    ids=["shipped-30m-fires", "tuned-1h-silent"],
+)
+def test_a_tuned_threshold_changes_when_the_alert_fires(
+    values: dict[str, Any], expected: str, tmp_path: Path
+) -> None:
+    write_rules(tmp_path, values)
+    result = run_promtool_test(tmp_path, cursor_lag_test(expected))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the schema accepts what is safe to tune, with the model's ranges -----------------------
+
+
+def schema_error(values: dict[str, Any]) -> str | None:
+    with Chart.load(CHART_DIR) as chart:
+        try:
+            chart.validate_schema({"prometheusRule": values})
+        except HelmValuesError as error:
+            return str(error)
+    return None
+
+
+# Keys that are part of recording-rule names or label sets the dashboards read, and the
+# runbook base (prometheusRule.runbookUrlBase sets it): not accepted under thresholds.
+FIXED = [
+    {"server_error_spike": {"baseline_window": "6h"}},
+    {"category_disagreements": {"window": "2h"}},
+    {"aggregation_labels": ["job"]},
+    {"runbook_url_base": RUNBOOKS},
+    {"exporter": {"no_such_key": "5m"}},
+    {"no_such_section": {}},
+]
+
+
+@pytest.mark.parametrize("thresholds", FIXED, ids=lambda value: str(value)[:40])
+def test_keys_that_cannot_be_tuned_are_refused(thresholds: dict[str, Any]) -> None:
+    error = schema_error({"thresholds": thresholds})
+    assert error is not None, f"{thresholds} was accepted"
+    assert "thresholds" in error
+
+
+def pydantic_accepts(overrides: dict[str, Any]) -> bool:
+    try:
+        merged(overrides)
+    except (ValidationError, ThresholdsError):
+        return False
+    return True
+
+
+# Values on both sides of each kind of range the model enforces.
+CANDIDATES: list[dict[str, Any]] = [
+    {"server_error_spike": {"share": share}} for share in (0, 0.0001, 0.5, 0.999, 1, 1.5, -0.1)
+] + [
+    {"server_error_spike": {"baseline_factor": factor}} for factor in (1, 1.01, 3, 100)
+] + [
+    {"client_error_high": {"min_calls": count}} for count in (-1, 0, 30)
+] + [
+    {"category_disagreements": {"min_records": count}} for count in (0, 1)
+] + [
+    {"exporter": {"throttled_queries": count}} for count in (0, 1)
+] + [
+    {"exporter": {"cursor_lag": duration}}
+    for duration in ("30m", "0s", "05m", "1w", "30", "1h30m", "5 m", "5M", "-5m", "", "5m\n", "\u0665m")
+] + [
+    {"slo": {"target": target}} for target in (0.5, 0.995, 1, 0)
+]
+
+
+@pytest.mark.parametrize("overrides", CANDIDATES, ids=lambda value: str(value)[:50])
+def test_the_schema_accepts_exactly_what_the_model_accepts(overrides: dict[str, Any]) -> None:
+    accepted_by_schema = schema_error({"thresholds": overrides}) is None
+    assert accepted_by_schema == pydantic_accepts(overrides), overrides
+
+
+def test_the_committed_defaults_pass_the_schema() -> None:
+    """alerts/thresholds.yaml minus the fixed keys is a valid `prometheusRule.thresholds`."""
+    data = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
+    for fixed in ("aggregation_labels", "runbook_url_base"):
+        del data[fixed]
+    del data["server_error_spike"]["baseline_window"]
+    del data["category_disagreements"]["window"]
+    assert schema_error({"thresholds": data}) is None
+    load(DEFAULTS)
+
+
+def test_additional_rules_must_be_rule_groups() -> None:
+    assert schema_error({"additionalRules": [TEAM_GROUP]}) is None
+    error = schema_error({"additionalRules": [{"rules": []}]})
+    assert error is not None
+    assert "additionalRules" in error
