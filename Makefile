@@ -70,7 +70,8 @@ docs: $(STAMP)
 test: lint typecheck pytest
 
 # Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml
-# (tests fail while any committed file is stale). The Helm chart links them: no copy to refresh.
+# and the chart's templates/_rules.tpl (tests fail while any committed file is stale). The chart
+# links thresholds.yaml and the dashboards: no copy to refresh.
 alerts: $(STAMP)
 	$(BIN)/python -m generators.rules
 

@@ -111,7 +111,7 @@ def go_expression(form: str, path: str) -> str:
         "number": f'(printf "%.6g" (float64 {value}))',
         "percent": f'(printf "%.6g" (mulf {value} 100))',
         "seconds": f'(include "acs-exporter.rules.seconds" {value})',
-        "single_quoted": f"(replace {json.dumps(chr(34))} \"'\" {value})",
+        "single_quoted": f'(replace {json.dumps(chr(34))} "\'" {value})',
     }[form]
 
 
@@ -122,7 +122,9 @@ def string_template(text: str) -> str:
         return literal
     pieces = MARKER.split(text)  # literal, form, path, literal, form, path, ..., literal
     layout = "%v".join(piece.replace("%", "%%") for piece in pieces[::3])
-    arguments = [go_expression(form, path) for form, path in zip(pieces[1::3], pieces[2::3])]
+    arguments = [
+        go_expression(form, path) for form, path in zip(pieces[1::3], pieces[2::3], strict=True)
+    ]
     # json.dumps writes a valid Go string literal (ensure_ascii off: no surrogate pairs).
     call = " ".join(["printf", json.dumps(layout, ensure_ascii=False), *arguments])
     return f"{{{{ {call} | toJson }}}}"

@@ -774,7 +774,7 @@ def render(thresholds: Thresholds) -> str:
 
 
 def chart_template(thresholds: Thresholds) -> str:
-    """The chart's templates/_rules.tpl: these rules with the tunable thresholds read from values."""
+    """The chart's templates/_rules.tpl: these rules, tunable thresholds read from values."""
     return helm_rules.render_template(document(helm_rules.symbolic(thresholds)))
 
 

@@ -110,7 +110,9 @@ def test_the_chart_links_every_artefact_and_nothing_else() -> None:
 def test_a_chart_copied_without_its_links_targets_fails_naming_the_file(tmp_path: Path) -> None:
     detached = tmp_path / "acs-exporter"
     shutil.copytree(CHART_DIR, detached, symlinks=True)
-    with pytest.raises(HelmChartLoadError, match=r"files/(alerts/thresholds|dashboards/acs-exporter)"):
+    with pytest.raises(
+        HelmChartLoadError, match=r"files/(alerts/thresholds|dashboards/acs-exporter)"
+    ):
         render({"dashboards": {"enabled": True}}, detached)
 
 

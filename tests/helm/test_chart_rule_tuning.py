@@ -8,13 +8,17 @@ merged thresholds; promtool then checks and unit-tests a tuned render."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from generators import helm_rules
 from generators import rules as generator
+from generators.params import Param
 from generators.thresholds import Thresholds, ThresholdsError, load
 from helm_python.chart import Chart
 from helm_python.errors import HelmRenderError, HelmValuesError
@@ -46,6 +50,20 @@ def rule_groups(values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def by_alert(groups: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [rule for group in groups for rule in group["rules"] if rule.get("alert") == name]
+
+
+def helm_chart_with_template(template: str, tmp_dir: Path) -> Path:
+    """A copy of the chart whose _rules.tpl is `template`."""
+    chart = tmp_dir / "acs-exporter"
+    shutil.copytree(CHART_DIR, chart)
+    (chart / "templates" / "_rules.tpl").write_text(template, encoding="utf-8")
+    return chart
+
+
+def rule_groups_of(chart: Path) -> list[dict[str, Any]]:
+    rendered = render({"prometheusRule": {"enabled": True}}, chart)
+    groups: list[dict[str, Any]] = rendered.one("PrometheusRule")["spec"]["groups"]
+    return groups
 
 
 def merged(overrides: dict[str, Any]) -> Thresholds:
@@ -205,7 +223,12 @@ def cursor_lag_test(lag_for: str) -> dict[str, Any]:
 
 
 LAG_ALERT = {
-    "exp_labels": {"severity": "warning", "job": "acs-exporter", "instance": "pod:10142", "source": "la"},
+    "exp_labels": {
+        "severity": "warning",
+        "job": "acs-exporter",
+        "instance": "pod:10142",
+        "source": "la",
+    },
     "exp_annotations": {
         "summary": "acs-exporter is reading ACS logs far behind real time.",
         "description": "Source la of acs-exporter (pod:10142) has read logs up to 45m 0s ago "
@@ -282,22 +305,31 @@ def pydantic_accepts(overrides: dict[str, Any]) -> bool:
 
 
 # Values on both sides of each kind of range the model enforces.
-CANDIDATES: list[dict[str, Any]] = [
-    {"server_error_spike": {"share": share}} for share in (0, 0.0001, 0.5, 0.999, 1, 1.5, -0.1)
-] + [
-    {"server_error_spike": {"baseline_factor": factor}} for factor in (1, 1.01, 3, 100)
-] + [
-    {"client_error_high": {"min_calls": count}} for count in (-1, 0, 30)
-] + [
-    {"category_disagreements": {"min_records": count}} for count in (0, 1)
-] + [
-    {"exporter": {"throttled_queries": count}} for count in (0, 1)
-] + [
-    {"exporter": {"cursor_lag": duration}}
-    for duration in ("30m", "0s", "05m", "1w", "30", "1h30m", "5 m", "5M", "-5m", "", "5m\n", "\u0665m")
-] + [
-    {"slo": {"target": target}} for target in (0.5, 0.995, 1, 0)
-]
+CANDIDATES: list[dict[str, Any]] = (
+    [{"server_error_spike": {"share": share}} for share in (0, 0.0001, 0.5, 0.999, 1, 1.5, -0.1)]
+    + [{"server_error_spike": {"baseline_factor": factor}} for factor in (1, 1.01, 3, 100)]
+    + [{"client_error_high": {"min_calls": count}} for count in (-1, 0, 30)]
+    + [{"category_disagreements": {"min_records": count}} for count in (0, 1)]
+    + [{"exporter": {"throttled_queries": count}} for count in (0, 1)]
+    + [
+        {"exporter": {"cursor_lag": duration}}
+        for duration in (
+            "30m",
+            "0s",
+            "05m",
+            "1w",
+            "30",
+            "1h30m",
+            "5 m",
+            "5M",
+            "-5m",
+            "",
+            "5m\n",
+            "\u0665m",
+        )
+    ]
+    + [{"slo": {"target": target}} for target in (0.5, 0.995, 1, 0)]
+)
 
 
 @pytest.mark.parametrize("overrides", CANDIDATES, ids=lambda value: str(value)[:50])
@@ -322,3 +354,66 @@ def test_additional_rules_must_be_rule_groups() -> None:
     error = schema_error({"additionalRules": [{"rules": []}]})
     assert error is not None
     assert "additionalRules" in error
+
+
+# --- the generated template: stored once, never stale -------------------------------------
+
+
+def run_generator(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "generators.rules", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_committed_template_is_what_the_generator_writes() -> None:
+    assert helm_rules.TEMPLATE.read_text(encoding="utf-8") == generator.chart_template(load()), (
+        "deploy/helm/acs-exporter/templates/_rules.tpl is stale: run `make alerts`"
+    )
+
+
+def test_check_mode_names_a_stale_template_and_the_generator_repairs_it(tmp_path: Path) -> None:
+    rules, template = tmp_path / "rules.yaml", tmp_path / "_rules.tpl"
+    shutil.copy(generator.OUTPUT, rules)
+    template.write_text(helm_rules.TEMPLATE.read_text().replace("> %v", "> 0.05", 1))
+    arguments = ("--output", str(rules), "--template", str(template))
+
+    checked = run_generator("--check", *arguments)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"{template} is stale" in checked.stderr
+    assert "make alerts" in checked.stderr
+    assert str(rules) not in checked.stderr
+
+    assert run_generator(*arguments).returncode == 0
+    assert template.read_bytes() == helm_rules.TEMPLATE.read_bytes()
+    assert run_generator("--check", *arguments).returncode == 0
+
+
+def test_own_thresholds_into_an_own_file_leave_the_chart_alone(tmp_path: Path) -> None:
+    before = helm_rules.TEMPLATE.read_bytes()
+    result = run_generator("--output", str(tmp_path / "mine.rules.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "mine.rules.yaml").read_text() == generator.OUTPUT.read_text()
+    assert helm_rules.TEMPLATE.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["100% of {{ $labels.job }}", 'quotes " and \\ and `ticks`', "é ☃ \U0001f4de", "%v %s %%"],
+)
+def test_any_literal_text_survives_the_template(text: str, tmp_path: Path) -> None:
+    """Text of a rule (Prometheus templates, %, quotes, non-ASCII) comes out unchanged."""
+    document = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "1", "summary": text}]}]}
+    chart = helm_chart_with_template(helm_rules.render_template(document), tmp_path)
+    assert rule_groups_of(chart) == document["groups"]
+
+
+def test_a_float_threshold_written_as_is_stops_the_generator() -> None:
+    """Python's str(float) and Go's %v differ (123456789.0 against 1.23456789e+08): only %.6g
+    writes the same in both, so a float must go through _number()."""
+    with pytest.raises(helm_rules.HelmRulesError, match=r"slo\.target.*_number"):
+        helm_rules.string_template(f"x > {Param('slo.target')}")
