@@ -157,10 +157,22 @@ def test_additional_rules_are_appended_as_given() -> None:
     assert len(groups) == len(shipped) + 1
 
 
-def test_an_additional_group_named_like_a_shipped_one_is_refused_by_name() -> None:
-    clash = {**TEAM_GROUP, "name": "acs-exporter.calls"}
-    with pytest.raises(HelmRenderError, match=r"additionalRules\[0\].*acs-exporter\.calls"):
-        rule_groups({"additionalRules": [clash]})
+@pytest.mark.parametrize(
+    ("groups", "named"),
+    [
+        (
+            [{**TEAM_GROUP, "name": "acs-exporter.calls"}],
+            r"additionalRules\[0\].*acs-exporter\.calls",
+        ),
+        ([TEAM_GROUP, TEAM_GROUP], r"additionalRules\[1\].*team\.calls"),
+    ],
+    ids=["like-a-shipped-group", "twice"],
+)
+def test_an_additional_group_whose_name_is_taken_is_refused_by_name(
+    groups: list[dict[str, Any]], named: str
+) -> None:
+    with pytest.raises(HelmRenderError, match=named):
+        rule_groups({"additionalRules": groups})
 
 
 def test_disabled_alerts_and_rule_labels_still_apply_to_tuned_rules() -> None:
@@ -417,3 +429,39 @@ def test_a_float_threshold_written_as_is_stops_the_generator() -> None:
     writes the same in both, so a float must go through _number()."""
     with pytest.raises(helm_rules.HelmRulesError, match=r"slo\.target.*_number"):
         helm_rules.string_template(f"x > {Param('slo.target')}")
+
+
+# --- the documented examples work ----------------------------------------------------------
+
+DOCS_WITH_EXAMPLES = [
+    (CHART_DIR / "README.md", "### Tuning alerts"),
+    (REPO / "docs" / "alerting.md", "## Tuning alerts as a Helm user"),
+]
+
+
+def example_values(path: Path, heading: str) -> dict[str, Any]:
+    """The first ```yaml block after `heading`."""
+    text = path.read_text(encoding="utf-8")
+    section = text[text.index(heading + "\n") :]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    values: dict[str, Any] = yaml.safe_load(block)
+    return values
+
+
+@pytest.mark.parametrize(("path", "heading"), DOCS_WITH_EXAMPLES, ids=lambda v: str(v)[-30:])
+def test_the_documented_example_renders_tuned_rules_that_promtool_accepts(
+    path: Path, heading: str, tmp_path: Path
+) -> None:
+    promtool = require_tool("promtool")
+    values = example_values(path, heading)["prometheusRule"]
+    groups = rule_groups(values)
+    (spike,) = by_alert(groups, "ACSUnexpectedServerErrorSpike")
+    assert "> 0.1\n" in spike["expr"]
+    assert spike["annotations"]["runbook_url"].startswith(values["runbookUrlBase"] + "#")
+    assert groups[-1] == values["additionalRules"][-1]
+    rules = tmp_path / "example.rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups}))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
