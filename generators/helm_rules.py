@@ -159,13 +159,25 @@ def node_template(node: Any) -> str:
     raise HelmRulesError(f"cannot write {node!r} ({type(node).__name__}) into the template")
 
 
+def tunable_keys() -> list[str]:
+    """The key paths `prometheusRule.thresholds` may set."""
+    return [path for path in leaf_fields() if path not in FIXED and path not in OWN_VALUE]
+
+
 def render_template(document: dict[str, Any]) -> str:
     """The chart's _rules.tpl for the rule `document` built from symbolic thresholds."""
     fixed = ", ".join(sorted(FIXED))
     body = node_template(document)
+    # The schema refuses other keys too; this also holds with --skip-schema-validation.
+    tunable = (
+        '{{- define "acs-exporter.rules.tunable" -}}\n'
+        + " ".join(tunable_keys())
+        + "\n{{- end -}}\n"
+    )
     return (
         HEADER.replace("%s", fixed)
         + SECONDS_HELPER
+        + tunable
         + '{{- define "acs-exporter.rules.document" -}}\n'
         + "{{- $t := . -}}\n"
         + body

@@ -114,11 +114,13 @@ def test_tuned_numbers_land_in_their_expressions_and_defaults_stay_elsewhere() -
         TUNED,
         {"unknown_end_reasons": {"window": "90m", "for": "0m"}},
         {"category_disagreements": {"min_records": 7, "share": 0.125, "for": "1h"}},
-        {"server_error_spike": {"baseline_offset": "2h", "for": "05m"}},
+        # sprig reads "09" as octal (an error): the template strips leading zeros first.
+        {"server_error_spike": {"for": "09m"}, "exporter": {"cursor_lag": "090m"}},
         {"exporter": {"incomplete_results_window": "2h", "folded_window": "1w", "down_for": "1d"}},
+        {"server_error_spike": {"baseline_offset": "2h"}, "exporter": {"poll_stale_after": "0s"}},
         {"slo": {"min_calls_long_window": 0}, "exporter": {"rejected_share": 0.333333333}},
     ],
-    ids=["many", "zero-for", "disagreements", "leading-zero", "windows", "odd-numbers"],
+    ids=["many", "zero-for", "disagreements", "leading-zero", "windows", "offset", "odd-numbers"],
 )
 def test_the_chart_renders_what_the_generator_writes_for_the_same_thresholds(
     overrides: dict[str, Any],
@@ -306,6 +308,20 @@ def test_keys_that_cannot_be_tuned_are_refused(thresholds: dict[str, Any]) -> No
     error = schema_error({"thresholds": thresholds})
     assert error is not None, f"{thresholds} was accepted"
     assert "thresholds" in error
+
+
+@pytest.mark.parametrize("thresholds", FIXED, ids=lambda value: str(value)[:40])
+def test_without_the_schema_the_template_still_refuses_them_by_key(
+    thresholds: dict[str, Any], tmp_path: Path
+) -> None:
+    """`helm install --skip-schema-validation` must not drop a setting silently either."""
+    chart = tmp_path / "acs-exporter"
+    shutil.copytree(CHART_DIR, chart)
+    (chart / "values.schema.json").unlink()
+    (key, value), *_ = thresholds.items()
+    path = f"{key}.{next(iter(value))}" if isinstance(value, dict) and value else key
+    with pytest.raises(HelmRenderError, match=rf"prometheusRule\.thresholds\.{path}: not a"):
+        render({"prometheusRule": {"enabled": True, "thresholds": thresholds}}, chart)
 
 
 def pydantic_accepts(overrides: dict[str, Any]) -> bool:

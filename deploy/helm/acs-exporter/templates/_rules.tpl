@@ -11,6 +11,9 @@ as JSON. Thresholds written as literals are fixed: aggregation_labels, category_
 {{- $count := regexReplaceAll "^0*([0-9])" (trimSuffix $unit .) "${1}" | int64 -}}
 {{- mul $count (get (dict "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800) $unit) -}}
 {{- end -}}
+{{- define "acs-exporter.rules.tunable" -}}
+exporter_job_selector slo.target slo.min_calls_long_window server_error_spike.share server_error_spike.baseline_factor server_error_spike.baseline_offset server_error_spike.min_calls server_error_spike.for client_error_high.share client_error_high.min_calls client_error_high.for unknown_end_reasons.window unknown_end_reasons.for category_disagreements.min_records category_disagreements.share category_disagreements.for media_failure_high.share media_failure_high.min_operations media_failure_high.for exporter.down_for exporter.poll_stale_after exporter.poll_stale_for exporter.cursor_lag exporter.cursor_lag_for exporter.poll_failure_share exporter.poll_failure_for exporter.throttled_queries exporter.throttled_for exporter.incomplete_results_window exporter.rejected_share exporter.rejected_for exporter.series_limit_share exporter.series_limit_for exporter.folded_window exporter.reload_failed_for
+{{- end -}}
 {{- define "acs-exporter.rules.document" -}}
 {{- $t := . -}}
 {"groups": [
