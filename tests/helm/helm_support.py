@@ -7,6 +7,8 @@ There is no helm binary (nor helm-unittest) here: these helpers play the part of
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 from helm_python.chart import Chart
+from helm_python.errors import HelmValuesError
 
 from conftest import REPO
 
@@ -91,6 +94,28 @@ def render(values: dict[str, Any] | None = None, chart_dir: Path = CHART_DIR) ->
     with Chart.load(chart_dir) as chart:
         templates = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE)
     return Rendered(templates)
+
+
+def schema_error(values: dict[str, Any]) -> str | None:
+    """What values.schema.json says about `values`, or None when it accepts them."""
+    with Chart.load(CHART_DIR) as chart:
+        try:
+            chart.validate_schema(values)
+        except HelmValuesError as error:
+            return str(error)
+    return None
+
+
+def run_generator(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> <args>` from the repository root, as `make` runs the generators."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def iter_ci_values() -> Iterator[tuple[str, dict[str, Any]]]:

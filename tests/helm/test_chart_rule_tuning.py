@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ from generators import helm_rules
 from generators import rules as generator
 from generators.params import Param
 from generators.thresholds import Thresholds, ThresholdsError, load
-from helm_python.chart import Chart
-from helm_python.errors import HelmRenderError, HelmValuesError
+from helm_python.errors import HelmRenderError
 from helm_support import CHART_DIR, render
+from helm_support import run_generator as run_module
+from helm_support import schema_error as values_schema_error
 from pydantic import ValidationError
 
 from conftest import REPO, require_tool
@@ -283,12 +283,7 @@ def test_a_tuned_threshold_changes_when_the_alert_fires(
 
 
 def schema_error(values: dict[str, Any]) -> str | None:
-    with Chart.load(CHART_DIR) as chart:
-        try:
-            chart.validate_schema({"prometheusRule": values})
-        except HelmValuesError as error:
-            return str(error)
-    return None
+    return values_schema_error({"prometheusRule": values})
 
 
 # Keys that are part of recording-rule names or label sets the dashboards read, and the
@@ -388,14 +383,7 @@ def test_additional_rules_must_be_rule_groups() -> None:
 
 
 def run_generator(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generators.rules", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_module("generators.rules", *args)
 
 
 def test_the_committed_template_is_what_the_generator_writes() -> None:
