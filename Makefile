@@ -81,8 +81,8 @@ dashboards: $(STAMP) alerts
 bench: $(STAMP) $(KUSTO)
 	$(BIN)/python -m bench
 
-# Regenerate the `config.sources` part of the chart's values.schema.json from the source
-# settings models (a test fails while it is stale).
+# Regenerate the `config.sources` and `prometheusRule.thresholds` parts of the chart's
+# values.schema.json from the source settings and thresholds models (a test fails while stale).
 chart-schema: $(STAMP)
 	$(BIN)/python -m generators.chart_schema
 
