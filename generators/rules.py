@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -119,7 +120,9 @@ def _number(value: float) -> str:
 def _percent(share: float) -> str:
     if isinstance(share, Param):
         return share.form("percent")
-    return _number(share * 100)
+    # The exact percentage of the decimal written (0.0001234565 -> 0.01234565, where float
+    # arithmetic gives 0.012345650000000001), as the chart's template computes it (sprig's mulf).
+    return _number(float(Decimal(repr(share)) * 100))
 
 
 def _seconds(duration: str) -> str:

@@ -118,7 +118,12 @@ def test_tuned_numbers_land_in_their_expressions_and_defaults_stay_elsewhere() -
         {"server_error_spike": {"for": "09m"}, "exporter": {"cursor_lag": "090m"}},
         {"exporter": {"incomplete_results_window": "2h", "folded_window": "1w", "down_for": "1d"}},
         {"server_error_spike": {"baseline_offset": "2h"}, "exporter": {"poll_stale_after": "0s"}},
-        {"slo": {"min_calls_long_window": 0}, "exporter": {"rejected_share": 0.333333333}},
+        {
+            "slo": {"min_calls_long_window": 0},
+            "exporter": {"rejected_share": 0.333333333},
+            # float arithmetic would round its percentage up, the exact decimal down
+            "client_error_high": {"share": 0.0001234565},
+        },
     ],
     ids=["many", "zero-for", "disagreements", "leading-zero", "windows", "offset", "odd-numbers"],
 )
