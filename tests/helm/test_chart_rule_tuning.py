@@ -23,6 +23,8 @@ from helm_python.errors import HelmRenderError
 from helm_support import CHART_DIR, render
 from helm_support import run_generator as run_module
 from helm_support import schema_error as values_schema_error
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from conftest import REPO, require_tool
@@ -132,6 +134,34 @@ def test_the_chart_renders_what_the_generator_writes_for_the_same_thresholds(
 ) -> None:
     """One definition of the rules: Helm's render equals generators/rules.py's output."""
     assert rule_groups({"thresholds": overrides}) == generated_groups(merged(overrides))
+
+
+# Decimals as a team writes them (up to 9 significant digits), counts, and durations.
+shares = st.decimals(min_value="0.000000001", max_value="0.999999999", places=9).map(float)
+durations = st.builds("{}{}".format, st.integers(0, 999), st.sampled_from("smhdw"))
+overrides = st.fixed_dictionaries(
+    {
+        "server_error_spike": st.fixed_dictionaries(
+            {
+                "share": shares,
+                "baseline_factor": st.floats(1.001, 1e6).map(lambda x: float(f"{x:.4g}")),
+                "min_calls": st.integers(0, 10**9),
+                "for": durations,
+            }
+        ),
+        "slo": st.fixed_dictionaries({"target": shares}),
+        "exporter": st.fixed_dictionaries({"cursor_lag": durations, "rejected_share": shares}),
+    }
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(overrides)
+def test_any_valid_thresholds_render_as_the_generator_writes_them(
+    tuned: dict[str, Any],
+) -> None:
+    """Python's and Go's number formatting and duration arithmetic agree on any valid value."""
+    assert rule_groups({"thresholds": tuned}) == generated_groups(merged(tuned))
 
 
 def test_runbook_url_base_sets_every_runbook_link() -> None:
