@@ -76,7 +76,8 @@ docs: $(STAMP)
 test: lint typecheck pytest
 
 # Regenerate alerts/acs-exporter.rules.yaml and dashboards/*.json from alerts/thresholds.yaml
-# (tests fail while any committed file is stale). The Helm chart links them: no copy to refresh.
+# and the chart's templates/_rules.tpl (tests fail while any committed file is stale). The chart
+# links thresholds.yaml and the dashboards: no copy to refresh.
 alerts: $(STAMP)
 	$(BIN)/python -m generators.rules
 
@@ -86,8 +87,8 @@ dashboards: $(STAMP) alerts
 bench: $(STAMP) $(KUSTO)
 	$(BIN)/python -m bench
 
-# Regenerate the `config.sources` part of the chart's values.schema.json from the source
-# settings models (a test fails while it is stale).
+# Regenerate the `config.sources` and `prometheusRule.thresholds` parts of the chart's
+# values.schema.json from the source settings and thresholds models (a test fails while stale).
 chart-schema: $(STAMP)
 	$(BIN)/python -m generators.chart_schema
 

@@ -3,7 +3,8 @@ settings models, so a misspelt source key or an out-of-range duration fails at `
 naming the key instead of crash-looping the pod.
 
 Generated in deploy/helm/acs-exporter/values.schema.json: `config.sources` entries, the range
-of every duration key of the other `config` sections, and the duration `definitions`; the rest
+of every duration key of the other `config` sections, the duration `definitions` and
+`prometheusRule.thresholds` (from generators/thresholds.py, via generators/helm_rules.py); the rest
 of the file is written by hand. The schema is stored once, in the chart.
 
     python -m generators.chart_schema           # rewrite values.schema.json (make chart-schema)
@@ -25,6 +26,7 @@ from pydantic.fields import FieldInfo
 from acs_exporter.config import Settings
 from acs_exporter.inputs.types import DurationRange
 from acs_exporter.sources.registry import source_types
+from generators.helm_rules import thresholds_schema
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "deploy" / "helm" / "acs-exporter" / "values.schema.json"
@@ -204,6 +206,8 @@ def with_sources(schema: dict[str, Any]) -> dict[str, Any]:
     config = updated["properties"]["config"]
     config["properties"]["sources"]["items"] = source_entry_schema()
     bound_section_durations(config)
+    # The alert thresholds a Helm user may tune, from alerts/thresholds.yaml's model.
+    updated["properties"]["prometheusRule"]["properties"]["thresholds"] = thresholds_schema()
     updated["definitions"] = {**updated.get("definitions", {}), **DEFINITIONS}
     return updated
 
@@ -224,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.check:
         print(
-            f"{path}: config.sources entries differ from the source settings models; "
+            f"{path}: config.sources entries or prometheusRule.thresholds differ from the "
+            "settings and thresholds models; "
             "run `make chart-schema`",
             file=sys.stderr,
         )

@@ -1,7 +1,7 @@
 """Generate alerts/acs-exporter.rules.yaml (plain Prometheus rule format) from thresholds.yaml.
 
-    python -m generators.rules            # rewrite the committed file
-    python -m generators.rules --check    # exit 1 when the committed file is stale
+    python -m generators.rules            # rewrite the committed file and the chart's _rules.tpl
+    python -m generators.rules --check    # exit 1 when either committed file is stale
     python -m generators.rules --thresholds my.yaml --output -   # your own values
 
 Conventions (monitoring-mixin): CamelCase alert names prefixed ACS, a `severity` label
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,6 +28,8 @@ from acs_exporter.catalog.model import Category
 from acs_exporter.definitions import metrics as m
 from acs_exporter.definitions.metrics import MetricDef
 from acs_exporter.pipeline.aggregate import MALFORMED
+from generators import helm_rules
+from generators.params import Param, is_param
 from generators.recorded import (
     BASELINE,
     CALL_RATE,
@@ -110,11 +113,31 @@ _Dumper.add_representer(str, _literal_str)
 
 def _number(value: float) -> str:
     """0.1 rather than 0.1000000001; integers without a decimal point."""
+    if isinstance(value, Param):  # the chart's template computes it (generators/params.py)
+        return value.form("number")
     return f"{value:.6g}"
 
 
 def _percent(share: float) -> str:
-    return _number(share * 100)
+    if isinstance(share, Param):
+        return share.form("percent")
+    # The exact percentage of the decimal written (0.0001234565 -> 0.01234565, where float
+    # arithmetic gives 0.012345650000000001), as the chart's template computes it (sprig's mulf).
+    return _number(float(Decimal(repr(share)) * 100))
+
+
+def _seconds(duration: str) -> str:
+    """A duration threshold as a number of seconds, in a rule's text."""
+    if isinstance(duration, Param):
+        return duration.form("seconds")
+    return str(seconds(duration))
+
+
+def _single_quoted(text: str) -> str:
+    """`text` with its double quotes made single, to sit inside a description."""
+    if isinstance(text, Param):
+        return text.form("single_quoted")
+    return text.replace('"', "'")
 
 
 # --- names from metric_defs ----------------------------------------------------------------------
@@ -166,7 +189,8 @@ def alert_rule(
     extra_labels: dict[str, str] | None = None,
 ) -> Rule:
     rule: Rule = {"alert": name, "expr": expr.strip() + "\n"}
-    if seconds(for_) > 0:
+    # A tunable `for` stays: the chart's template leaves it out when it is zero.
+    if is_param(for_) or seconds(for_) > 0:
         rule["for"] = for_
     rule["labels"] = {"severity": severity, **(extra_labels or {})}
     rule["annotations"] = {
@@ -515,7 +539,7 @@ absent({UP}{{{job}}})
         description=(
             f"Prometheus has not scraped acs-exporter successfully for {e.down_for}"
             "{{ with $labels.instance }} (instance {{ . }}){{ else }}: no target matches "
-            + job.replace('"', "'")
+            + _single_quoted(job)
             + "{{ end }}. No ACS alert can fire while it lasts."
         ),
     )
@@ -523,7 +547,7 @@ absent({UP}{{{job}}})
 
 def no_successful_poll_alert(t: Thresholds) -> Rule:
     e = t.exporter
-    stale = seconds(e.poll_stale_after)
+    stale = _seconds(e.poll_stale_after)
     last_success = m.LAST_SUCCESSFUL_POLL.sample
     expr = f"""
 # the last successful poll is too old ...
@@ -557,7 +581,7 @@ def cursor_lagging_alert(t: Thresholds) -> Rule:
     return alert_rule(
         t,
         "ACSExporterCursorLagging",
-        f"{m.CURSOR_LAG.sample} > {seconds(e.cursor_lag)}",
+        f"{m.CURSOR_LAG.sample} > {_seconds(e.cursor_lag)}",
         for_=e.cursor_lag_for,
         severity="warning",
         summary="acs-exporter is reading ACS logs far behind real time.",
@@ -753,6 +777,11 @@ def render(thresholds: Thresholds) -> str:
     return HEADER + body
 
 
+def chart_template(thresholds: Thresholds) -> str:
+    """The chart's templates/_rules.tpl: these rules, tunable thresholds read from values."""
+    return helm_rules.render_template(document(helm_rules.symbolic(thresholds)))
+
+
 def _check(output: Path, text: str) -> int:
     current = output.read_text(encoding="utf-8") if output.exists() else ""
     if current != text:
@@ -761,23 +790,36 @@ def _check(output: Path, text: str) -> int:
     return 0
 
 
+def _outputs(args: argparse.Namespace, thresholds: Thresholds) -> dict[Path, str]:
+    """The files to write: the rule file, and the chart's template unless the rules go elsewhere
+    (your own thresholds into your own file leave the chart alone)."""
+    outputs = {Path(args.output): render(thresholds)}
+    template = args.template or (helm_rules.TEMPLATE if args.output == str(OUTPUT) else None)
+    if template is not None:
+        outputs[Path(template)] = chart_template(thresholds)
+    return outputs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--thresholds", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--output", default=str(OUTPUT), help="file to write, or - for stdout")
+    parser.add_argument("--template", type=Path, help="the chart's _rules.tpl to write too")
     parser.add_argument("--check", action="store_true", help="exit 1 if the output is stale")
     args = parser.parse_args(argv)
     try:
-        text = render(load(args.thresholds))
-    except (ThresholdsError, RulesError) as error:
+        thresholds = load(args.thresholds)
+        if args.output == "-":
+            sys.stdout.write(render(thresholds))
+            return 0
+        outputs = _outputs(args, thresholds)
+    except (ThresholdsError, RulesError, helm_rules.HelmRulesError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.output == "-":
-        sys.stdout.write(text)
-        return 0
     if args.check:
-        return _check(Path(args.output), text)
-    Path(args.output).write_text(text, encoding="utf-8")
+        return max(_check(path, text) for path, text in outputs.items())
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -16,22 +16,28 @@ DEFAULT_PATH = REPO / "alerts" / "thresholds.yaml"
 # Windows the recording rules keep an UnexpectedServerError ratio for.
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
+# ASCII digits and no trailing newline, as Go's regexp (the chart's values schema) reads it:
+# Python's \d takes any Unicode digit and its `$` matches before a final newline.
+_DURATION = re.compile(r"^([0-9]+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def _check_duration(value: str) -> str:
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a duration like 30s, 5m, 1h or 1d")
     return value
 
 
-Duration = Annotated[str, AfterValidator(_check_duration)]
+# The pattern is for the Helm chart's values schema (generators/helm_rules.py); the validator
+# gives the error message.
+Duration = Annotated[
+    str, AfterValidator(_check_duration), Field(json_schema_extra={"pattern": _DURATION.pattern})
+]
 Share = Annotated[float, Field(gt=0, lt=1)]
 
 
 def seconds(duration: str) -> int:
-    match = _DURATION.match(duration)
+    match = _DURATION.fullmatch(duration)
     if match is None:
         raise ValueError(f"{duration!r} is not a duration")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]

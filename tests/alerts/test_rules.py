@@ -185,6 +185,18 @@ def test_invalid_thresholds_are_reported_with_file_and_field(tmp_path: Path) -> 
     assert "half an hour" in message
 
 
+@pytest.mark.parametrize("duration", ["5m\n", "\u0665m", "1h30m"], ids=["newline", "arabic", "sum"])
+def test_a_duration_is_ascii_digits_and_one_unit(duration: str, tmp_path: Path) -> None:
+    """As the chart's values schema (Go's regexp) reads it: Python's \\d takes any Unicode
+    digit and its `$` matches before a final newline, which Prometheus would then refuse."""
+    data = yaml.safe_load((REPO / "alerts" / "thresholds.yaml").read_text(encoding="utf-8"))
+    data["exporter"]["cursor_lag_for"] = duration
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ThresholdsError, match=r"exporter\.cursor_lag_for.*not a duration"):
+        load(path)
+
+
 def test_slo_target_changes_every_burn_rate_threshold(tmp_path: Path) -> None:
     data = yaml.safe_load((REPO / "alerts" / "thresholds.yaml").read_text(encoding="utf-8"))
     data["slo"]["target"] = 0.999

@@ -7,6 +7,8 @@ There is no helm binary (nor helm-unittest) here: these helpers play the part of
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 from helm_python.chart import Chart
+from helm_python.errors import HelmValuesError
 
 from conftest import REPO
 
@@ -93,6 +96,28 @@ def render(values: dict[str, Any] | None = None, chart_dir: Path = CHART_DIR) ->
     return Rendered(templates)
 
 
+def schema_error(values: dict[str, Any]) -> str | None:
+    """What values.schema.json says about `values`, or None when it accepts them."""
+    with Chart.load(CHART_DIR) as chart:
+        try:
+            chart.validate_schema(values)
+        except HelmValuesError as error:
+            return str(error)
+    return None
+
+
+def run_generator(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> <args>` from the repository root, as `make` runs the generators."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
 def iter_ci_values() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "chart defaults", {}
     for path in CI_VALUES:
@@ -106,20 +131,25 @@ def is_rule_file(path: Path) -> bool:
     return isinstance(document, dict) and isinstance(document.get("groups"), list)
 
 
+def canonical_rule_files() -> list[Path]:
+    """The generated rule files in alerts/ (the chart renders the same rules from its
+    generated templates/_rules.tpl)."""
+    return [path for path in sorted((REPO / "alerts").glob("*.yaml")) if is_rule_file(path)]
+
+
 def canonical_artefacts() -> dict[str, list[Path]]:
-    """The generated files the chart ships, where they are stored: the rule files in alerts/ and
-    the dashboards in dashboards/, by the chart's files/ folder that links them."""
+    """The files the chart ships, where they are stored: the alert thresholds (the chart's
+    rules read them) in alerts/ and the dashboards in dashboards/, by the chart's files/ folder
+    that links them."""
     return {
-        "alerts": [path for path in sorted((REPO / "alerts").glob("*.yaml")) if is_rule_file(path)],
+        "alerts": [REPO / "alerts" / "thresholds.yaml"],
         "dashboards": sorted((REPO / "dashboards").glob("*.json")),
     }
 
 
 def chart_content_missing() -> list[str]:
-    """What the chart lacks until alerts/ and dashboards/ exist in the repository."""
+    """What the chart lacks until dashboards/ exists in the repository."""
     missing = []
-    if not list((CHART_DIR / "files" / "alerts").glob("*.yaml")):
-        missing.append("alerts")
     if not list((CHART_DIR / "files" / "dashboards").glob("*.json")):
         missing.append("dashboards")
     return missing

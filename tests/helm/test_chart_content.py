@@ -23,6 +23,7 @@ from helm_support import (
     NAMESPACE,
     RELEASE,
     canonical_artefacts,
+    canonical_rule_files,
     chart_with_content,
     render,
 )
@@ -109,7 +110,9 @@ def test_the_chart_links_every_artefact_and_nothing_else() -> None:
 def test_a_chart_copied_without_its_links_targets_fails_naming_the_file(tmp_path: Path) -> None:
     detached = tmp_path / "acs-exporter"
     shutil.copytree(CHART_DIR, detached, symlinks=True)
-    with pytest.raises(HelmChartLoadError, match=r"files/(alerts|dashboards)/acs-exporter"):
+    with pytest.raises(
+        HelmChartLoadError, match=r"files/(alerts/thresholds|dashboards/acs-exporter)"
+    ):
         render({"dashboards": {"enabled": True}}, detached)
 
 
@@ -147,10 +150,12 @@ def test_rendered_rule_groups_pass_promtool(content_chart: Path, tmp_path: Path)
 
 
 def test_rule_groups_are_exactly_the_canonical_rule_files() -> None:
-    """The PrometheusRule holds the groups as data (Helm re-serialises them, after
-    disabledAlerts and additionalRuleLabels): the same data as alerts/*.rules files."""
+    """With default values the PrometheusRule holds, as data, the groups of alerts/*.rules
+    files (the chart renders them from templates/_rules.tpl, generated with them)."""
     expected = []
-    for path in canonical_artefacts()["alerts"]:
+    rule_files = canonical_rule_files()
+    assert rule_files
+    for path in rule_files:
         expected.extend(yaml.safe_load(path.read_text())["groups"])
     assert rule_groups({}, CHART_DIR) == expected
 
@@ -182,7 +187,7 @@ def test_prometheus_rule_without_rule_files_fails_loudly(tmp_path: Path) -> None
     shutil.copytree(CHART_DIR / "templates", empty / "templates", dirs_exist_ok=True)
     for name in ("Chart.yaml", "values.yaml", "values.schema.json"):
         shutil.copy(CHART_DIR / name, empty / name)
-    with pytest.raises(HelmRenderError, match="no alert rules"):
+    with pytest.raises(HelmRenderError, match=r"no alert rules: files/alerts/thresholds\.yaml"):
         render({"prometheusRule": {"enabled": True}}, empty)
     with pytest.raises(HelmRenderError, match="no dashboards"):
         render({"dashboards": {"enabled": True}}, empty)
@@ -274,11 +279,16 @@ def test_dashboard_folder_annotation_can_be_left_out(content_chart: Path) -> Non
         assert "annotations" not in config_map["metadata"]
 
 
-def test_a_file_that_is_not_a_rule_file_is_refused(content_chart: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "text",
+    ["groups: []\n", "exporter: 15m\n", "slo: [unclosed\n"],
+    ids=["a-rule-file", "no-sections", "not-yaml"],
+)
+def test_a_thresholds_file_that_is_not_one_is_refused_naming_it(text: str, tmp_path: Path) -> None:
     chart = tmp_path / "acs-exporter"
-    shutil.copytree(content_chart, chart)
-    (chart / "files" / "alerts" / "thresholds.yaml").write_text("slo: {target: 0.995}\n")
-    with pytest.raises(HelmRenderError, match=r"thresholds\.yaml: not a Prometheus rule file"):
+    shutil.copytree(CHART_DIR, chart)
+    (chart / "files" / "alerts" / "thresholds.yaml").write_text(text)
+    with pytest.raises(HelmRenderError, match=r"files/alerts/thresholds\.yaml"):
         render({"prometheusRule": {"enabled": True}}, chart)
 
 
@@ -288,7 +298,7 @@ def test_a_file_that_is_not_a_rule_file_is_refused(content_chart: Path, tmp_path
     ("kind", "name", "values"),
     [
         ("dashboards", "acs-exporter-health.json", {"dashboards": {"enabled": True}}),
-        ("alerts", "acs-exporter.rules.yaml", {"prometheusRule": {"enabled": True}}),
+        ("alerts", "thresholds.yaml", {"prometheusRule": {"enabled": True}}),
     ],
 )
 def test_a_link_stored_as_text_is_refused_naming_the_file(

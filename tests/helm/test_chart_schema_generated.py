@@ -7,26 +7,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from generators import chart_schema
 from helm_support import CHART_DIR
-
-from conftest import REPO
+from helm_support import run_generator as run_module
 
 SCHEMA = CHART_DIR / "values.schema.json"
 
 
 def run_generator(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "generators.chart_schema", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_module("generators.chart_schema", *args)
 
 
 def test_the_committed_schema_is_what_the_generator_writes() -> None:

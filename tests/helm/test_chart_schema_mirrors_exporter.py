@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from helm_python.chart import Chart
-from helm_python.errors import HelmRenderError, HelmValuesError
-from helm_support import CHART_DIR, render
+from helm_python.errors import HelmRenderError
+from helm_support import render
+from helm_support import schema_error as values_schema_error
 
 from acs_exporter.config import ConfigError, load_settings
 
@@ -137,12 +137,7 @@ def exporter_accepts(config: dict[str, Any], tmp_path: Path) -> str | None:
 
 
 def schema_error(config: dict[str, Any]) -> str | None:
-    with Chart.load(CHART_DIR) as chart:
-        try:
-            chart.validate_schema({"config": config})
-        except HelmValuesError as error:
-            return str(error)
-    return None
+    return values_schema_error({"config": config})
 
 
 @pytest.mark.parametrize(
