@@ -23,11 +23,14 @@ KUBE_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
 # monitoring.coreos.com/v1 fields (prometheus-operator API reference), as far as this chart
 # can produce them: a misspelt key would be silently dropped by the operator.
 OBJECT_META = {"name", "namespace", "labels", "annotations"}
+KEY_SELECTOR = {"name", "key", "optional"}
+RELABEL_CONFIG = {"sourceLabels", "separator", "targetLabel", "regex", "modulus", "replacement"}
+RELABEL_CONFIG |= {"action"}
 CUSTOM_RESOURCE_FIELDS: dict[str, dict[str, set[str]]] = {
     "ServiceMonitor": {
         "": {"apiVersion", "kind", "metadata", "spec"},
         ".metadata": OBJECT_META,
-        ".spec": {"jobLabel", "namespaceSelector", "selector", "endpoints"},
+        ".spec": {"jobLabel", "sampleLimit", "namespaceSelector", "selector", "endpoints"},
         ".spec.namespaceSelector": {"any", "matchNames"},
         ".spec.selector": {"matchLabels", "matchExpressions"},
         ".spec.endpoints[]": {
@@ -40,7 +43,32 @@ CUSTOM_RESOURCE_FIELDS: dict[str, dict[str, set[str]]] = {
             "basicAuth",
             "relabelings",
             "metricRelabelings",
+            "honorLabels",
         },
+        ".spec.endpoints[].basicAuth": {"username", "password"},
+        ".spec.endpoints[].basicAuth.username": KEY_SELECTOR,
+        ".spec.endpoints[].basicAuth.password": KEY_SELECTOR,
+        ".spec.endpoints[].tlsConfig": {
+            "ca",
+            "cert",
+            "keySecret",
+            "caFile",
+            "certFile",
+            "keyFile",
+            "serverName",
+            "insecureSkipVerify",
+            "minVersion",
+            "maxVersion",
+        },
+        ".spec.endpoints[].tlsConfig.ca": {"secret", "configMap"},
+        ".spec.endpoints[].tlsConfig.cert": {"secret", "configMap"},
+        ".spec.endpoints[].tlsConfig.ca.secret": KEY_SELECTOR,
+        ".spec.endpoints[].tlsConfig.ca.configMap": KEY_SELECTOR,
+        ".spec.endpoints[].tlsConfig.cert.secret": KEY_SELECTOR,
+        ".spec.endpoints[].tlsConfig.cert.configMap": KEY_SELECTOR,
+        ".spec.endpoints[].tlsConfig.keySecret": KEY_SELECTOR,
+        ".spec.endpoints[].relabelings[]": RELABEL_CONFIG,
+        ".spec.endpoints[].metricRelabelings[]": RELABEL_CONFIG,
     },
     "PrometheusRule": {
         "": {"apiVersion", "kind", "metadata", "spec"},

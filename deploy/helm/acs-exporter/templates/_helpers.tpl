@@ -64,10 +64,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default .Chart.AppVersion .Values.image.tag }}
 {{- end }}
 
+{{/*
+The image reference: global.imageRegistry (a parent chart's, shared by every subchart) wins over
+image.registry, as in the prometheus-community charts.
+*/}}
 {{- define "acs-exporter.image" -}}
 {{- $repository := .Values.image.repository }}
-{{- if .Values.image.registry }}
-{{- $repository = printf "%s/%s" .Values.image.registry .Values.image.repository }}
+{{- $registry := (.Values.global | default dict).imageRegistry | default .Values.image.registry }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) .Values.image.repository }}
 {{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" $repository .Values.image.digest }}
@@ -170,6 +175,11 @@ which the exporter merges into the file's otlp section.
 {{- end }}
 {{- if include "acs-exporter.webConfigMounted" . }}
 {{- $_ := set $config "web" (merge (dict "config_file" (include "acs-exporter.webConfigFile" .)) (default dict $config.web)) }}
+{{- end }}
+{{- with .Values.catalogOverrides }}
+{{- $catalog := default dict $config.catalog }}
+{{- $overrides := concat ($catalog.overrides | default list) (include "acs-exporter.catalogFiles" $ | fromJsonArray) }}
+{{- $_ := set $config "catalog" (merge (dict "overrides" $overrides) $catalog) }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
@@ -275,6 +285,9 @@ Only a warning: a custom image may hold them.
 */}}
 {{- define "acs-exporter.unmountedFiles" -}}
 {{- $mounted := list (printf "%s/" (include "acs-exporter.stateDir" .)) "/tmp/" (printf "%s/" (include "acs-exporter.tlsDir" .)) }}
+{{- if .Values.catalogOverrides }}
+{{- $mounted = append $mounted (printf "%s/" (include "acs-exporter.catalogDir" .)) }}
+{{- end }}
 {{- range .Values.extraVolumeMounts }}
 {{- $mounted = append $mounted (printf "%s/" (trimSuffix "/" (toString .mountPath))) }}
 {{- end }}
@@ -304,6 +317,63 @@ Only a warning: a custom image may hold them.
 {{- range $mounted }}{{ if hasPrefix . $path }}{{ $onVolume = true }}{{ end }}{{ end }}
 {{- if and (hasPrefix "/" $path) (not $onVolume) }}
 {{ $key }}: {{ $path }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Catalog overrides from values (catalogOverrides): one file each, on one projected volume.
+*/}}
+{{- define "acs-exporter.catalogDir" -}}
+/etc/acs-exporter-catalog
+{{- end }}
+
+{{- define "acs-exporter.catalogConfigMapName" -}}
+{{- printf "%s-catalog" (include "acs-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The mounted override files in order, as a JSON list of paths; refuses two files of one name
+(the second would hide the first on the volume).
+*/}}
+{{- define "acs-exporter.catalogFiles" -}}
+{{- $dir := include "acs-exporter.catalogDir" . }}
+{{- $paths := list }}
+{{- $seen := dict }}
+{{- range $index, $item := .Values.catalogOverrides | default list }}
+{{- $name := toString (default $item.key $item.name) }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "catalogOverrides[%d]: file name %q is already used by catalogOverrides[%v]: give one of them its own `name`" $index $name (get $seen $name)) }}
+{{- end }}
+{{- $_ := set $seen $name $index }}
+{{- $paths = append $paths (printf "%s/%s" $dir $name) }}
+{{- end }}
+{{- toJson $paths }}
+{{- end }}
+
+{{/*
+The projected volume's sources: the chart-made ConfigMap's keys, existing ConfigMaps' and
+Secrets' keys, each under its file name.
+*/}}
+{{- define "acs-exporter.catalogVolumeSources" -}}
+{{- $chartMade := include "acs-exporter.catalogConfigMapName" . }}
+{{- range .Values.catalogOverrides | default list }}
+{{- $name := toString (default .key .name) }}
+{{- if hasKey . "content" }}
+- configMap:
+    name: {{ $chartMade }}
+    items:
+      - {key: {{ $name | quote }}, path: {{ $name | quote }}}
+{{- else if .configMap }}
+- configMap:
+    name: {{ .configMap }}
+    items:
+      - {key: {{ .key | quote }}, path: {{ $name | quote }}}
+{{- else }}
+- secret:
+    name: {{ .secret }}
+    items:
+      - {key: {{ .key | quote }}, path: {{ $name | quote }}}
 {{- end }}
 {{- end }}
 {{- end }}
