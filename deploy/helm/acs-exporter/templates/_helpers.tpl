@@ -134,14 +134,27 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- end }}
 {{- end }}
 {{- $web := .Values.web }}
-{{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) }}
-{{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret with your own web config)" }}
+{{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) (not $web.existingConfigMap) }}
+{{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret / web.existingConfigMap with your own web config)" }}
 {{- end }}
-{{- if and $web.existingSecret $web.basicAuth.users }}
-{{- fail "web.existingSecret and web.basicAuth.users are exclusive: put the users into the existing web config" }}
+{{- range $key := list "existingSecret" "existingConfigMap" }}
+{{- if get $web $key }}
+{{- if $web.basicAuth.users }}
+{{- fail (printf "web.%s and web.basicAuth.users are exclusive: put the users into the existing web config" $key) }}
+{{- end }}
+{{- if $web.config }}
+{{- fail (printf "web.%s and web.config are exclusive: put those keys into the existing web config" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $web.existingSecret $web.existingConfigMap }}
+{{- fail "web.existingSecret and web.existingConfigMap are exclusive: the web config comes from one of them" }}
+{{- end }}
+{{- if and ($web.config | default dict).tls_server_config (not $web.tls.enabled) }}
+{{- fail "web.config.tls_server_config needs web.tls.enabled: true (with web.tls.existingSecret), or the probes and the ServiceMonitor would speak plain HTTP to an HTTPS port" }}
 {{- end }}
 {{- if and (include "acs-exporter.webConfigMounted" .) .Values.config.web.config_file }}
-{{- fail (printf "config.web.config_file (%s) and web.tls / web.basicAuth / web.existingSecret are exclusive: the chart sets config.web.config_file to the web config it mounts" .Values.config.web.config_file) }}
+{{- fail (printf "config.web.config_file (%s) and web.tls / web.basicAuth / web.config / web.existingSecret / web.existingConfigMap are exclusive: the chart sets config.web.config_file to the web config it mounts" .Values.config.web.config_file) }}
 {{- end }}
 {{- if not .Values.existingConfigMap }}
 {{- /* Source names key the checkpoint and the `source` label: the exporter refuses duplicates
@@ -241,7 +254,15 @@ The web config (TLS, basic auth): "true" when the chart mounts one (chart-made o
 */}}
 {{- define "acs-exporter.webConfigMounted" -}}
 {{- $web := .Values.web }}
-{{- if or $web.existingSecret $web.tls.enabled $web.basicAuth.users }}true{{ end }}
+{{- if or $web.existingSecret $web.existingConfigMap $web.tls.enabled $web.basicAuth.users $web.config }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the chart writes the web config Secret itself (no existing Secret or ConfigMap).
+*/}}
+{{- define "acs-exporter.webConfigChartMade" -}}
+{{- $web := .Values.web }}
+{{- if and (include "acs-exporter.webConfigMounted" .) (not $web.existingSecret) (not $web.existingConfigMap) }}true{{ end }}
 {{- end }}
 
 {{- define "acs-exporter.webConfigSecretName" -}}
