@@ -130,3 +130,16 @@ def test_the_schema_refuses_wrong_extras(values: dict[str, Any], named: str) -> 
 def test_the_schema_takes_the_extras_and_a_parent_charts_globals() -> None:
     with Chart.load(CHART_DIR) as chart:
         chart.validate_schema(EXTRAS)
+
+
+def test_large_integers_stay_integers() -> None:
+    """Helm reads values' numbers as floats: printed as they are, a million becomes 1e+06, which
+    the API server refuses. Every number the templates print (rather than toYaml) is an int."""
+    rendered = render(
+        {
+            "terminationGracePeriodSeconds": 1_000_000,
+            "serviceMonitor": {"enabled": True, "sampleLimit": 1_000_000},
+        }
+    )
+    assert rendered.pod_spec["terminationGracePeriodSeconds"] == 1_000_000
+    assert rendered.one("ServiceMonitor")["spec"]["sampleLimit"] == 1_000_000
