@@ -187,3 +187,16 @@ def test_web_config_schema_mirrors_the_exporters_model() -> None:
     assert tls["client_auth_type"]["enum"] == list(get_args(webconfig.ClientAuth))
     known = webconfig.CIPHER_SUITES.keys() | webconfig.TLS13_CIPHER_SUITES
     assert set(tls["cipher_suites"]["items"]["enum"]) == known
+
+
+def test_the_notes_warn_about_web_config_files_on_no_volume() -> None:
+    """A client CA (or certificate) web.config names must be mounted by the user: the notes say
+    so, as for every other file the configuration names, and stay quiet once it is mounted."""
+    notes = render(HARDENED).notes
+    assert f"web.config.tls_server_config.client_ca_file: {CLIENT_CA}" in notes
+    mounted = {
+        **HARDENED,
+        "extraVolumes": [{"name": "client-ca", "configMap": {"name": "client-ca"}}],
+        "extraVolumeMounts": [{"name": "client-ca", "mountPath": "/etc/acs-exporter-client-ca"}],
+    }
+    assert "client_ca_file" not in render(mounted).notes

@@ -317,6 +317,12 @@ Only a warning: a custom image may hold them.
 {{- if and $config.web.config_file (not (include "acs-exporter.webConfigMounted" .)) }}
 {{- $files = append $files (list "config.web.config_file" $config.web.config_file) }}
 {{- end }}
+{{- $tlsServer := (.Values.web.config | default dict).tls_server_config | default dict }}
+{{- range $key := list "cert_file" "key_file" "client_ca_file" }}
+{{- with get $tlsServer $key }}
+{{- $files = append $files (list (printf "web.config.tls_server_config.%s" $key) .) }}
+{{- end }}
+{{- end }}
 {{- range $index, $path := ($config.catalog.overrides | default list) }}
 {{- $files = append $files (list (printf "config.catalog.overrides[%d]" $index) $path) }}
 {{- end }}
