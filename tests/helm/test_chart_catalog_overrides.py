@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
-from helm_python.chart import Chart, lint
+from helm_python.chart import Chart
 from helm_python.errors import HelmRenderError, HelmValuesError
 from helm_support import CHART_DIR, FULLNAME, NAMESPACE, Rendered, render
+from test_chart_render import assert_installs_cleanly
 
 from acs_exporter.catalog import load_catalog
 from acs_exporter.config import load_settings
@@ -39,11 +39,11 @@ entries:
     message: Our SBC cancels on overload
     advice: Page the voice team.
 """
-THREE_WAYS = {
+INLINE = [{"name": "ours.yaml", "content": OURS}, {"name": "later.yaml", "content": LATER}]
+THREE_WAYS: dict[str, Any] = {
     "config": {"catalog": {"overrides": ["/etc/acs-exporter/baked-in.yaml"]}},
     "catalogOverrides": [
-        {"name": "ours.yaml", "content": OURS},
-        {"name": "later.yaml", "content": LATER},
+        *INLINE,
         {"configMap": "team-catalog", "key": "team.yaml"},
         {"secret": "private-catalog", "key": "codes.yaml", "name": "private.yaml"},
     ],
@@ -52,7 +52,8 @@ THREE_WAYS = {
 
 def volume(rendered: Rendered, name: str) -> dict[str, Any]:
     (found,) = [item for item in rendered.pod_spec["volumes"] if item["name"] == name]
-    return found
+    result: dict[str, Any] = found
+    return result
 
 
 def catalog_config_map(rendered: Rendered) -> dict[str, Any]:
@@ -121,13 +122,14 @@ def test_a_change_of_inline_content_restarts_the_pod() -> None:
 def test_the_exporter_loads_the_pods_override_files(tmp_path: Path) -> None:
     """The pod's view, relocated under tmp_path: the chart-made files where the volume puts
     them, config.yaml as rendered. The later file wins, as documented."""
-    rendered = render({"catalogOverrides": THREE_WAYS["catalogOverrides"][:2]})
+    rendered = render({"catalogOverrides": INLINE})
     catalog_dir = tmp_path / CATALOG_DIR.lstrip("/")
     catalog_dir.mkdir(parents=True)
     for name, content in catalog_config_map(rendered)["data"].items():
         (catalog_dir / name).write_text(content)
     config = rendered.config()
-    config["catalog"]["overrides"] = [f"{tmp_path}{path}" for path in config["catalog"]["overrides"]]
+    overrides = config["catalog"]["overrides"]
+    config["catalog"]["overrides"] = [f"{tmp_path}{path}" for path in overrides]
     config["state"]["path"] = str(tmp_path / "state.json")
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
@@ -158,12 +160,7 @@ def test_a_file_name_used_twice_is_refused_naming_both_items() -> None:
 
 
 def test_overrides_validate_strictly_and_lint_clean() -> None:
-    for doc in render(THREE_WAYS).docs:
-        if not doc["apiVersion"].startswith("monitoring.coreos.com/"):
-            kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
-    report = lint(CHART_DIR, THREE_WAYS, strict=True, namespace=NAMESPACE)
-    assert report["errors"] == [], report
-    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+    assert_installs_cleanly(THREE_WAYS)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes_validate
 import pytest
-from helm_python.chart import Chart, lint
+from helm_python.chart import Chart
 from helm_python.errors import HelmValuesError
 from helm_support import CHART_DIR, FULLNAME, NAMESPACE, RELEASE, render
+from test_chart_render import assert_installs_cleanly
 from test_chart_web import TLS
 
 DIGEST = "sha256:" + "b" * 64
@@ -97,13 +97,7 @@ def test_extra_objects_render_as_mappings_and_strings_through_tpl() -> None:
 
 
 def test_extras_validate_strictly_and_lint_clean() -> None:
-    for doc in render(EXTRAS).docs:
-        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
-            continue
-        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
-    report = lint(CHART_DIR, EXTRAS, strict=True, namespace=NAMESPACE)
-    assert report["errors"] == [], report
-    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+    assert_installs_cleanly(EXTRAS)
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,21 @@ def assert_custom_resource_valid(doc: dict[str, Any], where: str) -> None:
     assert problems == [], f"{where}: {problems}"
 
 
+def assert_installs_cleanly(values: dict[str, Any], chart_dir: Path = CHART_DIR) -> None:
+    """Every manifest valid (built-in kinds strictly, for the oldest and newest Kubernetes; the
+    operator's kinds field by field) and `helm lint --strict` clean, for these values."""
+    where = f"values {sorted(values)}"
+    for doc in render(values, chart_dir).docs:
+        if doc["kind"] in CUSTOM_RESOURCE_FIELDS:
+            assert_custom_resource_valid(doc, f"{where}: {doc['kind']}")
+            continue
+        for version in KUBE_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
+    report = lint(chart_dir, values, strict=True, namespace="mon")
+    assert report["errors"] == [], report
+    assert [m for m in report["messages"] if m["severity"] >= 2] == [], where
+
+
 def walk(node: Any, path: str = "") -> list[tuple[str, Any]]:
     """(path, node) pairs; list items share the path `parent[]`."""
     found = [(path, node)]

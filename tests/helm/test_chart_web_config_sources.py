@@ -47,7 +47,8 @@ def web_config(rendered: Rendered) -> dict[str, Any]:
 
 def web_volume(rendered: Rendered) -> dict[str, Any]:
     (volume,) = [item for item in rendered.pod_spec["volumes"] if item["name"] == "web"]
-    return volume
+    found: dict[str, Any] = volume
+    return found
 
 
 def test_web_config_keys_are_merged_over_what_the_chart_sets() -> None:
