@@ -112,3 +112,31 @@ def test_the_schema_takes_every_documented_form() -> None:
         chart.validate_schema({"serviceMonitor": {"basicAuth": {}, "tlsConfig": {}}})
         relabel = {"action": "LabelDrop", "regex": "endpoint_type"}
         chart.validate_schema({"serviceMonitor": {"metricRelabelings": [relabel]}})
+
+
+GUARDED = {
+    "web": {
+        "tls": {"enabled": True, "existingSecret": "acs-exporter-tls"},
+        "basicAuth": {"users": {"prometheus": "$2b$04$" + "x" * 53}},
+    },
+    "serviceMonitor": {"enabled": True},
+}
+
+
+def test_the_notes_warn_when_the_scrape_lacks_what_the_exporter_requires() -> None:
+    """/metrics behind basic auth or TLS, scraped without credentials or a CA: every scrape
+    would fail (401, unknown authority) with the target merely red, so the notes say which
+    serviceMonitor key to set."""
+    notes = " ".join(render(GUARDED).notes.split())
+    assert "web.basicAuth.users guards /metrics but serviceMonitor.basicAuth is empty" in notes
+    assert "serviceMonitor.tlsConfig is empty" in notes
+    complete = {**GUARDED, "serviceMonitor": EVERYTHING["serviceMonitor"]}
+    notes = " ".join(render(complete).notes.split())
+    assert "serviceMonitor.basicAuth is empty" not in notes
+    assert "serviceMonitor.tlsConfig is empty" not in notes
+
+
+def test_the_notes_warn_about_plain_http_to_an_https_port() -> None:
+    values = {**GUARDED, "serviceMonitor": {**EVERYTHING["serviceMonitor"], "scheme": "http"}}
+    notes = " ".join(render(values).notes.split())
+    assert "serviceMonitor.scheme is http but web.tls.enabled serves HTTPS" in notes
