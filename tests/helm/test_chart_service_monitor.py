@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from helm_python.chart import Chart
-from helm_python.errors import HelmValuesError
+from helm_python.errors import HelmRenderError, HelmValuesError
 from helm_support import CHART_DIR, render
 from test_chart_render import assert_installs_cleanly
 
@@ -140,3 +140,33 @@ def test_the_notes_warn_about_plain_http_to_an_https_port() -> None:
     values = {**GUARDED, "serviceMonitor": {**EVERYTHING["serviceMonitor"], "scheme": "http"}}
     notes = " ".join(render(values).notes.split())
     assert "serviceMonitor.scheme is http but web.tls.enabled serves HTTPS" in notes
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout"),
+    [("30s", "1m"), ("1m", "1m0s500ms"), ("1m30s", "2m"), ("500ms", "1s")],
+)
+def test_a_scrape_timeout_above_the_interval_is_refused(interval: str, timeout: str) -> None:
+    """Prometheus refuses such a scrape config (the operator then skips the ServiceMonitor, and
+    the exporter silently goes unscraped): refused at install, naming both keys."""
+    values = {"serviceMonitor": {"enabled": True, "interval": interval, "scrapeTimeout": timeout}}
+    with pytest.raises(HelmRenderError, match=r"serviceMonitor\.scrapeTimeout.*interval"):
+        render(values)
+
+
+@pytest.mark.parametrize(("interval", "timeout"), [("1m", "1m"), ("1m", "59s"), ("1h", "2m")])
+def test_a_scrape_timeout_within_the_interval_is_kept(interval: str, timeout: str) -> None:
+    values = {"serviceMonitor": {"enabled": True, "interval": interval, "scrapeTimeout": timeout}}
+    assert monitor(values)["spec"]["endpoints"][0]["scrapeTimeout"] == timeout
+
+
+def test_a_sample_limit_the_exporter_would_exceed_is_refused() -> None:
+    """Below config.metrics.max_series the scrape fails whole once the series fill up: every
+    metric is lost, not only the excess."""
+    with pytest.raises(HelmRenderError, match=r"serviceMonitor\.sampleLimit \(2000\).*max_series"):
+        render({"serviceMonitor": {"enabled": True, "sampleLimit": 2000}})
+    fits = {
+        "config": {"metrics": {"max_series": 500}},
+        "serviceMonitor": {"enabled": True, "sampleLimit": 2000},
+    }
+    assert monitor(fits)["spec"]["sampleLimit"] == 2000

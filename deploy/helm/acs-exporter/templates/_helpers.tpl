@@ -404,3 +404,35 @@ Secrets' keys, each under its file name.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+Milliseconds of a Prometheus duration (1h30m, 500ms, 1w), as the operator's Duration pattern
+allows; the schema has checked the form already.
+*/}}
+{{- define "acs-exporter.durationMs" -}}
+{{- $units := dict "y" 31536000000 "w" 604800000 "d" 86400000 "h" 3600000 "m" 60000 "s" 1000 "ms" 1 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+(ms|[ywdhms])" (toString .) -1 }}
+{{- $number := regexFind "^[0-9]+" . }}
+{{- $total = add $total (mul (int64 $number) (get $units (trimPrefix $number .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+ServiceMonitor settings Prometheus or the exporter would defeat: refused naming the keys.
+*/}}
+{{- define "acs-exporter.validateServiceMonitor" -}}
+{{- $monitor := .Values.serviceMonitor }}
+{{- if and $monitor.interval $monitor.scrapeTimeout }}
+{{- if gt (int64 (include "acs-exporter.durationMs" $monitor.scrapeTimeout)) (int64 (include "acs-exporter.durationMs" $monitor.interval)) }}
+{{- fail (printf "serviceMonitor.scrapeTimeout (%s) is longer than serviceMonitor.interval (%s): Prometheus refuses such a scrape config, so the exporter would go unscraped; shorten the timeout or lengthen the interval" $monitor.scrapeTimeout $monitor.interval) }}
+{{- end }}
+{{- end }}
+{{- $maxSeries := ((.Values.config | default dict).metrics | default dict).max_series }}
+{{- if and $monitor.sampleLimit $maxSeries (not .Values.existingConfigMap) }}
+{{- if le (int64 $monitor.sampleLimit) (int64 $maxSeries) }}
+{{- fail (printf "serviceMonitor.sampleLimit (%d) is not above config.metrics.max_series (%d): once the exporter holds that many series every scrape fails whole; set it above max_series plus the exporter's own series" (int64 $monitor.sampleLimit) (int64 $maxSeries)) }}
+{{- end }}
+{{- end }}
+{{- end }}
