@@ -92,5 +92,15 @@ bench: $(STAMP) $(KUSTO)
 chart-schema: $(STAMP)
 	$(BIN)/python -m generators.chart_schema
 
+# The Prometheus Operator's CRD schemas for the chart tests (tests/helm/test_chart_render.py):
+# an extra prerequisite of pytest, installed from the npm registry by its lock file.
+OPERATOR_CRDS := tools/operator-crds/node_modules/@kubernetes-models/prometheus-operator/package.json
+
+$(OPERATOR_CRDS): tools/operator-crds/package.json tools/operator-crds/package-lock.json | node
+	cd tools/operator-crds && npm ci --no-audit --no-fund --silent
+	touch $(OPERATOR_CRDS)
+
+pytest: $(OPERATOR_CRDS)
+
 clean:
-	rm -rf $(VENV) tools/kusto/node_modules tools/grafana/node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) tools/kusto/node_modules tools/grafana/node_modules tools/operator-crds/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -75,8 +75,9 @@ class Rendered:
 
     @property
     def container(self) -> dict[str, Any]:
+        """The exporter's container (sidecars from extraContainers come after it)."""
         containers = self.pod_spec["containers"]
-        assert len(containers) == 1
+        assert containers[0]["name"] == "exporter", [item["name"] for item in containers]
         container: dict[str, Any] = containers[0]
         return container
 
@@ -85,7 +86,10 @@ class Rendered:
 
     def config(self) -> dict[str, Any]:
         """The exporter configuration the ConfigMap carries."""
-        data = self.one("ConfigMap")["data"]["config.yaml"]
+        (config_map,) = [
+            doc for doc in self.all("ConfigMap") if "config.yaml" in doc.get("data", {})
+        ]
+        data = config_map["data"]["config.yaml"]
         loaded: dict[str, Any] = yaml.safe_load(data)
         return loaded
 

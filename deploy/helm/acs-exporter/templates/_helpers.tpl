@@ -64,10 +64,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default .Chart.AppVersion .Values.image.tag }}
 {{- end }}
 
+{{/*
+The image reference: global.imageRegistry (a parent chart's, shared by every subchart) wins over
+image.registry, as in the prometheus-community charts.
+*/}}
 {{- define "acs-exporter.image" -}}
 {{- $repository := .Values.image.repository }}
-{{- if .Values.image.registry }}
-{{- $repository = printf "%s/%s" .Values.image.registry .Values.image.repository }}
+{{- $registry := (.Values.global | default dict).imageRegistry | default .Values.image.registry }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) .Values.image.repository }}
 {{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" $repository .Values.image.digest }}
@@ -129,14 +134,27 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- end }}
 {{- end }}
 {{- $web := .Values.web }}
-{{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) }}
-{{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret with your own web config)" }}
+{{- if and $web.tls.enabled (not $web.tls.existingSecret) (not $web.existingSecret) (not $web.existingConfigMap) }}
+{{- fail "web.tls.enabled needs web.tls.existingSecret: the kubernetes.io/tls Secret holding tls.crt and tls.key (or web.existingSecret / web.existingConfigMap with your own web config)" }}
 {{- end }}
-{{- if and $web.existingSecret $web.basicAuth.users }}
-{{- fail "web.existingSecret and web.basicAuth.users are exclusive: put the users into the existing web config" }}
+{{- range $key := list "existingSecret" "existingConfigMap" }}
+{{- if get $web $key }}
+{{- if $web.basicAuth.users }}
+{{- fail (printf "web.%s and web.basicAuth.users are exclusive: put the users into the existing web config" $key) }}
+{{- end }}
+{{- if $web.config }}
+{{- fail (printf "web.%s and web.config are exclusive: put those keys into the existing web config" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $web.existingSecret $web.existingConfigMap }}
+{{- fail "web.existingSecret and web.existingConfigMap are exclusive: the web config comes from one of them" }}
+{{- end }}
+{{- if and ($web.config | default dict).tls_server_config (not $web.tls.enabled) }}
+{{- fail "web.config.tls_server_config needs web.tls.enabled: true (with web.tls.existingSecret), or the probes and the ServiceMonitor would speak plain HTTP to an HTTPS port" }}
 {{- end }}
 {{- if and (include "acs-exporter.webConfigMounted" .) .Values.config.web.config_file }}
-{{- fail (printf "config.web.config_file (%s) and web.tls / web.basicAuth / web.existingSecret are exclusive: the chart sets config.web.config_file to the web config it mounts" .Values.config.web.config_file) }}
+{{- fail (printf "config.web.config_file (%s) and web.tls / web.basicAuth / web.config / web.existingSecret / web.existingConfigMap are exclusive: the chart sets config.web.config_file to the web config it mounts" .Values.config.web.config_file) }}
 {{- end }}
 {{- if not .Values.existingConfigMap }}
 {{- /* Source names key the checkpoint and the `source` label: the exporter refuses duplicates
@@ -170,6 +188,11 @@ which the exporter merges into the file's otlp section.
 {{- end }}
 {{- if include "acs-exporter.webConfigMounted" . }}
 {{- $_ := set $config "web" (merge (dict "config_file" (include "acs-exporter.webConfigFile" .)) (default dict $config.web)) }}
+{{- end }}
+{{- with .Values.catalogOverrides }}
+{{- $catalog := default dict $config.catalog }}
+{{- $overrides := concat ($catalog.overrides | default list) (include "acs-exporter.catalogFiles" $ | fromJsonArray) }}
+{{- $_ := set $config "catalog" (merge (dict "overrides" $overrides) $catalog) }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
@@ -231,7 +254,15 @@ The web config (TLS, basic auth): "true" when the chart mounts one (chart-made o
 */}}
 {{- define "acs-exporter.webConfigMounted" -}}
 {{- $web := .Values.web }}
-{{- if or $web.existingSecret $web.tls.enabled $web.basicAuth.users }}true{{ end }}
+{{- if or $web.existingSecret $web.existingConfigMap $web.tls.enabled $web.basicAuth.users $web.config }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the chart writes the web config Secret itself (no existing Secret or ConfigMap).
+*/}}
+{{- define "acs-exporter.webConfigChartMade" -}}
+{{- $web := .Values.web }}
+{{- if and (include "acs-exporter.webConfigMounted" .) (not $web.existingSecret) (not $web.existingConfigMap) }}true{{ end }}
 {{- end }}
 
 {{- define "acs-exporter.webConfigSecretName" -}}
@@ -275,6 +306,9 @@ Only a warning: a custom image may hold them.
 */}}
 {{- define "acs-exporter.unmountedFiles" -}}
 {{- $mounted := list (printf "%s/" (include "acs-exporter.stateDir" .)) "/tmp/" (printf "%s/" (include "acs-exporter.tlsDir" .)) }}
+{{- if .Values.catalogOverrides }}
+{{- $mounted = append $mounted (printf "%s/" (include "acs-exporter.catalogDir" .)) }}
+{{- end }}
 {{- range .Values.extraVolumeMounts }}
 {{- $mounted = append $mounted (printf "%s/" (trimSuffix "/" (toString .mountPath))) }}
 {{- end }}
@@ -282,6 +316,12 @@ Only a warning: a custom image may hold them.
 {{- $config := .Values.config }}
 {{- if and $config.web.config_file (not (include "acs-exporter.webConfigMounted" .)) }}
 {{- $files = append $files (list "config.web.config_file" $config.web.config_file) }}
+{{- end }}
+{{- $tlsServer := (.Values.web.config | default dict).tls_server_config | default dict }}
+{{- range $key := list "cert_file" "key_file" "client_ca_file" }}
+{{- with get $tlsServer $key }}
+{{- $files = append $files (list (printf "web.config.tls_server_config.%s" $key) .) }}
+{{- end }}
 {{- end }}
 {{- range $index, $path := ($config.catalog.overrides | default list) }}
 {{- $files = append $files (list (printf "config.catalog.overrides[%d]" $index) $path) }}
@@ -304,6 +344,95 @@ Only a warning: a custom image may hold them.
 {{- range $mounted }}{{ if hasPrefix . $path }}{{ $onVolume = true }}{{ end }}{{ end }}
 {{- if and (hasPrefix "/" $path) (not $onVolume) }}
 {{ $key }}: {{ $path }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Catalog overrides from values (catalogOverrides): one file each, on one projected volume.
+*/}}
+{{- define "acs-exporter.catalogDir" -}}
+/etc/acs-exporter-catalog
+{{- end }}
+
+{{- define "acs-exporter.catalogConfigMapName" -}}
+{{- printf "%s-catalog" (include "acs-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The mounted override files in order, as a JSON list of paths; refuses two files of one name
+(the second would hide the first on the volume).
+*/}}
+{{- define "acs-exporter.catalogFiles" -}}
+{{- $dir := include "acs-exporter.catalogDir" . }}
+{{- $paths := list }}
+{{- $seen := dict }}
+{{- range $index, $item := .Values.catalogOverrides | default list }}
+{{- $name := toString (default $item.key $item.name) }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "catalogOverrides[%d]: file name %q is already used by catalogOverrides[%v]: give one of them its own `name`" $index $name (get $seen $name)) }}
+{{- end }}
+{{- $_ := set $seen $name $index }}
+{{- $paths = append $paths (printf "%s/%s" $dir $name) }}
+{{- end }}
+{{- toJson $paths }}
+{{- end }}
+
+{{/*
+The projected volume's sources: the chart-made ConfigMap's keys, existing ConfigMaps' and
+Secrets' keys, each under its file name.
+*/}}
+{{- define "acs-exporter.catalogVolumeSources" -}}
+{{- $chartMade := include "acs-exporter.catalogConfigMapName" . }}
+{{- range .Values.catalogOverrides | default list }}
+{{- $name := toString (default .key .name) }}
+{{- if hasKey . "content" }}
+- configMap:
+    name: {{ $chartMade }}
+    items:
+      - {key: {{ $name | quote }}, path: {{ $name | quote }}}
+{{- else if .configMap }}
+- configMap:
+    name: {{ .configMap }}
+    items:
+      - {key: {{ .key | quote }}, path: {{ $name | quote }}}
+{{- else }}
+- secret:
+    name: {{ .secret }}
+    items:
+      - {key: {{ .key | quote }}, path: {{ $name | quote }}}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Milliseconds of a Prometheus duration (1h30m, 500ms, 1w), as the operator's Duration pattern
+allows; the schema has checked the form already.
+*/}}
+{{- define "acs-exporter.durationMs" -}}
+{{- $units := dict "y" 31536000000 "w" 604800000 "d" 86400000 "h" 3600000 "m" 60000 "s" 1000 "ms" 1 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+(ms|[ywdhms])" (toString .) -1 }}
+{{- $number := regexFind "^[0-9]+" . }}
+{{- $total = add $total (mul (int64 $number) (get $units (trimPrefix $number .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+ServiceMonitor settings Prometheus or the exporter would defeat: refused naming the keys.
+*/}}
+{{- define "acs-exporter.validateServiceMonitor" -}}
+{{- $monitor := .Values.serviceMonitor }}
+{{- if and $monitor.interval $monitor.scrapeTimeout }}
+{{- if gt (int64 (include "acs-exporter.durationMs" $monitor.scrapeTimeout)) (int64 (include "acs-exporter.durationMs" $monitor.interval)) }}
+{{- fail (printf "serviceMonitor.scrapeTimeout (%s) is longer than serviceMonitor.interval (%s): Prometheus refuses such a scrape config, so the exporter would go unscraped; shorten the timeout or lengthen the interval" $monitor.scrapeTimeout $monitor.interval) }}
+{{- end }}
+{{- end }}
+{{- $maxSeries := ((.Values.config | default dict).metrics | default dict).max_series }}
+{{- if and $monitor.sampleLimit $maxSeries (not .Values.existingConfigMap) }}
+{{- if le (int64 $monitor.sampleLimit) (int64 $maxSeries) }}
+{{- fail (printf "serviceMonitor.sampleLimit (%d) is not above config.metrics.max_series (%d): once the exporter holds that many series every scrape fails whole; set it above max_series plus the exporter's own series" (int64 $monitor.sampleLimit) (int64 $maxSeries)) }}
 {{- end }}
 {{- end }}
 {{- end }}
