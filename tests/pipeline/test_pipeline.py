@@ -23,6 +23,7 @@ from acs_exporter.pipeline.aggregate import Resolver, summarise
 from acs_exporter.pipeline.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.pipeline.state import State
 from acs_exporter.sources.base import Batch, Observation
+from acs_exporter.sources.formats.reasons import Rejection
 
 DOC = "https://learn.microsoft.com/azure/communication-services/resources/troubleshooting/voice-video-calling/troubleshooting-codes"
 
@@ -179,6 +180,18 @@ def test_checkpoint_round_trip_is_atomic(tmp_path: Path) -> None:
     checkpoint.save(state)
     assert checkpoint.load() == state
     assert os.listdir(path.parent) == ["state.ckpt"]  # no temporary file left behind
+
+
+def test_reasons_raised_as_enum_members_are_saved_as_plain_strings(tmp_path: Path) -> None:
+    """Sources count rejections under their StrEnum reasons (sources/formats/reasons.py); the
+    checkpoint's JSON encoder takes only plain str keys, so the pipeline must hand it those."""
+    batch = Batch({CALL_SUMMARY: [Observation("0", "0")]}, {Rejection.INVALID_JSON: 2}, cursor=1)
+    delta = summarise(batch, Resolver(catalog()), PLAN)
+    assert [type(k) for k in delta.rejected] == [str]
+    state = State().apply("files", delta, 1, 100)
+    checkpoint = Checkpoint(tmp_path / "state.ckpt", PLAN)
+    checkpoint.save(state)
+    assert checkpoint.load().sources["files"].rejected == {"invalid_json": 2}
 
 
 def test_checkpoint_follows_a_change_of_extra_labels(tmp_path: Path) -> None:

@@ -224,7 +224,8 @@ def _hashable(value: object) -> object:
 
 def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
     delta = Delta(
-        rejected=Counter({k: v for k, v in batch.rejected.items() if v}),
+        # Plain str keys: a reason may be a StrEnum member, and the checkpoint (orjson) takes str.
+        rejected=Counter({str(k): v for k, v in batch.rejected.items() if v}),
         label_names={t.state_key: plan.labels_for(t) for t in registered()},
     )
     for table, observations in batch.observations.items():

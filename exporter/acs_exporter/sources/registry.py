@@ -26,8 +26,8 @@ from pydantic import BaseModel
 from acs_exporter.definitions.tables import LabelPlan
 from acs_exporter.sources.cursor import BAD_CURSOR, CursorFormat
 from acs_exporter.sources.files.cursor import CURSOR as FILES_CURSOR
-from acs_exporter.sources.files.reasons import Rejection as FilesRejection
 from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.formats.reasons import Rejection as FilesRejection
 from acs_exporter.sources.loganalytics.cursor import CURSOR_FORMAT as LOG_ANALYTICS_CURSOR
 from acs_exporter.sources.loganalytics.reasons import QueryError as LogAnalyticsQueryError
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings

@@ -40,6 +40,7 @@ from acs_exporter.sources.formats.loganalytics_json import (
     parse_document,
     read_loganalytics_json,
 )
+from acs_exporter.sources.formats.reasons import Rejection
 from acs_exporter.sources.loganalytics.response import ResultTable
 
 log = logging.getLogger("acs_exporter.sources.files")
@@ -235,7 +236,7 @@ class FilesSource:
         if str(path) in state.unknown_format:
             return
         state.unknown_format.add(str(path))
-        state.rejected["unknown_format"] += 1
+        state.rejected[Rejection.UNKNOWN_FORMAT] += 1
         if not self._discovery.report_once(f"unknown-format:{path}"):
             return  # counted again (a retry of a batch that was not applied): logged already
         log.error(
@@ -318,7 +319,7 @@ class FilesSource:
         if opened.size > self._settings.max_document_bytes:
             # Parsed whole, a document costs several times its size: never read this one.
             raise DocumentError(
-                "document_too_large",
+                Rejection.DOCUMENT_TOO_LARGE,
                 f"{opened.path}: query result of {opened.size} bytes is larger than "
                 f"max_document_bytes ({self._settings.max_document_bytes})",
             )

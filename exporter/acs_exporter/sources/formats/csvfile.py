@@ -15,6 +15,7 @@ from typing import BinaryIO
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
 from acs_exporter.sources.formats.lines import next_line, too_long
+from acs_exporter.sources.formats.reasons import Rejection
 
 PROGRESS_EVERY = 4096
 MAX_LINE_BYTES = 1024 * 1024
@@ -134,7 +135,7 @@ def read_csv(request: ReadRequest) -> ReadResult:
             _reject_too_long(request, result, lines)
             _commit(result, lines)
             result.records += 1
-            request.reject("invalid_csv", where, f"invalid CSV: {error}")
+            request.reject(Rejection.INVALID_CSV, where, f"invalid CSV: {error}")
             continue
         _reject_too_long(request, result, lines)
         _commit(result, lines)
@@ -167,9 +168,11 @@ def _count_row(
 ) -> None:
     result.records += 1
     if bad_encoding:
-        request.reject("invalid_encoding", where, "line is not valid UTF-8")
+        request.reject(Rejection.INVALID_ENCODING, where, "line is not valid UTF-8")
     elif len(row) != width:
-        request.reject("wrong_field_count", where, f"expected {width} fields, found {len(row)}")
+        request.reject(
+            Rejection.WRONG_FIELD_COUNT, where, f"expected {width} fields, found {len(row)}"
+        )
     else:
         try:
             result.add(*layout.observation(row))
@@ -187,14 +190,14 @@ def _reject_cut_record(
         f"CSV record over lines {start_line}-{lines.line} longer than "
         f"{request.max_line} bytes (cut there; see max_line_bytes)"
     )
-    request.reject("line_too_long", where, message)
+    request.reject(Rejection.LINE_TOO_LONG, where, message)
 
 
 def _reject_too_long(request: ReadRequest, result: ReadResult, lines: _Lines) -> None:
     for line, length in lines.too_long:
         result.records += 1
         where = f"{request.display}:{line}"
-        request.reject("line_too_long", where, too_long(length, request.max_line))
+        request.reject(Rejection.LINE_TOO_LONG, where, too_long(length, request.max_line))
     lines.too_long.clear()
 
 

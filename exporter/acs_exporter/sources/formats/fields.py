@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from acs_exporter.definitions import tables
 from acs_exporter.definitions.tables import LogTable
 from acs_exporter.sources.base import Observation
+from acs_exporter.sources.formats.reasons import Rejection
 
 
 class RecordError(Exception):
@@ -39,7 +40,8 @@ def _code(value: object, field: str, prefix: str = "") -> object:
     # Strings, integers, null and even floats go through raw; the catalog judges their value.
     if isinstance(value, bool | dict | list):
         raise RecordError(
-            "wrong_type", f"field {prefix}{field}: expected a string or integer, got {value!r}"
+            Rejection.WRONG_TYPE,
+            f"field {prefix}{field}: expected a string or integer, got {value!r}",
         )
     return value
 
@@ -49,7 +51,9 @@ def _text(value: object, field: str, prefix: str = "") -> str | None:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise RecordError("wrong_type", f"field {prefix}{field}: expected a string, got {value!r}")
+    raise RecordError(
+        Rejection.WRONG_TYPE, f"field {prefix}{field}: expected a string, got {value!r}"
+    )
 
 
 def _dimensions(
@@ -137,16 +141,17 @@ class ColumnLayout:
             table = self.default_table
             if table is None:
                 codes = " or ".join(t.code.pascal for t in self.maps)
-                raise RecordError("missing_field", f"no {codes} column in {self.described}")
+                raise RecordError(Rejection.MISSING_FIELD, f"no {codes} column in {self.described}")
         else:
             kind = row[self.type_index]
             table = tables.by_spelling(kind)
             if table is None:
-                raise RecordError("other_table", f"Type {kind!r} is not a supported table")
+                raise RecordError(Rejection.OTHER_TABLE, f"Type {kind!r} is not a supported table")
         columns = self.maps[table]
         if columns is None:
             raise RecordError(
-                "missing_field", f"{table.name} row but {self.described} has no end-code column"
+                Rejection.MISSING_FIELD,
+                f"{table.name} row but {self.described} has no end-code column",
             )
         return table, columns.observation(row)
 
@@ -174,7 +179,9 @@ def observation_from_properties(properties: dict[str, object], table: LogTable) 
     lookup = _Properties(properties)
     found = lookup.get(table.code.camel)
     if found is None:
-        raise RecordError("missing_field", f"field properties.{table.code.camel} is missing")
+        raise RecordError(
+            Rejection.MISSING_FIELD, f"field properties.{table.code.camel} is missing"
+        )
     code = _code(found[1], found[0], "properties.")
     pair = lookup.get(table.subcode.camel)
     subcode = None if pair is None else _code(pair[1], pair[0], "properties.")

@@ -16,6 +16,7 @@ from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import RecordError, observation_from_properties
 from acs_exporter.sources.formats.lines import next_line, too_long
+from acs_exporter.sources.formats.reasons import Rejection
 
 # Report progress every this many lines: cheap enough, smooth enough.
 PROGRESS_EVERY = 4096
@@ -43,7 +44,7 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
         where = f"{request.display}:{result.line}"
         if raw is None:
             result.records += 1
-            request.reject("line_too_long", where, too_long(line.length, request.max_line))
+            request.reject(Rejection.LINE_TOO_LONG, where, too_long(line.length, request.max_line))
             continue
         if not raw.strip():
             continue
@@ -51,14 +52,14 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
-            request.reject("invalid_json", where, f"invalid JSON: {error}")
+            request.reject(Rejection.INVALID_JSON, where, f"invalid JSON: {error}")
             continue
         try:
             table, properties = _split(record)
             if table is None:
                 category = record.get("category") if isinstance(record, dict) else None
                 request.reject(
-                    "other_table",
+                    Rejection.OTHER_TABLE,
                     where,
                     f"category {category!r} is not {_categories()}",
                 )
@@ -77,21 +78,24 @@ def _categories() -> str:
 
 def _split(record: object) -> tuple[LogTable | None, dict[str, object]]:
     if not isinstance(record, dict):
-        raise RecordError("not_an_object", f"expected a JSON object, got {shorten_repr(record)}")
+        raise RecordError(
+            Rejection.NOT_AN_OBJECT, f"expected a JSON object, got {shorten_repr(record)}"
+        )
     properties = record.get("properties")
     if properties is None:
-        raise RecordError("missing_field", "field properties is missing")
+        raise RecordError(Rejection.MISSING_FIELD, "field properties is missing")
     if isinstance(properties, str):
         # Some pipelines (Event Hubs consumers, older exports) keep properties as JSON text.
         try:
             properties = orjson.loads(properties)
         except orjson.JSONDecodeError as error:
             raise RecordError(
-                "wrong_type", f"field properties: invalid JSON text: {error}"
+                Rejection.WRONG_TYPE, f"field properties: invalid JSON text: {error}"
             ) from None
     if not isinstance(properties, dict):
         raise RecordError(
-            "wrong_type", f"field properties: expected an object, got {shorten_repr(properties)}"
+            Rejection.WRONG_TYPE,
+            f"field properties: expected an object, got {shorten_repr(properties)}",
         )
     if "category" in record:
         return tables.by_spelling(record["category"]), properties
@@ -99,4 +103,4 @@ def _split(record: object) -> tuple[LogTable | None, dict[str, object]]:
     first = tables.registered()[0]
     if any(key.lower() == first.code.key for key in properties):
         return first, properties
-    raise RecordError("missing_field", "field category is missing")
+    raise RecordError(Rejection.MISSING_FIELD, "field category is missing")

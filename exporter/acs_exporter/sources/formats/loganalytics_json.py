@@ -13,6 +13,7 @@ import logging
 
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
+from acs_exporter.sources.formats.reasons import Rejection
 from acs_exporter.sources.loganalytics.errors import describe_error_object
 from acs_exporter.sources.loganalytics.response import (
     ResponseError,
@@ -24,7 +25,7 @@ from acs_exporter.sources.loganalytics.response import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 4096
-PARTIAL_RESULT = "partial_result"
+PARTIAL_RESULT = Rejection.PARTIAL_RESULT
 
 
 class DocumentError(Exception):
@@ -86,7 +87,7 @@ def read_loganalytics_json(request: ReadRequest, tables: list[ResultTable]) -> R
             where = f"{request.display}: tables[{t}].rows[{r}]"
             problem = row_problem(row, len(table.columns))
             if problem is not None:
-                request.reject("invalid_row", where, problem)
+                request.reject(Rejection.INVALID_ROW, where, problem)
                 continue
             try:
                 result.add(*layout.observation(row))

@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 
 from acs_exporter.inputs.redact import shorten_repr
+from acs_exporter.sources.formats.reasons import Rejection
 
-INVALID_JSON = "invalid_json"
-INVALID_DOCUMENT = "invalid_document"
+INVALID_JSON = Rejection.INVALID_JSON
+INVALID_DOCUMENT = Rejection.INVALID_DOCUMENT
 
 
 class ResponseError(Exception):
