@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 # Prometheus-style durations ("15s", "1m30s", "500ms"), as in every exporter's flags.
 DURATION_PATTERN = re.compile(
@@ -113,6 +113,16 @@ HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 BaseUrl = Annotated[str, AfterValidator(check_base_url)]
 # A source's name: the `source` label and its checkpoint key.
 NAME_LENGTH = 128
+
+
+def source_name(default: str) -> Any:
+    """The `name` every source's settings have (its `source` label and checkpoint key)."""
+    return Field(
+        default,
+        min_length=1,
+        max_length=NAME_LENGTH,
+        description="Source name: `source` label, checkpoint key.",
+    )
 
 
 def check_path_text(value: object) -> object:

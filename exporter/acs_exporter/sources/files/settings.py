@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from acs_exporter.inputs.types import (
     DAY,
-    NAME_LENGTH,
     READ_DURATION,
     FilePath,
     PollInterval,
     between,
+    source_name,
 )
 
 # Default `max_line_bytes`: far above any ACS record (a few KiB), far below what hurts.
@@ -31,12 +31,7 @@ class FilesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["files"]
-    name: str = Field(
-        "files",
-        min_length=1,
-        max_length=NAME_LENGTH,
-        description="Source name: `source` label, checkpoint key.",
-    )
+    name: str = source_name("files")
     paths: list[FilePath] = Field(min_length=1, description="Files or glob patterns to replay.")
     format: Literal["auto", "diagnostic-jsonl", "log-analytics-json", "csv"] = "auto"
     progress: bool = Field(True, description="Show a progress bar on a terminal for large files.")

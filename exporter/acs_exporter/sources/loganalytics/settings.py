@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from acs_exporter.definitions.tables import ExtraLabel, TableName
 from acs_exporter.inputs.types import (
     DAY,
-    NAME_LENGTH,
     READ_DURATION,
     SECOND,
     BaseUrl,
@@ -19,6 +18,7 @@ from acs_exporter.inputs.types import (
     ResourceId,
     WorkspaceId,
     between,
+    source_name,
 )
 
 # Log Analytics keeps data for at most two years (interactive retention).
@@ -35,12 +35,7 @@ class LogAnalyticsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["log_analytics"]
-    name: str = Field(
-        "log-analytics",
-        min_length=1,
-        max_length=NAME_LENGTH,
-        description="Source name: `source` label, checkpoint key.",
-    )
+    name: str = source_name("log-analytics")
     workspace_ids: list[WorkspaceId] = Field(
         default_factory=list,
         description="Workspace ids (GUIDs). All of them share one query: the first is queried, "

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from acs_exporter.inputs.types import (
-    NAME_LENGTH,
     READ_DURATION,
     FilePath,
     PollInterval,
     between,
+    source_name,
 )
 
 # Generated call ends per real second (calls_per_second x time_scale): beyond this the
@@ -25,12 +25,7 @@ class SimulatorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: Literal["simulator"] = "simulator"
-    name: str = Field(
-        "simulator",
-        min_length=1,
-        max_length=NAME_LENGTH,
-        description="Source name: `source` label, checkpoint key.",
-    )
+    name: str = source_name("simulator")
     scenario: Literal["steady", "server-error-spike"] = "steady"
     calls_per_second: float = Field(
         5.0,
