@@ -152,7 +152,9 @@ def _label(metric: MetricDef, *names: str) -> str:
     declared = metric.labels + metric.optional_labels
     unknown = [name for name in names if name not in declared]
     if unknown:
-        raise RulesError(f"{metric.name} has no label {', '.join(unknown)} (metric_defs.py)")
+        raise RulesError(
+            f"{metric.name} has no label {', '.join(unknown)} (acs_exporter/definitions/metrics.py)"
+        )
     return ", ".join(names)
 
 

@@ -313,7 +313,7 @@ def test_every_series_the_rules_read_is_a_metric_defs_family_or_a_recorded_one()
 
 
 def test_every_label_the_rules_name_is_declared_in_metric_defs() -> None:
-    assert not _undeclared_labels(_rules()), "labels metric_defs.py does not declare"
+    assert not _undeclared_labels(_rules()), "labels definitions/metrics.py does not declare"
 
 
 def test_the_checks_catch_a_misspelt_series_and_an_undeclared_label() -> None:
@@ -350,7 +350,7 @@ def _assert_acs_names_defined(path: Path) -> None:
     names = set(ACS_NAME.findall(path.read_text(encoding="utf-8")))
     undefined = sorted(names - set(_families()))
     assert names, f"{path}: the pattern finds no metric name at all"
-    assert not undefined, f"{path}: not in metric_defs.py: {', '.join(undefined)}"
+    assert not undefined, f"{path}: not in definitions/metrics.py: {', '.join(undefined)}"
 
 
 def _input_series() -> list[tuple[str, str, list[str]]]:
@@ -380,7 +380,8 @@ def test_promtool_unit_tests_feed_only_series_the_exporter_or_the_rules_make() -
 
 def test_the_label_builder_refuses_a_label_the_family_does_not_declare() -> None:
     with pytest.raises(
-        generator.RulesError, match=r"acs_call_ends has no label operation \(metric_defs"
+        generator.RulesError,
+        match=r"acs_call_ends has no label operation \(acs_exporter/definitions/metrics.py",
     ):
         generator._label(metric_defs.CALL_ENDS, "code", "operation")
     assert generator._label(metric_defs.MEDIA_RESULTS, "code", "operation") == "code, operation"
@@ -446,7 +447,7 @@ def test_a_label_metric_defs_no_longer_declares_stops_generation_naming_it(
     assert main(["--output", str(output)]) == 2
     error = capsys.readouterr().err
     assert "acs_call_ends has no label category" in error
-    assert "metric_defs" in error
+    assert "acs_exporter/definitions/metrics.py" in error
     assert "Traceback" not in error
     assert not output.exists()
 

@@ -1,8 +1,9 @@
 """Every metric family the exporter exposes, declared once, as data.
 
 Names, types, help texts and label names live here and nowhere else: the families built from a
-snapshot (families.py), docs/metrics.md, the dashboards and the alert rules take them from this
-table, so a rename cannot leave a panel, a rule or a doc line behind (tests/ check all four).
+snapshot (exposition/families.py), docs/metrics.md, the dashboards and the alert rules take them
+from this table, so a rename cannot leave a panel, a rule or a doc line behind (tests/ check
+all four).
 
 `labels` are the labels every series carries; `optional_labels` those that appear only when
 configured (`metrics.extra_labels`, the `source` label with several sources).

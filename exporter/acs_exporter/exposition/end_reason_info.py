@@ -63,7 +63,7 @@ class EndReasonInfo:
         self, observed: Iterable[tuple[str, str, str]] = ()
     ) -> tuple[tuple[InfoLabels, float], ...]:
         """The family's samples; the very same tuple while the observed pairs do not change,
-        so the renderer can reuse its text from one scrape to the next (exposition.py)."""
+        so the renderer can reuse its text from one scrape to the next (exposition/text.py)."""
         pairs = frozenset(observed)
         if pairs != self._last[0]:
             self._last = (pairs, tuple((labels, 1.0) for labels in self.rows(pairs)))
