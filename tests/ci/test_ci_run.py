@@ -1,7 +1,7 @@
-""".ci/run on a bare machine: it is the README's test command (`make test`), and a bare Debian 12
-has no make, so as root it installs make with apt first; as another user it says what to
-install. The script runs for real (bash); only `id`, `apt-get` and `make` are stand-ins on
-PATH, since this machine cannot become a fresh one."""
+"""The README's two commands (`./dev run`, `./dev test`) and .ci/run (which is `./dev test`) on a
+bare machine: a bare Debian 12 has python3 but no make, so as root `dev` installs make with apt
+first; as another user it says what to install. The scripts run for real; only `id`, `apt-get`
+and `make` are stand-ins on PATH, since this machine cannot become a fresh one."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def bare_machine(tmp_path: Path, uid: int) -> tuple[Path, Path]:
     clone = tmp_path / "clone"
     (clone / ".ci").mkdir(parents=True)
     shutil.copy(REPO / ".ci" / "run", clone / ".ci" / "run")
+    shutil.copy(REPO / "dev", clone / "dev")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     dirname = shutil.which("dirname")
@@ -63,6 +64,31 @@ def test_as_root_it_installs_make_then_runs_make_test(tmp_path: Path) -> None:
     assert calls[1].startswith("apt-get install -y")
     assert calls[1].endswith(" make")
     assert calls[2] == f"make test in {clone}"
+
+
+def test_the_quick_start_runs_the_exporter_on_a_bare_machine(tmp_path: Path) -> None:
+    clone, bin_dir = bare_machine(tmp_path, uid=0)
+    result = subprocess.run(
+        [str(clone / "dev"), "run"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PATH": str(bin_dir)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[1].endswith(" make")
+    assert calls[2] == f"make run in {clone}"
+
+
+def test_the_readme_quick_start_is_dev_run_and_dev_test() -> None:
+    readme = (REPO / "README.md").read_text()
+    quick_start = readme[readme.index("## Quick start") :].split("```")[1]
+    commands = [line.split("#")[0].strip() for line in quick_start.splitlines()[1:] if line]
+    assert commands == ["./dev run", "./dev test"]
+    assert (REPO / ".ci" / "run").read_text().rstrip().endswith("exec ./dev test")
 
 
 def test_as_another_user_it_says_what_to_install(tmp_path: Path) -> None:

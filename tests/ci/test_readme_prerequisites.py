@@ -1,4 +1,4 @@
-"""The README states the prerequisites exactly: every Debian package that `make` or .ci/run
+"""The README states the prerequisites exactly: every Debian package that `make` or ./dev
 installs with apt is named there, every `make TARGET` it mentions exists, and `make bench`
 and `make test` build what they need (the Kusto language service) on a clean clone."""
 
@@ -29,7 +29,7 @@ def make_targets() -> set[str]:
 
 
 def test_every_package_installed_with_apt_is_named_in_the_readme() -> None:
-    installed = apt_packages(MAKEFILE) | apt_packages((REPO / ".ci" / "run").read_text())
+    installed = apt_packages(MAKEFILE) | apt_packages((REPO / "dev").read_text())
     assert {"python3-venv", "nodejs", "npm", "prometheus", "make"} <= installed
     missing = sorted(name for name in installed if f"`{name}`" not in README)
     assert missing == []
@@ -47,12 +47,12 @@ def test_every_make_target_the_readme_names_exists_and_venv_has_a_row() -> None:
 def test_a_clean_clone_builds_the_kusto_service_for(tmp_path: Path, target: str) -> None:
     """`make -n` on a clone whose virtualenv exists but whose tools/kusto was never built."""
     make = require_tool("make")
-    for name in (
-        "Makefile",
-        "pyproject.toml",
-        "tools/kusto/package.json",
-        "tools/kusto/package-lock.json",
-    ):
+    npm_tools = [
+        str(path.relative_to(REPO))
+        for path in sorted(REPO.glob("tools/*/package*.json"))
+        if path.name in ("package.json", "package-lock.json")
+    ]
+    for name in ("Makefile", "pyproject.toml", *npm_tools):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     (tmp_path / ".venv").mkdir()

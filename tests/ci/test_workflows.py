@@ -40,7 +40,7 @@ def test_ci_runs_the_readme_test_command_on_debian_12_on_every_push_and_pull_req
     assert job["env"]["CI"] == "true"
     runs = [step.get("run", "") for step in job["steps"]]
     assert runs[-1].strip().endswith("bash .ci/run")
-    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert "./dev test" in (REPO / ".ci" / "run").read_text()
 
 
 def test_ci_checks_out_the_seeds_beside_the_clone_or_fails_saying_so() -> None:
