@@ -1,0 +1,80 @@
+"""An unknown key names the key and lists the keys allowed where it was written: in a source
+(whose model depends on its `type`), in a section, in the web config and in a catalog file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acs_exporter.catalog import CatalogError, load_catalog
+from acs_exporter.config import ConfigError, load_settings
+from acs_exporter.sources.files import FilesSettings
+from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
+from acs_exporter.sources.simulator_settings import SimulatorSettings
+from acs_exporter.webconfig import WebConfigError, load_web_config
+
+
+def _problems(error: ConfigError | CatalogError | WebConfigError) -> list[str]:
+    return [problem.render() for problem in error.problems]
+
+
+def _keys(model: type[object]) -> str:
+    fields = model.model_fields  # type: ignore[attr-defined]
+    return ", ".join(field.alias or name for name, field in fields.items())
+
+
+@pytest.mark.parametrize(
+    ("source", "model"),
+    [
+        ("{type: simulator, calls_per_secnd: 3}", SimulatorSettings),
+        ("{type: files, paths: [/x], polll_interval: 1s}", FilesSettings),
+        ("{type: log_analytics, workspace_ids: [w], workspace_id: w}", LogAnalyticsSettings),
+    ],
+    ids=["simulator", "files", "log_analytics"],
+)
+def test_an_unknown_key_in_a_source_lists_that_source_types_keys(
+    tmp_path: Path, source: str, model: type[object]
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"sources:\n  - {source}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    [problem] = _problems(caught.value)
+    assert problem.startswith(f"{path}:2: sources[0].")
+    assert problem.endswith(f": unknown key; expected one of: {_keys(model)}"), problem
+
+
+def test_an_unknown_key_from_the_environment_lists_the_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACS_EXPORTER_SOURCES", '[{"type": "simulator", "sed": 1}]')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    [problem] = _problems(caught.value)
+    assert "sources[0].sed" in problem
+    assert f"expected one of: {_keys(SimulatorSettings)}" in problem
+
+
+def test_an_unknown_key_in_the_web_config_lists_the_keys(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text("tls_server_config:\n  cert_file: a\n  key_file: b\n  curves: [x]\n")
+    with pytest.raises(WebConfigError) as caught:
+        load_web_config(path)
+    [problem] = _problems(caught.value)
+    assert "tls_server_config.curves: unknown or unsupported key; expected one of: " in problem
+    assert "cert_file, key_file" in problem
+    assert "client_auth_type" in problem
+
+
+def test_an_unknown_key_in_a_catalog_entry_lists_the_keys(tmp_path: Path) -> None:
+    path = tmp_path / "override.yaml"
+    path.write_text(
+        "entries:\n  - {code: 487, subcode: 0, category: Success, message: m, advice: a, "
+        "colour: r}\n"
+    )
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([path])
+    [problem] = _problems(caught.value)
+    assert "entries[0].colour: unknown key; expected one of: " in problem, problem
+    assert "code, subcode" in problem
