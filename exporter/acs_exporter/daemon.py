@@ -355,25 +355,27 @@ def poll_once(
     0 to poll again at once (not caught up), or a backoff delay after a failure."""
     name = source.name
     reason, message, retry_after, keep = "", "", None, None
+    # One record per failed poll (the `poll failed` line), however it failed: an unexpected
+    # error's traceback and a checkpoint failure go into it, at ERROR, not into a line of their
+    # own (which logged each failure twice).
+    unexpected: Exception | None = None
     try:
         batch = source.fetch(exporter.cursor(name))
     except SourceError as exc:
         reason, message, retry_after, keep = exc.reason, str(exc), exc.retry_after, exc.cursor
     except Exception as exc:
-        log.exception("unexpected error in poll", extra={"source": name})
-        reason, message = DaemonQueryError.INTERNAL.value, repr(exc)
+        reason, message, unexpected = DaemonQueryError.INTERNAL.value, repr(exc), exc
     else:
         try:
             exporter.complete_poll(name, batch, time.monotonic() - started, revoked)
         except OSError as exc:  # persisting the checkpoint failed: nothing was applied
-            log.error(
-                "could not persist the checkpoint; the batch is not counted and is read again",
-                extra={"source": name, "error": str(exc)},
+            reason = DaemonQueryError.CHECKPOINT_WRITE.value
+            message = (
+                "could not persist the checkpoint; the batch is not counted and is read "
+                f"again: {exc}"
             )
-            reason, message = DaemonQueryError.CHECKPOINT_WRITE.value, str(exc)
         except Exception as exc:  # nothing was applied either; escaping would end the thread
-            log.exception("unexpected error applying a batch", extra={"source": name})
-            reason, message = DaemonQueryError.INTERNAL.value, repr(exc)
+            reason, message, unexpected = DaemonQueryError.INTERNAL.value, repr(exc), exc
         else:
             backoff.reset()
             log.debug(
@@ -390,9 +392,12 @@ def poll_once(
     exporter.fail_poll(
         name, reason, message, time.monotonic() - started, revoked=revoked, cursor=keep
     )
-    log.warning(
+    serious = unexpected is not None or reason == DaemonQueryError.CHECKPOINT_WRITE.value
+    log.log(
+        logging.ERROR if serious else logging.WARNING,
         "poll failed",
         extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},
+        exc_info=unexpected,
     )
     return delay
 
