@@ -127,3 +127,25 @@ def test_every_line_of_a_real_process_parses_with_every_field(tmp_path: Path) ->
     stopped = by_msg["stopped"]
     assert stopped["signal"] == "SIGTERM"
     assert json.loads(stopped["abandoned_polls"]) == []
+
+
+@pytest.mark.parametrize(
+    ("log_format", "machine"), [("json", True), ("logfmt", True), ("text", False)]
+)
+def test_no_progress_bar_interleaves_machine_read_logs(log_format: str, machine: bool) -> None:
+    """The files source draws a progress bar on a terminal only while the log lines are not
+    for a parser: logfmt lines are, as JSON ones."""
+    from acs_exporter.logsetup import setup_logging
+    from acs_exporter.sources.files import progress
+
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    try:
+        setup_logging(log_format)  # type: ignore[arg-type]
+        assert progress.logging_json() is machine
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
