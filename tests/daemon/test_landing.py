@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,10 +30,13 @@ from acs_exporter.daemon import Exporter
 from acs_exporter.snapshot import Snapshot
 from acs_exporter.source_status import LastError, SourceStatus
 from acs_exporter.web import ExporterHTTPServer
+from conftest import failing_az
 
 HOSTILE = "<img src=x onerror=alert(1)>\"'&amp;"
 SCRIPT = '<script>alert("pwned")</script>'
 SECRET_URL = "https://scraper:hunter2@proxy.example/token?sig=s3cr3t"
+# What the stand-in `az` says: hostile markup and a URL with credentials.
+AZ_WORDS = f"ERROR: {SCRIPT} proxy {SECRET_URL} refused the sign-in"
 PASSWORD = "landing-pass"
 HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "ul", "li"}
@@ -127,17 +129,6 @@ def test_hostile_names_and_errors_are_text_not_markup() -> None:
     assert any(link.endswith("loganalytics.md#when-things-go-wrong") for link in page.links)
 
 
-def _failing_az(tmp_path: Path) -> Path:
-    """An `az` whose error text is hostile and holds a URL with credentials."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "az"
-    words = f"ERROR: {SCRIPT} proxy {SECRET_URL} refused the sign-in"
-    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write({words!r})\nsys.exit(1)\n")
-    script.chmod(0o755)
-    return bin_dir
-
-
 def test_the_real_process_shows_each_source_masked_and_escaped(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     closed_port = free_port()  # nothing listens: no query is sent without a token anyway
@@ -153,7 +144,7 @@ def test_the_real_process_shows_each_source_masked_and_escaped(tmp_path: Path) -
     ]
     config.write_text(yaml.safe_dump({"sources": sources}))
     env = {
-        "PATH": f"{_failing_az(tmp_path)}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{failing_az(tmp_path / 'bin', AZ_WORDS)}{os.pathsep}{os.environ.get('PATH', '')}",
         "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential",
     }
     with killed_if_left_running(start(["--config.file", str(config)], tmp_path, env)) as running:
