@@ -154,7 +154,8 @@ def test_the_real_process_shows_each_source_masked_and_escaped(tmp_path: Path) -
                 page = running.get("/")[1]
             except OSError:  # not listening yet
                 return False
-            return "failing" in page and "up</span>" in page
+            parsed = Page(page)
+            return [parsed.row(HOSTILE)["state"], parsed.row(SCRIPT)["state"]] == ["up", "failing"]
 
         wait_for(both_polled, "a poll of each source", running)
         status, body = running.get("/")
