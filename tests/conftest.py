@@ -48,3 +48,19 @@ def require_venv_tool(name: str, package: str) -> str:
     if found is None:
         missing(f"{name} is missing: pip install -e '.[test]' ({package})")
     return found
+
+
+def fake_az(bin_dir: Path, body: str) -> Path:
+    """`bin_dir` (created) holding a stand-in Azure CLI `az`: a Python script running `body`.
+    Put it first on PATH, with AZURE_TOKEN_CREDENTIALS=AzureCliCredential, to have the real
+    DefaultAzureCredential ask it for a token."""
+    bin_dir.mkdir()
+    script = bin_dir / "az"
+    script.write_text(f"#!{sys.executable}\n{body}\n")
+    script.chmod(0o755)
+    return bin_dir
+
+
+def failing_az(bin_dir: Path, words: str) -> Path:
+    """A stand-in `az` that writes `words` to stderr and fails, as when no account is set up."""
+    return fake_az(bin_dir, f"import sys\nsys.stderr.write({words!r})\nsys.exit(1)")

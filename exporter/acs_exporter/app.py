@@ -163,6 +163,7 @@ def build_exporter(settings: Settings, catalog: Catalog) -> Exporter:
             max_series=settings.metrics.max_series,
             checkpoint=checkpoint,
             category_source=settings.metrics.category_source,
+            source_types={s.name: s.type for s in source_settings},
         )
     except CheckpointError as exc:
         raise StartupError(str(exc)) from None
@@ -183,6 +184,8 @@ def build_server(
             web_config,
             process_registry,
             request_timeout=settings.web.request_timeout.total_seconds(),
+            telemetry_path=settings.web.telemetry_path,
+            statuses=exporter.source_statuses,
         )
     except OSError as exc:
         raise StartupError(
@@ -221,6 +224,7 @@ def log_started(settings: Settings, server: ExporterHTTPServer, catalog: Catalog
         extra={
             "version": __version__,
             "listen_address": f"{'https' if server.tls else 'http'}://{host}:{server.port}",
+            "telemetry_path": server.telemetry_path,
             "sources": [s.name for s in settings.effective_sources()],
             "catalog_entries": len(catalog.entries),
             "state_path": str(settings.state.path) if settings.state.path else None,
@@ -235,6 +239,7 @@ def log_started(settings: Settings, server: ExporterHTTPServer, catalog: Catalog
 RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("web", "listen_address"),
     ("web", "config_file"),
+    ("web", "telemetry_path"),
     ("state", "path"),
     ("metrics", "extra_labels"),
     ("otlp", ""),
@@ -297,6 +302,7 @@ class Reloader:
             known_reasons={s.name: known_reasons(s.type) for s in wanted.values()},
             max_series=new.metrics.max_series,
             category_source=new.metrics.category_source,
+            source_types={s.name: s.type for s in wanted.values()},
         )
         for source, interval, stop in built:
             pollers.add(source, interval, stop)

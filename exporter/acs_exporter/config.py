@@ -89,11 +89,40 @@ class WebSettings(_Section):
         "answer (TLS handshake included); a slower client is cut.",
     )
 
+    telemetry_path: str = Field(
+        "/metrics",
+        description="Path of the metrics endpoint (CLI --web.telemetry-path); /healthz, /readyz "
+        "and the landing page / stay where they are.",
+    )
+
     @field_validator("listen_address")
     @classmethod
     def _host_port(cls, value: str) -> str:
         split_listen_address(value)
         return value
+
+    @field_validator("telemetry_path")
+    @classmethod
+    def _telemetry_path(cls, value: str) -> str:
+        return check_telemetry_path(value)
+
+
+# Paths the server answers itself, so the metrics cannot be served there.
+RESERVED_PATHS = ("/", "/healthz", "/readyz")
+_URL_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+
+
+def check_telemetry_path(value: str) -> str:
+    """A path as the request line carries it: compared byte for byte, so only the characters
+    RFC 3986 allows unencoded in a path (no %-escapes, spaces, query or fragment)."""
+    if not _URL_PATH.fullmatch(value):
+        raise ValueError(
+            "expected a URL path starting with / of letters, digits and -._~!$&'()*+,;=:@/ "
+            "(no spaces, ?, # or %), e.g. /metrics"
+        )
+    if value in RESERVED_PATHS:
+        raise ValueError(f"expected a path other than {', '.join(RESERVED_PATHS)}, e.g. /metrics")
+    return value
 
 
 def split_listen_address(value: str) -> tuple[str, int]:
@@ -104,7 +133,11 @@ def split_listen_address(value: str) -> tuple[str, int]:
 
 
 class LogSettings(_Section):
-    format: Literal["json", "text"] = Field("json", description="Log format (CLI --log.format).")
+    format: Literal["json", "logfmt", "text"] = Field(
+        "json",
+        description="Log format (CLI --log.format): json or logfmt for log pipelines, text for "
+        "a terminal.",
+    )
     level: Literal["debug", "info", "warn", "error"] = Field(
         "info", description="Least severe level logged (CLI --log.level)."
     )
@@ -390,7 +423,9 @@ def _translation(
     def where(loc: Location) -> str:
         return _origin(loc, config_file, document, init)
 
-    return Translation(where=where, clean=_clean_loc, explain=_expected, top_level="(top level)")
+    return Translation(
+        where=where, clean=_clean_loc, explain=_expected, top_level="(top level)", model=Settings
+    )
 
 
 def _clean_loc(loc: Location) -> Location:
@@ -402,31 +437,11 @@ def _clean_loc(loc: Location) -> Location:
 
 def _expected(error: ErrorDetails, loc: Location) -> str:
     kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        if allowed:
-            return f"unknown key; expected one of: {', '.join(allowed)}"
     if kind == "missing":
         return "required key is missing"
     if kind.startswith("time_delta"):
         return "expected a duration such as 15s, 1m30s, 500ms or 2h (or seconds, or ISO 8601)"
     return pydantic_message(error, loc)
-
-
-def _allowed_keys(parent: Location) -> list[str]:
-    model: type[BaseModel] = Settings
-    for part in parent:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
-            return []
-    if parent[:1] == ("sources",):
-        return []  # the entry's own model is not known here; pydantic's message suffices
-    return list(model.model_fields)
 
 
 def _origin(

@@ -1,7 +1,9 @@
-"""Structured logging: one JSON object per line by default, `key=value` text with --log.format.
+"""Structured logging: one JSON object per line by default; `--log.format logfmt` for logfmt
+(as Prometheus' own exporters write it); `text` for a person at a terminal.
 
 Fields passed with `extra={...}` become top-level keys, so log pipelines can filter on `source`
-or `reason` without parsing messages.
+or `reason` without parsing messages. `text` is not a machine format: its message is unquoted
+and a traceback follows on its own lines; pipelines should read `json` or `logfmt`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
+
+from acs_exporter import logfmt
 
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -52,6 +56,23 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class LogfmtFormatter(logging.Formatter):
+    """`ts=... level=info logger=... msg="..." key=value`, one line per record: a traceback is
+    the `exception` field, its newlines escaped (see acs_exporter.logfmt)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        pairs: list[tuple[str, object]] = [
+            ("ts", _time(record)),
+            ("level", _level(record)),
+            ("logger", record.name),
+            ("msg", record.getMessage()),
+            *_fields(record).items(),
+        ]
+        if record.exc_info:
+            pairs.append(("exception", self.formatException(record.exc_info)))
+        return logfmt.encode(pairs)
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [_time(record), _level(record), f"{record.name}:", record.getMessage()]
@@ -65,12 +86,17 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def setup_logging(
-    log_format: Literal["json", "text"] = "json",
-    level: str = "info",
-) -> None:
+LogFormat = Literal["json", "logfmt", "text"]
+_FORMATTERS: dict[str, type[logging.Formatter]] = {
+    "json": JsonFormatter,
+    "logfmt": LogfmtFormatter,
+    "text": TextFormatter,
+}
+
+
+def setup_logging(log_format: LogFormat = "json", level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.setFormatter(_FORMATTERS.get(log_format, JsonFormatter)())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -79,3 +105,7 @@ def setup_logging(
     # Libraries that log every HTTP request at INFO would drown the exporter's own lines.
     for noisy in ("azure", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # azure.identity logs every failure to get a token at WARNING, then raises it; the poll
+    # reports it (`poll failed`, reason auth, the credential's own words), so at WARNING it
+    # would be logged twice per poll.
+    logging.getLogger("azure.identity").setLevel(max(logging.ERROR, root.level))

@@ -154,7 +154,7 @@ def test_an_empty_override_file_changes_nothing(tmp_path: Path) -> None:
                 colour: red
             """,
             5,
-            "entries[0].colour: Extra inputs are not permitted",
+            "entries[0].colour: unknown key; expected one of: code, subcode, category, message,",
         ),
         (
             """

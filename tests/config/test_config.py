@@ -142,7 +142,7 @@ def test_environment_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -
     found = problems(None)
     assert (
         "environment variable ACS_EXPORTER_LOG__FORMAT: log.format: Input should be "
-        "'json' or 'text'" in found
+        "'json', 'logfmt' or 'text'" in found
     )
     assert any(
         p.startswith("environment variable ACS_EXPORTER_METRICS__MAX_SERIES: metrics.max_series")

@@ -16,7 +16,7 @@ from acs_exporter.config import ConfigError, load_settings
 from acs_exporter.inputs import safeyaml
 from acs_exporter.inputs.errors import InputError, InputProblem
 from acs_exporter.inputs.redact import dotted, scrub, shorten
-from acs_exporter.server.webconfig import WebConfigError, load_web_config
+from acs_exporter.server.webconfig import TlsServerConfig, WebConfigError, load_web_config
 from support.daemon_helpers import run_cli
 
 EXPORTER = Path(__file__).parents[2] / "exporter" / "acs_exporter"
@@ -135,7 +135,11 @@ def test_web_config_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(WebConfigError) as error:
         load_web_config(path)
     rendered = [problem.render() for problem in error.value.problems]
-    assert f"{path}:4: tls_server_config.curve_preferences: unknown or unsupported key" in rendered
+    tls_keys = ", ".join(TlsServerConfig.model_fields)  # listed where the unknown key was
+    assert (
+        f"{path}:4: tls_server_config.curve_preferences: unknown or unsupported key; "
+        f"expected one of: {tls_keys}"
+    ) in rendered
     assert f"{path}:6: basic_auth_users.alice: Input should be a valid string" in rendered
     assert error.value.render().startswith("invalid web config (2 problems):")
 

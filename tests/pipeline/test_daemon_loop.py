@@ -89,7 +89,10 @@ def test_failed_persist_is_a_failed_poll_and_the_batch_is_read_again(tmp_path: P
     assert delay > 0
     assert total(exp) == 0
     (problem,) = exp.readiness()
-    assert problem.startswith("source fake: last poll failed: checkpoint_write: [Errno 21]")
+    assert problem.startswith(
+        "source fake: last poll failed: checkpoint_write: could not persist the checkpoint; "
+        "the batch is not counted and is read again: [Errno 21]"
+    )
     (tmp_path / "state").rmdir()  # the disk recovers
     assert poll_once(source, exp, backoff, time.monotonic()) is None
     assert source.cursors == [None, None]  # the same window was read again

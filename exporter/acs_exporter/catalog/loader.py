@@ -66,7 +66,9 @@ def parse_catalog_text(text: str, where: str) -> CatalogFile:
     try:
         parsed = CatalogFile.model_validate(document.value)
     except ValidationError as error:
-        translation = Translation(where=in_file(where, document), clean=_without_branches)
+        translation = Translation(
+            where=in_file(where, document), clean=_without_branches, model=CatalogFile
+        )
         raise CatalogError(translation.problems(error)) from None
     _refuse_duplicate_entries(parsed, document, where)
     return parsed

@@ -39,7 +39,16 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         help="exporter-toolkit web config (TLS, basic auth)",
     )
     parser.add_argument(
-        "--log.format", dest="log_format", metavar="json|text", help="log format (default json)"
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        metavar="PATH",
+        help="path under which to expose the metrics (default /metrics)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        metavar="json|logfmt|text",
+        help="log format (default json)",
     )
     parser.add_argument(
         "--log.level",
@@ -53,6 +62,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 _FLAG_KEYS = {
     "listen_address": ("web", "listen_address"),
     "web_config_file": ("web", "config_file"),
+    "telemetry_path": ("web", "telemetry_path"),
     "log_format": ("log", "format"),
     "log_level": ("log", "level"),
 }

@@ -35,6 +35,7 @@ from acs_exporter.pipeline.aggregate import CategorySource, Delta, Resolver, sum
 from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.checkpoint import Checkpoint
 from acs_exporter.pipeline.reasons import DaemonQueryError, KnownReasons
+from acs_exporter.pipeline.source_status import LastError, SourceStatus, short_message
 from acs_exporter.pipeline.state import State, StateKey
 from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
 
@@ -53,6 +54,7 @@ class Published:
 
     snapshot: Snapshot
     not_ready: tuple[str, ...]
+    sources: tuple[SourceStatus, ...] = ()  # for the landing page
 
 
 class Exporter:
@@ -69,6 +71,7 @@ class Exporter:
         clock: Callable[[], float] = time.time,
         known_reasons: Mapping[str, KnownReasons] | None = None,
         category_source: CategorySource = "catalog",
+        source_types: Mapping[str, str] | None = None,
     ) -> None:
         self._plan = plan
         self._max_series = max_series
@@ -92,12 +95,15 @@ class Exporter:
             name: known.get(name, KnownReasons()).rejections for name in source_names
         }
         self._errors: dict[str, str] = {}
+        # The last failure of each source, kept after a recovery (the landing page shows it).
+        self._last_errors: dict[str, LastError] = {}
+        self._types = dict(source_types or {})
         self._info = EndReasonInfo(catalog)
         self._static = (build_info_family(),)
         self._outcomes: tuple[Mapping[StateKey, int], tuple[Family, ...]] | None = None
         # (last reload successful, time of the last successful load): start-up is a load.
         self._reload = (True, clock())
-        self._published = Published(self._build(self._health), self._not_ready(self._health))
+        self._publish()
 
     # --- read side (any thread, lock-free: one reference read) ---
 
@@ -110,6 +116,9 @@ class Exporter:
     @property
     def state(self) -> State:
         return self._state
+
+    def source_statuses(self) -> tuple[SourceStatus, ...]:
+        return self._published.sources
 
     def readiness(self) -> list[str]:
         """What keeps the exporter from being ready (empty: ready): published together with the
@@ -181,6 +190,7 @@ class Exporter:
             if cursor is not None and not self._closed:
                 self._keep_cursor(source, cursor)
             self._errors[source] = f"{reason}: {message}"
+            self._last_errors[source] = LastError(reason, short_message(message), self._clock())
             self._record(source, False, duration, reason, None)
 
     def _keep_cursor(self, source: str, cursor: Cursor) -> None:
@@ -212,6 +222,7 @@ class Exporter:
         known_reasons: Mapping[str, KnownReasons] | None = None,
         max_series: int,
         category_source: CategorySource = "catalog",
+        source_types: Mapping[str, str] | None = None,
     ) -> None:
         """Apply a reloaded configuration. Counts and cursors stay (also of removed sources,
         which come back where they were if re-added); new sources start with zero series."""
@@ -230,6 +241,8 @@ class Exporter:
                 del self._health[name]
                 self._rejections.pop(name, None)
                 self._errors.pop(name, None)
+                self._last_errors.pop(name, None)
+            self._types.update(source_types or {})
             self._with_source = len(source_names) > 1
             self._outcomes = None  # the `source` label may have come or gone
             self._publish()
@@ -265,7 +278,21 @@ class Exporter:
 
     def _publish(self) -> None:
         """Rebuild what readers see from the current health (under the lock)."""
-        self._published = Published(self._build(self._health), self._not_ready(self._health))
+        self._published = self._publication(self._build(self._health), self._health)
+
+    def _publication(self, snapshot: Snapshot, healths: Mapping[str, SourceHealth]) -> Published:
+        statuses = tuple(
+            SourceStatus(
+                name=name,
+                type=self._types.get(name, ""),
+                up=health.up,
+                last_success=health.last_success,
+                watermark=health.watermark,
+                last_error=self._last_errors.get(name),
+            )
+            for name, health in sorted(healths.items())
+        )
+        return Published(snapshot, self._not_ready(healths), statuses)
 
     def _record(
         self, source: str, ok: bool, duration: float, reason: str | None, watermark: float | None
@@ -275,7 +302,7 @@ class Exporter:
         healths = {**self._health, source: health.after_poll(ok, duration, now, reason, watermark)}
         snapshot = self._build(healths)
         # One reference: a reader sees the new snapshot and its readiness, or neither.
-        self._published = Published(snapshot, self._not_ready(healths))
+        self._published = self._publication(snapshot, healths)
         self._health = healths
 
     def _build(self, healths: Mapping[str, SourceHealth]) -> Snapshot:
@@ -329,25 +356,27 @@ def poll_once(
     0 to poll again at once (not caught up), or a backoff delay after a failure."""
     name = source.name
     reason, message, retry_after, keep = "", "", None, None
+    # One record per failed poll (the `poll failed` line), however it failed: an unexpected
+    # error's traceback and a checkpoint failure go into it, at ERROR, not into a line of their
+    # own (which logged each failure twice).
+    unexpected: Exception | None = None
     try:
         batch = source.fetch(exporter.cursor(name))
     except SourceError as exc:
         reason, message, retry_after, keep = exc.reason, str(exc), exc.retry_after, exc.cursor
     except Exception as exc:
-        log.exception("unexpected error in poll", extra={"source": name})
-        reason, message = DaemonQueryError.INTERNAL.value, repr(exc)
+        reason, message, unexpected = DaemonQueryError.INTERNAL.value, repr(exc), exc
     else:
         try:
             exporter.complete_poll(name, batch, time.monotonic() - started, revoked)
         except OSError as exc:  # persisting the checkpoint failed: nothing was applied
-            log.error(
-                "could not persist the checkpoint; the batch is not counted and is read again",
-                extra={"source": name, "error": str(exc)},
+            reason = DaemonQueryError.CHECKPOINT_WRITE.value
+            message = (
+                "could not persist the checkpoint; the batch is not counted and is read "
+                f"again: {exc}"
             )
-            reason, message = DaemonQueryError.CHECKPOINT_WRITE.value, str(exc)
         except Exception as exc:  # nothing was applied either; escaping would end the thread
-            log.exception("unexpected error applying a batch", extra={"source": name})
-            reason, message = DaemonQueryError.INTERNAL.value, repr(exc)
+            reason, message, unexpected = DaemonQueryError.INTERNAL.value, repr(exc), exc
         else:
             backoff.reset()
             log.debug(
@@ -364,9 +393,12 @@ def poll_once(
     exporter.fail_poll(
         name, reason, message, time.monotonic() - started, revoked=revoked, cursor=keep
     )
-    log.warning(
+    serious = unexpected is not None or reason == DaemonQueryError.CHECKPOINT_WRITE.value
+    log.log(
+        logging.ERROR if serious else logging.WARNING,
         "poll failed",
         extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},
+        exc_info=unexpected,
     )
     return delay
 

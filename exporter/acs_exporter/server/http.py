@@ -1,4 +1,5 @@
-"""HTTP endpoints: /metrics, /healthz, /readyz and a landing page, with optional TLS and auth.
+"""HTTP endpoints: the metrics (/metrics, or web.telemetry_path), /healthz, /readyz and a landing
+page, with optional TLS and auth.
 
 Basic auth (when configured) guards /metrics and the landing page; /healthz and /readyz stay
 open so that kubelet probes work without credentials; they reveal no counts and no secrets.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import html
 import http.client
 import io
 import logging
@@ -17,7 +17,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 from urllib.parse import urlsplit
@@ -29,6 +29,8 @@ from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from acs_exporter import __version__
 from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.exposition.text import OPENMETRICS, TEXT, render_openmetrics, render_text
+from acs_exporter.pipeline.source_status import SourceStatus
+from acs_exporter.server.landing import render_landing
 from acs_exporter.server.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger("acs_exporter.server.http")
@@ -40,6 +42,8 @@ generate_openmetrics = cast(
 
 # Answers a readiness question: an empty list means ready, otherwise what is still missing.
 Readiness = Callable[[], list[str]]
+# Each source's state, for the landing page.
+Statuses = Callable[[], Sequence[SourceStatus]]
 
 # Connections the kernel queues before accept(): a burst of simultaneous scrapes (Prometheus
 # replicas, federation, a dashboard reload) must not overflow it, or the dropped SYNs are
@@ -62,19 +66,6 @@ PLAIN_HTTP_ON_TLS_PORT = (
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 )
 _TLS_HANDSHAKE_RECORD = 0x16
-
-LANDING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>acs-exporter</title></head>
-<body>
-<h1>acs-exporter {version}</h1>
-<p>Prometheus exporter for Azure Communication Services call end reasons.</p>
-<ul>
-<li><a href="metrics">/metrics</a>: the metrics</li>
-<li><a href="healthz">/healthz</a>: the process is alive</li>
-<li><a href="readyz">/readyz</a>: every source has been read successfully once</li>
-</ul>
-</body></html>
-"""
 
 
 _QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
@@ -202,14 +193,19 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         *,
         request_timeout: float = 30.0,
         max_connections: int = MAX_CONNECTIONS,
+        telemetry_path: str = "/metrics",
+        statuses: Statuses | None = None,
     ) -> None:
         """`registry` holds collectors served after the snapshot (e.g. process metrics).
         `request_timeout` bounds one request from its first byte (for a connection's first
-        request: from the accept, TLS handshake included) to the end of its response."""
+        request: from the accept, TLS handshake included) to the end of its response.
+        `telemetry_path` is where the metrics are served; `statuses` feeds the landing page."""
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.snapshot = snapshot
         self.registry = registry or CollectorRegistry(auto_describe=False)
         self.readiness = readiness
+        self.telemetry_path = telemetry_path
+        self.statuses: Statuses = statuses or tuple
         self.web_config = web_config or WebConfig()
         self.auth = BasicAuth(self.web_config.basic_auth_users)
         self.request_timeout = request_timeout
@@ -417,16 +413,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(503, ("not ready:\n" + "\n".join(problems) + "\n").encode())
             else:
                 self._send(200, b"ready\n")
-        elif path in ("/metrics", "/"):
+        elif path in (self.server.telemetry_path, "/"):
             if not self._authorised():
                 return
             if path == "/":
-                page = LANDING.format(version=html.escape(__version__)).encode()
-                self._send(200, page, "text/html; charset=utf-8")
+                self._landing()
             else:
                 self._metrics()
         else:
-            self._send(404, b"not found; try /metrics\n")
+            self._send(404, f"not found; try {self.server.telemetry_path}\n".encode())
+
+    def _landing(self) -> None:
+        page = render_landing(
+            __version__, self.server.telemetry_path, self.server.statuses(), time.time()
+        )
+        self._send(200, page.encode(), "text/html; charset=utf-8")
 
     def _credentials(self) -> tuple[str, str] | None:
         scheme, _, encoded = self.headers.get("Authorization", "").strip().partition(" ")

@@ -261,6 +261,7 @@ def load_web_config(path: Path) -> WebConfig:
             where=in_file(path, document),
             secret=_secret,
             explain=_explain,
+            model=WebConfig,
             scrub_everywhere=False,  # "min_version TLS13 is above max_version TLS12"
         )
         raise WebConfigError(translation.problems(exc)) from None

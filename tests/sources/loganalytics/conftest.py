@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from acs_exporter.definitions.tables import LabelPlan
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
+from conftest import fake_az as write_fake_az
 from conftest import require_path, require_tool
 
 from .fake_server import TOKEN, FakeCredential, FakeLogAnalytics
@@ -92,14 +92,9 @@ def make_source(server: FakeLogAnalytics, clock: Clock) -> Iterator[Factory]:
 @pytest.fixture
 def fake_az(tmp_path: Path) -> Path:
     """A stand-in Azure CLI: `az account get-access-token` prints the local server's token."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "az"
-    script.write_text(
-        f"#!{sys.executable}\n"
+    return write_fake_az(
+        tmp_path / "bin",
         "import json, time\n"
         f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
-        " 'tokenType': 'Bearer'}))\n"
+        " 'tokenType': 'Bearer'}))",
     )
-    script.chmod(0o755)
-    return bin_dir

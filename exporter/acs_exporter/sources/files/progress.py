@@ -52,7 +52,7 @@ def _ignore(_: int) -> None:
 
 
 def logging_json() -> bool:
-    """True when the logs are JSON lines: a progress bar would break them for parsers.
+    """True when the logs are JSON or logfmt lines: a progress bar would break them for parsers.
 
     Judged by what the root logger's formatters produce, so it holds whatever sets them up.
     """
@@ -63,6 +63,6 @@ def logging_json() -> bool:
             text = formatter.format(probe)
         except Exception:  # a formatter that cannot format a bare record is not ours to judge
             text = ""
-        if text.lstrip().startswith("{"):
+        if text.lstrip().startswith(("{", "ts=")):  # JsonFormatter, LogfmtFormatter
             return True
     return False
