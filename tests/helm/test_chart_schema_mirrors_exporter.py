@@ -90,9 +90,17 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("otlp-timeout-10min", {"otlp": {"timeout": 600}}, "/config/otlp/timeout"),
     ("web-timeout-zero", {"web": {"request_timeout": 0}}, "/config/web/request_timeout"),
     ("web-timeout-hour", {"web": {"request_timeout": 3600}}, "/config/web/request_timeout"),
+    ("web-telemetry-readyz", {"web": {"telemetry_path": "/readyz"}}, "/config/web/telemetry_path"),
+    (
+        "web-telemetry-no-slash",
+        {"web": {"telemetry_path": "metrics"}},
+        "/config/web/telemetry_path",
+    ),
+    ("web-telemetry-query", {"web": {"telemetry_path": "/m?x=1"}}, "/config/web/telemetry_path"),
 ]
 
 GOOD_CONFIGS: list[tuple[str, dict[str, Any]]] = [
+    ("web-telemetry-path", {"web": {"telemetry_path": "/acs/metrics"}}),
     ("la-workspace", la()),
     ("la-resource-only", {"sources": [{"type": "log_analytics", "resource_ids": ["/sub/x"]}]}),
     (

@@ -170,3 +170,16 @@ def test_a_sample_limit_the_exporter_would_exceed_is_refused() -> None:
         "serviceMonitor": {"enabled": True, "sampleLimit": 2000},
     }
     assert monitor(fits)["spec"]["sampleLimit"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("config_web", "path"), [({}, "/metrics"), ({"telemetry_path": "/m"}, "/m")]
+)
+def test_the_scrape_path_follows_the_exporters_telemetry_path(
+    config_web: dict[str, Any], path: str
+) -> None:
+    """web.telemetry_path moves /metrics (docs/configuration.md); the ServiceMonitor must
+    scrape where the exporter serves, or Prometheus sees a 404 and no metrics."""
+    rendered = render({"serviceMonitor": {"enabled": True}, "config": {"web": config_web}})
+    (endpoint,) = rendered.one("ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["path"] == path
