@@ -44,8 +44,13 @@ def bare_machine(tmp_path: Path, uid: int) -> tuple[Path, Path]:
 
 
 def ci_run(clone: Path, bin_dir: Path) -> subprocess.CompletedProcess[str]:
+    return run_on(bin_dir, BASH, str(clone / ".ci" / "run"))
+
+
+def run_on(bin_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`command` with only the stand-ins of `bin_dir` on PATH."""
     return subprocess.run(
-        [BASH, str(clone / ".ci" / "run")],
+        list(command),
         capture_output=True,
         text=True,
         check=False,
@@ -68,15 +73,7 @@ def test_as_root_it_installs_make_then_runs_make_test(tmp_path: Path) -> None:
 
 def test_the_quick_start_runs_the_exporter_on_a_bare_machine(tmp_path: Path) -> None:
     clone, bin_dir = bare_machine(tmp_path, uid=0)
-    result = subprocess.run(
-        [str(clone / "dev"), "run"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={"PATH": str(bin_dir)},
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_on(bin_dir, str(clone / "dev"), "run")
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls[1].endswith(" make")
