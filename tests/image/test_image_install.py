@@ -276,16 +276,44 @@ def test_image_default_config_passes_check_config(installed: Path, tmp_path: Pat
 RENDERED_CONFIG_CASES = [case for case in CHART_CASES if not case[1].get("existingConfigMap")]
 
 
-def rendered_config(values: dict[str, object]) -> str | None:
-    """config.yaml of the chart's ConfigMap, None when the values use an existing one."""
+# Where the pod sees catalogOverrides (templates/_helpers.tpl acs-exporter.catalogDir).
+CATALOG_DIR = "/etc/acs-exporter-catalog/"
+# What a team's own ConfigMap or Secret would hold: a catalog file with no entries.
+EMPTY_CATALOG = "entries: []\n"
+
+
+def rendered_config(values: dict[str, object], files: Path) -> str | None:
+    """config.yaml of the chart's ConfigMap, None when the values use an existing one. The
+    catalog override files the pod would mount are written below `files` (the chart-made ones
+    with their rendered content, those of the team's own ConfigMaps and Secrets as an empty
+    catalog) and the config points there."""
     # The rules and dashboards (which need alerts/ and dashboards/) have no part in the config.
     values = {**values, "prometheusRule": {"enabled": False}, "dashboards": {"enabled": False}}
     with Chart.load(CHART_DIR) as chart:
-        manifest = chart.render(values, name="rel", namespace="mon").get(
-            "acs-exporter/templates/configmap.yaml", ""
-        )
-    document = yaml.safe_load(manifest)
-    return None if document is None else str(document["data"]["config.yaml"])
+        manifests = chart.render(values, name="rel", namespace="mon")
+    document = yaml.safe_load(manifests.get("acs-exporter/templates/configmap.yaml", ""))
+    if document is None:
+        return None
+    text = str(document["data"]["config.yaml"])
+    web = values.get("web") or {}
+    if isinstance(web, dict) and (web.get("tls") or {}).get("existingSecret"):
+        # The web config names the team's own certificate, which no test has: the chart's web
+        # config is checked with a real one by tests/helm/test_chart_web_config_sources.py.
+        config = yaml.safe_load(text)
+        config["web"]["config_file"] = None
+        text = yaml.safe_dump(config, sort_keys=False)
+    if CATALOG_DIR not in text:
+        return text
+    files.mkdir()
+    made = yaml.safe_load(manifests.get("acs-exporter/templates/catalog-configmap.yaml", ""))
+    for name, content in ((made or {}).get("data") or {}).items():
+        (files / name).write_text(content)
+    config = yaml.safe_load(text)
+    for path in config["catalog"]["overrides"]:
+        local = files / Path(path).name
+        if not local.exists():
+            local.write_text(EMPTY_CATALOG)
+    return text.replace(CATALOG_DIR, f"{files}/")
 
 
 @pytest.mark.parametrize(
@@ -294,7 +322,7 @@ def rendered_config(values: dict[str, object]) -> str | None:
 def test_chart_rendered_config_passes_check_config(
     installed: Path, tmp_path: Path, name: str, values: dict[str, object]
 ) -> None:
-    text = rendered_config(values)
+    text = rendered_config(values, tmp_path / "catalog")
     assert text is not None, f"{name}: the chart rendered no config.yaml"
     config = tmp_path / "config.yaml"
     config.write_text(text)
