@@ -64,7 +64,8 @@ def test_global_image_registry_wins_over_image_registry() -> None:
     assert render(values).container["image"] == f"mirror.example.com/team/acs@{DIGEST}"
     # Empty (the default) leaves image.registry in charge.
     local = {"global": {"imageRegistry": ""}, "image": {"registry": "registry.example.com"}}
-    assert render(local).container["image"] == "registry.example.com/acs-exporter/acs-exporter:0.1.0"
+    image = render(local).container["image"]
+    assert image == "registry.example.com/acs-exporter/acs-exporter:0.1.0"
 
 
 def test_startup_probe_is_off_by_default_and_follows_tls_when_set() -> None:
