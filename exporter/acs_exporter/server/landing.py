@@ -13,14 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from acs_exporter.pipeline.source_status import SourceStatus
+from acs_exporter.sources.registry import docs_page
 
 DOCS = "https://github.com/acs-exporter/acs-exporter/blob/main/docs/"
-# Where to read about a failing or lagging source, by source type (others: the sources page).
-_SOURCE_DOCS = {
-    "log_analytics": "loganalytics.md#when-things-go-wrong",
-    "files": "sources.md",
-    "simulator": "sources.md",
-}
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>acs-exporter</title>
@@ -78,7 +73,7 @@ def _error(status: SourceStatus, now: float) -> str:
     error = status.last_error
     if error is None:
         return "none"
-    docs = DOCS + _SOURCE_DOCS.get(status.type, "sources.md")
+    docs = DOCS + docs_page(status.type)
     return (
         f"<code>{_text(error.reason)}</code> {_moment(error.at, now)}: {_text(error.message)} "
         f'(<a href="{_text(docs)}">what to do</a>)'

@@ -76,6 +76,8 @@ class SourceType:
     query_errors: tuple[str, ...] = ()  # reasons of acs_exporter_query_errors_total
     rejections: tuple[str, ...] = ()  # reasons of acs_exporter_records_rejected_total
     cursor: CursorFormat | None = None  # None: the source keeps no cursor
+    # The docs page (below docs/) for a failing or lagging source: the landing page links it.
+    docs: str = "sources.md"
 
     def known_query_errors(self) -> tuple[str, ...]:
         """Its query errors, and `bad_cursor`, which every source reports for a damaged
@@ -116,6 +118,7 @@ BUILTIN: tuple[SourceType, ...] = (
         tuple(LogAnalyticsQueryError),
         (),
         LOG_ANALYTICS_CURSOR,
+        docs="loganalytics.md#when-things-go-wrong",
     ),
 )
 
@@ -145,6 +148,12 @@ def freeze() -> tuple[SourceType, ...]:
 
 def source_types() -> tuple[SourceType, ...]:
     return tuple(_types.values())
+
+
+def docs_page(name: str) -> str:
+    """The docs page of a source type; the sources page for a type no entry has."""
+    entry = _types.get(name)
+    return entry.docs if entry is not None else SourceType.docs
 
 
 def source_type(name: str) -> SourceType:
