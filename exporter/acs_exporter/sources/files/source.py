@@ -34,7 +34,6 @@ from acs_exporter.sources.formats.csvfile import read_csv
 from acs_exporter.sources.formats.detect import HEAD_BYTES, Format, detect_format
 from acs_exporter.sources.formats.jsonl import read_jsonl
 from acs_exporter.sources.formats.loganalytics_json import (
-    PARTIAL_RESULT,
     DocumentError,
     PartialDocument,
     parse_document,
@@ -303,7 +302,7 @@ class FilesSource:
         except PartialDocument as partial:
             entry.failed = True
             # At least one, so that a partial result without rows still shows in the counts.
-            state.rejected[PARTIAL_RESULT] += max(partial.rows, 1)
+            state.rejected[Rejection.PARTIAL_RESULT] += max(partial.rows, 1)
             log.error("%s (the whole file is skipped until it changes)", partial)
             return None
         except DocumentError as error:

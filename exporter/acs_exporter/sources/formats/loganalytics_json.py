@@ -25,7 +25,6 @@ from acs_exporter.sources.loganalytics.response import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 4096
-PARTIAL_RESULT = Rejection.PARTIAL_RESULT
 
 
 class DocumentError(Exception):
@@ -58,7 +57,7 @@ def parse_document(data: bytes, display: str) -> list[ResultTable]:
     if response.error is not None:
         raise PartialDocument(
             f"{display}: the query result is partial, none of its {response.rows} rows is "
-            f"counted (rejected: {PARTIAL_RESULT}); run the export again: "
+            f"counted (rejected: {Rejection.PARTIAL_RESULT}); run the export again: "
             f"{describe_error_object(response.error)}",
             response.rows,
         )

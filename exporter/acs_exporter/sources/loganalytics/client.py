@@ -19,10 +19,10 @@ from azure.core.rest import HttpRequest
 from azure.monitor.query import LogsQueryClient
 
 from acs_exporter.sources.base import SourceError
+from acs_exporter.sources.formats.reasons import Rejection
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import (
-    INVALID_JSON,
     ResponseError,
     ResultTable,
     check_rows,
@@ -167,7 +167,7 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
 
 
 def _malformed(where: str, error: ResponseError) -> SourceError:
-    if error.reason == INVALID_JSON:
+    if error.reason == Rejection.INVALID_JSON:
         return SourceError(QueryError.SERVER_ERROR, f"{where}: {error.what}; nothing was counted")
     return SourceError(
         QueryError.SERVER_ERROR,

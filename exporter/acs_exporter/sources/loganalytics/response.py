@@ -20,14 +20,11 @@ import orjson
 from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.formats.reasons import Rejection
 
-INVALID_JSON = Rejection.INVALID_JSON
-INVALID_DOCUMENT = Rejection.INVALID_DOCUMENT
-
 
 class ResponseError(Exception):
-    """The body is not a query response. `reason`: INVALID_JSON or INVALID_DOCUMENT; the
-    message says what is wrong and where in the body (no file name or workspace: the caller
-    adds its own)."""
+    """The body is not a query response. `reason`: Rejection.INVALID_JSON or
+    Rejection.INVALID_DOCUMENT; the message says what is wrong and where in the body (no file
+    name or workspace: the caller adds its own)."""
 
     def __init__(self, reason: str, what: str) -> None:
         super().__init__(what)
@@ -59,7 +56,7 @@ def parse_response(payload: bytes) -> Response:
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as bad_json:
-        raise ResponseError(INVALID_JSON, f"response is not JSON ({bad_json})") from None
+        raise ResponseError(Rejection.INVALID_JSON, f"response is not JSON ({bad_json})") from None
     if not isinstance(document, dict):
         raise _invalid(f"response is not a JSON object: got {_kind(document)}")
     failure = document.get("error")
@@ -129,7 +126,7 @@ def _column_names(table: dict[str, Any], t: int) -> tuple[str, ...]:
 
 
 def _invalid(what: str) -> ResponseError:
-    return ResponseError(INVALID_DOCUMENT, what)
+    return ResponseError(Rejection.INVALID_DOCUMENT, what)
 
 
 def _kind(value: object) -> str:
