@@ -26,6 +26,18 @@ BAD_CURSOR = "bad_cursor"
 LegacyReader = Callable[[dict[str, Cursor]], Cursor | None]
 
 
+def flat_legacy(version: int, marker: str) -> LegacyReader:
+    """The reader of a cursor an earlier release saved flat: the position's fields beside
+    `"version": N`, recognised by one field (`marker`) the position always has."""
+
+    def read(cursor: dict[str, Cursor]) -> Cursor | None:
+        if cursor.get("version") != version or marker not in cursor:
+            return None
+        return {key: value for key, value in cursor.items() if key != "version"}
+
+    return read
+
+
 @dataclass(frozen=True)
 class CursorFormat:
     kind: str  # the source type (`sources[].type`)
@@ -41,10 +53,14 @@ class CursorFormat:
             return None
         if not isinstance(cursor, dict):
             raise self._bad(f"expected an object, got {shorten_repr(cursor)}")
-        if "kind" not in cursor and self.legacy is not None:
-            position = self.legacy(cursor)
-            if position is not None:
-                return position
+        if "kind" not in cursor:
+            position = None if self.legacy is None else self.legacy(cursor)
+            if position is None:
+                raise self._bad(
+                    "no kind, and not the previous release's layout either "
+                    f"({shorten_repr(cursor)})"
+                )
+            return position
         if cursor.get("kind") != self.kind:
             raise self._bad(f"it was written by a {shorten_repr(cursor.get('kind'))} source")
         if cursor.get("version") != self.version:

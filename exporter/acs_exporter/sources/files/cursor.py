@@ -15,7 +15,7 @@ from typing import cast
 
 from acs_exporter.inputs.redact import shorten_repr
 from acs_exporter.sources.base import Cursor
-from acs_exporter.sources.cursor import CursorFormat
+from acs_exporter.sources.cursor import CursorFormat, flat_legacy
 from acs_exporter.sources.formats.detect import Format
 
 FORMATS: tuple[Format, ...] = ("diagnostic-jsonl", "log-analytics-json", "csv")
@@ -94,16 +94,8 @@ class FileProgress:
         )
 
 
-def _legacy(cursor: dict[str, Cursor]) -> Cursor | None:
-    """The position of a cursor saved by the previous release (no envelope)."""
-    if cursor.get("version") != LEGACY_VERSION or "files" not in cursor:
-        raise CURSOR.error(
-            f"no kind, and not the previous release's layout either ({shorten_repr(cursor)})"
-        )
-    return {k: v for k, v in cursor.items() if k != "version"}
-
-
-CURSOR = CursorFormat(kind="files", version=2, legacy=_legacy)
+# The previous release saved the position flat beside `"version": 1`.
+CURSOR = CursorFormat(kind="files", version=2, legacy=flat_legacy(LEGACY_VERSION, "files"))
 
 
 @dataclass(slots=True)

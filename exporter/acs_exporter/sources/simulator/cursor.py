@@ -14,21 +14,15 @@ import math
 from dataclasses import dataclass
 
 from acs_exporter.sources.base import Cursor
-from acs_exporter.sources.cursor import CursorFormat
+from acs_exporter.sources.cursor import CursorFormat, flat_legacy
 
 _LEGACY_VERSION = 1
 _INT_FIELDS = ("seed", "origin", "position")
 _NUMBER_FIELDS = ("anchor_wall", "anchor_sim", "time_scale")
 
 
-def _legacy_position(cursor: dict[str, Cursor]) -> Cursor | None:
-    """A cursor of the previous release: the position's fields beside `"version": 1`."""
-    if cursor.get("version") != _LEGACY_VERSION or "seed" not in cursor:
-        return None
-    return {key: value for key, value in cursor.items() if key != "version"}
-
-
-CURSOR_FORMAT = CursorFormat("simulator", 1, legacy=_legacy_position)
+# The previous release saved the position's fields flat beside `"version": 1`.
+CURSOR_FORMAT = CursorFormat("simulator", 1, legacy=flat_legacy(_LEGACY_VERSION, "seed"))
 
 
 @dataclass(slots=True, kw_only=True)
