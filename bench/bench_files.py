@@ -18,7 +18,8 @@ from pathlib import Path
 
 from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.base import Cursor
-from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
 from bench.result import Result
 
 RECORDS = 100_000

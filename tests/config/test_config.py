@@ -11,7 +11,7 @@ import yaml
 
 from acs_exporter.config import ConfigError, load_settings, masked_dump, parse_duration
 from acs_exporter.inputs import safeyaml
-from acs_exporter.sources.files import FilesSettings
+from acs_exporter.sources.files.settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator.settings import SimulatorSettings
 from support.daemon_helpers import run_cli

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from acs_exporter.config import YAML_LIMITS, ConfigError, Settings, load_settings, masked_dump
 from acs_exporter.inputs import safeyaml
-from acs_exporter.sources.files import FilesSettings
+from acs_exporter.sources.files.settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator.settings import SimulatorSettings
 

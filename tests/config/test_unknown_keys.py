@@ -12,7 +12,7 @@ import pytest
 from acs_exporter.catalog import load_catalog
 from acs_exporter.config import load_settings
 from acs_exporter.inputs.errors import InputError
-from acs_exporter.sources.files import FilesSettings
+from acs_exporter.sources.files.settings import FilesSettings
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.simulator.settings import SimulatorSettings
 

@@ -39,7 +39,8 @@ from acs_exporter.exposition.text import render_text
 from acs_exporter.pipeline.checkpoint import Checkpoint
 from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.pipeline.state import State
-from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
 from acs_exporter.sources.formats.detect import detect_format
 from acs_exporter.sources.loganalytics.kql import QuerySpec, Window
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings

@@ -118,7 +118,7 @@ def test_chart_readme_documents_every_value() -> None:
 
 
 def source_models() -> dict[str, type[BaseModel]]:
-    from acs_exporter.sources.files import FilesSettings
+    from acs_exporter.sources.files.settings import FilesSettings
     from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
     from acs_exporter.sources.simulator.settings import SimulatorSettings
 

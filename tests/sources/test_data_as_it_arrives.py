@@ -19,7 +19,8 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 from acs_exporter.pipeline.aggregate import Resolver, summarise
 from acs_exporter.sources.base import Batch
-from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
 
 ABSENT = object()  # the field is not in the record at all
 

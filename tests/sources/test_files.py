@@ -14,9 +14,10 @@ import pytest
 
 from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
-from acs_exporter.sources.files import FilesSettings, FilesSource
 from acs_exporter.sources.files import progress as progress_module
 from acs_exporter.sources.files import rejections as rejections_module
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "files"
 # A file's progress as a cursor holds it; the tests of damaged cursors break one field of it.

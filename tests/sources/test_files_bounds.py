@@ -14,7 +14,8 @@ import pytest
 
 from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.base import Batch, Cursor
-from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
 
 MIB = 1024 * 1024
 

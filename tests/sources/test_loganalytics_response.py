@@ -13,7 +13,8 @@ import pytest
 
 from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
 from acs_exporter.sources.base import SourceError
-from acs_exporter.sources.files import FilesSettings, FilesSource
+from acs_exporter.sources.files.settings import FilesSettings
+from acs_exporter.sources.files.source import FilesSource
 from acs_exporter.sources.formats.loganalytics_json import DocumentError, parse_document
 from acs_exporter.sources.loganalytics import client
 

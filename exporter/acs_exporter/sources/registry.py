@@ -92,7 +92,7 @@ def _simulator(settings: SimulatorSettings, wiring: Wiring) -> Source:
 
 
 def _files(settings: FilesSettings, wiring: Wiring) -> Source:
-    module = importlib.import_module("acs_exporter.sources.files")
+    module = importlib.import_module("acs_exporter.sources.files.source")
     source: Source = module.FilesSource(settings, stop=wiring.stop)
     return source
 

@@ -822,7 +822,8 @@ def test_two_sources_one_failing_the_other_is_counted_and_nothing_twice_after_re
     the failing one's cursor stays, the other's counts are kept, and the retry counts once."""
     from acs_exporter.definitions.tables import LabelPlan
     from acs_exporter.pipeline.checkpoint import Checkpoint
-    from acs_exporter.sources.files import FilesSettings, FilesSource
+    from acs_exporter.sources.files.settings import FilesSettings
+    from acs_exporter.sources.files.source import FilesSource
 
     server.add_workspace(WS)
     exported = tmp_path / "calls.csv"

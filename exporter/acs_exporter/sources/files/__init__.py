@@ -5,9 +5,7 @@ One module per job: `settings` (the `type: files` configuration), `cursor` (each
 progress and the saved cursor), `discovery` (globbing, one name per file, rotation),
 `progress` (the terminal progress bar), `rejections` (counting and logging bad records) and
 `source` (the Source that ties them together).
+
+Nothing is imported here: configuration (through the source registry) reads `settings` and
+`cursor` at every start-up, and only a files source needs `source` and its readers.
 """
-
-from acs_exporter.sources.files.settings import FilesSettings
-from acs_exporter.sources.files.source import FilesSource
-
-__all__ = ["FilesSettings", "FilesSource"]
