@@ -272,4 +272,3 @@ ALL: tuple[MetricDef, ...] = (
     CONFIG_RELOAD_SUCCESSFUL,
     CONFIG_RELOAD_SUCCESS_TIMESTAMP,
 )
-BY_NAME: dict[str, MetricDef] = {metric.name: metric for metric in ALL}

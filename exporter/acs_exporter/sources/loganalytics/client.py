@@ -33,8 +33,6 @@ from acs_exporter.sources.loganalytics.response import (
 MAX_CONCURRENT_QUERIES = 5
 # The service's row limit per response; a result this long is (treated as) truncated.
 ROW_LIMIT = 500_000
-# A piece of a malformed answer quoted in the error: enough to recognise it, one line.
-_SHOWN_CHARS = 120
 
 _slots_lock = threading.Lock()
 _slots: dict[int, threading.BoundedSemaphore] = {}
