@@ -124,3 +124,28 @@ def test_check_config_reads_each_saved_cursor_with_its_types_format(tmp_path: Pa
     assert "source 'simulator'" in result.stderr
     assert "it was written by a 'log_analytics' source" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reading_the_configuration_imports_no_source_module() -> None:
+    """The registry gives config every type's settings and cursor format, but a source's module
+    (its readers, tqdm, the Azure SDK) is imported only when that source is built: a process
+    that reads the configuration does not pay for sources it does not run."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, acs_exporter.config; print('\\n'.join(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    sources = [
+        "acs_exporter.sources.files.source",
+        "acs_exporter.sources.simulator.source",
+        "acs_exporter.sources.loganalytics.source",
+        "tqdm",
+        "azure.monitor.query",
+    ]
+    assert [name for name in sources if name in loaded] == []
