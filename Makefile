@@ -65,8 +65,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict generators
 	$(BIN)/mypy --strict bench
 
+# One worker per core (pytest-xdist); worksteal balances the few long end-to-end tests.
+# PYTEST_ARGS='-n 0' runs serially.
 pytest: $(STAMP) $(KUSTO) $(GRAFANA_SCHEMA) system-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 # Regenerate docs/metrics.md's metric tables from acs_exporter.definitions.metrics (a test fails while stale).
 .PHONY: docs
