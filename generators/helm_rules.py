@@ -29,7 +29,12 @@ TEMPLATE = CHART / "templates" / "_rules.tpl"
 # Kept as shipped, whatever the values say: the windows are part of recording-rule names and
 # the labels are those of the recorded series, which the dashboards read.
 FIXED = frozenset(
-    {"aggregation_labels", "server_error_spike.baseline_window", "category_disagreements.window"}
+    {
+        "aggregation_labels",
+        "server_error_spike.baseline_window",
+        "server_error_severe_spike.window",
+        "category_disagreements.window",
+    }
 )
 # Tunable through a chart value of its own rather than under `prometheusRule.thresholds`.
 OWN_VALUE = {"runbook_url_base": "prometheusRule.runbookUrlBase"}

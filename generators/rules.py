@@ -254,20 +254,22 @@ def category_recording(t: Thresholds) -> list[Rule]:
     ]
 
 
-def server_error_recording(t: Thresholds) -> list[Rule]:
+def _server_error_ratio(t: Thresholds, window: str) -> list[Rule]:
+    """Call ends per second over `window`, and the share of them in UnexpectedServerError."""
     by = _by(t, m.CALL_ENDS)
     server_errors = _select(m.CALL_ENDS, ("category", "=", Category.UNEXPECTED_SERVER_ERROR))
-    rules: list[Rule] = []
-    for window in SLO_WINDOWS:
-        rules.append(record(f"{CALL_RATE}{window}", _sum_rate(by, m.CALL_ENDS.sample, window)))
+    return [
+        record(f"{CALL_RATE}{window}", _sum_rate(by, m.CALL_ENDS.sample, window)),
         # A resource that never had a server error has no such series at all; its ratio is 0.
-        rules.append(
-            record(
-                f"{SERVER_ERROR_RATIO}{window}",
-                _share_or_zero(_sum_rate(by, server_errors, window), f"{CALL_RATE}{window}"),
-            )
-        )
-    return rules
+        record(
+            f"{SERVER_ERROR_RATIO}{window}",
+            _share_or_zero(_sum_rate(by, server_errors, window), f"{CALL_RATE}{window}"),
+        ),
+    ]
+
+
+def server_error_recording(t: Thresholds) -> list[Rule]:
+    return [rule for window in SLO_WINDOWS for rule in _server_error_ratio(t, window)]
 
 
 def baseline_recording(t: Thresholds) -> list[Rule]:
@@ -346,6 +348,41 @@ and
             "usual share. Calls are failing on Microsoft's side."
         ),
     )
+
+
+def severe_spike_alert(t: Thresholds) -> Rule:
+    severe = t.server_error_severe_spike
+    window = severe.window
+    expr = f"""
+# share of call ends in UnexpectedServerError over the last {window} is severe ...
+{SERVER_ERROR_RATIO}{window} > {_number(severe.share)}
+and
+# ... with at least {severe.min_calls} call ends in those {window}.
+{CALL_RATE}{window} * {seconds(window)} >= {severe.min_calls}
+"""
+    return alert_rule(
+        t,
+        "ACSUnexpectedServerErrorSevereSpike",
+        expr,
+        for_=severe.for_,
+        severity="critical",
+        summary="A severe spike of calls ending in UnexpectedServerError (ACS service side).",
+        description=_call_ends_description(
+            f" ended in UnexpectedServerError over the last {window}, above "
+            f"{_percent(severe.share)}%. Calls are failing on Microsoft's side, now."
+        ),
+    )
+
+
+def severe_spike_group(t: Thresholds) -> dict[str, Any]:
+    # A group of its own so it can be evaluated more often than the others: every evaluation
+    # interval saved is time to page saved (docs/operations.md).
+    window = t.server_error_severe_spike.window
+    return {
+        "name": "acs-exporter.calls.severe",
+        "interval": t.server_error_severe_spike.evaluation_interval,
+        "rules": [*_server_error_ratio(t, window), severe_spike_alert(t)],
+    }
 
 
 def budget_burn_alert(t: Thresholds, burn: BurnRate) -> Rule:
@@ -767,6 +804,7 @@ def document(t: Thresholds) -> dict[str, Any]:
             # sees the ratios of the same evaluation (two groups run independently and an alert
             # could read the previous evaluation's values).
             {"name": "acs-exporter.calls", "rules": call_recording(t) + call_alerts(t)},
+            severe_spike_group(t),
             {"name": "acs-exporter.exporter", "rules": exporter_recording(t) + exporter_alerts(t)},
         ]
     }

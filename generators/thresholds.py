@@ -68,6 +68,25 @@ class ServerErrorSpike(_Strict):
         return value
 
 
+class ServerErrorSevereSpike(_Strict):
+    """The fast tier: a severe share over a short window pages within minutes."""
+
+    window: Duration
+    share: Share
+    min_calls: int = Field(ge=0)
+    for_: Duration = Field(alias="for")
+    evaluation_interval: Duration
+
+    @field_validator("window")
+    @classmethod
+    def _own_window(cls, value: str) -> str:
+        # Its recordings live in a group of their own: a window the call-outcome group also
+        # records would be two rules writing one series.
+        if value in SLO_WINDOWS:
+            raise ValueError(f"must not be one of {', '.join(SLO_WINDOWS)} (recorded elsewhere)")
+        return value
+
+
 class ClientErrorHigh(_Strict):
     share: Share
     min_calls: int = Field(ge=0)
@@ -117,6 +136,7 @@ class Thresholds(_Strict):
     aggregation_labels: list[str] = Field(min_length=1)
     slo: Slo
     server_error_spike: ServerErrorSpike
+    server_error_severe_spike: ServerErrorSevereSpike
     client_error_high: ClientErrorHigh
     unknown_end_reasons: UnknownEndReasons
     category_disagreements: CategoryDisagreements

@@ -161,6 +161,7 @@ def test_alerting_doc_names_every_alert_and_threshold() -> None:
     for section in (
         "slo",
         "server_error_spike",
+        "server_error_severe_spike",
         "client_error_high",
         "category_disagreements",
         "media_failure_high",

@@ -264,8 +264,15 @@ class FakeLogAnalytics:
         row_limit: int = ROW_LIMIT,
         cache_responses: bool = False,
         token: str = TOKEN,
+        visible_after: timedelta = timedelta(0),
+        spread_visibility: bool = False,
     ) -> None:
         self.checker = checker
+        # A record becomes queryable `visible_after` after its ingestion time (each one a
+        # different share of it, from 0, with `spread_visibility`), as an ingestion that
+        # commits after stamping its records: what the exporter's safety_lag is for.
+        self.visible_after = visible_after
+        self.spread_visibility = spread_visibility
         self.tables = checker.tables  # what the checker knows, the server holds
         self.clock = clock or (lambda: datetime.now(UTC))
         self.row_limit = row_limit
@@ -352,6 +359,15 @@ class FakeLogAnalytics:
                     self._gzip_cache[body] = compressed
         return compressed
 
+    def _visible_at(self) -> str:
+        """SQL for the time a row becomes queryable."""
+        lag = int(self.visible_after / timedelta(microseconds=1))
+        if lag == 0:
+            return "_IngestedAt"
+        if not self.spread_visibility:
+            return f"(_IngestedAt + to_microseconds({lag}))"
+        return f"(_IngestedAt + to_microseconds((hash(_IngestedAt) % {lag})::BIGINT))"
+
     @staticmethod
     def _table(workspace_id: str, table: str) -> str:
         return f"ws_{workspace_id}__{table}"
@@ -425,7 +441,8 @@ class FakeLogAnalytics:
             for table in self.tables:
                 parts = []
                 for ws in workspace_ids:
-                    where = [f"_IngestedAt <= TIMESTAMP '{now.replace(tzinfo=None).isoformat()}'"]
+                    stamp = now.replace(tzinfo=None).isoformat()
+                    where = [f"{self._visible_at()} <= TIMESTAMP '{stamp}'"]
                     if bounds:
                         lo, hi = (
                             b.astimezone(UTC).replace(tzinfo=None).isoformat() for b in bounds

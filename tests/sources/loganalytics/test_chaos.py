@@ -1,8 +1,9 @@
 """Chaos: the real `acs-exporter run` process against the local Log Analytics server.
 
 100,000+ participant records arrive over ~30 s with ingestion delays (some back-dated by more
-than a day), the server fails a fifth of all requests (throttling with and without Retry-After,
-5xx, partial results, truncation, resets, slowness), and the exporter is killed with SIGKILL and
+than a day; each queryable up to just under the safety lag after its ingestion time), the server
+fails a fifth of all requests (throttling with and without Retry-After, 5xx, partial results,
+truncation, resets, slowness), and the exporter is killed with SIGKILL and
 restarted at random moments. In the end the exported totals equal the ground truth per (code,
 subcode, category) exactly, for an aggregated and a raw source alike, and no counter ever went
 down between scrapes.
@@ -128,7 +129,12 @@ def _scrape(port: int) -> dict[str, Counter[tuple[str, str, str]]] | None:
 
 @pytest.fixture
 def chaos_server(kusto: KustoChecker) -> Iterator[FakeLogAnalytics]:
-    with FakeLogAnalytics(kusto, row_limit=4_000) as server:
+    # Records become queryable up to just under the exporter's safety_lag (1s below) after
+    # their ingestion time, each by its own share of it: late, but within what the lag covers.
+    late = timedelta(milliseconds=900)
+    with FakeLogAnalytics(
+        kusto, row_limit=4_000, visible_after=late, spread_visibility=True
+    ) as server:
         yield server
 
 

@@ -52,8 +52,10 @@ class LogAnalyticsSettings(BaseModel):
     )
     tables: list[TableName] = Field(default_factory=lambda: list[TableName](["ACSCallSummary"]))
     mode: Literal["aggregated", "raw"] = "aggregated"
-    poll_interval: PollInterval = timedelta(seconds=60)
-    safety_lag: SafetyLag = timedelta(minutes=2)
+    # Chosen for time to page (docs/operations.md, bench/bench_page.py): together they are
+    # the exporter's part of it, safety_lag + up to poll_interval.
+    poll_interval: PollInterval = timedelta(seconds=30)
+    safety_lag: SafetyLag = timedelta(minutes=1)
     max_window: MaxWindow = timedelta(hours=1)
     # --- additions of the Log Analytics issue ---
     extra_labels: list[ExtraLabel] = Field(
