@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,26 @@ def test_a_record_is_framed_with_its_length_and_checksum() -> None:
     contents = journal.read(journal.header("b") + record)
     assert (contents.base, contents.records, contents.torn_tail) == ("b", [{"a": 1}], False)
     assert Change("s", None, {}).to_data(PLAN)["cursor"] is None  # None: the cursor stays
+
+
+def test_states_sharing_their_series_never_see_each_others_changes() -> None:
+    # State.applied shares the series mapping between successive states (state.Series): an
+    # older state, or a sibling applied from the same one (a failed commit, then a retry),
+    # must keep its own counts, across the merges of the overlay too.
+    state = State().apply("sim", batch(range(3000)), None, 100_000)
+    expected = {k: dict(v) for k, v in [(0, state.series.items())]}
+    history = [state]
+    rng = random.Random(3)
+    for step in range(1, 300):
+        codes = [rng.randrange(3100) for _ in range(rng.randrange(1, 30))]
+        sibling = history[-1].apply("sim", batch(codes, n=1000), None, 100_000)
+        assert sibling.series != history[-1].series
+        history.append(history[-1].apply("sim", batch(codes), None, 100_000))
+        counts = dict(expected[step - 1])
+        for code in codes:
+            counts[("sim", key(code))] = counts.get(("sim", key(code)), 0) + 1
+        expected[step] = counts
+    for step, s in enumerate(history):
+        assert len(s.series) == len(expected[step])
+        assert dict(s.series.items()) == expected[step]
+        assert {k: s.series[k] for k in s.series} == expected[step]

@@ -7,9 +7,10 @@ The cardinality guard lives here because it depends on the series already counte
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -65,7 +66,7 @@ class State:
         placed: dict[SeriesKey, int] = {}
         folded_now: Counter[tuple[str, str]] = Counter()
         if delta.series:
-            grown = dict(self.series)
+            grown = Series.of(self.series).draft()
             guard = SeriesGuard(max_series, lambda: _flat_series(grown))
             for key, n in delta.series.items():
                 state_key = (source, key)
@@ -75,9 +76,9 @@ class State:
                         folded_now[(key[0], name)] += n
                     if names:
                         folded_now[_FOLDED_RECORDS] += n
-                grown[state_key] = grown.get(state_key, 0) + n
+                grown.set_count(state_key, grown.get_count(state_key) + n)
                 placed[state_key[1]] = placed.get(state_key[1], 0) + n
-            series = grown
+            series = grown.frozen()
         folded = folded_now.pop(_FOLDED_RECORDS, 0)
         change = Change(
             source,
@@ -164,10 +165,10 @@ class State:
         for item in data["series"]:
             built.add_series(str(item["source"]), item)
         for name, c in data["sources"].items():
-            built.add_counts(str(name), c)
+            built.add_counts(built.text(name), c)
         # Checkpoints written before disagreements were counted have none.
         for item in data.get("disagreements", ()):
-            built.add_disagreement(str(item["source"]), item)
+            built.add_disagreement(built.text(item["source"]), item)
         built.cursors.update(data["cursors"])
         built.folded = int(data["folded"])
         if "folded_labels" in data:
@@ -177,6 +178,71 @@ class State:
         for change in changes:
             built.replay(change)
         return built.state()
+
+
+class Series(Mapping[StateKey, int]):
+    """The count of every series, shared between successive states so that applying a batch
+    costs in proportion to the batch, not to all series (a copy of 100k series is ~5 ms).
+
+    A base dict, never changed once shared, and an overlay of the series changed since, copied
+    per batch. When the overlay outgrows an eighth of the base the two are merged: one O(n)
+    copy per n/8 changed series, so a few changes per poll cost a few entries amortized.
+    """
+
+    __slots__ = ("_added", "_base", "_overlay")
+
+    def __init__(
+        self, base: dict[StateKey, int], overlay: dict[StateKey, int] | None = None, added: int = 0
+    ) -> None:
+        self._base = base
+        self._overlay = overlay if overlay is not None else {}
+        self._added = added  # overlay keys not in the base
+
+    @staticmethod
+    def of(series: Mapping[StateKey, int]) -> Series:
+        return series if isinstance(series, Series) else Series(dict(series))
+
+    def __getitem__(self, key: StateKey) -> int:
+        found = self._overlay.get(key)
+        return self._base[key] if found is None else found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._overlay or key in self._base
+
+    def __len__(self) -> int:
+        return len(self._base) + self._added
+
+    def __iter__(self) -> Iterator[StateKey]:
+        yield from self._base
+        base = self._base
+        yield from (key for key in self._overlay if key not in base)
+
+    def items(self) -> ItemsView[StateKey, int]:
+        return (self._base if not self._overlay else {**self._base, **self._overlay}).items()
+
+    def draft(self) -> _Draft:
+        """A private, writable continuation of these counts (this one is left as it is)."""
+        return _Draft(self._base, dict(self._overlay), self._added)
+
+
+class _Draft(Series):
+    """Series being built by one `State.applied`, before anyone else can see them."""
+
+    __slots__ = ()
+
+    def get_count(self, key: StateKey) -> int:
+        found = self._overlay.get(key)
+        return self._base.get(key, 0) if found is None else found
+
+    def set_count(self, key: StateKey, value: int) -> None:
+        if key not in self._overlay and key not in self._base:
+            self._added += 1
+        self._overlay[key] = value
+
+    def frozen(self) -> Series:
+        if len(self._overlay) > max(1024, len(self._base) // 8):
+            return Series({**self._base, **self._overlay})
+        return Series(self._base, self._overlay, self._added)
 
 
 # The key under which `applied` counts folded records beside the folded labels.
@@ -255,7 +321,8 @@ def _count(value: Any, what: object) -> int:
     count = int(value)
     if count < 0:
         raise ValueError(f"negative count {count} for {what}")
-    return count
+    # A new int, not the parsed one (see _Accumulator.text).
+    return count + 0 if count > 256 else count
 
 
 class _Accumulator:
@@ -270,33 +337,46 @@ class _Accumulator:
         self.folded = 0
         self.disagreements: dict[DisagreementStateKey, int] = {}
         self.folded_labels: Counter[tuple[str, str]] = Counter()
+        self._texts: dict[str, str] = {}
 
     def add_series(self, source: str, item: Mapping[str, Any]) -> None:
-        family = sys.intern(str(item["family"]))
+        text = self.text
+        family = text(item["family"])
         labels = item.get("labels") or {}
-        extra = tuple(sys.intern(str(labels.get(n, ""))) for n in self.plan.labels_of_key(family))
-        code, subcode = sys.intern(str(item["code"])), sys.intern(str(item["subcode"]))
+        extra = tuple(text(labels.get(n, "")) for n in self.plan.labels_of_key(family))
+        category = text(item["category"])
         key: StateKey = (
-            sys.intern(source),
-            (family, code, subcode, sys.intern(str(item["category"])), extra),
+            text(source),
+            (family, text(item["code"]), text(item["subcode"]), category, extra),
         )
         self.series[key] = self.series.get(key, 0) + _count(item["value"], key)
+
+    def text(self, value: object) -> str:
+        """One shared copy of a label value. A copy, not the parsed string: one parsed object
+        kept pins the allocator's memory of the whole parsed document (measured: ~1 kB of RSS
+        per series never returned after loading 50k series)."""
+        parsed = str(value)
+        found = self._texts.get(parsed)
+        if found is None:
+            found = self._texts[parsed] = sys.intern((parsed + ".")[:-1])
+        return found
 
     def add_counts(self, source: str, c: Mapping[str, Any]) -> None:
         totals, rejected = self.sources.setdefault(source, ([0, 0, 0], Counter()))
         for i, name in enumerate(("records_read", "unknown", "malformed")):
             totals[i] += _count(c[name], f"{name} of {source}")
         for reason, n in c["rejected"].items():
-            rejected[str(reason)] += _count(n, f"rejected {reason} of {source}")
+            rejected[self.text(reason)] += _count(n, f"rejected {reason} of {source}")
 
     def add_disagreement(self, source: str, item: Mapping[str, Any]) -> None:
+        text = self.text
         pair: DisagreementStateKey = (
             source,
             (
-                str(item["code"]),
-                str(item["subcode"]),
-                str(item["catalog_category"]),
-                str(item["service_category"]),
+                text(item["code"]),
+                text(item["subcode"]),
+                text(item["catalog_category"]),
+                text(item["service_category"]),
             ),
         )
         count = _count(item["value"], f"disagreement {pair}")
@@ -308,7 +388,7 @@ class _Accumulator:
 
     def replay(self, change: Mapping[str, Any]) -> None:
         """Add one journal record (`Change.to_data`)."""
-        source = str(change["source"])
+        source = self.text(change["source"])
         for item in change["series"]:
             self.add_series(source, item)
         self.add_counts(source, change)
@@ -327,7 +407,7 @@ class _Accumulator:
         return State(
             self.series,
             sources,
-            self.cursors,
+            copy.deepcopy(self.cursors),  # fresh objects (see `text`)
             self.folded,
             disagreements=self.disagreements,
             folded_labels=dict(self.folded_labels),
