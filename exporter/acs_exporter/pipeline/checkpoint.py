@@ -281,17 +281,7 @@ class Checkpoint:
         real = self.real_path
         directory = real.parent
         directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{real.name}.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(header + b"\n" + body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, real)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        journal.fsync_directory(directory)
+        journal.write_atomically(real, header + b"\n" + body, f".{real.name}.")
         # Killed here, the journal is stale: its base is the previous snapshot, so it is
         # ignored at load (this snapshot holds all of it) and removed by the next compaction.
         self.journal_path.unlink(missing_ok=True)

@@ -94,6 +94,22 @@ def fsync_directory(directory: Path) -> None:
         os.close(dir_fd)
 
 
+def write_atomically(path: Path, content: bytes, temporary_prefix: str) -> None:
+    """Replace `path` with `content`, whole or not at all after a crash: a temporary file in
+    the same directory, fsynced, renamed over `path`, the directory fsynced. Raises OSError."""
+    fd, temporary = tempfile.mkstemp(prefix=temporary_prefix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
 class Appender:
     """An open journal that records are appended to, each durable when `append` returns."""
 
@@ -106,17 +122,7 @@ class Appender:
     def create(path: Path, base: str, temporary_prefix: str) -> Appender:
         """A new journal extending the snapshot `base`, made atomically (replacing any)."""
         content = header(base)
-        fd, temporary = tempfile.mkstemp(prefix=temporary_prefix, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        fsync_directory(path.parent)
+        write_atomically(path, content, temporary_prefix)
         return Appender(path, os.open(path, os.O_WRONLY | os.O_APPEND), len(content))
 
     def append(self, record: bytes) -> None:
