@@ -223,3 +223,18 @@ def test_states_sharing_their_series_never_see_each_others_changes() -> None:
         assert len(s.series) == len(expected[step])
         assert dict(s.series.items()) == expected[step]
         assert {k: s.series[k] for k in s.series} == expected[step]
+
+
+def test_lock_removes_temporary_journals_of_a_killed_start(tmp_path: Path) -> None:
+    checkpoint, _ = seeded(tmp_path, series=3)
+    (tmp_path / ".state.ckpt.journal.k3x_9a2q").write_bytes(b"a journal never renamed")
+    (tmp_path / ".state.ckpt.journals.k3x_9a2q").write_bytes(b"not ours")
+    checkpoint.lock()
+    try:
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            ".state.ckpt.journals.k3x_9a2q",
+            "state.ckpt",
+            "state.ckpt.lock",
+        ]
+    finally:
+        checkpoint.unlock()
