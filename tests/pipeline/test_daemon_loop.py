@@ -72,7 +72,10 @@ def test_counts_are_published_only_after_they_are_persisted(tmp_path: Path) -> N
     exp.complete_poll("fake", batch(3, 1), 0.01)
     assert total(exp) == 3
     (tmp_path / "state").unlink()
-    (tmp_path / "state").mkdir()  # saving now fails: a directory stands where the file goes
+    # Saving now fails: directories stand where the snapshot and its journal go (this batch
+    # would be the journal's first record).
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state.journal").mkdir()
     with pytest.raises(OSError):
         exp.complete_poll("fake", batch(4, 2), 0.01)
     assert total(exp) == 3  # not published

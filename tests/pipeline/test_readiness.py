@@ -13,7 +13,7 @@ import pytest
 
 from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY
-from acs_exporter.exposition.families import outcome_families
+from acs_exporter.exposition.outcome_tables import OutcomeTables
 from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.daemon import Exporter, poll_once
 from acs_exporter.server.http import ExporterHTTPServer
@@ -80,13 +80,16 @@ def test_not_ready_until_the_snapshot_with_the_first_batch_is_served(
     # Hold the build of the snapshot that carries the first batch; look at /readyz meanwhile.
     building, release = threading.Event(), threading.Event()
 
-    def slow_outcome_families(state: Any, *args: Any) -> Any:
-        if state.series:
+    families = OutcomeTables.families
+
+    def slow_outcome_families(tables: OutcomeTables) -> Any:
+        built = families(tables)
+        if any(family.samples for family in built[:-1]):  # outcome families, not the info rows
             building.set()
             assert release.wait(30)
-        return outcome_families(state, *args)
+        return built
 
-    monkeypatch.setattr("acs_exporter.pipeline.daemon.outcome_families", slow_outcome_families)
+    monkeypatch.setattr(OutcomeTables, "families", slow_outcome_families)
     poller = threading.Thread(target=poll_once, args=(source, exporter, Backoff(), 0.0))
     poller.start()
     try:

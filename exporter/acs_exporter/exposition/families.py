@@ -64,7 +64,9 @@ class SourceHealth:
 
 
 def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[Family, ...]:
-    """One counter per table, named and described by its metric definition."""
+    """One counter per table, named and described by its metric definition, from the whole
+    state. The daemon keeps these families up to date per change instead (outcome_tables.py);
+    this is the plain statement of what they must equal, which the tests compare them with."""
     # Without a `source` label, series of different sources (e.g. one removed from the config
     # but still in the checkpoint) share labels and must be summed, never emitted twice.
     by_family: dict[str, dict[tuple[str, ...], float]] = {t.state_key: {} for t in registered()}
@@ -114,15 +116,18 @@ def disagreement_family(state: State, with_source: bool) -> Family:
     return _family(metric, sorted(samples.items()), label_names)
 
 
-def catalog_info_family(catalog: Catalog | EndReasonInfo, state: State | None = None) -> Family:
+def catalog_info_family(
+    catalog: Catalog | EndReasonInfo,
+    state: State | None = None,
+    *,
+    observed: Iterable[tuple[str, str, str]] = (),
+) -> Family:
     """One row per (counter, code, subcode) the outcome counters can carry (end_reason_info.py):
-    every pair of `state` finds its row with the documented join on (code, subcode)."""
+    every pair of `state` (or `observed`: (family, code, subcode)) finds its row with the
+    documented join on (code, subcode)."""
     info = catalog if isinstance(catalog, EndReasonInfo) else EndReasonInfo(catalog)
-    observed = (
-        {(family, code, subcode) for _, (family, code, subcode, _, _) in state.series}
-        if state is not None
-        else set()
-    )
+    if state is not None:
+        observed = {(family, code, subcode) for _, (family, code, subcode, _, _) in state.series}
     return _family(defs.END_REASON_INFO, info.samples(observed))
 
 

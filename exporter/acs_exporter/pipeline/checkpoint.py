@@ -1,8 +1,15 @@
-"""The checkpoint file: cursors and cumulative counts, written atomically with a checksum.
+"""The checkpoint: cursors and cumulative counts, as a snapshot file plus a journal of batches.
 
-Layout: one JSON header line (format, version, sha256 of the body), then the JSON body. Writes
-go to a temporary file in the same directory, are fsynced, renamed over the old file, and the
-directory is fsynced, so after a crash the file is either the old or the new one, whole.
+The snapshot (`state.path`): one JSON header line (format, version, sha256 of the body), then
+the JSON body. It is written whole to a temporary file in the same directory, fsynced, renamed
+over the old one, and the directory is fsynced, so after a crash it is the old or the new one.
+
+The journal (`<state.path>.journal`, journal.py): every committed batch appends one small
+record (its increments and cursor), fdatasynced before the batch is published, so a poll writes
+bytes in proportion to what changed. Compaction writes a new snapshot and then removes the
+journal; it runs at the first commit after start-up, when the journal outgrows its bound in
+bytes or age, and at shutdown. Loading reads the snapshot and replays the journal that extends
+it (journal.py says how torn tails and stale journals are told from damage).
 
 A checkpoint that cannot be read is never replaced silently: doing so would reset every counter
 and re-count (or skip) calls. Start-up stops with a message saying what is wrong and how out.
@@ -15,6 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,10 +30,17 @@ import orjson
 
 from acs_exporter.definitions.tables import LabelPlan
 from acs_exporter.inputs.redact import shorten_repr
-from acs_exporter.pipeline.state import State
+from acs_exporter.pipeline import journal
+from acs_exporter.pipeline.journal import Appender, JournalDamaged
+from acs_exporter.pipeline.state import Change, State
 
 FORMAT = "acs-exporter-checkpoint"
 VERSION = 1
+# Compaction bounds: the journal is folded into a new snapshot once it holds this many bytes
+# (or as many as the snapshot, if more: a full write costs at most as much as the journal
+# replaced) or is this old, so a restart replays little and a full write stays rare.
+COMPACT_BYTES = 1 << 20
+COMPACT_SECONDS = 600.0
 
 
 class CheckpointError(Exception):
@@ -47,11 +62,32 @@ class CheckpointError(Exception):
 
 
 class Checkpoint:
-    def __init__(self, path: Path, plan: LabelPlan) -> None:
+    def __init__(
+        self,
+        path: Path,
+        plan: LabelPlan,
+        *,
+        compact_bytes: int = COMPACT_BYTES,
+        compact_seconds: float = COMPACT_SECONDS,
+    ) -> None:
         self.path = path  # as configured: named in messages
         self._plan = plan
         self._lock: IO[bytes] | None = None
         self._real: Path | None = None  # pinned by lock()
+        self._compact_bytes = compact_bytes
+        self._compact_seconds = compact_seconds
+        # The sha256 of the snapshot this process last wrote (None: the next commit compacts,
+        # so a journal this process did not write, torn tail and all, is never appended to),
+        # its size, and the open journal extending it with when it was started.
+        self._base: str | None = None
+        self._snapshot_size = 0
+        self._journal: Appender | None = None
+        self._journal_started = 0.0
+
+    @property
+    def journal_path(self) -> Path:
+        real = self.real_path
+        return real.with_name(real.name + ".journal")
 
     @property
     def real_path(self) -> Path:
@@ -121,23 +157,25 @@ class Checkpoint:
         big as the checkpoint; one per crash would fill the volume. Under the lock no other
         process is saving, so every one left is abandoned."""
         real = self.real_path
-        abandoned = re.compile(re.escape(f".{real.name}.") + r"[a-z0-9_]{8}")
+        abandoned = re.compile(re.escape(f".{real.name}.") + r"(journal\.)?[a-z0-9_]{8}")
         for candidate in real.parent.iterdir():
             if abandoned.fullmatch(candidate.name):
                 candidate.unlink(missing_ok=True)
 
     def unlock(self) -> None:
+        self._close_journal()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
             self._real = None
 
     def load(self) -> State:
-        """The saved state, or an empty one when no checkpoint exists yet."""
+        """The saved state (the snapshot and the journal extending it), or an empty one when
+        no checkpoint exists yet."""
         try:
             raw = self.real_path.read_bytes()
         except FileNotFoundError:
-            return State()
+            return State()  # a journal without its snapshot extends nothing that exists
         except OSError as exc:
             raise CheckpointError(self.path, f"cannot read it ({exc.strerror})") from None
         header_line, newline, body = raw.partition(b"\n")
@@ -153,15 +191,16 @@ class Checkpoint:
                 f"format version {shorten_repr(header.get('version'))} is not supported "
                 f"(this exporter reads version {VERSION})",
             )
-        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+        digest = hashlib.sha256(body).hexdigest()
+        if header.get("sha256") != digest:
             raise CheckpointError(self.path, "checksum mismatch (the file is corrupt or truncated)")
+        changes = self._journal_records(digest)
         try:
             data: Any = orjson.loads(body)
-            state = State.from_data(data, self._plan)
+            state = State.from_data(data, self._plan, changes)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CheckpointError(
-                self.path, f"the body is not a valid checkpoint ({exc})"
-            ) from None
+            where = "the body or its journal is" if changes else "the body is"
+            raise CheckpointError(self.path, f"{where} not a valid checkpoint ({exc})") from None
         try:
             # A count beyond 64 bits (e.g. written as 1.9e19) loads, but no save would succeed
             # again: every poll would fail. Refuse it now, in run and check-config alike.
@@ -170,8 +209,71 @@ class Checkpoint:
             raise CheckpointError(self.path, f"its counts cannot be saved again ({exc})") from None
         return state
 
+    def _journal_records(self, base: str) -> list[Any]:
+        """The records of the journal extending the snapshot whose body hashes to `base`."""
+        path = self.journal_path
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise CheckpointError(path, f"cannot read it ({exc.strerror})") from None
+        try:
+            contents = journal.read(raw)
+        except JournalDamaged as exc:
+            raise CheckpointError(
+                path,
+                f"the journal of {self.path} is damaged: {exc}",
+                "The exporter stops rather than lose or re-count the batches it records.\n"
+                "Way out: restore the snapshot and its journal together from a backup, or "
+                f"move the journal aside (`mv {path} {path}.broken`) to start from the "
+                "snapshot alone: the batches recorded since it are then read again from "
+                "the sources where they still can be, else lost.",
+            ) from None
+        return contents.records if contents.base == base else []
+
+    def commit(self, state: State, change: Change) -> None:
+        """Persist `state`, which is the last committed one plus `change`: one journal record,
+        or a compaction when the journal is due for one. Durable when this returns. Raises
+        OSError (then nothing of `change` counts as committed)."""
+        if self._base is None or self._journal_due():
+            self.compact(state)
+            return
+        record = journal.frame(orjson.dumps(change.to_data(self._plan)))
+        try:
+            if self._journal is None:
+                real = self.real_path
+                self._journal = Appender.create(
+                    self.journal_path, self._base, f".{real.name}.journal."
+                )
+                self._journal_started = time.monotonic()
+            self._journal.append(record)
+        except BaseException:
+            self._close_journal()
+            self._base = None  # whatever is on disk now, the next commit rewrites it whole
+            raise
+
+    def _journal_due(self) -> bool:
+        if self._journal is None:
+            return False
+        too_big = self._journal.size >= max(self._compact_bytes, self._snapshot_size)
+        return too_big or time.monotonic() - self._journal_started >= self._compact_seconds
+
+    def _close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def compact(self, state: State) -> None:
+        """Write `state` as the new snapshot, then remove the journal it includes. Raises
+        OSError."""
+        self.save(state)
+
     def save(self, state: State) -> None:
-        """Atomically replace the checkpoint with `state`. Raises OSError on failure."""
+        """Atomically replace the snapshot with `state` and remove the journal (`compact`).
+        Raises OSError on failure."""
+        self._close_journal()
+        self._base = None
         body = orjson.dumps(state.to_data(self._plan))
         header = orjson.dumps(
             {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
@@ -179,18 +281,10 @@ class Checkpoint:
         real = self.real_path
         directory = real.parent
         directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{real.name}.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(header + b"\n" + body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, real)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        journal.write_atomically(real, header + b"\n" + body, f".{real.name}.")
+        # Killed here, the journal is stale: its base is the previous snapshot, so it is
+        # ignored at load (this snapshot holds all of it) and removed by the next compaction.
+        self.journal_path.unlink(missing_ok=True)
+        journal.fsync_directory(directory)
+        self._base = hashlib.sha256(body).hexdigest()
+        self._snapshot_size = len(body)
