@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final, cast
 
 from prometheus_client import utils
@@ -109,8 +109,18 @@ def _families(snapshot: Snapshot, now: float | None) -> tuple[Family, ...]:
 
 
 def render_text(snapshot: Snapshot, now: float | None = None) -> str:
+    return text_of(_families(snapshot, now))
+
+
+def render_openmetrics(snapshot: Snapshot, now: float | None = None) -> str:
+    """Without the final `# EOF`, so that other collectors' output can follow."""
+    return openmetrics_of(_families(snapshot, now))
+
+
+def text_of(families: Iterable[Family]) -> str:
+    """`families` in the text format, as given (no cursor lag is computed here)."""
     out: list[str] = []
-    for family in _families(snapshot, now):
+    for family in families:
         name = sample_name(family.name, family.kind)
         kind = "gauge" if family.kind == "info" else family.kind
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
@@ -119,10 +129,10 @@ def render_text(snapshot: Snapshot, now: float | None = None) -> str:
     return "".join(out)
 
 
-def render_openmetrics(snapshot: Snapshot, now: float | None = None) -> str:
-    """Without the final `# EOF`, so that other collectors' output can follow."""
+def openmetrics_of(families: Iterable[Family]) -> str:
+    """`families` in OpenMetrics, as given and without the final `# EOF`."""
     out: list[str] = []
-    for family in _families(snapshot, now):
+    for family in families:
         doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
         out.append(f"# HELP {family.name} {doc}\n# TYPE {family.name} {family.kind}\n")
         _samples(family, out)
