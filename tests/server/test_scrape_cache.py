@@ -120,7 +120,7 @@ def test_a_new_snapshot_is_rendered_and_the_old_bytes_dropped(
     assert after == render_text(exporter.snapshot(), NOW).encode()
     assert b'acs_call_ends_total{category="ExpectedError",code="487",subcode="10000"} 6.0' in after
     # Only the current snapshot's bytes are held, one entry per format.
-    entries = server.rendered._entries  # noqa: SLF001 (the bound is the point)
+    entries = server.rendered._entries
     assert [entry.snapshot is exporter.snapshot() for entry in entries.values()] == [True]
 
 
