@@ -24,6 +24,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
 from acs_exporter.exposition import text as exposition
 from acs_exporter.exposition.collector import SnapshotCollector
+from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.exposition.text import render_openmetrics, render_text
 from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.sources.base import Batch, Observation
@@ -61,7 +62,8 @@ def our_registry(series: int = SERIES) -> tuple[CollectorRegistry, Exporter]:
     return registry, exporter
 
 
-def counter_registry(exporter: Exporter) -> CollectorRegistry:
+def counter_registry(exporter: Exporter | Snapshot) -> CollectorRegistry:
+    snapshot = exporter if isinstance(exporter, Snapshot) else exporter.snapshot()
     registry = CollectorRegistry(auto_describe=False)
     counter = Counter(
         "acs_call_ends",
@@ -69,7 +71,7 @@ def counter_registry(exporter: Exporter) -> CollectorRegistry:
         ("code", "subcode", "category", "call_type"),
         registry=registry,
     )
-    for family in exporter.snapshot().families:
+    for family in snapshot.families:
         if family.name == "acs_call_ends":
             for labels, value in family.samples:
                 counter.labels(*labels).inc(float(value))  # type: ignore[arg-type]

@@ -92,14 +92,15 @@ def test_scrapes_are_the_renderers_bytes_in_both_formats_and_codings(
     assert (server.rendered.renders, server.rendered.compressions) == (2, 2)
 
 
-def test_a_gzip_scrape_is_a_cached_member_and_a_fresh_one() -> None:
+def test_a_gzip_scrape_is_cached_members_and_fresh_ones() -> None:
     exporter = exporter_with(50)
     clock = [NOW]
     rendered = RenderedSnapshots(exporter.snapshot, clock=lambda: clock[0])
     first = b"".join(rendered.body("text", True, b"# trailer\n"))
     clock[0] += 7.0
     second = b"".join(rendered.body("text", True, b"# trailer\n"))
-    assert gzip_members(first) == gzip_members(second) == 2
+    # Members: the calls and info rows, the lag, the self-metrics after it, the trailer.
+    assert gzip_members(first) == gzip_members(second) == 4
     assert gzip.decompress(first) == render_text(exporter.snapshot(), NOW).encode() + b"# trailer\n"
     # The lag moved with the clock, though the snapshot (and its cached member) did not.
     assert gzip.decompress(second) == render_text(exporter.snapshot(), NOW + 7).encode() + (

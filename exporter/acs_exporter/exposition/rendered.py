@@ -2,15 +2,16 @@
 
 A Snapshot is immutable, so everything in it renders to the same bytes on every scrape, except
 the families computed when they are read (DYNAMIC: the cursor lag, "now minus the cursor").
-Each format keeps, for the current snapshot only, the text of the families before the first
-dynamic one (`head`) and, once a gzip scrape asks for it, one gzip member of that text. A
-scrape sends the cached head and renders only the few families from the first dynamic one on,
+Each format keeps, for the current snapshot only, the text of each run of static families
+between the dynamic ones and, once a gzip scrape asks for it, one gzip member of each run. A
+scrape sends those cached bytes and renders only the dynamic families (one sample per source),
 plus whatever the caller adds (prometheus_client's registry: process metrics).
 
 Gzip: a stream may be several gzip members one after another (RFC 1952 section 2.2); Python's
 gzip module and Go's gzip.Reader (so Prometheus) read such a stream as the concatenation of the
-members' data. A gzip scrape is the cached member of the head followed by a small fresh member
-of the rest, which decompresses to exactly the bytes an uncompressed scrape serves.
+members' data. A gzip scrape is the cached members of the static runs with small fresh members
+of the dynamic families (and of the trailer) between and after them, which decompresses to
+exactly the bytes an uncompressed scrape serves.
 
 Concurrency: the first scrape of a new snapshot renders it under the format's lock; the
 scrapes arriving meanwhile wait for that render instead of rendering the same snapshot again.
@@ -48,13 +49,29 @@ _RENDERERS: Final[dict[FormatName, Callable[[Iterable[Family]], str]]] = {
 @dataclass(frozen=True, slots=True)
 class _Rendered:
     snapshot: Snapshot
-    head: bytes  # the families before index `split`, rendered
-    split: int  # index of the first dynamic family (len(families) when there is none)
-    head_gzip: bytes | None = None  # one gzip member of `head`, made on the first gzip scrape
+    # In order: a run of static families, rendered (bytes), or a dynamic family's index (int).
+    pieces: tuple[bytes | int, ...]
+    # The same with each run as one gzip member; made on the first gzip scrape.
+    gzipped: tuple[bytes | int, ...] | None = None
 
 
-def first_dynamic(families: tuple[Family, ...]) -> int:
-    return next((i for i, f in enumerate(families) if f.name in DYNAMIC), len(families))
+def pieces(
+    families: tuple[Family, ...], render: Callable[[Iterable[Family]], str]
+) -> list[bytes | int]:
+    """Runs of static families rendered, dynamic ones by index."""
+    out: list[bytes | int] = []
+    run: list[Family] = []
+    for index, family in enumerate(families):
+        if family.name in DYNAMIC:
+            if run:
+                out.append(render(run).encode())
+                run = []
+            out.append(index)
+        else:
+            run.append(family)
+    if run:
+        out.append(render(run).encode())
+    return out
 
 
 class RenderedSnapshots:
@@ -67,22 +84,28 @@ class RenderedSnapshots:
         self._clock = clock
         self._entries: dict[FormatName, _Rendered] = {}
         self._locks: dict[FormatName, threading.Lock] = {f: threading.Lock() for f in _RENDERERS}
-        # How many times a snapshot's head was rendered and compressed (tests, benchmarks).
+        # How many times a snapshot was rendered and compressed (tests, benchmarks).
         self.renders = 0
         self.compressions = 0
 
     def body(self, fmt: FormatName, compress: bool, trailer: bytes = b"") -> tuple[bytes, ...]:
-        """The body of a scrape, in parts to be sent in order: the cached head (or its gzip
-        member) and the rest rendered now, followed by `trailer` (gzip: in its own member)."""
+        """The body of a scrape, in parts to be sent in order: the cached runs of static
+        families (gzip: one member each) and the dynamic families rendered now, then `trailer`
+        (gzip: in a member of its own)."""
         entry = self._current(fmt, compress)
-        families = with_current_lag(entry.snapshot.families, self._clock())[entry.split :]
-        tail = _RENDERERS[fmt](families).encode() + trailer
-        if not compress:
-            return (entry.head, tail) if tail else (entry.head,)
-        assert entry.head_gzip is not None  # made by _current
-        if not tail:
-            return (entry.head_gzip,)
-        return (entry.head_gzip, gzip.compress(tail, compresslevel=GZIP_LEVEL))
+        cached = entry.gzipped if compress else entry.pieces
+        assert cached is not None  # made by _current
+        families: tuple[Family, ...] = ()
+        if any(isinstance(piece, int) for piece in cached):
+            families = with_current_lag(entry.snapshot.families, self._clock())
+        render = _RENDERERS[fmt]
+        parts = [
+            piece if isinstance(piece, bytes) else _fresh(render((families[piece],)), compress)
+            for piece in cached
+        ]
+        if trailer:
+            parts.append(gzip.compress(trailer, GZIP_LEVEL) if compress else trailer)
+        return tuple(parts)
 
     def _current(self, fmt: FormatName, compress: bool) -> _Rendered:
         entry = self._entries.get(fmt)
@@ -95,9 +118,14 @@ class RenderedSnapshots:
             snapshot = self._snapshot()
             entry = self._entries.get(fmt)
             if entry is None or entry.snapshot is not snapshot:
-                entry = self._render(fmt, snapshot)
-            if compress and entry.head_gzip is None:
-                entry = replace(entry, head_gzip=gzip.compress(entry.head, GZIP_LEVEL))
+                entry = _Rendered(snapshot, tuple(pieces(snapshot.families, _RENDERERS[fmt])))
+                self.renders += 1
+            if compress and entry.gzipped is None:
+                gzipped = tuple(
+                    gzip.compress(p, GZIP_LEVEL) if isinstance(p, bytes) else p
+                    for p in entry.pieces
+                )
+                entry = replace(entry, gzipped=gzipped)
                 self.compressions += 1
             self._entries[fmt] = entry
             return entry
@@ -106,11 +134,10 @@ class RenderedSnapshots:
         return (
             entry is not None
             and entry.snapshot is self._snapshot()
-            and (entry.head_gzip is not None or not compress)
+            and (entry.gzipped is not None or not compress)
         )
 
-    def _render(self, fmt: FormatName, snapshot: Snapshot) -> _Rendered:
-        split = first_dynamic(snapshot.families)
-        head = _RENDERERS[fmt](snapshot.families[:split]).encode()
-        self.renders += 1
-        return _Rendered(snapshot, head, split)
+
+def _fresh(text: str, compress: bool) -> bytes:
+    data = text.encode()
+    return gzip.compress(data, GZIP_LEVEL) if compress else data
