@@ -20,6 +20,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.metrics import CURSOR_LAG
 from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.exposition.rendered import RenderedSnapshots
+from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.exposition.text import render_openmetrics, render_text
 from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.server.http import ExporterHTTPServer
@@ -194,3 +195,10 @@ def test_kept_alive_gzip_scrapes_do_not_wait_for_a_delayed_ack(
         connection.getresponse().read()
         timings.append(time.perf_counter() - started)
     assert statistics.median(timings) < 0.020, sorted(timings)
+
+
+def test_an_empty_snapshot_is_still_a_gzip_stream() -> None:
+    rendered = RenderedSnapshots(Snapshot)
+    body = b"".join(rendered.body("text", True))
+    assert gzip_members(body) == 1
+    assert gzip.decompress(body) == b""

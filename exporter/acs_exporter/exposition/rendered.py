@@ -40,6 +40,8 @@ DYNAMIC: Final = frozenset({CURSOR_LAG.name})
 # ~4x the time. The same level as before this cache, so the served sizes do not change.
 GZIP_LEVEL: Final = 1
 
+_EMPTY_GZIP: Final = gzip.compress(b"", GZIP_LEVEL)
+
 _RENDERERS: Final[dict[FormatName, Callable[[Iterable[Family]], str]]] = {
     "text": text_of,
     "openmetrics": openmetrics_of,
@@ -105,6 +107,8 @@ class RenderedSnapshots:
         ]
         if trailer:
             parts.append(gzip.compress(trailer, GZIP_LEVEL) if compress else trailer)
+        if compress and not parts:
+            parts.append(_EMPTY_GZIP)  # an empty body is no gzip stream: one empty member is
         return tuple(parts)
 
     def _current(self, fmt: FormatName, compress: bool) -> _Rendered:

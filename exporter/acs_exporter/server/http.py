@@ -131,11 +131,9 @@ class _DeadlineSocketIO(io.RawIOBase):
         self.sock = sock
         self.idle_timeout = idle_timeout
         self.deadline: float | None = None
-        # A response's header block, held to go out in one send with the start of its body.
+        # The end of what was written, short of a whole chunk: sent with the next write's
+        # start, or by flush() (after each response).
         self._held = b""
-
-    def hold(self, head: bytes) -> None:
-        self._held += head
 
     def remaining(self) -> float:
         if self.deadline is None:
@@ -159,22 +157,30 @@ class _DeadlineSocketIO(io.RawIOBase):
         return self.sock.recv_into(buffer)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        """Sends whole chunks and holds the rest for the next write or flush(): the header
+        block and a body written in parts go out in as few sends as they fill. Sent apart, a
+        body's first segment waits for the client's delayed ACK (~40 ms) wherever Nagle is on,
+        and every send is a system call and a segment."""
         view = memoryview(data).cast("B")
-        start = 0
+        size = len(view)
         if self._held:
-            # Headers and the start of the body in one segment: sent apart, the body's first
-            # segment could wait for the client's delayed ACK (~40 ms) wherever Nagle is on.
-            start = max(0, _SEND_CHUNK - len(self._held))
-            first, self._held = self._held + view[:start], b""
+            need = _SEND_CHUNK - len(self._held)
+            if size < need:
+                self._held += view
+                return size
+            first, self._held = self._held + view[:need], b""
             self._send(first)
+            view = view[need:]
         # In chunks, so a client that reads slowly is cut at the deadline too (a TLS socket's
         # sendall waits up to the timeout per send, not in total).
-        for offset in range(start, len(view), _SEND_CHUNK):
+        whole = len(view) - len(view) % _SEND_CHUNK
+        for offset in range(0, whole, _SEND_CHUNK):
             self._send(view[offset : offset + _SEND_CHUNK])
-        return len(view)
+        self._held = bytes(view[whole:])
+        return size
 
     def flush(self) -> None:
-        """Sends a held header block (a response without a body: HEAD, 304-like answers)."""
+        """Sends what is held: the handler flushes after each response."""
         if self._held and not self.closed:
             held, self._held = self._held, b""
             self._send(held)
@@ -314,7 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._response_started = False
         self._reader = io.BufferedReader(self._io, 65536)
         self.rfile = self._reader
-        self.wfile = cast(io.BufferedIOBase, self._io)  # unbuffered: headers are buffered already
+        # Buffered in whole chunks by _DeadlineSocketIO.write, flushed after each response.
+        self.wfile = cast(io.BufferedIOBase, self._io)
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.settimeout(self._io.remaining())
             if self._is_plain_http():
@@ -404,12 +411,6 @@ class _Handler(BaseHTTPRequestHandler):
     def send_response(self, code: int, message: str | None = None) -> None:
         self._response_started = True
         super().send_response(code, message)
-
-    def flush_headers(self) -> None:
-        # Held, not written: the body's first write (or the flush after the request, for a
-        # response without one) sends them, in one segment with the start of the body.
-        self._io.hold(b"".join(getattr(self, "_headers_buffer", ())))
-        self._headers_buffer: list[bytes] = []
 
     def end_headers(self) -> None:
         # Configured headers go on every answer, errors included (as in exporter-toolkit).
