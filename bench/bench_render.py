@@ -89,7 +89,7 @@ def median_ms(render: Callable[[], bytes], runs: int = RUNS) -> tuple[float, int
 
 
 def cold_text(exporter: Exporter) -> bytes:
-    exposition._prefixes.clear()
+    exposition.clear_prefixes()
     return render_text(exporter.snapshot()).encode()
 
 
