@@ -24,6 +24,7 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
 from acs_exporter.exposition import text as exposition
 from acs_exporter.exposition.collector import SnapshotCollector
+from acs_exporter.exposition.rendered import RenderedSnapshots
 from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.exposition.text import render_openmetrics, render_text
 from acs_exporter.pipeline.daemon import Exporter
@@ -93,12 +94,20 @@ def cold_text(exporter: Exporter) -> bytes:
     return render_text(exporter.snapshot()).encode()
 
 
+def first_gzip_scrape(exporter: Exporter) -> bytes:
+    """What the first gzip scrape of a new snapshot costs /metrics (later scrapes of it send
+    the cached bytes, bench_scrape): render and compress, series prefixes as after a poll."""
+    snapshot = Snapshot(exporter.snapshot().families)  # a new snapshot, same series
+    return b"".join(RenderedSnapshots(lambda: snapshot).body("text", True))
+
+
 def run() -> list[Result]:
     reference, exporter = our_registry()
     counter = counter_registry(exporter)
     ours_ms, ours_size = median_ms(lambda: render_text(exporter.snapshot()).encode())
     cold_ms, _ = median_ms(lambda: cold_text(exporter))
     ours_om_ms, _ = median_ms(lambda: render_openmetrics(exporter.snapshot()).encode())
+    first_ms, first_size = median_ms(lambda: first_gzip_scrape(exporter))
     collector_ms, _ = median_ms(lambda: generate_latest(reference))
     default_ms, default_size = median_ms(lambda: generate_latest(counter))
     # prometheus_client leaves these two unannotated.
@@ -136,6 +145,13 @@ def run() -> list[Result]:
             f"{cold_ms:.1f}",
             f"<= {TARGET_MS:.0f}",
             cold_ms <= TARGET_MS,
+        ),
+        Result(
+            "render",
+            f"first gzip scrape of a new snapshot (render + gzip, {first_size:,} bytes), median ms",
+            f"{first_ms:.1f}",
+            f"<= {TARGET_MS:.0f}",
+            first_ms <= TARGET_MS,
         ),
         Result("render", "/metrics OpenMetrics format, median ms", f"{ours_om_ms:.1f}"),
         Result(
