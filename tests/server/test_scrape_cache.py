@@ -9,7 +9,7 @@ import statistics
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,9 +19,10 @@ from prometheus_client.process_collector import ProcessCollector
 from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.metrics import CURSOR_LAG
 from acs_exporter.definitions.tables import CALL_SUMMARY
+from acs_exporter.exposition import rendered as rendered_module
 from acs_exporter.exposition.rendered import RenderedSnapshots
-from acs_exporter.exposition.snapshot import Snapshot
-from acs_exporter.exposition.text import render_openmetrics, render_text
+from acs_exporter.exposition.snapshot import Family, Snapshot
+from acs_exporter.exposition.text import render_openmetrics, render_text, text_of
 from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.server.http import ExporterHTTPServer
 from acs_exporter.sources.base import Batch, Observation
@@ -202,3 +203,33 @@ def test_an_empty_snapshot_is_still_a_gzip_stream() -> None:
     body = b"".join(rendered.body("text", True))
     assert gzip_members(body) == 1
     assert gzip.decompress(body) == b""
+
+
+def test_a_render_in_progress_never_blocks_a_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = exporter_with(100)
+    rendered = RenderedSnapshots(exporter.snapshot)
+    rendering, release = threading.Event(), threading.Event()
+
+    def slow_text(families: Iterable[Family]) -> str:
+        rendering.set()
+        assert release.wait(30)
+        return text_of(families)
+
+    monkeypatch.setitem(rendered_module._RENDERERS, "text", slow_text)
+    scraper = threading.Thread(target=rendered.body, args=("text", False))
+    scraper.start()
+    try:
+        assert rendering.wait(30)
+        before = exporter.snapshot()
+        poller = threading.Thread(target=poll, args=(exporter, 100, 2, 4))
+        poller.start()
+        poller.join(20)  # the render still holds its lock: a poll waiting on it stays alive
+        assert not poller.is_alive()
+        assert not release.is_set()
+        assert exporter.snapshot() is not before
+    finally:
+        release.set()
+        scraper.join(30)
+    monkeypatch.setitem(rendered_module._RENDERERS, "text", text_of)
+    body = b"".join(rendered.body("text", False))
+    assert b'code="487",subcode="10000"} 5.0' in body
