@@ -92,6 +92,9 @@ def test_scrapes_are_the_renderers_bytes_in_both_formats_and_codings(
         assert scrape(connection, OPENMETRICS) == openmetrics
         assert scrape(connection, {**OPENMETRICS, **GZIP}) == openmetrics
     assert (server.rendered.renders, server.rendered.compressions) == (2, 2)
+    # Once compressed, only the gzip members are held; the uncompressed scrapes of the second
+    # round above were unpacked from them.
+    assert [entry.pieces for entry in server.rendered._entries.values()] == [None, None]
 
 
 def test_a_gzip_scrape_is_cached_members_and_fresh_ones() -> None:

@@ -16,7 +16,10 @@ exactly the bytes an uncompressed scrape serves.
 Concurrency: the first scrape of a new snapshot renders it under the format's lock; the
 scrapes arriving meanwhile wait for that render instead of rendering the same snapshot again.
 The poller never takes these locks (it only swaps the snapshot reference), so a scrape never
-blocks a poll. Memory: one entry per format, replaced when the snapshot changes.
+blocks a poll. Memory: one entry per format, the last scraped snapshot's, replaced by the first
+scrape of a newer one. Once a gzip scrape (what Prometheus sends) has compressed it, only the
+gzip members are kept (~20 bytes a series rather than ~360): an uncompressed scrape then
+decompresses them (~2 ms for 3.6 MB), which is still cheaper than rendering again.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ _RENDERERS: Final[dict[FormatName, Callable[[Iterable[Family]], str]]] = {
 class _Rendered:
     snapshot: Snapshot
     # In order: a run of static families, rendered (bytes), or a dynamic family's index (int).
-    pieces: tuple[bytes | int, ...]
+    # None once `gzipped` is made: the members are kept instead (~5% of the text's size).
+    pieces: tuple[bytes | int, ...] | None
     # The same with each run as one gzip member; made on the first gzip scrape.
     gzipped: tuple[bytes | int, ...] | None = None
 
@@ -96,7 +100,9 @@ class RenderedSnapshots:
         (gzip: in a member of its own)."""
         entry = self._current(fmt, compress)
         cached = entry.gzipped if compress else entry.pieces
-        assert cached is not None  # made by _current
+        if cached is None:  # uncompressed, after a gzip scrape dropped the text: unpack it
+            assert entry.gzipped is not None
+            cached = tuple(gzip.decompress(p) if isinstance(p, bytes) else p for p in entry.gzipped)
         families: tuple[Family, ...] = ()
         if any(isinstance(piece, int) for piece in cached):
             families = with_current_lag(entry.snapshot.families, self._clock())
@@ -125,11 +131,12 @@ class RenderedSnapshots:
                 entry = _Rendered(snapshot, tuple(pieces(snapshot.families, _RENDERERS[fmt])))
                 self.renders += 1
             if compress and entry.gzipped is None:
+                assert entry.pieces is not None  # dropped only once gzipped is made
                 gzipped = tuple(
                     gzip.compress(p, GZIP_LEVEL) if isinstance(p, bytes) else p
                     for p in entry.pieces
                 )
-                entry = replace(entry, gzipped=gzipped)
+                entry = replace(entry, gzipped=gzipped, pieces=None)
                 self.compressions += 1
             self._entries[fmt] = entry
             return entry
