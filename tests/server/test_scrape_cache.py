@@ -92,9 +92,20 @@ def test_scrapes_are_the_renderers_bytes_in_both_formats_and_codings(
         assert scrape(connection, OPENMETRICS) == openmetrics
         assert scrape(connection, {**OPENMETRICS, **GZIP}) == openmetrics
     assert (server.rendered.renders, server.rendered.compressions) == (2, 2)
-    # Once compressed, only the gzip members are held; the uncompressed scrapes of the second
-    # round above were unpacked from them.
-    assert [entry.pieces for entry in server.rendered._entries.values()] == [None, None]
+    # Scraped both ways, a snapshot's text and gzip members are both held (the second round's
+    # uncompressed scrapes unpacked the text from the members, which alone were kept).
+    assert all(entry.pieces and entry.gzipped for entry in server.rendered._entries.values())
+
+
+def test_once_gzipped_only_the_members_are_held_until_an_uncompressed_scrape() -> None:
+    exporter = exporter_with(50)
+    rendered = RenderedSnapshots(exporter.snapshot, clock=lambda: NOW)
+    text = b"".join(rendered.body("text", False))
+    rendered.body("text", True)
+    assert rendered._entries["text"].pieces is None  # Prometheus only: ~20 bytes a series
+    assert b"".join(rendered.body("text", False)) == text
+    assert rendered._entries["text"].pieces is not None
+    assert rendered.renders == 1
 
 
 def test_a_gzip_scrape_is_cached_members_and_fresh_ones() -> None:
