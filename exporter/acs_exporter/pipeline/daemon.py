@@ -94,6 +94,9 @@ class Exporter:
             name: known.get(name, KnownReasons()).rejections for name in source_names
         }
         self._errors: dict[str, str] = {}
+        # Sources that have had a caught-up poll since start: before it, the counts served
+        # lack part of what the source held at start-up (a backlog read in bounded batches).
+        self._caught_up: set[str] = set()
         # The last failure of each source, kept after a recovery (the landing page shows it).
         self._last_errors: dict[str, LastError] = {}
         self._types = dict(source_types or {})
@@ -135,6 +138,11 @@ class Exporter:
                     if error
                     else f"source {name}: no successful poll yet"
                 )
+            elif name not in self._caught_up:
+                problems.append(
+                    f"source {name}: catching up: reading what it held at start-up in "
+                    "bounded batches; the counts served are not complete yet"
+                )
         return tuple(problems)
 
     # --- write side (source threads) ---
@@ -172,6 +180,8 @@ class Exporter:
             self._state = state
             watermark = batch.watermark.timestamp() if batch.watermark else None
             self._errors.pop(source, None)
+            if batch.caught_up:
+                self._caught_up.add(source)
             self._record(source, True, duration, None, watermark)
 
     def fail_poll(
@@ -244,6 +254,7 @@ class Exporter:
                 self._rejections.pop(name, None)
                 self._errors.pop(name, None)
                 self._last_errors.pop(name, None)
+                self._caught_up.discard(name)
             self._types.update(source_types or {})
             self._with_source = len(source_names) > 1
             self._outcomes = None  # the `source` label may have come or gone
