@@ -21,6 +21,7 @@ from azure.monitor.query import LogsQueryClient
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.formats.reasons import Rejection
 from acs_exporter.sources.loganalytics import errors
+from acs_exporter.sources.loganalytics.gcpause import gc_paused
 from acs_exporter.sources.loganalytics.pieces import RowPieces, split_response
 from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import (
@@ -137,7 +138,8 @@ class QueryRunner:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
             )
-        return parse(payload, where=where, headers=dict(response.headers))
+        with gc_paused():  # a whole parse; a large body is parsed in pieces as it is counted
+            return parse(payload, where=where, headers=dict(response.headers))
 
 
 def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> ResultTable:

@@ -4,8 +4,9 @@ A raw-mode response is hundreds of thousands of small lists and strings, none in
 cycle. While they are alive, every allocation-triggered collection walks them again, and the
 older generations' collections come more often as they pile up, so the per-row cost of a parse
 grew with the response (1.7-2.3x per row at 300k rows vs 30k). With the collector paused for
-the parse and the count, and the rows dropped (freed by reference counting) before it resumes,
-the collector never sees them and the cost per row is flat.
+the parse and the count (never while a query waits on the network), and the rows dropped (freed
+by reference counting) before it resumes, the collector never sees them. Large bodies are also
+parsed in pieces (pieces.py), so what is alive at once stays small either way.
 
 The pause is process-wide (the collector is), and several queries of one fetch parse at once on
 the source's threads: the first to enter pauses it, the last to leave restores what it found

@@ -191,10 +191,7 @@ class LogAnalyticsSource:
         )
 
     def _run(self, job: Job) -> JobResult:
-        # The collector is paused from the parse to the count, and the rows are gone (with
-        # `_read`'s frame) before it resumes: see gcpause.py.
-        with gc_paused():
-            result, window, complete = self._read(job)
+        result, window, complete = self._read(job)
         seen = result.watermark
         if seen == 0 or seen > window.end:
             # Empty window: read up to its end. (Later than the end cannot happen; be safe.)
@@ -216,7 +213,10 @@ class LogAnalyticsSource:
                 # Counted inside: a large result's rows are read (and its row limit known)
                 # only as they are counted.
                 table = self._runner.query(job.target, kql, span)
-                return self._observations(job.table_spec, table, job.target), window, complete
+                # The collector is paused for the count (and a large result's parse, which
+                # happens as it is counted), not while the query waits: see gcpause.py.
+                with gc_paused():
+                    return self._observations(job.table_spec, table, job.target), window, complete
             except errors.Truncated as truncated:
                 if window.end - window.start <= MIN_SPLIT_TICKS:
                     raise SourceError(
