@@ -8,6 +8,8 @@ whitespace between tokens, bad rows in a late piece, a body cut short.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import timedelta
 from itertools import chain
 from typing import Any
 
@@ -19,6 +21,10 @@ from hypothesis import strategies as st
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics import client, errors, pieces
 from acs_exporter.sources.loganalytics.client import parse
+
+from .conftest import Clock, Factory
+from .fake_server import FakeLogAnalytics
+from .test_source import WS, call, start, totals
 
 COLUMNS = [{"name": name, "type": "string"} for name in ("Code", "Subcode", "Ingested")]
 TRICKY = ["],[", "]]", '"rows":[', '\\"],["', "]\n]", "\\", "é\u2028", "", "0"]
@@ -117,3 +123,29 @@ def test_bodies_under_two_pieces_are_parsed_whole(monkeypatch: pytest.MonkeyPatc
     assert len(body(rows)) < 2 * 4096
     assert pieces.split_response(body(rows)) is None
     assert rows_read(body(rows)) == rows
+
+
+@pytest.mark.parametrize("mode", ["aggregated", "raw"])
+def test_a_source_reading_every_response_in_pieces_counts_the_same(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, mode: str
+) -> None:
+    """Through the real SDK and the local server, every response (64-byte pieces: each a few
+    rows) gives the counts, the watermark and the cursor of the whole parse."""
+    server.add_workspace(WS)
+    source = make_source(mode=mode, extra_labels=["call_type"])
+    cursor = start(source)
+    t0 = clock.now
+    records = [
+        call(t0 + timedelta(seconds=i), code=str(400 + i % 3), call_type=TRICKY[i % len(TRICKY)])
+        for i in range(90)
+    ]
+    server.add_records(WS, "ACSCallSummary", records)
+    clock.advance(timedelta(minutes=5))
+    batch = source.fetch(cursor)
+    expected = Counter(
+        (r["ParticipantEndReason"], "0", "Success", (("call_type", r["CallType"]),))
+        for r in records
+    )
+    assert totals([batch]) == expected
+    latest = max(r["_IngestedAt"] for r in records)
+    assert batch.watermark == latest
