@@ -181,6 +181,7 @@ def _checked(pieces: RowPieces, width: int, where: str) -> Iterator[list[Any]]:
             check_piece(rows, width, first=done)
             done += len(rows)
             yield rows
+            del rows  # not alive while the next piece is parsed
     except ResponseError as error:
         raise _malformed(where, error) from None
     if done >= ROW_LIMIT:

@@ -61,6 +61,7 @@ class RowPieces:
                 return
             done += len(rows)
             yield rows
+            del rows  # not alive while the next piece is parsed
 
     def _whole_from(self, done: int) -> Iterator[list[Any]]:
         """The rows after the first `done`, from one parse of the whole body (a cut was wrong,

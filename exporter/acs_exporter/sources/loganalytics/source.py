@@ -210,11 +210,10 @@ class LogAnalyticsSource:
             kql = job.table_spec.render(window, lookback=self.settings.time_generated_lookback)
             span = timespan(window, lookback=self.settings.time_generated_lookback)
             try:
-                # Counted inside: a large result's rows are read (and its row limit known)
-                # only as they are counted.
                 table = self._runner.query(job.target, kql, span)
-                # The collector is paused for the count (and a large result's parse, which
-                # happens as it is counted), not while the query waits: see gcpause.py.
+                # Counted inside the `try`: a large result's rows are parsed (and its row limit
+                # known) only as they are counted. The collector is paused for that, not while
+                # the query waits: see gcpause.py.
                 with gc_paused():
                     return self._observations(job.table_spec, table, job.target), window, complete
             except errors.Truncated as truncated:
@@ -260,7 +259,7 @@ class LogAnalyticsSource:
                 counts.update(_raw_keys(target, spec, rows, index[:-1], first))
                 result.records += len(rows)
             first += len(rows)
-            del rows  # before the next piece is parsed: one piece alive at a time
+            del rows  # before the next piece is parsed: one piece alive at a time (pieces.py)
         watermark = latest(latest_of_pieces)
         result.watermark = parse_ticks(watermark) if watermark else 0
         dims = spec.dimension_labels
