@@ -10,6 +10,7 @@ answered (/proc), which a loaded machine distorts much less than the wall time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -73,12 +74,17 @@ def time_to_200(command: Sequence[str], url: str, cwd: str) -> tuple[float, floa
             time.sleep(0.005)
         return time.perf_counter() - started, _cpu_seconds(process.pid)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it is still running 20 s later."""
+    process.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(20)
+        return
+    process.kill()
+    process.wait()
 
 
 def _ours(cwd: str) -> tuple[float, float]:
