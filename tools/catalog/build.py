@@ -1,11 +1,12 @@
-"""Build exporter/acs_exporter/catalog/data/catalog.yaml from the seed pages.
+"""Build exporter/acs_exporter/catalog/data/catalog.yaml from the seed pages, and beside it
+catalog.json, its validated form that the exporter loads at start-up (catalog/prebuilt.py).
 
     python tools/catalog/build.py [--seeds DIR] [--check]
 
 Rows (codes, subcodes, categories, messages) come from the pages; advice and the notes on
 settled disagreements come from advice.yaml (our own words), code rules from rules.yaml.
 Every decision taken while merging the pages is written into the entry's `notes`. --check
-exits 1 when the committed file differs from what the seeds would build.
+exits 1 when either committed file differs from what the seeds would build.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from seeds import (  # noqa: E402
     read_seeds,
 )
 
-from acs_exporter.catalog.loader import parse_catalog_text  # noqa: E402
+from acs_exporter.catalog.loader import parse_catalog_text, to_entry, to_rules  # noqa: E402
+from acs_exporter.catalog.prebuilt import dumps_prebuilt  # noqa: E402
 
 OUTPUT = REPO / "exporter" / "acs_exporter" / "catalog" / "data" / "catalog.yaml"
+PREBUILT = OUTPUT.with_suffix(".json")
 DEFAULT_SEEDS = REPO.parent / "shared" / "seeds"
 
 DOMAIN_OF_TABLE = {
@@ -261,25 +264,39 @@ def build(seeds_dir: Path) -> str:
     return text
 
 
+def prebuilt(text: str) -> bytes:
+    """catalog.json: the validated form of the YAML `text`, as the exporter loads it."""
+    parsed = parse_catalog_text(text, str(OUTPUT))
+    entries = [to_entry(model, "") for model in parsed.entries]
+    return dumps_prebuilt(entries, to_rules(parsed, ""))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS)
-    parser.add_argument("--check", action="store_true", help="compare with the committed file")
+    parser.add_argument("--check", action="store_true", help="compare with the committed files")
     args = parser.parse_args()
     text = build(args.seeds)
+    outputs = {OUTPUT: text.encode("utf-8"), PREBUILT: prebuilt(text)}
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT} is out of date: run python tools/catalog/build.py", file=sys.stderr)
+        stale = [path for path, data in outputs.items() if _current(path) != data]
+        for path in stale:
+            print(f"{path} is out of date: run python tools/catalog/build.py", file=sys.stderr)
+        if stale:
             return 1
-        print(f"{OUTPUT} is up to date")
+        print(f"{OUTPUT} and {PREBUILT.name} are up to date")
         return 0
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT} ({text.count('- code:')} entries)")
+    for path, data in outputs.items():
+        path.write_bytes(data)
+    print(f"wrote {OUTPUT} ({text.count('- code:')} entries) and {PREBUILT.name}")
     return 0
+
+
+def _current(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
 
 
 if __name__ == "__main__":

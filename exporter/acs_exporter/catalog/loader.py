@@ -12,22 +12,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from acs_exporter.catalog.errors import CatalogError
 from acs_exporter.catalog.model import Category, CodeRule, Domain, Entry, dash
 from acs_exporter.catalog.schema import CatalogFile, EntryModel
 from acs_exporter.inputs import safeyaml
-from acs_exporter.inputs.errors import InputError, InputProblem
+from acs_exporter.inputs.errors import InputProblem
 from acs_exporter.inputs.safeyaml import Location
 from acs_exporter.inputs.validation import Translation, in_file
 
 SHIPPED = "catalog.yaml"
 # The shipped catalog is ~115 KB and ~4,000 nodes; an override is smaller.
 LIMITS = safeyaml.YamlLimits(max_bytes=16 << 20, max_depth=32, max_nodes=1_000_000, libyaml=True)
-
-
-class CatalogError(InputError):
-    """A catalog or override file is invalid; each problem names file, line and reason."""
-
-    subject = "catalog file"
 
 
 def _load(text: str, where: str) -> safeyaml.Document:

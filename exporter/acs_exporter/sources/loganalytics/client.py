@@ -8,7 +8,7 @@ TLS, logging - and send the same request ourselves (`send_request`), then parse 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,13 @@ from azure.monitor.query import LogsQueryClient
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.formats.reasons import Rejection
 from acs_exporter.sources.loganalytics import errors
+from acs_exporter.sources.loganalytics.gcpause import gc_paused
+from acs_exporter.sources.loganalytics.pieces import RowPieces, split_response
 from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import (
     ResponseError,
     ResultTable,
+    check_piece,
     check_rows,
     parse_response,
 )
@@ -135,7 +138,8 @@ class QueryRunner:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
             )
-        return parse(payload, where=where, headers=dict(response.headers))
+        with gc_paused():  # a whole parse; a large body is parsed in pieces as it is counted
+            return parse(payload, where=where, headers=dict(response.headers))
 
 
 def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> ResultTable:
@@ -143,7 +147,8 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
     `server_error` naming what was wrong and where, a partial result is `partial` (nothing is
     counted, so the next poll re-reads the window)."""
     try:
-        response = parse_response(payload)
+        split = split_response(payload)
+        response = parse_response(payload) if split is None else split[0]
     except ResponseError as error:
         raise _malformed(where, error) from None
     if response.error is not None:
@@ -155,6 +160,9 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
             f"{errors.describe_error_object(response.error, headers)}",
         )
     primary = response.tables[0]
+    if split is not None:
+        rows = _checked(split[1], len(primary.columns), where)
+        return ResultTable(primary.name, primary.columns, [], streamed=rows)
     try:
         check_rows(primary)
     except ResponseError as error:
@@ -162,6 +170,22 @@ def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = Non
     if len(primary.rows) >= ROW_LIMIT:
         raise errors.Truncated(f"{len(primary.rows)} rows: at the service's row limit")
     return primary
+
+
+def _checked(pieces: RowPieces, width: int, where: str) -> Iterator[list[Any]]:
+    """The pieces' rows, each checked as it is read, then the row limit: the caller counts
+    nothing until the last piece has been read, so a bad row anywhere counts none."""
+    done = 0
+    try:
+        for rows in pieces:
+            check_piece(rows, width, first=done)
+            done += len(rows)
+            yield rows
+            del rows  # not alive while the next piece is parsed
+    except ResponseError as error:
+        raise _malformed(where, error) from None
+    if done >= ROW_LIMIT:
+        raise errors.Truncated(f"{done} rows: at the service's row limit")
 
 
 def _malformed(where: str, error: ResponseError) -> SourceError:

@@ -12,6 +12,7 @@ from `Response.error`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,16 @@ class ResultTable:
     name: str
     columns: tuple[str, ...]
     rows: list[Any]  # each row checked by `row_problem` (up front, or as it is read)
+    # A large response's rows, parsed a piece at a time (pieces.py); `rows` is then empty.
+    # Read the rows through `pieces()`, which covers both.
+    streamed: Iterable[list[Any]] | None = None
+
+    def pieces(self) -> Iterator[list[Any]]:
+        """The rows in order, as one list or as several."""
+        if self.streamed is None:
+            yield self.rows
+        else:
+            yield from self.streamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +91,15 @@ def row_problem(row: object, width: int) -> str | None:
 
 def check_rows(table: ResultTable, index: int = 0) -> None:
     """Every row of a table up front (the live client: a response counts whole or not)."""
-    width = len(table.columns)
+    check_piece(table.rows, len(table.columns), index)
+
+
+def check_piece(rows: list[Any], width: int, index: int = 0, first: int = 0) -> None:
+    """Rows `first`.. of table `index`, each a list of `width` cells."""
     # A cheap pass over up to 500,000 rows; the second search runs only to name the bad row.
-    if all(type(row) is list and len(row) == width for row in table.rows):
+    if all(type(row) is list and len(row) == width for row in rows):
         return
-    for r, row in enumerate(table.rows):
+    for r, row in enumerate(rows, start=first):
         problem = row_problem(row, width)
         if problem is not None:
             raise _invalid(f"tables[{index}].rows[{r}]: {problem}")

@@ -42,6 +42,7 @@ from acs_exporter.sources.loganalytics.client import (
     Target,
 )
 from acs_exporter.sources.loganalytics.cursor import Positions, dump_cursor, load_cursor
+from acs_exporter.sources.loganalytics.gcpause import gc_paused
 from acs_exporter.sources.loganalytics.kql import QuerySpec, Window, timespan
 from acs_exporter.sources.loganalytics.reasons import QueryError
 from acs_exporter.sources.loganalytics.response import ResultTable
@@ -190,6 +191,17 @@ class LogAnalyticsSource:
         )
 
     def _run(self, job: Job) -> JobResult:
+        result, window, complete = self._read(job)
+        seen = result.watermark
+        if seen == 0 or seen > window.end:
+            # Empty window: read up to its end. (Later than the end cannot happen; be safe.)
+            result.watermark = window.end
+        result.complete = complete
+        return result
+
+    def _read(self, job: Job) -> tuple[JobResult, Window, bool]:
+        """The counts of the job's window, or of its first part when the result was over the
+        service's limit: (counts, window read, whether it is the whole planned window)."""
         # An empty window (the first poll with no initial_lookback, a clock that stepped back)
         # is sent too: the service's answer is what a successful poll stands for.
         window = job.window
@@ -199,7 +211,11 @@ class LogAnalyticsSource:
             span = timespan(window, lookback=self.settings.time_generated_lookback)
             try:
                 table = self._runner.query(job.target, kql, span)
-                break
+                # Counted inside the `try`: a large result's rows are parsed (and its row limit
+                # known) only as they are counted. The collector is paused for that, not while
+                # the query waits: see gcpause.py.
+                with gc_paused():
+                    return self._observations(job.table_spec, table, job.target), window, complete
             except errors.Truncated as truncated:
                 if window.end - window.start <= MIN_SPLIT_TICKS:
                     raise SourceError(
@@ -215,17 +231,10 @@ class LogAnalyticsSource:
                     job.table_spec.table,
                     window,
                 )
-        result = self._observations(job.table_spec, table, job.target)
-        seen = result.watermark
-        if seen == 0 or seen > window.end:
-            # Empty window: read up to its end. (Later than the end cannot happen; be safe.)
-            result.watermark = window.end
-        result.complete = complete
-        return result
 
     def _observations(self, spec: QuerySpec, table: ResultTable, target: Target) -> JobResult:
         result = JobResult()
-        if not table.rows:
+        if not table.rows and table.streamed is None:
             return result
         expected = spec.result_columns()
         try:
@@ -235,49 +244,60 @@ class LogAnalyticsSource:
                 QueryError.BAD_QUERY,
                 f"{target.describe()}: result columns {table.columns} lack one of {expected}",
             ) from error
-        rows = table.rows
-        ingested_at = index[-1]
-        try:
-            watermark = latest([row[ingested_at] for row in rows])
-        except (InvalidTimestamp, TypeError, AttributeError):
-            raise _bad_timestamp(target, spec, rows, ingested_at) from None
+        counts: Counter[tuple[object, ...]] = Counter()
+        latest_of_pieces: list[str] = []
+        first = 0  # the number of the piece's first row in the whole result
+        for rows in table.pieces():
+            seen = _latest_ingested(target, spec, rows, index[-1], first)
+            if seen:
+                latest_of_pieces.append(seen)
+            if spec.mode == "aggregated":
+                result.records += self._aggregated_rows(
+                    spec, target, rows, index=index, first=first, result=result
+                )
+            else:
+                counts.update(_raw_keys(target, spec, rows, index[:-1], first))
+                result.records += len(rows)
+            first += len(rows)
+            del rows  # before the next piece is parsed: one piece alive at a time (pieces.py)
+        watermark = latest(latest_of_pieces)
         result.watermark = parse_ticks(watermark) if watermark else 0
         dims = spec.dimension_labels
-        if spec.mode == "aggregated":
-            key_index = index[:-2]
-            count_index = index[-2]
-            for row_number, row in enumerate(rows):
-                try:
-                    n = int(row[count_index])
-                except (TypeError, ValueError):
-                    raise _bad_cell(
-                        target,
-                        spec,
-                        row_number,
-                        "n",
-                        f"expected a whole number, got {shorten_repr(row[count_index])}",
-                    ) from None
-                result.observations.append(
-                    self._observation(spec, [row[i] for i in key_index], dims, n)
-                )
-                result.records += n
-        else:
-            key_index = index[:-1]
-            try:
-                if key_index == list(range(len(key_index))):
-                    # The common case (our own column order): slicing in C, counting in C.
-                    counts = Counter(
-                        map(tuple, map(operator.itemgetter(slice(0, len(key_index))), rows))
-                    )
-                else:
-                    getter = operator.itemgetter(*key_index)
-                    counts = Counter(getter(row) for row in rows)
-            except TypeError:  # a cell that is a list or an object: not a label value
-                raise _unhashable_cell(target, spec, rows, key_index) from None
-            for key, n in counts.items():
-                result.observations.append(self._observation(spec, list(key), dims, n))
-            result.records += len(rows)
+        result.observations.extend(
+            self._observation(spec, list(key), dims, n) for key, n in counts.items()
+        )
         return result
+
+    def _aggregated_rows(
+        self,
+        spec: QuerySpec,
+        target: Target,
+        rows: list[list[object]],
+        *,
+        index: list[int],
+        first: int,
+        result: JobResult,
+    ) -> int:
+        """One observation per row (the query grouped them); returns the records counted."""
+        dims = spec.dimension_labels
+        key_index = index[:-2]
+        count_index = index[-2]
+        records = 0
+        for row_number, row in enumerate(rows, start=first):
+            try:
+                n = int(row[count_index])  # type: ignore[call-overload]
+            except (TypeError, ValueError):
+                raise _bad_cell(
+                    target,
+                    spec,
+                    row_number,
+                    "n",
+                    f"expected a whole number, got {shorten_repr(row[count_index])}",
+                ) from None
+            key = [row[i] for i in key_index]
+            result.observations.append(self._observation(spec, key, dims, n))
+            records += n
+        return records
 
     @staticmethod
     def _observation(
@@ -304,12 +324,35 @@ def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str)
     )
 
 
+def _latest_ingested(
+    target: Target, spec: QuerySpec, rows: list[list[object]], column: int, first: int
+) -> str | None:
+    try:
+        return latest([row[column] for row in rows])  # type: ignore[misc]
+    except (InvalidTimestamp, TypeError, AttributeError):
+        raise _bad_timestamp(target, spec, rows, column, first) from None
+
+
+def _raw_keys(
+    target: Target, spec: QuerySpec, rows: list[list[object]], key_index: list[int], first: int
+) -> Counter[tuple[object, ...]]:
+    """The rows counted by key (code, subcode, category, dimensions)."""
+    try:
+        if key_index == list(range(len(key_index))):
+            # The common case (our own column order): slicing in C, counting in C.
+            return Counter(map(tuple, map(operator.itemgetter(slice(0, len(key_index))), rows)))
+        getter = operator.itemgetter(*key_index)
+        return Counter(getter(row) for row in rows)
+    except TypeError:  # a cell that is a list or an object: not a label value
+        raise _unhashable_cell(target, spec, rows, key_index, first) from None
+
+
 def _bad_timestamp(
-    target: Target, spec: QuerySpec, rows: list[list[object]], column: int
+    target: Target, spec: QuerySpec, rows: list[list[object]], column: int, first: int
 ) -> SourceError:
     """Names the first ingestion-time cell that is not a Kusto datetime."""
     name = spec.result_columns()[-1]
-    for number, row in enumerate(rows):
+    for number, row in enumerate(rows, start=first):
         value = row[column]
         if not isinstance(value, str):
             return _bad_cell(
@@ -323,10 +366,10 @@ def _bad_timestamp(
 
 
 def _unhashable_cell(
-    target: Target, spec: QuerySpec, rows: list[list[object]], columns: list[int]
+    target: Target, spec: QuerySpec, rows: list[list[object]], columns: list[int], first: int
 ) -> SourceError:
     names = spec.result_columns()
-    for number, row in enumerate(rows):
+    for number, row in enumerate(rows, start=first):
         for position, column in enumerate(columns):
             value = row[column]
             if isinstance(value, list | dict):
