@@ -126,6 +126,43 @@ MEDIA_SUMMARY = LogTable(
     state_key="media_results",
 )
 
+# Azure Monitor platform metrics (sources/azure_metrics/): counted like a table, but never read
+# from log exports, so not in BUILTIN (the Log Analytics `tables:` list cannot name them).
+CALL_AUTOMATION_EVENTS = LogTable(
+    name="AcsCallAutomationCallbackEvent",
+    aliases=(),
+    code=Column("Code", "code"),
+    subcode=Column("SubCode", "subCode"),
+    service_category=None,
+    fixed=(
+        Dimension("event_type", Column("EventTypeName", "eventTypeName"), "EventTypeName"),
+        Dimension("resource", Column("Resource", "resource"), "Resource"),
+    ),
+    optional=(),
+    metric=metric_defs.CALL_AUTOMATION_EVENTS,
+    domain=Domain.CALL_AUTOMATION,
+    accounted=False,
+    state_key="call_automation_events",
+)
+CALL_AUTOMATION_API_REQUESTS = LogTable(
+    name="APIRequestCallAutomation",
+    aliases=(),
+    code=Column("StatusCode", "statusCode"),
+    subcode=Column("StatusSubCode", "statusSubCode"),  # the metric has none: always `none`
+    service_category=None,
+    fixed=(
+        Dimension("operation", Column("Operation", "operation"), "Operation"),
+        Dimension("status_class", Column("StatusCodeClass", "statusCodeClass"), "StatusCodeClass"),
+        Dimension("resource", Column("Resource", "resource"), "Resource"),
+    ),
+    optional=(),
+    metric=metric_defs.CALL_AUTOMATION_API_REQUESTS,
+    domain=Domain.CALL_AUTOMATION,
+    accounted=False,
+    state_key="call_automation_api_requests",
+)
+PLATFORM_METRICS: Final = (CALL_AUTOMATION_EVENTS, CALL_AUTOMATION_API_REQUESTS)
+
 # The built-in tables, in the order rows without a Type are tried (call summary first).
 BUILTIN: Final = (CALL_SUMMARY, MEDIA_SUMMARY)
 TableName = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
@@ -137,7 +174,7 @@ TABLE_NAMES: Final = tuple(t.name for t in BUILTIN)
 if get_args(ExtraLabel) != EXTRA_LABELS or get_args(TableName) != TABLE_NAMES:
     raise RuntimeError("tables.ExtraLabel / TableName disagree with the table definitions")
 
-_registered: list[LogTable] = list(BUILTIN)
+_registered: list[LogTable] = [*BUILTIN, *PLATFORM_METRICS]
 _by_spelling: dict[str, LogTable] = {}
 _by_state_key: dict[str, LogTable] = {}
 
