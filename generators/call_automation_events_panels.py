@@ -5,7 +5,9 @@ resource against ACSCallAutomationFailureBurst's threshold, and API requests by 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
 
 from acs_exporter.definitions.metrics import CALL_AUTOMATION_API_REQUESTS, CALL_AUTOMATION_EVENTS
 from generators import recorded
@@ -23,8 +25,9 @@ def _failed_events() -> timeseries.Panel:
     return timeseries_panel(
         "Failed callback events by type and code",
         "Call Automation callback events whose type ends in Failed (PlayFailed, "
-        f"RecognizeFailed, CallTransferFailed, ...) per second, by resource, type and code ({EVENTS}, "
-        "platform metric AcsCallAutomationCallbackEvent, each minute counted once it settled).",
+        "RecognizeFailed, CallTransferFailed, ...) per second, by resource, type and code "
+        f"({EVENTS}, platform metric AcsCallAutomationCallbackEvent, each minute counted "
+        "once it settled).",
         [
             query(
                 sum_rate("resource, event_type, code, subcode", EVENTS, failed),
@@ -65,5 +68,5 @@ def _api_requests() -> timeseries.Panel:
     )
 
 
-def call_automation_events(t: Thresholds) -> list[timeseries.Panel]:
+def call_automation_events(t: Thresholds) -> list[cogbuilder.Builder[model.Panel]]:
     return [_failed_events(), _failure_share(t), _api_requests()]

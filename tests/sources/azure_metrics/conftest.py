@@ -14,8 +14,9 @@ from acs_exporter.sources.azure_metrics.source import AzureMetricsSource
 from .fake_server import FakeAzureMetrics, FakeCredential
 
 SUB = "00000000-0000-4000-8000-00000000000a"
-ACS1 = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Communication/communicationServices/acs-one"
-ACS2 = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Communication/communicationServices/acs-two"
+PROVIDER = "providers/Microsoft.Communication/communicationServices"
+ACS1 = f"/subscriptions/{SUB}/resourceGroups/rg/{PROVIDER}/acs-one"
+ACS2 = f"/subscriptions/{SUB}/resourceGroups/rg/{PROVIDER}/acs-two"
 EVENTS = "AcsCallAutomationCallbackEvent"
 REQUESTS = "APIRequestCallAutomation"
 Factory = Callable[..., AzureMetricsSource]

@@ -61,7 +61,8 @@ def test_request_shape_is_the_batch_api(server: FakeAzureMetrics, make_source: F
     assert {c["metricnames"] for c in calls} == {EVENTS, REQUESTS}
     for call in calls:
         assert call["resourceids"] == [ACS1, ACS2]
-        assert call["interval"] == "PT1M" and call["aggregation"] == "count"
+        assert call["interval"] == "PT1M"
+        assert call["aggregation"] == "count"
         assert int(call["top"]) == 1000
     events = next(c for c in calls if c["metricnames"] == EVENTS)
     assert events["filter"] == "EventTypeName eq '*' and Code eq '*' and SubCode eq '*'"
@@ -119,7 +120,8 @@ def test_one_failing_resource_fails_the_poll_and_counts_nothing(
     with pytest.raises(SourceError) as failed:
         source.fetch(None)
     assert failed.value.reason == "resource_error"
-    assert "acs-two" in str(failed.value) and "ResourceNotFound" in str(failed.value)
+    assert "acs-two" in str(failed.value)
+    assert "ResourceNotFound" in str(failed.value)
     batch = source.fetch(failed.value.cursor)
     assert sum(counts(batch).values()) == 5
 
@@ -131,7 +133,8 @@ def test_a_resource_that_no_longer_exists_is_a_clear_error(
     with pytest.raises(SourceError) as failed:
         make_source(resource_ids=[ACS1, ACS2]).fetch(None)
     assert failed.value.reason == "resource_error"
-    assert ACS2.lower() in str(failed.value) and "missing" in str(failed.value)
+    assert ACS2.lower() in str(failed.value)
+    assert "missing" in str(failed.value)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +143,9 @@ def test_a_resource_that_no_longer_exists_is_a_clear_error(
         b"<html>proxy</html>",
         b'{"values": null}',
         b'{"values": [{"value": null}]}',
-        b'{"values": [{"resourceid": "x", "value": [{"name": {"value": "AcsCallAutomationCallbackEvent"}, "timeseries": [{"data": [{"timeStamp": null, "count": 1}]}]}]}]}',
+        b'{"values": [{"resourceid": "x", "value": [{"name": {"value": '
+        b'"AcsCallAutomationCallbackEvent"}, "timeseries": [{"data": [{"timeStamp": null, '
+        b'"count": 1}]}]}]}]}',
     ],
 )
 def test_malformed_bodies_are_server_errors_not_crashes(
@@ -223,4 +228,5 @@ def test_wrong_token_is_auth(make_source: Factory) -> None:
 
     with pytest.raises(SourceError) as failed:
         make_source(credential=FakeCredential("wrong")).fetch(None)
-    assert failed.value.reason == "auth" and "Monitoring Reader" in str(failed.value)
+    assert failed.value.reason == "auth"
+    assert "Monitoring Reader" in str(failed.value)

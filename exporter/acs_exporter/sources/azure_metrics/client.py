@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
 from azure.core.pipeline import PipelineResponse
 
+from acs_exporter.inputs.redact import mask_urls
 from acs_exporter.sources.azure_metrics.reasons import QueryError
 from acs_exporter.sources.azure_metrics.response import (
     MetricAnswer,
@@ -111,7 +112,15 @@ class MetricsCaller:
         except HttpResponseError as error:
             if error.status_code != 200 or not received:
                 raise from_http_error(error, where) from None
-        except AzureError as error:
+        except ClientAuthenticationError as error:
+            raise SourceError(
+                QueryError.AUTH,
+                f"{where}: could not get a token for Azure Monitor metrics: "
+                f"{mask_urls(str(error.message))}; configure workload identity, a managed "
+                "identity, AZURE_CLIENT_ID/SECRET/TENANT_ID or `az login` "
+                "(DefaultAzureCredential)",
+            ) from None
+        except AzureError as error:  # transport: timeouts and connection failures
             raise la_errors.from_exception(error, where=where) from None
         except (KeyError, TypeError, AttributeError, ValueError):
             pass  # the SDK's models could not take the body: response.py says what is wrong
@@ -141,7 +150,7 @@ def _parsed(
 
 def from_http_error(error: HttpResponseError, where: str) -> SourceError:
     """A non-2xx answer after the pipeline's retries."""
-    response = error.response
+    response: Any = error.response  # azure.core's HttpResponse (typed as its common base)
     status = error.status_code or 0
     headers = dict(response.headers) if response is not None else {}
     body = response.body() if response is not None else b""
