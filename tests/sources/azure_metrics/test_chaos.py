@@ -12,7 +12,6 @@ stand-in `az` that prints the local server's token.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -28,11 +27,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import fake_az as write_fake_az
 from support.daemon_helpers import free_port
 
 from .conftest import ACS1, ACS2, EVENTS
-from .fake_server import TOKEN, FakeAzureMetrics, minute_of
+from .fake_server import FakeAzureMetrics, minute_of
 
 pytestmark = pytest.mark.e2e
 
@@ -98,20 +96,14 @@ def _config(server: FakeAzureMetrics, tmp_path: Path) -> Path:
     return path
 
 
-def test_exact_counts_per_bucket_through_faults_and_sigkills(tmp_path: Path) -> None:
+def test_exact_counts_per_bucket_through_faults_and_sigkills(
+    tmp_path: Path, az_env: dict[str, str]
+) -> None:
     rng = random.Random(20261201)
     with FakeAzureMetrics() as server:
         start = minute_of(datetime.now(UTC)) - timedelta(minutes=MINUTES + 5)
         truth = _dataset(server, start, rng)
-        bin_dir = write_fake_az(
-            tmp_path / "bin",
-            "import json, time\n"
-            f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
-            " 'tokenType': 'Bearer'}))",
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
-        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-        env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+        env = az_env
         config, port, log_path = _config(server, tmp_path), free_port(), tmp_path / "exporter.log"
 
         def launch() -> subprocess.Popen[bytes]:
