@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from acs_exporter.sources.azure_metrics.settings import AzureMetricsSettings
 from acs_exporter.sources.azure_metrics.source import AzureMetricsSource
 from conftest import fake_az as write_fake_az
+from support.clock import Clock
 
 from .fake_server import TOKEN, FakeAzureMetrics, FakeCredential
 
@@ -23,17 +24,6 @@ ACS2 = f"/subscriptions/{SUB}/resourceGroups/rg/{PROVIDER}/acs-two"
 EVENTS = "AcsCallAutomationCallbackEvent"
 REQUESTS = "APIRequestCallAutomation"
 Factory = Callable[..., AzureMetricsSource]
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture

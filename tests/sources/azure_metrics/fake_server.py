@@ -19,11 +19,8 @@ azure-monitor-querymetrics SDK sends and reads.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import socket
-import ssl
-import struct
 import tempfile
 import threading
 import time
@@ -39,6 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 import trustme
 from azure.core.credentials import AccessToken
+from tests.support.https_fake import https_url, reset_connection, serve_https
 
 TOKEN = "fake-token-for-the-local-azure-metrics"
 NAMESPACE = "microsoft.communication/communicationservices"
@@ -158,17 +156,10 @@ class FakeAzureMetrics:
     @property
     def url(self) -> str:
         assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"https://{host!s}:{port}"
+        return https_url(self._httpd)
 
     def start(self) -> FakeAzureMetrics:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        httpd.daemon_threads = True
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-        self._httpd = httpd
-        threading.Thread(target=httpd.serve_forever, name="fake-metrics", daemon=True).start()
+        self._httpd = serve_https(self._ca, _make_handler(self), "fake-metrics")
         return self
 
     def stop(self) -> None:
@@ -355,12 +346,7 @@ def _make_handler(server: FakeAzureMetrics) -> type[BaseHTTPRequestHandler]:
                 server.stats.internal_errors.append(repr(error))
                 reply = _error(500, "InternalServerError", repr(error))
             if reply.reset:
-                with contextlib.suppress(OSError):
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                    self.connection.close()
-                self.close_connection = True
+                reset_connection(self)
                 return
             self.send_response(reply.status)
             for name, value in reply.headers.items():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +26,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.daemon_helpers import free_port
+from support.daemon_helpers import Running, free_port, start
 
 from .conftest import ACS1, ACS2, EVENTS
 from .fake_server import FakeAzureMetrics, minute_of
@@ -101,28 +100,18 @@ def test_exact_counts_per_bucket_through_faults_and_sigkills(
 ) -> None:
     rng = random.Random(20261201)
     with FakeAzureMetrics() as server:
-        start = minute_of(datetime.now(UTC)) - timedelta(minutes=MINUTES + 5)
-        truth = _dataset(server, start, rng)
+        first_minute = minute_of(datetime.now(UTC)) - timedelta(minutes=MINUTES + 5)
+        truth = _dataset(server, first_minute, rng)
         env = az_env
-        config, port, log_path = _config(server, tmp_path), free_port(), tmp_path / "exporter.log"
+        config, port = _config(server, tmp_path), free_port()
 
-        def launch() -> subprocess.Popen[bytes]:
-            with log_path.open("ab") as log:
-                return subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "acs_exporter.cli",
-                        "run",
-                        "--config.file",
-                        str(config),
-                        "--web.listen-address",
-                        f"127.0.0.1:{port}",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                )
+        runs: list[Running] = []
+
+        def launch() -> subprocess.Popen[str]:
+            run_dir = tmp_path / f"run-{len(runs)}"  # each run's log of its own
+            run_dir.mkdir()
+            runs.append(start(["--config.file", str(config)], run_dir, env=env, port=port))
+            return runs[-1].process
 
         seen: Counter[Key] = Counter()
 
@@ -154,7 +143,7 @@ def test_exact_counts_per_bucket_through_faults_and_sigkills(
             got = scraped or Counter()
             assert got == truth, (
                 f"missing {dict(truth - got)}, double-counted {dict(got - truth)}\n"
-                + log_path.read_text()[-3000:]
+                + runs[-1].log()[-3000:]
             )
             assert sum(server.stats.faults.values()) >= 10, server.stats.faults
             assert server.stats.internal_errors == []

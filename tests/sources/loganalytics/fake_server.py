@@ -29,8 +29,6 @@ import gzip
 import random
 import re
 import socket
-import ssl
-import struct
 import tempfile
 import threading
 import time
@@ -48,6 +46,7 @@ import duckdb_kql
 import orjson
 import trustme
 from azure.core.credentials import AccessToken
+from tests.support.https_fake import https_url, reset_connection, serve_https
 
 from .kusto import KustoChecker
 
@@ -288,7 +287,6 @@ class FakeLogAnalytics:
         self.ca_file = Path(self._tmp.name) / "ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_file))
         self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- fixtures ---------------------------------------------------------------------------
 
@@ -476,19 +474,10 @@ class FakeLogAnalytics:
     @property
     def url(self) -> str:
         assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"https://{host!s}:{port}"
+        return https_url(self._httpd)
 
     def start(self) -> FakeLogAnalytics:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        handler = _make_handler(self)
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        httpd.daemon_threads = True
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-la", daemon=True)
-        self._thread.start()
+        self._httpd = serve_https(self._ca, _make_handler(self), "fake-la")
         return self
 
     def stop(self) -> None:
@@ -788,11 +777,6 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"0\r\n\r\n")
 
         def _reset(self) -> None:
-            # SO_LINGER 0: close with a TCP RST, as a dropped connection looks to the client.
-            with contextlib.suppress(OSError):
-                raw_socket = self.connection
-                raw_socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                raw_socket.close()
-            self.close_connection = True
+            reset_connection(self)
 
     return Handler
