@@ -72,8 +72,8 @@ class AzureMetricsSettings(BaseModel):
     region: str | None = Field(
         None,
         pattern=_REGION,
-        description="Azure region of the resources (e.g. westeurope): the endpoint is "
-        "https://REGION.metrics.monitor.azure.com.",
+        description="Region of the resources' metrics: the endpoint is "
+        "https://REGION.metrics.monitor.azure.com; ACS resources are global (`global`).",
     )
     endpoint: BaseUrl | None = Field(
         None, description="Metrics endpoint instead of the region's (sovereign clouds, tests)."
