@@ -146,6 +146,11 @@ def test_a_resource_that_no_longer_exists_is_a_clear_error(
         b'{"values": [{"resourceid": "x", "value": [{"name": {"value": '
         b'"AcsCallAutomationCallbackEvent"}, "timeseries": [{"data": [{"timeStamp": null, '
         b'"count": 1}]}]}]}]}',
+        # A coarser grain than asked: its points would cover minutes counted before.
+        b'{"values": [{"resourceid": "x", "interval": "PT5M", "value": []}]}',
+        b'{"values": [{"resourceid": "x", "value": [{"name": {"value": '
+        b'"AcsCallAutomationCallbackEvent"}, "timeseries": [{"data": [{"timeStamp": '
+        b'"2026-11-25T12:00:30Z", "count": 1}]}]}]}]}',
     ],
 )
 def test_malformed_bodies_are_server_errors_not_crashes(

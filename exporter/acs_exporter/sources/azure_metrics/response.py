@@ -82,6 +82,10 @@ def parse_batch(payload: bytes, metric: str, resources: Sequence[str]) -> dict[s
 
 
 def _resource_answer(entry: Mapping[str, Any], metric: str, where: str) -> tuple[str, MetricAnswer]:
+    interval = entry.get("interval")
+    if interval is not None and interval != "PT1M":
+        # A coarser grain would make one point cover minutes counted before or not settled.
+        raise ResponseError(f"{where}: interval {shorten_repr(interval)}, asked for PT1M")
     metrics = entry.get("value")
     if not isinstance(metrics, list):
         raise ResponseError(f"{where}.value is not a list ({shorten_repr(metrics)})")
@@ -157,4 +161,6 @@ def _point(point: object, where: str) -> Point:
         raise ResponseError(f"{where}: timeStamp {shorten_repr(stamp)} is not a time") from None
     if minute.tzinfo is None:
         minute = minute.replace(tzinfo=UTC)
+    if minute.second or minute.microsecond:
+        raise ResponseError(f"{where}: timeStamp {stamp} is not the start of a minute")
     return Point(minute.astimezone(UTC), point.get("count"))
