@@ -235,3 +235,27 @@ def test_wrong_token_is_auth(make_source: Factory) -> None:
         make_source(credential=FakeCredential("wrong")).fetch(None)
     assert failed.value.reason == "auth"
     assert "Monitoring Reader" in str(failed.value)
+
+
+def test_gaps_without_data_are_passed_and_nothing_around_them_is_lost(
+    server: FakeAzureMetrics, clock: Clock, make_source: Factory
+) -> None:
+    now = minute_of(clock.now)
+    for minutes_ago, n in ((115, 2), (61, 3), (60, 4), (4, 5)):  # long stretches with no data
+        server.add(ACS1, EVENTS, PLAY_FAILED, now - timedelta(minutes=minutes_ago), n)
+    # A series with no data points at all, and one whose data is null, count nothing.
+    server.raw_series[(ACS1.lower(), EVENTS.lower())] = [
+        {"metadatavalues": [], "data": []},
+        {"metadatavalues": [], "data": None},
+    ]
+    source = make_source(initial_lookback="2h", max_window="30m")
+    cursor, total = None, 0
+    for _ in range(10):
+        batch = source.fetch(cursor)
+        total += sum(counts(batch).values())
+        assert batch.rejected == {}
+        cursor = batch.cursor
+        if batch.caught_up:
+            break
+    assert total == 14
+    assert batch.caught_up
