@@ -8,8 +8,11 @@ import contextlib
 import socket
 import ssl
 import struct
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Self
 
 import trustme
 
@@ -37,3 +40,47 @@ def reset_connection(handler: BaseHTTPRequestHandler) -> None:
         handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         handler.connection.close()
     handler.close_connection = True
+
+
+class HttpsFake:
+    """A local fake service: its CA and certificate (`ca_file`, in a temporary directory the
+    fake may use too), `url`, `start()` / `stop()` or a `with` block. Subclasses give their
+    request handler (`handler()`) and may release more in `closed()`."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.name}-")
+        self._ca = trustme.CA()
+        self.ca_file = Path(self._tmp.name) / "ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_file))
+        self._httpd: ThreadingHTTPServer | None = None
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        """Called by stop(), after the server stopped."""
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return https_url(self._httpd)
+
+    def start(self) -> Self:
+        self._httpd = serve_https(self._ca, self.handler(), self.name)
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        self.closed()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -21,22 +21,19 @@ from __future__ import annotations
 
 import random
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
-import trustme
 from azure.core.credentials import AccessToken
-from tests.support.https_fake import https_url, reset_connection, serve_https
+from tests.support.https_fake import HttpsFake, reset_connection
 
 TOKEN = "fake-token-for-the-local-azure-metrics"
 NAMESPACE = "microsoft.communication/communicationservices"
@@ -109,8 +106,11 @@ def minute_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-class FakeAzureMetrics:
+class FakeAzureMetrics(HttpsFake):
+    name = "fake-metrics"
+
     def __init__(self, *, clock: Callable[[], datetime] | None = None, token: str = TOKEN) -> None:
+        super().__init__()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.token = token
         self.stats = Stats()
@@ -124,11 +124,6 @@ class FakeAzureMetrics:
         ] = {}
         self.raw_series: dict[tuple[str, str], list[dict[str, Any]]] = {}  # injected as-is
         self.gone: set[str] = set()  # resources that no longer exist
-        self._tmp = tempfile.TemporaryDirectory(prefix="fake-metrics-")
-        self._ca = trustme.CA()
-        self.ca_file = Path(self._tmp.name) / "ca.pem"
-        self._ca.cert_pem.write_to_path(str(self.ca_file))
-        self._httpd: ThreadingHTTPServer | None = None
 
     # --- data ---------------------------------------------------------------------------
 
@@ -153,27 +148,8 @@ class FakeAzureMetrics:
 
     # --- server -------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return https_url(self._httpd)
-
-    def start(self) -> FakeAzureMetrics:
-        self._httpd = serve_https(self._ca, _make_handler(self), "fake-metrics")
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        self._tmp.cleanup()
-
-    def __enter__(self) -> FakeAzureMetrics:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # --- one request --------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ import gzip
 import random
 import re
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -37,16 +36,15 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import duckdb_kql
 import orjson
-import trustme
 from azure.core.credentials import AccessToken
-from tests.support.https_fake import https_url, reset_connection, serve_https
+from tests.support.https_fake import HttpsFake, reset_connection
 
 from .kusto import KustoChecker
 
@@ -252,8 +250,10 @@ def parse_timespan(text: str, now: datetime) -> tuple[datetime, datetime]:
     return start, _parse_iso(second)
 
 
-class FakeLogAnalytics:
+class FakeLogAnalytics(HttpsFake):
     """Start with `start()` (or as a context manager); `url`, `ca_file` to connect."""
+
+    name = "fake-la"
 
     def __init__(
         self,
@@ -264,6 +264,7 @@ class FakeLogAnalytics:
         cache_responses: bool = False,
         token: str = TOKEN,
     ) -> None:
+        super().__init__()
         self.checker = checker
         self.tables = checker.tables  # what the checker knows, the server holds
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -282,11 +283,6 @@ class FakeLogAnalytics:
         self._denied: set[str] = set()
         self._cache: dict[bytes, bytes] = {}
         self._gzip_cache: dict[bytes, bytes] = {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="fake-la-")
-        self._ca = trustme.CA()
-        self.ca_file = Path(self._tmp.name) / "ca.pem"
-        self._ca.cert_pem.write_to_path(str(self.ca_file))
-        self._httpd: ThreadingHTTPServer | None = None
 
     # --- fixtures ---------------------------------------------------------------------------
 
@@ -471,28 +467,11 @@ class FakeLogAnalytics:
 
     # --- server -----------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        return https_url(self._httpd)
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
-    def start(self) -> FakeLogAnalytics:
-        self._httpd = serve_https(self._ca, _make_handler(self), "fake-la")
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+    def closed(self) -> None:
         self._db.close()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> FakeLogAnalytics:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- one request ------------------------------------------------------------------------
 
