@@ -174,7 +174,7 @@ TABLE_NAMES: Final = tuple(t.name for t in BUILTIN)
 if get_args(ExtraLabel) != EXTRA_LABELS or get_args(TableName) != TABLE_NAMES:
     raise RuntimeError("tables.ExtraLabel / TableName disagree with the table definitions")
 
-_registered: list[LogTable] = [*BUILTIN, *PLATFORM_METRICS]
+_registered: list[LogTable] = list(BUILTIN)
 _by_spelling: dict[str, LogTable] = {}
 _by_state_key: dict[str, LogTable] = {}
 
@@ -184,15 +184,23 @@ def _index() -> None:
     _by_state_key.clear()
     for table in _registered:
         _by_spelling.update(dict.fromkeys(table.spellings, table))
+    # The platform metrics have counts in the checkpoint, but no spelling a log export has.
+    for table in counted():
         _by_state_key[table.state_key] = table
 
 
-_index()
-
-
 def registered() -> tuple[LogTable, ...]:
-    """Every table the exporter reads now: the built-in ones, then any registered."""
+    """Every log table the exporter reads now: the built-in ones, then any registered."""
     return tuple(_registered)
+
+
+def counted() -> tuple[LogTable, ...]:
+    """Every table whose counts the exporter keeps and exposes: the log tables, then the
+    platform metrics (which the file readers and the KQL never see)."""
+    return (*_registered, *PLATFORM_METRICS)
+
+
+_index()
 
 
 def by_spelling(value: object) -> LogTable | None:
