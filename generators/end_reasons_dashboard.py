@@ -24,6 +24,7 @@ from acs_exporter.definitions.metrics import (
     MEDIA_RESULTS,
 )
 from generators import recorded
+from generators.call_automation_events_panels import call_automation_events
 from generators.panels import (
     CATEGORIES,
     CATEGORY_COLOURS,
@@ -557,6 +558,10 @@ def _rows(t: Thresholds) -> Sequence[tuple[str, Panels]]:
             _disagreements(),
         ),
         ("Call Automation: do media operations (play, recognize) work?", _call_automation(t)),
+        (
+            "Call Automation events (platform metrics): is the bot failing right now?",
+            call_automation_events(t),
+        ),
         ("Drill-down: end reasons of the selected categories and codes", [_drill_down()]),
     )
 

@@ -8,7 +8,12 @@ that end in a window (`...:rate`, `...:ratio_rate`) take it as a suffix: `CALL_R
 
 from __future__ import annotations
 
-from acs_exporter.definitions.metrics import CALL_ENDS, CATEGORY_DISAGREEMENTS, MEDIA_RESULTS
+from acs_exporter.definitions.metrics import (
+    CALL_AUTOMATION_EVENTS,
+    CALL_ENDS,
+    CATEGORY_DISAGREEMENTS,
+    MEDIA_RESULTS,
+)
 
 # The share of call ends in UnexpectedServerError, and the share of media results that failed.
 _SERVER_ERRORS = f"{CALL_ENDS.name}_unexpected_server_error"
@@ -22,6 +27,13 @@ CATEGORY_RATIO = f"source_category:{CALL_ENDS.name}:ratio_rate5m"
 DISAGREEMENTS = f"source_pair:{CATEGORY_DISAGREEMENTS.name}:increase"
 MEDIA_RATE = f"source_operation:{MEDIA_RESULTS.name}:rate5m"
 MEDIA_FAILURE_RATIO = f"source_operation:{_MEDIA_FAILURES}:ratio_rate5m"
+
+# Call Automation callback events (platform metrics) per resource, and the share that failed.
+EVENTS_5M = f"source_resource:{CALL_AUTOMATION_EVENTS.name}:increase5m"
+EVENT_FAILURE_RATIO_5M = (
+    f"source_resource:{CALL_AUTOMATION_EVENTS.name.removesuffix('_events')}_failed_events"
+    ":ratio_increase5m"
+)
 
 CALL_RATE_5M = f"{CALL_RATE}5m"
 CATEGORY_RATE_5M = CATEGORY_RATE

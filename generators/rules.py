@@ -36,6 +36,8 @@ from generators.recorded import (
     CATEGORY_RATE,
     CATEGORY_RATIO,
     DISAGREEMENTS,
+    EVENT_FAILURE_RATIO_5M,
+    EVENTS_5M,
     MEDIA_FAILURE_RATIO,
     MEDIA_RATE,
     SERVER_ERROR_RATIO,
@@ -298,6 +300,39 @@ def media_recording(t: Thresholds) -> list[Rule]:
     ]
 
 
+# A failed Call Automation callback event: its type says so (PlayFailed, RecognizeFailed,
+# CallTransferFailed, AddParticipantFailed, ...), whatever its code's category.
+FAILED_EVENT_TYPES = ".*Failed"
+
+
+def _increase_counting_new_series(by: str, selector: str, window: str) -> str:
+    """increase() over `window` summed by `by`, where each series born in the window counts
+    with its whole value: `unless` per series, before summing, so a new series counts in a
+    total that other, older series already had."""
+    return (
+        f"sum by ({by}) (\n"
+        f"  ({selector} unless {selector} offset {window})\n"
+        f"  or\n"
+        f"  increase({selector}[{window}])\n"
+        f")\n"
+    )
+
+
+def call_automation_event_recording(t: Thresholds) -> list[Rule]:
+    metric = m.CALL_AUTOMATION_EVENTS
+    by = _by(t, metric, "resource")
+    failed = _select(metric, ("event_type", "=~", FAILED_EVENT_TYPES))
+    # A burst often brings codes never seen before, whose series are born with it: rate()
+    # would miss their first samples, and so the page.
+    return [
+        record(EVENTS_5M, _increase_counting_new_series(by, metric.sample, "5m")),
+        record(
+            EVENT_FAILURE_RATIO_5M,
+            _share_or_zero(_increase_counting_new_series(by, failed, "5m").strip(), EVENTS_5M),
+        ),
+    ]
+
+
 def call_recording(t: Thresholds) -> list[Rule]:
     return (
         category_recording(t)
@@ -305,6 +340,7 @@ def call_recording(t: Thresholds) -> list[Rule]:
         + baseline_recording(t)
         + disagreement_recording(t)
         + media_recording(t)
+        + call_automation_event_recording(t)
     )
 
 
@@ -537,6 +573,31 @@ and
     )
 
 
+def call_automation_failure_burst_alert(t: Thresholds) -> Rule:
+    burst = t.call_automation_failure_burst
+    expr = f"""
+# share of the resource's Call Automation callback events that failed (type *Failed) over 5m ...
+{EVENT_FAILURE_RATIO_5M} > {_number(burst.share)}
+and
+# ... with at least {burst.min_events} callback events of that resource in those 5 minutes.
+{EVENTS_5M} >= {burst.min_events}
+"""
+    return alert_rule(
+        t,
+        "ACSCallAutomationFailureBurst",
+        expr,
+        for_=burst.for_,
+        severity="critical",
+        summary="A burst of Call Automation failures (PlayFailed, RecognizeFailed, transfers).",
+        description=(
+            "{{ $value | humanizePercentage }} of the Call Automation callback events of "
+            f"resource {{{{ $labels.resource }}}} ({WHERE}) were failures over the last 5 "
+            f"minutes (threshold {_percent(burst.share)}%): the bot's prompts, recognition or "
+            "transfers are failing for callers now."
+        ),
+    )
+
+
 def call_alerts(t: Thresholds) -> list[Rule]:
     return [
         server_error_spike_alert(t),
@@ -545,6 +606,7 @@ def call_alerts(t: Thresholds) -> list[Rule]:
         unknown_end_reasons_alert(t),
         disagreement_alert(t),
         media_failure_alert(t),
+        call_automation_failure_burst_alert(t),
     ]
 
 

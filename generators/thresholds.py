@@ -111,6 +111,12 @@ class MediaFailureHigh(_Strict):
     for_: Duration = Field(alias="for")
 
 
+class CallAutomationFailureBurst(_Strict):
+    share: Share
+    min_events: int = Field(ge=0)
+    for_: Duration = Field(alias="for")
+
+
 class Exporter(_Strict):
     down_for: Duration
     poll_stale_after: Duration
@@ -141,6 +147,7 @@ class Thresholds(_Strict):
     unknown_end_reasons: UnknownEndReasons
     category_disagreements: CategoryDisagreements
     media_failure_high: MediaFailureHigh
+    call_automation_failure_burst: CallAutomationFailureBurst
     exporter: Exporter
 
 

@@ -165,6 +165,7 @@ def test_alerting_doc_names_every_alert_and_threshold() -> None:
         "client_error_high",
         "category_disagreements",
         "media_failure_high",
+        "call_automation_failure_burst",
         "exporter",
     ):
         for key in thresholds[section]:

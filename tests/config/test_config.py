@@ -129,9 +129,9 @@ sources:
         f"{path}:9: otlp.headers.Authorization: Input should be a valid string",
         f"{path}:12: sources[0].calls_per_second = -1: Input should be greater than 0",
         f"{path}:13: sources[1]: missing key `type`: expected one of "
-        "simulator, files, log_analytics",
+        "simulator, files, log_analytics, azure_metrics",
         f"{path}:14: sources[2]: unknown source type: expected "
-        "one of simulator, files, log_analytics",
+        "one of simulator, files, log_analytics, azure_metrics",
         f"{path}:15: sources[3].paths: required key is missing",
     ]
 

@@ -22,6 +22,7 @@ from tests.sources.loganalytics.schemas import TABLES
 
 from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.config import MetricsSettings
+from acs_exporter.definitions import tables
 from acs_exporter.definitions.metrics import OUTCOME_LABELS, MetricDef
 from acs_exporter.definitions.tables import (
     BUILTIN,
@@ -315,7 +316,13 @@ def test_the_saved_counts_are_exposed_as_before(tmp_path: Path) -> None:
         "acs_exporter_series",
     )
     keep += tuple(f"# {kind} {k}" for kind in ("HELP", "TYPE") for k in keep)
-    lines = [x for x in render_text(exporter.snapshot()).splitlines() if x.startswith(keep)]
+    # The platform-metric families came later (issue #15): new, empty, not in that release.
+    later = tuple(t.metric.name for t in tables.PLATFORM_METRICS)
+    lines = [
+        x
+        for x in render_text(exporter.snapshot()).splitlines()
+        if x.startswith(keep) and not any(name in x for name in later)
+    ]
     expected = (CHECKPOINTS / "before-tables.metrics.txt").read_text().splitlines()
     assert lines == expected
 

@@ -33,6 +33,11 @@ def _exposed(text: str) -> dict[str, tuple[str, str, set[frozenset[str]]]]:
     return out
 
 
+# Served only by an azure_metrics source, which this run has none of: their labels are checked
+# by tests/sources/azure_metrics/test_chaos.py against a real process.
+PLATFORM = {metric_defs.CALL_AUTOMATION_EVENTS.name, metric_defs.CALL_AUTOMATION_API_REQUESTS.name}
+
+
 def _scrape_with_every_label(tmp_path: Path) -> str:
     """A real exporter with two sources (so `source` appears) and every extra label, scraped
     once both outcome families have series."""
@@ -57,7 +62,11 @@ def _scrape_with_every_label(tmp_path: Path) -> str:
             text = running.metrics()
             families = _exposed(text)
             if (
-                all(families.get(m.name, ("", "", set()))[2] for m in metric_defs.ALL if m.labels)
+                all(
+                    families.get(m.name, ("", "", set()))[2]
+                    for m in metric_defs.ALL
+                    if m.labels and m.name not in PLATFORM
+                )
                 and families[metric_defs.MEDIA_RESULTS.name][2]
             ):
                 break
@@ -79,7 +88,7 @@ def test_a_real_exporter_serves_exactly_the_defined_families(tmp_path: Path) -> 
             assert labels >= set(metric.labels), (metric.name, labels)
             assert labels <= {*metric.labels, *metric.optional_labels}, (metric.name, labels)
     # Every optional label is really served by some sample (here, with all of them switched on).
-    for metric in ALL:
+    for metric in (m for m in ALL if m.name not in PLATFORM):
         served = set().union(*exposed[metric.name][2]) if exposed[metric.name][2] else set()
         assert set(metric.optional_labels) <= served, (metric.name, served)
 

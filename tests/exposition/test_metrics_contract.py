@@ -137,7 +137,13 @@ def test_documented_reasons_are_the_initialised_ones() -> None:
     documented_rejections = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
     files_rejections = set(known_reasons("files").rejections) - set(DAEMON_REJECTIONS)
     assert files_rejections == documented_rejections == registered_rejections("files")
-    assert all(not registered_rejections(t.name) for t in source_types() if t.name != "files")
+    metrics_section = sources_doc.split("## Azure Monitor platform metrics", 1)[1]
+    metrics_rejections = set(re.findall(r"^\| `([a-z_]+)` \|", metrics_section, re.M))
+    assert registered_rejections("azure_metrics") <= metrics_rejections
+    with_rejections = ("files", "azure_metrics")
+    assert all(
+        not registered_rejections(t.name) for t in source_types() if t.name not in with_rejections
+    )
     row = next(line for line in DOC.read_text().splitlines() if "records_rejected_total" in line)
     assert set(re.findall(r"`([a-z_]+)`", row.split("|")[3])) >= set(DAEMON_REJECTIONS)
 

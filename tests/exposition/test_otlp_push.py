@@ -259,7 +259,13 @@ def test_a_real_exporter_snapshot_is_pushed_under_the_names_metric_defs_declares
 
     from acs_exporter.catalog import load_catalog
     from acs_exporter.definitions.metrics import ALL
-    from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
+    from acs_exporter.definitions.tables import (
+        CALL_AUTOMATION_API_REQUESTS,
+        CALL_AUTOMATION_EVENTS,
+        CALL_SUMMARY,
+        MEDIA_SUMMARY,
+        LabelPlan,
+    )
     from acs_exporter.pipeline.daemon import Exporter
     from acs_exporter.sources.base import Batch, Observation
 
@@ -275,6 +281,17 @@ def test_a_real_exporter_snapshot_is_pushed_under_the_names_metric_defs_declares
                 Observation("487", "10003", "UnexpectedServerError"),
             ],
             MEDIA_SUMMARY: [Observation("8500", "0", None, (("operation", "Play"),))],
+            CALL_AUTOMATION_EVENTS: [
+                Observation("400", "8523", None, (("event_type", "PlayFailed"), ("resource", "r")))
+            ],
+            CALL_AUTOMATION_API_REQUESTS: [
+                Observation(
+                    "202",
+                    None,
+                    None,
+                    (("operation", "Play"), ("resource", "r"), ("status_class", "2xx")),
+                )
+            ],
         },
         cursor=1,
         watermark=datetime.now(UTC),

@@ -183,6 +183,15 @@ def test_the_folding_counter_is_exported_by_family_and_label_from_zero() -> None
         ("acs_call_automation_media_results_total", "code"): 0.0,
         ("acs_call_automation_media_results_total", "subcode"): 0.0,
         ("acs_call_automation_media_results_total", "operation"): 0.0,
+        # The platform-metric families (azure_metrics) fold like every other.
+        **{
+            ("acs_call_automation_events_total", label): 0.0
+            for label in ("code", "subcode", "event_type", "resource")
+        },
+        **{
+            ("acs_call_automation_api_requests_total", label): 0.0
+            for label in ("code", "subcode", "operation", "status_class", "resource")
+        },
     }
 
 

@@ -54,7 +54,7 @@ def test_a_registered_type_is_validated_like_the_builtin_ones(tmp_path: Path) ->
     assert f"{bad}:4" in failed.stderr  # file:line of the value
     unknown = run_wrapper("check-config", str(write_config(tmp_path, "sources: [{type: nope}]")))
     assert unknown.returncode == 2
-    assert "simulator, files, log_analytics, constant" in unknown.stderr
+    assert "simulator, files, log_analytics, azure_metrics, constant" in unknown.stderr
 
 
 def test_the_plain_exporter_does_not_know_the_test_type(tmp_path: Path) -> None:

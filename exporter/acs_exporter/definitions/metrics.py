@@ -74,6 +74,31 @@ MEDIA_RESULTS = MetricDef(
     SOURCE,
     doc=("Call Automation media operation outcomes, one per `ACSCallAutomationMediaSummary` row"),
 )
+# Azure Monitor platform metrics of the ACS resource (sources[].type azure_metrics, issue #15).
+CALL_AUTOMATION_EVENTS = MetricDef(
+    "acs_call_automation_events",
+    "counter",
+    "Call Automation callback events (platform metric AcsCallAutomationCallbackEvent) by event "
+    "type, code, subcode and category, per ACS resource, counted once per settled minute.",
+    (*OUTCOME_LABELS, "event_type", "resource"),
+    SOURCE,
+    doc=(
+        "Call Automation callback events (`PlayFailed`, `RecognizeFailed`, ...) from the "
+        "platform metric `AcsCallAutomationCallbackEvent`, one per event"
+    ),
+)
+CALL_AUTOMATION_API_REQUESTS = MetricDef(
+    "acs_call_automation_api_requests",
+    "counter",
+    "Call Automation API requests (platform metric APIRequestCallAutomation) by operation and "
+    "HTTP status (code: the status code, status_class: 2xx, 4xx, ...), per ACS resource.",
+    (*OUTCOME_LABELS, "operation", "status_class", "resource"),
+    SOURCE,
+    doc=(
+        "Call Automation API requests from the platform metric `APIRequestCallAutomation`; "
+        "`code` is the HTTP status code"
+    ),
+)
 CATEGORY_DISAGREEMENTS = MetricDef(
     "acs_call_end_category_disagreements",
     "counter",
@@ -170,7 +195,8 @@ RECORDS_REJECTED = MetricDef(
             "reason",
             "`invalid_count` from the daemon on every source: an observation with a negative "
             "count, which a source or a custom query got wrong; and the reasons of a files "
-            "source, docs/sources.md",
+            "source and of an Azure Monitor metrics source (`missing_dimension`, "
+            "`invalid_value`), docs/sources.md",
         ),
     ),
 )
@@ -184,7 +210,9 @@ QUERY_ERRORS = MetricDef(
         (
             "reason",
             "`throttled`, `server_error`, `timeout`, `connection`, `auth`, `bad_query`, "
-            "`partial`, `truncated` from Log Analytics; `record_file` from the simulator when "
+            "`partial`, `truncated` from Log Analytics (and, but `partial`, from Azure Monitor "
+            "metrics, with `resource_error` when one resource of a batch failed); "
+            "`record_file` from the simulator when "
             "it cannot append to its `record_file`; `bad_cursor` from any source when its saved "
             "cursor in the checkpoint is damaged or was written by another source type or a "
             "newer release (the poll fails, nothing is counted and the cursor is not reset: fix "
@@ -252,6 +280,8 @@ CONFIG_RELOAD_SUCCESS_TIMESTAMP = MetricDef(
 ALL: tuple[MetricDef, ...] = (
     CALL_ENDS,
     MEDIA_RESULTS,
+    CALL_AUTOMATION_EVENTS,
+    CALL_AUTOMATION_API_REQUESTS,
     CATEGORY_DISAGREEMENTS,
     END_REASON_INFO,
     BUILD_INFO,

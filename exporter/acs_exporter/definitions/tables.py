@@ -126,6 +126,43 @@ MEDIA_SUMMARY = LogTable(
     state_key="media_results",
 )
 
+# Azure Monitor platform metrics (sources/azure_metrics/): counted like a table, but never read
+# from log exports, so not in BUILTIN (the Log Analytics `tables:` list cannot name them).
+CALL_AUTOMATION_EVENTS = LogTable(
+    name="AcsCallAutomationCallbackEvent",
+    aliases=(),
+    code=Column("Code", "code"),
+    subcode=Column("SubCode", "subCode"),
+    service_category=None,
+    fixed=(
+        Dimension("event_type", Column("EventTypeName", "eventTypeName"), "EventTypeName"),
+        Dimension("resource", Column("Resource", "resource"), "Resource"),
+    ),
+    optional=(),
+    metric=metric_defs.CALL_AUTOMATION_EVENTS,
+    domain=Domain.CALL_AUTOMATION,
+    accounted=False,
+    state_key="call_automation_events",
+)
+CALL_AUTOMATION_API_REQUESTS = LogTable(
+    name="APIRequestCallAutomation",
+    aliases=(),
+    code=Column("StatusCode", "statusCode"),
+    subcode=Column("StatusSubCode", "statusSubCode"),  # the metric has none: always `none`
+    service_category=None,
+    fixed=(
+        Dimension("operation", Column("Operation", "operation"), "Operation"),
+        Dimension("status_class", Column("StatusCodeClass", "statusCodeClass"), "StatusCodeClass"),
+        Dimension("resource", Column("Resource", "resource"), "Resource"),
+    ),
+    optional=(),
+    metric=metric_defs.CALL_AUTOMATION_API_REQUESTS,
+    domain=Domain.CALL_AUTOMATION,
+    accounted=False,
+    state_key="call_automation_api_requests",
+)
+PLATFORM_METRICS: Final = (CALL_AUTOMATION_EVENTS, CALL_AUTOMATION_API_REQUESTS)
+
 # The built-in tables, in the order rows without a Type are tried (call summary first).
 BUILTIN: Final = (CALL_SUMMARY, MEDIA_SUMMARY)
 TableName = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
@@ -147,15 +184,23 @@ def _index() -> None:
     _by_state_key.clear()
     for table in _registered:
         _by_spelling.update(dict.fromkeys(table.spellings, table))
+    # The platform metrics have counts in the checkpoint, but no spelling a log export has.
+    for table in counted():
         _by_state_key[table.state_key] = table
 
 
-_index()
-
-
 def registered() -> tuple[LogTable, ...]:
-    """Every table the exporter reads now: the built-in ones, then any registered."""
+    """Every log table the exporter reads now: the built-in ones, then any registered."""
     return tuple(_registered)
+
+
+def counted() -> tuple[LogTable, ...]:
+    """Every table whose counts the exporter keeps and exposes: the log tables, then the
+    platform metrics (which the file readers and the KQL never see)."""
+    return (*_registered, *PLATFORM_METRICS)
+
+
+_index()
 
 
 def by_spelling(value: object) -> LogTable | None:

@@ -12,7 +12,7 @@ from acs_exporter import __version__
 from acs_exporter.catalog import Catalog
 from acs_exporter.definitions import metrics as defs
 from acs_exporter.definitions.metrics import OUTCOME_LABELS, MetricDef
-from acs_exporter.definitions.tables import LabelPlan, by_state_key, registered
+from acs_exporter.definitions.tables import LabelPlan, by_state_key, counted
 from acs_exporter.exposition.end_reason_info import EndReasonInfo
 from acs_exporter.exposition.snapshot import Family, HistogramValue
 from acs_exporter.pipeline.state import SourceCounts, State
@@ -69,7 +69,7 @@ def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[
     this is the plain statement of what they must equal, which the tests compare them with."""
     # Without a `source` label, series of different sources (e.g. one removed from the config
     # but still in the checkpoint) share labels and must be summed, never emitted twice.
-    by_family: dict[str, dict[tuple[str, ...], float]] = {t.state_key: {} for t in registered()}
+    by_family: dict[str, dict[tuple[str, ...], float]] = {t.state_key: {} for t in counted()}
     for (source, (family, code, subcode, category, extra)), value in state.series.items():
         labels = (code, subcode, category, *extra)
         if with_source:
@@ -79,7 +79,7 @@ def outcome_families(state: State, plan: LabelPlan, with_source: bool) -> tuple[
             continue
         samples_of[labels] = samples_of.get(labels, 0.0) + value
     families = []
-    for table in registered():
+    for table in counted():
         samples = by_family[table.state_key]
         label_names = (*OUTCOME_LABELS, *plan.labels_for(table))
         if with_source:
@@ -223,7 +223,7 @@ def _folded_samples(
     # Every label the guard can fold starts at 0, so rate() and alerts see 0, not "no data".
     counts: dict[tuple[str, str], int] = {}
     if plan is not None:
-        for table in registered():
+        for table in counted():
             for label in ("code", "subcode", *plan.labels_for(table)):
                 counts[(table.state_key, label)] = 0
     counts.update(state.folded_labels)

@@ -25,7 +25,7 @@ from acs_exporter.catalog import (
     parse_code,
     parse_subcode,
 )
-from acs_exporter.definitions.tables import LabelPlan, LogTable, registered
+from acs_exporter.definitions.tables import LabelPlan, LogTable, counted
 from acs_exporter.pipeline.reasons import DaemonRejection
 from acs_exporter.sources.base import Batch, Observation
 
@@ -226,7 +226,7 @@ def summarise(batch: Batch, resolver: Resolver, plan: LabelPlan) -> Delta:
     delta = Delta(
         # Plain str keys: a reason may be a StrEnum member, and the checkpoint (orjson) takes str.
         rejected=Counter({str(k): v for k, v in batch.rejected.items() if v}),
-        label_names={t.state_key: plan.labels_for(t) for t in registered()},
+        label_names={t.state_key: plan.labels_for(t) for t in counted()},
     )
     for table, observations in batch.observations.items():
         if observations:

@@ -24,6 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 
 from acs_exporter.definitions.tables import LabelPlan
+from acs_exporter.sources.azure_metrics.cursor import CURSOR_FORMAT as AZURE_METRICS_CURSOR
+from acs_exporter.sources.azure_metrics.reasons import QueryError as AzureMetricsQueryError
+from acs_exporter.sources.azure_metrics.reasons import Rejection as AzureMetricsRejection
+from acs_exporter.sources.azure_metrics.settings import AzureMetricsSettings
 from acs_exporter.sources.cursor import BAD_CURSOR, CursorFormat
 from acs_exporter.sources.files.cursor import CURSOR as FILES_CURSOR
 from acs_exporter.sources.files.settings import FilesSettings
@@ -104,6 +108,12 @@ def _log_analytics(settings: LogAnalyticsSettings, wiring: Wiring) -> Source:
     return source
 
 
+def _azure_metrics(settings: AzureMetricsSettings, wiring: Wiring) -> Source:
+    module = importlib.import_module("acs_exporter.sources.azure_metrics.source")
+    source: Source = module.AzureMetricsSource(settings)
+    return source
+
+
 BUILTIN: tuple[SourceType, ...] = (
     SourceType(
         "simulator", SimulatorSettings, _simulator, tuple(SimulatorQueryError), (), SIMULATOR_CURSOR
@@ -119,6 +129,16 @@ BUILTIN: tuple[SourceType, ...] = (
         (),
         LOG_ANALYTICS_CURSOR,
         docs="loganalytics.md#when-things-go-wrong",
+    ),
+    # Platform metrics (issue #15): a failed call fails the poll; bad series are rejections.
+    SourceType(
+        "azure_metrics",
+        AzureMetricsSettings,
+        _azure_metrics,
+        tuple(AzureMetricsQueryError),
+        tuple(AzureMetricsRejection),
+        AZURE_METRICS_CURSOR,
+        docs="sources.md#azure-monitor-platform-metrics",
     ),
 )
 

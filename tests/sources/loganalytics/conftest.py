@@ -14,25 +14,13 @@ from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource
 from conftest import fake_az as write_fake_az
 from conftest import require_path, require_tool
+from support.clock import Clock
 
 from .fake_server import TOKEN, FakeCredential, FakeLogAnalytics
 from .kusto import PACKAGE, KustoChecker
 
 WS = "11111111-1111-1111-1111-111111111111"
 Factory = Callable[..., LogAnalyticsSource]
-
-
-class Clock:
-    """A settable UTC clock shared by the exporter and the server."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture(scope="session")

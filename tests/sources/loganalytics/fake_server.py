@@ -29,9 +29,6 @@ import gzip
 import random
 import re
 import socket
-import ssl
-import struct
-import tempfile
 import threading
 import time
 import uuid
@@ -39,15 +36,15 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import duckdb_kql
 import orjson
-import trustme
 from azure.core.credentials import AccessToken
+from tests.support.https_fake import HttpsFake, reset_connection
 
 from .kusto import KustoChecker
 
@@ -253,8 +250,10 @@ def parse_timespan(text: str, now: datetime) -> tuple[datetime, datetime]:
     return start, _parse_iso(second)
 
 
-class FakeLogAnalytics:
+class FakeLogAnalytics(HttpsFake):
     """Start with `start()` (or as a context manager); `url`, `ca_file` to connect."""
+
+    name = "fake-la"
 
     def __init__(
         self,
@@ -267,6 +266,7 @@ class FakeLogAnalytics:
         visible_after: timedelta = timedelta(0),
         spread_visibility: bool = False,
     ) -> None:
+        super().__init__()
         self.checker = checker
         # A record becomes queryable `visible_after` after its ingestion time (each one a
         # different share of it, from 0, with `spread_visibility`), as an ingestion that
@@ -290,12 +290,6 @@ class FakeLogAnalytics:
         self._denied: set[str] = set()
         self._cache: dict[bytes, bytes] = {}
         self._gzip_cache: dict[bytes, bytes] = {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="fake-la-")
-        self._ca = trustme.CA()
-        self.ca_file = Path(self._tmp.name) / "ca.pem"
-        self._ca.cert_pem.write_to_path(str(self.ca_file))
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- fixtures ---------------------------------------------------------------------------
 
@@ -490,37 +484,11 @@ class FakeLogAnalytics:
 
     # --- server -----------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"https://{host!s}:{port}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
-    def start(self) -> FakeLogAnalytics:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        handler = _make_handler(self)
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        httpd.daemon_threads = True
-        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-la", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+    def closed(self) -> None:
         self._db.close()
-        self._tmp.cleanup()
-
-    def __enter__(self) -> FakeLogAnalytics:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- one request ------------------------------------------------------------------------
 
@@ -805,11 +773,6 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"0\r\n\r\n")
 
         def _reset(self) -> None:
-            # SO_LINGER 0: close with a TCP RST, as a dropped connection looks to the client.
-            with contextlib.suppress(OSError):
-                raw_socket = self.connection
-                raw_socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                raw_socket.close()
-            self.close_connection = True
+            reset_connection(self)
 
     return Handler

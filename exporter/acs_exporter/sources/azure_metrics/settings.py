@@ -1,0 +1,126 @@
+"""Configuration of one Azure Monitor metrics source (`sources:` entry, `type: azure_metrics`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from acs_exporter.inputs.types import (
+    DAY,
+    READ_DURATION,
+    BaseUrl,
+    FilePath,
+    PollInterval,
+    between,
+    source_name,
+)
+
+MINUTE = timedelta(minutes=1)
+# Platform metrics are kept 93 days; the batch API answers at most 30 days at PT1M per call.
+RETENTION = timedelta(days=93)
+# The metrics batch API takes at most 50 resource ids per call.
+MAX_RESOURCES_PER_CALL = 50
+
+_ACS_RESOURCE = re.compile(
+    r"^/subscriptions/(?P<subscription>[^/\s?#%]+)/resourceGroups/[^/\s?#%]+/providers/"
+    r"Microsoft\.Communication/communicationServices/(?P<name>[^/\s?#%]+)$",
+    re.IGNORECASE,
+)
+
+
+def check_acs_resource_id(value: str) -> str:
+    if not _ACS_RESOURCE.match(value):
+        raise ValueError(
+            "expected an ACS resource id: /subscriptions/SUB/resourceGroups/RG/providers/"
+            "Microsoft.Communication/communicationServices/NAME"
+        )
+    return value
+
+
+def subscription_of(resource_id: str) -> str:
+    match = _ACS_RESOURCE.match(resource_id)
+    if match is None:  # validated by the settings
+        raise ValueError(f"not an ACS resource id: {resource_id}")
+    return match["subscription"].lower()
+
+
+def resource_name(resource_id: str) -> str:
+    """The `resource` label: the resource's name (ACS names are globally unique)."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+AcsResourceId = Annotated[str, AfterValidator(check_acs_resource_id)]
+SettleDelay = Annotated[timedelta, READ_DURATION, between(timedelta(0), timedelta(hours=1))]
+MaxWindow = Annotated[timedelta, READ_DURATION, between(MINUTE, DAY)]
+InitialLookback = Annotated[timedelta, READ_DURATION, between(timedelta(0), RETENTION)]
+_REGION = r"^[a-z0-9]+$"
+
+
+class AzureMetricsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    type: Literal["azure_metrics"]
+    name: str = source_name("azure-metrics")
+    resource_ids: list[AcsResourceId] = Field(
+        default_factory=list,
+        description="ACS resource ids (/subscriptions/.../communicationServices/NAME), all in "
+        "`region`; read 50 to a call, one call per subscription.",
+    )
+    region: str | None = Field(
+        None,
+        pattern=_REGION,
+        description="Region of the resources' metrics: the endpoint is "
+        "https://REGION.metrics.monitor.azure.com; ACS resources are global (`global`).",
+    )
+    endpoint: BaseUrl | None = Field(
+        None, description="Metrics endpoint instead of the region's (sovereign clouds, tests)."
+    )
+    audience: str | None = Field(
+        None, description="Token audience; defaults to https://metrics.monitor.azure.com."
+    )
+    poll_interval: PollInterval = timedelta(seconds=60)
+    settle_delay: SettleDelay = Field(
+        timedelta(minutes=3),
+        description="A minute is counted once it ended this long ago: the service may still "
+        "revise the value of the last minutes, and a minute is counted only once.",
+    )
+    max_window: MaxWindow = Field(
+        timedelta(hours=1), description="Most minutes read per call when catching up."
+    )
+    initial_lookback: InitialLookback = Field(
+        timedelta(0),
+        description="On the very first start (no checkpoint), also count this long before "
+        "start-up. 0 counts from start-up on.",
+    )
+    max_series: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="`top` of each call: most series (dimension combinations) per resource. "
+        "A result with this many is refused as truncated, never counted in part.",
+    )
+    tls_ca_file: FilePath | None = Field(
+        None, description="CA bundle to trust for the endpoint (private links, TLS proxies)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> AzureMetricsSettings:
+        if not self.resource_ids:
+            raise ValueError("resource_ids: list at least one ACS resource id")
+        keys = [r.lower() for r in self.resource_ids]
+        if len(set(keys)) != len(keys):
+            raise ValueError("resource_ids: each resource may be listed once")
+        if (self.region is None) == (self.endpoint is None):
+            raise ValueError("set region (or, for sovereign clouds and tests, endpoint): one")
+        for name in ("settle_delay", "max_window", "initial_lookback"):
+            if getattr(self, name) % MINUTE:
+                raise ValueError(f"{name} must be whole minutes (the metrics are per minute)")
+        return self
+
+    def effective_endpoint(self) -> str:
+        if self.endpoint is not None:
+            return self.endpoint
+        return f"https://{self.region}.metrics.monitor.azure.com"
