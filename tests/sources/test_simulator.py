@@ -21,7 +21,14 @@ from acs_exporter.sources.simulator.settings import SimulatorSettings
 from acs_exporter.sources.simulator.source import MAX_RECORDS_PER_FETCH, Simulator
 
 START = 1_700_000_000.0
-ALLOWED_DIMENSIONS = {"call_type", "endpoint_type", "participant_type"}
+ALLOWED_DIMENSIONS = {
+    "call_type",
+    "endpoint_type",
+    "participant_type",
+    "resource",
+    "sdk_version",
+    "os",
+}
 
 
 class FakeClock:
