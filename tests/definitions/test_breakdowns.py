@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.breakdown_cases import CASES
 
 from acs_exporter.definitions.breakdowns import (
     OS_FAMILIES,
@@ -16,6 +15,7 @@ from acs_exporter.definitions.breakdowns import (
     Normalisation,
 )
 from acs_exporter.definitions.tables import CALL_SUMMARY, EXTRA_LABELS, MEDIA_SUMMARY
+from support.breakdown_cases import CASES
 
 RULES: dict[str, Normalisation] = {
     "resource": RESOURCE,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
 from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.breakdowns import OS_FAMILIES, os_family, resource_name, sdk_release

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.breakdown_cases import CASES, COLUMNS, PROPERTIES
 
 from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
 from acs_exporter.sources.base import Batch
 from acs_exporter.sources.files.settings import FilesSettings
 from acs_exporter.sources.files.source import FilesSource
+from support.breakdown_cases import CASES, COLUMNS, PROPERTIES
 
 from .conftest import WS, Clock, Factory
 from .fake_server import FakeLogAnalytics
