@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
 
 UNKNOWN: Final = "unknown"
@@ -35,6 +34,26 @@ class Normalisation:
     name: str
     python: Callable[[object], str]
     kql: Callable[[str], str]
+
+
+# Raw values repeat (a fleet has a few resources, releases and platforms), so each rule keeps
+# its answers: a dict lookup a record, not a regex. Bounded: past the bound it stops adding.
+_CACHE_SIZE: Final = 8192
+
+
+def _memo(rule: Callable[[str], str]) -> Callable[[object], str]:
+    answers: dict[object, str] = {}
+
+    def normalise(raw: object) -> str:
+        found = answers.get(raw)
+        if found is None:
+            found = rule(_text(raw))
+            if len(answers) < _CACHE_SIZE and isinstance(raw, str | None):
+                answers[raw] = found
+        return found
+
+    normalise.__doc__ = rule.__doc__
+    return normalise
 
 
 def _text(raw: object) -> str:
@@ -59,15 +78,13 @@ _RESOURCE_PATTERN: Final = "([^/]+)/*$"
 _RESOURCE_RE: Final = re.compile(_RESOURCE_PATTERN)
 
 
-@lru_cache(maxsize=4096)
 def _resource(text: str) -> str:
+    """`/subscriptions/.../COMMUNICATIONSERVICES/ACS-PROD` -> `acs-prod`; empty -> `unknown`."""
     found = _RESOURCE_RE.search(text)
     return found.group(1).lower() if found else UNKNOWN
 
 
-def resource_name(raw: object) -> str:
-    """`/subscriptions/.../COMMUNICATIONSERVICES/ACS-PROD` -> `acs-prod`; empty -> `unknown`."""
-    return _resource(_text(raw))
+resource_name: Final = _memo(_resource)
 
 
 def _resource_kql(column: str) -> str:
@@ -83,15 +100,13 @@ _RELEASE_PATTERN: Final = "([0-9]+[.][0-9]+)"
 _RELEASE_RE: Final = re.compile(_RELEASE_PATTERN)
 
 
-@lru_cache(maxsize=4096)
 def _release(text: str) -> str:
+    """`1.30.1` -> `1.30`; `Redacted`, empty or no `major.minor` in it -> `unknown`."""
     found = _RELEASE_RE.search(text)
     return found.group(1) if found else UNKNOWN
 
 
-def sdk_release(raw: object) -> str:
-    """`1.30.1` -> `1.30`; `Redacted`, empty or no `major.minor` in it -> `unknown`."""
-    return _release(_text(raw))
+sdk_release: Final = _memo(_release)
 
 
 def _release_kql(column: str) -> str:
@@ -126,8 +141,9 @@ OS_FAMILIES: Final = (*(rule.family for rule in OS_RULES), "other", UNKNOWN)
 _NO_OS: Final = ("redacted", UNKNOWN)
 
 
-@lru_cache(maxsize=4096)
 def _os(text: str) -> str:
+    """`Windows 10.0.19045`, a Windows browser user agent -> `windows`; `Redacted`, empty ->
+    `unknown`; a value no rule knows -> `other`."""
     lowered = text.lower()
     if not lowered or lowered in _NO_OS:
         return UNKNOWN
@@ -137,10 +153,7 @@ def _os(text: str) -> str:
     return "other"
 
 
-def os_family(raw: object) -> str:
-    """`Windows 10.0.19045`, a Windows browser user agent -> `windows`; `Redacted`, empty ->
-    `unknown`; a value no rule knows -> `other`."""
-    return _os(_text(raw))
+os_family: Final = _memo(_os)
 
 
 def _os_kql(column: str) -> str:
