@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dashboard_builder
 from grafana_foundation_sdk.builders import table
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
 
 from acs_exporter.catalog.model import Category
 from acs_exporter.definitions.metrics import CALL_ENDS
@@ -19,7 +21,9 @@ from generators.panels import (
     query_variable,
     sorted_descending,
     table_panel,
+    thresholds,
 )
+from generators.thresholds import Thresholds
 
 # (label, variable title, what it is): in the order of the variables and of the table.
 BREAKDOWNS = (
@@ -70,7 +74,8 @@ def change_query(label: str, selector: str) -> str:
     return f'sum by (breakdown, value) (label_replace({named}, "breakdown", "{label}", "", ""))'
 
 
-def what_changed(selector: str) -> table.Panel:
+def what_changed(selector: str, t: Thresholds) -> table.Panel:
+    spike = t.server_error_spike.share
     ranked = "topk(15,\n" + "\nor\n".join(change_query(b, selector) for b, _, _ in BREAKDOWNS)
     names = {"breakdown": "Breakdown", "value": "Value", "Value": "Change in failing share"}
     return (
@@ -88,4 +93,8 @@ def what_changed(selector: str) -> table.Panel:
         .with_transformation(columns(names))
         .sort_by(sorted_descending("Change in failing share"))
         .unit("percentunit")
+        # Red from the spike alert's share: that much more failing than usual is an incident.
+        .thresholds(thresholds((None, "green"), (spike / 2, "orange"), (spike, "red")))
+        .color_scheme(dashboard_builder.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+        .cell_options(common.TableColoredBackgroundCellOptions())
     )

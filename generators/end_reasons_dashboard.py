@@ -552,7 +552,7 @@ def _rows(t: Thresholds) -> Sequence[tuple[str, Panels]]:
         ("Categories: why do calls end, over time?", _categories()),
         (
             "What changed: which SDK release, platform or resource fails more than usual?",
-            [what_changed(f'{CLUSTER}, job=~"$job", source=~"$source"')],
+            [what_changed(f'{CLUSTER}, job=~"$job", source=~"$source"', t)],
         ),
         (
             "UnexpectedServerError: a spike above the baseline? How fast does the budget burn?",
