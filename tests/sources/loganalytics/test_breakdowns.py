@@ -159,3 +159,37 @@ def test_every_breakdown_query_is_valid_kusto(kusto: KustoChecker, mode: Any) ->
         assert tuple(n for n, _ in analysis.columns) == spec.result_columns()
         types = dict(analysis.columns)
         assert {types[spec.table.dimension(label).result] for label in spec.labels} == {"string"}
+
+
+@pytest.mark.parametrize("mode", ["aggregated", "raw"])
+def test_media_results_carry_the_resource_from_every_query(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, mode: str
+) -> None:
+    server.add_workspace(WS)
+    source = make_source(
+        mode=mode,
+        tables=["ACSCallSummary", "ACSCallAutomationMediaSummary"],
+        plan=LabelPlan(("resource",)),
+    )
+    cursor = start(source)
+    t0 = clock.now
+    resources = [c for c in CASES if c[0] == "resource"]
+    rows = [
+        {
+            "TimeGenerated": t0,
+            "OperationName": "Play",
+            "ResultCode": 200,
+            "ResultSubcode": number,
+            "_ResourceId": raw,
+            "_IngestedAt": t0 + timedelta(milliseconds=number),
+        }
+        for number, (_, raw, _) in enumerate(resources)
+    ]
+    server.add_records(WS, "ACSCallAutomationMediaSummary", rows)
+    clock.advance(timedelta(minutes=5))
+    batch = source.fetch(cursor)
+    seen = {o.subcode: dict(o.dimensions) for o in batch.of(MEDIA_SUMMARY)}
+    assert seen == {
+        number: {"operation": "Play", "resource": value}
+        for number, (_, _, value) in enumerate(resources)
+    }
