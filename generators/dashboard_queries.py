@@ -16,7 +16,8 @@ BUILTIN_INTERVALS = {
     "__interval": "15s",
     "__range": "5m",
 }
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+# `$1` is no variable (Grafana has none of that name and leaves it): label_replace's group.
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$([A-Za-z_]\w*)|\[\[(\w+)\]\]")
 _LABEL_VALUES = re.compile(r"^\s*label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\)\s*$", re.S)
 
 

@@ -24,6 +24,7 @@ from acs_exporter.definitions.metrics import (
     MEDIA_RESULTS,
 )
 from generators import recorded
+from generators.breakdown_panels import MATCHERS, what_changed, with_breakdown_variables
 from generators.call_automation_events_panels import call_automation_events
 from generators.panels import (
     CATEGORIES,
@@ -56,7 +57,7 @@ from generators.thresholds import Thresholds, seconds
 
 # Variables of this dashboard, as PromQL label matchers.
 REC = f'{CLUSTER}, job=~"$job", source=~"$source"'  # recording rules (per cluster, job, source)
-RAW = f'{REC}, category=~"$category", code=~"$code"'
+RAW = f'{REC}, category=~"$category", code=~"$code", {MATCHERS}'
 CALLS = CALL_ENDS.sample
 DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 MEDIA = MEDIA_RESULTS.sample
@@ -100,7 +101,7 @@ def _join_catalog(counts: str) -> str:
 
 
 def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Dashboard:
-    return (
+    board = (
         board.with_variable(datasource_variable())
         .with_variable(cluster_variable(CALLS))
         .with_variable(
@@ -136,6 +137,7 @@ def _with_variables(board: dashboard_builder.Dashboard) -> dashboard_builder.Das
             )
         )
     )
+    return with_breakdown_variables(board, f'{CLUSTER}, job=~"$job", source=~"$source"')
 
 
 def _with_alert_annotations(board: dashboard_builder.Dashboard) -> dashboard_builder.Dashboard:
@@ -382,9 +384,10 @@ def _documentation_links() -> list[model.DynamicConfigValue]:
 
 
 def _top_end_reasons() -> table.Panel:
-    counts = sum_increase("code, subcode, category", CALLS, RAW)
+    counts = sum_increase("code, subcode, category, resource", CALLS, RAW)
     top = f"topk(25,\n{_join_catalog(counts)}\n)"
     names = {
+        "resource": "Resource",
         "code": "Code",
         "subcode": "Subcode",
         "category": "Category",
@@ -548,6 +551,10 @@ def _rows(t: Thresholds) -> Sequence[tuple[str, Panels]]:
     return (
         ("Overview: how many calls end, and how many fail on Microsoft's side?", _overview(t)),
         ("Categories: why do calls end, over time?", _categories()),
+        (
+            "What changed: which SDK release, platform or resource fails more than usual?",
+            [what_changed(f'{CLUSTER}, job=~"$job", source=~"$source"', t)],
+        ),
         (
             "UnexpectedServerError: a spike above the baseline? How fast does the budget burn?",
             [_server_error_vs_baseline(t), _burn_rates(t)],

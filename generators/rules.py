@@ -96,7 +96,12 @@ HEADER = """\
 """
 
 # A human-readable origin for descriptions; empty labels render as nothing.
-WHERE = "job {{ $labels.job }}{{ with $labels.source }}, source {{ . }}{{ end }}"
+WHERE = (
+    "job {{ $labels.job }}{{ with $labels.source }}, source {{ . }}{{ end }}"
+    # Present when thresholds.yaml's aggregation_labels evaluate alerts per breakdown (#13).
+    "{{ with $labels.resource }}, resource {{ . }}{{ end }}"
+    "{{ with $labels.sdk_version }}, SDK {{ . }}{{ end }}"
+)
 # The origin of an exporter health alert: one source of one exporter process.
 SOURCE_OF = "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }})"
 

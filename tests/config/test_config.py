@@ -118,7 +118,7 @@ sources:
         f"{path}:2: web.listen_address: expected host:port with a port from 0 to "
         "65535, e.g. 0.0.0.0:10142",
         f"{path}:5: metrics.extra_labels[1]: Input should be 'call_type', "
-        "'endpoint_type' or 'participant_type'",
+        "'endpoint_type', 'participant_type', 'resource', 'sdk_version' or 'os'",
         f"{path}:4: metrics.max_series = 0: Input should be greater than or equal to 1",
         f"{path}:6: metrics.colour: unknown key; expected one of: extra_labels, "
         "max_series, category_source",

@@ -221,14 +221,21 @@ def test_checkpoint_keys_and_domains_are_the_saved_ones() -> None:
 
 
 def test_the_extra_label_allow_list_exists_once() -> None:
-    assert EXTRA_LABELS == ("call_type", "endpoint_type", "participant_type")
+    assert EXTRA_LABELS == (
+        "call_type",
+        "endpoint_type",
+        "participant_type",
+        "resource",
+        "sdk_version",
+        "os",
+    )
     config = MetricsSettings.model_fields["extra_labels"].annotation
     assert get_args(get_args(config)[0]) == EXTRA_LABELS
     la = LogAnalyticsSettings.model_fields["extra_labels"].annotation
     assert get_args(get_args(la)[0]) == EXTRA_LABELS
     assert tuple(d.label for d in CALL_SUMMARY.optional) == EXTRA_LABELS
     kql = QuerySpec(CALL_SUMMARY, "aggregated", EXTRA_LABELS).result_columns()
-    assert kql[3:-2] == tuple(d.column.pascal for d in CALL_SUMMARY.optional)
+    assert kql[3:-2] == tuple(d.result for d in CALL_SUMMARY.optional)
     schema = json.loads((ROOT / "deploy/helm/acs-exporter/values.schema.json").read_text())
     assert _extra_label_enums(schema) == [list(EXTRA_LABELS)] * len(_extra_label_enums(schema))
     assert _extra_label_enums(schema), "the chart schema lists no extra_labels enum"

@@ -129,9 +129,13 @@ def prometheus_config(exporter_port: int, rules: Path | None) -> dict[str, Any]:
 
 @contextmanager
 def running_stack(
-    tmp: Path, sources: Sequence[Mapping[str, Any]], rules: Path | None = None
+    tmp: Path,
+    sources: Sequence[Mapping[str, Any]],
+    rules: Path | None = None,
+    metrics: Mapping[str, Any] | None = None,
 ) -> Iterator[Running]:
-    """`acs-exporter run` with these sources (text logs at info) and Prometheus scraping it."""
+    """`acs-exporter run` with these sources (text logs at info) and Prometheus scraping it;
+    `metrics`, the exporter's `metrics:` settings (e.g. extra_labels)."""
     prometheus_bin = require_tool("prometheus")
     exporter_bin = require_path(Path(sys.executable).parent / "acs-exporter", "acs-exporter")
     exporter_port, prometheus_port = free_port(), free_port()
@@ -141,6 +145,7 @@ def running_stack(
             "web": {"listen_address": f"127.0.0.1:{exporter_port}"},
             "log": {"format": "text", "level": "info"},
             "sources": [dict(source) for source in sources],
+            **({"metrics": dict(metrics)} if metrics else {}),
         },
     )
     prometheus_yml = _write_yaml(tmp / "prometheus.yml", prometheus_config(exporter_port, rules))

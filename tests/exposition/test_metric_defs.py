@@ -49,7 +49,9 @@ def _scrape_with_every_label(tmp_path: Path) -> str:
         {"type": "simulator", "name": "sim", "time_scale": 50},
         {"type": "files", "name": "exports", "paths": [str(data)], "progress": False},
     ]
-    extra = ["call_type", "endpoint_type", "participant_type"]
+    from acs_exporter.definitions.tables import EXTRA_LABELS
+
+    extra = list(EXTRA_LABELS)
     config.write_text(
         yaml.safe_dump(
             {"log": {"format": "text"}, "sources": sources, "metrics": {"extra_labels": extra}}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from acs_exporter.catalog import load_catalog
-from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY, LabelPlan
+from acs_exporter.definitions.tables import CALL_SUMMARY, EXTRA_LABELS, MEDIA_SUMMARY, LabelPlan
 from acs_exporter.exposition.text import render_text
 from acs_exporter.pipeline.daemon import Exporter
 from acs_exporter.pipeline.reasons import DAEMON_REJECTIONS, known_reasons
@@ -36,7 +36,7 @@ def test_exported_families_match_the_documentation() -> None:
     exporter = Exporter(
         catalog=load_catalog(),
         source_names=["a", "b"],
-        plan=LabelPlan(extra_labels=("call_type", "endpoint_type", "participant_type")),
+        plan=LabelPlan(extra_labels=EXTRA_LABELS),
     )
     exporter.complete_poll(
         "a",
@@ -61,7 +61,7 @@ def test_exported_families_match_the_documentation() -> None:
         kind, labels = docs[exposed]
         assert kind == family.kind, exposed
         assert set(family.label_names) <= labels, (exposed, family.label_names, labels)
-        for optional in ("call_type", "endpoint_type", "participant_type", "source"):
+        for optional in (*EXTRA_LABELS, "source"):
             labels.discard(optional)
         assert labels <= set(family.label_names), (exposed, labels)
     exported = {f.name + "_total" if f.kind == "counter" else f.name for f in families}

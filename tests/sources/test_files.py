@@ -122,7 +122,16 @@ def test_diagnostic_jsonl(caplog: pytest.LogCaptureFixture) -> None:
             "500",
             "9001",
             "UnexpectedServerError",
-            (("call_type", "P2P"), ("endpoint_type", "Server"), ("participant_type", "ACS")),
+            # resource from the top-level resourceId, the release from sdkVersion 1.30.1,
+            # osVersion Redacted: the breakdown rules (definitions/breakdowns.py).
+            (
+                ("call_type", "P2P"),
+                ("endpoint_type", "Server"),
+                ("os", "unknown"),
+                ("participant_type", "ACS"),
+                ("resource", "acs-prod"),
+                ("sdk_version", "1.30"),
+            ),
             1,
         )
     ]
@@ -162,10 +171,13 @@ def test_csv_export(caplog: pytest.LogCaptureFixture) -> None:
     assert any(f"{path}:7: expected 10 fields, found 7" in r.getMessage() for r in caplog.records)
     by_code = {o.code: o for o in batch.of(CALL_SUMMARY)}
     assert by_code["500"].service_category == ""
-    assert by_code["487"].dimensions == (
+    assert by_code["487"].dimensions == (  # no _ResourceId, SdkVersion, OsVersion columns
         ("call_type", "Group"),
         ("endpoint_type", "VoIP"),
+        ("os", "unknown"),
         ("participant_type", "ACS"),
+        ("resource", "unknown"),
+        ("sdk_version", "unknown"),
     )
 
 
@@ -339,8 +351,8 @@ def test_media_summary_rows(tmp_path: Path) -> None:
     )
     batch = source(path).fetch(None)
     assert sorted((o.code, o.subcode, o.dimensions, o.n) for o in batch.of(MEDIA_SUMMARY)) == [
-        ("200", "0", (("operation", "Play"),), 1),
-        ("400", "8535", (("operation", "Play"),), 1),
+        ("200", "0", (("operation", "Play"), ("resource", "unknown")), 1),
+        ("400", "8535", (("operation", "Play"), ("resource", "unknown")), 1),
     ]
     assert [(o.code, o.n) for o in batch.of(CALL_SUMMARY)] == [("0", 1)]
 

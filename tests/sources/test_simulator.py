@@ -13,7 +13,7 @@ import pytest
 
 import acs_exporter
 from acs_exporter.catalog import Catalog, Domain, load_catalog
-from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
+from acs_exporter.definitions.tables import CALL_SUMMARY, EXTRA_LABELS, MEDIA_SUMMARY
 from acs_exporter.pipeline.aggregate import Resolver
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.simulator.cursor import CURSOR_FORMAT
@@ -21,7 +21,7 @@ from acs_exporter.sources.simulator.settings import SimulatorSettings
 from acs_exporter.sources.simulator.source import MAX_RECORDS_PER_FETCH, Simulator
 
 START = 1_700_000_000.0
-ALLOWED_DIMENSIONS = {"call_type", "endpoint_type", "participant_type"}
+ALLOWED_DIMENSIONS = set(EXTRA_LABELS)
 
 
 class FakeClock:

@@ -62,7 +62,7 @@ CALL_ENDS = MetricDef(
     "Participant call ends by end reason (one per ACSCallSummary row), with the category of the "
     "(code, subcode) pair (the catalog's, or the service's: metrics.category_source).",
     OUTCOME_LABELS,
-    ("call_type", "endpoint_type", "participant_type", "source"),
+    ("call_type", "endpoint_type", "participant_type", "resource", "sdk_version", "os", "source"),
     doc="participant call ends, one per `ACSCallSummary` row",
 )
 MEDIA_RESULTS = MetricDef(
@@ -71,7 +71,7 @@ MEDIA_RESULTS = MetricDef(
     "Call Automation media operation outcomes (one per ACSCallAutomationMediaSummary row) by "
     "result code, subcode and category.",
     (*OUTCOME_LABELS, "operation"),
-    SOURCE,
+    ("resource", "source"),
     doc=("Call Automation media operation outcomes, one per `ACSCallAutomationMediaSummary` row"),
 )
 # Azure Monitor platform metrics of the ACS resource (sources[].type azure_metrics, issue #15).

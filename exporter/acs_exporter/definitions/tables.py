@@ -19,6 +19,7 @@ from typing import Final, Literal, get_args
 
 from acs_exporter.catalog import Domain
 from acs_exporter.definitions import metrics as metric_defs
+from acs_exporter.definitions.breakdowns import OS_FAMILY, RESOURCE, SDK_RELEASE, Normalisation
 from acs_exporter.definitions.metrics import MetricDef
 
 
@@ -37,11 +38,16 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Dimension:
-    """A column that can become a label. `result` is its column in the KQL result."""
+    """A column that can become a label. `result` is its column in the KQL result.
+
+    With a `normalise` rule (definitions/breakdowns.py) the label is derived from the column
+    rather than copied: the readers apply its Python side to each record, the aggregated query
+    its KQL side, and a record without the column gets the rule's value for a missing one."""
 
     label: str
     column: Column
     result: str
+    normalise: Normalisation | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -93,6 +99,10 @@ RESULT_CODE: Final = "Code"
 RESULT_SUBCODE: Final = "Subcode"
 RESULT_CATEGORY: Final = "ResultCategory"
 
+# The ACS resource a record belongs to: the standard `_ResourceId` column (Log Analytics, CSV),
+# the top-level `resourceId` of a diagnostic-settings record. Every table has it.
+_RESOURCE: Final = Dimension("resource", Column("_ResourceId", "resourceId"), "Resource", RESOURCE)
+
 CALL_SUMMARY = LogTable(
     name="ACSCallSummary",
     aliases=("CallSummary",),
@@ -106,6 +116,9 @@ CALL_SUMMARY = LogTable(
         Dimension(
             "participant_type", Column("ParticipantType", "participantType"), "ParticipantType"
         ),
+        _RESOURCE,
+        Dimension("sdk_version", Column("SdkVersion", "sdkVersion"), "SdkRelease", SDK_RELEASE),
+        Dimension("os", Column("OsVersion", "osVersion"), "OsFamily", OS_FAMILY),
     ),
     metric=metric_defs.CALL_ENDS,
     domain=Domain.CALL_END,
@@ -119,7 +132,7 @@ MEDIA_SUMMARY = LogTable(
     subcode=Column("ResultSubcode", "resultSubcode"),
     service_category=None,
     fixed=(Dimension("operation", Column("OperationName", "operationName"), "Operation"),),
-    optional=(),
+    optional=(_RESOURCE,),
     metric=metric_defs.MEDIA_RESULTS,
     domain=Domain.CALL_AUTOMATION,
     accounted=False,
@@ -167,8 +180,11 @@ PLATFORM_METRICS: Final = (CALL_AUTOMATION_EVENTS, CALL_AUTOMATION_API_REQUESTS)
 BUILTIN: Final = (CALL_SUMMARY, MEDIA_SUMMARY)
 TableName = Literal["ACSCallSummary", "ACSCallAutomationMediaSummary"]
 # The `metrics.extra_labels` allow-list: every opt-in dimension of a built-in table.
-ExtraLabel = Literal["call_type", "endpoint_type", "participant_type"]
-EXTRA_LABELS: Final = tuple(d.label for t in BUILTIN for d in t.optional)
+ExtraLabel = Literal[
+    "call_type", "endpoint_type", "participant_type", "resource", "sdk_version", "os"
+]
+# Each label once, in the order of first appearance (`resource` is an opt-in of both tables).
+EXTRA_LABELS: Final = tuple(dict.fromkeys(d.label for t in BUILTIN for d in t.optional))
 TABLE_NAMES: Final = tuple(t.name for t in BUILTIN)
 # pydantic and mypy need the two Literals spelled out; they must say what the definitions say.
 if get_args(ExtraLabel) != EXTRA_LABELS or get_args(TableName) != TABLE_NAMES:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from acs_exporter.definitions import tables
-from acs_exporter.definitions.tables import LogTable
+from acs_exporter.definitions.tables import Dimension, LogTable
 from acs_exporter.sources.base import Observation
 from acs_exporter.sources.formats.reasons import Rejection
 
@@ -56,14 +56,24 @@ def _text(value: object, field: str, prefix: str = "") -> str | None:
     )
 
 
+def _dimension(dim: Dimension, value: object, field: str, prefix: str = "") -> str | None:
+    """The label value of one dimension (None: no label), the type checked first. A derived
+    label (definitions/breakdowns.py) has a value even for a missing field (`unknown`)."""
+    text = _text(value, field, prefix)
+    rule = dim.normalise
+    if rule is not None:
+        return rule.python(text)
+    return text or None
+
+
 def _dimensions(
-    values: Sequence[tuple[str, object, str]],
+    values: Sequence[tuple[Dimension, object, str]],
 ) -> tuple[tuple[str, str], ...]:
     out = []
-    for name, value, field in values:
-        text = _text(value, field)
-        if text:
-            out.append((name, text))
+    for dim, value, field in values:
+        text = _dimension(dim, value, field)
+        if text is not None:
+            out.append((dim.label, text))
     return tuple(sorted(out))
 
 
@@ -78,7 +88,8 @@ class ColumnMap:
     code: int
     subcode: int | None
     category: int | None
-    dimensions: tuple[tuple[str, int, str], ...]  # (dimension, index, column as written)
+    # (dimension, index, column as written); index None: a derived dimension the columns lack
+    dimensions: tuple[tuple[Dimension, int | None, str], ...]
     names: tuple[str, ...]  # the columns as written, for messages
 
     @classmethod
@@ -93,11 +104,7 @@ class ColumnMap:
             code=index[table.code.key],
             subcode=index.get(table.subcode.key),
             category=None if category is None else index.get(category.key),
-            dimensions=tuple(
-                (dim.label, index[dim.column.key], columns[index[dim.column.key]])
-                for dim in table.dimensions
-                if dim.column.key in index
-            ),
+            dimensions=_dimension_columns(columns, index, table),
             names=tuple(columns),
         )
 
@@ -108,8 +115,23 @@ class ColumnMap:
         category = (
             None if self.category is None else _text(row[self.category], names[self.category])
         )
-        dims = _dimensions([(name, row[i], column) for name, i, column in self.dimensions])
+        dims = _dimensions(
+            [(dim, None if i is None else row[i], column) for dim, i, column in self.dimensions]
+        )
         return Observation(code, subcode, category, dims, 1)
+
+
+def _dimension_columns(
+    columns: Sequence[str], index: dict[str, int], table: LogTable
+) -> tuple[tuple[Dimension, int | None, str], ...]:
+    found: list[tuple[Dimension, int | None, str]] = []
+    for dim in table.dimensions:
+        at = index.get(dim.column.key)
+        if at is not None:
+            found.append((dim, at, columns[at]))
+        elif dim.normalise is not None:
+            found.append((dim, None, dim.column.pascal))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +196,12 @@ class _Properties:
         return self._lowered.get(key.lower())
 
 
-def observation_from_properties(properties: dict[str, object], table: LogTable) -> Observation:
-    """A diagnostic-settings record's `properties` (camelCase keys) -> Observation."""
+def observation_from_properties(
+    properties: dict[str, object], table: LogTable, record: dict[str, object] | None = None
+) -> Observation:
+    """A diagnostic-settings record's `properties` (camelCase keys) -> Observation. `record`,
+    the whole record, holds the fields a dimension may find outside `properties` (the
+    top-level `resourceId`)."""
     lookup = _Properties(properties)
     found = lookup.get(table.code.camel)
     if found is None:
@@ -188,15 +214,23 @@ def observation_from_properties(properties: dict[str, object], table: LogTable) 
     category_column = table.service_category
     pair = None if category_column is None else lookup.get(category_column.camel)
     category = None if pair is None else _text(pair[1], pair[0], "properties.")
-    return Observation(code, subcode, category, _property_dimensions(lookup, table), 1)
+    outer = None if record is None else _Properties(record)
+    return Observation(code, subcode, category, _property_dimensions(lookup, outer, table), 1)
 
 
-def _property_dimensions(lookup: _Properties, table: LogTable) -> tuple[tuple[str, str], ...]:
+def _property_dimensions(
+    lookup: _Properties, outer: _Properties | None, table: LogTable
+) -> tuple[tuple[str, str], ...]:
     dims = []
     for dim in table.dimensions:
+        prefix = "properties."
         pair = lookup.get(dim.column.camel)
-        if pair is not None:
-            text = _text(pair[1], pair[0], "properties.")
-            if text:
-                dims.append((dim.label, text))
+        if pair is None and outer is not None:
+            prefix, pair = "", outer.get(dim.column.camel)
+        if pair is None and dim.normalise is None:
+            continue
+        value, field = (None, dim.column.camel) if pair is None else (pair[1], pair[0])
+        text = _dimension(dim, value, field, prefix)
+        if text is not None:
+            dims.append((dim.label, text))
     return tuple(sorted(dims))

@@ -64,7 +64,7 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
                     f"category {category!r} is not {_categories()}",
                 )
                 continue
-            result.add(table, observation_from_properties(properties, table))
+            result.add(table, observation_from_properties(properties, table, record))
         except RecordError as error:
             request.reject(error.reason, where, str(error))
     request.advance(result.offset - reported)

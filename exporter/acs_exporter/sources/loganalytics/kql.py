@@ -12,8 +12,10 @@ them (ParticipantEndReason is a string that may be junk); the catalog parses the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Literal
 
 from acs_exporter.definitions.tables import RESULT_CATEGORY, RESULT_CODE, RESULT_SUBCODE, LogTable
@@ -26,14 +28,23 @@ from acs_exporter.sources.loganalytics.timestamps import (
 Mode = Literal["aggregated", "raw"]
 
 
-def key_columns(table: LogTable, labels: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def key_columns(
+    table: LogTable, labels: tuple[str, ...], mode: Mode = "raw"
+) -> tuple[tuple[str, str], ...]:
     """(result column, source expression) for code, subcode, service category, the fixed
-    dimensions and the opt-in `labels`, in result order."""
+    dimensions and the opt-in `labels`, in result order.
+
+    A normalised dimension (resource, sdk_version, os) is its KQL rule when the query
+    aggregates, so it groups by the label value (one row per series); a raw query returns
+    the column as logged and the source applies the same rule's Python side."""
     keys = [(RESULT_CODE, table.code.pascal), (RESULT_SUBCODE, table.subcode.pascal)]
     if table.service_category is not None:
         keys.append((RESULT_CATEGORY, table.service_category.pascal))
     dims = (*table.fixed, *(table.dimension(label) for label in labels))
-    keys += [(dim.result, dim.column.pascal) for dim in dims]
+    for dim in dims:
+        rule = dim.normalise
+        column = dim.column.pascal
+        keys.append((dim.result, rule.kql(column) if rule and mode == "aggregated" else column))
     return tuple(keys)
 
 
@@ -87,6 +98,15 @@ class QuerySpec:
         """The label name of each dimension column, in result order."""
         return (*(d.label for d in self.table.fixed), *self.labels)
 
+    @cached_property
+    def reader_rules(self) -> tuple[Callable[[object], str] | None, ...]:
+        """Per dimension column, the Python rule the reader applies to its value: a raw query
+        returns normalised dimensions as logged; an aggregated one has applied the KQL rule."""
+        dims = (*self.table.fixed, *(self.table.dimension(label) for label in self.labels))
+        if self.mode == "aggregated":
+            return tuple(None for _ in dims)
+        return tuple(None if d.normalise is None else d.normalise.python for d in dims)
+
     @property
     def has_category(self) -> bool:
         return self.table.service_category is not None
@@ -103,7 +123,7 @@ class QuerySpec:
         start = format_ticks(window.start)
         end = format_ticks(window.end)
         pruning = format_ticks(window.start - ticks_from_timedelta(lookback))
-        keys = key_columns(self.table, self.labels)
+        keys = key_columns(self.table, self.labels, self.mode)
         group = ", ".join(name if name == expr else f"{name} = {expr}" for name, expr in keys)
         lines = [
             f"// acs-exporter: {self.table.name}, {self.mode}, ingestion window ({start}, {end}]",

@@ -310,8 +310,8 @@ class LogAnalyticsSource:
             code, subcode, *labels = key
             service_category = None
         dimensions = tuple(
-            (name, "" if value is None else str(value))
-            for name, value in zip(dims, labels, strict=True)
+            (name, rule(value) if rule else "" if value is None else str(value))
+            for name, value, rule in zip(dims, labels, spec.reader_rules, strict=True)
         )
         return Observation(code, subcode, service_category, dimensions, n)
 

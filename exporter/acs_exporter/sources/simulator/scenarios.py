@@ -20,7 +20,7 @@ from datetime import timedelta
 from itertools import accumulate
 from typing import Literal
 
-Scenario = Literal["steady", "server-error-spike"]
+Scenario = Literal["steady", "server-error-spike", "bad-release"]
 
 SUCCESS = "Success"
 EXPECTED = "ExpectedError"

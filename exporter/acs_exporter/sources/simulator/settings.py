@@ -26,7 +26,7 @@ class SimulatorSettings(BaseModel):
 
     type: Literal["simulator"] = "simulator"
     name: str = source_name("simulator")
-    scenario: Literal["steady", "server-error-spike"] = "steady"
+    scenario: Literal["steady", "server-error-spike", "bad-release"] = "steady"
     calls_per_second: float = Field(
         5.0,
         gt=0,
@@ -42,6 +42,9 @@ class SimulatorSettings(BaseModel):
     spike_start: SpikeDuration = timedelta(minutes=10)
     spike_duration: SpikeDuration = timedelta(minutes=5)
     spike_server_error_share: float = Field(0.3, ge=0, le=1)
+    # bad-release: over the same window, this share of the call ends of clients on the newest
+    # SDK release (clients.BAD_RELEASE) become UnexpectedClientError.
+    bad_release_client_error_share: float = Field(0.25, ge=0, le=1)
     # Debugging and tests: append every generated call end and media result here as JSON lines
     # (media results with "table": "ACSCallAutomationMediaSummary").
     record_file: FilePath | None = None

@@ -27,8 +27,15 @@ from typing import IO
 import orjson
 
 from acs_exporter.catalog import Catalog, Category, Domain
+from acs_exporter.definitions.breakdowns import resource_name
 from acs_exporter.definitions.tables import CALL_SUMMARY, MEDIA_SUMMARY
 from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.simulator.clients import (
+    Client,
+    break_release,
+    draw_clients,
+    draw_resources,
+)
 from acs_exporter.sources.simulator.cursor import SimulatorState
 from acs_exporter.sources.simulator.reasons import QueryError
 from acs_exporter.sources.simulator.scenarios import (
@@ -99,6 +106,7 @@ class Simulator:
         self._clock = clock
         self._tail = _catalog_tail(catalog)
         self._tables: dict[tuple[str, float], WeightedReasons] = {}
+        self._dims: dict[tuple[int, Client], tuple[tuple[str, str], ...]] = {}
         self._profiles = tuple(p for p, _ in PROFILES)
         self._profile_cum = tuple(accumulate(w for _, w in PROFILES))
         self._record: IO[bytes] | None = None
@@ -209,27 +217,58 @@ class Simulator:
         profiles = Counter(
             rng.choices(range(len(self._profiles)), cum_weights=self._profile_cum, k=n)
         )
+        # Clients come from a stream of their own: the reasons drawn do not depend on them.
+        client_rng = random.Random(f"{state.seed}/{second}/clients")  # noqa: S311
+        broken = self._bad_release_share(state, second)
         server_calls = 0
         for index in sorted(profiles):
             profile = self._profiles[index]
             if profile.mix == "server":
                 server_calls += profiles[index]
             reasons, cum = self._table(profile.mix, share)
-            dims = profile.dimensions
-            for reason, count in Counter(
-                rng.choices(reasons, cum_weights=cum, k=profiles[index])
-            ).items():
+            drawn = rng.choices(reasons, cum_weights=cum, k=profiles[index])
+            pairs = Counter(zip(drawn, draw_clients(client_rng, profile, len(drawn)), strict=True))
+            if broken:
+                pairs = break_release(client_rng, pairs, broken)
+            for (reason, client), count in pairs.items():
+                dims = self._dimensions(index, client)
                 obs = Observation(reason.code, reason.subcode, reason.service_category, dims, 1)
                 out[obs] += count
         # Drawn after the call ends, so the call ends of a second do not depend on them.
         if server_calls:
             results, cum_weights = MEDIA_TABLE
-            drawn = rng.choices(
+            drawn_media = rng.choices(
                 results, cum_weights=cum_weights, k=server_calls * MEDIA_OPERATIONS_PER_SERVER_CALL
             )
-            for result, count in Counter(drawn).items():
-                media[Observation(result.code, result.subcode, None, result.dimensions, 1)] += count
+            resources = draw_resources(client_rng, len(drawn_media))
+            pairs_media = Counter(zip(drawn_media, resources, strict=True))
+            for (result, resource), count in pairs_media.items():
+                dims = (*result.dimensions, ("resource", resource_name(resource)))
+                media[Observation(result.code, result.subcode, None, dims, 1)] += count
         return out, media
+
+    def _dimensions(self, profile: int, client: Client) -> tuple[tuple[str, str], ...]:
+        """The labels of a call end of profile number `profile` from `client`, made once."""
+        key = (profile, client)
+        dims = self._dims.get(key)
+        if dims is None:
+            # Sorted by name, as Observation.dimensions requires.
+            own = self._profiles[profile].dimensions
+            dims = tuple(sorted((*own, *client.dimensions())))
+            self._dims[key] = dims
+        return dims
+
+    def _bad_release_share(self, state: SimulatorState, second: int) -> float:
+        """The bad release's broken share at `second`: 0 outside the bad-release scenario's
+        window (spike_start, spike_duration)."""
+        settings = self._settings
+        if settings.scenario != "bad-release":
+            return 0.0
+        start = settings.spike_start.total_seconds()
+        elapsed = second - state.origin
+        if start <= elapsed < start + settings.spike_duration.total_seconds():
+            return settings.bad_release_client_error_share
+        return 0.0
 
     def _write_records(
         self, new: Counter[Observation], new_media: Counter[Observation], end: int
