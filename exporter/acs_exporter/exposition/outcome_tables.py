@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 
 from acs_exporter.definitions.metrics import OUTCOME_LABELS
-from acs_exporter.definitions.tables import LabelPlan, LogTable, registered
+from acs_exporter.definitions.tables import LabelPlan, LogTable, counted
 from acs_exporter.exposition.end_reason_info import EndReasonInfo
 from acs_exporter.exposition.families import catalog_info_family
 from acs_exporter.exposition.snapshot import Family
@@ -71,7 +71,7 @@ class OutcomeTables:
         self._with_source = with_source
         self._info = info
         self._tables: dict[str, _FamilyTable] = {}
-        for table in registered():
+        for table in counted():
             names = (*OUTCOME_LABELS, *plan.labels_for(table))
             self._tables[table.state_key] = _FamilyTable(
                 table, (*names, "source") if with_source else names
