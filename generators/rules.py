@@ -96,8 +96,9 @@ HEADER = """\
 """
 
 # A human-readable origin for descriptions; empty labels render as nothing.
-WHERE = (
-    "job {{ $labels.job }}{{ with $labels.source }}, source {{ . }}{{ end }}"
+# The origin of an alert: one job, and one source when the rules evaluate per source.
+JOB_AND_SOURCE = "job {{ $labels.job }}{{ with $labels.source }}, source {{ . }}{{ end }}"
+WHERE = JOB_AND_SOURCE + (
     # Present when thresholds.yaml's aggregation_labels evaluate alerts per breakdown (#13).
     "{{ with $labels.resource }}, resource {{ . }}{{ end }}"
     "{{ with $labels.sdk_version }}, SDK {{ . }}{{ end }}"
@@ -596,7 +597,7 @@ and
         summary="A burst of Call Automation failures (PlayFailed, RecognizeFailed, transfers).",
         description=(
             "{{ $value | humanizePercentage }} of the Call Automation callback events of "
-            f"resource {{{{ $labels.resource }}}} ({WHERE}) were failures over the last 5 "
+            f"resource {{{{ $labels.resource }}}} ({JOB_AND_SOURCE}) were failures over the last 5 "
             f"minutes (threshold {_percent(burst.share)}%): the bot's prompts, recognition or "
             "transfers are failing for callers now."
         ),

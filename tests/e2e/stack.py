@@ -90,9 +90,13 @@ class Running:
     started: float  # time.monotonic() when the exporter was started
 
 
-def _start(command: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    command: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=None if env is None else dict(env)
+        )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -133,9 +137,11 @@ def running_stack(
     sources: Sequence[Mapping[str, Any]],
     rules: Path | None = None,
     metrics: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Running]:
     """`acs-exporter run` with these sources (text logs at info) and Prometheus scraping it;
-    `metrics`, the exporter's `metrics:` settings (e.g. extra_labels)."""
+    `metrics`, the exporter's `metrics:` settings (e.g. extra_labels); `env`, the exporter's
+    environment (e.g. a stand-in `az` for an Azure source's credential)."""
     prometheus_bin = require_tool("prometheus")
     exporter_bin = require_path(Path(sys.executable).parent / "acs-exporter", "acs-exporter")
     exporter_port, prometheus_port = free_port(), free_port()
@@ -153,7 +159,7 @@ def running_stack(
     started = time.monotonic()
     exporter_log = tmp / "exporter.log"
     exporter = _start(
-        [str(exporter_bin), "run", "--config.file", str(exporter_config)], exporter_log
+        [str(exporter_bin), "run", "--config.file", str(exporter_config)], exporter_log, env
     )
     prometheus_log = tmp / "prometheus.log"
     prometheus = _start(

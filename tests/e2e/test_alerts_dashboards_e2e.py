@@ -20,9 +20,12 @@ docs/alerting.md).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import promql_parser
 import pytest
@@ -30,7 +33,8 @@ import yaml
 from generators.dashboard_queries import Query, queries
 from stack import STARTUP_TIMEOUT_S, Running, running_stack
 
-from conftest import REPO
+from conftest import REPO, fake_az
+from sources.azure_metrics.fake_server import TOKEN, FakeAzureMetrics
 
 pytestmark = pytest.mark.e2e
 
@@ -73,8 +77,56 @@ class Stack(Running):
         return self.started + SPIKE_START_S - time.monotonic()
 
 
+CALL_AUTOMATION_RESOURCE = (
+    "/subscriptions/00000000-0000-4000-8000-00000000000a/resourceGroups/rg/providers/"
+    "Microsoft.Communication/communicationServices/acs-bot"
+)
+
+
+def _platform_metrics(server: FakeAzureMetrics) -> None:
+    """Healthy Call Automation traffic from 20 minutes ago to 20 minutes ahead: per minute 38
+    callbacks of which 2 fail (5%, under the burst alert's share) and 40 API requests."""
+    now = datetime.now(UTC)
+    for offset in range(-20, 21):
+        minute = now + timedelta(minutes=offset)
+        for event, code, subcode, n in (
+            ("PlayCompleted", "200", "0", 36),
+            ("PlayFailed", "400", "8523", 2),
+        ):
+            dims = {"EventTypeName": event, "Code": code, "SubCode": subcode}
+            server.add(CALL_AUTOMATION_RESOURCE, "AcsCallAutomationCallbackEvent", dims, minute, n)
+        dims = {"Operation": "Play", "StatusCode": "202", "StatusCodeClass": "2xx"}
+        server.add(CALL_AUTOMATION_RESOURCE, "APIRequestCallAutomation", dims, minute, 40)
+
+
+def _az_env(tmp: Path) -> dict[str, str]:
+    """The exporter's environment: its real DefaultAzureCredential gets the local metrics
+    server's token from a stand-in `az`."""
+    bin_dir = fake_az(
+        tmp / "bin",
+        "import json, time\n"
+        f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
+        " 'tokenType': 'Bearer'}))",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+    return env
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def metrics_server() -> Iterator[FakeAzureMetrics]:
+    """The local Azure Monitor metrics batch API, so the Call Automation panels and rules
+    (issue 15) have data on this Prometheus."""
+    with FakeAzureMetrics() as server:
+        _platform_metrics(server)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, metrics_server: FakeAzureMetrics
+) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
     exported = tmp / "exported.jsonl"
     exported.write_text(FIXTURE.read_text("utf-8") + "{not json\n", encoding="utf-8")
@@ -98,8 +150,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "progress": False,
             "poll_interval": 1,
         },
+        {
+            "type": "azure_metrics",
+            "name": "platform-metrics",
+            "resource_ids": [CALL_AUTOMATION_RESOURCE],
+            "endpoint": metrics_server.url,
+            "tls_ca_file": str(metrics_server.ca_file),
+            "poll_interval": "1s",
+            "settle_delay": "0s",
+            "initial_lookback": "20m",
+        },
     ]
-    with running_stack(tmp, sources, rules=RULES) as running:
+    with running_stack(tmp, sources, rules=RULES, env=_az_env(tmp)) as running:
         yield Stack(running.prometheus, running.exporter_url, running.started)
 
 

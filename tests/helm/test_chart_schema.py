@@ -118,15 +118,10 @@ def test_chart_readme_documents_every_value() -> None:
 
 
 def source_models() -> dict[str, type[BaseModel]]:
-    from acs_exporter.sources.files.settings import FilesSettings
-    from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-    from acs_exporter.sources.simulator.settings import SimulatorSettings
+    """Every built-in source type's settings model, from the registry (its one definition)."""
+    from acs_exporter.sources.registry import source_types
 
-    models: dict[str, type[BaseModel]] = {}
-    for model in (SimulatorSettings, FilesSettings, LogAnalyticsSettings):
-        (source_type,) = get_args(model.model_fields["type"].annotation)
-        models[source_type] = model
-    return models
+    return {entry.name: entry.settings for entry in source_types()}
 
 
 def test_source_entries_accept_exactly_the_settings_fields() -> None:
