@@ -31,7 +31,7 @@ VERSION = 1
 class CheckpointError(Exception):
     """The checkpoint cannot be used; the message says what is wrong and how to recover."""
 
-    def __init__(self, path: Path, problem: str, way_out: str | None = None) -> None:
+    def __init__(self, path: Path | str, problem: str, way_out: str | None = None) -> None:
         self.path = path
         self.problem = problem
         if way_out is None:
@@ -140,49 +140,18 @@ class Checkpoint:
             return State()
         except OSError as exc:
             raise CheckpointError(self.path, f"cannot read it ({exc.strerror})") from None
-        header_line, newline, body = raw.partition(b"\n")
-        try:
-            header = orjson.loads(header_line)
-        except orjson.JSONDecodeError:
-            raise CheckpointError(self.path, "the header line is not JSON") from None
-        if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise CheckpointError(self.path, f"not an {FORMAT} file")
-        if header.get("version") != VERSION:
-            raise CheckpointError(
-                self.path,
-                f"format version {shorten_repr(header.get('version'))} is not supported "
-                f"(this exporter reads version {VERSION})",
-            )
-        if header.get("sha256") != hashlib.sha256(body).hexdigest():
-            raise CheckpointError(self.path, "checksum mismatch (the file is corrupt or truncated)")
-        try:
-            data: Any = orjson.loads(body)
-            state = State.from_data(data, self._plan)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CheckpointError(
-                self.path, f"the body is not a valid checkpoint ({exc})"
-            ) from None
-        try:
-            # A count beyond 64 bits (e.g. written as 1.9e19) loads, but no save would succeed
-            # again: every poll would fail. Refuse it now, in run and check-config alike.
-            orjson.dumps(state.to_data(self._plan))
-        except TypeError as exc:
-            raise CheckpointError(self.path, f"its counts cannot be saved again ({exc})") from None
-        return state
+        return decode(raw, self._plan, self.path)
 
     def save(self, state: State) -> None:
         """Atomically replace the checkpoint with `state`. Raises OSError on failure."""
-        body = orjson.dumps(state.to_data(self._plan))
-        header = orjson.dumps(
-            {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
-        )
+        data = encode(state, self._plan)
         real = self.real_path
         directory = real.parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=f".{real.name}.", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(header + b"\n" + body)
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, real)
@@ -194,3 +163,44 @@ class Checkpoint:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def encode(state: State, plan: LabelPlan) -> bytes:
+    """A checkpoint's bytes: the header line (format, version, sha256 of the body), the body.
+    One format for every state backend (file, Azure blob)."""
+    body = orjson.dumps(state.to_data(plan))
+    header = orjson.dumps(
+        {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
+    )
+    return header + b"\n" + body
+
+
+def decode(raw: bytes, plan: LabelPlan, where: Path | str) -> State:
+    """The state in a checkpoint's bytes; CheckpointError naming `where` if they are not one."""
+    header_line, newline, body = raw.partition(b"\n")
+    try:
+        header = orjson.loads(header_line)
+    except orjson.JSONDecodeError:
+        raise CheckpointError(where, "the header line is not JSON") from None
+    if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(where, f"not an {FORMAT} file")
+    if header.get("version") != VERSION:
+        raise CheckpointError(
+            where,
+            f"format version {shorten_repr(header.get('version'))} is not supported "
+            f"(this exporter reads version {VERSION})",
+        )
+    if header.get("sha256") != hashlib.sha256(body).hexdigest():
+        raise CheckpointError(where, "checksum mismatch (the file is corrupt or truncated)")
+    try:
+        data: Any = orjson.loads(body)
+        state = State.from_data(data, plan)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(where, f"the body is not a valid checkpoint ({exc})") from None
+    try:
+        # A count beyond 64 bits (e.g. written as 1.9e19) loads, but no save would succeed
+        # again: every poll would fail. Refuse it now, in run and check-config alike.
+        orjson.dumps(state.to_data(plan))
+    except TypeError as exc:
+        raise CheckpointError(where, f"its counts cannot be saved again ({exc})") from None
+    return state
