@@ -15,6 +15,7 @@ lapse, counted from when the last renewal was sent, so a write never races an ex
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,8 @@ from acs_exporter.definitions.tables import LabelPlan
 from acs_exporter.pipeline.blob_settings import CONNECTION_STRING_ENV, AzureBlobStateSettings
 from acs_exporter.pipeline.checkpoint import CheckpointError, decode, encode
 from acs_exporter.pipeline.state import State
+
+log = logging.getLogger("acs_exporter.pipeline.blob_store")
 
 # Storage error codes meaning "someone else holds the blob": a conflict, not an outage.
 _CONFLICT_CODES = frozenset(
@@ -185,7 +188,7 @@ class BlobCheckpoint:
         """Commit `state`, as the lease holder, if the blob is still the one last read or
         written. Raises StateStoreError (WriteConflict when another replica holds it)."""
         with self._guard:
-            if state is self._committed:
+            if state is self._committed or (not self._leading and state == self._committed):
                 return  # already the blob's content (e.g. the final save of a standby)
             self._check_may_write()
             etag = self._etag
@@ -202,6 +205,7 @@ class BlobCheckpoint:
                 with self._guard:
                     self.conflicts += 1
                 self.end_term()
+                log.warning("checkpoint write refused", extra={"error": describe(exc)})
                 raise WriteConflict(
                     f"another replica holds the checkpoint ({describe(exc)})"
                 ) from None
@@ -209,6 +213,9 @@ class BlobCheckpoint:
         with self._guard:
             self._etag, self._committed = result["etag"], state
             self.commits += 1
+        # The write log: each commit names the ETag it replaced, so the chain of commits of all
+        # replicas can be checked to be one line (tests/pipeline/blob/test_failover_chaos.py).
+        log.debug("checkpoint committed", extra={"etag_before": etag, "etag": result["etag"]})
 
     def _check_may_write(self) -> None:
         if not self._leading:
