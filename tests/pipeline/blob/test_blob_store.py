@@ -71,7 +71,8 @@ def test_a_deposed_leader_cannot_overwrite_its_successor(azurite: Azurite) -> No
     second.save(successor)
     with pytest.raises(WriteConflict):
         first.save(_counted(state, 100, 3))
-    assert first.conflicts == 1 and not first.leading()
+    assert first.conflicts == 1
+    assert not first.leading()
     assert _blob_state(azurite).cursors["src"] == 2  # the successor's, untouched
 
 
@@ -115,7 +116,8 @@ def test_a_standby_follows_the_leaders_commits(azurite: Azurite) -> None:
     assert standby.refresh() is None  # unchanged: nothing to adopt
     leader.save(_counted(_lead(leader), 4, 9))
     followed = standby.refresh()
-    assert followed is not None and followed.cursors["src"] == 9
+    assert followed is not None
+    assert followed.cursors["src"] == 9
     assert standby.refresh() is None
 
 

@@ -96,8 +96,11 @@ class Replica:
     def launch(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "acs_exporter.cli", "run", "--config.file"]
-                + [str(self._config), "--web.listen-address", f"127.0.0.1:{self.port}"],
+                [
+                    *(sys.executable, "-m", "acs_exporter.cli", "run"),
+                    *("--config.file", str(self._config)),
+                    *("--web.listen-address", f"127.0.0.1:{self.port}"),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self._env,
@@ -244,7 +247,9 @@ def test_failover_keeps_exact_totals_and_one_writer(
         azurite.stop()  # 2: storage gone for longer than the lease: it expires mid-write
         _observe_for(replicas, 4)
         reply = leader.get("/readyz")
-        assert reply is not None and reply[0] == 503 and "state store" in reply[1], reply
+        assert reply is not None
+        assert reply[0] == 503, reply
+        assert "state store" in reply[1], reply
         _observe_for(replicas, LEASE_SECONDS)
         azurite.start()
         leader = _leader(replicas, LEASE_SECONDS + 30)
@@ -275,8 +280,8 @@ def _wait_for_truth(replicas: list[Replica], truth: Totals, last_ingested: datet
         ):
             return
         time.sleep(0.5)
-    for replica, totals in zip(replicas, got, strict=True):
-        totals = totals or Counter()
+    for replica, scraped in zip(replicas, got, strict=True):
+        totals = scraped or Counter()
         assert totals == truth, (
             f"replica :{replica.port}: missing {dict(truth - totals)}, "
             f"double-counted {dict(totals - truth)}\n" + replica.log_path.read_text()[-3000:]
