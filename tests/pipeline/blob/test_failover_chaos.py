@@ -239,6 +239,9 @@ def test_failover_keeps_exact_totals_and_one_writer(
         replica.launch()
     try:
         leader = _leader(replicas, 60)
+        for standby in replicas:
+            if standby is not leader:  # it serves the leader's checkpoint: ready
+                assert standby.get("/readyz") == (200, "ready\n"), standby.get("/readyz")
         _observe_for(replicas, 3)
         leader.kill()  # 1: SIGKILL the leader; a standby takes over within the lease
         leader.launch()
