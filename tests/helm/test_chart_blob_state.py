@@ -26,7 +26,12 @@ def _values(**state: Any) -> dict[str, Any]:
                 "azure_blob": {"container_url": CONTAINER_URL, **state},
             }
         },
-        "azure": {"workloadIdentity": {"enabled": True, "clientId": "00000000-0000-4000-8000-000000000001"}},
+        "azure": {
+            "workloadIdentity": {
+                "enabled": True,
+                "clientId": "00000000-0000-4000-8000-000000000001",
+            }
+        },
     }
 
 
@@ -61,5 +66,5 @@ def test_file_backend_stays_one_replica_recreated_with_its_volume() -> None:
 def test_blob_backend_without_a_container_url_is_refused_by_name() -> None:
     values = _values()
     del values["config"]["state"]["azure_blob"]
-    with pytest.raises(HelmError, match="config.state.azure_blob.container_url"):
+    with pytest.raises(HelmError, match=r"config\.state\.azure_blob\.container_url"):
         render(values)
