@@ -144,40 +144,21 @@ def serve(
     if shared is not None:
         shared.leadership.start()
     try:
-        abandoned = _run(
+        abandoned = run_until_stopped(
             exporter=exporter,
             sources=sources,
             server=server,
             pusher=pusher,
-            stop_signal=stop_signal,
-            reloader=reloader,
+            stop=stop_signal.event,
+            hurry=stop_signal.hurry,
+            reload_requested=stop_signal.reload,
+            reload=reloader,
         )
     finally:
         if shared is not None:
             shared.leadership.stop()
     log.info("stopped", extra={"signal": stop_signal.received, "abandoned_polls": abandoned})
     return 0
-
-
-def _run(
-    *,
-    exporter: Exporter,
-    sources: list[Polled],
-    server: ExporterHTTPServer,
-    pusher: Pusher | None,
-    stop_signal: StopSignal,
-    reloader: Reloader | None,
-) -> list[str]:
-    return run_until_stopped(
-        exporter=exporter,
-        sources=sources,
-        server=server,
-        pusher=pusher,
-        stop=stop_signal.event,
-        hurry=stop_signal.hurry,
-        reload_requested=stop_signal.reload,
-        reload=reloader,
-    )
 
 
 def build_exporter_and_role(

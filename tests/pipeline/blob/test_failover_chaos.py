@@ -33,7 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import fake_az, require_path, require_tool
 from sources.loganalytics.fake_server import TOKEN, FakeLogAnalytics
 from sources.loganalytics.kusto import PACKAGE, KustoChecker
-from sources.loganalytics.test_chaos import CODES, _ground_truth
+from sources.loganalytics.test_chaos import CODES, _ground_truth, participant_record
 from support.azurite import Azurite, free_port
 
 from .conftest import CONTAINER
@@ -66,22 +66,11 @@ def _dataset(start: datetime, rng: random.Random) -> list[dict[str, Any]]:
     seconds after it, each 3 to 20 minutes after its call ended."""
     records = []
     for i in range(RECORDS):
-        code, sub, category = CODES[rng.randrange(len(CODES))] if i % 3 else CODES[0]
+        reason = CODES[rng.randrange(len(CODES))] if i % 3 else CODES[0]
         offset = -rng.uniform(1, 600) if i < ALREADY else rng.uniform(0, SPREAD_SECONDS)
         ingested = start + timedelta(seconds=offset)
-        records.append(
-            {
-                "TimeGenerated": ingested - timedelta(minutes=rng.uniform(3, 20)),
-                "CorrelationId": f"call-{i // 3}",
-                "ParticipantId": f"p-{i}",
-                "ParticipantEndReason": code,
-                "ParticipantEndSubCode": sub,
-                "ResultCategory": category,
-                "CallType": "Group",
-                "EndpointType": "VoIP",
-                "_IngestedAt": ingested,
-            }
-        )
+        delay = timedelta(minutes=rng.uniform(3, 20))
+        records.append(participant_record(i, reason, ingested, delay))
     return records
 
 
