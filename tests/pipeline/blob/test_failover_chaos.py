@@ -110,6 +110,15 @@ class Replica:
         except OSError:
             return None
 
+    def sample(self, name: str) -> float | None:
+        reply = self.get("/metrics")
+        assert reply is not None, f"replica :{self.port} does not answer"
+        for family in text_string_to_metric_families(reply[1]):
+            for sample in family.samples:
+                if sample.name == name:
+                    return float(sample.value)
+        return None
+
     def observe(self) -> tuple[Totals, bool] | None:
         """(call ends, leads and committed) from /metrics; asserts no counter went down since
         last time."""
@@ -238,6 +247,7 @@ def test_failover_keeps_exact_totals_and_one_writer(
         _observe_for(replicas, 2)
         azurite.stop()  # 2: storage gone for longer than the lease: it expires mid-write
         _observe_for(replicas, 4)
+        assert leader.sample("acs_exporter_state_store_up") == 0.0
         reply = leader.get("/readyz")
         assert reply is not None
         assert reply[0] == 503, reply
