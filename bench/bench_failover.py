@@ -82,7 +82,7 @@ class _Pair:
                 "backend": "azure_blob",
                 "azure_blob": {
                     "container_url": azurite.container_url(CONTAINER),
-                    "credential": "connection_string",
+                    "auth_mode": "connection_string",
                     "lease_duration": f"{LEASE_SECONDS:g}s",
                     "refresh_interval": f"{REFRESH_SECONDS * 1000:g}ms",
                 },

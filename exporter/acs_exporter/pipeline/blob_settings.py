@@ -49,7 +49,7 @@ class AzureBlobStateSettings(BaseModel):
         timedelta(seconds=5),
         description="How often a standby re-reads the leader's checkpoint (and tries the lease).",
     )
-    credential: Literal["default", "connection_string"] = Field(
+    auth_mode: Literal["default", "connection_string"] = Field(
         "default",
         description=(
             "`default`: DefaultAzureCredential (workload identity); `connection_string`: the "

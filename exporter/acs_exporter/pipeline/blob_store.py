@@ -307,14 +307,14 @@ def open_blob(settings: AzureBlobStateSettings) -> BlobClient:
         "connection_timeout": min(5.0, seconds / 6),
         "read_timeout": min(10.0, seconds / 4),
     }
-    if settings.credential == "connection_string":
+    if settings.auth_mode == "connection_string":
         connection = os.environ.get(CONNECTION_STRING_ENV)
         if not connection:
             raise CheckpointError(
                 settings.container_url,
-                f"state.azure_blob.credential is connection_string but {CONNECTION_STRING_ENV} "
+                f"state.azure_blob.auth_mode is connection_string but {CONNECTION_STRING_ENV} "
                 "is not set",
-                f"Way out: set {CONNECTION_STRING_ENV}, or use credential: default.",
+                f"Way out: set {CONNECTION_STRING_ENV}, or use auth_mode: default.",
             )
         return BlobClient.from_connection_string(
             connection, settings.container_name, settings.blob_name, **options

@@ -201,7 +201,7 @@ def _setup(
             "backend": "azure_blob",
             "azure_blob": {
                 "container_url": azurite.container_url(CONTAINER),
-                "credential": "connection_string",
+                "auth_mode": "connection_string",
                 "lease_duration": f"{LEASE_SECONDS}s",
                 "refresh_interval": "500ms",
             },
