@@ -90,7 +90,7 @@ alerts: $(STAMP)
 dashboards: $(STAMP) alerts
 	$(BIN)/python -m generators.dashboards
 
-bench: $(STAMP) $(KUSTO)
+bench: $(STAMP) $(KUSTO) $(AZURITE)
 	$(BIN)/python -m bench
 
 # Regenerate the `config.sources` and `prometheusRule.thresholds` parts of the chart's
