@@ -314,3 +314,11 @@ ALL: tuple[MetricDef, ...] = (
     STATE_COMMITS,
     STATE_WRITE_CONFLICTS,
 )
+# Served only with state.backend azure_blob (by pipeline/leadership.py): the file backend has
+# one replica, which always leads.
+AZURE_BLOB_ONLY: tuple[MetricDef, ...] = (
+    STATE_LEADER,
+    STATE_STORE_UP,
+    STATE_COMMITS,
+    STATE_WRITE_CONFLICTS,
+)
