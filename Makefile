@@ -11,6 +11,8 @@ STAMP  := $(VENV)/.installed-stamp
 KUSTO  := tools/kusto/node_modules/@kusto/language-service-next/package.json
 # Grafana's published dashboard types and the generator that turns them into a JSON Schema
 GRAFANA_SCHEMA := tools/grafana/node_modules/ts-json-schema-generator/package.json
+# Microsoft's Azure Storage emulator: the azure_blob state backend's tests (tests/pipeline/blob/)
+AZURITE := tools/azurite/node_modules/azurite/package.json
 
 .PHONY: run test lint typecheck pytest system-deps python-venv node bench chart-schema clean alerts dashboards venv
 
@@ -56,6 +58,10 @@ $(GRAFANA_SCHEMA): tools/grafana/package.json tools/grafana/package-lock.json | 
 	cd tools/grafana && npm ci --no-audit --no-fund --silent
 	touch $(GRAFANA_SCHEMA)
 
+$(AZURITE): tools/azurite/package.json tools/azurite/package-lock.json | node
+	cd tools/azurite && npm ci --no-audit --no-fund --silent
+	touch $(AZURITE)
+
 lint: $(STAMP)
 	$(BIN)/ruff check exporter tests bench tools generators
 	$(BIN)/ruff format --check exporter tests bench tools generators
@@ -67,7 +73,7 @@ typecheck: $(STAMP)
 
 # One worker per core (pytest-xdist); worksteal balances the few long end-to-end tests.
 # PYTEST_ARGS='-n 0' runs serially.
-pytest: $(STAMP) $(KUSTO) $(GRAFANA_SCHEMA) system-deps
+pytest: $(STAMP) $(KUSTO) $(GRAFANA_SCHEMA) $(AZURITE) system-deps
 	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 # Regenerate docs/metrics.md's metric tables from acs_exporter.definitions.metrics (a test fails while stale).
@@ -86,7 +92,7 @@ alerts: $(STAMP)
 dashboards: $(STAMP) alerts
 	$(BIN)/python -m generators.dashboards
 
-bench: $(STAMP) $(KUSTO)
+bench: $(STAMP) $(KUSTO) $(AZURITE)
 	$(BIN)/python -m bench
 
 # Regenerate the `config.sources` and `prometheusRule.thresholds` parts of the chart's

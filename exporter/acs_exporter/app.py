@@ -10,6 +10,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
@@ -22,11 +23,15 @@ from acs_exporter.logsetup import setup_logging
 from acs_exporter.pipeline.checkpoint import Checkpoint, CheckpointError
 from acs_exporter.pipeline.daemon import Exporter, Pollers, Pusher, StopSignal, run_until_stopped
 from acs_exporter.pipeline.reasons import known_reasons
+from acs_exporter.pipeline.state_store import CheckpointStore
 from acs_exporter.server.http import ExporterHTTPServer
 from acs_exporter.server.webconfig import WebConfig, WebConfigError, load_web_config
 from acs_exporter.sources.base import Source
 from acs_exporter.sources.registry import SourceSettings as AnySourceSettings
 from acs_exporter.sources.registry import Wiring, source_type
+
+if TYPE_CHECKING:
+    from acs_exporter.pipeline.shared_state import SharedState
 
 log = logging.getLogger("acs_exporter")
 
@@ -101,6 +106,8 @@ def build_pusher(settings: Settings, exporter: Exporter) -> Pusher | None:
 
 
 Polled = tuple[Source, float, threading.Event]  # a source, its poll interval, its stop event
+# Wraps a source so that it polls only while this replica leads (shared_state.py).
+Gate = Callable[[Source, threading.Event], Source]
 
 
 def serve(
@@ -114,10 +121,11 @@ def serve(
     stop_signal.install()  # before slow start-up work: a TERM during it still exits cleanly
     catalog = load_catalog_or_fail(settings)
     web_config = load_web_config_or_fail(settings)
-    exporter = build_exporter(settings, catalog)
+    exporter, shared = build_exporter_and_role(settings, catalog)
+    gate = shared.gate if shared is not None else None
     server = build_server(settings, exporter, web_config)
     try:
-        sources = build_sources(settings.effective_sources(), catalog, settings)
+        sources = build_sources(settings.effective_sources(), catalog, settings, gate)
     except BaseException:
         server.server_close()
         raise
@@ -129,31 +137,64 @@ def serve(
         raise
     log_started(settings, server, catalog)
     reloader = (
-        Reloader(reload_settings, settings, exporter, catalog)
+        Reloader(reload_settings, settings, exporter, catalog, gate)
         if reload_settings is not None
         else None
     )
-    abandoned = run_until_stopped(
-        exporter=exporter,
-        sources=sources,
-        server=server,
-        pusher=pusher,
-        stop=stop_signal.event,
-        hurry=stop_signal.hurry,
-        reload_requested=stop_signal.reload,
-        reload=reloader,
-    )
+    if shared is not None:
+        shared.leadership.start()
+    try:
+        abandoned = run_until_stopped(
+            exporter=exporter,
+            sources=sources,
+            server=server,
+            pusher=pusher,
+            stop=stop_signal.event,
+            hurry=stop_signal.hurry,
+            reload_requested=stop_signal.reload,
+            reload=reloader,
+        )
+    finally:
+        if shared is not None:
+            shared.leadership.stop()
     log.info("stopped", extra={"signal": stop_signal.received, "abandoned_polls": abandoned})
     return 0
 
 
-def build_exporter(settings: Settings, catalog: Catalog) -> Exporter:
+def build_exporter_and_role(
+    settings: Settings, catalog: Catalog
+) -> tuple[Exporter, SharedState | None]:
+    """The exporter and, with state.backend azure_blob, its shared-state leadership."""
+    if settings.state.backend != "azure_blob":
+        return build_exporter(settings, catalog), None
+    try:
+        from acs_exporter.pipeline.shared_state import open_shared_state
+    except ImportError as exc:
+        raise StartupError(
+            f"state.backend azure_blob is not available in this build: {exc}"
+        ) from None
+    try:
+        shared = open_shared_state(settings, label_plan(settings))
+    except CheckpointError as exc:
+        raise StartupError(str(exc)) from None
+    exporter = build_exporter(settings, catalog, shared)
+    shared.leadership.attach(exporter)
+    return exporter, shared
+
+
+def build_exporter(
+    settings: Settings, catalog: Catalog, shared: SharedState | None = None
+) -> Exporter:
     """The exporter, its counts restored from the checkpoint (locked for this process)."""
     plan = label_plan(settings)
-    checkpoint = Checkpoint(settings.state.path, plan) if settings.state.path else None
+    checkpoint: CheckpointStore | None = (
+        Checkpoint(settings.state.path, plan) if settings.state.path else None
+    )
+    if shared is not None:
+        checkpoint = shared.store
     source_settings = settings.effective_sources()
     try:
-        if checkpoint is not None:
+        if isinstance(checkpoint, Checkpoint):
             checkpoint.lock()  # released when the process exits
         return Exporter(
             catalog=catalog,
@@ -164,6 +205,7 @@ def build_exporter(settings: Settings, catalog: Catalog) -> Exporter:
             checkpoint=checkpoint,
             category_source=settings.metrics.category_source,
             source_types={s.name: s.type for s in source_settings},
+            role=shared.leadership if shared is not None else None,
         )
     except CheckpointError as exc:
         raise StartupError(str(exc)) from None
@@ -195,7 +237,10 @@ def build_server(
 
 
 def build_sources(
-    wanted: Sequence[AnySourceSettings], catalog: Catalog, startup: Settings
+    wanted: Sequence[AnySourceSettings],
+    catalog: Catalog,
+    startup: Settings,
+    gate: Gate | None = None,
 ) -> list[Polled]:
     """The sources of `wanted`, each with its own stop event (set by its poller at shutdown or
     when a reload retires it); those already built are closed if one cannot start. The extra
@@ -205,6 +250,8 @@ def build_sources(
         for item in wanted:
             stop = threading.Event()
             source = build_source(item, catalog, label_plan(startup), stop)
+            if gate is not None:  # polled only while this replica leads (state.backend)
+                source = gate(source, stop)
             built.append((source, item.poll_interval.total_seconds(), stop))
     except BaseException:
         close_sources(built)
@@ -241,6 +288,8 @@ RESTART_ONLY: tuple[tuple[str, str], ...] = (
     ("web", "config_file"),
     ("web", "telemetry_path"),
     ("state", "path"),
+    ("state", "backend"),
+    ("state", "azure_blob"),
     ("metrics", "extra_labels"),
     ("otlp", ""),
 )
@@ -263,7 +312,9 @@ class Reloader:
         settings: Settings,
         exporter: Exporter,
         catalog: Catalog,
+        gate: Gate | None = None,
     ) -> None:
+        self._gate = gate
         self._load = load
         self._startup = settings
         self._settings = settings
@@ -283,7 +334,7 @@ class Reloader:
                 if running.get(name) == item and pollers.get(name) is not None
             }
             built = build_sources(
-                [s for n, s in wanted.items() if n not in keep], catalog, self._startup
+                [s for n, s in wanted.items() if n not in keep], catalog, self._startup, self._gate
             )
         except (ConfigError, StartupError) as exc:
             message = exc.render() if isinstance(exc, ConfigError) else str(exc)

@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -52,6 +53,7 @@ from acs_exporter.inputs.validation import (
     pydantic_message,
     without_pydantic_steps,
 )
+from acs_exporter.pipeline.blob_settings import AzureBlobStateSettings
 from acs_exporter.sources import registry
 from acs_exporter.sources.simulator.settings import SimulatorSettings
 
@@ -177,9 +179,30 @@ class MetricsSettings(_Section):
 
 
 class StateSettings(_Section):
+    backend: Literal["file", "azure_blob"] = Field(
+        "file",
+        description=(
+            "`file`: the checkpoint at state.path (one replica); `azure_blob`: in an Azure "
+            "blob, with a leader and hot standbys (state.azure_blob)."
+        ),
+    )
     path: FilePath | None = Field(
         None, description="Checkpoint file (cursor + counts); null keeps state in memory only."
     )
+    azure_blob: AzureBlobStateSettings | None = Field(
+        None, description="The checkpoint blob and its lease (backend azure_blob)."
+    )
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> StateSettings:
+        if self.backend == "azure_blob" and self.azure_blob is None:
+            raise ValueError("state.backend azure_blob needs state.azure_blob.container_url")
+        if self.backend == "azure_blob" and self.path is not None:
+            raise ValueError(
+                "state.path is the file backend's checkpoint; with backend azure_blob the "
+                "checkpoint is the blob: remove state.path"
+            )
+        return self
 
 
 class OtlpSettings(_Section):

@@ -276,6 +276,44 @@ CONFIG_RELOAD_SUCCESS_TIMESTAMP = MetricDef(
     doc="Unix time of the last successful configuration load (start-up or reload)",
 )
 
+# --- shared state (state.backend azure_blob) -----------------------------------------------------
+
+STATE_LEADER = MetricDef(
+    "acs_exporter_state_leader",
+    "gauge",
+    "Whether this replica holds the checkpoint blob's lease and polls (1) or is a standby "
+    "serving the leader's checkpoint (0). Only with state.backend azure_blob.",
+    doc=(
+        "1 on the replica that holds the checkpoint blob's lease and polls, 0 on a standby "
+        "(which serves the leader's checkpoint); only with `state.backend: azure_blob`"
+    ),
+)
+STATE_STORE_UP = MetricDef(
+    "acs_exporter_state_store_up",
+    "gauge",
+    "Whether the last operation on the checkpoint blob succeeded (1) or not (0).",
+    doc=(
+        "1 when the last read, write or lease renewal of the checkpoint blob succeeded, 0 while "
+        "the storage account cannot be reached (the leader then publishes nothing new)"
+    ),
+)
+STATE_COMMITS = MetricDef(
+    "acs_exporter_state_commits",
+    "counter",
+    "Checkpoints this replica wrote to the blob (each conditional on its ETag and lease).",
+    doc="checkpoints this replica wrote to the blob, each conditional on the blob's ETag and lease",
+)
+STATE_WRITE_CONFLICTS = MetricDef(
+    "acs_exporter_state_write_conflicts",
+    "counter",
+    "Checkpoint writes the storage refused because another replica holds the lease or changed "
+    "the blob (the batch is not counted; this replica steps down).",
+    doc=(
+        "checkpoint writes refused because another replica holds the lease or changed the blob "
+        "since this one read it; the batch is not counted and this replica steps down"
+    ),
+)
+
 # Everything above, in the order docs/metrics.md lists it.
 ALL: tuple[MetricDef, ...] = (
     CALL_ENDS,
@@ -301,4 +339,16 @@ ALL: tuple[MetricDef, ...] = (
     SERIES_LIMIT,
     CONFIG_RELOAD_SUCCESSFUL,
     CONFIG_RELOAD_SUCCESS_TIMESTAMP,
+    STATE_LEADER,
+    STATE_STORE_UP,
+    STATE_COMMITS,
+    STATE_WRITE_CONFLICTS,
+)
+# Served only with state.backend azure_blob (by pipeline/leadership.py): the file backend has
+# one replica, which always leads.
+AZURE_BLOB_ONLY: tuple[MetricDef, ...] = (
+    STATE_LEADER,
+    STATE_STORE_UP,
+    STATE_COMMITS,
+    STATE_WRITE_CONFLICTS,
 )

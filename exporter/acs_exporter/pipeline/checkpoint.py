@@ -46,7 +46,7 @@ COMPACT_SECONDS = 600.0
 class CheckpointError(Exception):
     """The checkpoint cannot be used; the message says what is wrong and how to recover."""
 
-    def __init__(self, path: Path, problem: str, way_out: str | None = None) -> None:
+    def __init__(self, path: Path | str, problem: str, way_out: str | None = None) -> None:
         self.path = path
         self.problem = problem
         if way_out is None:
@@ -178,36 +178,9 @@ class Checkpoint:
             return State()  # a journal without its snapshot extends nothing that exists
         except OSError as exc:
             raise CheckpointError(self.path, f"cannot read it ({exc.strerror})") from None
-        header_line, newline, body = raw.partition(b"\n")
-        try:
-            header = orjson.loads(header_line)
-        except orjson.JSONDecodeError:
-            raise CheckpointError(self.path, "the header line is not JSON") from None
-        if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise CheckpointError(self.path, f"not an {FORMAT} file")
-        if header.get("version") != VERSION:
-            raise CheckpointError(
-                self.path,
-                f"format version {shorten_repr(header.get('version'))} is not supported "
-                f"(this exporter reads version {VERSION})",
-            )
-        digest = hashlib.sha256(body).hexdigest()
-        if header.get("sha256") != digest:
-            raise CheckpointError(self.path, "checksum mismatch (the file is corrupt or truncated)")
+        body, digest = verified_body(raw, self.path)
         changes = self._journal_records(digest)
-        try:
-            data: Any = orjson.loads(body)
-            state = State.from_data(data, self._plan, changes)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            where = "the body or its journal is" if changes else "the body is"
-            raise CheckpointError(self.path, f"{where} not a valid checkpoint ({exc})") from None
-        try:
-            # A count beyond 64 bits (e.g. written as 1.9e19) loads, but no save would succeed
-            # again: every poll would fail. Refuse it now, in run and check-config alike.
-            orjson.dumps(state.to_data(self._plan))
-        except TypeError as exc:
-            raise CheckpointError(self.path, f"its counts cannot be saved again ({exc})") from None
-        return state
+        return state_of(body, self._plan, self.path, changes)
 
     def _journal_records(self, base: str) -> list[Any]:
         """The records of the journal extending the snapshot whose body hashes to `base`."""
@@ -274,17 +247,70 @@ class Checkpoint:
         Raises OSError on failure."""
         self._close_journal()
         self._base = None
-        body = orjson.dumps(state.to_data(self._plan))
-        header = orjson.dumps(
-            {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
-        )
+        data = encode(state, self._plan)
         real = self.real_path
         directory = real.parent
         directory.mkdir(parents=True, exist_ok=True)
-        journal.write_atomically(real, header + b"\n" + body, f".{real.name}.")
+        journal.write_atomically(real, data, f".{real.name}.")
         # Killed here, the journal is stale: its base is the previous snapshot, so it is
         # ignored at load (this snapshot holds all of it) and removed by the next compaction.
         self.journal_path.unlink(missing_ok=True)
         journal.fsync_directory(directory)
+        body = data.partition(b"\n")[2]
         self._base = hashlib.sha256(body).hexdigest()
         self._snapshot_size = len(body)
+
+
+def encode(state: State, plan: LabelPlan) -> bytes:
+    """A checkpoint snapshot's bytes: the header line (format, version, sha256 of the body),
+    then the body. One format for every state backend (file, Azure blob)."""
+    body = orjson.dumps(state.to_data(plan))
+    header = orjson.dumps(
+        {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest()}
+    )
+    return header + b"\n" + body
+
+
+def decode(raw: bytes, plan: LabelPlan, where: Path | str) -> State:
+    """The state in a snapshot's bytes (no journal); CheckpointError naming `where` if they
+    are not one."""
+    body, _ = verified_body(raw, where)
+    return state_of(body, plan, where, [])
+
+
+def verified_body(raw: bytes, where: Path | str) -> tuple[bytes, str]:
+    """The body of a snapshot's bytes and its sha256, once the header vouches for it."""
+    header_line, newline, body = raw.partition(b"\n")
+    try:
+        header = orjson.loads(header_line)
+    except orjson.JSONDecodeError:
+        raise CheckpointError(where, "the header line is not JSON") from None
+    if not newline or not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(where, f"not an {FORMAT} file")
+    if header.get("version") != VERSION:
+        raise CheckpointError(
+            where,
+            f"format version {shorten_repr(header.get('version'))} is not supported "
+            f"(this exporter reads version {VERSION})",
+        )
+    digest = hashlib.sha256(body).hexdigest()
+    if header.get("sha256") != digest:
+        raise CheckpointError(where, "checksum mismatch (the file is corrupt or truncated)")
+    return body, digest
+
+
+def state_of(body: bytes, plan: LabelPlan, where: Path | str, changes: list[Any]) -> State:
+    """The state of a verified body with its journal's `changes` applied."""
+    try:
+        data: Any = orjson.loads(body)
+        state = State.from_data(data, plan, changes)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = "the body or its journal is" if changes else "the body is"
+        raise CheckpointError(where, f"{what} not a valid checkpoint ({exc})") from None
+    try:
+        # A count beyond 64 bits (e.g. written as 1.9e19) loads, but no save would succeed
+        # again: every poll would fail. Refuse it now, in run and check-config alike.
+        orjson.dumps(state.to_data(plan))
+    except TypeError as exc:
+        raise CheckpointError(where, f"its counts cannot be saved again ({exc})") from None
+    return state

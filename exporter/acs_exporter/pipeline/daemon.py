@@ -32,10 +32,10 @@ from acs_exporter.exposition.outcome_tables import OutcomeTables
 from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.pipeline.aggregate import CategorySource, Delta, Resolver, summarise
 from acs_exporter.pipeline.backoff import Backoff
-from acs_exporter.pipeline.checkpoint import Checkpoint
 from acs_exporter.pipeline.reasons import DaemonQueryError, KnownReasons
 from acs_exporter.pipeline.source_status import LastError, SourceStatus, short_message
 from acs_exporter.pipeline.state import State
+from acs_exporter.pipeline.state_store import CheckpointStore, RoleReport
 from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
 
 log = logging.getLogger("acs_exporter.pipeline.daemon")
@@ -66,13 +66,16 @@ class Exporter:
         source_names: Sequence[str],
         plan: LabelPlan = LabelPlan(),  # noqa: B008 (immutable)
         max_series: int = 2000,
-        checkpoint: Checkpoint | None = None,
+        checkpoint: CheckpointStore | None = None,
         clock: Callable[[], float] = time.time,
         known_reasons: Mapping[str, KnownReasons] | None = None,
         category_source: CategorySource = "catalog",
         source_types: Mapping[str, str] | None = None,
+        role: RoleReport | None = None,
     ) -> None:
         self._plan = plan
+        # Leader or standby of a shared state store (leadership.py); None: the only replica.
+        self._role = role
         self._max_series = max_series
         self._checkpoint = checkpoint
         self._clock = clock
@@ -129,7 +132,9 @@ class Exporter:
         return list(self._published.not_ready)
 
     def _not_ready(self, healths: Mapping[str, SourceHealth]) -> tuple[str, ...]:
-        problems = []
+        problems = list(self._role.problems()) if self._role is not None else []
+        if self._role is not None and self._role.standby():
+            return tuple(problems)  # a standby serves the leader's counts: it polls nothing
         for name, health in sorted(healths.items()):
             if health.last_success is None:
                 error = self._errors.get(name)
@@ -260,6 +265,21 @@ class Exporter:
             self._outcomes = None  # the `source` label may have come or gone
             self._publish()
 
+    def adopt(self, state: State) -> None:
+        """Serve `state`, the checkpoint another replica (the leader) committed: a standby
+        follows it, and a new leader starts from it before its first poll."""
+        with self._lock:
+            if self._closed:
+                return
+            self._state = state
+            self._outcomes = None  # a whole other state: its families are built whole
+            self._publish()
+
+    def republish(self) -> None:
+        """Rebuild the snapshot and readiness (the role or the state store's health changed)."""
+        with self._lock:
+            self._publish()
+
     def record_reload(self, ok: bool) -> None:
         with self._lock:
             self._reload = (ok, self._clock() if ok else self._reload[1])
@@ -337,7 +357,8 @@ class Exporter:
         disagreements = disagreement_family(state, self._with_source)
         reload = reload_families(*self._reload)
         outcomes = self._outcomes.families()
-        return Snapshot((*outcomes, disagreements, *self._static, *dynamic, *reload))
+        role = self._role.families() if self._role is not None else ()
+        return Snapshot((*outcomes, disagreements, *self._static, *dynamic, *reload, *role))
 
 
 def poll_loop(

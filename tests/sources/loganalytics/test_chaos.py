@@ -82,20 +82,27 @@ def _dataset(start: datetime, rng: random.Random) -> list[dict[str, Any]]:
         delay = timedelta(minutes=rng.uniform(3, 20))
         if i % 50 == 0:
             delay = timedelta(hours=rng.uniform(1, 36))
-        records.append(
-            {
-                "TimeGenerated": ingested - delay,
-                "CorrelationId": f"call-{i // 3}",
-                "ParticipantId": f"p-{i}",
-                "ParticipantEndReason": code,
-                "ParticipantEndSubCode": sub,
-                "ResultCategory": category,
-                "CallType": "Group",
-                "EndpointType": "VoIP",
-                "_IngestedAt": ingested,
-            }
-        )
+        records.append(participant_record(i, (code, sub, category), ingested, delay))
     return records
+
+
+def participant_record(
+    i: int, reason: tuple[str | None, str | None, str], ingested: datetime, delay: timedelta
+) -> dict[str, Any]:
+    """The `i`th participant's ACSCallSummary row (three participants a call); also used by
+    tests/pipeline/blob/test_failover_chaos.py."""
+    code, sub, category = reason
+    return {
+        "TimeGenerated": ingested - delay,
+        "CorrelationId": f"call-{i // 3}",
+        "ParticipantId": f"p-{i}",
+        "ParticipantEndReason": code,
+        "ParticipantEndSubCode": sub,
+        "ResultCategory": category,
+        "CallType": "Group",
+        "EndpointType": "VoIP",
+        "_IngestedAt": ingested,
+    }
 
 
 def _ground_truth(records: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:

@@ -102,6 +102,15 @@ Container port: the port of config.web.listen_address (host:port or [v6]:port).
 {{- end }}
 
 {{/*
+"true" when the checkpoint lives in an Azure blob (config.state.backend azure_blob): two
+replicas (a leader and a hot standby), rolled one at a time, no state volume.
+*/}}
+{{- define "acs-exporter.blobState" -}}
+{{- $state := .Values.config.state | default dict }}
+{{- if eq (toString $state.backend) "azure_blob" }}true{{ end }}
+{{- end }}
+
+{{/*
 The state directory the volume is mounted on; config.state.path must live under it.
 */}}
 {{- define "acs-exporter.stateDir" -}}
@@ -170,7 +179,12 @@ Refuse value combinations that would deploy something broken, with a message nam
 {{- end }}
 {{- $statePath := .Values.config.state.path | default "" | toString }}
 {{- $stateDir := include "acs-exporter.stateDir" . }}
-{{- if or (not (hasPrefix (printf "%s/" $stateDir) $statePath)) (hasSuffix "/" $statePath) (contains "/../" $statePath) (contains "/./" $statePath) }}
+{{- if include "acs-exporter.blobState" . }}
+{{- $blob := .Values.config.state.azure_blob | default dict }}
+{{- if not $blob.container_url }}
+{{- fail "config.state.backend azure_blob needs config.state.azure_blob.container_url (https://<account>.blob.core.windows.net/<container>)" }}
+{{- end }}
+{{- else if or (not (hasPrefix (printf "%s/" $stateDir) $statePath)) (hasSuffix "/" $statePath) (contains "/../" $statePath) (contains "/./" $statePath) }}
 {{- fail (printf "config.state.path: %q must be a file under %s/ (the only writable volume; the root filesystem is read-only)" $statePath $stateDir) }}
 {{- end }}
 {{- end }}
@@ -193,6 +207,10 @@ which the exporter merges into the file's otlp section.
 {{- $catalog := default dict $config.catalog }}
 {{- $overrides := concat ($catalog.overrides | default list) (include "acs-exporter.catalogFiles" $ | fromJsonArray) }}
 {{- $_ := set $config "catalog" (merge (dict "overrides" $overrides) $catalog) }}
+{{- end }}
+{{- if include "acs-exporter.blobState" . }}
+{{- /* The blob is the checkpoint: the exporter refuses a state.path with this backend. */}}
+{{- $_ := set $config "state" (omit (default dict $config.state) "path") }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}

@@ -1,0 +1,70 @@
+"""Settings of the `azure_blob` state backend (`state.azure_blob`), read at every start-up.
+
+Kept apart from the backend (blob_store.py, leadership.py) so reading the configuration never
+imports the Azure Storage SDK.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from acs_exporter.inputs.types import READ_DURATION, between, check_http_url
+
+# Azure Blob Storage accepts leases of 15 to 60 seconds (or infinite, which a dead leader would
+# hold for ever): the range is the service's, not ours.
+LeaseDuration = Annotated[
+    timedelta, READ_DURATION, between(timedelta(seconds=15), timedelta(seconds=60))
+]
+RefreshInterval = Annotated[
+    timedelta, READ_DURATION, between(timedelta(milliseconds=200), timedelta(minutes=1))
+]
+# The environment variable read when credential is `connection_string` (never a config key:
+# it holds the account key).
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+
+
+class AzureBlobStateSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    container_url: str = Field(
+        description=(
+            "URL of the blob container holding the checkpoint, "
+            "e.g. https://<account>.blob.core.windows.net/acs-exporter."
+        )
+    )
+    blob_name: str = Field(
+        "checkpoint.json", min_length=1, max_length=1024, description="Name of the checkpoint blob."
+    )
+    lease_duration: LeaseDuration = Field(
+        timedelta(seconds=30),
+        description=(
+            "Leadership lease on the checkpoint blob (15s to 60s): a standby takes over at most "
+            "this long after the leader is lost."
+        ),
+    )
+    refresh_interval: RefreshInterval = Field(
+        timedelta(seconds=5),
+        description="How often a standby re-reads the leader's checkpoint (and tries the lease).",
+    )
+    auth_mode: Literal["default", "connection_string"] = Field(
+        "default",
+        description=(
+            "`default`: DefaultAzureCredential (workload identity); `connection_string`: the "
+            f"{CONNECTION_STRING_ENV} environment variable (Azurite, tests)."
+        ),
+    )
+
+    @field_validator("container_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        checked = check_http_url(value)
+        if not checked.rstrip("/").rsplit("/", 1)[-1] or checked.count("/") < 3:
+            raise ValueError("expected the container's URL, ending in its name")
+        return checked
+
+    @property
+    def container_name(self) -> str:
+        return self.container_url.rstrip("/").rsplit("/", 1)[-1]

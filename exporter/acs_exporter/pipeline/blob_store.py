@@ -1,0 +1,335 @@
+"""The checkpoint in one Azure blob, written only by the holder of the blob's lease.
+
+The blob holds the same bytes as the checkpoint file (checkpoint.encode). Every write carries
+the lease ID and is conditional on the ETag this replica last read or wrote (If-Match): a
+replica that lost the lease, or whose view of the blob is stale, cannot overwrite its
+successor's state; the storage refuses, and the batch is not counted.
+
+Leadership is a term: `begin_term` after the lease is acquired and the blob re-read, `end_term`
+when it is lost. A poll binds itself to the term it starts in (`bind_term`, thread-local) and its
+save is refused if the term changed meanwhile: a batch read from an old cursor is never applied
+to the newer state a new term starts from. Saves also stop `margin` seconds before the lease can
+lapse, counted from when the last renewal was sent, so a write never races an expiry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ResourceNotModifiedError,
+)
+from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient, LinearRetry
+
+from acs_exporter.definitions.tables import LabelPlan
+from acs_exporter.pipeline.blob_settings import CONNECTION_STRING_ENV, AzureBlobStateSettings
+from acs_exporter.pipeline.checkpoint import CheckpointError, decode, encode
+from acs_exporter.pipeline.state import Change, State
+
+log = logging.getLogger("acs_exporter.pipeline.blob_store")
+
+# Storage error codes meaning "someone else holds the blob": a conflict, not an outage.
+_CONFLICT_CODES = frozenset(
+    {
+        "ConditionNotMet",
+        "LeaseIdMismatchWithBlobOperation",
+        "LeaseNotPresentWithBlobOperation",
+        "LeaseIdMissing",
+        "LeaseLost",
+        "LeaseIdMismatchWithLeaseOperation",
+        "LeaseAlreadyPresent",
+    }
+)
+WAY_OUT = (
+    "The exporter stops rather than start from zero, which would reset counters and re-read "
+    "(or skip) calls.\nWay out: restore an earlier version of the blob (blob versioning or "
+    "soft delete), or delete it to start over; counters then restart from zero."
+)
+
+
+class StateStoreError(OSError):
+    """The checkpoint could not be committed: storage unreachable, lease lost or conflict."""
+
+
+class WriteConflict(StateStoreError):
+    """The storage refused the write: another replica holds the lease or changed the blob."""
+
+
+def describe(exc: AzureError) -> str:
+    """A short, secret-free account of a storage failure (no URL query, no headers)."""
+    if isinstance(exc, HttpResponseError) and exc.status_code:
+        code = getattr(exc, "error_code", None) or exc.reason or ""
+        return f"HTTP {exc.status_code} {code}".strip()
+    return type(exc).__name__ + (f": {exc.message.splitlines()[0]}" if exc.message else "")
+
+
+def is_conflict(exc: AzureError) -> bool:
+    if isinstance(exc, ResourceModifiedError):
+        return True
+    return isinstance(exc, HttpResponseError) and getattr(exc, "error_code", None) in (
+        _CONFLICT_CODES
+    )
+
+
+class BlobCheckpoint:
+    """A `CheckpointStore` in one blob; the lease and term methods are leadership.py's."""
+
+    def __init__(
+        self,
+        blob: BlobClient,
+        plan: LabelPlan,
+        lease_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._blob = blob
+        self._plan = plan
+        self.lease_seconds = lease_seconds
+        self.margin = max(2.0, lease_seconds / 3)
+        self._clock = clock
+        # One lease ID for the life of the process: re-acquiring our own lease succeeds.
+        self._lease = BlobLeaseClient(blob, lease_id=str(uuid.uuid4()))
+        self._guard = threading.Lock()
+        self._leading = False
+        self._term = 0
+        self._acquired_at = 0.0
+        self._valid_until = 0.0
+        self._etag: str | None = None
+        self._committed: State | None = None
+        self._local = threading.local()
+        self.commits = 0
+        self.conflicts = 0
+        self.where = f"azure blob {blob.container_name}/{blob.blob_name}"
+        self._closed = False  # after unlock: never take the lease again
+
+    # --- CheckpointStore ---
+
+    def lock(self) -> None:
+        """Create the blob (an empty checkpoint) if it does not exist: a lease needs a blob.
+        Raises CheckpointError when the container cannot be reached or written."""
+        try:
+            self._blob.upload_blob(encode(State(), self._plan), overwrite=False)
+        except ResourceExistsError:
+            pass  # created by another replica, or leased by one: both fine
+        except AzureError as exc:
+            raise self._unusable(exc) from None
+
+    def check_writable(self) -> None:
+        """For check-config: the container can be reached (nothing is created)."""
+        try:
+            self._blob.get_blob_properties()
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) == "ContainerNotFound":
+                raise self._unusable(exc) from None
+        except AzureError as exc:
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: AzureError) -> CheckpointError:
+        return CheckpointError(
+            self.where,
+            f"the storage refused or could not be reached ({describe(exc)})",
+            "Way out: check state.azure_blob.container_url, that the container exists, and "
+            "that the exporter's identity has the Storage Blob Data Contributor role on it.",
+        )
+
+    def load(self) -> State:
+        """The blob's state (empty if there is no blob yet); remembers its ETag. Raises
+        CheckpointError for a blob that is not a checkpoint or storage that cannot be read."""
+        try:
+            download = self._blob.download_blob()
+            raw = download.readall()
+        except ResourceNotFoundError:
+            return State()
+        except AzureError as exc:
+            raise self._unusable(exc) from None
+        state = self._decode(raw)
+        with self._guard:
+            self._etag, self._committed = download.properties.etag, state
+        return state
+
+    def _decode(self, raw: bytes) -> State:
+        try:
+            return decode(raw, self._plan, self.where)
+        except CheckpointError as exc:
+            raise CheckpointError(self.where, exc.problem, WAY_OUT) from None
+
+    def refresh(self) -> State | None:
+        """The blob's state if it changed since last read (a standby following the leader),
+        else None. Raises StateStoreError (unreachable) or CheckpointError (not a checkpoint)."""
+        try:
+            download = self._blob.download_blob(
+                etag=self._etag, match_condition=MatchConditions.IfModified
+            )
+            raw = download.readall()
+        except (ResourceNotModifiedError, ResourceNotFoundError):
+            return None
+        except AzureError as exc:
+            if getattr(exc, "status_code", None) == 304:  # not modified, as the SDK reports it
+                return None
+            raise StateStoreError(describe(exc)) from None
+        state = self._decode(raw)
+        with self._guard:
+            self._etag, self._committed = download.properties.etag, state
+        return state
+
+    def commit(self, state: State, change: Change) -> None:
+        """A blob has no journal: each commit writes the whole state (one conditional PUT)."""
+        del change
+        self.save(state)
+
+    def compact(self, state: State) -> None:
+        self.save(state)
+
+    def save(self, state: State) -> None:
+        """Commit `state`, as the lease holder, if the blob is still the one last read or
+        written. Raises StateStoreError (WriteConflict when another replica holds it)."""
+        with self._guard:
+            if state is self._committed or (not self._leading and state == self._committed):
+                return  # already the blob's content (e.g. the final save of a standby)
+            self._check_may_write()
+            etag = self._etag
+        try:
+            result = self._blob.upload_blob(
+                encode(state, self._plan),
+                overwrite=True,
+                lease=self._lease,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except AzureError as exc:
+            if is_conflict(exc):
+                with self._guard:
+                    self.conflicts += 1
+                self.end_term()
+                log.warning("checkpoint write refused", extra={"error": describe(exc)})
+                raise WriteConflict(
+                    f"another replica holds the checkpoint ({describe(exc)})"
+                ) from None
+            raise StateStoreError(f"cannot write the checkpoint blob ({describe(exc)})") from None
+        with self._guard:
+            self._etag, self._committed = result["etag"], state
+            self.commits += 1
+        # The write log: each commit names the ETag it replaced, so the chain of commits of all
+        # replicas can be checked to be one line (tests/pipeline/blob/test_failover_chaos.py).
+        log.debug("checkpoint committed", extra={"etag_before": etag, "etag": result["etag"]})
+
+    def _check_may_write(self) -> None:
+        if not self._leading:
+            raise StateStoreError("this replica is a standby: it does not hold the lease")
+        bound = getattr(self._local, "term", None)
+        if bound is not None and bound != self._term:
+            raise StateStoreError("the leadership changed during this poll; it is read again")
+        if self._clock() >= self._valid_until:
+            raise StateStoreError(
+                "the lease could not be renewed in time; this replica stops writing before it "
+                "can lapse"
+            )
+
+    def unlock(self) -> None:
+        """Give the lease up (a clean stop): a standby takes over at once, not at expiry."""
+        with self._guard:
+            leading, self._leading = self._leading, False
+            self._closed = True
+        if leading:
+            with contextlib.suppress(AzureError):  # else it expires within the lease period
+                self._lease.release()
+
+    # --- leadership (leadership.py) ---
+
+    def try_acquire(self) -> bool:
+        """Take the lease if free (or ours). Raises StateStoreError if storage is unreachable."""
+        if self._closed:
+            return False
+        sent = self._clock()
+        try:
+            self._lease.acquire(lease_duration=self.lease_seconds)
+        except AzureError as exc:
+            if is_conflict(exc) or getattr(exc, "status_code", None) == 409:
+                return False
+            raise StateStoreError(describe(exc)) from None
+        with self._guard:
+            self._acquired_at = sent
+        return True
+
+    def begin_term(self) -> None:
+        """Start writing: call after `try_acquire` and re-reading the blob (`load`)."""
+        with self._guard:
+            self._term += 1
+            self._leading = True
+            self._valid_until = self._acquired_at + self.lease_seconds - self.margin
+
+    def renew(self) -> None:
+        """Renew the lease. Raises WriteConflict if it was lost, StateStoreError if storage
+        is unreachable (the term goes on until the margin before expiry)."""
+        sent = self._clock()
+        try:
+            self._lease.renew()
+        except AzureError as exc:
+            if is_conflict(exc):
+                self.end_term()
+                raise WriteConflict(f"the lease was lost ({describe(exc)})") from None
+            raise StateStoreError(describe(exc)) from None
+        with self._guard:
+            self._valid_until = sent + self.lease_seconds - self.margin
+
+    def end_term(self) -> None:
+        with self._guard:
+            if self._leading:
+                self._leading = False
+                self._term += 1
+
+    def leading(self) -> bool:
+        return self._leading
+
+    def expired(self) -> bool:
+        """True once writing must stop (the renewals failed up to the margin)."""
+        return self._clock() >= self._valid_until
+
+    def bind_term(self) -> bool:
+        """Bind this thread's next save to the current term; False when not leading."""
+        with self._guard:
+            self._local.term = self._term
+            return self._leading
+
+
+def open_blob(settings: AzureBlobStateSettings) -> BlobClient:
+    """The checkpoint blob's client: DefaultAzureCredential (workload identity) in production,
+    the connection string of CONNECTION_STRING_ENV (Azurite) when so configured. Retries are
+    few and short: the lease loop retries on its own clock, which must stay well inside the
+    lease period. Raises CheckpointError when the credential cannot be set up."""
+    seconds = settings.lease_duration.total_seconds()
+    options: dict[str, Any] = {
+        "retry_policy": LinearRetry(backoff=1, random_jitter_range=1, retry_total=1),
+        "connection_timeout": min(5.0, seconds / 6),
+        "read_timeout": min(10.0, seconds / 4),
+    }
+    if settings.auth_mode == "connection_string":
+        connection = os.environ.get(CONNECTION_STRING_ENV)
+        if not connection:
+            raise CheckpointError(
+                settings.container_url,
+                f"state.azure_blob.auth_mode is connection_string but {CONNECTION_STRING_ENV} "
+                "is not set",
+                f"Way out: set {CONNECTION_STRING_ENV}, or use auth_mode: default.",
+            )
+        return BlobClient.from_connection_string(
+            connection, settings.container_name, settings.blob_name, **options
+        )
+    from azure.identity import DefaultAzureCredential
+
+    container = ContainerClient.from_container_url(
+        settings.container_url, credential=DefaultAzureCredential(), **options
+    )
+    return container.get_blob_client(settings.blob_name)
