@@ -71,10 +71,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict generators
 	$(BIN)/mypy --strict bench
 
-# One worker per core (pytest-xdist); worksteal balances the few long end-to-end tests.
+# One worker per core (pytest-xdist). Whole files go to one worker (loadfile): the end-to-end
+# modules share one stack per module and their later tests read what the earlier ones waited for.
 # PYTEST_ARGS='-n 0' runs serially.
 pytest: $(STAMP) $(KUSTO) $(GRAFANA_SCHEMA) $(AZURITE) system-deps
-	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 # Regenerate docs/metrics.md's metric tables from acs_exporter.definitions.metrics (a test fails while stale).
 .PHONY: docs

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from support.daemon_helpers import free_port, run_cli, samples, start
+from support.daemon_helpers import run_cli, samples, start
+from support.ports import free_port
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "files" / "diagnostic.jsonl"
 

@@ -9,7 +9,6 @@ require_path: skipped when missing, a failure under CI=true.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -26,15 +25,9 @@ import pytest
 import yaml
 
 from conftest import require_path, require_tool
+from support.ports import free_port
 
 STARTUP_TIMEOUT_S = 20
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(url: str, timeout: float = 5.0) -> bytes:

@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import yaml
 from helm_python.chart import Chart
 
 from conftest import REPO
+from support.ports import free_port
 
 PACKAGE_VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
@@ -328,13 +328,6 @@ def test_chart_rendered_config_passes_check_config(
     config.write_text(text)
     result = exporter(installed, "check-config", "--config.file", str(config), env=here(tmp_path))
     assert result.returncode == 0, f"{name}: {result.stderr}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(url: str) -> tuple[int, str]:

@@ -26,7 +26,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.daemon_helpers import Running, free_port, start
+from support.daemon_helpers import Running, start
+from support.ports import free_port
 
 from .conftest import ACS1, ACS2, EVENTS
 from .fake_server import FakeAzureMetrics, minute_of

@@ -459,6 +459,9 @@ class FakeLogAnalytics(HttpsFake):
             try:
                 relation = duckdb_kql.query(self._db, sql_query)
                 rows = relation.limit(limit + 1).fetchall()
+                # A relation asks its connection for its columns: read them under the lock too
+                # (the connection refuses a second thread with "connection is busy").
+                columns = list(relation.columns)
             except (duckdb.Error, duckdb_kql.KqlError) as error:
                 raise semantic_error(f"query could not be executed: {error}") from error
             self.stats.queries_executed += 1
@@ -466,11 +469,11 @@ class FakeLogAnalytics(HttpsFake):
         rows = rows[:limit]
         names = [c for c, _ in analysis.columns]
         # The hidden ingestion-time column leaks through queries without a `project`: drop it.
-        got = [c for c in relation.columns if c != "_IngestedAt"]
+        got = [c for c in columns if c != "_IngestedAt"]
         if got != names:
             raise QueryError(500, "InternalServerError", f"column mismatch {got} != {names}")
-        keep = [i for i, c in enumerate(relation.columns) if c != "_IngestedAt"]
-        if len(keep) != len(relation.columns):
+        keep = [i for i, c in enumerate(columns) if c != "_IngestedAt"]
+        if len(keep) != len(columns):
             rows = [tuple(row[i] for i in keep) for row in rows]
         types = [t for _, t in analysis.columns]
         converters = [_converter(t) for t in types]

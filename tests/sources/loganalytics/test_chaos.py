@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.pipeline.aggregate import Resolver
+from support.ports import free_port as _free_port
 
 from .fake_server import FakeLogAnalytics
 from .kusto import KustoChecker
@@ -62,12 +62,6 @@ CODES = [
     ("abc", "1", "Success"),
     (" 0 ", "0", "Success"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _dataset(start: datetime, rng: random.Random) -> list[dict[str, Any]]:
