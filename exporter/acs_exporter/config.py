@@ -11,14 +11,14 @@ duplicate or non-string keys).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -29,9 +29,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.exceptions import SettingsError
+
+if TYPE_CHECKING:
+    from pydantic_settings.exceptions import SettingsError
 
 from acs_exporter.definitions.metrics import CALL_ENDS, CATEGORY_DISAGREEMENTS
 from acs_exporter.definitions.tables import ExtraLabel
@@ -248,25 +248,15 @@ else:  # the discriminated union of the registered models, validated by `type`
         BeforeValidator(_prepare_source),
     ]
 
-# The YAML document of the load in progress (pydantic-settings builds sources per class).
-_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("acs_exporter_yaml_data", default=None)
 
+class Settings(BaseModel):
+    """The whole configuration. Validated as pydantic-settings' BaseSettings would validate it
+    (defaults validated, unknown keys refused), from the flags, the environment and the file
+    merged by `_merged` with the same precedence: BaseSettings itself is imported only when an
+    `ACS_EXPORTER_*` variable is set (`_environment_values`), because pydantic-settings and the
+    asyncio it imports cost ~40 ms at every start."""
 
-class _YamlSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return (_yaml_data.get() or {}).get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get() or {})
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=ENV_DELIMITER,
-        extra="forbid",
-        case_sensitive=False,
-    )
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     web: WebSettings = Field(default_factory=lambda: WebSettings.model_validate({}))
     log: LogSettings = Field(default_factory=lambda: LogSettings.model_validate({}))
@@ -277,17 +267,6 @@ class Settings(BaseSettings):
     sources: list[SourceSettings] = Field(
         default_factory=list, description="Empty: one simulator with default settings."
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls))
 
     @field_validator("sources")
     @classmethod
@@ -320,15 +299,69 @@ def load_settings(
     document = _read_yaml(config_file) if config_file else safeyaml.Document({}, {})
     _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
-    token = _yaml_data.set(document.value)
     try:
-        return Settings(**cast(Any, init))
+        values = _merged(init, _environment_values(), document.value)
+        return Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_translation(config_file, document, init).problems(exc)) from None
+
+
+def _merged(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """One document from `layers`, the first winning: mappings merged key by key at every
+    depth, any other value replaced whole (pydantic-settings' deep_update, in its order)."""
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):
+        merged = _deep_update(merged, layer)
+    return merged
+
+
+def _deep_update(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in update.items():
+        if isinstance(result.get(key), dict) and isinstance(value, dict):
+            result[key] = _deep_update(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _environment_values() -> dict[str, Any]:
+    """The `ACS_EXPORTER_*` variables as a document, read by pydantic-settings' own environment
+    source (JSON sections and lists, `__` nesting, names in any case): imported only when such
+    a variable is set."""
+    if not any(name.upper().startswith(ENV_PREFIX) for name in os.environ):
+        return {}
+    from pydantic_settings import EnvSettingsSource
+    from pydantic_settings.exceptions import SettingsError
+
+    source = EnvSettingsSource(
+        _environment_model(),
+        case_sensitive=False,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+    )
+    try:
+        return dict(source())
     except SettingsError as exc:
         raise ConfigError([_settings_problem(exc)]) from None
-    finally:
-        _yaml_data.reset(token)
+
+
+@functools.cache
+def _environment_model() -> type[Any]:
+    """`Settings` as a BaseSettings, whose fields the environment source reads (never built:
+    the document is validated by `Settings`)."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class EnvironmentSettings(Settings, BaseSettings):
+        model_config = SettingsConfigDict(
+            env_prefix=ENV_PREFIX,
+            env_nested_delimiter=ENV_DELIMITER,
+            extra="forbid",
+            case_sensitive=False,
+            defer_build=True,
+        )
+
+    return EnvironmentSettings
 
 
 def _check_environment() -> None:
