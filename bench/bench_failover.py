@@ -22,7 +22,8 @@ from pathlib import Path
 import yaml
 from azure.storage.blob import BlobServiceClient
 from prometheus_client.parser import text_string_to_metric_families
-from tests.support.azurite import AZURITE_BIN, Azurite, free_port
+from tests.support.azurite import AZURITE_BIN, Azurite
+from tests.support.ports import free_port
 
 from bench.result import Result
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from support.ports import free_port
+from .ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 AZURITE_BIN = REPO / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
