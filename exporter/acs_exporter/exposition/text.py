@@ -67,15 +67,21 @@ class _Template:
         return self.format.format(*self._pick(labels), number)
 
     def lines(self, samples: Iterable[tuple[tuple[str, ...], object]], out: list[str]) -> None:
-        """One line per (labels, value) sample, appended to `out`."""
+        """One line per (labels, value) sample, appended to `out`: column by column (each
+        label's values, then the values), so that no Python code runs per line."""
         samples = tuple(samples)
         numbers = _numbers(list(map(float, map(_VALUE, samples))))
-        fmt, pick, order = self.format.format, self._pick, self.order
-        for labels, number in zip(map(_LABELS, samples), numbers, strict=True):
-            if _needs_escape(labels):
-                out.append(fmt(*[_escape_value(labels[i]) for i in order], number))
-            else:
-                out.append(fmt(*pick(labels), number))
+        columns = list(zip(*map(_LABELS, samples), strict=True)) if samples else []
+        ordered = [_escaped(columns[i]) for i in self.order] if columns else []
+        out.extend(map(self.format.format, *ordered, numbers))
+
+
+def _escaped(column: tuple[str, ...]) -> tuple[str, ...]:
+    """One label's values, escaped: one look at the whole column for what needs it."""
+    joined = "".join(column)
+    if "\\" in joined or '"' in joined or "\n" in joined:
+        return tuple(map(_escape_value, column))
+    return column
 
 
 _LABELS = itemgetter(0)
