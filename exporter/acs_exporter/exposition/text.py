@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Final, cast
 
@@ -50,13 +51,19 @@ class _Template:
     (rendered.py), a cache of every series' `name{labels}` only sped up the render after a
     poll, for ~500 bytes of memory a series (half the 1 kB per series budget, #12)."""
 
-    __slots__ = ("_pick", "format", "order")
+    __slots__ = ("_between", "_pick", "format", "order")
 
     def __init__(self, name: str, names: tuple[str, ...]) -> None:
         self.order = order = tuple(sorted(range(len(names)), key=names.__getitem__))
         # Braces cannot occur in a metric or label name; in a value they are format arguments.
         pairs = ",".join(f'{names[i]}="{{}}"' for i in order)
         self.format = (f"{name}{{{{{pairs}}}}}" if names else name) + " {}\n"
+        # The text before each label value in order, then before the value.
+        self._between = (
+            [f'{name}{{{names[order[0]]}="', *(f'",{names[i]}="' for i in order[1:]), '"} ']
+            if names
+            else [f"{name} "]
+        )
         self._pick: Callable[[tuple[str, ...]], tuple[str, ...]] = (
             itemgetter(*order) if len(order) > 1 else lambda values: tuple(values[i] for i in order)
         )
@@ -67,13 +74,20 @@ class _Template:
         return self.format.format(*self._pick(labels), number)
 
     def lines(self, samples: Iterable[tuple[tuple[str, ...], object]], out: list[str]) -> None:
-        """One line per (labels, value) sample, appended to `out`: column by column (each
-        label's values, then the values), so that no Python code runs per line."""
+        """All the samples' lines, as one string appended to `out`. Joined column by column
+        (the text between the values, each label's values, the values): no Python code and no
+        string of its own per line."""
         samples = tuple(samples)
+        if not samples:
+            return
+        columns = list(zip(*map(_LABELS, samples), strict=True))
+        parts: list[Iterable[str]] = []
+        for between, i in zip(self._between, self.order, strict=False):
+            parts += [repeat(between), _escaped(columns[i])]
         numbers = _numbers(list(map(float, map(_VALUE, samples))))
-        columns = list(zip(*map(_LABELS, samples), strict=True)) if samples else []
-        ordered = [_escaped(columns[i]) for i in self.order] if columns else []
-        out.extend(map(self.format.format, *ordered, numbers))
+        parts += [repeat(self._between[-1]), numbers, repeat("\n")]
+        # The repeat()s are endless; the columns, all as long as the samples, end the zip.
+        out.append("".join(chain.from_iterable(zip(*parts, strict=False))))
 
 
 def _escaped(column: tuple[str, ...]) -> tuple[str, ...]:
@@ -93,13 +107,12 @@ def _template(name: str, names: tuple[str, ...]) -> _Template:
     return _Template(name, names)
 
 
-def _numbers(values: list[float]) -> list[float] | list[str]:
+def _numbers(values: list[float]) -> Iterable[str]:
     """`values` as `_number` writes them. When all are finite and within +-1e6 (counts, nearly
-    always) that is their repr, which str.format writes itself: checked in three C-level
-    passes, not one Python call per sample."""
+    always) that is their repr: checked in three C-level passes, not one Python call each."""
     if not values or (math.isfinite(sum(values)) and min(values) > -1e6 and max(values) < 1e6):
-        return values
-    return list(map(_number, values))
+        return map(repr, values)
+    return map(_number, values)
 
 
 def _number(value: float) -> str:
