@@ -7,8 +7,9 @@ the process's CPU time (`time.process_time`), median of RUNS polls: the disk's f
 not CPU. Bytes written are what the checkpoint files grew by per change poll.
 
 Memory per series: a fresh process per size loads the checkpoint, publishes the snapshot and
-renders it in both text formats (kept, as the scrape cache keeps them), and reports its RSS
-(VmRSS) growth over the same process with an empty checkpoint, per series.
+scrapes it through the server's scrape cache (`RenderedSnapshots`) gzipped and uncompressed, so
+the cache holds both the text and its gzip members (the most it keeps for one format), and
+reports its RSS (VmRSS) growth over the same process with an empty checkpoint, per series.
 
 Series shape: (code, subcode) pairs x 100 label combinations (2 call types x 5 endpoint types
 x 10 participant types), so 50k series carry 500 distinct end reasons, as a busy resource would.
@@ -17,7 +18,6 @@ x 10 participant types), so 50k series carry 500 distinct end reasons, as a busy
 from __future__ import annotations
 
 import gc
-import gzip
 import json
 import statistics
 import subprocess
@@ -29,7 +29,8 @@ from pathlib import Path
 
 from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
-from acs_exporter.exposition.text import render_openmetrics, render_text
+from acs_exporter.exposition.rendered import RenderedSnapshots
+from acs_exporter.exposition.trim import release_freed_memory
 from acs_exporter.pipeline.aggregate import Resolver, summarise
 from acs_exporter.pipeline.checkpoint import Checkpoint
 from acs_exporter.pipeline.daemon import Exporter
@@ -132,7 +133,10 @@ def _rss_kb() -> int:
 
 
 def rss_child(path: Path, series: int) -> None:
-    """In a fresh process: RSS after loading `path` and rendering, as JSON on stdout."""
+    """In a fresh process: RSS after loading `path`, publishing the snapshot and scraping it
+    through the server's scrape cache (`RenderedSnapshots`, what /metrics keeps between
+    scrapes) gzipped, as Prometheus asks, then uncompressed, so that the cache holds both the
+    text and the gzip members; as JSON on stdout."""
     exporter = Exporter(
         catalog=load_catalog(),
         source_names=["bench"],
@@ -140,13 +144,17 @@ def rss_child(path: Path, series: int) -> None:
         max_series=max(series, 1) * 2,
         checkpoint=Checkpoint(path, PLAN) if series else None,
     )
-    snapshot = exporter.snapshot()
     gc.collect()
+    # What loading the checkpoint freed, given back as the first render will (trim.py), so
+    # that this figure is what the state and the snapshot hold.
+    release_freed_memory()
     unrendered = _rss_kb()
-    rendered = []
-    for render in (render_text, render_openmetrics):
-        body = render(snapshot).encode()
-        rendered += [body, gzip.compress(body, 6)]
+    rendered = RenderedSnapshots(exporter.snapshot)
+    # Each scrape's parts are sent as they are (http.py), not joined: what stays is the cache.
+    sizes = [sum(map(len, rendered.body("text", compress))) for compress in (True, False)]
+    assert rendered.renders == 1
+    assert rendered.compressions == 1
+    assert sizes[1] > sizes[0] > 0
     gc.collect()
     print(json.dumps({"rss_kb": _rss_kb(), "unrendered_kb": unrendered}))
 

@@ -95,3 +95,22 @@ def test_openmetrics_output_passes_the_strict_parser() -> None:
     text = render_openmetrics(snapshot(), NOW) + "# EOF\n"
     names = {family.name for family in text_string_to_metric_families(text)}
     assert {"acs_call_ends", "acs_end_reason_info", "acs_exporter_poll_duration_seconds"} <= names
+
+
+def test_every_value_and_label_shape_is_written_as_prometheus_client_writes_it() -> None:
+    """The renderer formats a family's values in bulk when they all allow it (finite, within
+    +-1e6): one value outside that range, or one label needing escapes, anywhere in a family,
+    must still be written as prometheus_client writes it."""
+    in_range = [0, 3, -0.0, 0.5, 999_999.0, -999_999.5, 1 / 3]
+    out_of_range = [1e6, 1.5e7, 123_456_789.0, -2e6, float("inf"), float("-inf"), float("nan")]
+    families = []
+    for name, values in (("acs_test_in_range", in_range), ("acs_test_mixed", out_of_range)):
+        samples = tuple(
+            ((f"v{i}", 'q"uo\\te\n' if i == 3 else "plain"), value)
+            for i, value in enumerate([*in_range, *values] if values is out_of_range else values)
+        )
+        families.append(Family(name, "Shapes.", "gauge", ("zeta", "alpha"), samples))
+    snap = Snapshot(tuple(families))
+    assert render_text(snap, NOW).encode() == generate_latest(reference(snap))
+    expected = generate_openmetrics(reference(snap))
+    assert render_openmetrics(snap, NOW).encode() + b"# EOF\n" == expected

@@ -19,7 +19,9 @@ The poller never takes these locks (it only swaps the snapshot reference), so a 
 blocks a poll. Memory: one entry per format, the last scraped snapshot's, replaced by the first
 scrape of a newer one. Once a gzip scrape (what Prometheus sends) has compressed it, only the
 gzip members are kept (~20 bytes a series rather than ~360); the first uncompressed scrape
-after that unpacks them (cheaper than rendering again) and both are kept from then on.
+after that unpacks them (cheaper than rendering again) and both are kept from then on. What a
+render frees (its scratch, the previous snapshot's bytes) is handed back to the system at once
+(trim.py), so it does not stay in the process's RSS.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from acs_exporter.definitions.metrics import CURSOR_LAG
 from acs_exporter.exposition.families import with_current_lag
 from acs_exporter.exposition.snapshot import Family, Snapshot
 from acs_exporter.exposition.text import openmetrics_of, text_of
+from acs_exporter.exposition.trim import release_freed_memory
 
 FormatName = Literal["text", "openmetrics"]
 # Families whose samples are computed at read time (families.with_current_lag).
@@ -143,7 +146,8 @@ class RenderedSnapshots:
                     gzip.decompress(p) if isinstance(p, bytes) else p for p in entry.gzipped
                 )
                 entry = replace(entry, pieces=unpacked)
-            self._entries[fmt] = entry
+            self._entries[fmt] = entry  # the previous snapshot's bytes are freed here
+            release_freed_memory()  # and, with the render's scratch, given back (trim.py)
             return entry
 
     def _fits(self, entry: _Rendered | None, compress: bool) -> bool:

@@ -3,7 +3,7 @@
 prometheus_client's encoders spend ~6 µs per sample checking and escaping every label name;
 at 10,000 series that alone is past the 50 ms render budget. Snapshot families are immutable and
 their label names are valid by construction, so this renderer writes the same bytes directly,
-reusing the `name{labels}` prefix of a series from one scrape to the next. Its output is tested
+a family's lines in one join over its label and value columns. Its output is tested
 byte for byte against prometheus_client's encoders over `SnapshotCollector`, which stays the
 reference (and what any prometheus_client registry would use).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from functools import lru_cache
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Final, cast
 
@@ -28,8 +30,6 @@ OPENMETRICS: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8
 # prometheus_client's own float formatting (untyped there): Go's strconv style.
 floatToGoString = cast(Callable[[float], str], utils.floatToGoString)
 
-_MAX_PREFIXES = 200_000
-
 
 def _escape_value(value: str) -> str:
     if "\\" in value or '"' in value or "\n" in value:
@@ -37,60 +37,83 @@ def _escape_value(value: str) -> str:
     return value
 
 
-class _Prefixes:
-    """The `name{a="x",b="y"}` prefixes of one sample name and label names, by label values.
+def _needs_escape(labels: tuple[str, ...]) -> bool:
+    joined = "".join(labels)  # one look for what needs escaping, not one per value
+    return "\\" in joined or '"' in joined or "\n" in joined
 
-    The label order (sorted by name, as prometheus_client writes them) and the text around the
-    values are worked out once per sample name, so a new series costs one str.format (a cold
-    render of 10,000 series builds 10,000 of them)."""
 
-    __slots__ = ("_pick", "by_values", "order", "template")
+class _Template:
+    """The text of one sample name and label names around its label values and its value:
+    `name{a="{}",b="{}"} {}\n`, with the labels in the order prometheus_client writes them
+    (sorted by name), worked out once: as a format (one line) and as the text between the
+    values (a whole family's lines in one join, `lines`).
+
+    Lines are not cached per series: since the bytes of a snapshot are cached per format
+    (rendered.py), a cache of every series' `name{labels}` only sped up the render after a
+    poll, for ~500 bytes of memory a series (half the 1 kB per series budget, #12)."""
+
+    __slots__ = ("_between", "_pick", "format", "order")
 
     def __init__(self, name: str, names: tuple[str, ...]) -> None:
-        self.order = tuple(sorted(range(len(names)), key=names.__getitem__))
+        self.order = order = tuple(sorted(range(len(names)), key=names.__getitem__))
         # Braces cannot occur in a metric or label name; in a value they are format arguments.
-        pairs = ",".join(f'{names[i]}="{{}}"' for i in self.order)
-        self.template = f"{name}{{{{{pairs}}}}}" if names else name
-        self.by_values: dict[tuple[str, ...], str] = {}
-        order = self.order
+        pairs = ",".join(f'{names[i]}="{{}}"' for i in order)
+        self.format = (f"{name}{{{{{pairs}}}}}" if names else name) + " {}\n"
+        # The text before each label value in order, then before the value.
+        self._between = (
+            [f'{name}{{{names[order[0]]}="', *(f'",{names[i]}="' for i in order[1:]), '"} ']
+            if names
+            else [f"{name} "]
+        )
         self._pick: Callable[[tuple[str, ...]], tuple[str, ...]] = (
             itemgetter(*order) if len(order) > 1 else lambda values: tuple(values[i] for i in order)
         )
 
-    def add(self, values: tuple[str, ...]) -> str:
-        if _cached[0] >= _MAX_PREFIXES:
-            clear_prefixes()
-        joined = "".join(values)  # one look for what needs escaping, not one per value
-        if "\\" in joined or '"' in joined or "\n" in joined:
-            prefix = self.template.format(*[_escape_value(values[i]) for i in self.order])
-        else:
-            prefix = self.template.format(*self._pick(values))
-        self.by_values[values] = prefix
-        _cached[0] += 1
-        return prefix
+    def line(self, labels: tuple[str, ...], number: str | float) -> str:
+        if _needs_escape(labels):
+            return self.format.format(*[_escape_value(labels[i]) for i in self.order], number)
+        return self.format.format(*self._pick(labels), number)
+
+    def lines(self, samples: Iterable[tuple[tuple[str, ...], object]], out: list[str]) -> None:
+        """All the samples' lines, as one string appended to `out`. Joined column by column
+        (the text between the values, each label's values, the values): no Python code and no
+        string of its own per line."""
+        samples = tuple(samples)
+        if not samples:
+            return
+        columns = list(zip(*map(_LABELS, samples), strict=True))
+        parts: list[Iterable[str]] = []
+        for between, i in zip(self._between, self.order, strict=False):
+            parts += [repeat(between), _escaped(columns[i])]
+        numbers = _numbers(list(map(float, map(_VALUE, samples))))
+        parts += [repeat(self._between[-1]), numbers, repeat("\n")]
+        # The repeat()s are endless; the columns, all as long as the samples, end the zip.
+        out.append("".join(chain.from_iterable(zip(*parts, strict=False))))
 
 
-# (sample name, label names) -> their prefixes; _cached counts the prefixes held in all.
-_prefixes: dict[tuple[str, tuple[str, ...]], _Prefixes] = {}
-_cached = [0]
+def _escaped(column: tuple[str, ...]) -> tuple[str, ...]:
+    """One label's values, escaped: one look at the whole column for what needs it."""
+    joined = "".join(column)
+    if "\\" in joined or '"' in joined or "\n" in joined:
+        return tuple(map(_escape_value, column))
+    return column
 
 
-def clear_prefixes() -> None:
-    """Forget every prefix (the bound on memory; benchmarks of a first render)."""
-    _prefixes.clear()
-    _cached[0] = 0
+_LABELS = itemgetter(0)
+_VALUE = itemgetter(1)
 
 
-def _group(name: str, names: tuple[str, ...]) -> _Prefixes:
-    group = _prefixes.get((name, names))
-    if group is None:
-        group = _prefixes[(name, names)] = _Prefixes(name, names)
-    return group
+@lru_cache(maxsize=1024)
+def _template(name: str, names: tuple[str, ...]) -> _Template:
+    return _Template(name, names)
 
 
-def _prefix(name: str, names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    group = _group(name, names)
-    return group.by_values.get(values) or group.add(values)
+def _numbers(values: list[float]) -> Iterable[str]:
+    """`values` as `_number` writes them. When all are finite and within +-1e6 (counts, nearly
+    always) that is their repr: checked in three C-level passes, not one Python call each."""
+    if not values or (math.isfinite(sum(values)) and min(values) > -1e6 and max(values) < 1e6):
+        return map(repr, values)
+    return map(_number, values)
 
 
 def _number(value: float) -> str:
@@ -128,22 +151,19 @@ def _samples(family: Family, out: list[str]) -> None:
 
 def _all_samples(family: Family, out: list[str]) -> None:
     names = family.label_names
-    if family.kind == "histogram":
-        for labels, value in family.samples:
-            if not isinstance(value, HistogramValue):
-                continue
-            bucket_names = (*names, "le")
-            for bound, count in value.buckets:
-                prefix = _prefix(family.name + "_bucket", bucket_names, (*labels, _bound(bound)))
-                out.append(f"{prefix} {_number(count)}\n")
-            out.append(f"{_prefix(family.name + '_count', names, labels)} {_number(value.count)}\n")
-            out.append(f"{_prefix(family.name + '_sum', names, labels)} {_number(value.total)}\n")
+    if family.kind != "histogram":
+        _template(sample_name(family.name, family.kind), names).lines(family.samples, out)
         return
-    group = _group(sample_name(family.name, family.kind), names)
-    known = group.by_values.get
+    bucket = _template(family.name + "_bucket", (*names, "le"))
+    count = _template(family.name + "_count", names)
+    total = _template(family.name + "_sum", names)
     for labels, value in family.samples:
-        prefix = known(labels) or group.add(labels)
-        out.append(f"{prefix} {_number(value)}\n")  # type: ignore[arg-type]
+        if not isinstance(value, HistogramValue):
+            continue
+        for bound, n in value.buckets:
+            out.append(bucket.line((*labels, _bound(bound)), _number(n)))
+        out.append(count.line(labels, _number(value.count)))
+        out.append(total.line(labels, _number(value.total)))
 
 
 def _families(snapshot: Snapshot, now: float | None) -> tuple[Family, ...]:
