@@ -61,6 +61,26 @@ def fake_az(bin_dir: Path, body: str) -> Path:
     return bin_dir
 
 
+def token_az(bin_dir: Path, token: str) -> Path:
+    """`bin_dir` (created) holding a stand-in `az` that hands out `token` for an hour."""
+    return fake_az(
+        bin_dir,
+        "import json, time\n"
+        f"print(json.dumps({{'accessToken': {token!r}, 'expires_on': int(time.time()) + 3600,"
+        " 'tokenType': 'Bearer'}))",
+    )
+
+
+def azure_cli_env(bin_dir: Path) -> dict[str, str]:
+    """An exporter process's environment whose real DefaultAzureCredential, narrowed to the
+    Azure CLI credential, asks the stand-in `az` in `bin_dir`; no ACS_EXPORTER_ or AZURE_
+    variable of the test's own environment leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+    return env
+
+
 def failing_az(bin_dir: Path, words: str) -> Path:
     """A stand-in `az` that writes `words` to stderr and fails, as when no account is set up."""
     return fake_az(bin_dir, f"import sys\nsys.stderr.write({words!r})\nsys.exit(1)")

@@ -20,12 +20,10 @@ docs/alerting.md).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import promql_parser
 import pytest
@@ -33,7 +31,7 @@ import yaml
 from generators.dashboard_queries import Query, queries
 from stack import STARTUP_TIMEOUT_S, Running, running_stack
 
-from conftest import REPO, fake_az
+from conftest import REPO, azure_cli_env, token_az
 from sources.azure_metrics.fake_server import TOKEN, FakeAzureMetrics
 
 pytestmark = pytest.mark.e2e
@@ -99,21 +97,6 @@ def _platform_metrics(server: FakeAzureMetrics) -> None:
         server.add(CALL_AUTOMATION_RESOURCE, "APIRequestCallAutomation", dims, minute, 40)
 
 
-def _az_env(tmp: Path) -> dict[str, str]:
-    """The exporter's environment: its real DefaultAzureCredential gets the local metrics
-    server's token from a stand-in `az`."""
-    bin_dir = fake_az(
-        tmp / "bin",
-        "import json, time\n"
-        f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
-        " 'tokenType': 'Bearer'}))",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
-    return env
-
-
 @pytest.fixture(scope="module")
 def metrics_server() -> Iterator[FakeAzureMetrics]:
     """The local Azure Monitor metrics batch API, so the Call Automation panels and rules
@@ -161,7 +144,8 @@ def stack(
             "initial_lookback": "20m",
         },
     ]
-    with running_stack(tmp, sources, rules=RULES, env=_az_env(tmp)) as running:
+    env = azure_cli_env(token_az(tmp / "bin", TOKEN))  # the metrics source's credential
+    with running_stack(tmp, sources, rules=RULES, env=env) as running:
         yield Stack(running.prometheus, running.exporter_url, running.started)
 
 

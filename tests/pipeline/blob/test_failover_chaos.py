@@ -12,7 +12,6 @@ stopped writing before its lease could lapse).
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -30,7 +29,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import fake_az, require_path, require_tool
+from conftest import azure_cli_env, require_path, require_tool, token_az
 from sources.loganalytics.fake_server import TOKEN, FakeLogAnalytics
 from sources.loganalytics.kusto import PACKAGE, KustoChecker
 from sources.loganalytics.test_chaos import CODES, _ground_truth, participant_record
@@ -211,15 +210,7 @@ def _setup(
     }
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    bin_dir = fake_az(
-        tmp_path / "bin",
-        "import json, time\n"
-        f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
-        " 'tokenType': 'Bearer'}))",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+    env = azure_cli_env(token_az(tmp_path / "bin", TOKEN))
     env["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
     return [Replica(i, config_path, env, tmp_path) for i in range(REPLICAS)]
 

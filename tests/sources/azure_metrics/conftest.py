@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from acs_exporter.sources.azure_metrics.settings import AzureMetricsSettings
 from acs_exporter.sources.azure_metrics.source import AzureMetricsSource
-from conftest import fake_az as write_fake_az
+from conftest import azure_cli_env, token_az
 from support.clock import Clock
 
 from .fake_server import TOKEN, FakeAzureMetrics, FakeCredential
@@ -66,13 +65,4 @@ def make_source(server: FakeAzureMetrics, clock: Clock) -> Iterator[Factory]:
 def az_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a real exporter process whose real DefaultAzureCredential, narrowed
     to the Azure CLI credential, gets the local server's token from a stand-in `az`."""
-    bin_dir = write_fake_az(
-        tmp_path / "bin",
-        "import json, time\n"
-        f"print(json.dumps({{'accessToken': {TOKEN!r}, 'expires_on': int(time.time()) + 3600,"
-        " 'tokenType': 'Bearer'}))",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
-    return env
+    return azure_cli_env(token_az(tmp_path / "bin", TOKEN))

@@ -14,7 +14,6 @@ Azure CLI credential, with a stand-in `az` on PATH that prints the local server'
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -34,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.catalog import Domain, load_catalog
 from acs_exporter.pipeline.aggregate import Resolver
+from conftest import azure_cli_env
 from support.ports import free_port as _free_port
 
 from .fake_server import FakeLogAnalytics
@@ -171,9 +171,7 @@ def test_exact_totals_through_faults_and_sigkills(
     }
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "AZURE_"))}
-    env["PATH"] = f"{fake_az}{os.pathsep}{env.get('PATH', '')}"
-    env["AZURE_TOKEN_CREDENTIALS"] = "AzureCliCredential"
+    env = azure_cli_env(fake_az)
     port = _free_port()
     log_path = tmp_path / "exporter.log"
 
