@@ -32,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import azure_cli_env, require_path, require_tool, token_az
 from sources.loganalytics.fake_server import TOKEN, FakeLogAnalytics
 from sources.loganalytics.kusto import PACKAGE, KustoChecker
-from sources.loganalytics.test_chaos import CODES, _ground_truth, participant_record
+from sources.loganalytics.test_chaos import CODES, _ground_truth, chaos_source, participant_record
 from support.azurite import Azurite
 from support.ports import free_port
 
@@ -184,17 +184,7 @@ def _setup(
 ) -> list[Replica]:
     server.add_workspace(WS)
     server.add_records(WS, "ACSCallSummary", records)
-    source = {
-        "type": "log_analytics",
-        "name": "la",
-        "workspace_ids": [WS],
-        "endpoint": server.url,
-        "tls_ca_file": str(server.ca_file),
-        "poll_interval": "500ms",
-        "safety_lag": "1s",
-        "max_window": "3m",
-        "initial_lookback": "15m",
-    }
+    source = {**chaos_source(server, WS), "name": "la"}
     config = {
         "log": {"format": "json", "level": "debug"},
         "state": {

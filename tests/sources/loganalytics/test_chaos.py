@@ -80,6 +80,22 @@ def _dataset(start: datetime, rng: random.Random) -> list[dict[str, Any]]:
     return records
 
 
+def chaos_source(server: FakeLogAnalytics, workspace: str) -> dict[str, object]:
+    """The settings of a Log Analytics source polling `workspace` on `server` fast (0.5 s,
+    a 1 s safety lag), for the chaos tests (this one and the blob failover one); add a name
+    and a mode."""
+    return {
+        "type": "log_analytics",
+        "workspace_ids": [workspace],
+        "endpoint": server.url,
+        "tls_ca_file": str(server.ca_file),
+        "poll_interval": "500ms",
+        "safety_lag": "1s",
+        "max_window": "3m",
+        "initial_lookback": "15m",
+    }
+
+
 def participant_record(
     i: int, reason: tuple[str | None, str | None, str], ingested: datetime, delay: timedelta
 ) -> dict[str, Any]:
@@ -151,16 +167,7 @@ def test_exact_totals_through_faults_and_sigkills(
     truth = _ground_truth(records)
     last_ingested = max(r["_IngestedAt"] for r in records)
 
-    common = {
-        "type": "log_analytics",
-        "workspace_ids": [WS],
-        "endpoint": server.url,
-        "tls_ca_file": str(server.ca_file),
-        "poll_interval": "500ms",
-        "safety_lag": "1s",
-        "max_window": "3m",
-        "initial_lookback": "15m",
-    }
+    common = chaos_source(server, WS)
     config = {
         "log": {"format": "json", "level": "info"},
         "state": {"path": str(tmp_path / "state" / "checkpoint.json")},
