@@ -18,7 +18,7 @@ from acs_exporter.pipeline.aggregate import Delta
 from acs_exporter.pipeline.blob_store import BlobCheckpoint, StateStoreError, WriteConflict
 from acs_exporter.pipeline.checkpoint import CheckpointError, decode
 from acs_exporter.pipeline.state import State
-from support.azurite import Azurite
+from support.azurite import KEY, Azurite
 
 from .conftest import CONTAINER
 
@@ -137,3 +137,31 @@ def test_storage_unreachable_fails_the_save_quickly(azurite: Azurite) -> None:
     assert time.monotonic() - started < 10
     with pytest.raises(StateStoreError):
         store.renew()
+
+
+def test_a_storage_failure_names_no_key_and_no_sas_signature(
+    azurite: Azurite, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The account key (connection strings) and a SAS signature (a container URL with a token)
+    are never in a store error or a log line, whatever the transport put in its message."""
+    signature = "sig=TOPSECRETSIGNATURE"
+    keyed = _store(azurite)
+    state = _lead(keyed)
+    azurite.stop()
+    sas = BlobClient.from_blob_url(
+        f"http://127.0.0.1:{azurite.port}/devstoreaccount1/{CONTAINER}/checkpoint.json"
+        f"?sv=2024-08-04&sp=rw&{signature}",
+        retry_total=0,
+    )
+    messages = []
+    with caplog.at_level("DEBUG"):
+        with pytest.raises(StateStoreError) as raised:
+            keyed.save(_counted(state, 1, 1))
+        messages.append(str(raised.value))
+        with pytest.raises(CheckpointError) as refused:  # at start-up: the container
+            BlobCheckpoint(sas, LabelPlan(), LEASE, time.monotonic).lock()
+        messages.append(str(refused.value))
+    shown = "\n".join([*messages, caplog.text])
+    assert KEY not in shown
+    assert KEY[:20] not in shown
+    assert "TOPSECRETSIGNATURE" not in shown
