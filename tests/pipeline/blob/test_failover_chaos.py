@@ -150,11 +150,24 @@ def _leader(replicas: list[Replica], timeout: float) -> Replica:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for replica in replicas:
+            if replica.process is None or replica.process.poll() is not None:
+                continue  # killed, not relaunched yet
             observed = replica.observe()
             if observed is not None and observed[1]:
                 return replica
         time.sleep(0.2)
     raise AssertionError("no replica leads: " + replicas[0].log_path.read_text()[-3000:])
+
+
+def _fail_over(replicas: list[Replica], leader: Replica) -> Replica:
+    """SIGKILL the leader, wait until a standby leads (within the lease), then restart the
+    killed one as a standby. Restarting it only after the takeover makes the takeover certain:
+    a restart at once could win the expired lease back itself, and the test would then never
+    see the leadership move (a third of the time with three replicas)."""
+    leader.kill()
+    successor = _leader(replicas, LEASE_SECONDS + 30)
+    leader.launch()
+    return successor
 
 
 def _observe_for(replicas: list[Replica], seconds: float) -> None:
@@ -223,9 +236,7 @@ def test_failover_keeps_exact_totals_and_one_writer(
             if standby is not leader:  # it serves the leader's checkpoint: ready
                 assert standby.get("/readyz") == (200, "ready\n"), standby.get("/readyz")
         _observe_for(replicas, 3)
-        leader.kill()  # 1: SIGKILL the leader; a standby takes over within the lease
-        leader.launch()
-        leader = _leader(replicas, LEASE_SECONDS + 30)
+        leader = _fail_over(replicas, leader)  # 1: SIGKILL the leader
         _observe_for(replicas, 2)
         azurite.stop()  # 2: storage gone for longer than the lease: it expires mid-write
         # The leader finds out at its next write or lease refresh: poll for it (a loaded
@@ -242,8 +253,7 @@ def test_failover_keeps_exact_totals_and_one_writer(
         azurite.start()
         leader = _leader(replicas, LEASE_SECONDS + 30)
         _observe_for(replicas, 2)
-        leader.kill()  # 3: and the leader again
-        leader.launch()
+        _fail_over(replicas, leader)  # 3: and the leader again
         _wait_for_truth(replicas, truth, last_ingested)
     finally:
         for replica in replicas:
