@@ -117,9 +117,7 @@ def run() -> list[Result]:
         )
         for measure, (ours, floor) in figures
     ]
-    service_time, service_floor = _against_floor(
-        with_service, _floor(raw, "UnexpectedClientError")
-    )
+    service_time, service_floor = _against_floor(with_service, _floor(raw, "UnexpectedClientError"))
     rows.append(
         Result(
             "resolve",
