@@ -75,12 +75,12 @@ def test_a_subscription_listed_twice_is_refused_whatever_its_case(tmp_path: Path
     ]
 
 
-@pytest.mark.parametrize(("value", "fragment"), [("30s", "from 1m to 24h"), ("2d", "from 1m to 24h")])
-def test_discovery_interval_is_bounded(tmp_path: Path, value: str, fragment: str) -> None:
+@pytest.mark.parametrize("value", ["30s", "2d"])
+def test_discovery_interval_is_bounded(tmp_path: Path, value: str) -> None:
     found = problems(tmp_path, f"    subscriptions: ['{SUB}']\n    discovery_interval: {value}\n")
     assert len(found) == 1
     assert found[0].startswith(f"5: sources[0].discovery_interval = {value!r}"), found
-    assert fragment in found[0], found
+    assert "from 1m to 24h" in found[0], found
 
 
 @pytest.mark.parametrize("value", ["management.azure.com", "https://user:pw@arm.example/"])

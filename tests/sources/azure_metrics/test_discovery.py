@@ -70,7 +70,8 @@ def test_403_is_auth_with_the_role_to_grant(arm: FakeArm, discovery: ArmDiscover
     error = failure(discovery)
     assert error.reason == "auth"
     assert "AuthorizationFailed" in str(error)
-    assert "Reader" in str(error) and "communicationServices/read" in str(error)
+    assert "Reader" in str(error)
+    assert "communicationServices/read" in str(error)
     assert SUB in str(error)
 
 
@@ -83,7 +84,8 @@ def test_a_wrong_token_is_auth_and_the_token_is_never_in_the_message(arm: FakeAr
     finally:
         lister.close()
     assert error.reason == "auth"
-    assert "secret-wrong-token" not in str(error) and TOKEN not in str(error)
+    assert "secret-wrong-token" not in str(error)
+    assert TOKEN not in str(error)
 
 
 @pytest.mark.parametrize("retry_after", [0.05, None])
@@ -136,7 +138,8 @@ def test_an_unknown_subscription_is_bad_query_naming_it(
     other = SUB.replace("a", "c")
     error = failure(discovery, other)
     assert error.reason == "bad_query"
-    assert "SubscriptionNotFound" in str(error) and other in str(error)
+    assert "SubscriptionNotFound" in str(error)
+    assert other in str(error)
 
 
 @pytest.mark.parametrize(
@@ -155,7 +158,8 @@ def test_a_bad_entry_fails_the_discovery_naming_it(
     arm.add(acs_id(SUB, "acs-two"), **changes)
     error = failure(discovery)
     assert error.reason == "server_error"
-    assert "malformed answer" in str(error) and fragment in str(error), str(error)
+    assert "malformed answer" in str(error)
+    assert fragment in str(error), str(error)
 
 
 @pytest.mark.parametrize(
