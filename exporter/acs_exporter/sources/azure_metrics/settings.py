@@ -134,7 +134,9 @@ class AzureMetricsSettings(BaseModel):
         "A result with this many is refused as truncated, never counted in part.",
     )
     tls_ca_file: FilePath | None = Field(
-        None, description="CA bundle to trust for the endpoint (private links, TLS proxies)."
+        None,
+        description="CA bundle to trust for the endpoint and arm_endpoint (private links, TLS "
+        "proxies).",
     )
 
     @model_validator(mode="after")
