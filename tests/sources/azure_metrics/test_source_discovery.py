@@ -6,6 +6,7 @@ failed discovery never stops the reading of the last known set, and is counted."
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -243,3 +244,54 @@ def test_no_acs_resource_at_all_is_a_successful_empty_poll(
     assert batch.caught_up
     assert batch.discovery == DiscoveryReport(0, NO_ERRORS)
     assert server.stats.calls == []
+
+
+def test_exact_counts_per_bucket_across_a_changing_discovered_set_with_faults_and_a_restart(
+    server: FakeAzureMetrics, arm: FakeArm, clock: Clock, make_discovering: Factory
+) -> None:
+    """45 minutes, one poll a minute, every minute of every resource its own bucket (subcode
+    = minute): ACS3 is created at minute 6 and listed from the discovery at 10 on, ACS2 is not
+    listed from minute 12 to 25 (its calls go on), discoveries and metric calls fail now and
+    then, and the source is replaced by a new one (a restart: nothing in memory) at minute 18.
+    Every bucket is counted once."""
+    rng = random.Random(15)
+    t0 = minute_of(clock.now)
+    arm.add(ACS1)
+    arm.add(ACS2)
+    expected: Counter[tuple[str, str]] = Counter()
+    for minute in range(45):
+        for resource, name in ((ACS1, "acs-one"), (ACS2, "acs-two"), (ACS3, "acs-three")):
+            if resource == ACS3 and minute < 6:
+                continue  # it does not exist yet
+            n = rng.randint(1, 5)
+            server.add(resource, EVENTS, event(minute), t0 + timedelta(minutes=minute), n)
+            expected[(name, str(minute))] += n
+    source = make_discovering()
+    cursor: Cursor = None
+    total: Counter[tuple[str, str]] = Counter()
+    for step in range(60):
+        minute = (clock.now - t0) // timedelta(minutes=1)
+        if minute == 6:
+            arm.add(ACS3)
+        elif minute == 12:
+            arm.remove(ACS2)
+        elif minute == 25:
+            arm.add(ACS2)
+        elif minute == 18:
+            source = make_discovering()  # a restart: the cursor is all that is kept
+        if step % 7 == 3:
+            arm.faults.append(Fault.http(403))
+        if step % 11 == 5:
+            server.faults.extend([Fault.throttle()] * 4)
+        try:
+            batch = source.fetch(cursor)
+        except SourceError as error:
+            cursor = error.cursor if error.cursor is not None else cursor
+        else:
+            total.update(by_resource(batch))
+            cursor = batch.cursor
+        arm.faults.clear()
+        server.faults.clear()
+        clock.advance(timedelta(minutes=1))
+    # Polling went on 15 minutes past the last event: every bucket has settled and been read.
+    assert total == expected
