@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 from tests.support.https_fake import HttpsFake
 
-from .fake_server import TOKEN, Fault, Reply, error_reply, make_handler
+from .fake_server import TOKEN, Fault, Reply, error_reply, fault_reply, make_handler
 
 PROVIDER = "providers/Microsoft.Communication/communicationServices"
 API_VERSION = "2025-09-01"
@@ -108,10 +108,7 @@ class FakeArm(HttpsFake):
         return make_handler(self)
 
     def handle(self, target: str, headers: Mapping[str, str], raw: bytes) -> Reply:
-        if headers.get("authorization") != f"Bearer {self.token}":
-            return error_reply(
-                401, "InvalidAuthenticationToken", "The access token is missing or invalid."
-            )
+        """A request whose bearer token is right (make_handler checks it)."""
         url = urlsplit(target)
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         parts = url.path.split("/")
@@ -153,12 +150,7 @@ class FakeArm(HttpsFake):
 
 
 def _fault_reply(fault: Fault) -> Reply:
-    if fault.kind == "reset":
-        return Reply(0, reset=True)
-    if fault.kind == "body":
-        return Reply(200, fault.payload, {"Content-Type": "application/json"})
-    extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-    if fault.status == 403:
+    if fault.status == 403:  # ARM's words, naming the action the role lacks
         return error_reply(
             403,
             "AuthorizationFailed",
@@ -166,6 +158,4 @@ def _fault_reply(fault: Fault) -> Reply:
             "action 'Microsoft.Communication/communicationServices/read' over scope "
             "'/subscriptions/x' or the scope is invalid.",
         )
-    if fault.status == 429:
-        return error_reply(429, "TooManyRequests", "The request is being throttled.", **extra)
-    return error_reply(fault.status, "InternalServerError", "Something went wrong.", **extra)
+    return fault_reply(fault)

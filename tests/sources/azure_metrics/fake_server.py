@@ -102,6 +102,27 @@ def error_reply(status: int, code: str, message: str, **headers: str) -> Reply:
     return Reply(status, body, {"Content-Type": "application/json", **headers})
 
 
+def token_refused(headers: Mapping[str, str], token: str) -> Reply | None:
+    """The 401 every Azure service answers without the right bearer token, else None."""
+    if headers.get("authorization") != f"Bearer {token}":
+        return error_reply(
+            401, "InvalidAuthenticationToken", "The access token is missing or invalid."
+        )
+    return None
+
+
+def fault_reply(fault: Fault) -> Reply:
+    """The answer of a status, reset or body fault (as the Azure services send them)."""
+    if fault.kind == "reset":
+        return Reply(0, reset=True)
+    if fault.kind == "body":
+        return Reply(200, fault.payload, {"Content-Type": "application/json"})
+    extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+    if fault.status == 429:
+        return error_reply(429, "TooManyRequests", "Rate limit exceeded.", **extra)
+    return error_reply(fault.status, "InternalServerError", "Something went wrong.", **extra)
+
+
 def minute_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
@@ -154,10 +175,7 @@ class FakeAzureMetrics(HttpsFake):
     # --- one request --------------------------------------------------------------------
 
     def handle(self, target: str, headers: Mapping[str, str], raw: bytes) -> Reply:
-        if headers.get("authorization") != f"Bearer {self.token}":
-            return error_reply(
-                401, "InvalidAuthenticationToken", "The access token is missing or invalid."
-            )
+        """A request whose bearer token is right (make_handler checks it)."""
         url = urlsplit(target)
         parts = url.path.split("/")
         if len(parts) != 4 or parts[1] != "subscriptions" or parts[3] != "metrics:getBatch":
@@ -168,7 +186,7 @@ class FakeAzureMetrics(HttpsFake):
             return problem
         fault = self._fault()
         if fault is not None and fault.kind in ("status", "reset", "body"):
-            return self._fault_reply(fault)
+            return fault_reply(fault)
         with self._lock:
             self.stats.calls.append({**params, "resourceids": problem})
         return self._answer(problem, params, fault)
@@ -212,17 +230,6 @@ class FakeAzureMetrics(HttpsFake):
                 return None
             self.stats.faults[fault.kind] = self.stats.faults.get(fault.kind, 0) + 1
             return fault
-
-    @staticmethod
-    def _fault_reply(fault: Fault) -> Reply:
-        if fault.kind == "reset":
-            return Reply(0, reset=True)
-        if fault.kind == "body":
-            return Reply(200, fault.payload, {"Content-Type": "application/json"})
-        extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        if fault.status == 429:
-            return error_reply(429, "TooManyRequests", "Rate limit exceeded.", **extra)
-        return error_reply(fault.status, "InternalServerError", "Something went wrong.", **extra)
 
     def _answer(
         self, resources: Sequence[str], params: Mapping[str, str], fault: Fault | None
@@ -308,6 +315,7 @@ class Handles(Protocol):
     """A fake whose requests this module's handler serves (the metrics API, ARM: fake_arm.py)."""
 
     stats: Stats | Any
+    token: str
 
     def handle(self, target: str, headers: Mapping[str, str], raw: bytes) -> Reply: ...
 
@@ -329,7 +337,8 @@ def make_handler(server: Handles) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = server.handle(self.path, headers, raw)
+                refused = token_refused(headers, server.token)
+                reply = refused or server.handle(self.path, headers, raw)
             except Exception as error:  # a bug in the fake must show, not hang the client
                 server.stats.internal_errors.append(repr(error))
                 reply = error_reply(500, "InternalServerError", repr(error))

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import orjson
 import pytest
 
+from acs_exporter.sources.azure_metrics.source import AzureMetricsSource
 from acs_exporter.sources.base import Batch, Cursor, DiscoveryReport, SourceError
 
 from .conftest import ACS1, ACS2, EVENTS, SUB, SUB2, Clock, Factory
@@ -100,13 +101,18 @@ def test_a_resource_that_appears_is_counted_from_the_discovery_before_it(
     assert batch.discovery == DiscoveryReport(2, NO_ERRORS)
 
 
-def test_a_resource_that_disappears_stops_being_read_keeps_its_cursor_and_resumes(
-    server: FakeAzureMetrics, arm: FakeArm, clock: Clock, make_discovering: Factory
-) -> None:
+def read_two(arm: FakeArm, make_discovering: Factory) -> tuple[AzureMetricsSource, Cursor]:
+    """A source that discovered and read ACS1 and ACS2 once, and its cursor."""
     arm.add(ACS1)
     arm.add(ACS2)
     source = make_discovering()
-    cursor = source.fetch(None).cursor
+    return source, source.fetch(None).cursor
+
+
+def test_a_resource_that_disappears_stops_being_read_keeps_its_cursor_and_resumes(
+    server: FakeAzureMetrics, arm: FakeArm, clock: Clock, make_discovering: Factory
+) -> None:
+    source, cursor = read_two(arm, make_discovering)
     left_at = positions(cursor)[ACS2.lower()]
     arm.remove(ACS2)  # moved to a subscription the exporter cannot see, or its role removed
     clock.advance(timedelta(minutes=5))
@@ -220,10 +226,7 @@ def test_with_listed_resources_a_failed_first_discovery_does_not_stop_them(
 def test_a_discovered_resource_the_metrics_api_no_longer_knows_is_rediscovered_at_once(
     server: FakeAzureMetrics, arm: FakeArm, clock: Clock, make_discovering: Factory
 ) -> None:
-    arm.add(ACS1)
-    arm.add(ACS2)
-    source = make_discovering()
-    cursor = source.fetch(None).cursor
+    source, cursor = read_two(arm, make_discovering)
     arm.remove(ACS2)  # deleted between two discoveries
     server.gone.add(ACS2.lower())
     clock.advance(timedelta(minutes=1))
