@@ -4,16 +4,22 @@ an ACS resource of the subscription a clear error naming it (never a crash, neve
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from acs_exporter.sources.azure_metrics.discovery import ArmDiscovery
 from acs_exporter.sources.base import SourceError
 
-from .conftest import SUB
+from .conftest import ACS1, SUB
 from .fake_arm import API_VERSION, FakeArm, Slow, acs_id
 from .fake_server import TOKEN, FakeCredential, Fault
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -173,3 +179,34 @@ def test_a_body_that_is_not_a_list_answer_is_a_server_error(
     error = failure(discovery)
     assert error.reason == "server_error"
     assert "malformed answer" in str(error)
+
+
+def test_the_management_sdk_is_imported_only_by_a_discovery(tmp_path: Path) -> None:
+    """A process whose azure_metrics source lists only resource_ids never imports
+    azure-mgmt-communication (slow to import); with subscriptions, the first discovery does
+    (not even building the source)."""
+    program = (
+        "import sys\n"
+        "from acs_exporter.sources.azure_metrics.settings import AzureMetricsSettings\n"
+        "from acs_exporter.sources.azure_metrics.source import AzureMetricsSource\n"
+        "from tests.sources.azure_metrics.fake_server import FakeCredential\n"
+        "values = dict(type='azure_metrics', region='global', **eval(sys.argv[1]))\n"
+        "AzureMetricsSource(AzureMetricsSettings(**values), credential=FakeCredential()).close()\n"
+        "print(any(m.startswith('azure.mgmt') for m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+
+    def imports_mgmt(settings: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", program, settings],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    assert imports_mgmt(f"dict(resource_ids=[{ACS1!r}])") == "False"
+    assert imports_mgmt(f"dict(subscriptions=[{SUB!r}])") == "False"
