@@ -7,9 +7,14 @@ subscription (the batch API's limit), one call per metric; all calls of a fetch 
 fetch raises SourceError and nothing is counted, as in the Log Analytics source. Catching up is
 bounded by `max_window` per call (`caught_up=False` until `end` is reached).
 
-A resource without a position starts at `end - initial_lookback`, planned once: a failed fetch
-hands it back (`SourceError.cursor`), so failed polls never slide it forward. Every fetch asks
-the service (at least the last settled minute), so a successful poll means it was reached.
+The resources are the listed `resource_ids` and, with `subscriptions`, those Azure Resource
+Manager listed (resource_set.py, discovery.py); one no longer listed is no longer read, its
+position kept. A resource without a position starts at `end - initial_lookback`, or, when it
+appeared between two discoveries, at the earlier one; planned once: a failed fetch hands it back
+(`SourceError.cursor`), so failed polls never slide it forward. Every fetch asks the service (at
+least the last settled minute), so a successful poll means it was reached; with subscriptions,
+nothing is read (the fetch fails) until each has been discovered once, unless resource_ids are
+listed.
 """
 
 from __future__ import annotations
