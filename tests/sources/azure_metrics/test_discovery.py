@@ -45,7 +45,7 @@ def discovery(arm: FakeArm, credential: FakeCredential) -> Iterator[ArmDiscovery
 
 def failure(discovery: ArmDiscovery, subscription: str = SUB) -> SourceError:
     with pytest.raises(SourceError) as failed:
-        discovery.list(subscription)
+        discovery.list_resources(subscription)
     return failed.value
 
 
@@ -55,7 +55,7 @@ def test_every_page_is_read_with_an_arm_token(
     ids = [acs_id(SUB, f"acs-{i}", group=f"rg-{i % 2}") for i in range(5)]
     for resource in ids:
         arm.add(resource)
-    found = discovery.list(SUB)
+    found = discovery.list_resources(SUB)
     assert [f.resource_id for f in found] == ids
     assert {(f.location, f.data_location) for f in found} == {("global", "United States")}
     calls = arm.list_calls()
@@ -68,7 +68,7 @@ def test_every_page_is_read_with_an_arm_token(
 
 
 def test_a_subscription_without_acs_resources_is_an_empty_answer(discovery: ArmDiscovery) -> None:
-    assert discovery.list(SUB) == []
+    assert discovery.list_resources(SUB) == []
 
 
 def test_403_is_auth_with_the_role_to_grant(arm: FakeArm, discovery: ArmDiscovery) -> None:
@@ -105,13 +105,13 @@ def test_429_after_the_sdk_retries_is_throttled_with_retry_after(
     assert "TooManyRequests" in str(error)
     if retry_after is not None:
         assert error.retry_after == pytest.approx(retry_after)
-    assert [f.resource_id for f in discovery.list(SUB)] == [acs_id(SUB, "acs-one")]
+    assert [f.resource_id for f in discovery.list_resources(SUB)] == [acs_id(SUB, "acs-one")]
 
 
 def test_a_transient_500_is_retried_by_the_sdk(arm: FakeArm, discovery: ArmDiscovery) -> None:
     arm.add(acs_id(SUB, "acs-one"))
     arm.faults.append(Fault.http(500))
-    assert len(discovery.list(SUB)) == 1
+    assert len(discovery.list_resources(SUB)) == 1
 
 
 @pytest.mark.parametrize(
@@ -166,6 +166,23 @@ def test_a_bad_entry_fails_the_discovery_naming_it(
     assert error.reason == "server_error"
     assert "malformed answer" in str(error)
     assert fragment in str(error), str(error)
+
+
+def test_a_next_link_that_never_ends_is_refused_not_followed_for_ever(
+    arm: FakeArm, credential: FakeCredential
+) -> None:
+    for i in range(5):
+        arm.add(acs_id(SUB, f"acs-{i}"))
+    lister = ArmDiscovery(
+        credential, endpoint=arm.url, connection_verify=str(arm.ca_file), max_pages=2
+    )
+    try:
+        error = failure(lister)
+    finally:
+        lister.close()
+    assert error.reason == "server_error"
+    assert "nextLink did not end after 2 pages" in str(error)
+    assert len(arm.list_calls()) == 3
 
 
 @pytest.mark.parametrize(

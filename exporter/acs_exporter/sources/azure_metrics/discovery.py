@@ -27,6 +27,9 @@ from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics import errors as la_errors
 
 ACS_TYPE = "Microsoft.Communication/CommunicationServices"
+# ARM pages lists of resources (up to 1,000 a page for most types): more pages than this is a
+# nextLink that never ends, not a subscription, and must not hang the poll.
+MAX_PAGES = 1000
 READER_HINT = (
     "grant the exporter's identity 'Reader' on the subscription (or a role with "
     "Microsoft.Communication/communicationServices/read)"
@@ -56,8 +59,10 @@ class ArmDiscovery:
         endpoint: str,
         connection_verify: str | bool = True,
         timeout: float = 30.0,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self._credential = credential
+        self._max_pages = max_pages
         self._endpoint = endpoint.rstrip("/")
         self._kwargs: dict[str, Any] = {
             # A failed discovery is retried at the next poll; here only briefly.
@@ -87,11 +92,11 @@ class ArmDiscovery:
             self._clients[subscription] = client
         return client
 
-    def list(self, subscription: str) -> list[Found]:
+    def list_resources(self, subscription: str) -> list[Found]:
         """The ACS resources of `subscription`, every page. Raises SourceError."""
         where = f"discovery of the ACS resources of subscription {subscription}"
         try:
-            items = list(self._client(subscription).communication_services.list_by_subscription())
+            items = self._items(subscription)
         except ClientAuthenticationError as error:
             if error.response is None:  # no token: the credential failed, ARM was not asked
                 raise SourceError(
@@ -110,10 +115,22 @@ class ArmDiscovery:
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             # The SDK could not take the body (a null `value`, a list instead of an object).
             raise _malformed(where, f"{type(error).__name__}: {error}") from None
+        except BadEntry as error:
+            raise _malformed(where, str(error)) from None
         try:
             return [_found(item, subscription, f"entry {i}") for i, item in enumerate(items)]
         except BadEntry as error:
             raise _malformed(where, str(error)) from None
+
+    def _items(self, subscription: str) -> list[object]:
+        """Every entry of every page (the SDK follows nextLink). Raises BadEntry."""
+        pages = self._client(subscription).communication_services.list_by_subscription()
+        items: list[object] = []
+        for number, page in enumerate(pages.by_page(), start=1):
+            if number > self._max_pages:
+                raise BadEntry(f"nextLink did not end after {self._max_pages} pages")
+            items.extend(page)
+        return items
 
 
 def _http_error(error: HttpResponseError, where: str) -> SourceError:

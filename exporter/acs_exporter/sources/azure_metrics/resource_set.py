@@ -42,7 +42,7 @@ DISCOVERY_REASONS: tuple[str, ...] = tuple(
 FIRST_RETRY = timedelta(minutes=1)
 
 
-# subscription id -> its ACS resources (discovery.ArmDiscovery.list); raises SourceError
+# subscription id -> its ACS resources (discovery.ArmDiscovery.list_resources); raises SourceError
 Lister = Callable[[str], Sequence[Found]]
 
 

@@ -129,7 +129,7 @@ class AzureMetricsSource:
             settings.resource_ids,
             settings.subscriptions,
             settings.discovery_interval,
-            self._discovery.list if self._discovery is not None else None,
+            self._discovery.list_resources if self._discovery is not None else None,
         )
         self._listed = {resource_key(r) for r in settings.resource_ids}
         self._read: list[str] = []
