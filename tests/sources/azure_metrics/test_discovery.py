@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from acs_exporter.sources.azure_metrics.discovery import ArmDiscovery
+from acs_exporter.sources.azure_metrics.discovery import ArmDiscovery, arm_scopes
 from acs_exporter.sources.base import SourceError
 
 from .conftest import ACS1, SUB
@@ -65,6 +65,23 @@ def test_every_page_is_read_with_an_arm_token(
         f"/subscriptions/{SUB}/providers/Microsoft.Communication/communicationServices"
     }
     assert set(credential.scopes) == {(f"{arm.url}/.default",)}  # the ARM endpoint's audience
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "scope"),
+    [
+        ("https://management.azure.com", "https://management.azure.com/.default"),
+        ("https://management.azure.com/", "https://management.azure.com/.default"),
+        (
+            "https://management.usgovcloudapi.net",
+            "https://management.core.usgovcloudapi.net/.default",
+        ),
+        ("https://management.chinacloudapi.cn/", "https://management.chinacloudapi.cn/.default"),
+        ("https://arm.private.example:8443", "https://arm.private.example:8443/.default"),
+    ],
+)
+def test_the_token_is_for_the_arm_endpoints_audience(endpoint: str, scope: str) -> None:
+    assert arm_scopes(endpoint) == [scope]
 
 
 def test_a_subscription_without_acs_resources_is_an_empty_answer(discovery: ArmDiscovery) -> None:

@@ -1,7 +1,7 @@
 """Which ACS resources a subscription holds, through Azure Resource Manager: the real
 azure-mgmt-communication SDK (`CommunicationServiceManagementClient.communication_services
 .list_by_subscription`, which follows ARM's `nextLink` pages), with the source's credential and
-a token for the ARM endpoint's audience (`ENDPOINT/.default`).
+a token for the ARM endpoint's audience (arm_scopes).
 
 The SDK is imported here, and this module only when `subscriptions` is configured. Every entry
 of the answer is checked (an object, of type Microsoft.Communication/CommunicationServices, with
@@ -72,7 +72,6 @@ class ArmDiscovery:
             "connection_timeout": 10,
             "read_timeout": timeout,
             "connection_verify": connection_verify,
-            "credential_scopes": [f"{self._endpoint}/.default"],
         }
         self._clients: dict[str, Any] = {}
 
@@ -87,7 +86,11 @@ class ArmDiscovery:
             from azure.mgmt.communication import CommunicationServiceManagementClient
 
             client = CommunicationServiceManagementClient(
-                self._credential, subscription, base_url=self._endpoint, **self._kwargs
+                self._credential,
+                subscription,
+                base_url=self._endpoint,
+                credential_scopes=arm_scopes(self._endpoint),
+                **self._kwargs,
             )
             self._clients[subscription] = client
         return client
@@ -131,6 +134,19 @@ class ArmDiscovery:
                 raise BadEntry(f"nextLink did not end after {self._max_pages} pages")
             items.extend(page)
         return items
+
+
+def arm_scopes(endpoint: str) -> list[str]:
+    """The token scope for an ARM endpoint: the SDK's own for the clouds it knows (the US
+    Government cloud's audience is not its endpoint's host), else ENDPOINT/.default."""
+    from azure.core import AzureClouds
+    from azure.mgmt.core.tools import get_arm_endpoints
+
+    for cloud in AzureClouds:
+        known = get_arm_endpoints(cloud)
+        if known["resource_manager"].rstrip("/") == endpoint.rstrip("/").lower():
+            return list(known["credential_scopes"])
+    return [f"{endpoint.rstrip('/')}/.default"]
 
 
 def _http_error(error: HttpResponseError, where: str) -> SourceError:

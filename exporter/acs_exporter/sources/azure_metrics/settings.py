@@ -98,7 +98,7 @@ class AzureMetricsSettings(BaseModel):
     arm_endpoint: BaseUrl = Field(
         ARM_ENDPOINT,
         description="Azure Resource Manager endpoint for the discovery (sovereign clouds, "
-        "tests); the token is for its audience (ENDPOINT/.default).",
+        "tests); the token is for its cloud's ARM audience (ENDPOINT/.default if unknown).",
     )
     region: str | None = Field(
         None,
