@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,6 +124,16 @@ def test_429_after_the_sdk_retries_is_throttled_with_retry_after(
     if retry_after is not None:
         assert error.retry_after == pytest.approx(retry_after)
     assert [f.resource_id for f in discovery.list_resources(SUB)] == [acs_id(SUB, "acs-one")]
+
+
+def test_a_long_retry_after_is_not_slept_in_the_poll(arm: FakeArm, discovery: ArmDiscovery) -> None:
+    arm.faults.append(Fault.throttle(300))
+    started = time.monotonic()
+    error = failure(discovery)
+    assert time.monotonic() - started < 30  # not 300 s, twice: the source waits for it instead
+    assert error.reason == "throttled"
+    assert error.retry_after == 300
+    assert len(arm.list_calls()) == 1
 
 
 def test_a_transient_500_is_retried_by_the_sdk(arm: FakeArm, discovery: ArmDiscovery) -> None:

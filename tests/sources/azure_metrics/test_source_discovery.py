@@ -193,6 +193,26 @@ def test_failed_retries_back_off_up_to_the_discovery_interval(
     assert attempts == [1, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0]
 
 
+def test_a_retry_after_delays_the_next_discovery_not_the_reading(
+    server: FakeAzureMetrics, arm: FakeArm, clock: Clock, make_discovering: Factory
+) -> None:
+    arm.add(ACS1)
+    source = make_discovering()
+    cursor = source.fetch(None).cursor
+    clock.advance(timedelta(minutes=5))
+    arm.faults.append(Fault.throttle(600))
+    batch = source.fetch(cursor)
+    assert batch.discovery == DiscoveryReport(1, errors(throttled=1))
+    calls = len(arm.list_calls())
+    for _ in range(9):  # reading goes on every minute; ARM is not asked before 10 minutes
+        clock.advance(timedelta(minutes=1))
+        batch = source.fetch(batch.cursor)
+    assert len(arm.list_calls()) == calls
+    clock.advance(timedelta(minutes=1))
+    source.fetch(batch.cursor)
+    assert len(arm.list_calls()) == calls + 1
+
+
 def test_the_first_discovery_must_succeed_before_anything_is_read(
     server: FakeAzureMetrics, arm: FakeArm, clock: Clock, make_discovering: Factory
 ) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy
 
 from acs_exporter.inputs.redact import mask_urls, shorten_repr
 from acs_exporter.sources.azure_metrics.client import from_http_error
@@ -34,6 +36,22 @@ READER_HINT = (
     "grant the exporter's identity 'Reader' on the subscription (or a role with "
     "Microsoft.Communication/communicationServices/read)"
 )
+
+
+# The longest Retry-After the SDK may sleep inside a poll; a longer one ends its retries, and
+# the source waits for it before the next discovery (resource_set.py), reading meanwhile.
+MAX_RETRY_SLEEP = 5.0
+
+
+class ShortRetry(RetryPolicy[Any, Any]):
+    """The SDK's retries, without a long sleep in the poll thread (which reads the metrics
+    too): a Retry-After above MAX_RETRY_SLEEP is not waited for here."""
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after is not None and retry_after > MAX_RETRY_SLEEP:
+            return False
+        return bool(super().is_retry(settings, response))
 
 
 class BadEntry(Exception):
@@ -65,10 +83,10 @@ class ArmDiscovery:
         self._max_pages = max_pages
         self._endpoint = endpoint.rstrip("/")
         self._kwargs: dict[str, Any] = {
-            # A failed discovery is retried at the next poll; here only briefly.
-            "retry_total": 2,
-            "retry_backoff_factor": 0.5,
-            "retry_backoff_max": 8,
+            # A failed discovery is retried at a later poll; here only briefly.
+            "retry_policy": ShortRetry(
+                retry_total=2, retry_backoff_factor=0.5, retry_backoff_max=8
+            ),
             "connection_timeout": 10,
             "read_timeout": timeout,
             "connection_verify": connection_verify,
