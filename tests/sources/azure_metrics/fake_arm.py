@@ -66,6 +66,7 @@ class Slow:
 @dataclass
 class ArmStats:
     calls: list[dict[str, str]] = field(default_factory=list)  # path + query of each request
+    faults: int = 0  # requests answered with a fault (a slow answer is not one)
     internal_errors: list[str] = field(default_factory=list)
 
 
@@ -115,6 +116,7 @@ class FakeArm(HttpsFake):
         with self._lock:
             self.stats.calls.append({"path": url.path, **params})
             fault = self.faults.popleft() if self.faults else None
+            self.stats.faults += isinstance(fault, Fault)
         if isinstance(fault, Slow):
             time.sleep(fault.seconds)
         elif fault is not None:
