@@ -222,6 +222,40 @@ QUERY_ERRORS = MetricDef(
         ),
     ),
 )
+DISCOVERY_ERRORS = MetricDef(
+    "acs_exporter_discovery_errors",
+    "counter",
+    "Failed discoveries of a subscription's ACS resources by reason, since the process started "
+    "(azure_metrics subscriptions); the resources found before are still read.",
+    ("source", "reason"),
+    doc=(
+        "failed discoveries of one subscription's ACS resources through Azure Resource Manager "
+        "(an azure_metrics source's `subscriptions`); the resources it found before are still "
+        "read, and the poll fails only while a subscription has never been discovered and no "
+        "`resource_ids` are listed (docs/sources.md)"
+    ),
+    label_values=(
+        (
+            "reason",
+            "`auth` (401/403: grant Reader), `throttled` (429), `server_error` (5xx, or an "
+            "answer that is not a list of ACS resources of the subscription), `timeout`, "
+            "`connection`, `bad_query` (another 4xx: a subscription that does not exist)",
+        ),
+    ),
+)
+DISCOVERED_RESOURCES = MetricDef(
+    "acs_exporter_discovered_resources",
+    "gauge",
+    "ACS resources the last successful discovery of each of the source's subscriptions found "
+    "and the source reads (azure_metrics subscriptions).",
+    SOURCE,
+    doc=(
+        "ACS resources the last successful discovery of each of an azure_metrics source's "
+        "`subscriptions` found, and the source reads (also those listed in `resource_ids`, "
+        "counted once; resources only listed are not counted); only for a source with "
+        "`subscriptions`, 0 until its first discovery succeeds"
+    ),
+)
 UNKNOWN_END_REASONS = MetricDef(
     "acs_exporter_unknown_end_reasons",
     "counter",
@@ -332,6 +366,8 @@ ALL: tuple[MetricDef, ...] = (
     RECORDS_READ,
     RECORDS_REJECTED,
     QUERY_ERRORS,
+    DISCOVERY_ERRORS,
+    DISCOVERED_RESOURCES,
     UNKNOWN_END_REASONS,
     MALFORMED_END_REASONS,
     FOLDED_RECORDS,
@@ -352,3 +388,5 @@ AZURE_BLOB_ONLY: tuple[MetricDef, ...] = (
     STATE_COMMITS,
     STATE_WRITE_CONFLICTS,
 )
+# Served only for a source that discovers its resources (azure_metrics `subscriptions`).
+DISCOVERY_ONLY: tuple[MetricDef, ...] = (DISCOVERY_ERRORS, DISCOVERED_RESOURCES)

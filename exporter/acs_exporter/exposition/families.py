@@ -16,6 +16,7 @@ from acs_exporter.definitions.tables import LabelPlan, by_state_key, counted
 from acs_exporter.exposition.end_reason_info import EndReasonInfo
 from acs_exporter.exposition.snapshot import Family, HistogramValue
 from acs_exporter.pipeline.state import SourceCounts, State
+from acs_exporter.sources.base import DiscoveryReport
 
 POLL_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 # A sample: label values in label_names order, and the value.
@@ -33,9 +34,18 @@ class SourceHealth:
     errors: Mapping[str, int] = field(default_factory=dict)  # reason -> count
     bucket_counts: tuple[int, ...] = (0,) * (len(POLL_BUCKETS) + 1)
     duration_sum: float = 0.0
+    discovered: int | None = None  # None: the source discovers nothing
+    discovery_errors: Mapping[str, int] = field(default_factory=dict)  # reason -> count
 
     def after_poll(
-        self, ok: bool, duration: float, now: float, reason: str | None, watermark: float | None
+        self,
+        ok: bool,
+        duration: float,
+        now: float,
+        reason: str | None,
+        watermark: float | None,
+        *,
+        discovery: DiscoveryReport | None = None,
     ) -> SourceHealth:
         outcome = "success" if ok else "error"
         polls = {**self.polls, outcome: self.polls.get(outcome, 0) + 1}
@@ -44,8 +54,14 @@ class SourceHealth:
             errors[reason] = errors.get(reason, 0) + 1
         buckets = list(self.bucket_counts)
         buckets[bisect_left(POLL_BUCKETS, duration)] += 1
+        discovery_errors = dict(self.discovery_errors)
+        if discovery is not None:
+            for key, n in discovery.errors.items():
+                discovery_errors[key] = discovery_errors.get(key, 0) + n
         return replace(
             self,
+            discovered=discovery.resources if discovery is not None else self.discovered,
+            discovery_errors=discovery_errors,
             up=ok,
             last_success=now if ok else self.last_success,
             watermark=watermark if watermark is not None else self.watermark,
@@ -192,6 +208,11 @@ _SELF_METRICS: tuple[tuple[MetricDef, Callable[[_SelfInputs], Iterable[Sample]]]
     (defs.RECORDS_READ, lambda i: i.per_source(lambda n: float(i.counts(n).records_read))),
     (defs.RECORDS_REJECTED, lambda i: i.per_reason(i.rejections)),
     (defs.QUERY_ERRORS, lambda i: i.per_reason(i.errors)),
+    (
+        defs.DISCOVERY_ERRORS,
+        lambda i: i.per_reason(lambda n: _sorted(i.health[n].discovery_errors)),
+    ),
+    (defs.DISCOVERED_RESOURCES, lambda i: i.per_source(lambda n: i.health[n].discovered)),
     (defs.UNKNOWN_END_REASONS, lambda i: i.per_source(lambda n: float(i.counts(n).unknown))),
     (defs.MALFORMED_END_REASONS, lambda i: i.per_source(lambda n: float(i.counts(n).malformed))),
     (defs.FOLDED_RECORDS, lambda i: _folded_samples(i.state, i.plan)),
@@ -214,7 +235,13 @@ def self_families(
     plan: LabelPlan | None = None,
 ) -> tuple[Family, ...]:
     inputs = _SelfInputs(state, health, max_series, now, known_rejections or {}, plan)
-    return tuple(_family(metric, samples(inputs)) for metric, samples in _SELF_METRICS)
+    # The discovery families only where a source discovers (azure_metrics `subscriptions`).
+    discovers = any(h.discovered is not None for h in health.values())
+    return tuple(
+        _family(metric, samples(inputs))
+        for metric, samples in _SELF_METRICS
+        if discovers or metric not in defs.DISCOVERY_ONLY
+    )
 
 
 def _folded_samples(

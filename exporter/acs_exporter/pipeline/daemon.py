@@ -36,7 +36,7 @@ from acs_exporter.pipeline.reasons import DaemonQueryError, KnownReasons
 from acs_exporter.pipeline.source_status import LastError, SourceStatus, short_message
 from acs_exporter.pipeline.state import State
 from acs_exporter.pipeline.state_store import CheckpointStore, RoleReport
-from acs_exporter.sources.base import Batch, Cursor, Source, SourceError
+from acs_exporter.sources.base import Batch, Cursor, DiscoveryReport, Source, SourceError
 
 log = logging.getLogger("acs_exporter.pipeline.daemon")
 
@@ -187,7 +187,7 @@ class Exporter:
             self._errors.pop(source, None)
             if batch.caught_up:
                 self._caught_up.add(source)
-            self._record(source, True, duration, None, watermark)
+            self._record(source, True, duration, None, watermark, discovery=batch.discovery)
 
     def fail_poll(
         self,
@@ -198,6 +198,7 @@ class Exporter:
         *,
         revoked: threading.Event | None = None,
         cursor: Cursor = None,
+        discovery: DiscoveryReport | None = None,
     ) -> None:
         """Record a failed poll. `cursor` (SourceError.cursor) only fixes starting points the
         source planned; it is kept (and persisted) so the retry starts there, counting nothing."""
@@ -208,7 +209,7 @@ class Exporter:
                 self._keep_cursor(source, cursor)
             self._errors[source] = f"{reason}: {message}"
             self._last_errors[source] = LastError(reason, short_message(message), self._clock())
-            self._record(source, False, duration, reason, None)
+            self._record(source, False, duration, reason, None, discovery=discovery)
 
     def _keep_cursor(self, source: str, cursor: Cursor) -> None:
         if cursor == self._state.cursors.get(source):
@@ -329,11 +330,19 @@ class Exporter:
         return Published(snapshot, self._not_ready(healths), statuses)
 
     def _record(
-        self, source: str, ok: bool, duration: float, reason: str | None, watermark: float | None
+        self,
+        source: str,
+        ok: bool,
+        duration: float,
+        reason: str | None,
+        watermark: float | None,
+        *,
+        discovery: DiscoveryReport | None = None,
     ) -> None:
         now = self._clock()
         health = self._health.get(source, SourceHealth())
-        healths = {**self._health, source: health.after_poll(ok, duration, now, reason, watermark)}
+        after = health.after_poll(ok, duration, now, reason, watermark, discovery=discovery)
+        healths = {**self._health, source: after}
         snapshot = self._build(healths)
         # One reference: a reader sees the new snapshot and its readiness, or neither.
         self._published = self._publication(snapshot, healths)
@@ -391,6 +400,7 @@ def poll_once(
     0 to poll again at once (not caught up), or a backoff delay after a failure."""
     name = source.name
     reason, message, retry_after, keep = "", "", None, None
+    discovery: DiscoveryReport | None = None
     # One record per failed poll (the `poll failed` line), however it failed: an unexpected
     # error's traceback and a checkpoint failure go into it, at ERROR, not into a line of their
     # own (which logged each failure twice).
@@ -399,6 +409,7 @@ def poll_once(
         batch = source.fetch(exporter.cursor(name))
     except SourceError as exc:
         reason, message, retry_after, keep = exc.reason, str(exc), exc.retry_after, exc.cursor
+        discovery = exc.discovery
     except Exception as exc:
         reason, message, unexpected = DaemonQueryError.INTERNAL.value, repr(exc), exc
     else:
@@ -426,7 +437,13 @@ def poll_once(
             return None if batch.caught_up else 0.0
     delay = backoff.next_delay(retry_after)
     exporter.fail_poll(
-        name, reason, message, time.monotonic() - started, revoked=revoked, cursor=keep
+        name,
+        reason,
+        message,
+        time.monotonic() - started,
+        revoked=revoked,
+        cursor=keep,
+        discovery=discovery,
     )
     serious = unexpected is not None or reason == DaemonQueryError.CHECKPOINT_WRITE.value
     log.log(

@@ -37,6 +37,16 @@ class Observation(NamedTuple):
 
 
 @dataclass(frozen=True)
+class DiscoveryReport:
+    """What a source that discovers what it reads (azure_metrics `subscriptions`) says of one
+    fetch's discovery: the resources it knows now, and the discoveries that failed in the fetch
+    by reason (every reason it knows, 0 when none failed, so their series start at 0)."""
+
+    resources: int
+    errors: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class Batch:
     """What one fetch produced. Counts are applied, and the cursor persisted, all or nothing."""
 
@@ -52,6 +62,8 @@ class Batch:
     watermark: datetime | None = None
     # False when the source knows there is more to read right away (catch-up after downtime).
     caught_up: bool = True
+    # A discovering source's report (None: the source discovers nothing).
+    discovery: DiscoveryReport | None = None
 
     def of(self, table: LogTable) -> Sequence[Observation]:
         """The observations of `table` ([] when the batch has none)."""
@@ -82,6 +94,8 @@ class SourceError(Exception):
         self.reason = str(reason)
         self.retry_after = retry_after
         self.cursor = cursor
+        # A discovering source's report of the failed fetch: its failed discoveries still count.
+        self.discovery: DiscoveryReport | None = None
 
 
 class Source(Protocol):

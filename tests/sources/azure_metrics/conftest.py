@@ -14,6 +14,7 @@ from acs_exporter.sources.azure_metrics.source import AzureMetricsSource
 from conftest import azure_cli_env, token_az
 from support.clock import Clock
 
+from .fake_arm import FakeArm
 from .fake_server import TOKEN, FakeAzureMetrics, FakeCredential
 
 SUB = "00000000-0000-4000-8000-00000000000a"
@@ -66,3 +67,56 @@ def az_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a real exporter process whose real DefaultAzureCredential, narrowed
     to the Azure CLI credential, gets the local server's token from a stand-in `az`."""
     return azure_cli_env(token_az(tmp_path / "bin", TOKEN))
+
+
+SUB2 = "00000000-0000-4000-8000-00000000000b"
+
+
+@pytest.fixture
+def arm() -> Iterator[FakeArm]:
+    """A local ARM that knows SUB (and SUB2), with no ACS resource yet."""
+    with FakeArm(page_size=2) as fake:
+        fake.subscription(SUB)
+        fake.subscription(SUB2)
+        yield fake
+
+
+@pytest.fixture
+def ca_bundle(tmp_path: Path, server: FakeAzureMetrics, arm: FakeArm) -> Path:
+    """One `tls_ca_file` trusting both local services (as a bundle trusts a proxy's CAs)."""
+    path = tmp_path / "ca-bundle.pem"
+    path.write_bytes(server.ca_file.read_bytes() + arm.ca_file.read_bytes())
+    return path
+
+
+@pytest.fixture
+def make_discovering(
+    server: FakeAzureMetrics, arm: FakeArm, ca_bundle: Path, clock: Clock
+) -> Iterator[Factory]:
+    """A source that discovers SUB's ACS resources through the local ARM (no resource_ids)."""
+    made: list[AzureMetricsSource] = []
+
+    def factory(credential: Any = None, **overrides: Any) -> AzureMetricsSource:
+        values: dict[str, Any] = {
+            "type": "azure_metrics",
+            "name": "metrics",
+            "subscriptions": [SUB],
+            "arm_endpoint": arm.url,
+            "endpoint": server.url,
+            "tls_ca_file": ca_bundle,
+            "settle_delay": "3m",
+            "discovery_interval": "5m",
+        }
+        values.update(overrides)
+        source = AzureMetricsSource(
+            AzureMetricsSettings(**values),
+            credential=credential or FakeCredential(),
+            clock=clock,
+            arm_timeout=1.0,
+        )
+        made.append(source)
+        return source
+
+    yield factory
+    for source in made:
+        source.close()

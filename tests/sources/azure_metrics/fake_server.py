@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
@@ -97,9 +97,30 @@ class Reply:
     reset: bool = False
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> Reply:
+def error_reply(status: int, code: str, message: str, **headers: str) -> Reply:
     body = orjson.dumps({"error": {"code": code, "message": message}})
     return Reply(status, body, {"Content-Type": "application/json", **headers})
+
+
+def token_refused(headers: Mapping[str, str], token: str) -> Reply | None:
+    """The 401 every Azure service answers without the right bearer token, else None."""
+    if headers.get("authorization") != f"Bearer {token}":
+        return error_reply(
+            401, "InvalidAuthenticationToken", "The access token is missing or invalid."
+        )
+    return None
+
+
+def fault_reply(fault: Fault) -> Reply:
+    """The answer of a status, reset or body fault (as the Azure services send them)."""
+    if fault.kind == "reset":
+        return Reply(0, reset=True)
+    if fault.kind == "body":
+        return Reply(200, fault.payload, {"Content-Type": "application/json"})
+    extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+    if fault.status == 429:
+        return error_reply(429, "TooManyRequests", "Rate limit exceeded.", **extra)
+    return error_reply(fault.status, "InternalServerError", "Something went wrong.", **extra)
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -149,26 +170,23 @@ class FakeAzureMetrics(HttpsFake):
     # --- server -------------------------------------------------------------------------
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
-        return _make_handler(self)
+        return make_handler(self)
 
     # --- one request --------------------------------------------------------------------
 
     def handle(self, target: str, headers: Mapping[str, str], raw: bytes) -> Reply:
-        if headers.get("authorization") != f"Bearer {self.token}":
-            return _error(
-                401, "InvalidAuthenticationToken", "The access token is missing or invalid."
-            )
+        """A request whose bearer token is right (make_handler checks it)."""
         url = urlsplit(target)
         parts = url.path.split("/")
         if len(parts) != 4 or parts[1] != "subscriptions" or parts[3] != "metrics:getBatch":
-            return _error(404, "NotFound", f"no such path {url.path}")
+            return error_reply(404, "NotFound", f"no such path {url.path}")
         params = {k: v[0] for k, v in parse_qs(url.query).items()}
         problem = self._check(parts[2], params, raw)
         if isinstance(problem, Reply):
             return problem
         fault = self._fault()
         if fault is not None and fault.kind in ("status", "reset", "body"):
-            return self._fault_reply(fault)
+            return fault_reply(fault)
         with self._lock:
             self.stats.calls.append({**params, "resourceids": problem})
         return self._answer(problem, params, fault)
@@ -177,26 +195,28 @@ class FakeAzureMetrics(HttpsFake):
         required = ("api-version", "metricnamespace", "metricnames", "starttime", "endtime")
         missing = [p for p in required if p not in params]
         if missing:
-            return _error(400, "BadRequest", f"missing query parameter(s) {missing}")
+            return error_reply(400, "BadRequest", f"missing query parameter(s) {missing}")
         if params["metricnamespace"].lower() != NAMESPACE:
-            return _error(400, "BadRequest", f"unknown namespace {params['metricnamespace']}")
+            return error_reply(400, "BadRequest", f"unknown namespace {params['metricnamespace']}")
         if params.get("interval") != "PT1M" or params.get("aggregation", "").lower() != "count":
-            return _error(400, "BadRequest", "this fake serves interval PT1M, aggregation count")
+            return error_reply(
+                400, "BadRequest", "this fake serves interval PT1M, aggregation count"
+            )
         try:
             body = orjson.loads(raw)
             resources = body["resourceids"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            return _error(400, "BadRequest", 'body must be {"resourceids": [...]}')
+            return error_reply(400, "BadRequest", 'body must be {"resourceids": [...]}')
         if not isinstance(resources, list) or not 1 <= len(resources) <= 50:
-            return _error(400, "BadRequest", "between 1 and 50 resourceids per call")
+            return error_reply(400, "BadRequest", "between 1 and 50 resourceids per call")
         for resource in resources:
             if not resource.lower().startswith(f"/subscriptions/{subscription.lower()}/"):
-                return _error(
+                return error_reply(
                     400, "BadRequest", f"{resource} is not in subscription {subscription}"
                 )
         names = unquote(params["metricnames"]).split(",")
         if len(names) != 1 or names[0].lower() not in DIMENSIONS:
-            return _error(400, "BadRequest", f"unknown metric(s) {names}")
+            return error_reply(400, "BadRequest", f"unknown metric(s) {names}")
         return list(resources)
 
     def _fault(self) -> Fault | None:
@@ -210,17 +230,6 @@ class FakeAzureMetrics(HttpsFake):
                 return None
             self.stats.faults[fault.kind] = self.stats.faults.get(fault.kind, 0) + 1
             return fault
-
-    @staticmethod
-    def _fault_reply(fault: Fault) -> Reply:
-        if fault.kind == "reset":
-            return Reply(0, reset=True)
-        if fault.kind == "body":
-            return Reply(200, fault.payload, {"Content-Type": "application/json"})
-        extra = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        if fault.status == 429:
-            return _error(429, "TooManyRequests", "Rate limit exceeded.", **extra)
-        return _error(fault.status, "InternalServerError", "Something went wrong.", **extra)
 
     def _answer(
         self, resources: Sequence[str], params: Mapping[str, str], fault: Fault | None
@@ -302,7 +311,18 @@ def _timeseries(
     return {"metadatavalues": meta, "data": data}
 
 
-def _make_handler(server: FakeAzureMetrics) -> type[BaseHTTPRequestHandler]:
+class Handles(Protocol):
+    """A fake whose requests this module's handler serves (the metrics API, ARM: fake_arm.py)."""
+
+    stats: Stats | Any
+    token: str
+
+    def handle(self, target: str, headers: Mapping[str, str], raw: bytes) -> Reply: ...
+
+
+def make_handler(server: Handles) -> type[BaseHTTPRequestHandler]:
+    """The request handler of a fake: GET and POST go to `server.handle`."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -317,10 +337,11 @@ def _make_handler(server: FakeAzureMetrics) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = server.handle(self.path, headers, raw)
+                refused = token_refused(headers, server.token)
+                reply = refused or server.handle(self.path, headers, raw)
             except Exception as error:  # a bug in the fake must show, not hang the client
                 server.stats.internal_errors.append(repr(error))
-                reply = _error(500, "InternalServerError", repr(error))
+                reply = error_reply(500, "InternalServerError", repr(error))
             if reply.reset:
                 reset_connection(self)
                 return
@@ -330,5 +351,7 @@ def _make_handler(server: FakeAzureMetrics) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)
+
+        do_GET = do_POST  # ARM's list calls (fake_arm.py): no body
 
     return Handler

@@ -30,7 +30,8 @@ from support.daemon_helpers import Running, start
 from support.ports import free_port
 
 from .conftest import ACS1, ACS2, EVENTS
-from .fake_server import FakeAzureMetrics, minute_of
+from .fake_arm import FakeArm
+from .fake_server import FakeAzureMetrics, Fault, minute_of
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +40,14 @@ MINUTES = 90
 KILLS = 5
 EVENT_TYPES = ("PlayFailed", "RecognizeCompleted")
 
+# What the ARM fake answers, list call by list call, in the discovered variant (None: the list).
+ARM_FAULTS = (
+    *[None] * 5,
+    Fault.http(403),
+    Fault.throttle(0.05),
+    Fault.http(500),
+    Fault("reset"),
+)
 Key = tuple[str, str, str, str]  # resource, event type, code, subcode (= the bucket)
 
 
@@ -73,38 +82,54 @@ def _scrape(port: int) -> Counter[Key] | None:
     return out
 
 
-def _config(server: FakeAzureMetrics, tmp_path: Path) -> Path:
+def _config(server: FakeAzureMetrics, tmp_path: Path, arm: FakeArm | None) -> Path:
+    source: dict[str, object] = {
+        "type": "azure_metrics",
+        "name": "metrics",
+        "resource_ids": [ACS1, ACS2, ACS3],
+        "endpoint": server.url,
+        "tls_ca_file": str(server.ca_file),
+        "poll_interval": "300ms",
+        "settle_delay": "1m",
+        "max_window": "4m",  # catching up in many small steps: many places to die
+        "initial_lookback": f"{MINUTES + 30}m",
+    }
+    if arm is not None:  # the same resources, discovered in their two subscriptions
+        bundle = tmp_path / "ca-bundle.pem"
+        bundle.write_bytes(server.ca_file.read_bytes() + arm.ca_file.read_bytes())
+        subscriptions = sorted({r.split("/")[2] for r in (ACS1, ACS2, ACS3)})
+        source.update(
+            resource_ids=[],
+            subscriptions=subscriptions,
+            arm_endpoint=arm.url,
+            tls_ca_file=str(bundle),
+        )
     config = {
         "log": {"format": "json", "level": "info"},
         "state": {"path": str(tmp_path / "state" / "checkpoint.json")},
-        "sources": [
-            {
-                "type": "azure_metrics",
-                "name": "metrics",
-                "resource_ids": [ACS1, ACS2, ACS3],
-                "endpoint": server.url,
-                "tls_ca_file": str(server.ca_file),
-                "poll_interval": "300ms",
-                "settle_delay": "1m",
-                "max_window": "4m",  # catching up in many small steps: many places to die
-                "initial_lookback": f"{MINUTES + 30}m",
-            }
-        ],
+        "sources": [source],
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
+@pytest.mark.parametrize("discover", [False, True], ids=["listed", "discovered"])
 def test_exact_counts_per_bucket_through_faults_and_sigkills(
-    tmp_path: Path, az_env: dict[str, str]
+    tmp_path: Path, az_env: dict[str, str], discover: bool
 ) -> None:
+    """Listed: resource_ids. Discovered: the same resources found through the local ARM, whose
+    list calls fail too (403, 429, 500, resets), at every restart's first discovery as well."""
     rng = random.Random(20261201)
-    with FakeAzureMetrics() as server:
+    with FakeAzureMetrics() as server, FakeArm() as arm:
         first_minute = minute_of(datetime.now(UTC)) - timedelta(minutes=MINUTES + 5)
         truth = _dataset(server, first_minute, rng)
+        for resource in (ACS1, ACS2, ACS3):
+            arm.add(resource)
+        # The very first list call fails: the variant always sees at least one ARM fault.
+        arm.faults.extend([Fault.http(403), *(rng.choice(ARM_FAULTS) for _ in range(200))])
         env = az_env
-        config, port = _config(server, tmp_path), free_port()
+        config, port = _config(server, tmp_path, arm if discover else None), free_port()
 
         runs: list[Running] = []
 
@@ -148,6 +173,9 @@ def test_exact_counts_per_bucket_through_faults_and_sigkills(
             )
             assert sum(server.stats.faults.values()) >= 10, server.stats.faults
             assert server.stats.internal_errors == []
+            if discover:
+                assert arm.stats.faults >= 1
+                assert arm.stats.internal_errors == []
         finally:
             process.send_signal(signal.SIGTERM)
             try:

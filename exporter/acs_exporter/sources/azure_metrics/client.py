@@ -148,8 +148,16 @@ def _parsed(
         ) from None
 
 
-def from_http_error(error: HttpResponseError, where: str) -> SourceError:
-    """A non-2xx answer after the pipeline's retries."""
+def from_http_error(
+    error: HttpResponseError,
+    where: str,
+    *,
+    role_hint: str = ROLE_HINT,
+    not_found: QueryError = QueryError.RESOURCE_ERROR,
+    not_found_hint: str = "check resource_ids and region",
+) -> SourceError:
+    """A non-2xx answer after the pipeline's retries (of the metrics API, or of ARM for the
+    discovery, which gives its own hints and calls a 404 a bad subscription)."""
     response: Any = error.response  # azure.core's HttpResponse (typed as its common base)
     status = error.status_code or 0
     headers = dict(response.headers) if response is not None else {}
@@ -163,7 +171,7 @@ def from_http_error(error: HttpResponseError, where: str) -> SourceError:
         )
     if status in (401, 403):
         return SourceError(
-            QueryError.AUTH, f"{where}: access denied ({status}): {detail}; {ROLE_HINT}"
+            QueryError.AUTH, f"{where}: access denied ({status}): {detail}; {role_hint}"
         )
     if status in (408, 504):
         return SourceError(QueryError.TIMEOUT, f"{where}: timed out ({status}): {detail}")
@@ -172,8 +180,5 @@ def from_http_error(error: HttpResponseError, where: str) -> SourceError:
             QueryError.SERVER_ERROR, f"{where}: Azure Monitor failed ({status}): {detail}"
         )
     if status == 404:
-        return SourceError(
-            QueryError.RESOURCE_ERROR,
-            f"{where}: not found (404): {detail}; check resource_ids and region",
-        )
+        return SourceError(not_found, f"{where}: not found (404): {detail}; {not_found_hint}")
     return SourceError(QueryError.BAD_QUERY, f"{where}: request rejected ({status}): {detail}")

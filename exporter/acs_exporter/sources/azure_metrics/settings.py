@@ -53,6 +53,22 @@ def resource_name(resource_id: str) -> str:
 
 
 AcsResourceId = Annotated[str, AfterValidator(check_acs_resource_id)]
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def check_subscription_id(value: str) -> str:
+    if not _GUID.match(value):
+        raise ValueError(
+            "expected a subscription id (a GUID, e.g. 00000000-0000-0000-0000-000000000000)"
+        )
+    return value
+
+
+SubscriptionId = Annotated[str, AfterValidator(check_subscription_id)]
+# How often ARM is asked which ACS resources the subscriptions hold: ARM's read limits are per
+# subscription and principal, and one list call a minute is far below them.
+DiscoveryInterval = Annotated[timedelta, READ_DURATION, between(MINUTE, DAY)]
+ARM_ENDPOINT = "https://management.azure.com"
 SettleDelay = Annotated[timedelta, READ_DURATION, between(timedelta(0), timedelta(hours=1))]
 MaxWindow = Annotated[timedelta, READ_DURATION, between(MINUTE, DAY)]
 InitialLookback = Annotated[timedelta, READ_DURATION, between(timedelta(0), RETENTION)]
@@ -68,6 +84,21 @@ class AzureMetricsSettings(BaseModel):
         default_factory=list,
         description="ACS resource ids (/subscriptions/.../communicationServices/NAME), all in "
         "`region`; read 50 to a call, one call per subscription.",
+    )
+    subscriptions: list[SubscriptionId] = Field(
+        default_factory=list,
+        description="Subscription ids whose ACS resources (Microsoft.Communication/"
+        "communicationServices) are discovered through Azure Resource Manager and read beside "
+        "`resource_ids`; the identity needs Reader (or .../communicationServices/read) there.",
+    )
+    discovery_interval: DiscoveryInterval = Field(
+        timedelta(minutes=10),
+        description="How often the subscriptions' ACS resources are listed (1m to 1d).",
+    )
+    arm_endpoint: BaseUrl = Field(
+        ARM_ENDPOINT,
+        description="Azure Resource Manager endpoint for the discovery (sovereign clouds, "
+        "tests); the token is for its cloud's ARM audience (ENDPOINT/.default if unknown).",
     )
     region: str | None = Field(
         None,
@@ -103,13 +134,26 @@ class AzureMetricsSettings(BaseModel):
         "A result with this many is refused as truncated, never counted in part.",
     )
     tls_ca_file: FilePath | None = Field(
-        None, description="CA bundle to trust for the endpoint (private links, TLS proxies)."
+        None,
+        description="CA bundle to trust for the endpoint and arm_endpoint (private links, TLS "
+        "proxies).",
     )
 
     @model_validator(mode="after")
     def _check(self) -> AzureMetricsSettings:
-        if not self.resource_ids:
-            raise ValueError("resource_ids: list at least one ACS resource id")
+        if not self.resource_ids and not self.subscriptions:
+            raise ValueError(
+                "list at least one ACS resource id in resource_ids or one subscription id in "
+                "subscriptions (its ACS resources are discovered)"
+            )
+        seen: set[str] = set()
+        for index, subscription in enumerate(self.subscriptions):
+            if subscription.lower() in seen:
+                raise ValueError(
+                    f"subscriptions[{index}] lists {subscription} again (subscription ids are "
+                    "case-insensitive): list each once"
+                )
+            seen.add(subscription.lower())
         keys = [r.lower() for r in self.resource_ids]
         if len(set(keys)) != len(keys):
             raise ValueError("resource_ids: each resource may be listed once")

@@ -7,9 +7,14 @@ subscription (the batch API's limit), one call per metric; all calls of a fetch 
 fetch raises SourceError and nothing is counted, as in the Log Analytics source. Catching up is
 bounded by `max_window` per call (`caught_up=False` until `end` is reached).
 
-A resource without a position starts at `end - initial_lookback`, planned once: a failed fetch
-hands it back (`SourceError.cursor`), so failed polls never slide it forward. Every fetch asks
-the service (at least the last settled minute), so a successful poll means it was reached.
+The resources are the listed `resource_ids` and, with `subscriptions`, those Azure Resource
+Manager listed (resource_set.py, discovery.py); one no longer listed is no longer read, its
+position kept. A resource without a position starts at `end - initial_lookback`, or, when it
+appeared between two discoveries, at the earlier one; planned once: a failed fetch hands it back
+(`SourceError.cursor`), so failed polls never slide it forward. Every fetch asks the service (at
+least the last settled minute), so a successful poll means it was reached; with subscriptions,
+nothing is read (the fetch fails) until each has been discovered once, unless resource_ids are
+listed.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from acs_exporter.sources.azure_metrics.cursor import (
     load_cursor,
     resource_key,
 )
+from acs_exporter.sources.azure_metrics.discovery import ArmDiscovery
 from acs_exporter.sources.azure_metrics.reasons import QueryError, Rejection
+from acs_exporter.sources.azure_metrics.resource_set import ResourceSet
 from acs_exporter.sources.azure_metrics.response import MetricAnswer, Series
 from acs_exporter.sources.azure_metrics.settings import (
     MAX_RESOURCES_PER_CALL,
@@ -42,7 +49,7 @@ from acs_exporter.sources.azure_metrics.settings import (
     resource_name,
     subscription_of,
 )
-from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
+from acs_exporter.sources.base import Batch, Cursor, DiscoveryReport, Observation, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +102,38 @@ class AzureMetricsSource:
         *,
         credential: TokenCredential | None = None,
         clock: Callable[[], datetime] | None = None,
+        arm_timeout: float | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock or (lambda: datetime.now(UTC))
         verify: str | bool = str(settings.tls_ca_file) if settings.tls_ca_file else True
+        credential = credential if credential is not None else default_credential()
+        timeout = max(10.0, settings.poll_interval.total_seconds() * 0.75)
         self._caller = MetricsCaller(
-            credential if credential is not None else default_credential(),
+            credential,
             endpoint=settings.effective_endpoint(),
             audience=settings.audience,
             connection_verify=verify,
-            timeout=max(10.0, settings.poll_interval.total_seconds() * 0.75),
+            timeout=timeout,
         )
-        self.chunks = chunks_of(settings.resource_ids)
+        self._discovery: ArmDiscovery | None = None
+        if settings.subscriptions:  # azure-mgmt-communication is imported only then
+            self._discovery = ArmDiscovery(
+                credential,
+                endpoint=settings.arm_endpoint,
+                connection_verify=verify,
+                timeout=arm_timeout or timeout,
+            )
+        self.resources = ResourceSet(
+            settings.name,
+            settings.resource_ids,
+            settings.subscriptions,
+            settings.discovery_interval,
+            self._discovery.list_resources if self._discovery is not None else None,
+        )
+        self._listed = {resource_key(r) for r in settings.resource_ids}
+        self._read: list[str] = []
+        self.chunks: list[list[str]] = []
 
     @property
     def name(self) -> str:
@@ -114,14 +141,15 @@ class AzureMetricsSource:
 
     def close(self) -> None:
         self._caller.close()
+        if self._discovery is not None:
+            self._discovery.close()
 
     def fetch(self, cursor: Cursor) -> Batch:
-        end = floor_minute(self._clock() - self.settings.settle_delay)
+        now = self._clock()
+        end = floor_minute(now - self.settings.settle_delay)
         saved = load_cursor(cursor)
-        first = end - self.settings.initial_lookback
-        starts = {
-            resource_key(r): saved.get(resource_key(r), first) for r in self.settings.resource_ids
-        }
+        report = self._discover(now)
+        starts = {resource_key(r): self._start(resource_key(r), saved, end) for r in self._read}
         counted = Counted()
         positions: Positions = dict(saved)
         try:
@@ -130,8 +158,12 @@ class AzureMetricsSource:
         except SourceError as error:
             # Only the planned starts of resources never read are kept: they carry no counts.
             error.cursor = dump_cursor({k: starts[k] for k in starts if k not in saved} | saved)
+            error.discovery = report
+            if error.reason == QueryError.RESOURCE_ERROR:
+                self.resources.rediscover()  # a discovered resource may be gone
             raise
-        oldest = min(positions[resource_key(r)] for r in self.settings.resource_ids)
+        # Resources no longer read (no longer discovered) keep their positions, not the lag.
+        oldest = min((positions[k] for k in starts), default=end)
         if counted.events:
             log.info(
                 "%s: read %d events; oldest resource at %s",
@@ -145,7 +177,44 @@ class AzureMetricsSource:
             cursor=dump_cursor(positions),
             watermark=oldest,
             caught_up=oldest >= end,
+            discovery=report,
         )
+
+    def _discover(self, now: datetime) -> DiscoveryReport | None:
+        """Discover what is due and settle what this fetch reads (`_read`, `chunks`). Raises
+        SourceError while a subscription has never been discovered and no resource_ids are
+        listed: there is nothing to read yet that is known to be complete."""
+        failures = self.resources.refresh(now)
+        report = self.resources.report(failures)
+        if not self.resources.complete():
+            error = SourceError(
+                failures[0].reason if failures else QueryError.SERVER_ERROR,
+                "; ".join(map(str, failures))
+                + "; nothing is read until every subscription has been discovered once",
+                retry_after=max((f.retry_after or 0.0 for f in failures), default=None) or None,
+            )
+            error.discovery = report
+            raise error
+        for failure in failures:  # logged once each; counted in the report
+            log.warning(
+                "ACS resource discovery failed; reading the resources found before",
+                extra={"source": self.name, "reason": failure.reason, "error": str(failure)},
+            )
+        resources = self.resources.current()
+        if resources != self._read:
+            self._read, self.chunks = resources, chunks_of(resources)
+        return report
+
+    def _start(self, key: str, saved: Positions, end: datetime) -> datetime:
+        """Where a resource's counting starts: its saved position; for one that appeared
+        between two discoveries, the earlier one (nothing since its creation is missed, and
+        initial_lookback does not apply); else initial_lookback before this fetch."""
+        if key in saved:
+            return saved[key]
+        since = None if key in self._listed else self.resources.since(key)
+        if since is not None:
+            return min(end, floor_minute(since))
+        return end - self.settings.initial_lookback
 
     def _read_chunk(
         self,
