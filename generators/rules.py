@@ -105,6 +105,13 @@ WHERE = JOB_AND_SOURCE + (
 )
 # The origin of an exporter health alert: one source of one exporter process.
 SOURCE_OF = "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }})"
+# A standby of state.backend azure_blob polls nothing (the leader does): its last successful
+# poll and cursor lag age by design, so the alerts reading them leave it out. The leader metric
+# exists only with that backend; without it this removes nothing.
+UNLESS_STANDBY = (
+    "# ... on the leader, or the only replica: a standby (state.backend azure_blob) polls nothing\n"
+    f"unless on ({TARGET}) {m.STATE_LEADER.sample} == 0"
+)
 
 
 def _literal_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -657,17 +664,20 @@ def no_successful_poll_alert(t: Thresholds) -> Rule:
     stale = _seconds(e.poll_stale_after)
     last_success = m.LAST_SUCCESSFUL_POLL.sample
     expr = f"""
-# the last successful poll is too old ...
-time() - {last_success} > {stale}
-or
-# ... or there was none since the exporter started that long ago (the timestamp only exists
-# after a first success); the value is then the exporter's uptime.
 (
-  {m.SOURCE_UP.sample} == 0
-  unless on ({TARGET}, {_label(m.SOURCE_UP, "source")}) {last_success}
+  # the last successful poll is too old ...
+  time() - {last_success} > {stale}
+  or
+  # ... or there was none since the exporter started that long ago (the timestamp only exists
+  # after a first success); the value is then the exporter's uptime.
+  (
+    {m.SOURCE_UP.sample} == 0
+    unless on ({TARGET}, {_label(m.SOURCE_UP, "source")}) {last_success}
+  )
+  + on ({TARGET}) group_left ()
+  (time() - {PROCESS_START} > {stale})
 )
-+ on ({TARGET}) group_left ()
-(time() - {PROCESS_START} > {stale})
+{UNLESS_STANDBY}
 """
     return alert_rule(
         t,
@@ -688,7 +698,7 @@ def cursor_lagging_alert(t: Thresholds) -> Rule:
     return alert_rule(
         t,
         "ACSExporterCursorLagging",
-        f"{m.CURSOR_LAG.sample} > {_seconds(e.cursor_lag)}",
+        f"{m.CURSOR_LAG.sample} > {_seconds(e.cursor_lag)}\n{UNLESS_STANDBY}",
         for_=e.cursor_lag_for,
         severity="warning",
         summary="acs-exporter is reading ACS logs far behind real time.",
@@ -862,6 +872,124 @@ def exporter_alerts(t: Thresholds) -> list[Rule]:
     ]
 
 
+# --- shared state (state.backend azure_blob) ------------------------------------------------------
+
+
+def _deployment(t: Thresholds) -> str:
+    """The aggregation labels that are the scrape target's, not a family's (cluster, namespace,
+    job): what replicas of one deployment share, while each has its own instance."""
+    declared = {label for family in m.ALL for label in family.labels + family.optional_labels}
+    return ", ".join(label for label in t.aggregation_labels if label not in declared)
+
+
+# One deployment, as its alerts describe it: the labels of _deployment, where present.
+DEPLOYMENT = (
+    "{{ $labels.job }}{{ with $labels.namespace }} in namespace {{ . }}{{ end }}"
+    "{{ with $labels.cluster }} of cluster {{ . }}{{ end }}"
+)
+
+
+def state_store_down_alert(t: Thresholds) -> Rule:
+    s = t.shared_state
+    return alert_rule(
+        t,
+        "ACSExporterStateStoreDown",
+        f"{m.STATE_STORE_UP.sample} == 0",
+        for_=s.store_down_for,
+        severity="warning",
+        summary="acs-exporter cannot reach its checkpoint blob in Azure Storage.",
+        description=(
+            "{{ $labels.job }} ({{ $labels.instance }}) has failed to read, write or renew the "
+            f"lease of its checkpoint blob for {s.store_down_for}. A leader counts nothing new "
+            "meanwhile (each poll is read again until its checkpoint is committed) and steps "
+            "down before its lease can lapse; a standby serves stale counters and cannot take "
+            "over. Its /readyz and log name the blob and the error."
+        ),
+    )
+
+
+def no_leader_alert(t: Thresholds) -> Rule:
+    s = t.shared_state
+    deployment = _deployment(t)
+    expr = f"""
+# no replica of the deployment holds the checkpoint lease (a standby reports 0) ...
+sum by ({deployment}) ({m.STATE_LEADER.sample}) == 0
+# ... for longer than a handover takes: lease_duration plus refresh_interval, 2m at most.
+"""
+    return alert_rule(
+        t,
+        "ACSExporterNoLeader",
+        expr,
+        for_=s.no_leader_for,
+        severity="critical",
+        summary="No acs-exporter replica leads: nobody reads ACS logs.",
+        description=(
+            f"No replica of {DEPLOYMENT} that Prometheus scrapes has held the checkpoint lease "
+            f"for {s.no_leader_for}: nothing polls, and every replica serves the last committed "
+            "counters, frozen, so no ACS alert can fire."
+        ),
+    )
+
+
+def many_leaders_alert(t: Thresholds) -> Rule:
+    s = t.shared_state
+    deployment = _deployment(t)
+    expr = f"""
+# more than one replica of the deployment reports holding the checkpoint lease, which the
+# storage grants to one: a handover never overlaps by more than a scrape interval.
+sum by ({deployment}) ({m.STATE_LEADER.sample}) > 1
+"""
+    return alert_rule(
+        t,
+        "ACSExporterManyLeaders",
+        expr,
+        for_=s.many_leaders_for,
+        severity="warning",
+        summary="Several acs-exporter replicas of one deployment report leading.",
+        description=(
+            f"{{{{ $value }}}} replicas of {DEPLOYMENT} have reported {m.STATE_LEADER.name} 1 "
+            f"for {s.many_leaders_for}, where one lease allows one leader. Most likely two "
+            "deployments with different checkpoint blobs are scraped as one job (they count "
+            "the same calls twice in any sum over the job), or a replica's lease loop is stuck."
+        ),
+    )
+
+
+def state_write_conflicts_alert(t: Thresholds) -> Rule:
+    window = t.shared_state.write_conflict_window
+    conflicts = m.STATE_WRITE_CONFLICTS.sample
+    expr = f"""
+increase({conflicts}[{window}]) > 0
+or
+# a replica whose first write was refused before its first scrape: a series born above 0
+({conflicts} > 0 unless {conflicts} offset {window})
+"""
+    return alert_rule(
+        t,
+        "ACSExporterStateWriteConflicts",
+        expr,
+        for_="0s",
+        severity="warning",
+        summary="Azure Storage refused acs-exporter checkpoint writes: a writer without the lease.",
+        description=(
+            "{{ $labels.job }} ({{ $labels.instance }}) had {{ $value | humanize }} checkpoint "
+            f"writes refused in the last {window}: it wrote without holding the blob's lease, "
+            "or over a blob changed since it read it. Nothing was counted twice (each refused "
+            "batch was dropped and this replica stepped down), but a healthy leader stops "
+            "writing before its lease can lapse, so this should never happen."
+        ),
+    )
+
+
+def shared_state_alerts(t: Thresholds) -> list[Rule]:
+    return [
+        state_store_down_alert(t),
+        no_leader_alert(t),
+        many_leaders_alert(t),
+        state_write_conflicts_alert(t),
+    ]
+
+
 # --- the file ------------------------------------------------------------------------------------
 
 
@@ -874,6 +1002,7 @@ def document(t: Thresholds) -> dict[str, Any]:
             {"name": "acs-exporter.calls", "rules": call_recording(t) + call_alerts(t)},
             severe_spike_group(t),
             {"name": "acs-exporter.exporter", "rules": exporter_recording(t) + exporter_alerts(t)},
+            {"name": "acs-exporter.shared-state", "rules": shared_state_alerts(t)},
         ]
     }
 
