@@ -756,17 +756,28 @@ sum without ({_label(m.QUERY_ERRORS, "reason")}) (
     )
 
 
+def _any_increase(selector: str, window: str, why_new: str) -> str:
+    """Any increase of counter `selector` within `window`, a series born above 0 in it included
+    (increase() never counts a series' first sample); `why_new` explains that branch."""
+    comment = "".join(f"# {line}\n" for line in why_new.splitlines())
+    return (
+        f"increase({selector}[{window}]) > 0\n"
+        f"or\n"
+        f"{comment}"
+        f"({selector} > 0 unless {selector} offset {window})\n"
+    )
+
+
 def query_results_incomplete_alert(t: Thresholds) -> Rule:
     e = t.exporter
     window = e.incomplete_results_window
     incomplete = _select(m.QUERY_ERRORS, ("reason", "=~", "partial|truncated"))
-    expr = f"""
-increase({incomplete}[{window}]) > 0
-or
-# the counter of a reason is created at its first error (value 1), which increase() does not
-# count: a series that did not exist {window} ago is a new error too.
-({incomplete} > 0 unless {incomplete} offset {window})
-"""
+    expr = _any_increase(
+        incomplete,
+        window,
+        "the counter of a reason is created at its first error (value 1), which increase() does "
+        f"not\ncount: a series that did not exist {window} ago is a new error too.",
+    )
     return alert_rule(
         t,
         "ACSExporterQueryResultsIncomplete",
@@ -958,12 +969,11 @@ sum by ({deployment}) ({m.STATE_LEADER.sample}) > 1
 def state_write_conflicts_alert(t: Thresholds) -> Rule:
     window = t.shared_state.write_conflict_window
     conflicts = m.STATE_WRITE_CONFLICTS.sample
-    expr = f"""
-increase({conflicts}[{window}]) > 0
-or
-# a replica whose first write was refused before its first scrape: a series born above 0
-({conflicts} > 0 unless {conflicts} offset {window})
-"""
+    expr = _any_increase(
+        conflicts,
+        window,
+        "a replica whose first write was refused before its first scrape: a series born above 0",
+    )
     return alert_rule(
         t,
         "ACSExporterStateWriteConflicts",

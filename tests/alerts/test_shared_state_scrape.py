@@ -23,12 +23,11 @@ from typing import Any
 
 import pytest
 import yaml
-from azure.storage.blob import BlobServiceClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.definitions import metrics as defs
-from conftest import REPO, require_path, require_tool
-from support.azurite import AZURITE_BIN, Azurite
+from conftest import REPO, require_tool
+from support.azurite import Azurite, azurite_with_container
 from support.daemon_helpers import Running, start
 
 pytestmark = pytest.mark.e2e
@@ -57,29 +56,14 @@ class Scrape:
 
 @pytest.fixture
 def azurite(tmp_path: Path) -> Iterator[Azurite]:
-    require_tool("node")
-    require_path(AZURITE_BIN, "azurite (run `make test`, which runs npm ci in tools/azurite)")
-    service = Azurite(tmp_path / "azurite").start()
-    try:
-        client = BlobServiceClient.from_connection_string(service.connection_string)
-        client.create_container(CONTAINER)
+    with azurite_with_container(tmp_path / "azurite", CONTAINER) as service:
         yield service
-    finally:
-        service.stop()
 
 
 def _replicas(azurite: Azurite, tmp_path: Path) -> list[Running]:
     config = {
         "log": {"format": "json", "level": "info"},
-        "state": {
-            "backend": "azure_blob",
-            "azure_blob": {
-                "container_url": azurite.container_url(CONTAINER),
-                "auth_mode": "connection_string",
-                "lease_duration": f"{LEASE_SECONDS}s",
-                "refresh_interval": "500ms",
-            },
-        },
+        "state": azurite.state_settings(CONTAINER, LEASE_SECONDS, "500ms"),
         "sources": [{"type": "simulator", "name": "west", "seed": 3, "poll_interval": "200ms"}],
     }
     path = tmp_path / "config.yaml"

@@ -109,7 +109,8 @@ def test_tuned_numbers_land_in_their_expressions_and_defaults_stay_elsewhere() -
     assert no_leader["for"] == "10m"
     assert "lease for 10m" in no_leader["annotations"]["description"]
     (conflicts,) = by_alert(tuned, "ACSExporterStateWriteConflicts")
-    assert "[2h]" in conflicts["expr"] and "offset 2h" in conflicts["expr"]
+    assert "[2h]" in conflicts["expr"]
+    assert "offset 2h" in conflicts["expr"]
     # An alert none of the overrides touch is the shipped one.
     assert by_alert(tuned, "ACSExporterSeriesNearLimit") == by_alert(
         default, "ACSExporterSeriesNearLimit"

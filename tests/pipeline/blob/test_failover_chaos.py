@@ -200,15 +200,7 @@ def _setup(
     source = {**chaos_source(server, WS), "name": "la"}
     config = {
         "log": {"format": "json", "level": "debug"},
-        "state": {
-            "backend": "azure_blob",
-            "azure_blob": {
-                "container_url": azurite.container_url(CONTAINER),
-                "auth_mode": "connection_string",
-                "lease_duration": f"{LEASE_SECONDS}s",
-                "refresh_interval": "500ms",
-            },
-        },
+        "state": azurite.state_settings(CONTAINER, LEASE_SECONDS, "500ms"),
         "sources": [source],
     }
     config_path = tmp_path / "config.yaml"
