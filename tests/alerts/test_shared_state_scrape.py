@@ -14,7 +14,6 @@ alerts/tests/shared-state.test.yaml models them faithfully.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from acs_exporter.definitions import metrics as defs
-from conftest import REPO, require_tool
-from support.azurite import Azurite, azurite_with_container
+from conftest import REPO
+from support.azurite import Azurite
+from support.azurite_fixture import required_azurite
 from support.daemon_helpers import Running, start
+from support.promtool import promtool_test
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,7 @@ class Scrape:
 
 @pytest.fixture
 def azurite(tmp_path: Path) -> Iterator[Azurite]:
-    with azurite_with_container(tmp_path / "azurite", CONTAINER) as service:
+    with required_azurite(tmp_path / "azurite", CONTAINER) as service:
         yield service
 
 
@@ -200,18 +201,9 @@ def _firing(phases: list[Phase], eval_minutes: list[int], rules: Path, tmp: Path
             }
         ],
     }
-    path = tmp / "scraped.test.yaml"
-    path.write_text(yaml.safe_dump(test, width=1 << 20))
-    result = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    output = result.stdout + result.stderr
+    code, output = promtool_test(test, tmp / "scraped.test.yaml")
     fired = _parse_fired(output)
-    assert result.returncode == 0 or fired, output[-5000:]
+    assert code == 0 or fired, output[-5000:]
     return fired
 
 

@@ -10,15 +10,14 @@ promtool on such a deployment, and on a file-backend exporter.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from generators.dashboard_queries import queries
 
-from conftest import REPO, require_tool
+from conftest import REPO
+from support.promtool import promtool_test
 
 HEALTH = REPO / "dashboards" / "acs-exporter-health.json"
 
@@ -91,16 +90,7 @@ def _evaluate(rows: list[tuple[str, str, str]], expected: Expected, tmp: Path) -
             }
         ],
     }
-    path = tmp / "health.test.yaml"
-    path.write_text(yaml.safe_dump(tests, width=1 << 20))
-    result = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    return result.stdout + result.stderr
+    return promtool_test(tests, tmp / "health.test.yaml")[1]
 
 
 @pytest.mark.parametrize(

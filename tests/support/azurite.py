@@ -100,14 +100,9 @@ class Azurite:
 
 @contextmanager
 def azurite_with_container(location: Path, container: str) -> Iterator[Azurite]:
-    """A running Azurite holding an empty `container`, stopped on leaving. Skips the test when
-    azurite is not installed, except under CI=true where that fails (conftest.require_*)."""
+    """A running Azurite holding an empty `container`, stopped on leaving."""
     from azure.storage.blob import BlobServiceClient
 
-    from conftest import require_path, require_tool
-
-    require_tool("node")
-    require_path(AZURITE_BIN, "azurite (run `make test`, which runs npm ci in tools/azurite)")
     service = Azurite(location).start()
     try:
         BlobServiceClient.from_connection_string(service.connection_string).create_container(

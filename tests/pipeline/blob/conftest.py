@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from support.azurite import Azurite, azurite_with_container
+from support.azurite import Azurite
+from support.azurite_fixture import required_azurite
 
 CONTAINER = "acs"
 
 
 @pytest.fixture
 def azurite(tmp_path: Path) -> Iterator[Azurite]:
-    with azurite_with_container(tmp_path / "azurite", CONTAINER) as service:
+    with required_azurite(tmp_path / "azurite", CONTAINER) as service:
         yield service
