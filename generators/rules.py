@@ -223,8 +223,31 @@ def record(name: str, expr: str) -> Rule:
     return {"record": name, "expr": expr.strip() + "\n"}
 
 
-def _sum_rate(by: str, selector: str, window: str) -> str:
-    return f"sum by ({by}) (rate({selector}[{window}]))"
+def _one_copy(t: Thresholds, metric: MetricDef, vector: str) -> str:
+    """`vector` (per scraped series of `metric`), with one copy of what replicas share.
+
+    The replicas of a state.backend azure_blob deployment (they export the leader metric) all
+    serve the same counters, a standby at most a refresh behind: summed, each call would count
+    once per replica. Their series collapse to the highest (`max by` every label but the
+    target's own, instance and pod); an exporter without the metric (the file backend, one or
+    several in a job) stays as it is.
+    """
+    leader = m.STATE_LEADER.sample
+    declared = _label(metric, *dict.fromkeys(metric.labels + metric.optional_labels))
+    labels = ", ".join(dict.fromkeys([*t.aggregation_labels, *declared.split(", ")]))
+    return (
+        f"(\n  {vector}\n  unless on ({TARGET}) {leader}\n)\n"
+        f"or\n"
+        f"max by ({labels}) (\n  {vector}\n  and on ({TARGET}) {leader}\n)"
+    )
+
+
+def _indented(text: str) -> str:
+    return "".join(f"  {line}\n" for line in text.splitlines())
+
+
+def _sum_rate(t: Thresholds, metric: MetricDef, by: str, selector: str, window: str) -> str:
+    return f"sum by ({by}) (\n{_indented(_one_copy(t, metric, f'rate({selector}[{window}])'))})"
 
 
 def _share_or_zero(part: str, total: str) -> str:
@@ -232,21 +255,24 @@ def _share_or_zero(part: str, total: str) -> str:
     return f"(\n  {part}\n  or 0 * {total}\n)\n/ {total}\n"
 
 
-def _increase_counting_new(by: str, sample: str, window: str) -> str:
+def _increase_counting_new(t: Thresholds, metric: MetricDef, by: str, window: str) -> str:
     """increase() over `window`, where a series born in the window counts whole.
 
     A counter created with its first event (often read before the first scrape) starts above
     zero, and increase() never counts a series' first sample: a series that did not exist a
     window ago counts with its whole value.
     """
+    sample = metric.sample
+    now = _indented(_indented(_one_copy(t, metric, sample)))
+    increase = _indented(_one_copy(t, metric, f"increase({sample}[{window}])"))
     return (
         f"(\n"
-        f"  sum by ({by}) ({sample})\n"
+        f"  sum by ({by}) (\n{now}  )\n"
         f"  unless\n"
         f"  sum by ({by}) ({sample} offset {window})\n"
         f")\n"
         f"or\n"
-        f"sum by ({by}) (increase({sample}[{window}]))\n"
+        f"sum by ({by}) (\n{increase})\n"
     )
 
 
@@ -258,7 +284,7 @@ def category_recording(t: Thresholds) -> list[Rule]:
     return [
         record(
             CATEGORY_RATE,
-            _sum_rate(_by(t, m.CALL_ENDS, "category"), m.CALL_ENDS.sample, "5m"),
+            _sum_rate(t, m.CALL_ENDS, _by(t, m.CALL_ENDS, "category"), m.CALL_ENDS.sample, "5m"),
         ),
         record(
             CATEGORY_RATIO,
@@ -274,11 +300,13 @@ def _server_error_ratio(t: Thresholds, window: str) -> list[Rule]:
     by = _by(t, m.CALL_ENDS)
     server_errors = _select(m.CALL_ENDS, ("category", "=", Category.UNEXPECTED_SERVER_ERROR))
     return [
-        record(f"{CALL_RATE}{window}", _sum_rate(by, m.CALL_ENDS.sample, window)),
+        record(f"{CALL_RATE}{window}", _sum_rate(t, m.CALL_ENDS, by, m.CALL_ENDS.sample, window)),
         # A resource that never had a server error has no such series at all; its ratio is 0.
         record(
             f"{SERVER_ERROR_RATIO}{window}",
-            _share_or_zero(_sum_rate(by, server_errors, window), f"{CALL_RATE}{window}"),
+            _share_or_zero(
+                _sum_rate(t, m.CALL_ENDS, by, server_errors, window), f"{CALL_RATE}{window}"
+            ),
         ),
     ]
 
@@ -300,16 +328,19 @@ def disagreement_recording(t: Thresholds) -> list[Rule]:
     metric = m.CATEGORY_DISAGREEMENTS
     by = _by(t, metric, "code", "subcode", "catalog_category", "service_category")
     # A pair's counter is created at its first disagreement.
-    return [record(f"{DISAGREEMENTS}{window}", _increase_counting_new(by, metric.sample, window))]
+    return [record(f"{DISAGREEMENTS}{window}", _increase_counting_new(t, metric, by, window))]
 
 
 def media_recording(t: Thresholds) -> list[Rule]:
     by = _by(t, m.MEDIA_RESULTS, "operation")
     failures = _select(m.MEDIA_RESULTS, ("category", "=~", MEDIA_FAILURE_CATEGORIES))
     return [
-        record(MEDIA_RATE, _sum_rate(by, m.MEDIA_RESULTS.sample, "5m")),
+        record(MEDIA_RATE, _sum_rate(t, m.MEDIA_RESULTS, by, m.MEDIA_RESULTS.sample, "5m")),
         # An operation that never failed has no failure series; its share is 0, not missing.
-        record(MEDIA_FAILURE_RATIO, _share_or_zero(_sum_rate(by, failures, "5m"), MEDIA_RATE)),
+        record(
+            MEDIA_FAILURE_RATIO,
+            _share_or_zero(_sum_rate(t, m.MEDIA_RESULTS, by, failures, "5m"), MEDIA_RATE),
+        ),
     ]
 
 
@@ -318,17 +349,16 @@ def media_recording(t: Thresholds) -> list[Rule]:
 FAILED_EVENT_TYPES = ".*Failed"
 
 
-def _increase_counting_new_series(by: str, selector: str, window: str) -> str:
+def _increase_counting_new_series(
+    t: Thresholds, metric: MetricDef, by: str, selector: str, window: str
+) -> str:
     """increase() over `window` summed by `by`, where each series born in the window counts
     with its whole value: `unless` per series, before summing, so a new series counts in a
     total that other, older series already had."""
-    return (
-        f"sum by ({by}) (\n"
-        f"  ({selector} unless {selector} offset {window})\n"
-        f"  or\n"
-        f"  increase({selector}[{window}])\n"
-        f")\n"
+    per_series = (
+        f"(({selector} unless {selector} offset {window}) or increase({selector}[{window}]))"
     )
+    return f"sum by ({by}) (\n{_indented(_one_copy(t, metric, per_series))})\n"
 
 
 def call_automation_event_recording(t: Thresholds) -> list[Rule]:
@@ -338,10 +368,12 @@ def call_automation_event_recording(t: Thresholds) -> list[Rule]:
     # A burst often brings codes never seen before, whose series are born with it: rate()
     # would miss their first samples, and so the page.
     return [
-        record(EVENTS_5M, _increase_counting_new_series(by, metric.sample, "5m")),
+        record(EVENTS_5M, _increase_counting_new_series(t, metric, by, metric.sample, "5m")),
         record(
             EVENT_FAILURE_RATIO_5M,
-            _share_or_zero(_increase_counting_new_series(by, failed, "5m").strip(), EVENTS_5M),
+            _share_or_zero(
+                _increase_counting_new_series(t, metric, by, failed, "5m").strip(), EVENTS_5M
+            ),
         ),
     ]
 
@@ -497,15 +529,17 @@ def unknown_end_reasons_alert(t: Thresholds) -> Rule:
         ("code", "!=", MALFORMED),
         ("subcode", "!=", MALFORMED),
     )
+    increase = _indented(_one_copy(t, m.CALL_ENDS, f"increase({selector}[{unknown.window}])"))
+    now = _indented(_indented(_one_copy(t, m.CALL_ENDS, selector)))
     expr = f"""
 sum by ({by}) (
-  increase({selector}[{unknown.window}])
-) > 0
+{increase}) > 0
 or
 # a counter is created at its first call end, and increase() does not count a series' first
 # sample: an end reason first seen in the window is a new one too.
 (
-  sum by ({by}) ({selector}) > 0
+  sum by ({by}) (
+{now}  ) > 0
   unless
   sum by ({by}) (
     {selector} offset {unknown.window}
@@ -531,6 +565,8 @@ def disagreement_alert(t: Thresholds) -> Rule:
     d = t.category_disagreements
     recorded = f"{DISAGREEMENTS}{d.window}"
     pair = _by(t, m.CALL_ENDS, "code", "subcode")
+    increase = f"increase({m.CALL_ENDS.sample}[{d.window}])"
+    calls = _indented(_indented(_one_copy(t, m.CALL_ENDS, increase)))
     expr = f"""
 # at least {d.min_records} call ends of a pair in the last {d.window} with a ResultCategory that
 # is not the documented one ...
@@ -540,7 +576,8 @@ and
 (
   {recorded}
   / on ({pair}) group_left ()
-  sum by ({pair}) (increase({m.CALL_ENDS.sample}[{d.window}]))
+  sum by ({pair}) (
+{calls})
 ) >= {_number(d.share)}
 """
     return alert_rule(
@@ -630,8 +667,8 @@ def exporter_recording(t: Thresholds) -> list[Rule]:
     # Summed without instance, so a restarted exporter that restores its counts is not "new".
     by = _by(t, m.RECORDS_READ)
     return [
-        record(REJECTED_1H, _increase_counting_new(by, m.RECORDS_REJECTED.sample, "1h")),
-        record(READ_1H, _increase_counting_new(by, m.RECORDS_READ.sample, "1h")),
+        record(REJECTED_1H, _increase_counting_new(t, m.RECORDS_REJECTED, by, "1h")),
+        record(READ_1H, _increase_counting_new(t, m.RECORDS_READ, by, "1h")),
     ]
 
 
