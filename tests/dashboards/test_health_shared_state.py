@@ -20,6 +20,7 @@ from conftest import REPO
 from support.promtool import promtool_test
 
 HEALTH = REPO / "dashboards" / "acs-exporter-health.json"
+END_REASONS = REPO / "dashboards" / "acs-call-end-reasons.json"
 
 # One leader (10.0.0.1) polling every minute, a standby that never led (10.0.0.2), and one that
 # led until minute 10 (10.0.0.3): its last poll and cursor are frozen since.
@@ -54,8 +55,8 @@ STATE = [("Leaders", '{job="acs-exporter"}', 1.0), ("Checkpoint blob reachable",
 Expected = list[tuple[str, str, float]]
 
 
-def _stat_query(title: str) -> str:
-    data = json.loads(HEALTH.read_text(encoding="utf-8"))
+def _stat_query(title: str, board: Path = HEALTH) -> str:
+    data = json.loads(board.read_text(encoding="utf-8"))
     found = [q for q in queries(data) if q.kind == "panel" and q.where == title]
     assert found, f"the health dashboard has no panel {title!r}"
     return found[0].substituted()
@@ -102,4 +103,40 @@ def test_the_on_time_stats_read_the_leader_and_a_healthy_deployment_shows_health
     rows: list[tuple[str, str, str]], expected: Expected, tmp_path: Path
 ) -> None:
     output = _evaluate(rows, expected, tmp_path)
+    assert "SUCCESS" in output, output
+
+
+def test_the_end_reasons_dashboard_counts_the_calls_replicas_share_once(tmp_path: Path) -> None:
+    """Every replica serves the checkpoint's counters: 3 call ends a minute on each of three
+    replicas are 3 call ends a minute, as the recording rules count them."""
+    rows = [
+        ("acs_exporter_state_leader", f"10.0.0.{i}", "1x60" if i == 1 else "0x60")
+        for i in (1, 2, 3)
+    ]
+    series = [
+        {
+            "series": f'acs_call_ends_total{{job="acs-exporter",instance="10.0.0.{i}:10142",'
+            'code="0",subcode="0",category="Success"}',
+            "values": "0+3x60",
+        }
+        for i in (1, 2, 3)
+    ]
+    rate = {"labels": '{category="Success",code="0",subcode="0"}', "value": 0.05}
+    tests: dict[str, Any] = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": _series(rows, source=False) + series,
+                "promql_expr_test": [
+                    {
+                        "expr": _stat_query("Call ends by end reason", END_REASONS),
+                        "eval_time": "50m",
+                        "exp_samples": [rate],
+                    }
+                ],
+            }
+        ],
+    }
+    output = promtool_test(tests, tmp_path / "end-reasons.test.yaml")[1]
     assert "SUCCESS" in output, output
