@@ -9,15 +9,21 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from acs_exporter.definitions.metrics import CALL_AUTOMATION_API_REQUESTS, CALL_AUTOMATION_EVENTS
+from acs_exporter.definitions.metrics import (
+    CALL_AUTOMATION_API_REQUESTS,
+    CALL_AUTOMATION_EVENTS,
+    STATE_LEADER,
+)
 from generators import recorded
-from generators.panels import CLUSTER, dashed_lines, query, sum_rate, timeseries_panel
+from generators.panels import CLUSTER, dashed_lines, query, sum_rate_once, timeseries_panel
 from generators.rules import FAILED_EVENT_TYPES
 from generators.thresholds import Thresholds
 
 REC = f'{CLUSTER}, job=~"$job", source=~"$source"'
 EVENTS = CALL_AUTOMATION_EVENTS.sample
 REQUESTS = CALL_AUTOMATION_API_REQUESTS.sample
+# Every replica of a state.backend azure_blob deployment serves these counters: counted once.
+LEADER = f'{STATE_LEADER.sample}{{{CLUSTER}, job=~"$job"}}'
 
 
 def _failed_events() -> timeseries.Panel:
@@ -30,7 +36,7 @@ def _failed_events() -> timeseries.Panel:
         "once it settled).",
         [
             query(
-                sum_rate("resource, event_type, code, subcode", EVENTS, failed),
+                sum_rate_once("resource, event_type, code, subcode", EVENTS, failed, LEADER),
                 "{{resource}} {{event_type}} {{code}}/{{subcode}}",
             )
         ],
@@ -59,7 +65,7 @@ def _api_requests() -> timeseries.Panel:
         f"class ({REQUESTS}, platform metric APIRequestCallAutomation).",
         [
             query(
-                sum_rate("resource, operation, status_class", REQUESTS, REC),
+                sum_rate_once("resource, operation, status_class", REQUESTS, REC, LEADER),
                 "{{resource}} {{operation}} {{status_class}}",
             )
         ],

@@ -22,6 +22,7 @@ from acs_exporter.definitions.metrics import (
     CURSOR_LAG,
     END_REASON_INFO,
     MEDIA_RESULTS,
+    STATE_LEADER,
 )
 from generators import recorded
 from generators.breakdown_panels import MATCHERS, what_changed, with_breakdown_variables
@@ -46,8 +47,8 @@ from generators.panels import (
     red_after,
     sorted_descending,
     stat_panel,
-    sum_increase,
-    sum_rate,
+    sum_increase_once,
+    sum_rate_once,
     table_panel,
     timeseries_panel,
     with_category_colours,
@@ -58,6 +59,8 @@ from generators.thresholds import Thresholds, seconds
 # Variables of this dashboard, as PromQL label matchers.
 REC = f'{CLUSTER}, job=~"$job", source=~"$source"'  # recording rules (per cluster, job, source)
 RAW = f'{REC}, category=~"$category", code=~"$code", {MATCHERS}'
+# The replicas of a state.backend azure_blob deployment (no `source` label: not REC).
+LEADER = f'{STATE_LEADER.sample}{{{CLUSTER}, job=~"$job"}}'
 CALLS = CALL_ENDS.sample
 DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 MEDIA = MEDIA_RESULTS.sample
@@ -384,7 +387,7 @@ def _documentation_links() -> list[model.DynamicConfigValue]:
 
 
 def _top_end_reasons() -> table.Panel:
-    counts = sum_increase("code, subcode, category, resource", CALLS, RAW)
+    counts = sum_increase_once("code, subcode, category, resource", CALLS, RAW, LEADER)
     top = f"topk(25,\n{_join_catalog(counts)}\n)"
     names = {
         "resource": "Resource",
@@ -434,7 +437,11 @@ def _disagreements_table() -> table.Panel:
             "verdict) is not the category the catalog documents for the pair "
             f"({DISAGREEMENTS}). metrics.category_source decides which one the category label "
             "carries; ACSEndReasonCategoryDisagreements reports them in volume.",
-            [instant_table_query(f"sort_desc({sum_increase(labels, DISAGREEMENTS, REC)})")],
+            [
+                instant_table_query(
+                    f"sort_desc({sum_increase_once(labels, DISAGREEMENTS, REC, LEADER)})"
+                )
+            ],
             height=8,
         )
         .with_transformation(columns(names))
@@ -452,7 +459,7 @@ def _disagreements() -> Panels:
         "by pair and the service's verdict.",
         [
             query(
-                sum_rate("code, subcode, service_category", DISAGREEMENTS, REC),
+                sum_rate_once("code, subcode, service_category", DISAGREEMENTS, REC, LEADER),
                 "{{code}}/{{subcode}} logged {{service_category}}",
             )
         ],
@@ -471,7 +478,12 @@ def _media_results() -> timeseries.Panel:
             "Media results by operation and category",
             "Call Automation media results per second by operation and category, stacked "
             f"({MEDIA}, one per ACSCallAutomationMediaSummary row).",
-            [query(sum_rate("operation, category", MEDIA, REC), "{{operation}} {{category}}")],
+            [
+                query(
+                    sum_rate_once("operation, category", MEDIA, REC, LEADER),
+                    "{{operation}} {{category}}",
+                )
+            ],
             "ops",
             stacked=common.StackingMode.NORMAL,
         )
@@ -500,7 +512,7 @@ def _top_media_results() -> table.Panel:
         "category": "Category",
         "Value": "Results",
     }
-    counts = sum_increase("operation, code, subcode, category", MEDIA, REC)
+    counts = sum_increase_once("operation, code, subcode, category", MEDIA, REC, LEADER)
     return (
         table_panel(
             "Top media result codes",
@@ -531,7 +543,8 @@ def _drill_down() -> timeseries.Panel:
         "category and code variables. Each category keeps its colour, in shades.",
         [
             query(
-                sum_rate("code, subcode, category", CALLS, RAW), "{{code}}/{{subcode}} {{category}}"
+                sum_rate_once("code, subcode, category", CALLS, RAW, LEADER),
+                "{{code}}/{{subcode}} {{category}}",
             )
         ],
         "cps",

@@ -29,6 +29,10 @@ from acs_exporter.definitions.metrics import (
     SERIES,
     SERIES_LIMIT,
     SOURCE_UP,
+    STATE_COMMITS,
+    STATE_LEADER,
+    STATE_STORE_UP,
+    STATE_WRITE_CONFLICTS,
     UNKNOWN_END_REASONS,
 )
 from generators.panels import (
@@ -47,12 +51,19 @@ from generators.panels import (
     timeseries_panel,
     with_row,
 )
-from generators.thresholds import Exporter, Thresholds, seconds
+from generators.thresholds import Exporter, SharedState, Thresholds, seconds
 
 # Variables of this dashboard, as PromQL label matchers: per process, and per source.
 SEL = f'{CLUSTER}, job=~"$job", instance=~"$instance"'
 SELS = f'{SEL}, source=~"$source"'
-SINCE_LAST_POLL = f"time() - {LAST_SUCCESSFUL_POLL.sample}{{{SELS}}}"
+# A standby of state.backend azure_blob polls nothing (its source is "down", a stepped-down
+# leader's last poll and cursor age): the poll panels read the leader, as the alerts do. The
+# leader metric exists only with that backend; without it this removes nothing.
+# The labels the replicas of one deployment share (the alerts group by them too).
+DEPLOYMENT = "cluster, namespace, job"
+POLLING = f"unless on (job, instance) {STATE_LEADER.sample}{{{SEL}}} == 0"
+SINCE_LAST_POLL = f"time() - {LAST_SUCCESSFUL_POLL.sample}{{{SELS}}} {POLLING}"
+CURSOR_LAG_POLLING = f"{CURSOR_LAG.sample}{{{SELS}}} {POLLING}"
 
 Panels = list[cogbuilder.Builder[model.Panel]]
 
@@ -110,8 +121,9 @@ def _up_stats(e: Exporter) -> Panels:
         ).mappings([UP_MAPPING]),
         stat_panel(
             "Sources up",
-            f"Whether the last poll of every selected source succeeded ({SOURCE_UP.sample}).",
-            [query(f"min({SOURCE_UP.sample}{{{SELS}}})", "sources up")],
+            f"Whether the last poll of every selected source succeeded ({SOURCE_UP.sample}); "
+            "with state.backend azure_blob, on the leader (a standby polls nothing).",
+            [query(f"min({SOURCE_UP.sample}{{{SELS}}} {POLLING})", "sources up")],
             "none",
             up_colours,
             colour_mode=background,
@@ -134,7 +146,7 @@ def _timeliness_stats(e: Exporter) -> Panels:
             "How far behind now the exporter has read the logs (ingestion time); red from "
             f"{e.cursor_lag} (ACSExporterCursorLagging). Log Analytics itself ingests with "
             "a delay of a few minutes.",
-            [query(f"max({CURSOR_LAG.sample}{{{SELS}}})", "cursor lag")],
+            [query(f"max({CURSOR_LAG_POLLING})", "cursor lag")],
             "s",
             red_after(seconds(e.cursor_lag)),
         ),
@@ -205,7 +217,7 @@ def _freshness(e: Exporter) -> Panels:
         "Cursor lag",
         "Now minus the ingestion time the source has been read up to. The dashed line is "
         f"the ACSExporterCursorLagging threshold ({e.cursor_lag}).",
-        [query(f"{CURSOR_LAG.sample}{{{SELS}}}", "{{source}}")],
+        [query(CURSOR_LAG_POLLING, "{{source}}")],
         "s",
     )
     since = timeseries_panel(
@@ -311,6 +323,68 @@ def _cardinality() -> Panels:
     return [_unknown_end_reasons(), series, folded]
 
 
+# --- Shared state ---------------------------------------------------------------------------
+
+
+def _leadership(s: SharedState) -> Panels:
+    """state.backend azure_blob only: these families do not exist with the file backend."""
+    leaders = stat_panel(
+        "Leaders",
+        "Replicas holding the checkpoint blob's lease (state.backend azure_blob; no data with "
+        f"the file backend). One is healthy: none for {s.no_leader_for} fires "
+        f"ACSExporterNoLeader (nothing polls), more than one for {s.many_leaders_for} "
+        "ACSExporterManyLeaders.",
+        # per deployment: two healthy ones under Job "All" are not two leaders of one
+        [query(f"sum by ({DEPLOYMENT}) ({STATE_LEADER.sample}{{{SEL}}})", "{{job}}")],
+        "none",
+        [(None, "red"), (1, "green"), (2, "red")],
+    )
+    reachable = stat_panel(
+        "Checkpoint blob reachable",
+        "Whether every selected replica's last read, write or lease renewal of the checkpoint "
+        f"blob succeeded ({STATE_STORE_UP.sample}); down for {s.store_down_for} fires "
+        "ACSExporterStateStoreDown.",
+        [query(f"min({STATE_STORE_UP.sample}{{{SEL}}})", "blob reachable")],
+        "none",
+        [(None, "red"), (1, "green")],
+    ).mappings([UP_MAPPING])
+    return [leaders, reachable, _roles(), _commits()]
+
+
+def _roles() -> timeseries.Panel:
+    return timeseries_panel(
+        "Leader and blob reachable, by replica",
+        "1 while the replica leads (holds the lease and polls), 0 while it is a standby; and "
+        "whether it reaches the checkpoint blob. A handover shows as one line falling and "
+        "another rising within the lease period.",
+        [
+            query(f"{STATE_LEADER.sample}{{{SEL}}}", "leader {{instance}}", "A"),
+            query(f"{STATE_STORE_UP.sample}{{{SEL}}}", "blob reachable {{instance}}", "B"),
+        ],
+        "none",
+        width=8,
+    )
+
+
+def _commits() -> timeseries.Panel:
+    return timeseries_panel(
+        "Checkpoint commits and refused writes",
+        "Checkpoints written to the blob per second, by replica (the leader's), and writes "
+        "the storage refused (a replica writing without the lease: any fires "
+        "ACSExporterStateWriteConflicts).",
+        [
+            query(sum_rate("instance", STATE_COMMITS.sample, SEL), "commits {{instance}}", "A"),
+            query(
+                sum_rate("instance", STATE_WRITE_CONFLICTS.sample, SEL),
+                "refused {{instance}}",
+                "B",
+            ),
+        ],
+        "ops",
+        width=8,
+    ).override_by_regexp("refused.*", fixed_colour("red"))
+
+
 # --- Resources ------------------------------------------------------------------------------
 
 
@@ -334,7 +408,8 @@ def _resources() -> Panels:
 
 
 # Rows in the order they appear: the question each answers, and its panels.
-def _rows(e: Exporter) -> Sequence[tuple[str, Panels]]:
+def _rows(t: Thresholds) -> Sequence[tuple[str, Panels]]:
+    e = t.exporter
     return (
         (
             "Is the exporter up, and reading ACS logs on time?",
@@ -347,6 +422,10 @@ def _rows(e: Exporter) -> Sequence[tuple[str, Panels]]:
             [_query_errors(), _records(e)],
         ),
         ("Catalog and cardinality: unknown end reasons, series, folding", _cardinality()),
+        (
+            "Shared state (state.backend azure_blob): who leads, is the checkpoint blob reachable?",
+            _leadership(t.shared_state),
+        ),
         ("Resources: how much memory and CPU does the exporter use?", _resources()),
     )
 
@@ -359,6 +438,6 @@ def exporter_health(t: Thresholds) -> dashboard_builder.Dashboard:
         "rejected records, and within its series limit?",
     )
     board = _with_variables(board)
-    for title, panels in _rows(t.exporter):
+    for title, panels in _rows(t):
         board = with_row(board, title, panels)
     return board

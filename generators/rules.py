@@ -105,6 +105,13 @@ WHERE = JOB_AND_SOURCE + (
 )
 # The origin of an exporter health alert: one source of one exporter process.
 SOURCE_OF = "Source {{ $labels.source }} of {{ $labels.job }} ({{ $labels.instance }})"
+# A standby of state.backend azure_blob polls nothing (the leader does): its last successful
+# poll and cursor lag age by design, so the alerts reading them leave it out. The leader metric
+# exists only with that backend; without it this removes nothing.
+UNLESS_STANDBY = (
+    "# ... on the leader, or the only replica: a standby (state.backend azure_blob) polls nothing\n"
+    f"unless on ({TARGET}) {m.STATE_LEADER.sample} == 0"
+)
 
 
 def _literal_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -216,8 +223,31 @@ def record(name: str, expr: str) -> Rule:
     return {"record": name, "expr": expr.strip() + "\n"}
 
 
-def _sum_rate(by: str, selector: str, window: str) -> str:
-    return f"sum by ({by}) (rate({selector}[{window}]))"
+def _one_copy(t: Thresholds, metric: MetricDef, vector: str) -> str:
+    """`vector` (per scraped series of `metric`), with one copy of what replicas share.
+
+    The replicas of a state.backend azure_blob deployment (they export the leader metric) all
+    serve the same counters, a standby at most a refresh behind: summed, each call would count
+    once per replica. Their series collapse to the highest (`max by` every label but the
+    target's own, instance and pod); an exporter without the metric (the file backend, one or
+    several in a job) stays as it is.
+    """
+    leader = m.STATE_LEADER.sample
+    declared = _label(metric, *dict.fromkeys(metric.labels + metric.optional_labels))
+    labels = ", ".join(dict.fromkeys([*t.aggregation_labels, *declared.split(", ")]))
+    return (
+        f"(\n  {vector}\n  unless on ({TARGET}) {leader}\n)\n"
+        f"or\n"
+        f"max by ({labels}) (\n  {vector}\n  and on ({TARGET}) {leader}\n)"
+    )
+
+
+def _indented(text: str) -> str:
+    return "".join(f"  {line}\n" for line in text.splitlines())
+
+
+def _sum_rate(t: Thresholds, metric: MetricDef, by: str, selector: str, window: str) -> str:
+    return f"sum by ({by}) (\n{_indented(_one_copy(t, metric, f'rate({selector}[{window}])'))})"
 
 
 def _share_or_zero(part: str, total: str) -> str:
@@ -225,21 +255,24 @@ def _share_or_zero(part: str, total: str) -> str:
     return f"(\n  {part}\n  or 0 * {total}\n)\n/ {total}\n"
 
 
-def _increase_counting_new(by: str, sample: str, window: str) -> str:
+def _increase_counting_new(t: Thresholds, metric: MetricDef, by: str, window: str) -> str:
     """increase() over `window`, where a series born in the window counts whole.
 
     A counter created with its first event (often read before the first scrape) starts above
     zero, and increase() never counts a series' first sample: a series that did not exist a
     window ago counts with its whole value.
     """
+    sample = metric.sample
+    now = _indented(_indented(_one_copy(t, metric, sample)))
+    increase = _indented(_one_copy(t, metric, f"increase({sample}[{window}])"))
     return (
         f"(\n"
-        f"  sum by ({by}) ({sample})\n"
+        f"  sum by ({by}) (\n{now}  )\n"
         f"  unless\n"
         f"  sum by ({by}) ({sample} offset {window})\n"
         f")\n"
         f"or\n"
-        f"sum by ({by}) (increase({sample}[{window}]))\n"
+        f"sum by ({by}) (\n{increase})\n"
     )
 
 
@@ -251,7 +284,7 @@ def category_recording(t: Thresholds) -> list[Rule]:
     return [
         record(
             CATEGORY_RATE,
-            _sum_rate(_by(t, m.CALL_ENDS, "category"), m.CALL_ENDS.sample, "5m"),
+            _sum_rate(t, m.CALL_ENDS, _by(t, m.CALL_ENDS, "category"), m.CALL_ENDS.sample, "5m"),
         ),
         record(
             CATEGORY_RATIO,
@@ -267,11 +300,13 @@ def _server_error_ratio(t: Thresholds, window: str) -> list[Rule]:
     by = _by(t, m.CALL_ENDS)
     server_errors = _select(m.CALL_ENDS, ("category", "=", Category.UNEXPECTED_SERVER_ERROR))
     return [
-        record(f"{CALL_RATE}{window}", _sum_rate(by, m.CALL_ENDS.sample, window)),
+        record(f"{CALL_RATE}{window}", _sum_rate(t, m.CALL_ENDS, by, m.CALL_ENDS.sample, window)),
         # A resource that never had a server error has no such series at all; its ratio is 0.
         record(
             f"{SERVER_ERROR_RATIO}{window}",
-            _share_or_zero(_sum_rate(by, server_errors, window), f"{CALL_RATE}{window}"),
+            _share_or_zero(
+                _sum_rate(t, m.CALL_ENDS, by, server_errors, window), f"{CALL_RATE}{window}"
+            ),
         ),
     ]
 
@@ -293,16 +328,19 @@ def disagreement_recording(t: Thresholds) -> list[Rule]:
     metric = m.CATEGORY_DISAGREEMENTS
     by = _by(t, metric, "code", "subcode", "catalog_category", "service_category")
     # A pair's counter is created at its first disagreement.
-    return [record(f"{DISAGREEMENTS}{window}", _increase_counting_new(by, metric.sample, window))]
+    return [record(f"{DISAGREEMENTS}{window}", _increase_counting_new(t, metric, by, window))]
 
 
 def media_recording(t: Thresholds) -> list[Rule]:
     by = _by(t, m.MEDIA_RESULTS, "operation")
     failures = _select(m.MEDIA_RESULTS, ("category", "=~", MEDIA_FAILURE_CATEGORIES))
     return [
-        record(MEDIA_RATE, _sum_rate(by, m.MEDIA_RESULTS.sample, "5m")),
+        record(MEDIA_RATE, _sum_rate(t, m.MEDIA_RESULTS, by, m.MEDIA_RESULTS.sample, "5m")),
         # An operation that never failed has no failure series; its share is 0, not missing.
-        record(MEDIA_FAILURE_RATIO, _share_or_zero(_sum_rate(by, failures, "5m"), MEDIA_RATE)),
+        record(
+            MEDIA_FAILURE_RATIO,
+            _share_or_zero(_sum_rate(t, m.MEDIA_RESULTS, by, failures, "5m"), MEDIA_RATE),
+        ),
     ]
 
 
@@ -311,17 +349,16 @@ def media_recording(t: Thresholds) -> list[Rule]:
 FAILED_EVENT_TYPES = ".*Failed"
 
 
-def _increase_counting_new_series(by: str, selector: str, window: str) -> str:
+def _increase_counting_new_series(
+    t: Thresholds, metric: MetricDef, by: str, selector: str, window: str
+) -> str:
     """increase() over `window` summed by `by`, where each series born in the window counts
     with its whole value: `unless` per series, before summing, so a new series counts in a
     total that other, older series already had."""
-    return (
-        f"sum by ({by}) (\n"
-        f"  ({selector} unless {selector} offset {window})\n"
-        f"  or\n"
-        f"  increase({selector}[{window}])\n"
-        f")\n"
+    per_series = (
+        f"(({selector} unless {selector} offset {window}) or increase({selector}[{window}]))"
     )
+    return f"sum by ({by}) (\n{_indented(_one_copy(t, metric, per_series))})\n"
 
 
 def call_automation_event_recording(t: Thresholds) -> list[Rule]:
@@ -331,10 +368,12 @@ def call_automation_event_recording(t: Thresholds) -> list[Rule]:
     # A burst often brings codes never seen before, whose series are born with it: rate()
     # would miss their first samples, and so the page.
     return [
-        record(EVENTS_5M, _increase_counting_new_series(by, metric.sample, "5m")),
+        record(EVENTS_5M, _increase_counting_new_series(t, metric, by, metric.sample, "5m")),
         record(
             EVENT_FAILURE_RATIO_5M,
-            _share_or_zero(_increase_counting_new_series(by, failed, "5m").strip(), EVENTS_5M),
+            _share_or_zero(
+                _increase_counting_new_series(t, metric, by, failed, "5m").strip(), EVENTS_5M
+            ),
         ),
     ]
 
@@ -490,15 +529,17 @@ def unknown_end_reasons_alert(t: Thresholds) -> Rule:
         ("code", "!=", MALFORMED),
         ("subcode", "!=", MALFORMED),
     )
+    increase = _indented(_one_copy(t, m.CALL_ENDS, f"increase({selector}[{unknown.window}])"))
+    now = _indented(_indented(_one_copy(t, m.CALL_ENDS, selector)))
     expr = f"""
 sum by ({by}) (
-  increase({selector}[{unknown.window}])
-) > 0
+{increase}) > 0
 or
 # a counter is created at its first call end, and increase() does not count a series' first
 # sample: an end reason first seen in the window is a new one too.
 (
-  sum by ({by}) ({selector}) > 0
+  sum by ({by}) (
+{now}  ) > 0
   unless
   sum by ({by}) (
     {selector} offset {unknown.window}
@@ -524,6 +565,8 @@ def disagreement_alert(t: Thresholds) -> Rule:
     d = t.category_disagreements
     recorded = f"{DISAGREEMENTS}{d.window}"
     pair = _by(t, m.CALL_ENDS, "code", "subcode")
+    increase = f"increase({m.CALL_ENDS.sample}[{d.window}])"
+    calls = _indented(_indented(_one_copy(t, m.CALL_ENDS, increase)))
     expr = f"""
 # at least {d.min_records} call ends of a pair in the last {d.window} with a ResultCategory that
 # is not the documented one ...
@@ -533,7 +576,8 @@ and
 (
   {recorded}
   / on ({pair}) group_left ()
-  sum by ({pair}) (increase({m.CALL_ENDS.sample}[{d.window}]))
+  sum by ({pair}) (
+{calls})
 ) >= {_number(d.share)}
 """
     return alert_rule(
@@ -623,8 +667,8 @@ def exporter_recording(t: Thresholds) -> list[Rule]:
     # Summed without instance, so a restarted exporter that restores its counts is not "new".
     by = _by(t, m.RECORDS_READ)
     return [
-        record(REJECTED_1H, _increase_counting_new(by, m.RECORDS_REJECTED.sample, "1h")),
-        record(READ_1H, _increase_counting_new(by, m.RECORDS_READ.sample, "1h")),
+        record(REJECTED_1H, _increase_counting_new(t, m.RECORDS_REJECTED, by, "1h")),
+        record(READ_1H, _increase_counting_new(t, m.RECORDS_READ, by, "1h")),
     ]
 
 
@@ -657,17 +701,20 @@ def no_successful_poll_alert(t: Thresholds) -> Rule:
     stale = _seconds(e.poll_stale_after)
     last_success = m.LAST_SUCCESSFUL_POLL.sample
     expr = f"""
-# the last successful poll is too old ...
-time() - {last_success} > {stale}
-or
-# ... or there was none since the exporter started that long ago (the timestamp only exists
-# after a first success); the value is then the exporter's uptime.
 (
-  {m.SOURCE_UP.sample} == 0
-  unless on ({TARGET}, {_label(m.SOURCE_UP, "source")}) {last_success}
+  # the last successful poll is too old ...
+  time() - {last_success} > {stale}
+  or
+  # ... or there was none since the exporter started that long ago (the timestamp only exists
+  # after a first success); the value is then the exporter's uptime.
+  (
+    {m.SOURCE_UP.sample} == 0
+    unless on ({TARGET}, {_label(m.SOURCE_UP, "source")}) {last_success}
+  )
+  + on ({TARGET}) group_left ()
+  (time() - {PROCESS_START} > {stale})
 )
-+ on ({TARGET}) group_left ()
-(time() - {PROCESS_START} > {stale})
+{UNLESS_STANDBY}
 """
     return alert_rule(
         t,
@@ -688,7 +735,7 @@ def cursor_lagging_alert(t: Thresholds) -> Rule:
     return alert_rule(
         t,
         "ACSExporterCursorLagging",
-        f"{m.CURSOR_LAG.sample} > {_seconds(e.cursor_lag)}",
+        f"{m.CURSOR_LAG.sample} > {_seconds(e.cursor_lag)}\n{UNLESS_STANDBY}",
         for_=e.cursor_lag_for,
         severity="warning",
         summary="acs-exporter is reading ACS logs far behind real time.",
@@ -746,17 +793,28 @@ sum without ({_label(m.QUERY_ERRORS, "reason")}) (
     )
 
 
+def _any_increase(selector: str, window: str, why_new: str) -> str:
+    """Any increase of counter `selector` within `window`, a series born above 0 in it included
+    (increase() never counts a series' first sample); `why_new` explains that branch."""
+    comment = "".join(f"# {line}\n" for line in why_new.splitlines())
+    return (
+        f"increase({selector}[{window}]) > 0\n"
+        f"or\n"
+        f"{comment}"
+        f"({selector} > 0 unless {selector} offset {window})\n"
+    )
+
+
 def query_results_incomplete_alert(t: Thresholds) -> Rule:
     e = t.exporter
     window = e.incomplete_results_window
     incomplete = _select(m.QUERY_ERRORS, ("reason", "=~", "partial|truncated"))
-    expr = f"""
-increase({incomplete}[{window}]) > 0
-or
-# the counter of a reason is created at its first error (value 1), which increase() does not
-# count: a series that did not exist {window} ago is a new error too.
-({incomplete} > 0 unless {incomplete} offset {window})
-"""
+    expr = _any_increase(
+        incomplete,
+        window,
+        "the counter of a reason is created at its first error (value 1), which increase() does "
+        f"not\ncount: a series that did not exist {window} ago is a new error too.",
+    )
     return alert_rule(
         t,
         "ACSExporterQueryResultsIncomplete",
@@ -862,6 +920,123 @@ def exporter_alerts(t: Thresholds) -> list[Rule]:
     ]
 
 
+# --- shared state (state.backend azure_blob) ------------------------------------------------------
+
+
+def _deployment(t: Thresholds) -> str:
+    """The aggregation labels that are the scrape target's, not a family's (cluster, namespace,
+    job): what replicas of one deployment share, while each has its own instance."""
+    declared = {label for family in m.ALL for label in family.labels + family.optional_labels}
+    return ", ".join(label for label in t.aggregation_labels if label not in declared)
+
+
+# One deployment, as its alerts describe it: the labels of _deployment, where present.
+DEPLOYMENT = (
+    "{{ $labels.job }}{{ with $labels.namespace }} in namespace {{ . }}{{ end }}"
+    "{{ with $labels.cluster }} of cluster {{ . }}{{ end }}"
+)
+
+
+def state_store_down_alert(t: Thresholds) -> Rule:
+    s = t.shared_state
+    return alert_rule(
+        t,
+        "ACSExporterStateStoreDown",
+        f"{m.STATE_STORE_UP.sample} == 0",
+        for_=s.store_down_for,
+        severity="warning",
+        summary="acs-exporter cannot reach its checkpoint blob in Azure Storage.",
+        description=(
+            "{{ $labels.job }} ({{ $labels.instance }}) has failed to read, write or renew the "
+            f"lease of its checkpoint blob for {s.store_down_for}. A leader counts nothing new "
+            "meanwhile (each poll is read again until its checkpoint is committed) and steps "
+            "down before its lease can lapse; a standby serves stale counters and cannot take "
+            "over. Its /readyz and log name the blob and the error."
+        ),
+    )
+
+
+def no_leader_alert(t: Thresholds) -> Rule:
+    s = t.shared_state
+    deployment = _deployment(t)
+    expr = f"""
+# no replica of the deployment holds the checkpoint lease (a standby reports 0) ...
+sum by ({deployment}) ({m.STATE_LEADER.sample}) == 0
+# ... for longer than a handover takes: lease_duration plus refresh_interval, 2m at most.
+"""
+    return alert_rule(
+        t,
+        "ACSExporterNoLeader",
+        expr,
+        for_=s.no_leader_for,
+        severity="critical",
+        summary="No acs-exporter replica leads: nobody reads ACS logs.",
+        description=(
+            f"No replica of {DEPLOYMENT} that Prometheus scrapes has held the checkpoint lease "
+            f"for {s.no_leader_for}: nothing polls, and every replica serves the last committed "
+            "counters, frozen, so no ACS alert can fire."
+        ),
+    )
+
+
+def many_leaders_alert(t: Thresholds) -> Rule:
+    s = t.shared_state
+    deployment = _deployment(t)
+    expr = f"""
+# more than one replica of the deployment reports holding the checkpoint lease, which the
+# storage grants to one: a handover never overlaps by more than a scrape interval.
+sum by ({deployment}) ({m.STATE_LEADER.sample}) > 1
+"""
+    return alert_rule(
+        t,
+        "ACSExporterManyLeaders",
+        expr,
+        for_=s.many_leaders_for,
+        severity="warning",
+        summary="Several acs-exporter replicas of one deployment report leading.",
+        description=(
+            f"{{{{ $value }}}} replicas of {DEPLOYMENT} have reported {m.STATE_LEADER.name} 1 "
+            f"for {s.many_leaders_for}, where one lease allows one leader. Most likely two "
+            "deployments with different checkpoint blobs are scraped as one job (they count "
+            "the same calls twice in any sum over the job), or a replica's lease loop is stuck."
+        ),
+    )
+
+
+def state_write_conflicts_alert(t: Thresholds) -> Rule:
+    window = t.shared_state.write_conflict_window
+    conflicts = m.STATE_WRITE_CONFLICTS.sample
+    expr = _any_increase(
+        conflicts,
+        window,
+        "a replica whose first write was refused before its first scrape: a series born above 0",
+    )
+    return alert_rule(
+        t,
+        "ACSExporterStateWriteConflicts",
+        expr,
+        for_="0s",
+        severity="warning",
+        summary="Azure Storage refused acs-exporter checkpoint writes: a writer without the lease.",
+        description=(
+            "{{ $labels.job }} ({{ $labels.instance }}) had {{ $value | humanize }} checkpoint "
+            f"writes refused in the last {window}: it wrote without holding the blob's lease, "
+            "or over a blob changed since it read it. Nothing was counted twice (each refused "
+            "batch was dropped and this replica stepped down), but a healthy leader stops "
+            "writing before its lease can lapse, so this should never happen."
+        ),
+    )
+
+
+def shared_state_alerts(t: Thresholds) -> list[Rule]:
+    return [
+        state_store_down_alert(t),
+        no_leader_alert(t),
+        many_leaders_alert(t),
+        state_write_conflicts_alert(t),
+    ]
+
+
 # --- the file ------------------------------------------------------------------------------------
 
 
@@ -874,6 +1049,7 @@ def document(t: Thresholds) -> dict[str, Any]:
             {"name": "acs-exporter.calls", "rules": call_recording(t) + call_alerts(t)},
             severe_spike_group(t),
             {"name": "acs-exporter.exporter", "rules": exporter_recording(t) + exporter_alerts(t)},
+            {"name": "acs-exporter.shared-state", "rules": shared_state_alerts(t)},
         ]
     }
 

@@ -136,6 +136,15 @@ class Exporter(_Strict):
     reload_failed_for: Duration
 
 
+class SharedState(_Strict):
+    """The alerts of state.backend azure_blob: a leader and hot standbys over one blob."""
+
+    store_down_for: Duration
+    no_leader_for: Duration
+    many_leaders_for: Duration
+    write_conflict_window: Duration
+
+
 class Thresholds(_Strict):
     runbook_url_base: str
     exporter_job_selector: str
@@ -149,6 +158,7 @@ class Thresholds(_Strict):
     media_failure_high: MediaFailureHigh
     call_automation_failure_burst: CallAutomationFailureBurst
     exporter: Exporter
+    shared_state: SharedState
 
 
 class ThresholdsError(Exception):

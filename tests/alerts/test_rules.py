@@ -167,6 +167,7 @@ def test_alerting_doc_names_every_alert_and_threshold() -> None:
         "media_failure_high",
         "call_automation_failure_burst",
         "exporter",
+        "shared_state",
     ):
         for key in thresholds[section]:
             assert f"`{section}.{key}`" in text, f"docs/alerting.md does not explain {key}"
@@ -287,12 +288,19 @@ def _grouping_labels() -> set[str]:
     return declared | TARGET_LABELS | set(load().aggregation_labels)
 
 
+def _deployment_labels() -> set[str]:
+    """Aggregation labels no family declares (cluster, namespace): the scrape target's, which
+    replicas of one deployment share; any scraped series may carry them."""
+    declared = {label for f in metric_defs.ALL for label in f.labels + f.optional_labels}
+    return set(load().aggregation_labels) - declared
+
+
 def _undeclared_matchers(name: str, labels: Iterable[str]) -> list[tuple[str, str]]:
     """(series, label) for each label a selector of an exporter family may not have."""
     family = _families().get(name)
     if family is None:  # a recording rule or NOT_OURS: any label a family may carry
         return [(name, label) for label in labels if label not in _grouping_labels()]
-    declared = set(family.labels + family.optional_labels) | TARGET_LABELS
+    declared = set(family.labels + family.optional_labels) | TARGET_LABELS | _deployment_labels()
     return [(name, label) for label in labels if label not in declared]
 
 

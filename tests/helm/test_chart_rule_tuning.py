@@ -41,6 +41,7 @@ TUNED: dict[str, Any] = {
     "media_failure_high": {"share": 0.00001},
     "exporter": {"cursor_lag": "1h", "poll_stale_after": "2d", "throttled_queries": 1000000},
     "exporter_job_selector": 'job="acs"',
+    "shared_state": {"no_leader_for": "10m", "write_conflict_window": "2h"},
 }
 
 
@@ -96,7 +97,7 @@ def test_tuned_numbers_land_in_their_expressions_and_defaults_stay_elsewhere() -
     assert ">= 120\n" in spike["expr"]
     assert "above 20% and more than 4.5x" in spike["annotations"]["description"]
     (lagging,) = by_alert(tuned, "ACSExporterCursorLagging")
-    assert lagging["expr"] == "acs_exporter_cursor_lag_seconds > 3600\n"
+    assert lagging["expr"].startswith("acs_exporter_cursor_lag_seconds > 3600\n")
     (client,) = by_alert(tuned, "ACSUnexpectedClientErrorHigh")
     assert client["for"] == "30m"
     (throttled,) = by_alert(tuned, "ACSExporterQueriesThrottled")
@@ -104,6 +105,12 @@ def test_tuned_numbers_land_in_their_expressions_and_defaults_stay_elsewhere() -
     (down,) = by_alert(tuned, "ACSExporterDown")
     assert 'up{job="acs"} == 0' in down["expr"]
     assert "job='acs'" in down["annotations"]["description"]
+    (no_leader,) = by_alert(tuned, "ACSExporterNoLeader")
+    assert no_leader["for"] == "10m"
+    assert "lease for 10m" in no_leader["annotations"]["description"]
+    (conflicts,) = by_alert(tuned, "ACSExporterStateWriteConflicts")
+    assert "[2h]" in conflicts["expr"]
+    assert "offset 2h" in conflicts["expr"]
     # An alert none of the overrides touch is the shipped one.
     assert by_alert(tuned, "ACSExporterSeriesNearLimit") == by_alert(
         default, "ACSExporterSeriesNearLimit"

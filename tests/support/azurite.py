@@ -9,7 +9,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .ports import free_port
 
@@ -40,6 +43,19 @@ class Azurite:
 
     def container_url(self, container: str) -> str:
         return f"{self.blob_endpoint}/{container}"
+
+    def state_settings(self, container: str, lease_seconds: int, refresh: str) -> dict[str, Any]:
+        """An exporter's `state:` with backend azure_blob on `container` of this Azurite (the
+        connection string read from AZURE_STORAGE_CONNECTION_STRING)."""
+        return {
+            "backend": "azure_blob",
+            "azure_blob": {
+                "container_url": self.container_url(container),
+                "auth_mode": "connection_string",
+                "lease_duration": f"{lease_seconds}s",
+                "refresh_interval": refresh,
+            },
+        }
 
     def start(self, timeout: float = 60.0) -> Azurite:
         self.location.mkdir(parents=True, exist_ok=True)
@@ -80,3 +96,18 @@ class Azurite:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+
+
+@contextmanager
+def azurite_with_container(location: Path, container: str) -> Iterator[Azurite]:
+    """A running Azurite holding an empty `container`, stopped on leaving."""
+    from azure.storage.blob import BlobServiceClient
+
+    service = Azurite(location).start()
+    try:
+        BlobServiceClient.from_connection_string(service.connection_string).create_container(
+            container
+        )
+        yield service
+    finally:
+        service.stop()

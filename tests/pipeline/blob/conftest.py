@@ -6,23 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
-from conftest import require_path, require_tool
-from support.azurite import AZURITE_BIN, Azurite
+from support.azurite import Azurite
+from support.azurite_fixture import required_azurite
 
 CONTAINER = "acs"
 
 
 @pytest.fixture
 def azurite(tmp_path: Path) -> Iterator[Azurite]:
-    require_tool("node")
-    require_path(AZURITE_BIN, "azurite (run `make test`, which runs npm ci in tools/azurite)")
-    service = Azurite(tmp_path / "azurite").start()
-    try:
-        BlobServiceClient.from_connection_string(service.connection_string).create_container(
-            CONTAINER
-        )
+    with required_azurite(tmp_path / "azurite", CONTAINER) as service:
         yield service
-    finally:
-        service.stop()

@@ -167,7 +167,20 @@ def _fail_over(replicas: list[Replica], leader: Replica) -> Replica:
     leader.kill()
     successor = _leader(replicas, LEASE_SECONDS + 30)
     leader.launch()
+    _wait_started(leader)
     return successor
+
+
+def _wait_started(replica: Replica, timeout: float = 60) -> None:
+    """Until `replica` answers HTTP: it has then read the blob (start-up opens the state store
+    before the server), so a storage outage the test starts next cannot fail its start-up (on a
+    loaded machine the restart once took longer than the test's next step)."""
+    deadline = time.monotonic() + timeout
+    while replica.get("/metrics") is None:
+        assert replica.process is not None
+        assert replica.process.poll() is None, replica.log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"replica :{replica.port} not serving after {timeout}s"
+        time.sleep(0.2)
 
 
 def _observe_for(replicas: list[Replica], seconds: float) -> None:
@@ -200,15 +213,7 @@ def _setup(
     source = {**chaos_source(server, WS), "name": "la"}
     config = {
         "log": {"format": "json", "level": "debug"},
-        "state": {
-            "backend": "azure_blob",
-            "azure_blob": {
-                "container_url": azurite.container_url(CONTAINER),
-                "auth_mode": "connection_string",
-                "lease_duration": f"{LEASE_SECONDS}s",
-                "refresh_interval": "500ms",
-            },
-        },
+        "state": azurite.state_settings(CONTAINER, LEASE_SECONDS, "500ms"),
         "sources": [source],
     }
     config_path = tmp_path / "config.yaml"
