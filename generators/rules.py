@@ -805,6 +805,30 @@ def _any_increase(selector: str, window: str, why_new: str) -> str:
     )
 
 
+def discovery_failing_alert(t: Thresholds) -> Rule:
+    e = t.exporter
+    # Every reason starts at 0 (definitions/metrics.py), so increase() sees the first failure.
+    expr = f"""\
+sum without ({_label(m.DISCOVERY_ERRORS, "reason")}) (
+  increase({m.DISCOVERY_ERRORS.sample}[{e.discovery_failures_window}])
+) >= {e.discovery_failures}
+"""
+    return alert_rule(
+        t,
+        "ACSExporterDiscoveryFailing",
+        expr,
+        for_=e.discovery_failures_for,
+        severity="warning",
+        summary="acs-exporter cannot list the ACS resources of its subscriptions.",
+        description=(
+            "The discovery of ACS resources of source {{ $labels.source }} of "
+            "{{ $labels.job }} ({{ $labels.instance }}) failed {{ $value | humanize }} times in "
+            f"the last {e.discovery_failures_window}: resources created since its last success "
+            "are not read (the ones found before still are)."
+        ),
+    )
+
+
 def query_results_incomplete_alert(t: Thresholds) -> Rule:
     e = t.exporter
     window = e.incomplete_results_window
@@ -912,6 +936,7 @@ def exporter_alerts(t: Thresholds) -> list[Rule]:
         cursor_lagging_alert(t),
         polls_failing_alert(t),
         queries_throttled_alert(t),
+        discovery_failing_alert(t),
         query_results_incomplete_alert(t),
         records_rejected_alert(t),
         series_near_limit_alert(t),

@@ -127,6 +127,9 @@ class Exporter(_Strict):
     poll_failure_for: Duration
     throttled_queries: int = Field(ge=1)
     throttled_for: Duration
+    discovery_failures: int = Field(ge=1)
+    discovery_failures_window: Duration
+    discovery_failures_for: Duration
     incomplete_results_window: Duration
     rejected_share: Share
     rejected_for: Duration
