@@ -122,6 +122,8 @@ class BlobCheckpoint:
         self._etag: str | None = None
         self._committed: State | None = None
         self._layout: Layout | None = None  # of the blob as of self._etag
+        # The last refresh that read only new blocks: (its state, the state before, changes)
+        self._increments: tuple[State, State, tuple[Change, ...]] | None = None
         self._compact_blocks = compact_blocks
         self._compact_bytes = compact_bytes
         self._local = threading.local()
@@ -249,7 +251,19 @@ class BlobCheckpoint:
             with self._guard:
                 self._etag, self._layout = etag, grown
             return None
-        return self._followed(committed.replayed(changes), grown, etag)
+        state = self._followed(committed.replayed(changes), grown, etag)
+        with self._guard:
+            self._increments = (state, committed, tuple(changes))
+        return state
+
+    def increments(self, state: State) -> tuple[State, tuple[Change, ...]] | None:
+        """When `refresh` made `state` from the blocks after what it had read: the state it
+        extended and their changes (a follower applies just those), else None."""
+        with self._guard:
+            made = self._increments
+        if made is None or made[0] is not state:
+            return None
+        return made[1], made[2]
 
     def _followed(self, state: State, layout: Layout, etag: str) -> State:
         with self._guard:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,16 +24,20 @@ from azure.core import MatchConditions
 from azure.storage.blob import BlobBlock, BlobClient, BlobLeaseClient
 
 from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
+from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.pipeline import journal
 from acs_exporter.pipeline.aggregate import Delta
+from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.blob_store import BlobCheckpoint, WriteConflict
 from acs_exporter.pipeline.checkpoint import CheckpointError, encode
+from acs_exporter.pipeline.daemon import poll_once
 from acs_exporter.pipeline.state import Change, State
 from support.azurite import Azurite
 from support.blob_traffic import CountingTransport, Traffic
 from support.journal_driver import delta
 
 from .conftest import CONTAINER
+from .test_leadership import _replica
 
 LEASE = 15
 BLOB = "checkpoint.json"
@@ -351,3 +356,34 @@ def test_sigkill_between_stage_and_commit_loses_and_double_counts_nothing(
         successor.commit(state, change)
     _exactly(_store(azurite).load(), kill_at + 2)
     assert _client(azurite).get_block_list("uncommitted")[1] == []
+
+
+def _outcomes(snapshot: Snapshot) -> list[tuple[str, object]]:
+    return [(f.name, f.samples) for f in snapshot.families if f.name == "acs_call_ends"]
+
+
+def test_a_standby_serves_by_the_new_batches_what_a_whole_read_serves(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standby's exporter applies the leader's new batches to the families it serves
+    (as after its own poll), and serves exactly what one built from the whole blob serves."""
+    leader, leading, source = _replica(azurite)
+    standby, following, _ = _replica(azurite)
+    leading.step()
+    following.step()
+    followed: list[int] = []
+    real_follow = standby.follow
+
+    def follow(base: State, state: State, changes: Sequence[Change]) -> None:
+        followed.append(len(changes))
+        real_follow(base, state, changes)
+
+    monkeypatch.setattr(standby, "follow", follow)
+    for n in range(1, 6):
+        assert poll_once(source, leader, Backoff(), time.monotonic()) is None
+        following.step()
+        whole, _, _ = _replica(azurite)  # a new replica: it reads the blob whole
+        assert _outcomes(standby.snapshot()) == _outcomes(whole.snapshot()), n
+        assert _outcomes(standby.snapshot()) == _outcomes(leader.snapshot()), n
+    # The leader's first commit wrote a snapshot (a new generation: read whole), then deltas.
+    assert followed == [1, 1, 1, 1]
