@@ -102,6 +102,23 @@ def _after(azurite: Azurite, series: int) -> _Measured:
     return measured
 
 
+def _generation(azurite: Azurite, series: int) -> tuple[int, float, int]:
+    """A whole generation: commits from a snapshot to the next (the compaction included).
+    Returns (commits, mean bytes up per commit, bytes up by the last delta before it)."""
+    leader, _, ours, _ = _pair(azurite, f"generation-{series}")
+    state = _seeded(series)
+    leader.compact(state)
+    snapshot = len(encode(state, LabelPlan()))
+    mark, sent, i = ours.mark(), [0], 0
+    while sent[-1] < snapshot // 2:  # until the commit that wrote a snapshot
+        i += 1
+        state, change = _five_changed(state, i)
+        before = ours.mark()
+        leader.commit(state, change)
+        sent.append(ours.sent_since(before))
+    return i, ours.sent_since(mark) / i, sent[-2]
+
+
 def _before(azurite: Azurite, series: int) -> _Measured:
     """The previous release's commit: encode the whole state, one conditional PUT with the
     lease; the standby downloads it whole."""
@@ -147,9 +164,22 @@ def run() -> list[Result]:
                 CONTAINER
             )
             figures = {n: (_before(azurite, n), _after(azurite, n)) for n in SIZES}
+            generations = {n: _generation(azurite, n) for n in SIZES}
         finally:
             azurite.stop()
-    return _rows(figures)
+    return [*_rows(figures), *_generation_rows(generations)]
+
+
+def _generation_rows(generations: dict[int, tuple[int, float, int]]) -> list[Result]:
+    return [
+        Result(
+            "blob",
+            f"  {n:>6,} series, a generation: commits; mean bytes up per commit (compaction "
+            "in); bytes up by its last delta",
+            f"{commits}; {mean:,.0f}; {last:,}",
+        )
+        for n, (commits, mean, last) in generations.items()
+    ]
 
 
 def _rows(figures: dict[int, tuple[_Measured, _Measured]]) -> list[Result]:

@@ -254,9 +254,9 @@ def _append_block(azurite: Azurite, data: bytes) -> None:
     client = _client(azurite)
     committed, _ = client.get_block_list("committed")
     properties = client.get_blob_properties()
-    client.stage_block("f" * 32, data)
+    client.stage_block("f" * 16, data)
     client.commit_block_list(
-        [BlobBlock(b.id) for b in committed] + [BlobBlock("f" * 32)],
+        [BlobBlock(b.id) for b in committed] + [BlobBlock("f" * 16)],
         metadata=properties.metadata,
         etag=properties.etag,
         match_condition=MatchConditions.IfNotModified,
