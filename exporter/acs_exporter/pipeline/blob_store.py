@@ -1,9 +1,10 @@
 """The checkpoint in one Azure blob, written only by the holder of the blob's lease.
 
-The blob holds the same bytes as the checkpoint file (checkpoint.encode). Every write carries
-the lease ID and is conditional on the ETag this replica last read or wrote (If-Match): a
-replica that lost the lease, or whose view of the blob is stale, cannot overwrite its
-successor's state; the storage refuses, and the batch is not counted.
+The blob is a snapshot (the checkpoint file's bytes, checkpoint.encode) followed by one block per
+committed batch (blob_journal.py says how it is laid out, compacted and read in part). Every
+write carries the lease ID and is conditional on the ETag this replica last read or wrote
+(If-Match): a replica that lost the lease, or whose view of the blob is stale, cannot
+overwrite or extend its successor's state; the storage refuses, and the batch is not counted.
 
 Leadership is a term: `begin_term` after the lease is acquired and the blob re-read, `end_term`
 when it is lost. A poll binds itself to the term it starts in (`bind_term`, thread-local) and its

@@ -182,11 +182,17 @@ def test_compaction_when_the_journal_outgrows_the_snapshot(azurite: Azurite) -> 
     assert _store(azurite).load() == state
 
 
-def test_a_deposed_leader_cannot_append(azurite: Azurite) -> None:
+def _two_replicas(azurite: Azurite) -> tuple[BlobCheckpoint, BlobCheckpoint, State]:
+    """A first replica leading, with 10 series committed, and a second one."""
     first, second = _store(azurite), _store(azurite)
     state, change = _seeded(10)
     _lead(first)
     first.commit(state, change)
+    return first, second, state
+
+
+def test_a_deposed_leader_cannot_append(azurite: Azurite) -> None:
+    first, second, state = _two_replicas(azurite)
     ours, change = _five_changed(state, 1)
     first.commit(ours, change)
     # The first leader's lease ends without its knowing (a long pause): broken from outside.
@@ -203,10 +209,7 @@ def test_a_deposed_leader_cannot_append(azurite: Azurite) -> None:
 
 def test_a_leader_with_a_stale_view_cannot_append(azurite: Azurite) -> None:
     """It holds the lease again, but the blob changed since it last read it."""
-    first, second = _store(azurite), _store(azurite)
-    state, change = _seeded(10)
-    _lead(first)
-    first.commit(state, change)
+    first, second, state = _two_replicas(azurite)
     first.unlock()  # a clean stop: lease released
     first = _store(azurite)
     first.load()
