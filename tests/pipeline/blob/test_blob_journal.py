@@ -167,7 +167,9 @@ def test_compaction_when_the_block_bound_is_hit(azurite: Azurite) -> None:
     assert counts == [1, 2, 3, 4, 1, 2, 3, 4, 1]
 
 
-def test_compaction_when_the_journal_outgrows_the_snapshot(azurite: Azurite) -> None:
+def test_compaction_when_the_uploads_reach_the_snapshots_size(azurite: Azurite) -> None:
+    """What the commits since the snapshot uploaded (records and block lists) never passes
+    the snapshot's size by more than one commit: then a snapshot is written instead."""
     store = _store(azurite, compact_bytes=1)  # the bound is then the snapshot's size
     state = _lead(store)
     compactions = 0
