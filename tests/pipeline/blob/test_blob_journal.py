@@ -154,6 +154,25 @@ def test_a_standby_reads_the_whole_blob_again_after_a_compaction(azurite: Azurit
     assert standby.refresh() in (None, state)
 
 
+def test_a_standby_that_missed_a_compaction_reads_the_new_generation_whole(
+    azurite: Azurite,
+) -> None:
+    """The blob is longer than what the standby read, but from another snapshot: the bytes
+    after its offset are not its next blocks (the generation in the metadata says so)."""
+    leader, standby = _store(azurite, compact_blocks=3), _store(azurite)
+    state = _lead(leader)
+    for i in range(1, 3):  # a snapshot and a delta
+        state, change = _five_changed(state, i)
+        leader.commit(state, change)
+    assert standby.refresh() == state
+    for i in range(3, 9):  # 2 more deltas, a new snapshot, 3 deltas: longer than before
+        state, change = _five_changed(state, i)
+        leader.commit(state, change)
+    assert len(_committed_blocks(azurite)) == 4
+    assert standby.refresh() == state
+    assert standby.increments(state) is None  # read whole, not as new batches
+
+
 def test_compaction_when_the_block_bound_is_hit(azurite: Azurite) -> None:
     store = _store(azurite, compact_blocks=3)
     state = _lead(store)
