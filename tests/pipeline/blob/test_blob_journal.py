@@ -25,7 +25,7 @@ from azure.storage.blob import BlobBlock, BlobClient, BlobLeaseClient
 
 from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
 from acs_exporter.exposition.snapshot import Snapshot
-from acs_exporter.pipeline import journal
+from acs_exporter.pipeline import blob_journal, journal
 from acs_exporter.pipeline.aggregate import Delta
 from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.blob_store import BlobCheckpoint, WriteConflict
@@ -138,6 +138,14 @@ def test_a_standby_downloads_only_the_new_commits(azurite: Azurite) -> None:
     mark = traffic.mark()
     assert standby.refresh() is None  # unchanged: a conditional read, nothing downloaded
     assert traffic.received_since(mark) == 0
+    records = 0
+    for i in range(21, 31):  # ten commits between two refreshes: their ten records
+        state, change = _five_changed(state, i)
+        leader.commit(state, change)
+        records += len(blob_journal.delta_block(change, LabelPlan()))
+    mark = traffic.mark()
+    assert standby.refresh() == state
+    assert traffic.received_since(mark) == records
     assert _store(azurite).load() == state
 
 
