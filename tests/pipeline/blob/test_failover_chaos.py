@@ -161,13 +161,28 @@ def _leader(replicas: list[Replica], timeout: float) -> Replica:
 
 def _fail_over(replicas: list[Replica], leader: Replica) -> Replica:
     """SIGKILL the leader, wait until a standby leads (within the lease), then restart the
-    killed one as a standby. Restarting it only after the takeover makes the takeover certain:
-    a restart at once could win the expired lease back itself, and the test would then never
-    see the leadership move (a third of the time with three replicas)."""
+    killed one as a standby, and wait until it has started. Restarting it only after the
+    takeover makes the takeover certain: a restart at once could win the expired lease back
+    itself, and the test would then never see the leadership move (a third of the time with
+    three replicas)."""
     leader.kill()
     successor = _leader(replicas, LEASE_SECONDS + 30)
     leader.launch()
+    _started(leader, 60)
     return successor
+
+
+def _started(replica: Replica, timeout: float) -> None:
+    """Wait until a relaunched replica answers, i.e. has read the blob (it serves only after
+    that): a storage outage started before then would stop its start-up, as it must, and
+    the test would then miss a replica instead of testing one (seen on a loaded machine,
+    where a start took longer than the 2 s the test then observes)."""
+    deadline = time.monotonic() + timeout
+    while replica.get("/metrics") is None:
+        assert replica.process is not None
+        assert replica.process.poll() is None, replica.log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"replica :{replica.port} did not start"
+        time.sleep(0.2)
 
 
 def _observe_for(replicas: list[Replica], seconds: float) -> None:
