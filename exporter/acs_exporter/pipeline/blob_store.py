@@ -1,9 +1,10 @@
 """The checkpoint in one Azure blob, written only by the holder of the blob's lease.
 
-The blob holds the same bytes as the checkpoint file (checkpoint.encode). Every write carries
-the lease ID and is conditional on the ETag this replica last read or wrote (If-Match): a
-replica that lost the lease, or whose view of the blob is stale, cannot overwrite its
-successor's state; the storage refuses, and the batch is not counted.
+The blob is a snapshot (the checkpoint file's bytes, checkpoint.encode) followed by one block per
+committed batch (blob_journal.py says how it is laid out, compacted and read in part). Every
+write carries the lease ID and is conditional on the ETag this replica last read or wrote
+(If-Match): a replica that lost the lease, or whose view of the blob is stale, cannot
+overwrite or extend its successor's state; the storage refuses, and the batch is not counted.
 
 Leadership is a term: `begin_term` after the lease is acquired and the blob re-read, `end_term`
 when it is lost. A poll binds itself to the term it starts in (`bind_term`, thread-local) and its
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from azure.core import MatchConditions
@@ -32,9 +34,19 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ResourceNotModifiedError,
 )
-from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient, LinearRetry
+from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
+    BlobLeaseClient,
+    BlobProperties,
+    BlockState,
+    ContainerClient,
+    LinearRetry,
+)
 
 from acs_exporter.definitions.tables import LabelPlan
+from acs_exporter.pipeline import blob_journal
+from acs_exporter.pipeline.blob_journal import WAY_OUT, Layout
 from acs_exporter.pipeline.blob_settings import CONNECTION_STRING_ENV, AzureBlobStateSettings
 from acs_exporter.pipeline.checkpoint import CheckpointError, decode, encode
 from acs_exporter.pipeline.state import Change, State
@@ -53,11 +65,10 @@ _CONFLICT_CODES = frozenset(
         "LeaseAlreadyPresent",
     }
 )
-WAY_OUT = (
-    "The exporter stops rather than start from zero, which would reset counters and re-read "
-    "(or skip) calls.\nWay out: restore an earlier version of the blob (blob versioning or "
-    "soft delete), or delete it to start over; counters then restart from zero."
-)
+
+
+class _Shrunk(Exception):
+    """The blob is no longer than what this replica read (compacted meanwhile)."""
 
 
 class StateStoreError(OSError):
@@ -93,6 +104,9 @@ class BlobCheckpoint:
         plan: LabelPlan,
         lease_seconds: int,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        compact_blocks: int = blob_journal.COMPACT_BLOCKS,
+        compact_bytes: int = blob_journal.COMPACT_BYTES,
     ) -> None:
         self._blob = blob
         self._plan = plan
@@ -108,6 +122,11 @@ class BlobCheckpoint:
         self._valid_until = 0.0
         self._etag: str | None = None
         self._committed: State | None = None
+        self._layout: Layout | None = None  # of the blob as of self._etag
+        # The last refresh that read only new blocks: (its state, the state before, changes)
+        self._increments: tuple[State, State, tuple[Change, ...]] | None = None
+        self._compact_blocks = compact_blocks
+        self._compact_bytes = compact_bytes
         self._local = threading.local()
         self.commits = 0
         self.conflicts = 0
@@ -145,19 +164,37 @@ class BlobCheckpoint:
         )
 
     def load(self) -> State:
-        """The blob's state (empty if there is no blob yet); remembers its ETag. Raises
-        CheckpointError for a blob that is not a checkpoint or storage that cannot be read."""
+        """The blob's state (empty if there is no blob yet): its snapshot and every delta.
+        Remembers its ETag and committed blocks. Raises CheckpointError for a blob that is
+        not a checkpoint or storage that cannot be read."""
         try:
             download = self._blob.download_blob()
             raw = download.readall()
+            committed, _ = self._blob.get_block_list("committed")
         except ResourceNotFoundError:
             return State()
         except AzureError as exc:
             raise self._unusable(exc) from None
-        state = self._decode(raw)
+        state, layout, sizes = self._parsed(raw, download.properties.metadata)
+        if [block.size for block in committed] == sizes:
+            layout = replace(layout, ids=tuple(block.id for block in committed))
+        # Else the blob is one Put Blob (no blocks), or it changed between the two reads: its
+        # blocks are not known, and the next commit writes a snapshot (conditional on this
+        # ETag, so refused if the blob changed).
         with self._guard:
-            self._etag, self._committed = download.properties.etag, state
+            self._etag, self._committed, self._layout = download.properties.etag, state, layout
         return state
+
+    def _parsed(
+        self, raw: bytes, metadata: dict[str, str] | None
+    ) -> tuple[State, Layout, list[int]]:
+        """The state of a whole blob, its layout (blocks not known) and its blocks' sizes."""
+        snapshot, records = blob_journal.split(raw)
+        changes = blob_journal.changes(records, 2, self._plan, self.where)
+        state = self._decode(snapshot).replayed(changes)
+        sizes = [len(snapshot), *(len(record) + 1 for record in records)]
+        generation = blob_journal.generation_of(metadata)
+        return state, Layout(generation, None, len(sizes), len(snapshot), len(raw)), sizes
 
     def _decode(self, raw: bytes) -> State:
         try:
@@ -167,43 +204,152 @@ class BlobCheckpoint:
 
     def refresh(self) -> State | None:
         """The blob's state if it changed since last read (a standby following the leader),
-        else None. Raises StateStoreError (unreachable) or CheckpointError (not a checkpoint)."""
-        try:
-            download = self._blob.download_blob(
-                etag=self._etag, match_condition=MatchConditions.IfModified
+        else None. While the blob's generation is the one last read, only the bytes after
+        what was read are downloaded, and their batches applied. Raises StateStoreError
+        (unreachable) or CheckpointError (not a checkpoint)."""
+        with self._guard:
+            etag, layout, committed = self._etag, self._layout, self._committed
+        if layout is not None and layout.generation is not None and committed is not None:
+            try:
+                got = self._download(layout.size, etag)
+            except _Shrunk:
+                got = self._download(0, etag)  # compacted: smaller than what was read
+            else:
+                if got is None:
+                    return None
+                tail, properties = got
+                if blob_journal.generation_of(properties.metadata) == layout.generation:
+                    return self._followed_tail(committed, layout, tail, properties.etag)
+                got = self._download(0, etag)  # compacted: read it whole
+        else:
+            got = self._download(0, etag)
+        if got is None:
+            return None
+        raw, properties = got
+        state, whole, _ = self._parsed(raw, properties.metadata)
+        return self._followed(state, whole, properties.etag)
+
+    def _followed_tail(
+        self, committed: State, layout: Layout, tail: bytes, etag: str
+    ) -> State | None:
+        records = blob_journal.tail_records(tail)
+        if records is None:
+            raise CheckpointError(
+                self.where,
+                f"the bytes after block {layout.count} do not start a block (the blob was "
+                "changed by something other than an exporter)",
+                WAY_OUT,
             )
-            raw = download.readall()
+        changes = blob_journal.changes(records, layout.count + 1, self._plan, self.where)
+        grown = Layout(
+            layout.generation,
+            None,  # a standby appends nothing: the blocks are read again when it leads
+            layout.count + len(records),
+            layout.snapshot_size,
+            layout.size + len(tail),
+        )
+        if not records:
+            with self._guard:
+                self._etag, self._layout = etag, grown
+            return None
+        state = self._followed(committed.replayed(changes), grown, etag)
+        with self._guard:
+            self._increments = (state, committed, tuple(changes))
+        return state
+
+    def increments(self, state: State) -> tuple[State, tuple[Change, ...]] | None:
+        """When `refresh` made `state` from the blocks after what it had read: the state it
+        extended and their changes (a follower applies just those), else None."""
+        with self._guard:
+            made = self._increments
+        if made is None or made[0] is not state:
+            return None
+        return made[1], made[2]
+
+    def _followed(self, state: State, layout: Layout, etag: str) -> State:
+        with self._guard:
+            self._etag, self._committed, self._layout = etag, state, layout
+        return state
+
+    def _download(self, offset: int, etag: str | None) -> tuple[bytes, BlobProperties] | None:
+        """The blob's bytes from `offset` if it changed since `etag` (None if not, or if
+        there is no blob). Raises _Shrunk when it is no longer than `offset`, StateStoreError
+        when the storage cannot be read."""
+        condition: dict[str, Any] = {}
+        if etag is not None:
+            condition = {"etag": etag, "match_condition": MatchConditions.IfModified}
+        try:
+            download = self._blob.download_blob(offset=offset or None, **condition)
+            return download.readall(), download.properties
         except (ResourceNotModifiedError, ResourceNotFoundError):
             return None
         except AzureError as exc:
-            if getattr(exc, "status_code", None) == 304:  # not modified, as the SDK reports it
+            status = getattr(exc, "status_code", None)
+            if status == 304:  # not modified, as the SDK reports it
                 return None
+            if status == 416:  # the range starts at or after the end
+                raise _Shrunk from None
             raise StateStoreError(describe(exc)) from None
-        state = self._decode(raw)
-        with self._guard:
-            self._etag, self._committed = download.properties.etag, state
-        return state
 
     def commit(self, state: State, change: Change) -> None:
-        """A blob has no journal: each commit writes the whole state (one conditional PUT)."""
-        del change
-        self.save(state)
+        """Persist `state`, the last committed one plus `change`: stage one block holding
+        `change`, then commit the block list with it (conditional on the lease and the
+        ETag: the batch is in the blob whole or not at all); a snapshot instead when the blob
+        is due for compaction. Raises StateStoreError (WriteConflict: another replica holds
+        the blob, or it changed since this replica read it)."""
+        with self._guard:
+            self._check_may_write()
+            etag, layout = self._etag, self._layout
+        if layout is None or layout.ids is None:
+            self.save(state)
+            return
+        if layout.due(self._compact_blocks, self._compact_bytes):
+            self.save(state)
+            return
+        block, block_id = blob_journal.delta_block(change, self._plan), blob_journal.new_block_id()
+        blocks = [BlobBlock(i, BlockState.COMMITTED) for i in layout.ids]
+        blocks.append(BlobBlock(block_id, BlockState.UNCOMMITTED))
+        result = self._written(block_id, block, blocks, layout.metadata(), etag)
+        self._committed_as(state, layout.appended(block_id, len(block)), etag, result)
 
     def compact(self, state: State) -> None:
         self.save(state)
 
     def save(self, state: State) -> None:
-        """Commit `state`, as the lease holder, if the blob is still the one last read or
-        written. Raises StateStoreError (WriteConflict when another replica holds it)."""
+        """Write `state` as the blob's only block, a new generation (compaction), as the
+        lease holder, if the blob is still the one last read or written. Raises
+        StateStoreError (WriteConflict when another replica holds it)."""
         with self._guard:
-            if state is self._committed or (not self._leading and state == self._committed):
+            alone = self._layout is not None and self._layout.count == 1
+            if (state is self._committed and alone) or (
+                not self._leading and state == self._committed
+            ):
                 return  # already the blob's content (e.g. the final save of a standby)
             self._check_may_write()
             etag = self._etag
+        data = encode(state, self._plan)
+        block_id = blob_journal.new_block_id()
+        layout = blob_journal.snapshot_layout(block_id, len(data))
+        blocks = [BlobBlock(block_id, BlockState.UNCOMMITTED)]
+        result = self._written(block_id, data, blocks, layout.metadata(), etag)
+        self._committed_as(state, layout, etag, result)
+
+    def _written(
+        self,
+        block_id: str,
+        data: bytes,
+        blocks: list[BlobBlock],
+        metadata: dict[str, str],
+        etag: str | None,
+    ) -> str:
+        """Stage `data` as block `block_id`, then commit `blocks`, with the lease and if the
+        blob is still at `etag`. Returns the new ETag. Raises StateStoreError (WriteConflict
+        when the storage refuses: lease or ETag)."""
         try:
-            result = self._blob.upload_blob(
-                encode(state, self._plan),
-                overwrite=True,
+            self._blob.stage_block(block_id, data, lease=self._lease)
+            result = self._blob.commit_block_list(
+                blocks,
+                metadata=metadata,
                 lease=self._lease,
                 etag=etag,
                 match_condition=MatchConditions.IfNotModified,
@@ -218,12 +364,15 @@ class BlobCheckpoint:
                     f"another replica holds the checkpoint ({describe(exc)})"
                 ) from None
             raise StateStoreError(f"cannot write the checkpoint blob ({describe(exc)})") from None
+        return str(result["etag"])
+
+    def _committed_as(self, state: State, layout: Layout, before: str | None, etag: str) -> None:
         with self._guard:
-            self._etag, self._committed = result["etag"], state
+            self._etag, self._committed, self._layout = etag, state, layout
             self.commits += 1
         # The write log: each commit names the ETag it replaced, so the chain of commits of all
         # replicas can be checked to be one line (tests/pipeline/blob/test_failover_chaos.py).
-        log.debug("checkpoint committed", extra={"etag_before": etag, "etag": result["etag"]})
+        log.debug("checkpoint committed", extra={"etag_before": before, "etag": etag})
 
     def _check_may_write(self) -> None:
         if not self._leading:

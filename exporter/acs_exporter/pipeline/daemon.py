@@ -34,7 +34,7 @@ from acs_exporter.pipeline.aggregate import CategorySource, Delta, Resolver, sum
 from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.reasons import DaemonQueryError, KnownReasons
 from acs_exporter.pipeline.source_status import LastError, SourceStatus, short_message
-from acs_exporter.pipeline.state import State
+from acs_exporter.pipeline.state import Change, State
 from acs_exporter.pipeline.state_store import CheckpointStore, RoleReport
 from acs_exporter.sources.base import Batch, Cursor, DiscoveryReport, Source, SourceError
 
@@ -274,6 +274,22 @@ class Exporter:
                 return
             self._state = state
             self._outcomes = None  # a whole other state: its families are built whole
+            self._publish()
+
+    def follow(self, base: State, state: State, changes: Sequence[Change]) -> None:
+        """Serve `state`, the leader's commit that is `base` plus `changes` (a standby reading
+        the new blocks of the blob): when `base` is what this replica serves, the outcome
+        families change by the changes alone, as after a poll; else `state` is adopted whole."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._state is not base:
+                self._outcomes = None
+            elif self._outcomes is not None:
+                for change in changes:
+                    source = change.source
+                    self._outcomes.add(((source, key), n) for key, n in change.series.items())
+            self._state = state
             self._publish()
 
     def republish(self) -> None:

@@ -58,6 +58,10 @@ def _unframe(line: bytes) -> bytes | None:
     return payload
 
 
+# Public: the blob backend's delta blocks are framed the same way (blob_journal.py).
+unframe = _unframe
+
+
 def read(raw: bytes) -> Contents:
     """Parse a journal. Raises JournalDamaged."""
     lines = raw.split(b"\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from acs_exporter.definitions import metrics as defs
@@ -23,7 +23,7 @@ from acs_exporter.definitions.metrics import MetricDef
 from acs_exporter.exposition.snapshot import Family
 from acs_exporter.pipeline.blob_store import BlobCheckpoint, StateStoreError, WriteConflict
 from acs_exporter.pipeline.checkpoint import CheckpointError
-from acs_exporter.pipeline.state import State
+from acs_exporter.pipeline.state import Change, State
 from acs_exporter.sources.base import Batch, Cursor, Source
 
 log = logging.getLogger("acs_exporter.pipeline.leadership")
@@ -36,6 +36,7 @@ class Follower(Protocol):
     """What leadership needs of the exporter (daemon.Exporter)."""
 
     def adopt(self, state: State) -> None: ...
+    def follow(self, base: State, state: State, changes: Sequence[Change]) -> None: ...
     def republish(self) -> None: ...
     def cursor(self, source: str) -> Cursor: ...
 
@@ -102,7 +103,11 @@ class Leadership:
         try:
             newer = self._store.refresh()
             if newer is not None and follower is not None:
-                follower.adopt(newer)
+                increments = self._store.increments(newer)
+                if increments is None:
+                    follower.adopt(newer)
+                else:  # only the blocks after what was read: applied as such
+                    follower.follow(increments[0], newer, increments[1])
             if self._store.try_acquire():
                 state = self._store.load()  # under the lease: the last commit of any leader
                 if follower is not None:

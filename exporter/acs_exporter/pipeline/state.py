@@ -154,6 +154,21 @@ class State:
             "folded_labels": _folded_label_items(self.folded_labels),
         }
 
+    def replayed(self, changes: Iterable[Change]) -> State:
+        """This state with `changes` (journal records, `Change.from_data`) added, in order,
+        costing in proportion to them (a standby following its leader's commits)."""
+        state = self
+        for change in changes:
+            series: Mapping[StateKey, int] = state.series
+            if change.series:
+                grown = Series.of(state.series).draft()
+                for key, n in change.series.items():
+                    state_key = (change.source, key)
+                    grown.set_count(state_key, grown.get_count(state_key) + n)
+                series = grown.frozen()
+            state = state._with(change, series)
+        return state
+
     @staticmethod
     def from_data(
         data: Mapping[str, Any], plan: LabelPlan, changes: Iterable[Mapping[str, Any]] = ()
@@ -283,6 +298,28 @@ class Change:
             "folded": self.folded,
             "folded_labels": _folded_label_items(self.folded_labels),
         }
+
+    @staticmethod
+    def from_data(data: Mapping[str, Any], plan: LabelPlan) -> Change:
+        """Rebuild from `to_data` (a journal record), extra labels projected onto `plan` as
+        `State.from_data` does. Raises KeyError, TypeError, ValueError or AttributeError
+        when `data` is not a record."""
+        built = _Accumulator(plan)
+        built.replay(data)
+        source = built.text(data["source"])
+        (records_read, unknown, malformed), rejected = built.sources[source]
+        return Change(
+            source,
+            copy.deepcopy(data["cursor"]),  # fresh objects (see _Accumulator.text)
+            {key: n for (_, key), n in built.series.items()},
+            records_read,
+            unknown,
+            malformed,
+            dict(rejected),
+            {pair: n for (_, pair), n in built.disagreements.items()},
+            built.folded,
+            dict(built.folded_labels),
+        )
 
 
 def _series_item(source: str, key: SeriesKey, value: int, plan: LabelPlan) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 `file` (pipeline/checkpoint.py): one file on a volume, one replica, locked. `azure_blob`
 (pipeline/blob_store.py, pipeline/leadership.py): one blob shared by replicas; the one holding
 its lease polls and writes, conditional on the blob's ETag, the others follow (`RoleReport`).
-Both write the same bytes (checkpoint.encode): a header line with a checksum, then the body.
+Both write the same snapshot bytes (checkpoint.encode: a header line with a checksum, then the
+body) and the same framed records of batches (journal.frame): the file in a journal file beside
+the snapshot, the blob as blocks after it (blob_journal.py).
 """
 
 from __future__ import annotations
