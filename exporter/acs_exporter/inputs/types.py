@@ -109,7 +109,6 @@ def check_base_url(value: str) -> str:
     return value
 
 
-HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 BaseUrl = Annotated[str, AfterValidator(check_base_url)]
 # A source's name: the `source` label and its checkpoint key.
 NAME_LENGTH = 128
