@@ -121,6 +121,8 @@ def test_429_after_the_sdk_retries_is_throttled_with_retry_after(
     error = failure(discovery)
     assert error.reason == "throttled"
     assert "TooManyRequests" in str(error)
+    # ARM throttled it, not the metrics API: the message must not send the operator there.
+    assert "by Azure Resource Manager (429)" in str(error), str(error)
     if retry_after is not None:
         assert error.retry_after == pytest.approx(retry_after)
     assert [f.resource_id for f in discovery.list_resources(SUB)] == [acs_id(SUB, "acs-one")]
@@ -154,7 +156,9 @@ def test_lasting_failures_have_their_reason(
     arm: FakeArm, discovery: ArmDiscovery, fault: Fault | Slow, reason: str
 ) -> None:
     arm.faults.extend([fault] * 3)
-    assert failure(discovery).reason == reason
+    error = failure(discovery)
+    assert error.reason == reason
+    assert "Azure Monitor" not in str(error), str(error)  # ARM answered (or did not), not it
 
 
 def test_a_failure_on_a_later_page_fails_the_whole_listing(

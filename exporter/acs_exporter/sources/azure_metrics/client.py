@@ -155,9 +155,11 @@ def from_http_error(
     role_hint: str = ROLE_HINT,
     not_found: QueryError = QueryError.RESOURCE_ERROR,
     not_found_hint: str = "check resource_ids and region",
+    service: str = "Azure Monitor metrics",
 ) -> SourceError:
     """A non-2xx answer after the pipeline's retries (of the metrics API, or of ARM for the
-    discovery, which gives its own hints and calls a 404 a bad subscription)."""
+    discovery, which names its service, gives its own hints and calls a 404 a bad
+    subscription)."""
     response: Any = error.response  # azure.core's HttpResponse (typed as its common base)
     status = error.status_code or 0
     headers = dict(response.headers) if response is not None else {}
@@ -166,7 +168,7 @@ def from_http_error(
     if status == 429:
         return SourceError(
             QueryError.THROTTLED,
-            f"{where}: throttled by Azure Monitor metrics (429): {detail}",
+            f"{where}: throttled by {service} (429): {detail}",
             retry_after=la_errors.retry_after_seconds(headers),
         )
     if status in (401, 403):
@@ -177,7 +179,7 @@ def from_http_error(
         return SourceError(QueryError.TIMEOUT, f"{where}: timed out ({status}): {detail}")
     if status >= 500:
         return SourceError(
-            QueryError.SERVER_ERROR, f"{where}: Azure Monitor failed ({status}): {detail}"
+            QueryError.SERVER_ERROR, f"{where}: {service} failed ({status}): {detail}"
         )
     if status == 404:
         return SourceError(not_found, f"{where}: not found (404): {detail}; {not_found_hint}")

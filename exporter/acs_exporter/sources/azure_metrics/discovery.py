@@ -174,6 +174,7 @@ def _http_error(error: HttpResponseError, where: str) -> SourceError:
         role_hint=READER_HINT,
         not_found=QueryError.BAD_QUERY,
         not_found_hint="check the subscription id in `subscriptions`",
+        service="Azure Resource Manager",
     )
 
 
