@@ -212,17 +212,16 @@ class BlobCheckpoint:
         if layout is not None and layout.generation is not None and committed is not None:
             try:
                 got = self._download(layout.size, etag)
-            except _Shrunk:
-                got = self._download(0, etag)  # compacted: smaller than what was read
+            except _Shrunk:  # compacted: smaller than what was read
+                pass
             else:
                 if got is None:
                     return None
                 tail, properties = got
                 if blob_journal.generation_of(properties.metadata) == layout.generation:
                     return self._followed_tail(committed, layout, tail, properties.etag)
-                got = self._download(0, etag)  # compacted: read it whole
-        else:
-            got = self._download(0, etag)
+            # compacted since: read it whole
+        got = self._download(0, etag)
         if got is None:
             return None
         raw, properties = got
@@ -300,10 +299,13 @@ class BlobCheckpoint:
         with self._guard:
             self._check_may_write()
             etag, layout = self._etag, self._layout
-        if layout is None or layout.ids is None:
-            self.save(state)
-            return
-        if layout.due(self._compact_blocks, self._compact_bytes):
+        # Blocks not known (a blob written whole, or changed between two reads), or due for
+        # compaction: a snapshot.
+        if (
+            layout is None
+            or layout.ids is None
+            or layout.due(self._compact_blocks, self._compact_bytes)
+        ):
             self.save(state)
             return
         block, block_id = blob_journal.delta_block(change, self._plan), blob_journal.new_block_id()

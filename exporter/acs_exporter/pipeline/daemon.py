@@ -172,8 +172,7 @@ class Exporter:
             )
             if self._checkpoint is not None and changed:
                 self._checkpoint.commit(state, change)
-            if self._outcomes is not None:  # committed: counted from here on
-                self._outcomes.add(((source, key), n) for key, n in change.series.items())
+            self._count_in_families(change)  # committed: counted from here on
             if state.folded > self._state.folded and not self._warned_fold:
                 self._warned_fold = True  # once per process: the counter tracks the rest
                 log.warning(
@@ -285,12 +284,19 @@ class Exporter:
                 return
             if self._state is not base:
                 self._outcomes = None
-            elif self._outcomes is not None:
+            else:
                 for change in changes:
-                    source = change.source
-                    self._outcomes.add(((source, key), n) for key, n in change.series.items())
+                    self._count_in_families(change)
             self._state = state
             self._publish()
+
+    def _count_in_families(self, change: Change) -> None:
+        """The outcome families after a committed `change` (its series as the guard placed
+        them): a poll's own, or one a standby read from its leader's blob. Without families
+        yet (None), the next publication builds them whole from the state."""
+        if self._outcomes is not None:
+            source = change.source
+            self._outcomes.add(((source, key), n) for key, n in change.series.items())
 
     def republish(self) -> None:
         """Rebuild the snapshot and readiness (the role or the state store's health changed)."""
