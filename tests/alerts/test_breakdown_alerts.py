@@ -5,7 +5,6 @@ rules generated from the shipped thresholds with only aggregation_labels changed
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ import yaml
 from generators.rules import render
 from generators.thresholds import load
 
-from conftest import REPO, require_tool
+from conftest import REPO
+from support.promtool import promtool_test
 
 SHIPPED = REPO / "alerts" / "acs-exporter.rules.yaml"
 RUNBOOK = "https://github.com/acs-exporter/acs-exporter/blob/main/docs/runbooks.md#"
@@ -78,15 +78,8 @@ CASES = [
 
 def _promtool(tmp_path: Path, rules: Path, test: dict[str, Any]) -> None:
     document = {"rule_files": [str(rules)], "evaluation_interval": "1m", "tests": [test]}
-    path = tmp_path / f"{rules.stem}.test.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    result = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    code, output = promtool_test(document, tmp_path / f"{rules.stem}.test.yaml")
+    assert code == 0, output
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from generators.dashboards import DASHBOARDS, OUTPUT_DIR
 from generators.thresholds import load, seconds
 
 from acs_exporter.definitions.metrics import CURSOR_LAG
-from conftest import require_tool
+from support.promtool import promtool_test
 
 FILES = sorted(DASHBOARDS)
 END_REASONS = "acs-call-end-reasons.json"
@@ -149,7 +148,6 @@ def _promtool_case(expr: str, interval: str, points: int, at: str, expect: list[
 def test_budget_left_is_empty_until_three_days_of_history(tmp_path: Path) -> None:
     """On Prometheus' own engine (promtool): seven minutes of data give no value (the stat then
     reads "not enough history", not -1829%); three days give the budget actually left."""
-    promtool = require_tool("promtool")
     expr = substitute(_budget_left()["targets"][0]["expr"])
     left = 1 - 0.001 / round(1 - load().slo.target, 10)
     cases = [
@@ -157,16 +155,8 @@ def test_budget_left_is_empty_until_three_days_of_history(tmp_path: Path) -> Non
         _promtool_case(expr, "1m", 60 * 70, "70h", []),
         _promtool_case(expr, "1h", 80, "75h", [{"labels": "{}", "value": left}]),
     ]
-    test_file = tmp_path / "budget_test.yaml"
-    test_file.write_text(yaml.safe_dump({"rule_files": [], "tests": cases}), encoding="utf-8")
-    result = subprocess.run(
-        [promtool, "test", "rules", str(test_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    code, output = promtool_test({"rule_files": [], "tests": cases}, tmp_path / "budget_test.yaml")
+    assert code == 0, output
 
 
 @pytest.mark.parametrize("name", FILES)

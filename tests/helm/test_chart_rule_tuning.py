@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from conftest import REPO, require_tool
+from support.promtool import promtool_test
 
 DEFAULTS = REPO / "alerts" / "thresholds.yaml"
 RUNBOOKS = "https://wiki.example.com/acs/runbooks"
@@ -295,19 +296,6 @@ LAG_ALERT = {
 }
 
 
-def run_promtool_test(tmp_path: Path, test: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    promtool = require_tool("promtool")
-    (tmp_path / "lag.test.yaml").write_text(yaml.safe_dump(test))
-    return subprocess.run(
-        [promtool, "test", "rules", "lag.test.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     ("values", "expected"),
     [({}, "fires"), ({"thresholds": {"exporter": {"cursor_lag": "1h"}}}, "silent")],
@@ -317,8 +305,8 @@ def test_a_tuned_threshold_changes_when_the_alert_fires(
     values: dict[str, Any], expected: str, tmp_path: Path
 ) -> None:
     write_rules(tmp_path, values)
-    result = run_promtool_test(tmp_path, cursor_lag_test(expected))
-    assert result.returncode == 0, result.stdout + result.stderr
+    code, output = promtool_test(cursor_lag_test(expected), tmp_path / "lag.test.yaml")
+    assert code == 0, output
 
 
 # --- the schema accepts what is safe to tune, with the model's ranges -----------------------
