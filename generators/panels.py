@@ -15,6 +15,8 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from generators.count_once import one_copy
+
 TAGS = ["acs", "acs-exporter"]
 TIMES_X = "suffix:\u00d7"  # a unit: the multiplication sign (burn rates: 14.4x)
 
@@ -69,26 +71,16 @@ def sum_increase(by: str, sample: str, selector: str) -> str:
     return f"sum by ({by}) (increase({sample}{{{selector}}}[$__range]))"
 
 
-def one_copy(vector: str, leader: str) -> str:
-    """`vector` with one copy of what the replicas of a state.backend azure_blob deployment
-    share: they export `leader` (the leader metric's selector) and all serve the same counters,
-    so a sum would count each call once per replica. The highest of their series (they are
-    equal, a standby at most a refresh behind); exporters without it as they are. The same
-    rule as the recording rules' (generators/rules.py)."""
-    return (
-        f"({vector} unless on (job, instance) {leader}) "
-        f"or max without (instance, pod) ({vector} and on (job, instance) {leader})"
-    )
-
-
 def sum_rate_once(by: str, sample: str, selector: str, leader: str) -> str:
     """`sum_rate` of a counter every replica serves (call outcomes), counted once."""
-    return f"sum by ({by}) ({one_copy(f'rate({sample}{{{selector}}}[$__rate_interval])', leader)})"
+    vector = f"rate({sample}{{{selector}}}[$__rate_interval])"
+    return f"sum by ({by}) ({one_copy(vector, leader, one_line=True)})"
 
 
 def sum_increase_once(by: str, sample: str, selector: str, leader: str) -> str:
     """`sum_increase` of a counter every replica serves (call outcomes), counted once."""
-    return f"sum by ({by}) ({one_copy(f'increase({sample}{{{selector}}}[$__range])', leader)})"
+    vector = f"increase({sample}{{{selector}}}[$__range])"
+    return f"sum by ({by}) ({one_copy(vector, leader, one_line=True)})"
 
 
 def thresholds(*steps: tuple[float | None, str]) -> dashboard_builder.ThresholdsConfig:

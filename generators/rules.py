@@ -29,6 +29,7 @@ from acs_exporter.definitions import metrics as m
 from acs_exporter.definitions.metrics import MetricDef
 from acs_exporter.pipeline.aggregate import MALFORMED
 from generators import helm_rules
+from generators.count_once import TARGET, one_copy
 from generators.params import Param, is_param
 from generators.recorded import (
     BASELINE,
@@ -84,8 +85,6 @@ READ_1H = f"source:{m.RECORDS_READ.name}:increase1h"
 # Not the exporter's families: Prometheus's own `up`, and the client library's process metrics.
 UP = "up"
 PROCESS_START = "process_start_time_seconds"
-# Target labels Prometheus adds to every scraped series.
-TARGET = "job, instance"
 
 HEADER = """\
 # Alert and recording rules for acs-exporter (plain Prometheus rule format).
@@ -223,23 +222,9 @@ def record(name: str, expr: str) -> Rule:
     return {"record": name, "expr": expr.strip() + "\n"}
 
 
-def _one_copy(t: Thresholds, metric: MetricDef, vector: str) -> str:
-    """`vector` (per scraped series of `metric`), with one copy of what replicas share.
-
-    The replicas of a state.backend azure_blob deployment (they export the leader metric) all
-    serve the same counters, a standby at most a refresh behind: summed, each call would count
-    once per replica. Their series collapse to the highest (`max by` every label but the
-    target's own, instance and pod); an exporter without the metric (the file backend, one or
-    several in a job) stays as it is.
-    """
-    leader = m.STATE_LEADER.sample
-    declared = _label(metric, *dict.fromkeys(metric.labels + metric.optional_labels))
-    labels = ", ".join(dict.fromkeys([*t.aggregation_labels, *declared.split(", ")]))
-    return (
-        f"(\n  {vector}\n  unless on ({TARGET}) {leader}\n)\n"
-        f"or\n"
-        f"max by ({labels}) (\n  {vector}\n  and on ({TARGET}) {leader}\n)"
-    )
+def _once(vector: str) -> str:
+    """`vector` with one copy of what a shared-state deployment's replicas all serve."""
+    return one_copy(vector, m.STATE_LEADER.sample)
 
 
 def _indented(text: str) -> str:
@@ -247,7 +232,7 @@ def _indented(text: str) -> str:
 
 
 def _sum_rate(t: Thresholds, metric: MetricDef, by: str, selector: str, window: str) -> str:
-    return f"sum by ({by}) (\n{_indented(_one_copy(t, metric, f'rate({selector}[{window}])'))})"
+    return f"sum by ({by}) (\n{_indented(_once(f'rate({selector}[{window}])'))})"
 
 
 def _share_or_zero(part: str, total: str) -> str:
@@ -263,8 +248,8 @@ def _increase_counting_new(t: Thresholds, metric: MetricDef, by: str, window: st
     window ago counts with its whole value.
     """
     sample = metric.sample
-    now = _indented(_indented(_one_copy(t, metric, sample)))
-    increase = _indented(_one_copy(t, metric, f"increase({sample}[{window}])"))
+    now = _indented(_indented(_once(sample)))
+    increase = _indented(_once(f"increase({sample}[{window}])"))
     return (
         f"(\n"
         f"  sum by ({by}) (\n{now}  )\n"
@@ -358,7 +343,7 @@ def _increase_counting_new_series(
     per_series = (
         f"(({selector} unless {selector} offset {window}) or increase({selector}[{window}]))"
     )
-    return f"sum by ({by}) (\n{_indented(_one_copy(t, metric, per_series))})\n"
+    return f"sum by ({by}) (\n{_indented(_once(per_series))})\n"
 
 
 def call_automation_event_recording(t: Thresholds) -> list[Rule]:
@@ -529,8 +514,8 @@ def unknown_end_reasons_alert(t: Thresholds) -> Rule:
         ("code", "!=", MALFORMED),
         ("subcode", "!=", MALFORMED),
     )
-    increase = _indented(_one_copy(t, m.CALL_ENDS, f"increase({selector}[{unknown.window}])"))
-    now = _indented(_indented(_one_copy(t, m.CALL_ENDS, selector)))
+    increase = _indented(_once(f"increase({selector}[{unknown.window}])"))
+    now = _indented(_indented(_once(selector)))
     expr = f"""
 sum by ({by}) (
 {increase}) > 0
@@ -566,7 +551,7 @@ def disagreement_alert(t: Thresholds) -> Rule:
     recorded = f"{DISAGREEMENTS}{d.window}"
     pair = _by(t, m.CALL_ENDS, "code", "subcode")
     increase = f"increase({m.CALL_ENDS.sample}[{d.window}])"
-    calls = _indented(_indented(_one_copy(t, m.CALL_ENDS, increase)))
+    calls = _indented(_indented(_once(increase)))
     expr = f"""
 # at least {d.min_records} call ends of a pair in the last {d.window} with a ResultCategory that
 # is not the documented one ...
