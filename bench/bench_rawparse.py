@@ -34,7 +34,7 @@ from acs_exporter.sources.loganalytics.source import JobResult, LogAnalyticsSour
 from bench.result import Result
 
 SIZES = (10_000, 30_000, 100_000, 300_000)
-REPEATS = 5
+REPEATS = 9
 LABELS = ("call_type", "endpoint_type", "participant_type")
 TARGET = Target.workspaces(["bench-0000-0000-0000-000000000000"])
 SPEC = QuerySpec(CALL_SUMMARY, "raw", LABELS)
@@ -98,15 +98,12 @@ def _whole_counter(source: LogAnalyticsSource, payload: bytes) -> Callable[[], J
     return count
 
 
-def _per_row(action: Callable[[], JobResult], rows: int) -> float:
-    times = []
-    for _ in range(REPEATS):
-        started = time.process_time()
-        result = action()
-        times.append(time.process_time() - started)
-        assert result.records == rows, result.records
-        del result
-    return statistics.median(times) / rows
+def _seconds(action: Callable[[], JobResult], rows: int) -> float:
+    started = time.process_time()
+    result = action()
+    elapsed = time.process_time() - started
+    assert result.records == rows, result.records
+    return elapsed
 
 
 def _peak_per_row(action: Callable[[], JobResult], rows: int) -> float:
@@ -121,22 +118,31 @@ def _peak_per_row(action: Callable[[], JobResult], rows: int) -> float:
 
 
 def _measure() -> dict[int, tuple[float, float, float, int]]:
-    """rows -> (s/row now, s/row as before, peak bytes/row now, payload bytes)."""
+    """rows -> (s/row now, s/row as before, peak bytes/row now, payload bytes).
+
+    The sizes take turns within each repeat (not one size after another), so a slower or
+    faster stretch of a shared machine weighs on every size alike, not on the ratio."""
     source = _source()
     try:
-        figures = {}
-        for rows in SIZES:
-            payload = raw_payload(rows)
-            paused = _counter(source, payload)
-            running = _whole_counter(source, payload)
-            figures[rows] = (
-                _per_row(paused, rows),
-                _per_row(running, rows),
-                _peak_per_row(paused, rows),
-                len(payload),
+        payloads = {rows: raw_payload(rows) for rows in SIZES}
+        actions = {
+            rows: (_counter(source, payload), _whole_counter(source, payload))
+            for rows, payload in payloads.items()
+        }
+        times: dict[int, tuple[list[float], list[float]]] = {rows: ([], []) for rows in SIZES}
+        for _ in range(REPEATS):
+            for rows, (paused, running) in actions.items():
+                times[rows][0].append(_seconds(paused, rows))
+                times[rows][1].append(_seconds(running, rows))
+        return {
+            rows: (
+                statistics.median(times[rows][0]) / rows,
+                statistics.median(times[rows][1]) / rows,
+                _peak_per_row(actions[rows][0], rows),
+                len(payloads[rows]),
             )
-            del payload, paused, running
-        return figures
+            for rows in SIZES
+        }
     finally:
         source.close()
 
