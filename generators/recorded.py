@@ -20,6 +20,9 @@ _SERVER_ERRORS = f"{CALL_ENDS.name}_unexpected_server_error"
 _MEDIA_FAILURES = MEDIA_RESULTS.name.removesuffix("_results") + "_failures"
 
 SERVER_ERROR_RATIO = f"source:{_SERVER_ERRORS}:ratio_rate"
+# Call ends per second by category, per scraped exporter (its target labels kept): each window's
+# rate read from the raw series once, for the per-source recordings to count once from.
+TARGET_CATEGORY_RATE = f"instance_category:{CALL_ENDS.name}:rate"
 BASELINE = f"source:{_SERVER_ERRORS}:ratio_baseline"
 CALL_RATE = f"source:{CALL_ENDS.name}:rate"
 CATEGORY_RATE = f"source_category:{CALL_ENDS.name}:rate5m"

@@ -42,6 +42,7 @@ from generators.recorded import (
     MEDIA_FAILURE_RATIO,
     MEDIA_RATE,
     SERVER_ERROR_RATIO,
+    TARGET_CATEGORY_RATE,
 )
 from generators.thresholds import (
     DEFAULT_PATH,
@@ -231,8 +232,12 @@ def _indented(text: str) -> str:
     return "".join(f"  {line}\n" for line in text.splitlines())
 
 
+def _sum_once(by: str, vector: str) -> str:
+    return f"sum by ({by}) (\n{_indented(_once(vector))})"
+
+
 def _sum_rate(t: Thresholds, metric: MetricDef, by: str, selector: str, window: str) -> str:
-    return f"sum by ({by}) (\n{_indented(_once(f'rate({selector}[{window}])'))})"
+    return _sum_once(by, f"rate({selector}[{window}])")
 
 
 def _share_or_zero(part: str, total: str) -> str:
@@ -264,12 +269,27 @@ def _increase_counting_new(t: Thresholds, metric: MetricDef, by: str, window: st
 # --- call outcome recording rules ----------------------------------------------------------------
 
 
+def target_category_rate(t: Thresholds, window: str) -> Rule:
+    """Call ends per second over `window` by category, per scraped exporter: the only rule of a
+    window that reads the raw series. Counting once names its vector twice and PromQL evaluates
+    each occurrence, so the per-source rules count once from this (a few series per target)
+    rather than from every raw series (bench/bench_rules.py)."""
+    kept = {*t.aggregation_labels, "category"}
+    declared = dict.fromkeys(m.CALL_ENDS.labels + m.CALL_ENDS.optional_labels)
+    dropped = _label(m.CALL_ENDS, *(label for label in declared if label not in kept))
+    return record(
+        f"{TARGET_CATEGORY_RATE}{window}",
+        f"sum without ({dropped}) (\n  rate({m.CALL_ENDS.sample}[{window}])\n)",
+    )
+
+
 def category_recording(t: Thresholds) -> list[Rule]:
+    """By category over 5m: after server_error_recording, which records the 5m window's rate
+    per target."""
     by = _by(t, m.CALL_ENDS)
     return [
         record(
-            CATEGORY_RATE,
-            _sum_rate(t, m.CALL_ENDS, _by(t, m.CALL_ENDS, "category"), m.CALL_ENDS.sample, "5m"),
+            CATEGORY_RATE, _sum_once(_by(t, m.CALL_ENDS, "category"), f"{TARGET_CATEGORY_RATE}5m")
         ),
         record(
             CATEGORY_RATIO,
@@ -283,15 +303,15 @@ def category_recording(t: Thresholds) -> list[Rule]:
 def _server_error_ratio(t: Thresholds, window: str) -> list[Rule]:
     """Call ends per second over `window`, and the share of them in UnexpectedServerError."""
     by = _by(t, m.CALL_ENDS)
-    server_errors = _select(m.CALL_ENDS, ("category", "=", Category.UNEXPECTED_SERVER_ERROR))
+    per_target = f"{TARGET_CATEGORY_RATE}{window}"
+    server_errors = f'{per_target}{{category="{Category.UNEXPECTED_SERVER_ERROR}"}}'
     return [
-        record(f"{CALL_RATE}{window}", _sum_rate(t, m.CALL_ENDS, by, m.CALL_ENDS.sample, window)),
+        target_category_rate(t, window),
+        record(f"{CALL_RATE}{window}", _sum_once(by, per_target)),
         # A resource that never had a server error has no such series at all; its ratio is 0.
         record(
             f"{SERVER_ERROR_RATIO}{window}",
-            _share_or_zero(
-                _sum_rate(t, m.CALL_ENDS, by, server_errors, window), f"{CALL_RATE}{window}"
-            ),
+            _share_or_zero(_sum_once(by, server_errors), f"{CALL_RATE}{window}"),
         ),
     ]
 
@@ -365,8 +385,8 @@ def call_automation_event_recording(t: Thresholds) -> list[Rule]:
 
 def call_recording(t: Thresholds) -> list[Rule]:
     return (
-        category_recording(t)
-        + server_error_recording(t)
+        server_error_recording(t)
+        + category_recording(t)
         + baseline_recording(t)
         + disagreement_recording(t)
         + media_recording(t)
