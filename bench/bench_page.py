@@ -28,7 +28,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from generators.thresholds import load, seconds
 from prometheus_client.parser import text_string_to_metric_families
 from tests.sources.loganalytics.fake_server import TOKEN, FakeLogAnalytics
 from tests.sources.loganalytics.kusto import PACKAGE, KustoChecker
+from tests.support.ports import free_port
 
 from acs_exporter.definitions.metrics import CALL_ENDS
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
@@ -73,12 +73,6 @@ SCRAPE_S = 30  # the scrape interval the target row assumes (docs/operations.md)
 
 
 # --- (a) exporter delay --------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _counted(port: int) -> float | None:
@@ -133,7 +127,7 @@ def _environment(tmp: Path) -> dict[str, str]:
 
 @contextmanager
 def _exporter(server: FakeLogAnalytics, tmp: Path) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "acs_exporter.cli", "run", "--config.file"]
     command += [str(_config(server, tmp)), "--web.listen-address", f"127.0.0.1:{port}"]
     with (tmp / "exporter.log").open("wb") as log:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from tests.support.ports import free_port
 
 from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY, LabelPlan
@@ -31,12 +31,6 @@ from bench.result import Result
 
 TARGET_MB = 150.0
 RUN_SECONDS = 6.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -74,7 +68,7 @@ def run() -> list[Result]:
                 }
             )
         )
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [
                 sys.executable,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -42,6 +41,7 @@ import yaml
 from generators import rules as rule_generator
 from generators.thresholds import load
 from prometheus_client.parser import text_string_to_metric_families
+from tests.support.ports import free_port
 
 from acs_exporter.catalog.model import Category
 from acs_exporter.definitions import metrics as m
@@ -109,12 +109,6 @@ def rules_text(count_once: bool) -> str:
         return rule_generator.render(thresholds)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -152,7 +146,7 @@ def evaluation_seconds(prometheus: str, rules: str, ports: Sequence[int], work: 
         group.pop("interval", None)
     (work / "rules.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     (work / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     command = [
         prometheus,
         f"--config.file={work / 'prometheus.yml'}",

@@ -14,7 +14,6 @@ import compileall
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.support.ports import free_port
 
 import acs_exporter
 from bench.result import Result
@@ -37,12 +38,6 @@ BASELINE = (
     "start_http_server({port}, addr='127.0.0.1')\n"
     "time.sleep(3600)\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -90,14 +85,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _ours(cwd: str) -> tuple[float, float]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "acs_exporter.cli", "run"]
     command += ["--web.listen-address", f"127.0.0.1:{port}"]
     return time_to_200(command, f"http://127.0.0.1:{port}/readyz", cwd)
 
 
 def _theirs(cwd: str) -> tuple[float, float]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-c", BASELINE.format(port=port)]
     return time_to_200(command, f"http://127.0.0.1:{port}/metrics", cwd)
 
