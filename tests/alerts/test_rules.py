@@ -330,6 +330,37 @@ def _undeclared_labels(rules: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return wrong
 
 
+def _read_before_recorded(groups: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(rule, series) for each series a rule reads that a later rule of its group records:
+    Prometheus evaluates a group's rules in order, so such a read sees the previous evaluation."""
+    wrong: list[tuple[str, str]] = []
+    for group in groups:
+        in_group = {r["record"] for r in group["rules"] if "record" in r}
+        recorded: set[str] = set()
+        for rule in group["rules"]:
+            for selector in _walk(rule["expr"])[0]:
+                if selector.name in in_group and selector.name not in recorded:
+                    wrong.append((rule.get("alert") or rule["record"], selector.name))
+            if "record" in rule:
+                recorded.add(rule["record"])
+    return wrong
+
+
+def test_a_rule_reads_what_its_group_records_only_after_the_rule_recording_it() -> None:
+    assert not _read_before_recorded(rule_groups())
+
+
+def test_the_order_check_catches_a_read_before_the_recording() -> None:
+    group = {
+        "name": "g",
+        "rules": [
+            {"record": "b:acs_x:rate5m", "expr": "sum(a:acs_x:rate5m)"},
+            {"record": "a:acs_x:rate5m", "expr": "sum(rate(acs_x_total[5m]))"},
+        ],
+    }
+    assert _read_before_recorded([group]) == [("b:acs_x:rate5m", "a:acs_x:rate5m")]
+
+
 def test_every_series_the_rules_read_is_a_metric_defs_family_or_a_recorded_one() -> None:
     assert not _undeclared_series(_rules()), "rules read series metric_defs does not define"
 
