@@ -5,11 +5,14 @@ on stderr), stopped once `/readyz` answers 200. No Azure SDK (only a Log Analyti
 it), no OpenTelemetry (only the OTLP push), no pydantic-settings or asyncio (only an
 `ACS_EXPORTER_*` variable needs them), no catalog YAML loader or schema (the shipped
 catalog loads from its prebuilt form: catalog/prebuilt.py), and no other subcommand's module.
+Nor does the CLI have pydantic look up its plugins (cli.py, PLUGINS_VARIABLE).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +54,42 @@ def test_run_on_the_simulator_imports_no_azure_opentelemetry_or_catalog_loader(
     unwanted = sorted(m for m in imported if any(_under(m, p) for p in NOT_IMPORTED))
     assert unwanted == []
     assert_exited_cleanly(running, code)
+
+
+# A process that runs the CLI and reports whether pydantic looked up its plugins (the entry
+# points of every installed distribution: ~30 ms of each start on the build machine).
+PLUGIN_LOOKUP_PROBE = """
+import importlib.metadata, sys
+looked_up = []
+real = importlib.metadata.entry_points
+def spy(**selection):
+    looked_up.append(selection.get("group"))
+    return real(**selection)
+importlib.metadata.entry_points = spy  # before pydantic's plugin loader binds the name
+from acs_exporter.cli import main
+code = main(["check-config"])
+print("PLUGIN-LOOKUPS", looked_up.count("pydantic"), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _plugin_lookups(env: dict[str, str]) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGIN_LOOKUP_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    match = re.search(r"PLUGIN-LOOKUPS (\d+)", done.stderr)
+    assert match is not None, done.stderr[-2000:]
+    return int(match[1])
+
+
+def test_the_cli_skips_pydantics_plugin_lookup_unless_the_variable_is_set() -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ACS_EXPORTER_", "PYDANTIC_"))}
+    assert _plugin_lookups(base) == 0
+    # An operator who sets the variable decides: empty enables every plugin, as in pydantic.
+    assert _plugin_lookups({**base, "PYDANTIC_DISABLE_PLUGINS": ""}) == 1
