@@ -778,11 +778,7 @@ sum without ({outcome}) (rate({m.POLLS.sample}[15m]))
 def queries_throttled_alert(t: Thresholds) -> Rule:
     e = t.exporter
     throttled = _select(m.QUERY_ERRORS, ("reason", "=", "throttled"))
-    expr = f"""
-sum without ({_label(m.QUERY_ERRORS, "reason")}) (
-  increase({throttled}[15m])
-) >= {e.throttled_queries}
-"""
+    expr = _errors_at_least(m.QUERY_ERRORS, throttled, "15m", e.throttled_queries)
     return alert_rule(
         t,
         "ACSExporterQueriesThrottled",
@@ -795,6 +791,16 @@ sum without ({_label(m.QUERY_ERRORS, "reason")}) (
             "{{ $labels.job }} ({{ $labels.instance }}) were throttled in the last 15 minutes, "
             f"for {e.throttled_for} now: polls fall behind."
         ),
+    )
+
+
+def _errors_at_least(metric: MetricDef, selector: str, window: str, count: object) -> str:
+    """At least `count` increases of error counter `selector` (of `metric`) within `window`,
+    whatever their reason."""
+    return (
+        f"sum without ({_label(metric, 'reason')}) (\n"
+        f"  increase({selector}[{window}])\n"
+        f") >= {count}\n"
     )
 
 
@@ -813,11 +819,12 @@ def _any_increase(selector: str, window: str, why_new: str) -> str:
 def discovery_failing_alert(t: Thresholds) -> Rule:
     e = t.exporter
     # Every reason starts at 0 (definitions/metrics.py), so increase() sees the first failure.
-    expr = f"""\
-sum without ({_label(m.DISCOVERY_ERRORS, "reason")}) (
-  increase({m.DISCOVERY_ERRORS.sample}[{e.discovery_failures_window}])
-) >= {e.discovery_failures}
-"""
+    expr = _errors_at_least(
+        m.DISCOVERY_ERRORS,
+        m.DISCOVERY_ERRORS.sample,
+        e.discovery_failures_window,
+        e.discovery_failures,
+    )
     return alert_rule(
         t,
         "ACSExporterDiscoveryFailing",
