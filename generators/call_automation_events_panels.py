@@ -9,21 +9,22 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from acs_exporter.definitions.metrics import (
-    CALL_AUTOMATION_API_REQUESTS,
-    CALL_AUTOMATION_EVENTS,
-    STATE_LEADER,
-)
+from acs_exporter.definitions.metrics import CALL_AUTOMATION_API_REQUESTS, CALL_AUTOMATION_EVENTS
 from generators import recorded
-from generators.panels import CLUSTER, dashed_lines, query, sum_rate_once, timeseries_panel
+from generators.panels import (
+    CLUSTER,
+    LEADER,
+    dashed_lines,
+    query,
+    sum_rate_once,
+    timeseries_panel,
+)
 from generators.rules import FAILED_EVENT_TYPES
 from generators.thresholds import Thresholds
 
 REC = f'{CLUSTER}, job=~"$job", source=~"$source"'
 EVENTS = CALL_AUTOMATION_EVENTS.sample
 REQUESTS = CALL_AUTOMATION_API_REQUESTS.sample
-# Every replica of a state.backend azure_blob deployment serves these counters: counted once.
-LEADER = f'{STATE_LEADER.sample}{{{CLUSTER}, job=~"$job"}}'
 
 
 def _failed_events() -> timeseries.Panel:

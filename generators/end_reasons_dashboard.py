@@ -22,7 +22,6 @@ from acs_exporter.definitions.metrics import (
     CURSOR_LAG,
     END_REASON_INFO,
     MEDIA_RESULTS,
-    STATE_LEADER,
 )
 from generators import recorded
 from generators.breakdown_panels import MATCHERS, what_changed, with_breakdown_variables
@@ -31,6 +30,7 @@ from generators.panels import (
     CATEGORIES,
     CATEGORY_COLOURS,
     CLUSTER,
+    LEADER,
     TIMES_X,
     alert_annotation,
     category_cells,
@@ -59,8 +59,6 @@ from generators.thresholds import Thresholds, seconds
 # Variables of this dashboard, as PromQL label matchers.
 REC = f'{CLUSTER}, job=~"$job", source=~"$source"'  # recording rules (per cluster, job, source)
 RAW = f'{REC}, category=~"$category", code=~"$code", {MATCHERS}'
-# The replicas of a state.backend azure_blob deployment (no `source` label: not REC).
-LEADER = f'{STATE_LEADER.sample}{{{CLUSTER}, job=~"$job"}}'
 CALLS = CALL_ENDS.sample
 DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 MEDIA = MEDIA_RESULTS.sample

@@ -15,6 +15,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from acs_exporter.definitions.metrics import STATE_LEADER
 from generators.count_once import one_copy
 
 TAGS = ["acs", "acs-exporter"]
@@ -24,6 +25,9 @@ TIMES_X = "suffix:\u00d7"  # a unit: the multiplication sign (burn rates: 14.4x)
 # Mimir, federation) adds, which the recording rules keep. All is `.*`, which also matches
 # series without the label, so a single-cluster setup loses nothing.
 CLUSTER = 'cluster=~"$cluster"'
+# The leader metric of the dashboards' deployments (no `source` label), for counting once what
+# every replica of a state.backend azure_blob deployment serves (sum_rate_once, ...).
+LEADER = f'{STATE_LEADER.sample}{{{CLUSTER}, job=~"$job"}}'
 
 # Every panel and query reads the data source chosen in the `datasource` variable.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
