@@ -37,22 +37,17 @@ def server(clock: Clock) -> Iterator[FakeAzureMetrics]:
         yield fake
 
 
-@pytest.fixture
-def make_source(server: FakeAzureMetrics, clock: Clock) -> Iterator[Factory]:
+def _sources(clock: Clock, defaults: dict[str, Any], **options: Any) -> Iterator[Factory]:
+    """A factory of sources with these settings (a test overrides any of them as keywords),
+    each closed at teardown."""
     made: list[AzureMetricsSource] = []
 
     def factory(credential: Any = None, **overrides: Any) -> AzureMetricsSource:
-        values: dict[str, Any] = {
-            "type": "azure_metrics",
-            "name": "metrics",
-            "resource_ids": [ACS1],
-            "endpoint": server.url,
-            "tls_ca_file": server.ca_file,
-            "settle_delay": "3m",
-        }
-        values.update(overrides)
         source = AzureMetricsSource(
-            AzureMetricsSettings(**values), credential=credential or FakeCredential(), clock=clock
+            AzureMetricsSettings(**{**defaults, **overrides}),
+            credential=credential or FakeCredential(),
+            clock=clock,
+            **options,
         )
         made.append(source)
         return source
@@ -60,6 +55,21 @@ def make_source(server: FakeAzureMetrics, clock: Clock) -> Iterator[Factory]:
     yield factory
     for source in made:
         source.close()
+
+
+@pytest.fixture
+def make_source(server: FakeAzureMetrics, clock: Clock) -> Iterator[Factory]:
+    yield from _sources(
+        clock,
+        {
+            "type": "azure_metrics",
+            "name": "metrics",
+            "resource_ids": [ACS1],
+            "endpoint": server.url,
+            "tls_ca_file": server.ca_file,
+            "settle_delay": "3m",
+        },
+    )
 
 
 @pytest.fixture
@@ -94,10 +104,9 @@ def make_discovering(
     server: FakeAzureMetrics, arm: FakeArm, ca_bundle: Path, clock: Clock
 ) -> Iterator[Factory]:
     """A source that discovers SUB's ACS resources through the local ARM (no resource_ids)."""
-    made: list[AzureMetricsSource] = []
-
-    def factory(credential: Any = None, **overrides: Any) -> AzureMetricsSource:
-        values: dict[str, Any] = {
+    yield from _sources(
+        clock,
+        {
             "type": "azure_metrics",
             "name": "metrics",
             "subscriptions": [SUB],
@@ -106,17 +115,6 @@ def make_discovering(
             "tls_ca_file": ca_bundle,
             "settle_delay": "3m",
             "discovery_interval": "5m",
-        }
-        values.update(overrides)
-        source = AzureMetricsSource(
-            AzureMetricsSettings(**values),
-            credential=credential or FakeCredential(),
-            clock=clock,
-            arm_timeout=1.0,
-        )
-        made.append(source)
-        return source
-
-    yield factory
-    for source in made:
-        source.close()
+        },
+        arm_timeout=1.0,
+    )
