@@ -11,7 +11,7 @@ import copy
 import sys
 from collections import Counter
 from collections.abc import ItemsView, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -157,17 +157,18 @@ class State:
     def replayed(self, changes: Iterable[Change]) -> State:
         """This state with `changes` (journal records, `Change.from_data`) added, in order,
         costing in proportion to them (a standby following its leader's commits)."""
-        state = self
+        # One draft for all of them: a draft copies the overlay of changed series, so one per
+        # change would cost that copy per change. `_with` takes the series as given, and the
+        # accounting of each change needs only the state before it.
+        state, grown = self, None
         for change in changes:
-            series: Mapping[StateKey, int] = state.series
             if change.series:
-                grown = Series.of(state.series).draft()
+                grown = grown if grown is not None else Series.of(self.series).draft()
                 for key, n in change.series.items():
                     state_key = (change.source, key)
                     grown.set_count(state_key, grown.get_count(state_key) + n)
-                series = grown.frozen()
-            state = state._with(change, series)
-        return state
+            state = state._with(change, self.series)
+        return state if grown is None else replace(state, series=grown.frozen())
 
     @staticmethod
     def from_data(
