@@ -90,9 +90,10 @@ class Layout:
         return Layout(self.generation, ids, self.count + 1, self.snapshot_size, self.size + size)
 
     def due(self, compact_blocks: int, compact_bytes: int) -> bool:
-        """True when the next commit must write a snapshot instead of a delta."""
-        if self.generation is None or self.ids is None:
-            return True  # a plain blob, or blocks not known: start a generation
+        """True when the next commit must write a snapshot instead of a delta (whose blocks
+        must be known, `ids`: the committer checks)."""
+        if self.generation is None:
+            return True  # a plain blob: start a generation
         too_big = self.uploaded >= max(compact_bytes, self.snapshot_size)
         return too_big or self.count - 1 >= compact_blocks
 

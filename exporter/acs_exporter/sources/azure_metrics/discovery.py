@@ -118,6 +118,7 @@ class ArmDiscovery:
         where = f"discovery of the ACS resources of subscription {subscription}"
         try:
             items = self._items(subscription)
+            return [_found(item, subscription, f"entry {i}") for i, item in enumerate(items)]
         except ClientAuthenticationError as error:
             if error.response is None:  # no token: the credential failed, ARM was not asked
                 raise SourceError(
@@ -136,15 +137,12 @@ class ArmDiscovery:
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             # The SDK could not take the body (a null `value`, a list instead of an object).
             raise _malformed(where, f"{type(error).__name__}: {error}") from None
-        except BadEntry as error:
-            raise _malformed(where, str(error)) from None
-        try:
-            return [_found(item, subscription, f"entry {i}") for i, item in enumerate(items)]
-        except BadEntry as error:
+        except BadEntry as error:  # a page that never ends, or an entry that is no resource
             raise _malformed(where, str(error)) from None
 
     def _items(self, subscription: str) -> list[object]:
-        """Every entry of every page (the SDK follows nextLink). Raises BadEntry."""
+        """Every entry of every page (the SDK follows nextLink). Raises BadEntry after
+        max_pages."""
         pages = self._client(subscription).communication_services.list_by_subscription()
         items: list[object] = []
         for number, page in enumerate(pages.by_page(), start=1):
