@@ -35,10 +35,16 @@ if TYPE_CHECKING:
 
 from acs_exporter.definitions.metrics import CALL_ENDS, CATEGORY_DISAGREEMENTS
 from acs_exporter.definitions.tables import ExtraLabel
-from acs_exporter.inputs import safeyaml
+from acs_exporter.inputs.document import (
+    Document,
+    Location,
+    YamlLimits,
+    YamlProblem,
+    json_depth,
+    read_text,
+)
 from acs_exporter.inputs.errors import InputError, InputProblem
 from acs_exporter.inputs.redact import dotted, is_secret_key, mask_text
-from acs_exporter.inputs.safeyaml import Location
 from acs_exporter.inputs.types import (
     READ_DURATION,
     FilePath,
@@ -63,7 +69,7 @@ DEFAULT_PORT = 10142
 __all__ = ["format_duration", "parse_duration"]  # re-exported: their home is settings_types
 
 # The config file: a few KiB in practice; anything near these limits is a mistake or an attack.
-YAML_LIMITS = safeyaml.YamlLimits(max_bytes=1 << 20, max_depth=32, max_nodes=100_000)
+YAML_LIMITS = YamlLimits(max_bytes=1 << 20, max_depth=32, max_nodes=100_000)
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 _MS = timedelta(milliseconds=1)
@@ -296,7 +302,7 @@ def load_settings(
     overrides: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Settings:
     """Validate YAML file + environment + CLI `overrides` ({"web": {"listen_address": ...}})."""
-    document = _read_yaml(config_file) if config_file else safeyaml.Document({}, {})
+    document = _read_yaml(config_file) if config_file else Document({}, {})
     _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
     try:
@@ -373,7 +379,7 @@ def _check_environment() -> None:
         problem = None
         if len(value) > YAML_LIMITS.max_bytes:
             problem = "the value is larger than 1 MiB"
-        elif safeyaml.json_depth(value) > YAML_LIMITS.max_depth:
+        elif json_depth(value) > YAML_LIMITS.max_depth:
             problem = f"nested deeper than {YAML_LIMITS.max_depth} levels"
         if problem is not None:
             key = name[len(ENV_PREFIX) :].lower().replace(ENV_DELIMITER, ".")
@@ -417,19 +423,22 @@ def _unparsable_variable(name: str) -> str:
     return name
 
 
-def _read_yaml(path: Path) -> safeyaml.Document:
+def _read_yaml(path: Path) -> Document:
+    # PyYAML is loaded only when there is a file to read (~20 ms of every start).
+    from acs_exporter.inputs import safeyaml
+
     where = str(path)
     try:
         # One parse: the nodes keep their line numbers, and the values are built from them.
-        document = safeyaml.load(safeyaml.read_text(path, YAML_LIMITS), YAML_LIMITS)
+        document = safeyaml.load(read_text(path, YAML_LIMITS), YAML_LIMITS)
     except OSError as exc:
         raise ConfigError(
             [InputProblem(where, "(file)", "", f"cannot read the file: {exc.strerror or exc}")]
         ) from None
-    except safeyaml.YamlProblem as exc:
+    except YamlProblem as exc:
         raise ConfigError([_yaml_problem(where, exc)]) from None
     if document.value is None:
-        return safeyaml.Document({}, {})
+        return Document({}, {})
     if not isinstance(document.value, dict):
         raise ConfigError(
             [
@@ -451,7 +460,7 @@ def _read_yaml(path: Path) -> safeyaml.Document:
     return document
 
 
-def _yaml_problem(where: str, exc: safeyaml.YamlProblem) -> InputProblem:
+def _yaml_problem(where: str, exc: YamlProblem) -> InputProblem:
     line = "" if exc.line is None else f":{exc.line}"
     column = "" if exc.line is None or exc.column is None else f":{exc.column}"
     key = "(syntax)" if exc.message.startswith("invalid YAML") else "(file)"
@@ -473,7 +482,7 @@ def _strings(value: object, loc: Location) -> Iterator[tuple[Location, str]]:
 
 def _translation(
     config_file: Path | None,
-    document: safeyaml.Document,
+    document: Document,
     init: Mapping[str, Mapping[str, object]],
 ) -> Translation:
     def where(loc: Location) -> str:
@@ -503,7 +512,7 @@ def _expected(error: ErrorDetails, loc: Location) -> str:
 def _origin(
     loc: Location,
     config_file: Path | None,
-    document: safeyaml.Document,
+    document: Document,
     init: Mapping[str, Mapping[str, object]],
 ) -> str:
     if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in init.get(loc[0], {}):

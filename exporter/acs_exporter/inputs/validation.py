@@ -14,9 +14,9 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from acs_exporter.inputs.document import Document, Location
 from acs_exporter.inputs.errors import InputProblem
 from acs_exporter.inputs.redact import dotted, is_secret_key, scrub, shown_value
-from acs_exporter.inputs.safeyaml import Document, Location
 
 ErrorDetails = Mapping[str, Any]
 

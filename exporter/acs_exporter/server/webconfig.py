@@ -26,9 +26,8 @@ from pydantic import (
     field_validator,
 )
 
-from acs_exporter.inputs import safeyaml
+from acs_exporter.inputs.document import Document, Location, YamlLimits, YamlProblem, read_text
 from acs_exporter.inputs.errors import InputError, InputProblem
-from acs_exporter.inputs.safeyaml import Location
 from acs_exporter.inputs.validation import (
     ErrorDetails,
     Translation,
@@ -249,7 +248,7 @@ def dummy_hash(cost: int) -> bytes:
 
 # The web config is small: the same bounded loader as the main config (no alias bombs, no
 # duplicate keys, no deep nesting), with its own limits.
-WEB_YAML_LIMITS = safeyaml.YamlLimits(max_bytes=1 << 20, max_depth=16, max_nodes=10_000)
+WEB_YAML_LIMITS = YamlLimits(max_bytes=1 << 20, max_depth=16, max_nodes=10_000)
 
 
 def load_web_config(path: Path) -> WebConfig:
@@ -272,15 +271,18 @@ def load_web_config(path: Path) -> WebConfig:
     return config
 
 
-def _read(path: Path) -> safeyaml.Document:
+def _read(path: Path) -> Document:
+    # PyYAML is loaded only when there is a file to read (~20 ms of every start).
+    from acs_exporter.inputs import safeyaml
+
     try:
-        document = safeyaml.load(safeyaml.read_text(path, WEB_YAML_LIMITS), WEB_YAML_LIMITS)
+        document = safeyaml.load(read_text(path, WEB_YAML_LIMITS), WEB_YAML_LIMITS)
     except OSError as exc:
         raise _refused(path, f"cannot read it ({exc.strerror})") from None
-    except safeyaml.YamlProblem as exc:
+    except YamlProblem as exc:
         raise _refused(f"{path}:{exc.line}" if exc.line else path, exc.message) from None
     if document.value is None:
-        return safeyaml.Document({}, {})
+        return Document({}, {})
     if not isinstance(document.value, dict):
         raise _refused(f"{path}:1", "expected a mapping at the top level")
     return document
