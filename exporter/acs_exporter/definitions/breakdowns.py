@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from acs_exporter.definitions.raw_values import rememberable
+
 UNKNOWN: Final = "unknown"
 
 
@@ -37,8 +39,10 @@ class Normalisation:
 
 
 # Raw values repeat (a fleet has a few resources, releases and platforms), so each rule keeps
-# its answers: a dict lookup a record, not a regex. Bounded: past the bound it stops adding.
+# its answers: a dict lookup a record, not a regex. Bounded: past the bound it stops adding,
+# and a value longer than a resource id or a user agent is not kept (raw_values.py).
 _CACHE_SIZE: Final = 8192
+_MAX_KEY_CHARS: Final = 512
 
 
 def _memo(rule: Callable[[str], str]) -> Callable[[object], str]:
@@ -48,7 +52,11 @@ def _memo(rule: Callable[[str], str]) -> Callable[[object], str]:
         found = answers.get(raw)
         if found is None:
             found = rule(_text(raw))
-            if len(answers) < _CACHE_SIZE and isinstance(raw, str | None):
+            if (
+                len(answers) < _CACHE_SIZE
+                and isinstance(raw, str | None)
+                and rememberable(_MAX_KEY_CHARS, raw)
+            ):
                 answers[raw] = found
         return found
 

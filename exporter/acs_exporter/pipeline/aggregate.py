@@ -25,6 +25,7 @@ from acs_exporter.catalog import (
     parse_code,
     parse_subcode,
 )
+from acs_exporter.definitions.raw_values import rememberable
 from acs_exporter.definitions.tables import LabelPlan, LogTable, counted
 from acs_exporter.pipeline.reasons import DaemonRejection
 from acs_exporter.sources.base import Batch, Observation
@@ -76,6 +77,10 @@ class Resolver:
 
     # A source full of garbage must not grow the cache without bound; resolving again is cheap.
     MAX_CACHE = 100_000
+    # Nor may long junk in a key: codes and subcodes are a few digits and the service's
+    # categories are words of under 30 letters, so at most 100,000 x 3 x 64 characters are kept
+    # (definitions/raw_values.py).
+    MAX_KEY_CHARS = 64
 
     def __init__(self, catalog: Catalog, category_source: CategorySource = "catalog") -> None:
         if category_source not in CATEGORY_SOURCES:
@@ -94,6 +99,7 @@ class Resolver:
         if not (
             (type(code) is str or type(code) is int)
             and (subcode is None or type(subcode) is str or type(subcode) is int)
+            and rememberable(self.MAX_KEY_CHARS, code, subcode, service_category)
         ):
             return self._resolved(code, subcode, service_category, domain)
         key = (code, subcode, service_category, domain)
