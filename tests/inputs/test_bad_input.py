@@ -234,3 +234,31 @@ def test_the_exporter_url_of_explain_is_never_printed_with_its_password(scheme: 
     assert "--exporter" in result.stderr
     assert SECRET not in result.stderr, result.stderr
     assert "127.0.0.1" in result.stderr
+
+
+# Explicit YAML tags choose the constructor, and PyYAML's raise what they like on a value they
+# cannot read: `!!timestamp notadate` an AttributeError, `!!bool maybe` a KeyError. Each is a
+# value written in the file, so each is the file's problem, named by line and column.
+@pytest.mark.parametrize(
+    "value",
+    [
+        "!!timestamp notadate",
+        "!!bool maybe",
+        "!!int abc",
+        "!!float x",
+        "!!timestamp 2020-13-45",
+    ],
+)
+def test_a_value_its_explicit_tag_cannot_read_is_refused_with_its_line(
+    value: str, tmp_path: Path
+) -> None:
+    text = f"log:\n  level: {value}\n"
+    with pytest.raises(safeyaml.YamlProblem) as refused:
+        safeyaml.load(text, safeyaml.YamlLimits())
+    assert (refused.value.line, refused.value.column) == (2, 10), refused.value.message
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    done = run_cli(["check-config", "--config.file", str(config)])
+    assert done.returncode == 2  # a configuration error, as for any other bad value
+    assert "Traceback" not in done.stderr
+    assert f"{config}:2:10: (syntax): invalid YAML: cannot read this value" in done.stderr

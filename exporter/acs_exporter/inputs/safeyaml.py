@@ -227,9 +227,14 @@ class _GuardedConstructor(yaml.SafeLoader):  # the constructor is Python in both
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError, TypeError) as exc:
-            # e.g. `2001-02-30` (a timestamp that does not exist) or a 5,000-digit integer.
-            reason = shorten(str(exc).split(":")[0]) or type(exc).__name__
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # whatever a constructor raises, the value written is bad
+            # e.g. `2001-02-30` (a timestamp that does not exist), a 5,000-digit integer, or a
+            # value an explicit tag's constructor cannot read (`!!timestamp notadate` raises
+            # AttributeError in PyYAML, `!!bool maybe` KeyError).
+            reason = shorten(str(exc).split(":")[0]) if isinstance(exc, ValueError) else ""
+            reason = reason or f"not a valid {node.tag.rsplit(':', 1)[-1]}"
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read this value ({reason})", node.start_mark
             ) from None
