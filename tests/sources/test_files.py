@@ -264,6 +264,52 @@ def test_csv_without_end_code_column(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert any(f"{path}:2: no ParticipantEndReason" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("header", "reason", "message"),
+    [
+        (b'"ParticipantEndReason"x,ParticipantEndSubCode\n', "invalid_csv", "invalid CSV header"),
+        (b'"ParticipantEndReason,ParticipantEndSubCode\n', "invalid_csv", "invalid CSV header"),
+        (
+            b"ParticipantEndReason,ParticipantEndSubCode,participantEndReason\n",
+            "invalid_csv",
+            "the header names ParticipantEndReason twice (columns 1 and 3, participantEndReason)",
+        ),
+        (b"\n", "invalid_csv", "the header (line 1) is empty"),
+        (
+            b"ParticipantEndReason,ParticipantEndSubCode," + b"X" * 3000 + b"\n",
+            "line_too_long",
+            "the header (line 1) is longer than 1000 bytes",
+        ),
+    ],
+    ids=["stray-after-quote", "unterminated-quote", "column-twice", "empty", "too-long"],
+)
+def test_a_csv_header_that_cannot_be_read_rejects_the_file_once_by_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, header: bytes, reason: str, message: str
+) -> None:
+    # A finished export whose header is broken: its rows cannot be told apart. It used to be
+    # skipped without a word (broken quoting read as "the header is still being written"), or
+    # every row was blamed for it ("expected 0 fields"), or the last of two end-code columns
+    # silently won. Now one rejection names the file's first line and what is wrong, and the
+    # file is skipped until it is replaced (not rejected again at every poll).
+    path = tmp_path / "export.csv"
+    path.write_bytes(header + b"487,0\n487,0\n487,0\n")
+    src = source(path, format="csv", max_line_bytes=1000)
+    fetched: list[Batch] = []
+    cursor: Cursor = None
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):  # an unterminated quote is judged once the file stopped growing
+            fetched.append(src.fetch(cursor))
+            cursor = fetched[-1].cursor
+    assert total(fetched) == 0
+    assert [b.rejected for b in fetched if b.rejected] == [{reason: 1}]
+    assert fetched[-1].rejected == {}
+    logged = [r.getMessage() for r in caplog.records if f"{path}:1:" in r.getMessage()]
+    assert len(logged) == 1, caplog.text
+    assert message in logged[0]
+    path.write_text("ParticipantEndReason,ParticipantEndSubCode\n487,0\n")  # replaced
+    assert counts(src.fetch(cursor)) == {("487", "0"): 1}
+
+
 def test_unterminated_quote_waits_then_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "open.csv"
     path.write_text('ParticipantEndReason,ParticipantEndSubCode,DiagnosticOptions\n0,0,"{\n')

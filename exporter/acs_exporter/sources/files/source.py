@@ -280,6 +280,7 @@ class FilesSource:
             )
         entry.offset, entry.line = result.offset, result.line
         entry.complete = result.offset >= total
+        entry.failed = result.failed
         for table, counts in result.counts.items():
             state.counts.setdefault(table, Counter()).update(counts)
         state.records += result.records

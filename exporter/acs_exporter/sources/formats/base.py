@@ -47,6 +47,9 @@ class ReadResult:
     line: int
     at_end: bool  # nothing more to read now
     records: int = 0  # records handled (counted or rejected)
+    # The file cannot be read at all (a CSV header that cannot be): rejected once, then skipped
+    # until it changes.
+    failed: bool = False
     # Per table, how often each observation was read.
     counts: dict[LogTable, Counter[Observation]] = field(default_factory=dict)
 

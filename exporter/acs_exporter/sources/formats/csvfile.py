@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from acs_exporter.sources.formats.base import ReadRequest, ReadResult
-from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
+from acs_exporter.sources.formats.fields import ColumnLayout, RecordError, normalise_column
 from acs_exporter.sources.formats.lines import next_line, too_long
 from acs_exporter.sources.formats.reasons import Rejection
 
@@ -83,21 +83,73 @@ class _Lines:
         return text
 
 
+class BadHeader(Exception):
+    """The header of a finished file cannot be read: none of its rows can be."""
+
+    def __init__(self, reason: Rejection, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def read_header(
     f: BinaryIO, size: int, final: bool, max_line: int = MAX_LINE_BYTES
 ) -> tuple[list[str] | None, int]:
-    """The column names and the byte offset after them; None while the header is incomplete."""
+    """The column names and the byte offset after them; None while the header is incomplete.
+    Raises BadHeader when it is complete (or can no longer grow) and cannot be read."""
     lines = _Lines(f, 0, 0, size, final, max_line=max_line)
     try:
         header = next(csv.reader(lines, strict=True))
-    except (StopIteration, csv.Error):
+    except StopIteration:
         return None, 0
+    except _RecordTooLong:
+        raise BadHeader(Rejection.LINE_TOO_LONG, _header_too_long(max_line)) from None
+    except csv.Error as error:
+        if lines.at_end and not final:
+            return None, 0  # a quoted name still being written
+        raise BadHeader(Rejection.INVALID_CSV, f"invalid CSV header: {error}") from None
+    if lines.too_long:
+        raise BadHeader(Rejection.LINE_TOO_LONG, _header_too_long(max_line))
+    _check_names(header)
     return header, lines.offset
 
 
+def _header_too_long(max_line: int) -> str:
+    return f"the header (line 1) is longer than {max_line} bytes (see max_line_bytes)"
+
+
+def _check_names(header: list[str]) -> None:
+    """Refuse what would leave a row's fields ambiguous: no names, or one name twice (a
+    hand-merged export: the last column of that name would silently win)."""
+    if not any(name.strip() for name in header):
+        raise BadHeader(Rejection.INVALID_CSV, "the header (line 1) is empty")
+    first: dict[str, tuple[int, str]] = {}
+    for number, name in enumerate(header, start=1):
+        key = normalise_column(name)
+        if key in first:
+            earlier, spelt = first[key]
+            raise BadHeader(
+                Rejection.INVALID_CSV,
+                f"the header names {spelt} twice (columns {earlier} and {number}, {name.strip()})",
+            )
+        first[key] = number, name.strip()
+
+
 def read_csv(request: ReadRequest) -> ReadResult:
-    columns, header_end = read_header(request.file, request.size, request.final, request.max_line)
     result = ReadResult(offset=request.offset, line=request.line, at_end=False)
+    try:
+        columns, header_end = read_header(
+            request.file, request.size, request.final, request.max_line
+        )
+    except BadHeader as bad:
+        # Once for the file, which is then skipped until it is replaced (its rows cannot be
+        # told apart, and appending to it will not mend its first line).
+        result.records, result.at_end, result.failed = 1, True, True
+        request.reject(
+            bad.reason,
+            f"{request.display}:1",
+            f"{bad} (the whole file is skipped until it changes)",
+        )
+        return result
     if columns is None:
         result.at_end = True
         return result
