@@ -156,6 +156,21 @@ def test_log_analytics_query_result(caplog: pytest.LogCaptureFixture) -> None:
     assert f"{path}: tables[0].rows[8]: expected a list" in messages
 
 
+@pytest.mark.parametrize("fixture", ["diagnostic.jsonl", "query-result.json"])
+def test_a_utf8_byte_order_mark_is_read_past_as_in_csv_and_yaml(
+    tmp_path: Path, fixture: str
+) -> None:
+    # Windows tools (Notepad, PowerShell's Out-File -Encoding utf8) write one at the start of a
+    # file. orjson refuses it, so the first JSON line was rejected as invalid_json and a
+    # query-result file as a whole; CSV exports and YAML files already read past it.
+    plain = source(FIXTURES / fixture).fetch(None)
+    path = tmp_path / fixture
+    path.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / fixture).read_bytes())
+    marked = source(path).fetch(None)
+    assert counts(marked) == counts(plain)
+    assert marked.rejected == plain.rejected
+
+
 def test_csv_export(caplog: pytest.LogCaptureFixture) -> None:
     path = FIXTURES / "export.csv"
     with caplog.at_level(logging.WARNING):

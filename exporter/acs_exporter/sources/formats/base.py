@@ -20,6 +20,11 @@ class Reject(Protocol):
         """Count one unreadable record; `where` is `file:line` or a query-result row."""
 
 
+# What Windows tools (Notepad, PowerShell) write at the start of a UTF-8 file; every format reads
+# past it.
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 @dataclass(slots=True)
 class ReadRequest:
     file: BinaryIO

@@ -8,6 +8,7 @@ from typing import Literal
 import orjson
 
 from acs_exporter.definitions import tables
+from acs_exporter.sources.formats.base import UTF8_BOM
 from acs_exporter.sources.formats.fields import normalise_column
 
 Format = Literal["diagnostic-jsonl", "log-analytics-json", "csv"]
@@ -17,7 +18,7 @@ HEAD_BYTES = 4096
 
 def detect_format(head: bytes, path: Path) -> Format | None:
     """The format of a file starting with `head`, or None when it cannot be told (yet)."""
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    text = head.removeprefix(UTF8_BOM).lstrip()
     if not text:
         return None
     if text.startswith(b"{"):

@@ -13,7 +13,7 @@ import orjson
 from acs_exporter.definitions import tables
 from acs_exporter.definitions.tables import LogTable
 from acs_exporter.inputs.redact import shorten_repr
-from acs_exporter.sources.formats.base import ReadRequest, ReadResult
+from acs_exporter.sources.formats.base import UTF8_BOM, ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import RecordError, observation_from_properties
 from acs_exporter.sources.formats.lines import next_line, too_long
 from acs_exporter.sources.formats.reasons import Rejection
@@ -41,6 +41,8 @@ def read_jsonl(request: ReadRequest) -> ReadResult:
             request.advance(result.offset - reported)
             reported = result.offset
         raw = line.data
+        if result.line == 1 and raw is not None:
+            raw = raw.removeprefix(UTF8_BOM)  # Windows tools start a file with one
         where = f"{request.display}:{result.line}"
         if raw is None:
             result.records += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from acs_exporter.sources.formats.base import ReadRequest, ReadResult
+from acs_exporter.sources.formats.base import UTF8_BOM, ReadRequest, ReadResult
 from acs_exporter.sources.formats.fields import ColumnLayout, RecordError
 from acs_exporter.sources.formats.reasons import Rejection
 from acs_exporter.sources.loganalytics.errors import describe_error_object
@@ -51,7 +51,8 @@ def parse_document(data: bytes, display: str) -> list[ResultTable]:
     partial one. Rows are checked as they are read, so one bad row rejects only itself.
     """
     try:
-        response = parse_response(data)
+        # A file saved by a Windows tool starts with a byte order mark, which JSON does not allow.
+        response = parse_response(data.removeprefix(UTF8_BOM))
     except ResponseError as error:
         raise DocumentError(error.reason, f"{display}: {error.what}") from None
     if response.error is not None:
