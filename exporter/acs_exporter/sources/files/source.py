@@ -58,6 +58,7 @@ class _FetchState:
     rejected: Counter[str] = field(default_factory=Counter)
     records: int = 0
     caught_up: bool = True
+    unreadable: list[str] = field(default_factory=list)  # "path: why", see Batch.unreadable
     newest_mtime: float | None = None
 
 
@@ -112,7 +113,9 @@ class FilesSource:
             moves=Moves({k: replace(v) for k, v in progress.items()}),
             unknown_format=saved.unknown_format,
         )
-        for path in self._discovery.paths():
+        listing = self._discovery.paths()
+        state.unreadable.extend(listing.unreadable)
+        for path in listing.paths:
             if state.budget <= 0 or (self._stop is not None and self._stop.is_set()):
                 state.caught_up = False
                 break
@@ -130,6 +133,7 @@ class FilesSource:
             cursor=SavedCursor(progress, state.unknown_format).write(),
             watermark=watermark,
             caught_up=state.caught_up,
+            unreadable=tuple(state.unreadable),
         )
 
     # -- files -------------------------------------------------------------------------------
@@ -139,8 +143,12 @@ class FilesSource:
         try:
             entry = self._read_file(path, progress.get(key), state)
         except OSError as error:
-            # Unreadable now (permissions, vanished mid-poll): keep its progress, try again.
+            # Unreadable now (permissions, an I/O error, vanished mid-poll): keep its progress,
+            # try again at the next poll. Until then what it holds is not counted, so the
+            # source is not caught up; a file that vanished holds nothing any more.
             log.warning("%s: cannot read: %s", path, error)
+            if not isinstance(error, FileNotFoundError):
+                state.unreadable.append(f"{path}: {error.strerror or error}")
             return
         if entry is None:
             progress.pop(key, None)  # replaced by something it cannot read (yet)
