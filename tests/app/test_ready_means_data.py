@@ -9,6 +9,7 @@ held only the first batch's series."""
 from __future__ import annotations
 
 import gzip
+import os
 import time
 import urllib.request
 from pathlib import Path
@@ -116,3 +117,22 @@ def test_a_file_or_directory_it_cannot_read_keeps_it_not_ready(tmp_path: Path) -
         for path in closed:
             reopen(path)
 
+
+def test_an_old_export_without_a_final_newline_is_counted_whole_before_ready(
+    tmp_path: Path,
+) -> None:
+    # A finished export whose last line lacks a newline (many tools write files so), untouched
+    # for an hour: its last record no longer waits `unterminated_line_timeout` (here 50 s) after
+    # every start while /readyz already says ready.
+    csv = tmp_path / "export.csv"
+    export(csv, 3)
+    csv.write_text(csv.read_text().rstrip("\n"))
+    an_hour_ago = time.time() - 3600
+    os.utime(csv, (an_hour_ago, an_hour_ago))
+    config = tmp_path / "config.yaml"
+    source = {"type": "files", "paths": [str(csv)], "progress": False, "poll_interval": "5s"}
+    config.write_text(yaml.safe_dump({"log": {"level": "warn"}, "sources": [source]}))
+    with killed_if_left_running(start(["--config.file", str(config)], tmp_path)) as running:
+        running.wait_ready(30)
+        assert call_ends(running.metrics()) == 3
+        assert running.stop() == 0

@@ -82,18 +82,20 @@ class FilesSource:
         settings: FilesSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         stop: threading.Event | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
+        self._wall_clock = wall_clock  # compared with modification times
         # Set at shutdown: a fetch ends early, returning what it read with a cursor after it.
         self._stop = stop
         self._discovery = Discovery(settings)
         # Each file's size, and since when it has had it: a file that has not grown for
         # `unterminated_line_timeout` (far longer than a poll interval: a writer pausing
         # mid-line must not have its half line read as a record) is complete, and a last line
-        # without a newline can be read. Not persisted: after a restart such a line waits the
-        # timeout again.
+        # without a newline can be read. Not persisted: after a restart it is measured anew,
+        # unless the file's modification time says it has not changed for that long.
         self._last_size: dict[str, tuple[int, float]] = {}
         self._settled_after = settings.complete_after
         self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
@@ -173,9 +175,8 @@ class FilesSource:
             stat = os.fstat(f.fileno())
             head = f.read(min(stat.st_size, HEAD_BYTES))
             unchanged_for = self._sighted(str(path), stat.st_size)
-            opened = _Opened(
-                f, path, stat.st_size, stat.st_mtime_ns, head, unchanged_for >= self._settled_after
-            )
+            final = unchanged_for >= self._settled_after or self._untouched(stat.st_mtime)
+            opened = _Opened(f, path, stat.st_size, stat.st_mtime_ns, head, final)
             entry = self._recognise(opened, entry, state)
             if entry is not None and entry.rotated and unchanged_for >= 0:
                 # Rotated away (a new file holds its old path): it no longer grows, so its last
@@ -233,6 +234,14 @@ class FilesSource:
             self._last_size[key] = (size, now)
             return -1.0  # first sighting of this size: not settled, even with no interval
         return now - previous[1]
+
+    def _untouched(self, mtime: float) -> bool:
+        """Whether the file has not been modified for `unterminated_line_timeout` by the wall
+        clock: then it is complete at once, also at the first poll after a start (a finished
+        export must not wait the timeout after every restart, its last record missing while the
+        exporter is ready). A writer whose clock is behind ours makes a file look older than it
+        is (documented); with no timeout a first sighting is never complete."""
+        return self._settled_after > 0 and self._wall_clock() - mtime >= self._settled_after
 
     def _format(self, path: Path, head: bytes) -> Format | None:
         if self._settings.format != "auto":
