@@ -196,10 +196,27 @@ def one_name_per_file(paths: set[Path]) -> list[Path]:
 
 @dataclass
 class Moves:
-    """Rotation within one fetch: progress as the cursor had it, and which of it moved."""
+    """Rotation within one fetch: each path's progress, and which of it moved.
+
+    `before` starts as the cursor had it and follows each file read on at its own path this
+    fetch (a file read at `calls.jsonl` and renamed `calls.jsonl.1` before that path is read
+    continues where this fetch left it, not where the cursor had it). A path whose progress
+    described another file than the one now there is `displaced`: that file moved away, and
+    `before` keeps its progress for it to continue at its new path."""
 
     before: dict[str, FileProgress]
     adopted: set[str] = field(default_factory=set)  # keys of `before` taken over this fetch
+    displaced: set[str] = field(default_factory=set)
+
+    def read_on(self, key: str, entry: FileProgress) -> None:
+        """`entry`, the progress now at `key`, was read this fetch: the latest for its file,
+        unless `key` held another file's progress (kept for that one)."""
+        if key not in self.displaced:
+            self.before[key] = replace(entry)
+
+    def lost(self) -> bool:
+        """Whether a file that moved away has not been found at its new path this fetch."""
+        return bool(self.displaced - self.adopted)
 
     def moved_here(self, key: str, head: bytes, size: int, mtime_ns: int) -> FileProgress | None:
         """The progress of a file that was at another path and moved to `key` (log rotation:

@@ -117,11 +117,15 @@ class FilesSource:
         )
         listing = self._discovery.paths()
         state.unreadable.extend(listing.unreadable)
+        visited: set[str] = set()
         for path in listing.paths:
             if state.budget <= 0 or (self._stop is not None and self._stop.is_set()):
                 state.caught_up = False
                 break
+            visited.add(str(path))
             self._read_into(progress, path, state)
+        if state.moves.lost():
+            self._follow_moved(progress, visited, state)
         state.moves.forget_moved(progress)
         watermark = (
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
@@ -156,6 +160,38 @@ class FilesSource:
             progress.pop(key, None)  # replaced by something it cannot read (yet)
         else:
             progress[key] = entry
+            state.moves.read_on(key, entry)
+
+    def _follow_moved(
+        self, progress: dict[str, FileProgress], visited: set[str], state: _FetchState
+    ) -> None:
+        """A rotation during this fetch can move a file to a path its listing did not have
+        (`calls.jsonl.1` -> `calls.jsonl.2`) while another takes its old path: without this,
+        its progress is gone with the cursor and the file read again from its start. List
+        again and let the progress follow the file to its new path; what is new in it is read
+        by the next poll, at once (caught_up False)."""
+        for path in self._discovery.paths().paths:
+            key = str(path)
+            if key in visited:
+                continue
+            try:
+                entry = self._moved_to(path, progress.get(key), state)
+            except OSError:
+                continue  # unreadable or gone: the next poll says so
+            if entry is not None:
+                progress[key] = entry
+                state.caught_up = False
+
+    def _moved_to(
+        self, path: Path, entry: FileProgress | None, state: _FetchState
+    ) -> FileProgress | None:
+        """The progress of a file that moved to `path` this fetch; None if it did not."""
+        with path.open("rb") as f:
+            stat = os.fstat(f.fileno())
+            head = f.read(min(stat.st_size, HEAD_BYTES))
+        if entry is not None and same_file(entry, head, stat.st_size, stat.st_mtime_ns):
+            return None  # its own file: read on by the next poll
+        return state.moves.moved_here(str(path), head, stat.st_size, stat.st_mtime_ns)
 
     def _read_file(
         self, path: Path, entry: FileProgress | None, state: _FetchState
@@ -201,6 +237,7 @@ class FilesSource:
         """The progress that goes on in this file: its own, or that of the file it was before
         rotation; None when it is to be read from its start."""
         if entry is not None and not same_file(entry, opened.head, opened.size, opened.mtime_ns):
+            state.moves.displaced.add(str(opened.path))
             log.info("%s: file was replaced or truncated, reading it from the start", opened.path)
             entry = None
         if entry is None:
