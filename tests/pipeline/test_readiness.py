@@ -102,3 +102,39 @@ def test_not_ready_until_the_snapshot_with_the_first_batch_is_served(
         poller.join(30)
     assert get(port, "/readyz") == (200, "ready\n")
     assert call_ends(get(port, "/metrics")[1]) == 3.0
+
+
+class Unreadable:
+    """A source that could not read some of its inputs at its first two polls."""
+
+    name = "files"
+
+    def __init__(self, *polls: tuple[str, ...]) -> None:
+        self.polls = list(polls)
+
+    def fetch(self, cursor: Cursor) -> Batch:
+        return Batch({CALL_SUMMARY: [Observation("0", "0")]}, unreadable=self.polls.pop(0))
+
+    def close(self) -> None:
+        pass
+
+
+def test_not_ready_while_a_source_cannot_read_what_it_holds_then_ready_for_good() -> None:
+    exporter = Exporter(catalog=load_catalog(), source_names=["files"])
+    many = tuple(f"/data/{n}.csv: Permission denied" for n in range(7))
+    source = Unreadable(
+        many, ("/data/b.csv: Permission denied",), (), ("/data/c.csv: Input/output error",)
+    )
+    # Tried again at the next regular poll (None), not at once: that would busy-loop.
+    assert poll_once(source, exporter, Backoff(), time.monotonic()) is None
+    assert exporter.readiness() == [
+        "source files: cannot read /data/0.csv: Permission denied; /data/1.csv: Permission "
+        "denied; /data/2.csv: Permission denied; /data/3.csv: Permission denied; /data/4.csv: "
+        "Permission denied (and 2 more)"
+    ]
+    assert poll_once(source, exporter, Backoff(), time.monotonic()) is None
+    assert exporter.readiness() == ["source files: cannot read /data/b.csv: Permission denied"]
+    poll_once(source, exporter, Backoff(), time.monotonic())
+    assert exporter.readiness() == []
+    poll_once(source, exporter, Backoff(), time.monotonic())  # it stays ready (documented)
+    assert exporter.readiness() == []

@@ -822,3 +822,29 @@ def test_unknown_format_is_counted_once_per_file_across_restarts_and_retries(
         batch = restarted.fetch(cursor)
         assert batch.rejected == {}
         cursor = batch.cursor
+
+
+def test_a_last_line_of_a_file_untouched_for_the_timeout_is_complete_at_first_sight(
+    tmp_path: Path,
+) -> None:
+    # A finished export without a final newline, untouched for longer than
+    # unterminated_line_timeout (ten poll intervals, 100 s here) by the wall clock: its last
+    # record is read at the first poll, also the first after a restart (the time measured by
+    # the process alone made it wait the timeout again after every start, while ready).
+    path = tmp_path / "calls.csv"
+    path.write_text("ParticipantEndReason,ParticipantEndSubCode\n0,0\n487,10003")
+    modified = path.stat().st_mtime
+    settings = FilesSettings(type="files", paths=[path], poll_interval=timedelta(seconds=10))
+    wall = [modified + 100.0]
+    src = FilesSource(settings, clock=lambda: 0.0, wall_clock=lambda: wall[0])
+    assert counts(src.fetch(None)) == {("0", "0"): 1, ("487", "10003"): 1}
+    # Modified more recently (or by a writer whose clock is ahead): it waits as before, the
+    # time measured by the process.
+    wall[0] = modified + 99.9
+    recent = FilesSource(settings, clock=lambda: 0.0, wall_clock=lambda: wall[0])
+    assert counts(recent.fetch(None)) == {("0", "0"): 1}
+    # With no timeout, a first sighting is never complete (a writer may be mid-line).
+    untimed = settings.model_copy(update={"unterminated_line_timeout": timedelta(0)})
+    wall[0] = modified + 3600
+    first = FilesSource(untimed, wall_clock=lambda: wall[0]).fetch(None)
+    assert counts(first) == {("0", "0"): 1}

@@ -100,6 +100,8 @@ class Exporter:
         # Sources that have had a caught-up poll since start: before it, the counts served
         # lack part of what the source held at start-up (a backlog read in bounded batches).
         self._caught_up: set[str] = set()
+        # What each source not caught up yet could not read at its last poll (Batch.unreadable).
+        self._unreadable: dict[str, tuple[str, ...]] = {}
         # The last failure of each source, kept after a recovery (the landing page shows it).
         self._last_errors: dict[str, LastError] = {}
         self._types = dict(source_types or {})
@@ -143,6 +145,8 @@ class Exporter:
                     if error
                     else f"source {name}: no successful poll yet"
                 )
+            elif name not in self._caught_up and self._unreadable.get(name):
+                problems.append(f"source {name}: {_cannot_read(self._unreadable[name])}")
             elif name not in self._caught_up:
                 problems.append(
                     f"source {name}: catching up: reading what it held at start-up in "
@@ -184,7 +188,10 @@ class Exporter:
             self._state = state
             watermark = batch.watermark.timestamp() if batch.watermark else None
             self._errors.pop(source, None)
-            if batch.caught_up:
+            # Caught up only when it also read everything there is: a file it cannot read
+            # (yet) may hold what it had at start-up. Once caught up, it stays so (documented).
+            self._unreadable[source] = batch.unreadable
+            if batch.caught_up and not batch.unreadable:
                 self._caught_up.add(source)
             self._record(source, True, duration, None, watermark, discovery=batch.discovery)
 
@@ -260,6 +267,7 @@ class Exporter:
                 self._errors.pop(name, None)
                 self._last_errors.pop(name, None)
                 self._caught_up.discard(name)
+                self._unreadable.pop(name, None)
             self._types.update(source_types or {})
             self._with_source = len(source_names) > 1
             self._outcomes = None  # the `source` label may have come or gone
@@ -390,6 +398,17 @@ class Exporter:
         outcomes = self._outcomes.families()
         role = self._role.families() if self._role is not None else ()
         return Snapshot((*outcomes, disagreements, *self._static, *dynamic, *reload, *role))
+
+
+# At most this many unreadable paths are named per source (a volume of 10,000 files mounted
+# without read access would otherwise make /readyz megabytes long).
+_UNREADABLE_NAMED = 5
+
+
+def _cannot_read(unreadable: Sequence[str]) -> str:
+    named = "; ".join(unreadable[:_UNREADABLE_NAMED])
+    more = len(unreadable) - _UNREADABLE_NAMED
+    return f"cannot read {named}" + (f" (and {more} more)" if more > 0 else "")
 
 
 def poll_loop(

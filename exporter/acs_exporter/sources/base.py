@@ -62,6 +62,11 @@ class Batch:
     watermark: datetime | None = None
     # False when the source knows there is more to read right away (catch-up after downtime).
     caught_up: bool = True
+    # What the source could not read this poll although it is there, and tries again at its
+    # next regular poll (not at once, as for caught_up=False), each as "what: why"
+    # ("/data/b.csv: Permission denied"). Until a poll has none, the source has not read
+    # everything it held at start-up: the exporter is not ready.
+    unreadable: tuple[str, ...] = ()
     # A discovering source's report (None: the source discovers nothing).
     discovery: DiscoveryReport | None = None
 

@@ -3,9 +3,12 @@ files that moved to another matching path (log rotation), whose progress moves w
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import logging
 import os
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,6 +16,17 @@ from acs_exporter.sources.files.cursor import FileProgress, head_hash
 from acs_exporter.sources.files.settings import FilesSettings
 
 log = logging.getLogger("acs_exporter.sources.files")
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The files the configured paths and patterns name now, and what could not be looked at:
+    `unreadable` says, per path, why (`/data/sub: cannot list: Permission denied`). A file or
+    directory that is there but cannot be read may hold records: the source is not caught up
+    while it cannot read it."""
+
+    paths: list[Path]
+    unreadable: list[str]
 
 
 class Discovery:
@@ -29,28 +43,140 @@ class Discovery:
         self._reported.add(key)
         return True
 
-    def paths(self) -> list[Path]:
+    def paths(self) -> Listing:
         """Every file the configured paths and patterns name now, absolute, sorted, once."""
         found: set[Path] = set()
+        unreadable: dict[str, str] = {}
         for pattern in self._settings.paths:
             text = os.path.expanduser(str(pattern))
-            found.update(self._matches(text))
-        return one_name_per_file(found)
+            found.update(self._matches(text, unreadable))
+        for path, why in unreadable.items():
+            if self.report_once(f"unreadable:{path}:{why}"):
+                log.warning(
+                    "%s: %s: %s (tried again at every poll)", self._settings.name, path, why
+                )
+        return Listing(one_name_per_file(found), [f"{p}: {why}" for p, why in unreadable.items()])
 
-    def _matches(self, text: str) -> list[Path]:
+    def _matches(self, text: str, unreadable: dict[str, str]) -> list[Path]:
         name = self._settings.name
         if not glob.has_magic(text):
             path = Path(text)
-            if path.is_file():
+            if _is_file(path, unreadable):
                 return [path.absolute()]
-            if self.report_once(text):
+            if str(path.absolute()) not in unreadable and self.report_once(text):
                 kind = "is not a file" if path.exists() else "does not exist (yet)"
                 log.warning("%s: %s %s", name, path, kind)
             return []
-        matches = [Path(p) for p in glob.glob(text, recursive=True)]
-        if not matches and self.report_once(text):
+        walk = Walk()
+        matches = [Path(p) for p in walk.glob(text)]
+        unreadable.update(walk.unreadable)
+        if not matches and not walk.unreadable and self.report_once(text):
             log.warning("%s: pattern %s matches no file (yet)", name, text)
-        return [m.absolute() for m in matches if m.is_file()]
+        return [m.absolute() for m in matches if _is_file(m, unreadable)]
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+# Errors that mean "not there": anything else (EACCES above all) means "there, but unreadable".
+_ABSENT = (FileNotFoundError, NotADirectoryError)
+
+
+def _is_file(path: Path, unreadable: dict[str, str]) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except _ABSENT:
+        return False
+    except OSError as error:  # e.g. under a directory it may list but not enter
+        unreadable[str(path.absolute())] = _why(error)
+        return False
+
+
+class Walk:
+    """glob.glob(pattern, recursive=True): the same matches, by the same rules (`**` any
+    directories, hidden names only for a pattern that starts with a dot), except that a
+    directory it cannot list or a path it cannot look up goes into `unreadable` instead of
+    being taken for empty or absent (glob silently ignores every OSError)."""
+
+    def __init__(self) -> None:
+        self.unreadable: dict[str, str] = {}
+
+    def glob(self, pathname: str) -> list[str]:
+        # As glob: a pattern that is `**` alone does not match "" (the current directory).
+        return [match for match in self._glob(pathname, dironly=False) if match]
+
+    def _glob(self, pathname: str, dironly: bool) -> Iterator[str]:
+        dirname, basename = os.path.split(pathname)
+        if not glob.has_magic(pathname):
+            if self._exists(pathname) if basename else self._is_dir(dirname):
+                yield pathname
+            return
+        if not dirname:
+            yield from self._in(dirname, basename, dironly)
+            return
+        magic_dir = dirname != pathname and glob.has_magic(dirname)
+        for parent in self._glob(dirname, dironly=True) if magic_dir else [dirname]:
+            for name in self._in(parent, basename, dironly):
+                yield os.path.join(parent, name)
+
+    def _in(self, dirname: str, basename: str, dironly: bool) -> Iterator[str]:
+        """The names in `dirname` that `basename` (one component of the pattern) matches."""
+        if not glob.has_magic(basename):
+            if self._exists(os.path.join(dirname, basename)) if basename else self._is_dir(dirname):
+                yield basename
+        elif basename == "**":
+            yield ""  # `**` also matches no directory at all
+            yield from self._below(dirname, dironly)
+        else:
+            names = [name for name, _ in self._list(dirname, dironly)]
+            if not basename.startswith("."):
+                names = [n for n in names if not n.startswith(".")]
+            yield from fnmatch.filter(names, basename)
+
+    def _below(self, dirname: str, dironly: bool) -> Iterator[str]:
+        for name, is_dir in self._list(dirname, dironly):
+            if name.startswith("."):
+                continue
+            yield name
+            if is_dir:
+                for below in self._below(os.path.join(dirname, name), dironly):
+                    yield os.path.join(name, below)
+
+    def _list(self, dirname: str, dironly: bool) -> list[tuple[str, bool]]:
+        """(name, is a directory) of each entry (of each directory, when `dironly`)."""
+        try:
+            with os.scandir(dirname or os.curdir) as entries:
+                listed = [(entry.name, _entry_is_dir(entry)) for entry in entries]
+        except _ABSENT:
+            return []
+        except OSError as error:
+            self.unreadable[os.path.abspath(dirname or os.curdir)] = f"cannot list: {_why(error)}"
+            return []
+        return [(name, is_dir) for name, is_dir in listed if is_dir or not dironly]
+
+    def _exists(self, path: str) -> bool:
+        return self._stat(path, os.lstat) is not None
+
+    def _is_dir(self, path: str) -> bool:
+        found = self._stat(path, os.stat)
+        return found is not None and stat.S_ISDIR(found.st_mode)
+
+    def _stat(self, path: str, how: Callable[[str], os.stat_result]) -> os.stat_result | None:
+        try:
+            return how(path)
+        except _ABSENT:
+            return None
+        except OSError as error:
+            self.unreadable[os.path.abspath(path)] = _why(error)
+            return None
+
+
+def _entry_is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def one_name_per_file(paths: set[Path]) -> list[Path]:
@@ -70,10 +196,27 @@ def one_name_per_file(paths: set[Path]) -> list[Path]:
 
 @dataclass
 class Moves:
-    """Rotation within one fetch: progress as the cursor had it, and which of it moved."""
+    """Rotation within one fetch: each path's progress, and which of it moved.
+
+    `before` starts as the cursor had it and follows each file read on at its own path this
+    fetch (a file read at `calls.jsonl` and renamed `calls.jsonl.1` before that path is read
+    continues where this fetch left it, not where the cursor had it). A path whose progress
+    described another file than the one now there is `displaced`: that file moved away, and
+    `before` keeps its progress for it to continue at its new path."""
 
     before: dict[str, FileProgress]
     adopted: set[str] = field(default_factory=set)  # keys of `before` taken over this fetch
+    displaced: set[str] = field(default_factory=set)
+
+    def read_on(self, key: str, entry: FileProgress) -> None:
+        """`entry`, the progress now at `key`, was read this fetch: the latest for its file,
+        unless `key` held another file's progress (kept for that one)."""
+        if key not in self.displaced:
+            self.before[key] = replace(entry)
+
+    def lost(self) -> bool:
+        """Whether a file that moved away has not been found at its new path this fetch."""
+        return bool(self.displaced - self.adopted)
 
     def moved_here(self, key: str, head: bytes, size: int, mtime_ns: int) -> FileProgress | None:
         """The progress of a file that was at another path and moved to `key` (log rotation:

@@ -58,6 +58,7 @@ class _FetchState:
     rejected: Counter[str] = field(default_factory=Counter)
     records: int = 0
     caught_up: bool = True
+    unreadable: list[str] = field(default_factory=list)  # "path: why", see Batch.unreadable
     newest_mtime: float | None = None
 
 
@@ -81,18 +82,20 @@ class FilesSource:
         settings: FilesSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         stop: threading.Event | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
+        self._wall_clock = wall_clock  # compared with modification times
         # Set at shutdown: a fetch ends early, returning what it read with a cursor after it.
         self._stop = stop
         self._discovery = Discovery(settings)
         # Each file's size, and since when it has had it: a file that has not grown for
         # `unterminated_line_timeout` (far longer than a poll interval: a writer pausing
         # mid-line must not have its half line read as a record) is complete, and a last line
-        # without a newline can be read. Not persisted: after a restart such a line waits the
-        # timeout again.
+        # without a newline can be read. Not persisted: after a restart it is measured anew,
+        # unless the file's modification time says it has not changed for that long.
         self._last_size: dict[str, tuple[int, float]] = {}
         self._settled_after = settings.complete_after
         self._cached_document: tuple[tuple[str, int, int], list[ResultTable]] | None = None
@@ -112,11 +115,17 @@ class FilesSource:
             moves=Moves({k: replace(v) for k, v in progress.items()}),
             unknown_format=saved.unknown_format,
         )
-        for path in self._discovery.paths():
+        listing = self._discovery.paths()
+        state.unreadable.extend(listing.unreadable)
+        visited: set[str] = set()
+        for path in listing.paths:
             if state.budget <= 0 or (self._stop is not None and self._stop.is_set()):
                 state.caught_up = False
                 break
+            visited.add(str(path))
             self._read_into(progress, path, state)
+        if state.moves.lost():
+            self._follow_moved(progress, visited, state)
         state.moves.forget_moved(progress)
         watermark = (
             None if state.newest_mtime is None else datetime.fromtimestamp(state.newest_mtime, UTC)
@@ -130,6 +139,7 @@ class FilesSource:
             cursor=SavedCursor(progress, state.unknown_format).write(),
             watermark=watermark,
             caught_up=state.caught_up,
+            unreadable=tuple(state.unreadable),
         )
 
     # -- files -------------------------------------------------------------------------------
@@ -139,13 +149,49 @@ class FilesSource:
         try:
             entry = self._read_file(path, progress.get(key), state)
         except OSError as error:
-            # Unreadable now (permissions, vanished mid-poll): keep its progress, try again.
+            # Unreadable now (permissions, an I/O error, vanished mid-poll): keep its progress,
+            # try again at the next poll. Until then what it holds is not counted, so the
+            # source is not caught up; a file that vanished holds nothing any more.
             log.warning("%s: cannot read: %s", path, error)
+            if not isinstance(error, FileNotFoundError):
+                state.unreadable.append(f"{path}: {error.strerror or error}")
             return
         if entry is None:
             progress.pop(key, None)  # replaced by something it cannot read (yet)
         else:
             progress[key] = entry
+            state.moves.read_on(key, entry)
+
+    def _follow_moved(
+        self, progress: dict[str, FileProgress], visited: set[str], state: _FetchState
+    ) -> None:
+        """A rotation during this fetch can move a file to a path its listing did not have
+        (`calls.jsonl.1` -> `calls.jsonl.2`) while another takes its old path: without this,
+        its progress is gone with the cursor and the file read again from its start. List
+        again and let the progress follow the file to its new path; what is new in it is read
+        by the next poll, at once (caught_up False)."""
+        for path in self._discovery.paths().paths:
+            key = str(path)
+            if key in visited:
+                continue
+            try:
+                entry = self._moved_to(path, progress.get(key), state)
+            except OSError:
+                continue  # unreadable or gone: the next poll says so
+            if entry is not None:
+                progress[key] = entry
+                state.caught_up = False
+
+    def _moved_to(
+        self, path: Path, entry: FileProgress | None, state: _FetchState
+    ) -> FileProgress | None:
+        """The progress of a file that moved to `path` this fetch; None if it did not."""
+        with path.open("rb") as f:
+            stat = os.fstat(f.fileno())
+            head = f.read(min(stat.st_size, HEAD_BYTES))
+        if entry is not None and same_file(entry, head, stat.st_size, stat.st_mtime_ns):
+            return None  # its own file: read on by the next poll
+        return state.moves.moved_here(str(path), head, stat.st_size, stat.st_mtime_ns)
 
     def _read_file(
         self, path: Path, entry: FileProgress | None, state: _FetchState
@@ -165,9 +211,8 @@ class FilesSource:
             stat = os.fstat(f.fileno())
             head = f.read(min(stat.st_size, HEAD_BYTES))
             unchanged_for = self._sighted(str(path), stat.st_size)
-            opened = _Opened(
-                f, path, stat.st_size, stat.st_mtime_ns, head, unchanged_for >= self._settled_after
-            )
+            final = unchanged_for >= self._settled_after or self._untouched(stat.st_mtime)
+            opened = _Opened(f, path, stat.st_size, stat.st_mtime_ns, head, final)
             entry = self._recognise(opened, entry, state)
             if entry is not None and entry.rotated and unchanged_for >= 0:
                 # Rotated away (a new file holds its old path): it no longer grows, so its last
@@ -192,6 +237,7 @@ class FilesSource:
         """The progress that goes on in this file: its own, or that of the file it was before
         rotation; None when it is to be read from its start."""
         if entry is not None and not same_file(entry, opened.head, opened.size, opened.mtime_ns):
+            state.moves.displaced.add(str(opened.path))
             log.info("%s: file was replaced or truncated, reading it from the start", opened.path)
             entry = None
         if entry is None:
@@ -225,6 +271,14 @@ class FilesSource:
             self._last_size[key] = (size, now)
             return -1.0  # first sighting of this size: not settled, even with no interval
         return now - previous[1]
+
+    def _untouched(self, mtime: float) -> bool:
+        """Whether the file has not been modified for `unterminated_line_timeout` by the wall
+        clock: then it is complete at once, also at the first poll after a start (a finished
+        export must not wait the timeout after every restart, its last record missing while the
+        exporter is ready). A writer whose clock is behind ours makes a file look older than it
+        is (documented); with no timeout a first sighting is never complete."""
+        return self._settled_after > 0 and self._wall_clock() - mtime >= self._settled_after
 
     def _format(self, path: Path, head: bytes) -> Format | None:
         if self._settings.format != "auto":
