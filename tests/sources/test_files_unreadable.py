@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from acs_exporter.definitions.tables import CALL_SUMMARY
@@ -152,3 +153,44 @@ def test_the_walk_matches_what_glob_does(
         text = str(tmp_path / pattern) if absolute else pattern
         monkeypatch.chdir(tmp_path)
         assert sorted(Walk().glob(text)) == sorted(glob.glob(text, recursive=True)), text
+
+
+def test_a_symlink_loop_under_a_recursive_pattern_is_not_followed_round(tmp_path: Path) -> None:
+    # `ln -s . current; ln -s . latest` beside the exports: glob's `**` follows both at every
+    # level until ELOOP (40 levels), 2**40 listings: the poll never returned, with no word. A
+    # link back to a directory the walk is already inside adds nothing, so it is not entered;
+    # a link to another directory (a `latest` pointing at the newest day) still is.
+    data = tmp_path / "data"
+    (data / "2026-12-01").mkdir(parents=True)
+    (data / "2026-12-01" / "calls.jsonl").write_text(jsonl_record("487") + "\n")
+    (data / "current").symlink_to(".")
+    (data / "latest").symlink_to(".")
+    (data / "2026-12-01" / "up").symlink_to("..")
+    (data / "today").symlink_to("2026-12-01")
+    matches = Walk().glob(f"{data}/**/*.jsonl")
+    assert sorted(matches) == [
+        f"{data}/2026-12-01/calls.jsonl",
+        f"{data}/today/calls.jsonl",
+    ]
+    batch = source(data / "**" / "*.jsonl").fetch(None)  # one name per file: counted once
+    assert counts(batch) == {("487", "0"): 1}
+
+
+def test_a_file_name_that_is_not_utf8_is_named_and_the_other_files_are_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Latin-1 `café.jsonl` beside the exports: its name cannot be a key of the checkpoint
+    # (JSON is UTF-8), and every poll of the whole source failed at the commit, good files
+    # included, with a traceback naming no file. Now it is unreadable, named as the
+    # filesystem spells it, and the rest is counted.
+    (tmp_path / "good.jsonl").write_text(jsonl_record("487") + "\n")
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.jsonl"), "wb") as f:
+        f.write((jsonl_record("500") + "\n").encode())
+    with caplog.at_level(logging.WARNING):
+        batch = source(tmp_path / "*.jsonl").fetch(None)
+    assert counts(batch) == {("487", "0"): 1}
+    assert batch.unreadable == (
+        f"{tmp_path}/caf\\xe9.jsonl: the name is not UTF-8 (rename the file to read it)",
+    )
+    assert orjson.dumps(batch.cursor)  # the checkpoint (orjson, UTF-8 only) can be written
+    assert "caf\\xe9.jsonl: the name is not UTF-8" in caplog.text

@@ -50,6 +50,12 @@ class Discovery:
         for pattern in self._settings.paths:
             text = os.path.expanduser(str(pattern))
             found.update(self._matches(text, unreadable))
+        for misnamed in [p for p in found if not _utf8(p)]:
+            # Its name cannot be a key of the checkpoint (JSON is UTF-8): reading it would fail
+            # every commit of the source. Named as the filesystem spells it.
+            found.discard(misnamed)
+            shown = os.fsencode(misnamed).decode("utf-8", "backslashreplace")
+            unreadable[shown] = "the name is not UTF-8 (rename the file to read it)"
         for path, why in unreadable.items():
             if self.report_once(f"unreadable:{path}:{why}"):
                 log.warning(
@@ -73,6 +79,14 @@ class Discovery:
         if not matches and not walk.unreadable and self.report_once(text):
             log.warning("%s: pattern %s matches no file (yet)", name, text)
         return [m.absolute() for m in matches if _is_file(m, unreadable)]
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by os.fsdecode as lone surrogates
+        return False
+    return True
 
 
 def _why(error: OSError) -> str:
@@ -127,20 +141,31 @@ class Walk:
                 yield basename
         elif basename == "**":
             yield ""  # `**` also matches no directory at all
-            yield from self._below(dirname, dironly)
+            yield from self._below(dirname, dironly, frozenset({_identity(dirname or os.curdir)}))
         else:
             names = [name for name, _ in self._list(dirname, dironly)]
             if not basename.startswith("."):
                 names = [n for n in names if not n.startswith(".")]
             yield from fnmatch.filter(names, basename)
 
-    def _below(self, dirname: str, dironly: bool) -> Iterator[str]:
+    def _below(
+        self, dirname: str, dironly: bool, inside: frozenset[tuple[int, int] | None]
+    ) -> Iterator[str]:
+        """What `**` matches below `dirname`. `inside`: the directories (device, inode) the walk
+        is in. A link back to one of them (`ln -s . current`) is not entered: glob follows it
+        until ELOOP, 2**40 listings for two such links, for names that add no file (the same
+        files, one name each: one_name_per_file). Links to other directories are followed."""
         for name, is_dir in self._list(dirname, dironly):
             if name.startswith("."):
                 continue
             yield name
-            if is_dir:
-                for below in self._below(os.path.join(dirname, name), dironly):
+            path = os.path.join(dirname, name)
+            if not is_dir:
+                continue
+            identity = _identity(path)
+            if identity not in inside:
+                # (Not known, None: entered, and its listing says why it cannot be read.)
+                for below in self._below(path, dironly, inside | {identity}):
                     yield os.path.join(name, below)
 
     def _list(self, dirname: str, dironly: bool) -> list[tuple[str, bool]]:
@@ -170,6 +195,15 @@ class Walk:
         except OSError as error:
             self.unreadable[os.path.abspath(path)] = _why(error)
             return None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the directory `path` leads to; None when it cannot be looked up."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _entry_is_dir(entry: os.DirEntry[str]) -> bool:
