@@ -96,6 +96,37 @@ def check_http_url(value: str) -> str:
     return value
 
 
+# Header names are tokens (RFC 9110 section 5.6.2); values must not end the header early.
+# Matched whole (fullmatch): `$` would let a trailing newline through.
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """What makes `name: value` unsendable, or None. Names the header, never its value."""
+    if not HEADER_NAME.fullmatch(name):
+        return f"header name {name!r} is not an HTTP token"
+    if not HEADER_VALUE.fullmatch(value):
+        return f"the value of header {name!r} has a control character (a newline?)"
+    return None
+
+
+def check_request_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers the exporter sends: sendable, and without surrounding whitespace, which HTTP
+    clients refuse at every request, quoting the value in their error (a YAML block scalar,
+    `Authorization: |`, keeps a trailing newline)."""
+    problems = []
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem is None and value != value.strip():
+            problem = f"the value of header {name!r} starts or ends with whitespace"
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValueError("; ".join(problems) + "; write each value on one line, unpadded")
+    return headers
+
+
 def check_base_url(value: str) -> str:
     """An API base URL: credentials authenticate separately (DefaultAzureCredential), so a
     user, password, query or fragment there is a mistake, and one that would be logged."""
