@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from acs_exporter.inputs.types import DURATION_PATTERN
+from acs_exporter.inputs.types import DURATION_PATTERN, USERINFO
 
 MASK = "***"
 SECRET_WORDS = ("headers", "password", "secret", "token", "authorization", "credential", "apikey")
@@ -69,6 +69,9 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def mask_url(url: str) -> str:
     """The URL without what could authenticate: user name and password, query values."""
+    raw = USERINFO.match(url)
+    if raw is not None:  # as written: urlsplit would keep a password holding a '#'
+        url = f"{raw['scheme']}{MASK}@{raw['rest']}"
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -7,12 +7,14 @@ core, a century would overflow. Floats are finite (the models set `allow_inf_nan
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -94,6 +96,29 @@ def check_http_url(value: str) -> str:
     if not parts.hostname or port == 0:
         raise ValueError(expected)
     return value
+
+
+# A URL's user information as written: up to the last '@' before the path or query. Not
+# urlsplit's: a '#' left unencoded in a password (a common slip) ends its authority there, so
+# it would read the password as a host and port, and keep it in the URL.
+USERINFO = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?]*)@(?P<rest>.*)$", re.S
+)
+
+
+def credentials_to_header(url: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """`https://user:password@host/...` -> (`https://host/...`, Authorization: Basic ...): HTTP
+    clients (urllib, the OTLP SDK's requests) send no user information of a URL, and print it
+    in their errors. An Authorization header already given wins over the URL's credentials."""
+    out = dict(headers)
+    match = USERINFO.match(url)
+    if match is None:
+        return url, out
+    user, _, password = match["userinfo"].partition(":")
+    if not any(key.lower() == "authorization" for key in out):
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        out["Authorization"] = f"Basic {token}"
+    return match["scheme"] + match["rest"], out
 
 
 # Header names are tokens (RFC 9110 section 5.6.2); values must not end the header early.
