@@ -111,3 +111,32 @@ def test_every_log_line_is_scrubbed_third_party_ones_too(monkeypatch: pytest.Mon
     assert lines[0]["msg"] == "header '***' invalid"
     assert lines[0]["field"] == ["***"]
     assert "lib-secret" not in lines[1]["exception"]
+
+
+SECRET = "Secr3tPassw0rd"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            f"proxy http://alice:{SECRET}(1)@proxy.internal:3128 refused",
+            "proxy http://***@proxy.internal:3128 refused",
+        ),
+        (
+            f"proxy 'http://alice:it's{SECRET}@proxy.internal:3128' refused",
+            "proxy 'http://***@proxy.internal:3128' refused",
+        ),
+        (
+            f"upstream https:\\/\\/alice:{SECRET}@proxy.internal:3128\\/x?sig=1 failed",
+            "upstream https:\\/\\/***@proxy.internal:3128\\/x?sig=*** failed",
+        ),
+        ("see (https://docs.example/page) and 'http://h/p'", None),
+    ],
+    ids=["paren-in-password", "quote-in-password", "json-escaped-slashes", "urls-in-prose"],
+)
+def test_mask_urls_reads_user_information_that_rfc_3986_allows(
+    text: str, shown: str | None
+) -> None:
+    """' ( ) are legal unencoded in user information: the URL ended before the '@'."""
+    assert redact.mask_urls(text) == (text if shown is None else shown)

@@ -87,12 +87,21 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]]+")
+# A URL in free text ends at what usually follows one (a quote, a bracket), but its user
+# information may hold those (RFC 3986 allows ' ( ) unencoded there): up to an '@' it is read
+# on. The escaped form is a JSON encoder's that writes '/' as '\/'.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s/@<>\"]*@)?[^\s'\"<>()\[\]]+")
+_ESCAPED_URL_IN_TEXT = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:\\/\\/(?:[^\s\\@<>\"]*@)?[^\s'\"<>()\[\]]+"
+)
 
 
 def mask_urls(text: str) -> str:
     """Free text (a library's exception message) with every URL in it masked like `mask_url`:
     a proxy or endpoint URL can carry a user name, a password or a signed query."""
+    text = _ESCAPED_URL_IN_TEXT.sub(
+        lambda match: mask_url(match[0].replace("\\/", "/")).replace("/", "\\/"), text
+    )
     return _URL_IN_TEXT.sub(lambda match: mask_url(match[0]), text)
 
 
