@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
-from acs_exporter import __version__
+from acs_exporter import __version__, secrets
 from acs_exporter.catalog import Catalog, CatalogError, load_catalog
 from acs_exporter.config import ConfigError, Settings, split_listen_address
 from acs_exporter.definitions.tables import LabelPlan
@@ -325,6 +325,7 @@ class Reloader:
         log.info("SIGHUP: reloading the configuration")
         try:
             new = self._load()
+            secrets.remember(new)  # even a restart-only value: a library may quote it
             catalog = load_catalog_or_fail(new)
             running = {s.name: s for s in self._settings.effective_sources()}
             wanted = {s.name: s for s in new.effective_sources()}

@@ -50,6 +50,7 @@ from acs_exporter.inputs.types import (
     FilePath,
     between,
     check_http_url,
+    check_request_headers,
     format_duration,
     parse_duration,
 )
@@ -226,6 +227,11 @@ class OtlpSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return check_http_url(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+        return check_request_headers(headers)
 
 
 # `type` -> settings model, from the source registry (read once: the model is built from it).

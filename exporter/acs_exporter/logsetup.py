@@ -16,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from acs_exporter import logfmt
+from acs_exporter.inputs.redact import scrub_text
 
 _STANDARD = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -37,6 +38,47 @@ def _level(record: logging.LogRecord) -> str:
     return record.levelname.lower().replace("warning", "warn")
 
 
+def _scrubbed(value: object) -> object:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    return value
+
+
+class ScrubSecrets(logging.Filter):
+    """Every record leaves without a secret the process holds or a token-shaped string: the
+    message, its fields and its traceback. On the root handler, so the lines of the libraries
+    (the OpenTelemetry SDK, urllib3, azure) are scrubbed as the exporter's own are: they quote
+    what they were given in words of their own, not as URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.msg, record.args = scrub_text(record.getMessage()), None
+        except (TypeError, ValueError):  # arguments that do not fit: the handler reports it
+            record.msg = scrub_text(str(record.msg))
+        for key, value in _fields(record).items():
+            setattr(record, key, _scrubbed(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub_text(record.stack_info)
+        return True
+
+
+def _exception(record: logging.LogRecord) -> str | None:
+    """The record's traceback, as ScrubSecrets left it."""
+    if record.exc_text:
+        return record.exc_text
+    if record.exc_info:
+        return scrub_text(logging.Formatter().formatException(record.exc_info))
+    return None
+
+
 def _time(record: logging.LogRecord) -> str:
     moment = datetime.fromtimestamp(record.created, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -51,8 +93,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update(_fields(record))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        exception = _exception(record)
+        if exception:
+            entry["exception"] = exception
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -68,8 +111,9 @@ class LogfmtFormatter(logging.Formatter):
             ("msg", record.getMessage()),
             *_fields(record).items(),
         ]
-        if record.exc_info:
-            pairs.append(("exception", self.formatException(record.exc_info)))
+        exception = _exception(record)
+        if exception:
+            pairs.append(("exception", exception))
         return logfmt.encode(pairs)
 
 
@@ -81,8 +125,9 @@ class TextFormatter(logging.Formatter):
             for k, v in _fields(record).items()
         ]
         text = " ".join(parts)
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+        exception = _exception(record)
+        if exception:
+            text += "\n" + exception
         return text
 
 
@@ -97,6 +142,7 @@ _FORMATTERS: dict[str, type[logging.Formatter]] = {
 def setup_logging(log_format: LogFormat = "json", level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_FORMATTERS.get(log_format, JsonFormatter)())
+    handler.addFilter(ScrubSecrets())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import bcrypt
+import pytest
 import yaml
 
 from support.daemon_helpers import run_cli, samples, start
@@ -94,3 +96,43 @@ def test_an_unreachable_exporter_is_a_clear_error_without_a_traceback() -> None:
     bad = run_cli(["explain", "487", "10003", "--exporter", "file:///etc/passwd"])
     assert bad.returncode == 2
     assert "expected an http:// or https:// URL" in bad.stderr
+
+
+EXPLAIN_PASSWORD = "ExplainPw7q6w5e"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://alice:{EXPLAIN_PASSWORD}@127.0.0.1/metrics",
+        f"https://alice:{EXPLAIN_PASSWORD}@exporter.internal/metrics",
+        f"http://alice:{EXPLAIN_PASSWORD}#x@127.0.0.1:9/metrics",
+    ],
+    ids=["no-port", "https-no-port", "hash-in-password"],
+)
+def test_credentials_of_the_exporter_url_are_never_printed(url: str) -> None:
+    """urllib takes no user information: it read `password@host` as a port and raised a
+    ValueError quoting it, a traceback whose last line was the password."""
+    result = run_cli(["explain", "487", "10003", "--exporter", url])
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "--exporter http" in result.stderr, output
+    assert EXPLAIN_PASSWORD not in output, output
+    assert "Traceback" not in output, output
+
+
+def test_credentials_of_the_exporter_url_are_sent_as_basic_auth(tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    hashed = bcrypt.hashpw(EXPLAIN_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    web.write_text(f"basic_auth_users:\n  prometheus: {hashed}\n")
+    running = start(["--web.config.file", str(web)], tmp_path)
+    try:
+        url = f"http://prometheus:{EXPLAIN_PASSWORD}@127.0.0.1:{running.port}"
+        deadline = time.monotonic() + 20
+        while (result := run_cli(["explain", "487", "10003", "--exporter", url])).returncode:
+            assert time.monotonic() < deadline, result.stderr + running.log()
+            time.sleep(0.2)
+    finally:
+        assert running.stop() == 0
+    assert f"http://***@127.0.0.1:{running.port} counted no disagreement" in result.stdout
+    assert EXPLAIN_PASSWORD not in result.stdout + result.stderr

@@ -81,6 +81,14 @@ sources:
         f"    endpoint: https://bob:{PASSWORD}@api.loganalytics.io/?token={TOKEN}\n"
     ),
     "bcrypt-in-a-name": f"sources:\n  - {{type: simulator, name: '{BCRYPT}', seed: x}}\n",
+    # A SAS is no way in (auth_mode is): refused, never printed.
+    "sas-in-container-url": (
+        "state:\n  backend: azure_blob\n  azure_blob:\n    auth_mode: connection_string\n"
+        f"    container_url: https://a.blob.core.windows.net/c?sv=2022-11-02&sig={SAS}\n"
+    ),
+    "otlp-header-value-with-a-newline": (
+        f"otlp:\n  headers:\n    Authorization: |\n      {HEADER}\n"
+    ),
 }
 
 

@@ -390,3 +390,29 @@ def test_cipher_suites_take_go_names_and_limit_tls12(tmp_path: Path, ca: trustme
     finally:
         server.shutdown()
         server.server_close()
+
+
+SCRAPE_KEY = "scrapekey-1f2e3d4c5b6a"
+
+
+def test_a_scrapers_query_string_is_never_logged(tmp_path: Path) -> None:
+    """A scrape config sending an API key as a URL parameter (Prometheus `params:`, here under
+    a name no pattern knows): the `unauthorised request` line (info) and every request line
+    (debug) logged the path whole."""
+    web = tmp_path / "web.yml"
+    web.write_text(f"basic_auth_users:\n  alice: {HASH}\n")
+    running = start(["--web.config.file", str(web), "--log.level", "debug"], tmp_path)
+    try:
+        running.wait_ready()
+        assert running.get(f"/metrics?k={SCRAPE_KEY}")[0] == 401
+        status, _ = running.get(f"/metrics?k={SCRAPE_KEY}", auth("alice", PASSWORD))
+        assert status == 200
+        deadline = time.monotonic() + 5
+        while running.log().count("/metrics?k=***") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        running.stop()
+    log = running.log()
+    assert '"path":"/metrics?k=***"' in log, log  # the unauthorised request, masked
+    assert log.count("/metrics?k=***") >= 3, log  # and both request lines
+    assert SCRAPE_KEY not in log, [line for line in log.splitlines() if SCRAPE_KEY in line]

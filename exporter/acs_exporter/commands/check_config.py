@@ -57,6 +57,10 @@ def execute(args: argparse.Namespace) -> int:
     settings = settings_or_report(args)
     if settings is None:
         return 2
+    from acs_exporter import secrets
+    from acs_exporter.inputs.redact import scrub_text
+
+    secrets.remember(settings)
     try:
         catalog = load_catalog_or_fail(settings)
         web_config = load_web_config_or_fail(settings)
@@ -68,7 +72,7 @@ def execute(args: argparse.Namespace) -> int:
             # Built as run builds them (nothing is read or opened until a poll), then closed.
             build_source(item, catalog, label_plan(settings)).close()
     except (StartupError, CheckpointError, SourceError) as exc:
-        print(f"acs-exporter: {exc}", file=sys.stderr)
+        print(f"acs-exporter: {scrub_text(str(exc))}", file=sys.stderr)
         return 1
     if not args.quiet:
         where = args.config_file or "defaults and environment"

@@ -12,6 +12,7 @@ from acs_exporter.catalog.render import explain_dict, explain_text, lookup_hints
 from acs_exporter.commands.common import add_catalog_flags, catalog_from_args, write_json
 from acs_exporter.commands.verdict import ExporterUnreadable, Verdict, verdict
 from acs_exporter.config import ConfigError
+from acs_exporter.inputs.redact import mask_url
 
 EXAMPLES = """examples:
   acs-exporter explain 410 3112
@@ -79,7 +80,8 @@ def execute(args: argparse.Namespace) -> int:
     else:
         colour = use_colour(sys.stdout, args.color)
         sys.stdout.write(explain_text(resolution, sys.stdout, colour, hints))
-        sys.stdout.write(verdict_text(service, resolution.key, args.exporter))
+        shown = None if args.exporter is None else mask_url(args.exporter)  # basic auth?
+        sys.stdout.write(verdict_text(service, resolution.key, shown))
     return 0
 
 

@@ -29,17 +29,20 @@ def execute(args: argparse.Namespace) -> int:
     # to load) is then a clean stop or a reload, not the default action (death, no log).
     stop_signal = StopSignal()
     stop_signal.install()
+    from acs_exporter import secrets
     from acs_exporter.app import StartupError, serve
+    from acs_exporter.inputs.redact import scrub_text
     from acs_exporter.logsetup import setup_logging
 
     settings = settings_or_report(args)
     if settings is None:
         return 2
+    secrets.remember(settings)  # before the first line is logged
     setup_logging(settings.log.format, settings.log.level)
     try:
         code = serve(settings, stop_signal, reload_settings=lambda: settings_from_args(args))
     except StartupError as exc:
-        print(f"acs-exporter: cannot start: {exc}", file=sys.stderr)
+        print(f"acs-exporter: cannot start: {scrub_text(str(exc))}", file=sys.stderr)
         return 1
     exit_past_lingering_threads(code)
     return code

@@ -15,6 +15,7 @@ from acs_exporter.catalog import Catalog, Domain, Provenance, Resolution
 from acs_exporter.catalog.resolver import normalise_category
 from acs_exporter.definitions.metrics import CATEGORY_DISAGREEMENTS
 from acs_exporter.inputs.redact import mask_url, mask_urls
+from acs_exporter.inputs.types import credentials_to_header
 
 DISAGREEMENTS = CATEGORY_DISAGREEMENTS.sample
 FETCH_TIMEOUT_SECONDS = 10.0
@@ -87,16 +88,22 @@ def fetch_metrics(url: str) -> str:
     shown = mask_url(url)  # the URL may carry basic-auth credentials or a token
     if not url.startswith(("http://", "https://")):
         raise ExporterUnreadable(f"--exporter {shown!r}: expected an http:// or https:// URL")
-    target = url if url.rstrip("/").endswith("/metrics") else url.rstrip("/") + "/metrics"
-    # The scheme was checked above: only http and https reach urllib.
-    headers = {"Accept": "text/plain; version=0.0.4"}
-    request = urllib.request.Request(target, headers=headers)  # noqa: S310
+    # urllib takes no user information (it reads `password@host` as a port, and says so):
+    # the credentials go as a Basic header, and the URL urllib sees and errors show has none.
+    bare, headers = credentials_to_header(url, {"Accept": "text/plain; version=0.0.4"})
+    target = bare if bare.rstrip("/").endswith("/metrics") else bare.rstrip("/") + "/metrics"
     try:
+        # The scheme was checked above: only http and https reach urllib.
+        request = urllib.request.Request(target, headers=headers)  # noqa: S310
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
             body: bytes = response.read()
     except urllib.error.HTTPError as error:
         raise ExporterUnreadable(
             f"--exporter {mask_url(target)}: HTTP {error.code} {error.reason}"
+        ) from None
+    except ValueError:  # http.client.InvalidURL: a host or port it cannot read
+        raise ExporterUnreadable(
+            f"--exporter {mask_url(target)}: the host or port cannot be read"
         ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)

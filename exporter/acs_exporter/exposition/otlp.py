@@ -21,13 +21,11 @@ SDK collect and export. shutdown() pushes a last time, so the final counts arriv
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Meter
@@ -49,6 +47,7 @@ from acs_exporter.definitions.metrics import sample_name
 from acs_exporter.exposition.families import with_current_lag
 from acs_exporter.exposition.snapshot import Family, Snapshot
 from acs_exporter.inputs.redact import mask_url
+from acs_exporter.inputs.types import credentials_to_header
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +65,6 @@ def otel_name(family: Family) -> str | None:
     if family.kind == "gauge":
         return family.name
     return None
-
-
-def credentials_to_header(endpoint: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
-    """`https://user:password@host/...` -> (`https://host/...`, Authorization: Basic ...).
-    An Authorization header already given wins over the URL's credentials."""
-    parts = urlsplit(endpoint)
-    out = dict(headers)
-    if "@" not in parts.netloc:
-        return endpoint, out
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    if not any(key.lower() == "authorization" for key in out):
-        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
-        out["Authorization"] = f"Basic {token}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), out
 
 
 def _metric_reader(

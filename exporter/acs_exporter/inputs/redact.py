@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Iterable, Sequence
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from acs_exporter.inputs.types import DURATION_PATTERN
+from acs_exporter.inputs.types import DURATION_PATTERN, USERINFO
 
 MASK = "***"
 SECRET_WORDS = ("headers", "password", "secret", "token", "authorization", "credential", "apikey")
@@ -69,6 +69,9 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def mask_url(url: str) -> str:
     """The URL without what could authenticate: user name and password, query values."""
+    raw = USERINFO.match(url)
+    if raw is not None:  # as written: urlsplit would keep a password holding a '#'
+        url = f"{raw['scheme']}{MASK}@{raw['rest']}"
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -84,12 +87,21 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]]+")
+# A URL in free text ends at what usually follows one (a quote, a bracket), but its user
+# information may hold those (RFC 3986 allows ' ( ) unencoded there): up to an '@' it is read
+# on. The escaped form is a JSON encoder's that writes '/' as '\/'.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s/@<>\"]*@)?[^\s'\"<>()\[\]]+")
+_ESCAPED_URL_IN_TEXT = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:\\/\\/(?:[^\s\\@<>\"]*@)?[^\s'\"<>()\[\]]+"
+)
 
 
 def mask_urls(text: str) -> str:
     """Free text (a library's exception message) with every URL in it masked like `mask_url`:
     a proxy or endpoint URL can carry a user name, a password or a signed query."""
+    text = _ESCAPED_URL_IN_TEXT.sub(
+        lambda match: mask_url(match[0].replace("\\/", "/")).replace("/", "\\/"), text
+    )
     return _URL_IN_TEXT.sub(lambda match: mask_url(match[0]), text)
 
 
@@ -106,3 +118,92 @@ def scrub(message: str, value: object) -> str:
         # allowed 'UnexpectedClientError' that pydantic lists in the message.
         return re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", MASK, message)
     return message
+
+
+# --- secrets in foreign text -------------------------------------------------------------------
+# A library's message (the OpenTelemetry SDK's warnings, urllib3's parse errors, the Azure CLI
+# output azure-identity could not read, a gateway's error body) can quote a secret as it is,
+# not inside a URL. So the secrets this process holds are remembered at start-up (see
+# acs_exporter.secrets) and `scrub_text` removes them, and anything shaped like a token, from
+# every log line and every status message. Shorter strings are not remembered: they would
+# garble ordinary words, and are no secret worth the name.
+SECRET_MIN_LENGTH = 4
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# `Bearer <token>` always; `Basic <base64>` only when it has what base64 has and words lack,
+# so "Basic authentication" stays.
+_SCHEME_TOKEN = re.compile(
+    r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{4,}"
+    r"|\b(Basic)\s+(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{6,}={0,2}",
+    re.IGNORECASE,
+)
+# `"accessToken":"..."` (JSON) and `password=...` (a query, a connection string).
+_SENSITIVE_NAME = r"[A-Za-z_-]*(?:token|secret|password|passwd|apikey|api_key|accountkey|signature)"
+_SECRET_FIELD = re.compile(
+    rf"""(?P<json>"{_SENSITIVE_NAME}"\s*:\s*")[^"]*(?=")"""
+    rf"|(?P<pair>\b{_SENSITIVE_NAME}=)[^\s&;,'\"]+",
+    re.IGNORECASE,
+)
+_known: re.Pattern[str] | None = None
+_remembered: frozenset[str] = frozenset()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Add `values` (and their percent-decoded forms) to the strings `scrub_text` removes.
+    Called at start-up and at each reload; nothing is forgotten while the process runs."""
+    global _known, _remembered
+    found = set(_remembered)
+    for value in values:
+        for form in (value, value.strip(), unquote(value)):
+            if len(form.strip()) >= SECRET_MIN_LENGTH:
+                found.add(form.strip())
+    if found == _remembered:
+        return
+    # Longest first, so a secret that holds a shorter one is removed whole.
+    alternatives = "|".join(re.escape(s) for s in sorted(found, key=len, reverse=True))
+    _known, _remembered = re.compile(alternatives), frozenset(found)
+
+
+def scrub_text(text: str) -> str:
+    """`text` without any remembered secret, token-shaped string or URL credential: what a
+    log line or a status message may say of a library's, a server's or a proxy's words."""
+    known = _known
+    if known is not None:
+        text = known.sub(MASK, text)
+    text = _JWT.sub(MASK, text)
+    text = _SCHEME_TOKEN.sub(lambda match: f"{match[1] or match[2]} {MASK}", text)
+    text = _SECRET_FIELD.sub(lambda match: (match["json"] or match["pair"]) + MASK, text)
+    return mask_urls(text)
+
+
+def secrets_in_url(url: str) -> list[str]:
+    """What in `url` authenticates: its query values and the password of its user information,
+    read from the text as written too: a '#', '?' or '/' left unencoded in a password ends the
+    URL's authority for urlsplit and for urllib3, which then quote the part before it."""
+    try:
+        parts = urlsplit(url)
+        query, netloc = parts.query, parts.netloc
+    except ValueError:
+        query, netloc = url.partition("?")[2], ""
+    found = [item.partition("=")[2] for item in query.split("&") if "=" in item]
+    found.append(netloc.rpartition("@")[0].partition(":")[2] if "@" in netloc else "")
+    raw = _RAW_USERINFO.match(url)
+    if raw:
+        password = raw["userinfo"].partition(":")[2]
+        prefix = re.split(r"[#?/]", password, maxsplit=1)[0]
+        found.append(password)
+        # Not a port, when the '@' was in a path: `http://host:8080/a@b`.
+        found.append("" if prefix.isdigit() else prefix)
+    return [value for value in found if value]
+
+
+# The user information as written: everything up to the last '@' that a host follows.
+_RAW_USERINFO = re.compile(
+    r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^?]*)@"
+    r"(?:[A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?(?:[/?#]|$)"
+)
+
+
+def secrets_in_header_value(value: str) -> list[str]:
+    """A header value as a whole, and its credentials after the scheme (`Bearer <token>`)."""
+    stripped = value.strip()
+    return [stripped, stripped.rpartition(" ")[2]]

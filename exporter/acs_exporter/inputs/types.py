@@ -7,12 +7,14 @@ core, a century would overflow. Floats are finite (the models set `allow_inf_nan
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -94,6 +96,60 @@ def check_http_url(value: str) -> str:
     if not parts.hostname or port == 0:
         raise ValueError(expected)
     return value
+
+
+# A URL's user information as written: up to the last '@' before the path or query. Not
+# urlsplit's: a '#' left unencoded in a password (a common slip) ends its authority there, so
+# it would read the password as a host and port, and keep it in the URL.
+USERINFO = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?]*)@(?P<rest>.*)$", re.S
+)
+
+
+def credentials_to_header(url: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """`https://user:password@host/...` -> (`https://host/...`, Authorization: Basic ...): HTTP
+    clients (urllib, the OTLP SDK's requests) send no user information of a URL, and print it
+    in their errors. An Authorization header already given wins over the URL's credentials."""
+    out = dict(headers)
+    match = USERINFO.match(url)
+    if match is None:
+        return url, out
+    user, _, password = match["userinfo"].partition(":")
+    if not any(key.lower() == "authorization" for key in out):
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        out["Authorization"] = f"Basic {token}"
+    return match["scheme"] + match["rest"], out
+
+
+# Header names are tokens (RFC 9110 section 5.6.2); values must not end the header early.
+# Matched whole (fullmatch): `$` would let a trailing newline through.
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """What makes `name: value` unsendable, or None. Names the header, never its value."""
+    if not HEADER_NAME.fullmatch(name):
+        return f"header name {name!r} is not an HTTP token"
+    if not HEADER_VALUE.fullmatch(value):
+        return f"the value of header {name!r} has a control character (a newline?)"
+    return None
+
+
+def check_request_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers the exporter sends: sendable, and without surrounding whitespace, which HTTP
+    clients refuse at every request, quoting the value in their error (a YAML block scalar,
+    `Authorization: |`, keeps a trailing newline)."""
+    problems = []
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem is None and value != value.strip():
+            problem = f"the value of header {name!r} starts or ends with whitespace"
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValueError("; ".join(problems) + "; write each value on one line, unpadded")
+    return headers
 
 
 def check_base_url(value: str) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from acs_exporter.inputs.types import READ_DURATION, between, check_http_url
 
@@ -61,10 +62,32 @@ class AzureBlobStateSettings(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         checked = check_http_url(value)
-        if not checked.rstrip("/").rsplit("/", 1)[-1] or checked.count("/") < 3:
+        parts = urlsplit(checked)
+        # A shared access signature is no documented way in (auth_mode says how the exporter
+        # authenticates), and one here would be sent alongside the credential's token and
+        # printed wherever the URL is: refused, as a user name or password is.
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                "expected the container's URL without a user name, password, query (a shared "
+                "access signature) or fragment: the exporter authenticates as auth_mode says "
+                f"(a SAS belongs in {CONNECTION_STRING_ENV}'s SharedAccessSignature)"
+            )
+        if not parts.path.strip("/"):
             raise ValueError("expected the container's URL, ending in its name")
         return checked
 
+    @model_validator(mode="after")
+    def _token_over_https(self) -> AzureBlobStateSettings:
+        # The storage SDK sends a bearer token over https:// only, and refuses at the first
+        # request otherwise; with connection_string the URL names only the container.
+        if self.auth_mode == "default" and not self.container_url.startswith("https://"):
+            raise ValueError(
+                "state.azure_blob.auth_mode default (a bearer token) needs an https:// "
+                "container_url; use auth_mode connection_string for a local emulator"
+            )
+        return self
+
     @property
     def container_name(self) -> str:
-        return self.container_url.rstrip("/").rsplit("/", 1)[-1]
+        """The URL's last path segment (never its query)."""
+        return urlsplit(self.container_url).path.rstrip("/").rsplit("/", 1)[-1]

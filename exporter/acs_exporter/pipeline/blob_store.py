@@ -45,6 +45,7 @@ from azure.storage.blob import (
 )
 
 from acs_exporter.definitions.tables import LabelPlan
+from acs_exporter.inputs.redact import mask_url, scrub_text
 from acs_exporter.pipeline import blob_journal
 from acs_exporter.pipeline.blob_journal import WAY_OUT, Layout
 from acs_exporter.pipeline.blob_settings import CONNECTION_STRING_ENV, AzureBlobStateSettings
@@ -84,7 +85,10 @@ def describe(exc: AzureError) -> str:
     if isinstance(exc, HttpResponseError) and exc.status_code:
         code = getattr(exc, "error_code", None) or exc.reason or ""
         return f"HTTP {exc.status_code} {code}".strip()
-    return type(exc).__name__ + (f": {exc.message.splitlines()[0]}" if exc.message else "")
+    # The transport's words may quote a proxy URL (or, unparsed, its credentials): masked
+    # here, and scrubbed of the secrets the process holds wherever they are printed.
+    first = scrub_text(exc.message.splitlines()[0]) if exc.message else ""
+    return type(exc).__name__ + (f": {first}" if first else "")
 
 
 def is_conflict(exc: AzureError) -> bool:
@@ -466,18 +470,27 @@ def open_blob(settings: AzureBlobStateSettings) -> BlobClient:
         "connection_timeout": min(5.0, seconds / 6),
         "read_timeout": min(10.0, seconds / 4),
     }
+    shown = mask_url(settings.container_url)
     if settings.auth_mode == "connection_string":
         connection = os.environ.get(CONNECTION_STRING_ENV)
         if not connection:
             raise CheckpointError(
-                settings.container_url,
+                shown,
                 f"state.azure_blob.auth_mode is connection_string but {CONNECTION_STRING_ENV} "
                 "is not set",
                 f"Way out: set {CONNECTION_STRING_ENV}, or use auth_mode: default.",
             )
-        return BlobClient.from_connection_string(
-            connection, settings.container_name, settings.blob_name, **options
-        )
+        try:
+            return BlobClient.from_connection_string(
+                connection, settings.container_name, settings.blob_name, **options
+            )
+        except ValueError:  # the SDK's words could quote the string, and it holds the key
+            raise CheckpointError(
+                shown,
+                f"{CONNECTION_STRING_ENV} cannot be read as a storage connection string",
+                "Way out: copy it whole from the storage account's Access keys "
+                "(AccountName=...;AccountKey=...;...).",
+            ) from None
     from azure.identity import DefaultAzureCredential
 
     container = ContainerClient.from_container_url(

@@ -30,6 +30,7 @@ from acs_exporter.exposition.families import (
 )
 from acs_exporter.exposition.outcome_tables import OutcomeTables
 from acs_exporter.exposition.snapshot import Snapshot
+from acs_exporter.inputs.redact import scrub_text
 from acs_exporter.pipeline.aggregate import CategorySource, Delta, Resolver, summarise
 from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.reasons import DaemonQueryError, KnownReasons
@@ -152,7 +153,8 @@ class Exporter:
                     f"source {name}: catching up: reading what it held at start-up in "
                     "bounded batches; the counts served are not complete yet"
                 )
-        return tuple(problems)
+        # The state store's problem quotes the storage SDK's words (a proxy's, say).
+        return tuple(scrub_text(problem) for problem in problems)
 
     # --- write side (source threads) ---
 
@@ -213,7 +215,8 @@ class Exporter:
                 return  # a retired poller's failure says nothing about its successor
             if cursor is not None and not self._closed:
                 self._keep_cursor(source, cursor)
-            self._errors[source] = f"{reason}: {message}"
+            # /readyz quotes it whole: scrubbed as the landing page's short form is.
+            self._errors[source] = f"{reason}: {scrub_text(message)}"
             self._last_errors[source] = LastError(reason, short_message(message), self._clock())
             self._record(source, False, duration, reason, None, discovery=discovery)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from acs_exporter.inputs.redact import mask_urls, shorten
+from acs_exporter.inputs.redact import scrub_text, shorten
 
 # Enough for the error code, the first inner code and the correlationId; the whole message is
 # in the log line and on /readyz.
@@ -34,7 +34,9 @@ class SourceStatus:
 
 
 def short_message(message: str) -> str:
-    """A poll's error message as the landing page shows it: URLs' credentials and queries
-    masked (sources mask them already; this is the second line of defence), one line, short."""
-    one_line = " ".join(mask_urls(message).split())
+    """A poll's error message as the landing page shows it: the secrets the process holds,
+    token-shaped strings and URLs' credentials and queries masked (sources mask URLs already;
+    this is the second line of defence for the words of libraries and servers they quote),
+    one line, short."""
+    one_line = " ".join(scrub_text(message).split())
     return shorten(one_line, ERROR_MESSAGE_LIMIT)

@@ -29,11 +29,14 @@ from acs_exporter import __version__
 from acs_exporter.exposition.rendered import RenderedSnapshots
 from acs_exporter.exposition.snapshot import Snapshot
 from acs_exporter.exposition.text import OPENMETRICS, TEXT
+from acs_exporter.inputs.redact import mask_url, mask_urls
 from acs_exporter.pipeline.source_status import SourceStatus
 from acs_exporter.server.landing import render_landing
 from acs_exporter.server.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger("acs_exporter.server.http")
+# A request target with a query, as a request line holds it: `GET /metrics?k=v HTTP/1.1`.
+_TARGET_QUERY = re.compile(r"(?<![\w/:])/[^\s\"']*\?[^\s\"']*")
 
 # Untyped in prometheus_client.
 generate_openmetrics = cast(
@@ -424,7 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             if self._response_started:
                 raise  # too late for an error answer; the connection is dropped and logged
-            log.exception("handling %s failed", self.path)
+            log.exception("handling %s failed", mask_url(self.path))
             self.close_connection = True
             self._send(500, b"internal error; see the exporter log\n")
 
@@ -482,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.info(
             "unauthorised request",
             extra={
-                "path": self.path,
+                "path": mask_url(self.path),  # a scraper's query may hold its API key
                 "client": self.client_address[0],
                 "given": "Authorization" in self.headers,
             },
@@ -541,4 +544,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(part)
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("http %s", format % args)
+        # The request line (and the errors quoting it) holds the target as sent: its query
+        # may carry a scraper's API key (Prometheus `params:`), masked as mask_url does.
+        log.debug("http %s", mask_urls(_TARGET_QUERY.sub(lambda m: mask_url(m[0]), format % args)))

@@ -28,6 +28,7 @@ from pydantic import (
 
 from acs_exporter.inputs.document import Document, Location, YamlLimits, YamlProblem, read_text
 from acs_exporter.inputs.errors import InputError, InputProblem
+from acs_exporter.inputs.types import header_problem
 from acs_exporter.inputs.validation import (
     ErrorDetails,
     Translation,
@@ -44,9 +45,6 @@ BCRYPT_MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
 # when the user is unknown, so an unknown user name takes as long as a wrong password.
 _DUMMY_SALT_AND_HASH = "eLrPB/lyUFmtXMnK02AVPOFnqcltG.B2EJQ.AKOtND9nGn56TA/0a"
 
-# Header names are tokens (RFC 9110 section 5.6.2); values must not end the header early.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
 # Set by the server itself: a configured copy would be a duplicate or a contradiction.
 _SERVER_HEADERS = frozenset(
     {
@@ -169,12 +167,11 @@ class HttpServerConfig(BaseModel):
     def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
         problems = []
         for name, value in headers.items():
-            if not _HEADER_NAME.match(name):
-                problems.append(f"header name {name!r} is not an HTTP token")
-            elif name.lower() in _SERVER_HEADERS:
-                problems.append(f"header {name!r} is set by the server and cannot be configured")
-            elif not _HEADER_VALUE.match(value):
-                problems.append(f"the value of header {name!r} has a control character")
+            problem = header_problem(name, value)
+            if problem is None and name.lower() in _SERVER_HEADERS:
+                problem = f"header {name!r} is set by the server and cannot be configured"
+            if problem:
+                problems.append(problem)
         if problems:
             raise ValueError("; ".join(problems))
         return headers

@@ -163,3 +163,26 @@ def test_a_url_in_a_transport_or_proxy_message_loses_its_credentials() -> None:
     assert text.startswith("<html>502 Bad Gateway"), text
     assert text.endswith("..."), text
     assert len(text) <= 200
+
+
+def test_a_url_is_masked_before_the_body_is_cut() -> None:
+    """A proxy's HTML page naming a credentialed URL across the 200-character cut: cut first,
+    the URL lost its '@' and its password's start was shown."""
+    prefix = "<html><body>" + "x" * 150 + " upstream "
+    body = f"{prefix}https://alice:Secr3tPassw0rd@proxy.internal:3128/ failed</body></html>"
+    shown = errors.error_text(body.encode())
+    assert "Secr3t" not in shown, shown
+    assert shown.startswith("<html><body>xxx"), shown
+    assert len(shown) <= 200
+
+
+def test_a_url_cut_at_the_read_limit_is_not_shown() -> None:
+    """Only the first 1024 bytes are read; masking a long URL before them brings what follows
+    into the 200 shown, and a URL cut at 1024 has lost its '@': the last word goes."""
+    body = (
+        "<html> https://h/?q=" + "a" * 970 + " upstream "
+        "https://alice:Secr3tPassw0rd@proxy.internal:3128/ failed</html>"
+    )
+    shown = errors.error_text(body.encode())
+    assert "Secr3t" not in shown, shown
+    assert "https://h/?q=*** upstream" in shown, shown

@@ -50,9 +50,16 @@ def error_text(body: bytes, headers: Mapping[str, str] | None = None) -> str:
     return describe_error_object(error, headers)
 
 
+_READ = 1024  # of a body, for its start
+
+
 def _start_of(body: bytes) -> str:
-    """The start of a body that is not an error object (a proxy's HTML page, a JSON blob)."""
-    return mask_urls(shorten(body[:1024].decode("utf-8", "replace").strip(), 200))
+    """The start of a body that is not an error object (a proxy's HTML page, a JSON blob).
+    Masked before it is cut: a URL cut in two would lose its '@' and show its password."""
+    text = body[:_READ].decode("utf-8", "replace")
+    if len(body) > _READ:  # the same at the read limit: the last word, maybe a URL, goes
+        text = text.rsplit(None, 1)[0] if text.split() else ""
+    return shorten(mask_urls(text.strip()), 200)
 
 
 def describe_error_object(
