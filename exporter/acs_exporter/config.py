@@ -11,6 +11,7 @@ duplicate or non-string keys).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -337,10 +338,9 @@ def _environment_values() -> dict[str, Any]:
     a variable is set."""
     if not any(name.upper().startswith(ENV_PREFIX) for name in os.environ):
         return {}
-    from pydantic_settings import EnvSettingsSource
     from pydantic_settings.exceptions import SettingsError
 
-    source = EnvSettingsSource(
+    source = _environment_source()(
         _environment_model(),
         case_sensitive=False,
         env_prefix=ENV_PREFIX,
@@ -350,6 +350,60 @@ def _environment_values() -> dict[str, Any]:
         return dict(source())
     except SettingsError as exc:
         raise ConfigError([_settings_problem(exc)]) from None
+    except _DuplicateKey as exc:
+        raise ConfigError([_duplicate_problem(exc)]) from None
+
+
+class _DuplicateKey(Exception):
+    """A JSON object in a variable has a key twice (not a ValueError: pydantic-settings would
+    take it for JSON it cannot read, or for a plain string)."""
+
+    def __init__(self, key: str, text: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.text = text
+
+
+@functools.cache
+def _environment_source() -> type[Any]:
+    """pydantic-settings' environment source, refusing a duplicate key in the JSON it decodes
+    (json keeps the last one silently; the YAML loader refuses duplicates)."""
+    from pydantic_settings import EnvSettingsSource
+
+    class StrictEnvSettingsSource(EnvSettingsSource):
+        def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):  # not JSON: the source decides
+                    json.loads(value, object_pairs_hook=functools.partial(_unique_keys, value))
+            return super().decode_complex_value(field_name, field, value)
+
+    return StrictEnvSettingsSource
+
+
+def _unique_keys(text: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key, text)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _duplicate_problem(exc: _DuplicateKey) -> InputProblem:
+    name = next(
+        (
+            k
+            for k, v in sorted(os.environ.items())
+            if k.upper().startswith(ENV_PREFIX) and v == exc.text
+        ),
+        ENV_PREFIX,
+    )
+    return InputProblem(
+        f"environment variable {name}",
+        ".".join(_variable_path(name)),
+        "",
+        f"duplicate key {exc.key!r} (JSON would silently keep the last)",
+    )
 
 
 @functools.cache
@@ -371,21 +425,42 @@ def _environment_model() -> type[Any]:
 
 
 def _check_environment() -> None:
-    """The file's bounds for `ACS_EXPORTER_*` variables too: pydantic-settings reads their JSON
-    with the recursive json module (RecursionError at a few thousand levels)."""
-    for name, value in os.environ.items():
-        if not name.upper().startswith(ENV_PREFIX):
-            continue
-        problem = None
-        if len(value) > YAML_LIMITS.max_bytes:
-            problem = "the value is larger than 1 MiB"
-        elif json_depth(value) > YAML_LIMITS.max_depth:
-            problem = f"nested deeper than {YAML_LIMITS.max_depth} levels"
-        if problem is not None:
-            key = name[len(ENV_PREFIX) :].lower().replace(ENV_DELIMITER, ".")
-            raise ConfigError(
-                [InputProblem(f"environment variable {name.upper()}", key, "", problem)]
-            )
+    """Every `ACS_EXPORTER_*` variable names a section, and has the file's bounds: the
+    environment source reads only the variables of a section (any other one would be silently
+    ignored, as an unknown key in the file is not), and reads their JSON with the recursive
+    json module (RecursionError at a few thousand levels)."""
+    problems = [
+        problem
+        for name, value in sorted(os.environ.items())
+        if name.upper().startswith(ENV_PREFIX) and (problem := _variable_problem(name, value))
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _variable_problem(name: str, value: str) -> InputProblem | None:
+    path = _variable_path(name)
+    key = ".".join(path) or "(section)"
+    where = f"environment variable {name}"
+    if path[0] not in Settings.model_fields:
+        return InputProblem(
+            where,
+            key,
+            "",
+            f"names no section; expected {ENV_PREFIX}<SECTION> or "
+            f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY>, the section one of: "
+            + ", ".join(Settings.model_fields),
+        )
+    if len(value) > YAML_LIMITS.max_bytes:
+        return InputProblem(where, key, "", "the value is larger than 1 MiB")
+    if json_depth(value) > YAML_LIMITS.max_depth:
+        return InputProblem(where, key, "", f"nested deeper than {YAML_LIMITS.max_depth} levels")
+    return None
+
+
+def _variable_path(name: str) -> tuple[str, ...]:
+    """The keys a variable sets, as the environment source reads them (in lower case)."""
+    return tuple(name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER))
 
 
 def _settings_problem(exc: SettingsError) -> InputProblem:

@@ -261,3 +261,88 @@ def test_the_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     parses.clear()
     assert load_settings(write(tmp_path, "metrics: {max_series: 10}\n")).metrics.max_series == 10
     assert len(parses) == 1
+
+
+SECTIONS = "web, log, catalog, metrics, state, otlp, sources"
+
+
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("ACS_EXPORTER_SOURCE", "source"),  # one letter off: the simulator would be served
+        ("ACS_EXPORTER_METRIC__MAX_SERIES", "metric.max_series"),
+        ("ACS_EXPORTER_WEB_LISTEN_ADDRESS", "web_listen_address"),  # `_` for `__`
+        ("acs_exporter_loog__level", "loog.level"),  # read in any case, refused in any case
+        ("ACS_EXPORTER_", "(section)"),
+    ],
+)
+def test_a_variable_that_names_no_section_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, key: str
+) -> None:
+    """The environment source reads only the variables of a section; any other one with the
+    prefix is a mistake that would otherwise be silently ignored, as an unknown key in the file
+    is not."""
+    monkeypatch.setenv(variable, "50")
+    assert problems(None) == [
+        f"environment variable {variable}: {key}: names no section; expected "
+        f"ACS_EXPORTER_<SECTION> or ACS_EXPORTER_<SECTION>__<KEY>, the section one of: {SECTIONS}"
+    ]
+
+
+def test_every_variable_that_names_no_section_is_refused_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACS_EXPORTER_SOURCE", "[]")
+    monkeypatch.setenv("ACS_EXPORTER_METRIC__MAX_SERIES", "50")
+    monkeypatch.setenv("ACS_EXPORTER_LOG__LEVEL", "debug")
+    assert [p.split(":")[0] for p in problems(None)] == [
+        "environment variable ACS_EXPORTER_METRIC__MAX_SERIES",
+        "environment variable ACS_EXPORTER_SOURCE",
+    ]
+
+
+def test_section_variables_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("acs_exporter_Log__LEVEL", "debug")
+    assert load_settings().log.level == "debug"
+
+
+def test_check_config_refuses_a_misspelt_section_rather_than_serve_the_simulator(
+    tmp_path: Path,
+) -> None:
+    env = {"ACS_EXPORTER_SOURCE": '[{"type": "files", "paths": ["/data/*.csv"]}]'}
+    result = run_cli(["check-config"], env=env)
+    assert result.returncode == 2, result.stdout[:400]
+    assert "configuration OK" not in result.stdout
+    assert "environment variable ACS_EXPORTER_SOURCE: source: names no section" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "duplicate"),
+    [
+        ("ACS_EXPORTER_LOG", '{"level": "error", "level": "debug"}', "log", "level"),
+        ("ACS_EXPORTER_OTLP__HEADERS", '{"X-A": "1", "X-A": "2"}', "otlp.headers", "X-A"),
+        (
+            "ACS_EXPORTER_SOURCES",
+            '[{"type": "simulator", "seed": 1, "seed": 2}]',
+            "sources",
+            "seed",
+        ),
+    ],
+)
+def test_a_duplicate_key_in_a_variables_json_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str, duplicate: str
+) -> None:
+    """As the YAML loader refuses a duplicate key: JSON would silently keep the last."""
+    monkeypatch.setenv(variable, value)
+    assert problems(None) == [
+        f"environment variable {variable}: {key}: duplicate key {duplicate!r} "
+        "(JSON would silently keep the last)"
+    ]
+
+
+def test_a_string_value_that_looks_like_json_is_not_read_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only what pydantic-settings decodes as JSON (sections, lists, maps) is checked.
+    monkeypatch.setenv("ACS_EXPORTER_OTLP__HEADERS__X_TOKEN", '{"a": 1, "a": 2}')
+    assert load_settings().otlp.headers == {"x_token": '{"a": 1, "a": 2}'}
