@@ -16,7 +16,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -42,6 +42,7 @@ from acs_exporter.inputs.document import (
     YamlLimits,
     YamlProblem,
     json_depth,
+    nul_location,
     read_text,
 )
 from acs_exporter.inputs.errors import InputError, InputProblem
@@ -306,8 +307,15 @@ def load_settings(
     document = _read_yaml(config_file) if config_file else Document({}, {})
     _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
+    values = _merged(init, _environment_values(), document.value)
+    # Checked on what is validated, whichever layer it came from (file, variable or flag).
+    nul = nul_location(values)
+    if nul is not None:
+        where = _origin(nul, config_file, document, init)
+        raise ConfigError(
+            [InputProblem(where, dotted(nul), "", "a NUL character is not allowed here")]
+        )
     try:
-        values = _merged(init, _environment_values(), document.value)
         return Settings.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(_translation(config_file, document, init).problems(exc)) from None
@@ -526,12 +534,6 @@ def _read_yaml(path: Path) -> Document:
                 )
             ]
         )
-    nul = next((loc for loc, text in _strings(document.value, ()) if "\x00" in text), None)
-    if nul is not None:
-        where_nul = _origin(nul, path, document, {})
-        raise ConfigError(
-            [InputProblem(where_nul, dotted(nul), "", "a NUL character is not allowed here")]
-        )
     return document
 
 
@@ -542,17 +544,6 @@ def _yaml_problem(where: str, exc: YamlProblem) -> InputProblem:
     if exc.path is not None:
         key = dotted(exc.path) or "(top level)"
     return InputProblem(f"{where}{line}{column}", key, "", exc.message)
-
-
-def _strings(value: object, loc: Location) -> Iterator[tuple[Location, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, (*loc, str(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*loc, index))
 
 
 def _translation(
@@ -584,6 +575,10 @@ def _expected(error: ErrorDetails, loc: Location) -> str:
     return pydantic_message(error, loc)
 
 
+# The flags not spelt --SECTION.KEY-WITH-DASHES (commands/common.py names every flag).
+_FLAGS_SPELT_OTHERWISE: dict[Location, str] = {("web", "config_file"): "--web.config.file"}
+
+
 def _origin(
     loc: Location,
     config_file: Path | None,
@@ -591,7 +586,8 @@ def _origin(
     init: Mapping[str, Mapping[str, object]],
 ) -> str:
     if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in init.get(loc[0], {}):
-        return f"command-line flag --{loc[0]}.{str(loc[1]).replace('_', '-')}"
+        flag = _FLAGS_SPELT_OTHERWISE.get(loc[:2], f"--{loc[0]}.{str(loc[1]).replace('_', '-')}")
+        return f"command-line flag {flag}"
     for size in range(len(loc), 0, -1):
         name = ENV_PREFIX + ENV_DELIMITER.join(str(p) for p in loc[:size]).upper()
         if any(key.upper() == name for key in os.environ):

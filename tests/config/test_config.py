@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from acs_exporter.config import ConfigError, load_settings, masked_dump, parse_duration
 from acs_exporter.inputs import safeyaml
@@ -346,3 +347,51 @@ def test_a_string_value_that_looks_like_json_is_not_read_as_json(
     # Only what pydantic-settings decodes as JSON (sections, lists, maps) is checked.
     monkeypatch.setenv("ACS_EXPORTER_OTLP__HEADERS__X_TOKEN", '{"a": 1, "a": 2}')
     assert load_settings().otlp.headers == {"x_token": '{"a": 1, "a": 2}'}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        # JSON's \u0000 puts into a value the NUL the YAML loader refuses in the file
+        ("ACS_EXPORTER_STATE", '{"path": "/tmp/a\\u0000b"}', "state.path"),
+        ("ACS_EXPORTER_CATALOG__OVERRIDES", '["/tmp/a\\u0000.yaml"]', "catalog.overrides[0]"),
+        ("ACS_EXPORTER_WEB", '{"config_file": "/tmp/a\\u0000.yml"}', "web.config_file"),
+        ("ACS_EXPORTER_SOURCES", '[{"type": "simulator", "name": "a\\u0000"}]', "sources[0].name"),
+    ],
+)
+def test_a_nul_from_the_environment_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert problems(None) == [
+        f"environment variable {variable}: {key}: a NUL character is not allowed here"
+    ]
+
+
+def test_a_nul_from_a_flag_is_refused_naming_the_flag() -> None:
+    assert problems(None, web={"config_file": "/tmp/a\x00.yml"}) == [
+        "command-line flag --web.config.file: web.config_file: a NUL character is not allowed here"
+    ]
+
+
+def test_a_nul_in_a_path_is_refused_by_the_path_type_itself() -> None:
+    """Paths validated outside load_settings (a source's settings) meet the same check."""
+    with pytest.raises(ValidationError, match="a NUL character is not allowed in a path"):
+        FilesSettings.model_validate({"type": "files", "paths": ["/data/a\x00.csv"]})
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_check_config_and_run_refuse_a_nul_path_from_the_environment(
+    tmp_path: Path, command: str
+) -> None:
+    env = {
+        "ACS_EXPORTER_WEB": '{"config_file": "/tmp/a\\u0000.yml"}',
+        "ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.json"),
+    }
+    result = run_cli([command, "--web.listen-address", "127.0.0.1:0"], env=env)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        "environment variable ACS_EXPORTER_WEB: web.config_file: a NUL character is not "
+        "allowed here"
+    ) in result.stderr
