@@ -17,6 +17,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -307,18 +308,23 @@ def load_settings(
     document = _read_yaml(config_file) if config_file else Document({}, {})
     _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
-    values = _merged(init, _environment_values(), document.value)
+    environment = _environment_values()
+    layers = _Layers(config_file, document, environment, init)
+    values = _merged(init, environment, document.value)
     # Checked on what is validated, whichever layer it came from (file, variable or flag).
     nul = nul_location(values)
     if nul is not None:
-        where = _origin(nul, config_file, document, init)
         raise ConfigError(
-            [InputProblem(where, dotted(nul), "", "a NUL character is not allowed here")]
+            [
+                InputProblem(
+                    layers.origin(nul), dotted(nul), "", "a NUL character is not allowed here"
+                )
+            ]
         )
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(_translation(config_file, document, init).problems(exc)) from None
+        raise ConfigError(_translation(layers).problems(exc)) from None
 
 
 def _merged(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -546,16 +552,13 @@ def _yaml_problem(where: str, exc: YamlProblem) -> InputProblem:
     return InputProblem(f"{where}{line}{column}", key, "", exc.message)
 
 
-def _translation(
-    config_file: Path | None,
-    document: Document,
-    init: Mapping[str, Mapping[str, object]],
-) -> Translation:
-    def where(loc: Location) -> str:
-        return _origin(loc, config_file, document, init)
-
+def _translation(layers: _Layers) -> Translation:
     return Translation(
-        where=where, clean=_clean_loc, explain=_expected, top_level="(top level)", model=Settings
+        where=layers.origin,
+        clean=_clean_loc,
+        explain=_expected,
+        top_level="(top level)",
+        model=Settings,
     )
 
 
@@ -579,24 +582,70 @@ def _expected(error: ErrorDetails, loc: Location) -> str:
 _FLAGS_SPELT_OTHERWISE: dict[Location, str] = {("web", "config_file"): "--web.config.file"}
 
 
-def _origin(
-    loc: Location,
-    config_file: Path | None,
-    document: Document,
-    init: Mapping[str, Mapping[str, object]],
-) -> str:
-    if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in init.get(loc[0], {}):
-        flag = _FLAGS_SPELT_OTHERWISE.get(loc[:2], f"--{loc[0]}.{str(loc[1]).replace('_', '-')}")
-        return f"command-line flag {flag}"
-    for size in range(len(loc), 0, -1):
-        name = ENV_PREFIX + ENV_DELIMITER.join(str(p) for p in loc[:size]).upper()
-        if any(key.upper() == name for key in os.environ):
-            return f"environment variable {name}"
-    if config_file is None:
-        return "defaults"
-    # A key's own line, else its nearest parent's; not the document's first line.
-    position = document.position(loc, shallowest=1)
-    return f"{config_file}:{position.line}" if position is not None else str(config_file)
+@dataclass(frozen=True)
+class _Layers:
+    """What the configuration was merged from, to say where a failing value came from: the
+    flags (`init`), the environment's document and the file."""
+
+    config_file: Path | None
+    document: Document
+    environment: Mapping[str, Any]
+    init: Mapping[str, Mapping[str, object]]
+
+    def origin(self, loc: Location) -> str:
+        if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in self.init.get(loc[0], {}):
+            flag = _FLAGS_SPELT_OTHERWISE.get(
+                loc[:2], f"--{loc[0]}.{str(loc[1]).replace('_', '-')}"
+            )
+            return f"command-line flag {flag}"
+        variable = self._variable(loc)
+        if variable is not None:
+            return f"environment variable {variable}"
+        if self.config_file is None:
+            return "defaults"
+        # A key's own line, else its nearest parent's; not the document's first line.
+        position = self.document.position(loc, shallowest=1)
+        return (
+            f"{self.config_file}:{position.line}" if position is not None else str(self.config_file)
+        )
+
+    def _variable(self, loc: Location) -> str | None:
+        """The variable that produced the value at `loc`, if the environment's document holds
+        it: one naming that key or a key beneath it (surely part of the value:
+        ACS_EXPORTER_LOG__LEVEL__X makes log.level a mapping), else the one naming its nearest
+        parent (whose JSON holds it), else any of its section's."""
+        if not loc or not _holds(self.environment, loc):
+            return None
+        steps = tuple(str(step).lower() for step in loc)
+        section = sorted(
+            (name, path) for name, path in _section_variables().items() if path[0] == steps[0]
+        )
+        above = [(len(path), name) for name, path in section if steps[: len(path)] == path]
+        below = [name for name, path in section if path[: len(steps)] == steps]
+        if below:
+            return below[0]
+        return max(above)[1] if above else next((name for name, _ in section), None)
+
+
+def _holds(document: Mapping[str, Any], loc: Location) -> bool:
+    """Whether the value at `loc` of the merged configuration is this layer's: mappings are
+    merged key by key, anything else (a list, a scalar) replaces the lower layers' whole."""
+    node: object = document
+    for step in loc:
+        if not isinstance(node, dict):
+            return True
+        if step not in node:
+            return False
+        node = node[step]
+    return True
+
+
+def _section_variables() -> dict[str, tuple[str, ...]]:
+    """Each `ACS_EXPORTER_*` variable, as set, with the keys it sets (the environment source
+    reads the same ones: _check_environment refused any other)."""
+    return {
+        name: _variable_path(name) for name in os.environ if name.upper().startswith(ENV_PREFIX)
+    }
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

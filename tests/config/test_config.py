@@ -395,3 +395,86 @@ def test_check_config_and_run_refuse_a_nul_path_from_the_environment(
         "environment variable ACS_EXPORTER_WEB: web.config_file: a NUL character is not "
         "allowed here"
     ) in result.stderr
+
+
+LEVELS = "Input should be 'debug', 'info', 'warn' or 'error'"
+
+
+@pytest.mark.parametrize("in_file", [True, False], ids=["with-file", "no-file"])
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        # a key nested under a scalar: the variable makes log.level a mapping
+        ("ACS_EXPORTER_LOG__LEVEL__X", "1", f"log.level: {LEVELS}"),
+        # the index a careless operator tries for a list: sources becomes a mapping
+        ("ACS_EXPORTER_SOURCES__0__NAME", "x", "sources: Input should be a valid list"),
+    ],
+)
+def test_an_error_below_a_variables_key_names_that_variable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_file: bool,
+    variable: str,
+    value: str,
+    expected: str,
+) -> None:
+    """The variable sets a key beneath the one that fails, so no variable is named by the
+    failing key or a parent of it; blaming the file (or the defaults) would send the operator
+    to a file that is fine."""
+    path = write(tmp_path, "log:\n  level: info\nsources:\n  - {type: simulator, name: a}\n")
+    monkeypatch.setenv(variable, value)
+    assert problems(path if in_file else None) == [f"environment variable {variable}: {expected}"]
+
+
+def test_an_error_in_the_file_is_not_blamed_on_a_variable_of_its_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ACS_EXPORTER_LOG names a parent of log.level, but sets only log.format: the file's
+    # log.level is what fails.
+    path = write(tmp_path, "log:\n  level: loud\n")
+    monkeypatch.setenv("ACS_EXPORTER_LOG", '{"format": "text"}')
+    assert problems(path) == [f"{path}:2: log.level: {LEVELS}"]
+
+
+def test_an_error_in_a_list_a_variable_replaced_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "sources:\n  - {type: simulator, name: a}\n")
+    monkeypatch.setenv("ACS_EXPORTER_SOURCES", '[{"name": "x"}]')
+    assert problems(path) == [
+        "environment variable ACS_EXPORTER_SOURCES: sources[0]: missing key `type`: expected "
+        "one of simulator, files, log_analytics, azure_metrics"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["check-config", "--quiet", "--web.config.file", ""], "--web.config.file"),
+        (["check-config", "--quiet", "--config.file", " "], "--config.file"),
+        (["check-config", "--quiet", ""], "file"),
+        (["explain", "487", "--override", ""], "--override"),
+        (["catalog", "--config.file", ""], "--config.file"),
+    ],
+    ids=["web-config-file", "config-file", "check-config-file", "override", "catalog"],
+)
+def test_an_empty_path_flag_is_named_not_read_as_the_current_directory(
+    tmp_path: Path, args: list[str], flag: str
+) -> None:
+    # `--web.config.file "$WEB_CONFIG"` with the variable unset: pathlib reads "" as ".", and
+    # the error was ".: cannot read it (Is a directory)", naming neither flag nor value.
+    result = run_cli(args, env={"ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.json")})
+    assert result.returncode == 2, result.stderr
+    assert f"argument {flag}: expected a file path, got an empty one" in result.stderr
+    assert ".: " not in result.stderr
+
+
+def test_the_variable_that_set_a_key_is_named_rather_than_its_sections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ACS_EXPORTER_LOG names a parent of log.level but its JSON sets only log.format.
+    monkeypatch.setenv("ACS_EXPORTER_LOG", '{"format": "text"}')
+    monkeypatch.setenv("ACS_EXPORTER_LOG__LEVEL__X", "1")
+    assert problems(None) == [
+        f"environment variable ACS_EXPORTER_LOG__LEVEL__X: log.level: {LEVELS}"
+    ]
