@@ -614,7 +614,7 @@ class _Layers:
         it: one naming that key or a key beneath it (surely part of the value:
         ACS_EXPORTER_LOG__LEVEL__X makes log.level a mapping), else the one naming its nearest
         parent (whose JSON holds it), else any of its section's."""
-        if not loc or not _holds(self.environment, loc):
+        if not loc or not self._from_environment(loc):
             return None
         steps = tuple(str(step).lower() for step in loc)
         section = sorted(
@@ -625,6 +625,17 @@ class _Layers:
         if below:
             return below[0]
         return max(above)[1] if above else next((name for name, _ in section), None)
+
+    def _from_environment(self, loc: Location) -> bool:
+        if _holds(self.environment, loc):
+            return True
+        # A key no layer wrote (a required one missing) is its mapping's: the variable's when
+        # the file does not write the key either.
+        return (
+            len(loc) > 1
+            and loc not in self.document.positions
+            and _holds(self.environment, loc[:-1])
+        )
 
 
 def _holds(document: Mapping[str, Any], loc: Location) -> bool:

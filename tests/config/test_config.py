@@ -478,3 +478,15 @@ def test_the_variable_that_set_a_key_is_named_rather_than_its_sections(
     assert problems(None) == [
         f"environment variable ACS_EXPORTER_LOG__LEVEL__X: log.level: {LEVELS}"
     ]
+
+
+def test_a_key_missing_from_a_variables_mapping_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No layer wrote state.azure_blob.container_url: its mapping came from the variable.
+    monkeypatch.setenv("ACS_EXPORTER_STATE__BACKEND", "azure_blob")
+    monkeypatch.setenv("ACS_EXPORTER_STATE__AZURE_BLOB", '{"blob_name": "c.json"}')
+    assert problems(None) == [
+        "environment variable ACS_EXPORTER_STATE__AZURE_BLOB: state.azure_blob.container_url: "
+        "required key is missing"
+    ]
