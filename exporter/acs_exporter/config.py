@@ -11,11 +11,13 @@ duplicate or non-string keys).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -41,6 +43,7 @@ from acs_exporter.inputs.document import (
     YamlLimits,
     YamlProblem,
     json_depth,
+    nul_location,
     read_text,
 )
 from acs_exporter.inputs.errors import InputError, InputProblem
@@ -311,11 +314,23 @@ def load_settings(
     document = _read_yaml(config_file) if config_file else Document({}, {})
     _check_environment()
     init = {section: dict(values) for section, values in (overrides or {}).items() if values}
+    environment = _environment_values()
+    layers = _Layers(config_file, document, environment, init)
+    values = _merged(init, environment, document.value)
+    # Checked on what is validated, whichever layer it came from (file, variable or flag).
+    nul = nul_location(values)
+    if nul is not None:
+        raise ConfigError(
+            [
+                InputProblem(
+                    layers.origin(nul), dotted(nul), "", "a NUL character is not allowed here"
+                )
+            ]
+        )
     try:
-        values = _merged(init, _environment_values(), document.value)
         return Settings.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(_translation(config_file, document, init).problems(exc)) from None
+        raise ConfigError(_translation(layers).problems(exc)) from None
 
 
 def _merged(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -343,10 +358,9 @@ def _environment_values() -> dict[str, Any]:
     a variable is set."""
     if not any(name.upper().startswith(ENV_PREFIX) for name in os.environ):
         return {}
-    from pydantic_settings import EnvSettingsSource
     from pydantic_settings.exceptions import SettingsError
 
-    source = EnvSettingsSource(
+    source = _environment_source()(
         _environment_model(),
         case_sensitive=False,
         env_prefix=ENV_PREFIX,
@@ -356,6 +370,60 @@ def _environment_values() -> dict[str, Any]:
         return dict(source())
     except SettingsError as exc:
         raise ConfigError([_settings_problem(exc)]) from None
+    except _DuplicateKey as exc:
+        raise ConfigError([_duplicate_problem(exc)]) from None
+
+
+class _DuplicateKey(Exception):
+    """A JSON object in a variable has a key twice (not a ValueError: pydantic-settings would
+    take it for JSON it cannot read, or for a plain string)."""
+
+    def __init__(self, key: str, text: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.text = text
+
+
+@functools.cache
+def _environment_source() -> type[Any]:
+    """pydantic-settings' environment source, refusing a duplicate key in the JSON it decodes
+    (json keeps the last one silently; the YAML loader refuses duplicates)."""
+    from pydantic_settings import EnvSettingsSource
+
+    class StrictEnvSettingsSource(EnvSettingsSource):
+        def decode_complex_value(self, field_name: str, field: Any, value: Any) -> Any:
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):  # not JSON: the source decides
+                    json.loads(value, object_pairs_hook=functools.partial(_unique_keys, value))
+            return super().decode_complex_value(field_name, field, value)
+
+    return StrictEnvSettingsSource
+
+
+def _unique_keys(text: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key, text)
+        seen.add(key)
+    return dict(pairs)
+
+
+def _duplicate_problem(exc: _DuplicateKey) -> InputProblem:
+    name = next(
+        (
+            k
+            for k, v in sorted(os.environ.items())
+            if k.upper().startswith(ENV_PREFIX) and v == exc.text
+        ),
+        ENV_PREFIX,
+    )
+    return InputProblem(
+        f"environment variable {name}",
+        ".".join(_variable_path(name)),
+        "",
+        f"duplicate key {exc.key!r} (JSON would silently keep the last)",
+    )
 
 
 @functools.cache
@@ -377,21 +445,42 @@ def _environment_model() -> type[Any]:
 
 
 def _check_environment() -> None:
-    """The file's bounds for `ACS_EXPORTER_*` variables too: pydantic-settings reads their JSON
-    with the recursive json module (RecursionError at a few thousand levels)."""
-    for name, value in os.environ.items():
-        if not name.upper().startswith(ENV_PREFIX):
-            continue
-        problem = None
-        if len(value) > YAML_LIMITS.max_bytes:
-            problem = "the value is larger than 1 MiB"
-        elif json_depth(value) > YAML_LIMITS.max_depth:
-            problem = f"nested deeper than {YAML_LIMITS.max_depth} levels"
-        if problem is not None:
-            key = name[len(ENV_PREFIX) :].lower().replace(ENV_DELIMITER, ".")
-            raise ConfigError(
-                [InputProblem(f"environment variable {name.upper()}", key, "", problem)]
-            )
+    """Every `ACS_EXPORTER_*` variable names a section, and has the file's bounds: the
+    environment source reads only the variables of a section (any other one would be silently
+    ignored, as an unknown key in the file is not), and reads their JSON with the recursive
+    json module (RecursionError at a few thousand levels)."""
+    problems = [
+        problem
+        for name, value in sorted(os.environ.items())
+        if name.upper().startswith(ENV_PREFIX) and (problem := _variable_problem(name, value))
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _variable_problem(name: str, value: str) -> InputProblem | None:
+    path = _variable_path(name)
+    key = ".".join(path) or "(section)"
+    where = f"environment variable {name}"
+    if path[0] not in Settings.model_fields:
+        return InputProblem(
+            where,
+            key,
+            "",
+            f"names no section; expected {ENV_PREFIX}<SECTION> or "
+            f"{ENV_PREFIX}<SECTION>{ENV_DELIMITER}<KEY>, the section one of: "
+            + ", ".join(Settings.model_fields),
+        )
+    if len(value) > YAML_LIMITS.max_bytes:
+        return InputProblem(where, key, "", "the value is larger than 1 MiB")
+    if json_depth(value) > YAML_LIMITS.max_depth:
+        return InputProblem(where, key, "", f"nested deeper than {YAML_LIMITS.max_depth} levels")
+    return None
+
+
+def _variable_path(name: str) -> tuple[str, ...]:
+    """The keys a variable sets, as the environment source reads them (in lower case)."""
+    return tuple(name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER))
 
 
 def _settings_problem(exc: SettingsError) -> InputProblem:
@@ -457,12 +546,6 @@ def _read_yaml(path: Path) -> Document:
                 )
             ]
         )
-    nul = next((loc for loc, text in _strings(document.value, ()) if "\x00" in text), None)
-    if nul is not None:
-        where_nul = _origin(nul, path, document, {})
-        raise ConfigError(
-            [InputProblem(where_nul, dotted(nul), "", "a NUL character is not allowed here")]
-        )
     return document
 
 
@@ -475,27 +558,13 @@ def _yaml_problem(where: str, exc: YamlProblem) -> InputProblem:
     return InputProblem(f"{where}{line}{column}", key, "", exc.message)
 
 
-def _strings(value: object, loc: Location) -> Iterator[tuple[Location, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, (*loc, str(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*loc, index))
-
-
-def _translation(
-    config_file: Path | None,
-    document: Document,
-    init: Mapping[str, Mapping[str, object]],
-) -> Translation:
-    def where(loc: Location) -> str:
-        return _origin(loc, config_file, document, init)
-
+def _translation(layers: _Layers) -> Translation:
     return Translation(
-        where=where, clean=_clean_loc, explain=_expected, top_level="(top level)", model=Settings
+        where=layers.origin,
+        clean=_clean_loc,
+        explain=_expected,
+        top_level="(top level)",
+        model=Settings,
     )
 
 
@@ -515,23 +584,85 @@ def _expected(error: ErrorDetails, loc: Location) -> str:
     return pydantic_message(error, loc)
 
 
-def _origin(
-    loc: Location,
-    config_file: Path | None,
-    document: Document,
-    init: Mapping[str, Mapping[str, object]],
-) -> str:
-    if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in init.get(loc[0], {}):
-        return f"command-line flag --{loc[0]}.{str(loc[1]).replace('_', '-')}"
-    for size in range(len(loc), 0, -1):
-        name = ENV_PREFIX + ENV_DELIMITER.join(str(p) for p in loc[:size]).upper()
-        if any(key.upper() == name for key in os.environ):
-            return f"environment variable {name}"
-    if config_file is None:
-        return "defaults"
-    # A key's own line, else its nearest parent's; not the document's first line.
-    position = document.position(loc, shallowest=1)
-    return f"{config_file}:{position.line}" if position is not None else str(config_file)
+# The flags not spelt --SECTION.KEY-WITH-DASHES (commands/common.py names every flag).
+_FLAGS_SPELT_OTHERWISE: dict[Location, str] = {("web", "config_file"): "--web.config.file"}
+
+
+@dataclass(frozen=True)
+class _Layers:
+    """What the configuration was merged from, to say where a failing value came from: the
+    flags (`init`), the environment's document and the file."""
+
+    config_file: Path | None
+    document: Document
+    environment: Mapping[str, Any]
+    init: Mapping[str, Mapping[str, object]]
+
+    def origin(self, loc: Location) -> str:
+        if len(loc) >= 2 and isinstance(loc[0], str) and loc[1] in self.init.get(loc[0], {}):
+            flag = _FLAGS_SPELT_OTHERWISE.get(
+                loc[:2], f"--{loc[0]}.{str(loc[1]).replace('_', '-')}"
+            )
+            return f"command-line flag {flag}"
+        variable = self._variable(loc)
+        if variable is not None:
+            return f"environment variable {variable}"
+        if self.config_file is None:
+            return "defaults"
+        # A key's own line, else its nearest parent's; not the document's first line.
+        position = self.document.position(loc, shallowest=1)
+        return (
+            f"{self.config_file}:{position.line}" if position is not None else str(self.config_file)
+        )
+
+    def _variable(self, loc: Location) -> str | None:
+        """The variable that produced the value at `loc`, if the environment's document holds
+        it: one naming that key or a key beneath it (surely part of the value:
+        ACS_EXPORTER_LOG__LEVEL__X makes log.level a mapping), else the one naming its nearest
+        parent (whose JSON holds it), else any of its section's."""
+        if not loc or not self._from_environment(loc):
+            return None
+        steps = tuple(str(step).lower() for step in loc)
+        section = sorted(
+            (name, path) for name, path in _section_variables().items() if path[0] == steps[0]
+        )
+        above = [(len(path), name) for name, path in section if steps[: len(path)] == path]
+        below = [name for name, path in section if path[: len(steps)] == steps]
+        if below:
+            return below[0]
+        return max(above)[1] if above else next((name for name, _ in section), None)
+
+    def _from_environment(self, loc: Location) -> bool:
+        if _holds(self.environment, loc):
+            return True
+        # A key no layer wrote (a required one missing) is its mapping's: the variable's when
+        # the file does not write the key either.
+        return (
+            len(loc) > 1
+            and loc not in self.document.positions
+            and _holds(self.environment, loc[:-1])
+        )
+
+
+def _holds(document: Mapping[str, Any], loc: Location) -> bool:
+    """Whether the value at `loc` of the merged configuration is this layer's: mappings are
+    merged key by key, anything else (a list, a scalar) replaces the lower layers' whole."""
+    node: object = document
+    for step in loc:
+        if not isinstance(node, dict):
+            return True
+        if step not in node:
+            return False
+        node = node[step]
+    return True
+
+
+def _section_variables() -> dict[str, tuple[str, ...]]:
+    """Each `ACS_EXPORTER_*` variable, as set, with the keys it sets (the environment source
+    reads the same ones: _check_environment refused any other)."""
+    return {
+        name: _variable_path(name) for name in os.environ if name.upper().startswith(ENV_PREFIX)
+    }
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

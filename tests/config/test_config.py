@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from acs_exporter.config import ConfigError, load_settings, masked_dump, parse_duration
 from acs_exporter.inputs import safeyaml
@@ -261,3 +262,231 @@ def test_the_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     parses.clear()
     assert load_settings(write(tmp_path, "metrics: {max_series: 10}\n")).metrics.max_series == 10
     assert len(parses) == 1
+
+
+SECTIONS = "web, log, catalog, metrics, state, otlp, sources"
+
+
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("ACS_EXPORTER_SOURCE", "source"),  # one letter off: the simulator would be served
+        ("ACS_EXPORTER_METRIC__MAX_SERIES", "metric.max_series"),
+        ("ACS_EXPORTER_WEB_LISTEN_ADDRESS", "web_listen_address"),  # `_` for `__`
+        ("acs_exporter_loog__level", "loog.level"),  # read in any case, refused in any case
+        ("ACS_EXPORTER_", "(section)"),
+    ],
+)
+def test_a_variable_that_names_no_section_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, key: str
+) -> None:
+    """The environment source reads only the variables of a section; any other one with the
+    prefix is a mistake that would otherwise be silently ignored, as an unknown key in the file
+    is not."""
+    monkeypatch.setenv(variable, "50")
+    assert problems(None) == [
+        f"environment variable {variable}: {key}: names no section; expected "
+        f"ACS_EXPORTER_<SECTION> or ACS_EXPORTER_<SECTION>__<KEY>, the section one of: {SECTIONS}"
+    ]
+
+
+def test_every_variable_that_names_no_section_is_refused_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACS_EXPORTER_SOURCE", "[]")
+    monkeypatch.setenv("ACS_EXPORTER_METRIC__MAX_SERIES", "50")
+    monkeypatch.setenv("ACS_EXPORTER_LOG__LEVEL", "debug")
+    assert [p.split(":")[0] for p in problems(None)] == [
+        "environment variable ACS_EXPORTER_METRIC__MAX_SERIES",
+        "environment variable ACS_EXPORTER_SOURCE",
+    ]
+
+
+def test_section_variables_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("acs_exporter_Log__LEVEL", "debug")
+    assert load_settings().log.level == "debug"
+
+
+def test_check_config_refuses_a_misspelt_section_rather_than_serve_the_simulator(
+    tmp_path: Path,
+) -> None:
+    env = {"ACS_EXPORTER_SOURCE": '[{"type": "files", "paths": ["/data/*.csv"]}]'}
+    result = run_cli(["check-config"], env=env)
+    assert result.returncode == 2, result.stdout[:400]
+    assert "configuration OK" not in result.stdout
+    assert "environment variable ACS_EXPORTER_SOURCE: source: names no section" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "duplicate"),
+    [
+        ("ACS_EXPORTER_LOG", '{"level": "error", "level": "debug"}', "log", "level"),
+        ("ACS_EXPORTER_OTLP__HEADERS", '{"X-A": "1", "X-A": "2"}', "otlp.headers", "X-A"),
+        (
+            "ACS_EXPORTER_SOURCES",
+            '[{"type": "simulator", "seed": 1, "seed": 2}]',
+            "sources",
+            "seed",
+        ),
+    ],
+)
+def test_a_duplicate_key_in_a_variables_json_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str, duplicate: str
+) -> None:
+    """As the YAML loader refuses a duplicate key: JSON would silently keep the last."""
+    monkeypatch.setenv(variable, value)
+    assert problems(None) == [
+        f"environment variable {variable}: {key}: duplicate key {duplicate!r} "
+        "(JSON would silently keep the last)"
+    ]
+
+
+def test_a_string_value_that_looks_like_json_is_not_read_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only what pydantic-settings decodes as JSON (sections, lists, maps) is checked.
+    monkeypatch.setenv("ACS_EXPORTER_OTLP__HEADERS__X_TOKEN", '{"a": 1, "a": 2}')
+    assert load_settings().otlp.headers == {"x_token": '{"a": 1, "a": 2}'}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        # JSON's \u0000 puts into a value the NUL the YAML loader refuses in the file
+        ("ACS_EXPORTER_STATE", '{"path": "/tmp/a\\u0000b"}', "state.path"),
+        ("ACS_EXPORTER_CATALOG__OVERRIDES", '["/tmp/a\\u0000.yaml"]', "catalog.overrides[0]"),
+        ("ACS_EXPORTER_WEB", '{"config_file": "/tmp/a\\u0000.yml"}', "web.config_file"),
+        ("ACS_EXPORTER_SOURCES", '[{"type": "simulator", "name": "a\\u0000"}]', "sources[0].name"),
+    ],
+)
+def test_a_nul_from_the_environment_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert problems(None) == [
+        f"environment variable {variable}: {key}: a NUL character is not allowed here"
+    ]
+
+
+def test_a_nul_from_a_flag_is_refused_naming_the_flag() -> None:
+    assert problems(None, web={"config_file": "/tmp/a\x00.yml"}) == [
+        "command-line flag --web.config.file: web.config_file: a NUL character is not allowed here"
+    ]
+
+
+def test_a_nul_in_a_path_is_refused_by_the_path_type_itself() -> None:
+    """Paths validated outside load_settings (a source's settings) meet the same check."""
+    with pytest.raises(ValidationError, match="a NUL character is not allowed in a path"):
+        FilesSettings.model_validate({"type": "files", "paths": ["/data/a\x00.csv"]})
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_check_config_and_run_refuse_a_nul_path_from_the_environment(
+    tmp_path: Path, command: str
+) -> None:
+    env = {
+        "ACS_EXPORTER_WEB": '{"config_file": "/tmp/a\\u0000.yml"}',
+        "ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.json"),
+    }
+    result = run_cli([command, "--web.listen-address", "127.0.0.1:0"], env=env)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        "environment variable ACS_EXPORTER_WEB: web.config_file: a NUL character is not "
+        "allowed here"
+    ) in result.stderr
+
+
+LEVELS = "Input should be 'debug', 'info', 'warn' or 'error'"
+
+
+@pytest.mark.parametrize("in_file", [True, False], ids=["with-file", "no-file"])
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        # a key nested under a scalar: the variable makes log.level a mapping
+        ("ACS_EXPORTER_LOG__LEVEL__X", "1", f"log.level: {LEVELS}"),
+        # the index a careless operator tries for a list: sources becomes a mapping
+        ("ACS_EXPORTER_SOURCES__0__NAME", "x", "sources: Input should be a valid list"),
+    ],
+)
+def test_an_error_below_a_variables_key_names_that_variable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_file: bool,
+    variable: str,
+    value: str,
+    expected: str,
+) -> None:
+    """The variable sets a key beneath the one that fails, so no variable is named by the
+    failing key or a parent of it; blaming the file (or the defaults) would send the operator
+    to a file that is fine."""
+    path = write(tmp_path, "log:\n  level: info\nsources:\n  - {type: simulator, name: a}\n")
+    monkeypatch.setenv(variable, value)
+    assert problems(path if in_file else None) == [f"environment variable {variable}: {expected}"]
+
+
+def test_an_error_in_the_file_is_not_blamed_on_a_variable_of_its_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ACS_EXPORTER_LOG names a parent of log.level, but sets only log.format: the file's
+    # log.level is what fails.
+    path = write(tmp_path, "log:\n  level: loud\n")
+    monkeypatch.setenv("ACS_EXPORTER_LOG", '{"format": "text"}')
+    assert problems(path) == [f"{path}:2: log.level: {LEVELS}"]
+
+
+def test_an_error_in_a_list_a_variable_replaced_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "sources:\n  - {type: simulator, name: a}\n")
+    monkeypatch.setenv("ACS_EXPORTER_SOURCES", '[{"name": "x"}]')
+    assert problems(path) == [
+        "environment variable ACS_EXPORTER_SOURCES: sources[0]: missing key `type`: expected "
+        "one of simulator, files, log_analytics, azure_metrics"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["check-config", "--quiet", "--web.config.file", ""], "--web.config.file"),
+        (["check-config", "--quiet", "--config.file", " "], "--config.file"),
+        (["check-config", "--quiet", ""], "file"),
+        (["explain", "487", "--override", ""], "--override"),
+        (["catalog", "--config.file", ""], "--config.file"),
+    ],
+    ids=["web-config-file", "config-file", "check-config-file", "override", "catalog"],
+)
+def test_an_empty_path_flag_is_named_not_read_as_the_current_directory(
+    tmp_path: Path, args: list[str], flag: str
+) -> None:
+    # `--web.config.file "$WEB_CONFIG"` with the variable unset: pathlib reads "" as ".", and
+    # the error was ".: cannot read it (Is a directory)", naming neither flag nor value.
+    result = run_cli(args, env={"ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.json")})
+    assert result.returncode == 2, result.stderr
+    assert f"argument {flag}: expected a file path, got an empty one" in result.stderr
+    assert ".: " not in result.stderr
+
+
+def test_the_variable_that_set_a_key_is_named_rather_than_its_sections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ACS_EXPORTER_LOG names a parent of log.level but its JSON sets only log.format.
+    monkeypatch.setenv("ACS_EXPORTER_LOG", '{"format": "text"}')
+    monkeypatch.setenv("ACS_EXPORTER_LOG__LEVEL__X", "1")
+    assert problems(None) == [
+        f"environment variable ACS_EXPORTER_LOG__LEVEL__X: log.level: {LEVELS}"
+    ]
+
+
+def test_a_key_missing_from_a_variables_mapping_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No layer wrote state.azure_blob.container_url: its mapping came from the variable.
+    monkeypatch.setenv("ACS_EXPORTER_STATE__BACKEND", "azure_blob")
+    monkeypatch.setenv("ACS_EXPORTER_STATE__AZURE_BLOB", '{"blob_name": "c.json"}')
+    assert problems(None) == [
+        "environment variable ACS_EXPORTER_STATE__AZURE_BLOB: state.azure_blob.container_url: "
+        "required key is missing"
+    ]

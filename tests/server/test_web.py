@@ -232,6 +232,21 @@ def test_basic_auth_remembers_success_but_never_a_failure() -> None:
             "tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_X]\n",
             "tls_server_config.cipher_suites: unknown cipher suite(s) 'TLS_X'",
         ),
+        # the main config's checks: a NUL (which open() would raise ValueError on) and an
+        # empty path (which pathlib reads as the directory)
+        (
+            'tls_server_config:\n  cert_file: "a\\0.pem"\n  key_file: b\n',
+            "web.yml:2: tls_server_config.cert_file: a NUL character is not allowed here",
+        ),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n"
+            '  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: "ca\\0.pem"\n',
+            "web.yml:5: tls_server_config.client_ca_file: a NUL character is not allowed here",
+        ),
+        (
+            'tls_server_config:\n  cert_file: ""\n  key_file: b\n',
+            "web.yml:2: tls_server_config.cert_file = '': expected a file path, got an empty one",
+        ),
     ],
 )
 def test_bad_web_config_is_named(tmp_path: Path, content: str, expected: str) -> None:
@@ -244,6 +259,20 @@ def test_bad_web_config_is_named(tmp_path: Path, content: str, expected: str) ->
     assert "plaintext" not in str(error.value)
     for secret in (LOW_COST, HIGH_COST, BAD_SALT, BAD_ALPHABET):
         assert secret[7:] not in str(error.value)
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_a_nul_in_a_tls_path_is_a_clear_error_of_the_real_process(
+    tmp_path: Path, command: str
+) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text('tls_server_config:\n  cert_file: "cert\\0.pem"\n  key_file: key.pem\n')
+    args = [command, "--web.config.file", str(web), "--web.listen-address", "127.0.0.1:0"]
+    result = run_cli(args, env={"ACS_EXPORTER_STATE__PATH": str(tmp_path / "state.json")})
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "invalid web config (1 problem):" in result.stderr.splitlines()[0]
+    assert f"{web}:2: tls_server_config.cert_file: a NUL character" in result.stderr
 
 
 def test_tls_files_that_cannot_serve_are_refused_at_load(tmp_path: Path, ca: trustme.CA) -> None:

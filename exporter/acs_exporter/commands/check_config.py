@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
-from acs_exporter.commands.common import add_config_flags, settings_or_report
+from acs_exporter.commands.common import add_config_flags, path_argument, settings_or_report
 from acs_exporter.config import masked_dump
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "secrets masked. Exit status 0 when valid, 2 when the configuration is invalid, 1 "
         "when a referenced file (web config, catalog override, checkpoint) is.",
     )
-    parser.add_argument("file", nargs="?", type=Path, help="YAML config file")
+    parser.add_argument("file", nargs="?", type=path_argument, help="YAML config file")
     add_config_flags(parser)
     parser.add_argument(
         "--quiet", action="store_true", help="print nothing when the configuration is valid"

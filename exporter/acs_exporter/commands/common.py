@@ -13,12 +13,28 @@ import orjson
 
 from acs_exporter.catalog import Catalog, load_catalog
 from acs_exporter.config import ConfigError, Settings, load_settings
+from acs_exporter.inputs.types import check_path_text
+
+
+def path_argument(text: str) -> Path:
+    """A path flag's value. "" (`--web.config.file "$WEB_CONFIG"` with the variable unset) is
+    an error naming the flag, as the same "" in the file or the environment is, rather than the
+    current directory pathlib would read it as."""
+    try:
+        check_path_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 def add_config_file_flag(parser: argparse.ArgumentParser) -> None:
     """`--config.file`, for every command that reads the configuration."""
     parser.add_argument(
-        "--config.file", dest="config_file", type=Path, metavar="FILE", help="YAML config file"
+        "--config.file",
+        dest="config_file",
+        type=path_argument,
+        metavar="FILE",
+        help="YAML config file",
     )
 
 
@@ -34,7 +50,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web.config.file",
         dest="web_config_file",
-        type=Path,
+        type=path_argument,
         metavar="FILE",
         help="exporter-toolkit web config (TLS, basic auth)",
     )
@@ -94,7 +110,7 @@ def add_catalog_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--override",
         action="append",
-        type=Path,
+        type=path_argument,
         default=[],
         metavar="FILE",
         help="catalog override YAML file, after those of the configuration's "

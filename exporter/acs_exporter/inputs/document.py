@@ -9,7 +9,7 @@ itself is `acs_exporter.inputs.safeyaml`, imported only where a file is read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,3 +121,22 @@ def json_depth(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return deepest
+
+
+def nul_location(value: object) -> Location | None:
+    """Where in a document (a file's, or the environment's or the flags' layer of the
+    configuration) a string value holds a NUL character, or None. Every loader refuses it: it
+    is binary data or an escape (YAML "\\0", JSON "\\u0000"), and in a path open() raises
+    ValueError on it rather than OSError."""
+    return next((loc for loc, text in _strings(value, ()) if "\x00" in text), None)
+
+
+def _strings(value: object, loc: Location) -> Iterator[tuple[Location, str]]:
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*loc, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*loc, index))

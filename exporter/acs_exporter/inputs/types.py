@@ -182,13 +182,16 @@ def source_name(default: str) -> Any:
 
 def check_path_text(value: object) -> object:
     """An empty or blank path is a mistake, not the current directory (pathlib reads "" as
-    "."): refuse it before it becomes one."""
+    "."): refuse it before it becomes one. A NUL cannot be in a path: open() would raise
+    ValueError (not OSError) on it, which no loader expects."""
     if isinstance(value, str) and not value.strip():
         raise ValueError("expected a file path, got an empty one")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("a NUL character is not allowed in a path")
     return value
 
 
-# A file path in the configuration: never empty.
+# A file path in the configuration or the web config: never empty, never with a NUL.
 FilePath = Annotated[Path, BeforeValidator(check_path_text)]
 
 _ID_FORBIDDEN = re.compile(r"[\s/?#%]")

@@ -26,9 +26,17 @@ from pydantic import (
     field_validator,
 )
 
-from acs_exporter.inputs.document import Document, Location, YamlLimits, YamlProblem, read_text
+from acs_exporter.inputs.document import (
+    Document,
+    Location,
+    YamlLimits,
+    YamlProblem,
+    nul_location,
+    read_text,
+)
 from acs_exporter.inputs.errors import InputError, InputProblem
-from acs_exporter.inputs.types import header_problem
+from acs_exporter.inputs.redact import dotted
+from acs_exporter.inputs.types import FilePath, header_problem
 from acs_exporter.inputs.validation import (
     ErrorDetails,
     Translation,
@@ -114,10 +122,11 @@ def _refused(where: Path | str, message: str, field: str = "") -> WebConfigError
 class TlsServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cert_file: Path
-    key_file: Path
+    # Checked as the main config's paths: never empty, never with a NUL.
+    cert_file: FilePath
+    key_file: FilePath
     client_auth_type: ClientAuth = "NoClientCert"
-    client_ca_file: Path | None = None
+    client_ca_file: FilePath | None = None
     min_version: TlsVersion = "TLS12"
     max_version: TlsVersion | None = None
     cipher_suites: list[str] | None = None
@@ -282,6 +291,12 @@ def _read(path: Path) -> Document:
         return Document({}, {})
     if not isinstance(document.value, dict):
         raise _refused(f"{path}:1", "expected a mapping at the top level")
+    # As in the main config: any string, not only the paths (a NUL is binary data or an escape).
+    nul = nul_location(document.value)
+    if nul is not None:
+        position = document.position(nul)
+        where = f"{path}:{position.line}" if position is not None else path
+        raise _refused(where, "a NUL character is not allowed here", dotted(nul))
     return document
 
 
@@ -335,7 +350,7 @@ def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
         context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     try:
         context.load_cert_chain(tls.cert_file, tls.key_file)
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError, ValueError) as exc:  # ValueError: a path open() refuses
         raise _refused(
             origin,
             f"cannot load tls_server_config cert_file {tls.cert_file} / "
@@ -344,7 +359,7 @@ def build_ssl_context(tls: TlsServerConfig, origin: Path) -> ssl.SSLContext:
     if tls.client_ca_file is not None:
         try:
             context.load_verify_locations(tls.client_ca_file)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             raise _refused(
                 origin, f"cannot load client_ca_file {tls.client_ca_file}: {exc}"
             ) from None
