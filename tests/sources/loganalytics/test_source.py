@@ -388,6 +388,24 @@ def _tables(*tables: Any) -> bytes:
             _tables({"columns": _COLUMNS, "rows": [_ROW, [*_ROW[:3], "many", _ROW[4]]]}),
             "rows[1]: column n: expected a whole number, got 'many'",
         ),
+        # A count is a whole number of records: truncating 2.9 to 2, or reading `true` as 1
+        # (a bool is an int in Python), would count what the service never said.
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW, [*_ROW[:3], 2.9, _ROW[4]]]}),
+            "rows[1]: column n: expected a whole number, got 2.9",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:3], True, _ROW[4]]]}),
+            "rows[0]: column n: expected a whole number, got True",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:3], "7", _ROW[4]]]}),
+            "rows[0]: column n: expected a whole number, got '7'",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:3], -3, _ROW[4]]]}),
+            "rows[0]: column n: expected a count of at least 1, got -3",
+        ),
         (
             _tables({"columns": _COLUMNS, "rows": [[*_ROW[:4], 17]]}),
             "column Ingested: expected a datetime string, got 17",

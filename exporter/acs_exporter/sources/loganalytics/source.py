@@ -284,16 +284,9 @@ class LogAnalyticsSource:
         count_index = index[-2]
         records = 0
         for row_number, row in enumerate(rows, start=first):
-            try:
-                n = int(row[count_index])  # type: ignore[call-overload]
-            except (TypeError, ValueError):
-                raise _bad_cell(
-                    target,
-                    spec,
-                    row_number,
-                    "n",
-                    f"expected a whole number, got {shorten_repr(row[count_index])}",
-                ) from None
+            n = _count(row[count_index])
+            if isinstance(n, str):
+                raise _bad_cell(target, spec, row_number, "n", n)
             key = [row[i] for i in key_index]
             result.observations.append(self._observation(spec, key, dims, n))
             records += n
@@ -314,6 +307,22 @@ class LogAnalyticsSource:
             for name, value, rule in zip(dims, labels, spec.reader_rules, strict=True)
         )
         return Observation(code, subcode, service_category, dimensions, n)
+
+
+def _count(cell: object) -> int | str:
+    """A `count()` cell as the number of records it stands for, or what is wrong with it.
+
+    Only a JSON integer (or a float with nothing after the point) of at least 1: `int()` would
+    truncate 2.9 to 2, read `true` as 1 (a bool is an int) and "7" as 7, so the counts would
+    hold what the service never said; a group of `summarize ... count()` has at least 1 row.
+    """
+    if type(cell) is float and cell.is_integer():
+        cell = int(cell)
+    if type(cell) is not int:
+        return f"expected a whole number, got {shorten_repr(cell)}"
+    if cell < 1:
+        return f"expected a count of at least 1, got {cell}"
+    return cell
 
 
 def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str) -> SourceError:
