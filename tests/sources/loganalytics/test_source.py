@@ -19,6 +19,11 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.cursor import CURSOR_FORMAT, load_cursor
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, specs_for
+from acs_exporter.sources.loganalytics.timestamps import (
+    format_ticks,
+    parse_ticks,
+    ticks_from_datetime,
+)
 
 from .conftest import Clock, Factory
 from .fake_server import FakeCredential, FakeLogAnalytics, Fault
@@ -436,6 +441,49 @@ def test_malformed_response_is_a_server_error_naming_what_and_where(
     # Nothing was counted and the cursor did not move: the same cursor reads the record once.
     batch = source.fetch(cursor)
     assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
+
+
+def _window(cursor: Cursor, clock: Clock, lag: timedelta) -> tuple[int, int]:
+    """The ingestion-time window `(start, end]` (ticks) a fetch from `cursor` reads now."""
+    start = parse_ticks(load_cursor(cursor)["ACSCallSummary"][f"workspace:{WS}"])
+    return start, ticks_from_datetime(clock.now - lag)
+
+
+@pytest.mark.parametrize("mode", ["aggregated", "raw"])
+@pytest.mark.parametrize(
+    ("where", "shift"),
+    [("at-start", 0), ("before-start", -1), ("past-end", 1)],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_row_outside_the_window_asked_for_is_refused_and_the_window_read_again(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, mode: str, where: str, shift: int
+) -> None:
+    # Windows are `(start, end]`: a row ingested at or before the start was counted by the
+    # window before (counting it again is twice), one past the end is the next window's (it
+    # returns it again). Such an answer is wrong, so it is refused whole, like any malformed
+    # one: nothing counted, the cursor stays, and the same window is read again.
+    server.add_workspace(WS)
+    source = make_source(mode=mode)
+    cursor = start(source)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=1))])
+    clock.advance(timedelta(minutes=3))
+    first, end = _window(cursor, clock, timedelta(minutes=2))
+    bad = format_ticks(first + shift if where != "past-end" else end + shift)
+    inside = format_ticks(first + 1)
+    columns = [c for c in _COLUMNS if mode == "aggregated" or c["name"] != "n"]
+    count = [1] if mode == "aggregated" else []
+    rows = [["0", "0", "Success", *count, inside], ["487", "0", "Failure", *count, bad]]
+    server.inject(Fault.malformed(_tables({"columns": columns, "rows": rows})))
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "server_error"
+    assert f"rows[1]: column Ingested: {bad} is outside the window" in str(caught.value)
+    assert "nothing was counted" in str(caught.value)
+    batches = [source.fetch(cursor)]
+    for _ in range(3):
+        clock.advance(timedelta(seconds=30))
+        batches.append(source.fetch(batches[-1].cursor))
+    assert totals(batches) == Counter({("0", "0", "Success", ()): 1})
 
 
 def test_raw_mode_cell_that_is_not_a_value_is_named(

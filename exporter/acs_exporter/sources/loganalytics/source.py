@@ -52,8 +52,8 @@ from acs_exporter.sources.loganalytics.timestamps import (
     InvalidTimestamp,
     datetime_from_ticks,
     format_ticks,
-    latest,
     parse_ticks,
+    span,
     ticks_from_datetime,
     ticks_from_timedelta,
 )
@@ -192,9 +192,9 @@ class LogAnalyticsSource:
 
     def _run(self, job: Job) -> JobResult:
         result, window, complete = self._read(job)
-        seen = result.watermark
-        if seen == 0 or seen > window.end:
-            # Empty window: read up to its end. (Later than the end cannot happen; be safe.)
+        if result.watermark == 0:
+            # Empty window: read up to its end. (A row outside the window is refused in
+            # _observations, so the latest one read is never past the end.)
             result.watermark = window.end
         result.complete = complete
         return result
@@ -215,7 +215,7 @@ class LogAnalyticsSource:
                 # known) only as they are counted. The collector is paused for that, not while
                 # the query waits: see gcpause.py.
                 with gc_paused():
-                    return self._observations(job.table_spec, table, job.target), window, complete
+                    return self._observations(job, table, window), window, complete
             except errors.Truncated as truncated:
                 if window.end - window.start <= MIN_SPLIT_TICKS:
                     raise SourceError(
@@ -232,7 +232,10 @@ class LogAnalyticsSource:
                     window,
                 )
 
-    def _observations(self, spec: QuerySpec, table: ResultTable, target: Target) -> JobResult:
+    def _observations(self, job: Job, table: ResultTable, window: Window) -> JobResult:
+        """The counts of one answer for `window`; SourceError if any of it is wrong, before
+        anything is counted (the caller counts the result only once it returns)."""
+        spec, target = job.table_spec, job.target
         result = JobResult()
         if not table.rows and table.streamed is None:
             return result
@@ -245,12 +248,13 @@ class LogAnalyticsSource:
                 f"{target.describe()}: result columns {table.columns} lack one of {expected}",
             ) from error
         counts: Counter[tuple[object, ...]] = Counter()
-        latest_of_pieces: list[str] = []
         first = 0  # the number of the piece's first row in the whole result
         for rows in table.pieces():
-            seen = _latest_ingested(target, spec, rows, index[-1], first)
-            if seen:
-                latest_of_pieces.append(seen)
+            seen = _ingested_span(target, spec, rows, index[-1], first)
+            if seen is not None:
+                if seen[0] <= window.start or seen[1] > window.end:
+                    raise _outside(target, spec, rows, index[-1], first, window=window)
+                result.watermark = max(result.watermark, seen[1])
             if spec.mode == "aggregated":
                 result.records += self._aggregated_rows(
                     spec, target, rows, index=index, first=first, result=result
@@ -260,8 +264,6 @@ class LogAnalyticsSource:
                 result.records += len(rows)
             first += len(rows)
             del rows  # before the next piece is parsed: one piece alive at a time (pieces.py)
-        watermark = latest(latest_of_pieces)
-        result.watermark = parse_ticks(watermark) if watermark else 0
         dims = spec.dimension_labels
         result.observations.extend(
             self._observation(spec, list(key), dims, n) for key, n in counts.items()
@@ -333,13 +335,42 @@ def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str)
     )
 
 
-def _latest_ingested(
+def _ingested_span(
     target: Target, spec: QuerySpec, rows: list[list[object]], column: int, first: int
-) -> str | None:
+) -> tuple[int, int] | None:
+    """The earliest and latest ingestion time of a piece's rows (ticks), None for no rows."""
     try:
-        return latest([row[column] for row in rows])  # type: ignore[misc]
+        return span([row[column] for row in rows])  # type: ignore[misc]
     except (InvalidTimestamp, TypeError, AttributeError):
         raise _bad_timestamp(target, spec, rows, column, first) from None
+
+
+def _outside(
+    target: Target,
+    spec: QuerySpec,
+    rows: list[list[object]],
+    column: int,
+    first: int,
+    *,
+    window: Window,
+) -> SourceError:
+    """Names the first row whose ingestion time is not in the window the query asked for.
+
+    Such an answer is wrong, and counting it breaks exactly once: a row at or before the start
+    was counted by the window before; one past the end would be counted again by the next
+    window. (In aggregated mode the cell is the group's latest ingestion time.)"""
+    name = spec.result_columns()[-1]
+    for number, row in enumerate(rows, start=first):
+        value = row[column]
+        try:
+            ticks = parse_ticks(value)  # type: ignore[arg-type]
+        except InvalidTimestamp as error:  # only the earliest and latest were read so far
+            return _bad_cell(target, spec, number, name, str(error))
+        if not window.start < ticks <= window.end:
+            return _bad_cell(
+                target, spec, number, name, f"{value} is outside the window {window} asked for"
+            )
+    return _bad_cell(target, spec, 0, name, "outside the window")  # not reached
 
 
 def _raw_keys(
