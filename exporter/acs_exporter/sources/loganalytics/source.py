@@ -7,7 +7,8 @@ or the fetch raises SourceError and nothing is counted; the cursor never moves p
 truncated or failed result. A truncated result halves its window until it fits.
 
 Cursor: see cursor.py (one exclusive watermark per table and target: the latest ingestion time
-read, or the window end when the window was empty).
+read, or when the window was empty its end, but not past the service's clock minus the lag:
+`empty_window_watermark`).
 
 A table or target without a position starts at `now - safety_lag - initial_lookback`, planned
 once: a failed fetch hands that start back (`SourceError.cursor`) for the daemon to keep, so
@@ -27,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from azure.core.credentials import TokenCredential
 
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 
 # A window is not split below this: a second of ACS logs over the row limit is not plausible.
 MIN_SPLIT_TICKS = TICKS_PER_SECOND
+# A `Date` header further behind the exporter's clock than this is not the service's clock
+# (a proxy's default, garbage): an empty window then reads to its end, as without one.
+MAX_CLOCK_SKEW = ticks_from_timedelta(timedelta(days=1))
+# Beyond this (more than the header's whole seconds and a slow answer), the skew is logged.
+NOTABLE_SKEW = 10 * TICKS_PER_SECOND
 WORKSPACE_PREFIX = "workspace:"  # cursor keys of the (single) workspace query
 
 _default_credential_lock = threading.Lock()
@@ -97,6 +103,7 @@ class JobResult:
     records: int = 0
     watermark: int = 0  # ticks: the new exclusive cursor
     complete: bool = True  # the whole planned window was read
+    service_time: int | None = None  # ticks: the answer's Date header (client.Answer)
 
 
 class LogAnalyticsSource:
@@ -120,6 +127,7 @@ class LogAnalyticsSource:
             server_timeout=settings.effective_server_timeout(),
             connection_verify=verify,
         )
+        self._skew_logged = False
         self.targets = targets_for(settings)
         self.specs = specs_for(settings, plan)
         jobs = len(self.specs) * len(self.targets)
@@ -193,11 +201,25 @@ class LogAnalyticsSource:
     def _run(self, job: Job) -> JobResult:
         result, window, complete = self._read(job)
         if result.watermark == 0:
-            # Empty window: read up to its end. (A row outside the window is refused in
-            # _observations, so the latest one read is never past the end.)
-            result.watermark = window.end
+            # Empty window: read up to its end, or as far as the service's clock allows. (A row
+            # outside the window is refused in _observations, so the latest read is in it.)
+            result.watermark = self._read_to(job, window, result.service_time)
         result.complete = complete
         return result
+
+    def _read_to(self, job: Job, window: Window, service_time: int | None) -> int:
+        watermark = empty_window_watermark(self.settings, job, window, service_time)
+        if window.end - watermark > NOTABLE_SKEW and not self._skew_logged:
+            self._skew_logged = True  # once per source: it holds for every poll until fixed
+            log.warning(
+                "%s: this machine's clock is %.0fs ahead of the service's (the Date header of "
+                "its answers); empty windows read only to the service's clock minus "
+                "safety_lag, so nothing is lost, but fix the clock (NTP): for tables with "
+                "data the skew eats into safety_lag (docs/loganalytics.md)",
+                self.name,
+                (window.end - watermark) / TICKS_PER_SECOND,
+            )
+        return watermark
 
     def _read(self, job: Job) -> tuple[JobResult, Window, bool]:
         """The counts of the job's window, or of its first part when the result was over the
@@ -210,12 +232,14 @@ class LogAnalyticsSource:
             kql = job.table_spec.render(window, lookback=self.settings.time_generated_lookback)
             span = timespan(window, lookback=self.settings.time_generated_lookback)
             try:
-                table = self._runner.query(job.target, kql, span)
+                answer = self._runner.query(job.target, kql, span)
                 # Counted inside the `try`: a large result's rows are parsed (and its row limit
                 # known) only as they are counted. The collector is paused for that, not while
                 # the query waits: see gcpause.py.
                 with gc_paused():
-                    return self._observations(job, table, window), window, complete
+                    result = self._observations(job, answer.table, window)
+                result.service_time = answer.service_time
+                return result, window, complete
             except errors.Truncated as truncated:
                 if window.end - window.start <= MIN_SPLIT_TICKS:
                     raise SourceError(
@@ -485,6 +509,28 @@ def plan_jobs(
             window = Window(start, max(start, min(end, start + span)))
             jobs.append(Job(spec, target, window, planned=saved is None))
     return jobs
+
+
+def empty_window_watermark(
+    settings: LogAnalyticsSettings, job: Job, window: Window, service_time: int | None
+) -> int:
+    """Where a window that came back empty leaves the cursor: its end, but not past the
+    service's own clock (the answer's `Date`) minus safety_lag.
+
+    The end is this machine's `now - safety_lag`; with a clock running ahead of the service's
+    by more than the lag, it lies in the service's future, and a record ingested after this
+    answer but before that end would never be read. `service_time` is whole seconds (at or
+    before the service's clock), so the cap errs early: the next window asks again for part
+    of this one, which held nothing. Never back before the window's start once a position was
+    saved (what is at or before it may have been counted); a first window counted nothing.
+    """
+    if service_time is None:
+        return window.end
+    cap = service_time - ticks_from_timedelta(settings.safety_lag)
+    if cap < window.end - MAX_CLOCK_SKEW:
+        return window.end
+    watermark = min(window.end, cap)
+    return watermark if job.planned else max(window.start, watermark)
 
 
 def keep_planned_starts(positions: Positions, jobs: Sequence[Job]) -> Cursor:
