@@ -845,6 +845,39 @@ def test_changing_the_workspace_list_neither_recounts_nor_skips(
         assert list(keys) == [f"workspace:{workspace_ids[0]}"]
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [RESOURCE.lower(), RESOURCE.upper(), RESOURCE + "/"],
+    ids=["lower-case", "upper-case", "trailing-slash"],
+)
+def test_the_same_resource_spelled_otherwise_after_a_restart_continues_from_its_position(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, spelling: str
+) -> None:
+    # Azure resource ids are case-insensitive (the portal writes `resourceGroups/...`, `az`
+    # often `resourcegroups/...`): a restart with the id spelled otherwise is the same
+    # resource, and must continue from its position, not start over (re-reading
+    # initial_lookback: counted twice). A cursor saved under the old spelling is read too.
+    server.add_workspace(WS, resource_ids=[RESOURCE])
+    server.add_records(
+        WS, "ACSCallSummary", [call(clock.now - timedelta(minutes=2 * i + 3)) for i in range(30)]
+    )
+    lookback = timedelta(hours=1)  # one max_window: the first fetch reads all of it
+    batch = make_source(workspace_ids=[], resource_ids=[RESOURCE], initial_lookback=lookback).fetch(
+        None
+    )
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 30
+    cursor = batch.cursor
+    saved = saved_tables(cursor)["ACSCallSummary"]
+    saved[f"resource:{RESOURCE}"] = saved.pop(next(iter(saved)))  # as the previous release kept it
+    again = make_source(workspace_ids=[], resource_ids=[spelling], initial_lookback=lookback)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=10))])
+    clock.advance(timedelta(minutes=3))
+    batch = again.fetch(cursor)
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
+    # One position for the resource, under one key whatever the spelling.
+    assert list(saved_tables(batch.cursor)["ACSCallSummary"]) == [f"resource:{RESOURCE.lower()}"]
+
+
 def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:

@@ -33,6 +33,7 @@ from acs_exporter.sources.loganalytics.response import (
     check_rows,
     parse_response,
 )
+from acs_exporter.sources.loganalytics.settings import canonical_resource_id
 from acs_exporter.sources.loganalytics.timestamps import InvalidTimestamp, ticks_from_datetime
 
 # The service allows 5 concurrent queries per user; more get queued, then throttled.
@@ -68,7 +69,9 @@ class Target:
 
     @classmethod
     def resource(cls, resource_id: str) -> Target:
-        return cls(f"resource:{resource_id}", f"/{resource_id.strip('/')}/query")
+        # Keyed by one spelling of the id, so a restart that spells it otherwise continues
+        # from the same position; asked for as configured (the service ignores the case).
+        return cls(resource_key(resource_id), f"/{resource_id.strip('/')}/query")
 
     def describe(self) -> str:
         if self.key.startswith("workspace:"):
@@ -76,7 +79,15 @@ class Target:
                 f" (+{', '.join(self.additional_workspaces)})" if self.additional_workspaces else ""
             )
             return f"workspace {self.key.removeprefix('workspace:')}{extra}"
-        return f"resource {self.key.removeprefix('resource:')}"
+        return f"resource {self.path.removesuffix('/query')}"
+
+
+RESOURCE_PREFIX = "resource:"
+
+
+def resource_key(resource_id: str) -> str:
+    """The cursor key of an ACS resource (`resource:` + its canonical id)."""
+    return RESOURCE_PREFIX + canonical_resource_id(resource_id)
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,10 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
     MAX_CONCURRENT_QUERIES,
+    RESOURCE_PREFIX,
     QueryRunner,
     Target,
+    resource_key,
 )
 from acs_exporter.sources.loganalytics.cursor import Positions, dump_cursor, load_cursor
 from acs_exporter.sources.loganalytics.gcpause import gc_paused
@@ -171,11 +173,10 @@ class LogAnalyticsSource:
         for job, result in zip(jobs, results, strict=True):
             table = job.table_spec.table
             table_positions = positions.setdefault(table.name, {})
-            if job.target.key.startswith(WORKSPACE_PREFIX):
-                # One workspace query per source: the position of an earlier workspace list
-                # (another first workspace) was carried over to this one and must not linger.
-                for key in [k for k in table_positions if k.startswith(WORKSPACE_PREFIX)]:
-                    del table_positions[key]
+            # A position saved under another key of this target (an earlier workspace list, a
+            # resource id spelled otherwise) was carried over to this one and must not linger.
+            for key in other_keys(table_positions, job.target):
+                del table_positions[key]
             table_positions[job.target.key] = format_ticks(result.watermark)
             observations.setdefault(table, []).extend(result.observations)
             records += result.records
@@ -552,11 +553,28 @@ def saved_position(positions: dict[str, str], target: Target) -> str | None:
 
     All `workspace_ids` share one query, keyed by the first of them; so when the list is edited
     (reordered, its first entry removed) the new key continues from the old one's position,
-    rather than starting over (re-reading `initial_lookback`: counted twice). Several old keys
-    (cursors written before stale ones were dropped): the latest, the last one queried.
+    rather than starting over (re-reading `initial_lookback`: counted twice); so does a resource
+    id spelled otherwise. Several old keys (cursors written before stale ones were dropped):
+    the latest, the last one queried.
     """
     saved = positions.get(target.key)
-    if saved is not None or not target.key.startswith(WORKSPACE_PREFIX):
+    if saved is not None:
         return saved
-    earlier = [v for k, v in positions.items() if k.startswith(WORKSPACE_PREFIX)]
+    earlier = [positions[key] for key in other_keys(positions, target)]
     return max(earlier, key=parse_ticks, default=None)
+
+
+def other_keys(positions: dict[str, str], target: Target) -> list[str]:
+    """The keys other than `target.key` under which `target`'s position may be saved: any
+    workspace key for the workspace query (all `workspace_ids` share it); for a resource, its
+    id spelled otherwise (ids are case-insensitive; cursors of earlier releases kept the id as
+    configured)."""
+    if target.key.startswith(WORKSPACE_PREFIX):
+        return [k for k in positions if k.startswith(WORKSPACE_PREFIX) and k != target.key]
+    return [
+        k
+        for k in positions
+        if k != target.key
+        and k.startswith(RESOURCE_PREFIX)
+        and resource_key(k.removeprefix(RESOURCE_PREFIX)) == target.key
+    ]
