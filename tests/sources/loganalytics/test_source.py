@@ -878,6 +878,31 @@ def test_the_same_resource_spelled_otherwise_after_a_restart_continues_from_its_
     assert list(saved_tables(batch.cursor)["ACSCallSummary"]) == [f"resource:{RESOURCE.lower()}"]
 
 
+def test_a_record_stamped_more_than_a_day_after_its_ingestion_is_outside_every_query(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    # The documented limit (docs/loganalytics.md): TimeGenerated comes from where the log is
+    # written, and the REST timespan each query sends ends a day after the window (kql.py).
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    ingested = clock.now + timedelta(seconds=10)
+    server.add_records(
+        WS,
+        "ACSCallSummary",
+        [
+            {**call(ingested, code="0"), "TimeGenerated": ingested + timedelta(hours=23)},
+            {**call(ingested, code="487"), "TimeGenerated": ingested + timedelta(hours=25)},
+        ],
+    )
+    batches = []
+    for _ in range(5):
+        clock.advance(timedelta(minutes=1))
+        batches.append(source.fetch(cursor))
+        cursor = batches[-1].cursor
+    assert totals(batches) == Counter({("0", "0", "Success", ()): 1})
+
+
 def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(
     server: FakeLogAnalytics, clock: Clock, make_source: Factory
 ) -> None:
