@@ -226,6 +226,22 @@ CASES = [
         "sources[0].resource_ids[0]: expected an Azure resource id",
         2,
     ),
+    # The same resource or workspace twice is one query's records counted twice; ids are
+    # case-insensitive, and a trailing '/' names the same resource.
+    Case(
+        "resource-id-twice-in-other-spelling",
+        b"sources:\n  - {type: log_analytics, resource_ids: [/subscriptions/s/rg/x, "
+        b"/SUBSCRIPTIONS/s/RG/x/]}\n",
+        "resource_ids[1] '/SUBSCRIPTIONS/s/RG/x/' names the same resource as resource_ids[0] "
+        "'/subscriptions/s/rg/x'",
+        2,
+    ),
+    Case(
+        "workspace-id-twice-in-other-case",
+        b"sources:\n  - {type: log_analytics, workspace_ids: [abc-d, w, ABC-D]}\n",
+        "workspace_ids[2] 'ABC-D' names the same workspace as workspace_ids[0] 'abc-d'",
+        2,
+    ),
     Case("otlp-zero-interval", b"otlp: {interval: 0s}\n", "otlp.interval = '0s'", 1),
     Case(
         "web-zero-request-timeout", b"web: {request_timeout: 0s}\n", "web.request_timeout = '0s'", 1

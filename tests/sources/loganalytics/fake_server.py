@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import gzip
 import random
 import re
@@ -78,12 +79,13 @@ class FakeCredential:
 class Fault:
     """One injected misbehaviour. Build with the class methods."""
 
-    kind: str  # status | partial | reset | reset_midbody | slow | truncate | no_data | body
+    kind: str  # status | partial | reset | reset_midbody | slow | truncate | no_data | body | date
     status: int = 0
     retry_after: float | None = None
     delay: float = 0.0
     code: str = ""
     payload: bytes = b""
+    date_header: str | None = None
 
     @classmethod
     def http(cls, status: int, *, retry_after: float | None = None, code: str = "") -> Fault:
@@ -121,6 +123,12 @@ class Fault:
     @classmethod
     def no_data(cls) -> Fault:
         return cls("no_data")
+
+    @classmethod
+    def date(cls, text: str | None) -> Fault:
+        """The result as usual, with this `Date` header instead of the server's clock (None:
+        no Date header at all, as behind a proxy that drops it)."""
+        return cls("date", date_header=text)
 
     @classmethod
     def malformed(cls, payload: bytes) -> Fault:
@@ -551,7 +559,7 @@ class FakeLogAnalytics(HttpsFake):
         except QueryError as error:
             return _Reply.json(error.status, _error(error.code, error.message, error.inner))
         if result is None:
-            return _Reply(204, {}, b"")
+            return _dated(_Reply(204, {}, b""), fault)
         if truncated or (fault is not None and fault.kind == "truncate"):
             result["error"] = _partial_error(_truncation(self.row_limit))
         elif fault is not None and fault.kind == "partial":
@@ -561,7 +569,9 @@ class FakeLogAnalytics(HttpsFake):
         payload = orjson.dumps(result)
         if self.cache_responses and "error" not in result:
             self._cache[cache_key] = payload
-        return _Reply(200, {"Content-Type": "application/json; charset=utf-8"}, payload)
+        return _dated(
+            _Reply(200, {"Content-Type": "application/json; charset=utf-8"}, payload), fault
+        )
 
     def _fault_reply(self, fault: Fault, wait: float) -> _Reply | None:
         if fault.kind == "status":
@@ -629,6 +639,9 @@ class _Reply:
     body: bytes
     reset: bool = False
     reset_midbody: bool = False
+    # The `Date` header: True is the server's clock (as the service sends its own), False
+    # none, a string that text.
+    date: str | bool = True
 
     @classmethod
     def json(cls, status: int, body: Any, headers: Mapping[str, str] | None = None) -> _Reply:
@@ -637,6 +650,13 @@ class _Reply:
             {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
             orjson.dumps(body),
         )
+
+
+def _dated(reply: _Reply, fault: Fault | None) -> _Reply:
+    """The reply with the `Date` header a `Fault.date` asks for."""
+    if fault is not None and fault.kind == "date":
+        reply.date = False if fault.date_header is None else fault.date_header
+    return reply
 
 
 def _gateway_timeout() -> dict[str, Any]:
@@ -743,7 +763,7 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
             if reply.reset:
                 self._reset()
                 return
-            self.send_response(reply.status)
+            self._send_status(reply)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             if reply.reset_midbody:
@@ -762,6 +782,23 @@ def _make_handler(server: FakeLogAnalytics) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if reply.body:
                 self.wfile.write(reply.body)
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The `Date` header from the server's clock, not the machine's: the service's
+            clock, which tests skew against the exporter's (whole seconds, as HTTP has)."""
+            if timestamp is not None:
+                return super().date_time_string(timestamp)
+            return email.utils.format_datetime(server.clock().astimezone(UTC), usegmt=True)
+
+        def _send_status(self, reply: _Reply) -> None:
+            if reply.date is True:
+                self.send_response(reply.status)
+                return
+            self.log_request(reply.status)
+            self.send_response_only(reply.status)
+            self.send_header("Server", self.version_string())
+            if isinstance(reply.date, str):
+                self.send_header("Date", reply.date)
 
         def _send_gzip_chunked(self, body: bytes) -> None:
             self.send_header("Content-Encoding", "gzip")

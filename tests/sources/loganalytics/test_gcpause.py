@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -17,6 +17,11 @@ import pytest
 from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.base import SourceError
 from acs_exporter.sources.loganalytics.gcpause import gc_paused
+from acs_exporter.sources.loganalytics.timestamps import (
+    TICKS_PER_SECOND,
+    format_ticks,
+    ticks_from_datetime,
+)
 
 from .conftest import Clock, Factory
 from .fake_server import FakeLogAnalytics, Fault
@@ -26,11 +31,19 @@ ROWS = 30_000
 _COLUMNS = ("Code", "Subcode", "ResultCategory", "CallType", "EndpointType", "ParticipantType")
 
 
-def _raw_payload(rows: int) -> bytes:
-    """A raw-mode response of `rows` rows over three end reasons (what the service sends)."""
+def _raw_payload(rows: int, after: datetime) -> bytes:
+    """A raw-mode response of `rows` rows over three end reasons (what the service sends),
+    ingested in the minute after `after` (a window's start: the rows must be in the window)."""
     reasons = [("0", "0", "Success"), ("487", "0", "ExpectedError"), ("500", "1", "")]
+    first = ticks_from_datetime(after) + 1
     body = [
-        [*reasons[i % 3], "Group", "VoIP", "ACS", f"2026-11-25T12:00:{i % 60:02d}.{i:07d}Z"]
+        [
+            *reasons[i % 3],
+            "Group",
+            "VoIP",
+            "ACS",
+            format_ticks(first + i % 60 * TICKS_PER_SECOND + i),
+        ]
         for i in range(rows)
     ]
     columns = [{"name": name, "type": "string"} for name in (*_COLUMNS, "Ingested")]
@@ -58,8 +71,9 @@ def _collections_during_fetch(
 ) -> tuple[int, dict[tuple[object, object], int]]:
     source = make_source(mode="raw")
     cursor = start(source)
+    window_start = clock.now - timedelta(minutes=2)  # the source's safety_lag
     clock.advance(timedelta(minutes=3))
-    server.inject(Fault.malformed(_raw_payload(rows)))
+    server.inject(Fault.malformed(_raw_payload(rows, window_start)))
     seen.clear()
     batch = source.fetch(cursor)
     collected = len(seen)
@@ -88,7 +102,7 @@ def test_a_failing_parse_leaves_the_collector_as_it_was(
     source = make_source(mode="raw")
     cursor = start(source)
     clock.advance(timedelta(minutes=3))
-    server.inject(Fault.malformed(_raw_payload(1000)[:-40]))  # cut short: not JSON
+    server.inject(Fault.malformed(_raw_payload(1000, clock.now)[:-40]))  # cut short: not JSON
     if not enabled:
         gc.disable()
     try:

@@ -44,8 +44,10 @@ def _counted_over_polls(server: FakeLogAnalytics, clock: Clock, polls: int) -> i
     try:
         cursor = source.fetch(None).cursor
         # Ingested exactly at the end of the third poll's window, the worst place: that poll
-        # (safety_lag after it) is the only one to cover it.
-        ingested = clock.now + 3 * settings.poll_interval - settings.safety_lag
+        # (safety_lag after it) is the only one to cover it. The window of an empty answer
+        # ends at the service's clock (its Date header, whole seconds) minus safety_lag.
+        whole_second = clock.now.replace(microsecond=0)
+        ingested = whole_second + 3 * settings.poll_interval - settings.safety_lag
         assert ingested > clock.now
         server.add_records(WS, "ACSCallSummary", [call(ingested)])
         counted = 0

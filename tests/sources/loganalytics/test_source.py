@@ -19,6 +19,11 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics.cursor import CURSOR_FORMAT, load_cursor
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
 from acs_exporter.sources.loganalytics.source import LogAnalyticsSource, specs_for
+from acs_exporter.sources.loganalytics.timestamps import (
+    format_ticks,
+    parse_ticks,
+    ticks_from_datetime,
+)
 
 from .conftest import Clock, Factory
 from .fake_server import FakeCredential, FakeLogAnalytics, Fault
@@ -388,6 +393,24 @@ def _tables(*tables: Any) -> bytes:
             _tables({"columns": _COLUMNS, "rows": [_ROW, [*_ROW[:3], "many", _ROW[4]]]}),
             "rows[1]: column n: expected a whole number, got 'many'",
         ),
+        # A count is a whole number of records: truncating 2.9 to 2, or reading `true` as 1
+        # (a bool is an int in Python), would count what the service never said.
+        (
+            _tables({"columns": _COLUMNS, "rows": [_ROW, [*_ROW[:3], 2.9, _ROW[4]]]}),
+            "rows[1]: column n: expected a whole number, got 2.9",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:3], True, _ROW[4]]]}),
+            "rows[0]: column n: expected a whole number, got True",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:3], "7", _ROW[4]]]}),
+            "rows[0]: column n: expected a whole number, got '7'",
+        ),
+        (
+            _tables({"columns": _COLUMNS, "rows": [[*_ROW[:3], -3, _ROW[4]]]}),
+            "rows[0]: column n: expected a count of at least 1, got -3",
+        ),
         (
             _tables({"columns": _COLUMNS, "rows": [[*_ROW[:4], 17]]}),
             "column Ingested: expected a datetime string, got 17",
@@ -418,6 +441,49 @@ def test_malformed_response_is_a_server_error_naming_what_and_where(
     # Nothing was counted and the cursor did not move: the same cursor reads the record once.
     batch = source.fetch(cursor)
     assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
+
+
+def _window(cursor: Cursor, clock: Clock, lag: timedelta) -> tuple[int, int]:
+    """The ingestion-time window `(start, end]` (ticks) a fetch from `cursor` reads now."""
+    start = parse_ticks(load_cursor(cursor)["ACSCallSummary"][f"workspace:{WS}"])
+    return start, ticks_from_datetime(clock.now - lag)
+
+
+@pytest.mark.parametrize("mode", ["aggregated", "raw"])
+@pytest.mark.parametrize(
+    ("where", "shift"),
+    [("at-start", 0), ("before-start", -1), ("past-end", 1)],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_row_outside_the_window_asked_for_is_refused_and_the_window_read_again(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, mode: str, where: str, shift: int
+) -> None:
+    # Windows are `(start, end]`: a row ingested at or before the start was counted by the
+    # window before (counting it again is twice), one past the end is the next window's (it
+    # returns it again). Such an answer is wrong, so it is refused whole, like any malformed
+    # one: nothing counted, the cursor stays, and the same window is read again.
+    server.add_workspace(WS)
+    source = make_source(mode=mode)
+    cursor = start(source)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=1))])
+    clock.advance(timedelta(minutes=3))
+    first, end = _window(cursor, clock, timedelta(minutes=2))
+    bad = format_ticks(first + shift if where != "past-end" else end + shift)
+    inside = format_ticks(first + 1)
+    columns = [c for c in _COLUMNS if mode == "aggregated" or c["name"] != "n"]
+    count = [1] if mode == "aggregated" else []
+    rows = [["0", "0", "Success", *count, inside], ["487", "0", "Failure", *count, bad]]
+    server.inject(Fault.malformed(_tables({"columns": columns, "rows": rows})))
+    with pytest.raises(SourceError) as caught:
+        source.fetch(cursor)
+    assert caught.value.reason == "server_error"
+    assert f"rows[1]: column Ingested: {bad} is outside the window" in str(caught.value)
+    assert "nothing was counted" in str(caught.value)
+    batches = [source.fetch(cursor)]
+    for _ in range(3):
+        clock.advance(timedelta(seconds=30))
+        batches.append(source.fetch(batches[-1].cursor))
+    assert totals(batches) == Counter({("0", "0", "Success", ()): 1})
 
 
 def test_raw_mode_cell_that_is_not_a_value_is_named(
@@ -777,6 +843,64 @@ def test_changing_the_workspace_list_neither_recounts_nor_skips(
         cursor = batch.cursor
         keys = saved_tables(orjson.loads(orjson.dumps(cursor)))["ACSCallSummary"]
         assert list(keys) == [f"workspace:{workspace_ids[0]}"]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [RESOURCE.lower(), RESOURCE.upper(), RESOURCE + "/"],
+    ids=["lower-case", "upper-case", "trailing-slash"],
+)
+def test_the_same_resource_spelled_otherwise_after_a_restart_continues_from_its_position(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory, spelling: str
+) -> None:
+    # Azure resource ids are case-insensitive (the portal writes `resourceGroups/...`, `az`
+    # often `resourcegroups/...`): a restart with the id spelled otherwise is the same
+    # resource, and must continue from its position, not start over (re-reading
+    # initial_lookback: counted twice). A cursor saved under the old spelling is read too.
+    server.add_workspace(WS, resource_ids=[RESOURCE])
+    server.add_records(
+        WS, "ACSCallSummary", [call(clock.now - timedelta(minutes=2 * i + 3)) for i in range(30)]
+    )
+    lookback = timedelta(hours=1)  # one max_window: the first fetch reads all of it
+    batch = make_source(workspace_ids=[], resource_ids=[RESOURCE], initial_lookback=lookback).fetch(
+        None
+    )
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 30
+    cursor = batch.cursor
+    saved = saved_tables(cursor)["ACSCallSummary"]
+    saved[f"resource:{RESOURCE}"] = saved.pop(next(iter(saved)))  # as the previous release kept it
+    again = make_source(workspace_ids=[], resource_ids=[spelling], initial_lookback=lookback)
+    server.add_records(WS, "ACSCallSummary", [call(clock.now + timedelta(seconds=10))])
+    clock.advance(timedelta(minutes=3))
+    batch = again.fetch(cursor)
+    assert sum(o.n for o in batch.of(CALL_SUMMARY)) == 1
+    # One position for the resource, under one key whatever the spelling.
+    assert list(saved_tables(batch.cursor)["ACSCallSummary"]) == [f"resource:{RESOURCE.lower()}"]
+
+
+def test_a_record_stamped_more_than_a_day_after_its_ingestion_is_outside_every_query(
+    server: FakeLogAnalytics, clock: Clock, make_source: Factory
+) -> None:
+    # The documented limit (docs/loganalytics.md): TimeGenerated comes from where the log is
+    # written, and the REST timespan each query sends ends a day after the window (kql.py).
+    server.add_workspace(WS)
+    source = make_source()
+    cursor = start(source)
+    ingested = clock.now + timedelta(seconds=10)
+    server.add_records(
+        WS,
+        "ACSCallSummary",
+        [
+            {**call(ingested, code="0"), "TimeGenerated": ingested + timedelta(hours=23)},
+            {**call(ingested, code="487"), "TimeGenerated": ingested + timedelta(hours=25)},
+        ],
+    )
+    batches = []
+    for _ in range(5):
+        clock.advance(timedelta(minutes=1))
+        batches.append(source.fetch(cursor))
+        cursor = batches[-1].cursor
+    assert totals(batches) == Counter({("0", "0", "Success", ()): 1})
 
 
 def test_one_table_failing_counts_neither_table_and_the_retry_counts_both_once(

@@ -7,9 +7,11 @@ TLS, logging - and send the same request ourselves (`send_request`), then parse 
 
 from __future__ import annotations
 
+import email.utils
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -31,6 +33,8 @@ from acs_exporter.sources.loganalytics.response import (
     check_rows,
     parse_response,
 )
+from acs_exporter.sources.loganalytics.settings import canonical_resource_id
+from acs_exporter.sources.loganalytics.timestamps import InvalidTimestamp, ticks_from_datetime
 
 # The service allows 5 concurrent queries per user; more get queued, then throttled.
 MAX_CONCURRENT_QUERIES = 5
@@ -65,7 +69,9 @@ class Target:
 
     @classmethod
     def resource(cls, resource_id: str) -> Target:
-        return cls(f"resource:{resource_id}", f"/{resource_id.strip('/')}/query")
+        # Keyed by one spelling of the id, so a restart that spells it otherwise continues
+        # from the same position; asked for as configured (the service ignores the case).
+        return cls(resource_key(resource_id), f"/{resource_id.strip('/')}/query")
 
     def describe(self) -> str:
         if self.key.startswith("workspace:"):
@@ -73,7 +79,41 @@ class Target:
                 f" (+{', '.join(self.additional_workspaces)})" if self.additional_workspaces else ""
             )
             return f"workspace {self.key.removeprefix('workspace:')}{extra}"
-        return f"resource {self.key.removeprefix('resource:')}"
+        return f"resource {self.path.removesuffix('/query')}"
+
+
+RESOURCE_PREFIX = "resource:"
+
+
+def resource_key(resource_id: str) -> str:
+    """The cursor key of an ACS resource (`resource:` + its canonical id)."""
+    return RESOURCE_PREFIX + canonical_resource_id(resource_id)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A query's result and when the service gave it, by the service's own clock."""
+
+    table: ResultTable
+    # Ticks: the response's `Date` header (whole seconds, so at or before the service's
+    # clock); None when there is none or it cannot be read.
+    service_time: int | None = None
+
+
+def service_time(date: str | None) -> int | None:
+    """The HTTP `Date` header as ticks, None when missing or unreadable."""
+    if not date:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # `-0000`: UTC by RFC 5322
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return ticks_from_datetime(moment.astimezone(UTC))
+    except (InvalidTimestamp, OverflowError):
+        return None
 
 
 class QueryRunner:
@@ -106,7 +146,7 @@ class QueryRunner:
         self.server_timeout = server_timeout
         self._slots = query_slots(credential)
 
-    def query(self, target: Target, kql: str, timespan: str | None) -> ResultTable:
+    def query(self, target: Target, kql: str, timespan: str | None) -> Answer:
         # Only documented fields: `workspaces` (a list of ids) only when there are others to
         # add; never null, and never on a resource-scoped query.
         body: dict[str, object] = {"query": kql, "timespan": timespan}
@@ -132,14 +172,15 @@ class QueryRunner:
                     response.close()
             except AzureError as error:
                 raise errors.from_exception(error, where=where) from error
+        answered = service_time(response.headers.get("Date"))
         if response.status_code == 204:  # the workspace has no data at all
-            return ResultTable("PrimaryResult", (), [])
+            return Answer(ResultTable("PrimaryResult", (), []), answered)
         if response.status_code != 200:
             raise errors.from_status(
                 response.status_code, payload, dict(response.headers), where=where
             )
         with gc_paused():  # a whole parse; a large body is parsed in pieces as it is counted
-            return parse(payload, where=where, headers=dict(response.headers))
+            return Answer(parse(payload, where=where, headers=dict(response.headers)), answered)
 
 
 def parse(payload: bytes, *, where: str, headers: Mapping[str, str] | None = None) -> ResultTable:

@@ -145,7 +145,11 @@ def timespan(window: Window, *, lookback: timedelta) -> str:
     """The REST `timespan`: must cover the TimeGenerated bound (the service intersects them).
 
     It stays open-ended to the future (records may be stamped ahead of ingestion) by ending a
-    day after the window.
+    day after the window. A record stamped more than a day after its ingestion (a bad clock
+    upstream) is therefore outside every query: a documented limit (docs/loganalytics.md,
+    docs/operations.md). A later end would most likely cost no scan (the engine prunes by the
+    `TimeGenerated` lower bound; little data is stamped in the future), but how the service
+    treats a timespan ending far ahead is not verified against it, so the bound stays.
     """
     start = format_ticks(window.start - ticks_from_timedelta(lookback))
     end = format_ticks(window.end + ticks_from_timedelta(timedelta(days=1)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -29,6 +30,23 @@ Lookback = Annotated[timedelta, READ_DURATION, between(timedelta(0), RETENTION)]
 InitialLookback = Annotated[timedelta, READ_DURATION, between(timedelta(0), RETENTION)]
 # `Prefer: wait=N`: the service waits at most 10 minutes.
 ServerTimeout = Annotated[timedelta, READ_DURATION, between(SECOND, timedelta(minutes=10))]
+
+
+def canonical_resource_id(resource_id: str) -> str:
+    """One spelling per ACS resource: Azure resource ids are case-insensitive (the portal
+    writes `resourceGroups/...`, other tools `resourcegroups/...`) and a trailing '/' names
+    the same resource. Cursor keys and the duplicate check use it."""
+    return "/" + resource_id.strip("/").lower()
+
+
+def _first_repeat(values: list[str], same: Callable[[str], str]) -> tuple[int, int] | None:
+    """(earlier index, index) of the first entry naming what an earlier one names."""
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        earlier = seen.setdefault(same(value), index)
+        if earlier != index:
+            return earlier, index
+    return None
 
 
 class LogAnalyticsSettings(BaseModel):
@@ -86,6 +104,7 @@ class LogAnalyticsSettings(BaseModel):
     def _check(self) -> LogAnalyticsSettings:
         if not self.workspace_ids and not self.resource_ids:
             raise ValueError("set workspace_ids or resource_ids (at least one)")
+        self._check_repeats()
         if not self.tables:
             raise ValueError("tables: list at least one table")
         if len(set(self.tables)) != len(self.tables):
@@ -101,6 +120,22 @@ class LogAnalyticsSettings(BaseModel):
         if self.safety_lag < timedelta(0) or self.initial_lookback < timedelta(0):
             raise ValueError("safety_lag and initial_lookback must not be negative")
         return self
+
+    def _check_repeats(self) -> None:
+        """The same workspace or resource twice would be queried (and counted) twice."""
+        for name, kind, same in (
+            ("workspace_ids", "workspace", str.lower),  # GUIDs: case-insensitive
+            ("resource_ids", "resource", canonical_resource_id),
+        ):
+            values: list[str] = getattr(self, name)
+            repeat = _first_repeat(values, same)
+            if repeat is not None:
+                earlier, index = repeat
+                raise ValueError(
+                    f"{name}[{index}] {values[index]!r} names the same {kind} as "
+                    f"{name}[{earlier}] {values[earlier]!r} (ids are case-insensitive): its "
+                    "records would be counted twice; list each once"
+                )
 
     def effective_server_timeout(self) -> int:
         """Seconds for `Prefer: wait=N`."""

@@ -7,7 +7,8 @@ or the fetch raises SourceError and nothing is counted; the cursor never moves p
 truncated or failed result. A truncated result halves its window until it fits.
 
 Cursor: see cursor.py (one exclusive watermark per table and target: the latest ingestion time
-read, or the window end when the window was empty).
+read, or when the window was empty its end, but not past the service's clock minus the lag:
+`empty_window_watermark`).
 
 A table or target without a position starts at `now - safety_lag - initial_lookback`, planned
 once: a failed fetch hands that start back (`SourceError.cursor`) for the daemon to keep, so
@@ -27,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from azure.core.credentials import TokenCredential
 
@@ -38,8 +39,10 @@ from acs_exporter.sources.base import Batch, Cursor, Observation, SourceError
 from acs_exporter.sources.loganalytics import errors
 from acs_exporter.sources.loganalytics.client import (
     MAX_CONCURRENT_QUERIES,
+    RESOURCE_PREFIX,
     QueryRunner,
     Target,
+    resource_key,
 )
 from acs_exporter.sources.loganalytics.cursor import Positions, dump_cursor, load_cursor
 from acs_exporter.sources.loganalytics.gcpause import gc_paused
@@ -52,8 +55,8 @@ from acs_exporter.sources.loganalytics.timestamps import (
     InvalidTimestamp,
     datetime_from_ticks,
     format_ticks,
-    latest,
     parse_ticks,
+    span,
     ticks_from_datetime,
     ticks_from_timedelta,
 )
@@ -62,6 +65,11 @@ log = logging.getLogger(__name__)
 
 # A window is not split below this: a second of ACS logs over the row limit is not plausible.
 MIN_SPLIT_TICKS = TICKS_PER_SECOND
+# A `Date` header further behind the exporter's clock than this is not the service's clock
+# (a proxy's default, garbage): an empty window then reads to its end, as without one.
+MAX_CLOCK_SKEW = ticks_from_timedelta(timedelta(days=1))
+# Beyond this (more than the header's whole seconds and a slow answer), the skew is logged.
+NOTABLE_SKEW = 10 * TICKS_PER_SECOND
 WORKSPACE_PREFIX = "workspace:"  # cursor keys of the (single) workspace query
 
 _default_credential_lock = threading.Lock()
@@ -97,6 +105,7 @@ class JobResult:
     records: int = 0
     watermark: int = 0  # ticks: the new exclusive cursor
     complete: bool = True  # the whole planned window was read
+    service_time: int | None = None  # ticks: the answer's Date header (client.Answer)
 
 
 class LogAnalyticsSource:
@@ -120,6 +129,7 @@ class LogAnalyticsSource:
             server_timeout=settings.effective_server_timeout(),
             connection_verify=verify,
         )
+        self._skew_logged = False
         self.targets = targets_for(settings)
         self.specs = specs_for(settings, plan)
         jobs = len(self.specs) * len(self.targets)
@@ -163,11 +173,10 @@ class LogAnalyticsSource:
         for job, result in zip(jobs, results, strict=True):
             table = job.table_spec.table
             table_positions = positions.setdefault(table.name, {})
-            if job.target.key.startswith(WORKSPACE_PREFIX):
-                # One workspace query per source: the position of an earlier workspace list
-                # (another first workspace) was carried over to this one and must not linger.
-                for key in [k for k in table_positions if k.startswith(WORKSPACE_PREFIX)]:
-                    del table_positions[key]
+            # A position saved under another key of this target (an earlier workspace list, a
+            # resource id spelled otherwise) was carried over to this one and must not linger.
+            for key in other_keys(table_positions, job.target):
+                del table_positions[key]
             table_positions[job.target.key] = format_ticks(result.watermark)
             observations.setdefault(table, []).extend(result.observations)
             records += result.records
@@ -192,12 +201,26 @@ class LogAnalyticsSource:
 
     def _run(self, job: Job) -> JobResult:
         result, window, complete = self._read(job)
-        seen = result.watermark
-        if seen == 0 or seen > window.end:
-            # Empty window: read up to its end. (Later than the end cannot happen; be safe.)
-            result.watermark = window.end
+        if result.watermark == 0:
+            # Empty window: read up to its end, or as far as the service's clock allows. (A row
+            # outside the window is refused in _observations, so the latest read is in it.)
+            result.watermark = self._read_to(job, window, result.service_time)
         result.complete = complete
         return result
+
+    def _read_to(self, job: Job, window: Window, service_time: int | None) -> int:
+        watermark = empty_window_watermark(self.settings, job, window, service_time)
+        if window.end - watermark > NOTABLE_SKEW and not self._skew_logged:
+            self._skew_logged = True  # once per source: it holds for every poll until fixed
+            log.warning(
+                "%s: this machine's clock is %.0fs ahead of the service's (the Date header of "
+                "its answers); empty windows read only to the service's clock minus "
+                "safety_lag, so nothing is lost, but fix the clock (NTP): for tables with "
+                "data the skew eats into safety_lag (docs/loganalytics.md)",
+                self.name,
+                (window.end - watermark) / TICKS_PER_SECOND,
+            )
+        return watermark
 
     def _read(self, job: Job) -> tuple[JobResult, Window, bool]:
         """The counts of the job's window, or of its first part when the result was over the
@@ -210,12 +233,14 @@ class LogAnalyticsSource:
             kql = job.table_spec.render(window, lookback=self.settings.time_generated_lookback)
             span = timespan(window, lookback=self.settings.time_generated_lookback)
             try:
-                table = self._runner.query(job.target, kql, span)
+                answer = self._runner.query(job.target, kql, span)
                 # Counted inside the `try`: a large result's rows are parsed (and its row limit
                 # known) only as they are counted. The collector is paused for that, not while
                 # the query waits: see gcpause.py.
                 with gc_paused():
-                    return self._observations(job.table_spec, table, job.target), window, complete
+                    result = self._observations(job, answer.table, window)
+                result.service_time = answer.service_time
+                return result, window, complete
             except errors.Truncated as truncated:
                 if window.end - window.start <= MIN_SPLIT_TICKS:
                     raise SourceError(
@@ -232,7 +257,10 @@ class LogAnalyticsSource:
                     window,
                 )
 
-    def _observations(self, spec: QuerySpec, table: ResultTable, target: Target) -> JobResult:
+    def _observations(self, job: Job, table: ResultTable, window: Window) -> JobResult:
+        """The counts of one answer for `window`; SourceError if any of it is wrong, before
+        anything is counted (the caller counts the result only once it returns)."""
+        spec, target = job.table_spec, job.target
         result = JobResult()
         if not table.rows and table.streamed is None:
             return result
@@ -245,12 +273,13 @@ class LogAnalyticsSource:
                 f"{target.describe()}: result columns {table.columns} lack one of {expected}",
             ) from error
         counts: Counter[tuple[object, ...]] = Counter()
-        latest_of_pieces: list[str] = []
         first = 0  # the number of the piece's first row in the whole result
         for rows in table.pieces():
-            seen = _latest_ingested(target, spec, rows, index[-1], first)
-            if seen:
-                latest_of_pieces.append(seen)
+            seen = _ingested_span(target, spec, rows, index[-1], first)
+            if seen is not None:
+                if seen[0] <= window.start or seen[1] > window.end:
+                    raise _outside(target, spec, rows, index[-1], first, window=window)
+                result.watermark = max(result.watermark, seen[1])
             if spec.mode == "aggregated":
                 result.records += self._aggregated_rows(
                     spec, target, rows, index=index, first=first, result=result
@@ -260,8 +289,6 @@ class LogAnalyticsSource:
                 result.records += len(rows)
             first += len(rows)
             del rows  # before the next piece is parsed: one piece alive at a time (pieces.py)
-        watermark = latest(latest_of_pieces)
-        result.watermark = parse_ticks(watermark) if watermark else 0
         dims = spec.dimension_labels
         result.observations.extend(
             self._observation(spec, list(key), dims, n) for key, n in counts.items()
@@ -284,16 +311,9 @@ class LogAnalyticsSource:
         count_index = index[-2]
         records = 0
         for row_number, row in enumerate(rows, start=first):
-            try:
-                n = int(row[count_index])  # type: ignore[call-overload]
-            except (TypeError, ValueError):
-                raise _bad_cell(
-                    target,
-                    spec,
-                    row_number,
-                    "n",
-                    f"expected a whole number, got {shorten_repr(row[count_index])}",
-                ) from None
+            n = _count(row[count_index])
+            if isinstance(n, str):
+                raise _bad_cell(target, spec, row_number, "n", n)
             key = [row[i] for i in key_index]
             result.observations.append(self._observation(spec, key, dims, n))
             records += n
@@ -316,6 +336,22 @@ class LogAnalyticsSource:
         return Observation(code, subcode, service_category, dimensions, n)
 
 
+def _count(cell: object) -> int | str:
+    """A `count()` cell as the number of records it stands for, or what is wrong with it.
+
+    Only a JSON integer (or a float with nothing after the point) of at least 1: `int()` would
+    truncate 2.9 to 2, read `true` as 1 (a bool is an int) and "7" as 7, so the counts would
+    hold what the service never said; a group of `summarize ... count()` has at least 1 row.
+    """
+    if type(cell) is float and cell.is_integer():
+        cell = int(cell)
+    if type(cell) is not int:
+        return f"expected a whole number, got {shorten_repr(cell)}"
+    if cell < 1:
+        return f"expected a count of at least 1, got {cell}"
+    return cell
+
+
 def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str) -> SourceError:
     return SourceError(
         QueryError.SERVER_ERROR,
@@ -324,13 +360,42 @@ def _bad_cell(target: Target, spec: QuerySpec, row: int, column: str, what: str)
     )
 
 
-def _latest_ingested(
+def _ingested_span(
     target: Target, spec: QuerySpec, rows: list[list[object]], column: int, first: int
-) -> str | None:
+) -> tuple[int, int] | None:
+    """The earliest and latest ingestion time of a piece's rows (ticks), None for no rows."""
     try:
-        return latest([row[column] for row in rows])  # type: ignore[misc]
+        return span([row[column] for row in rows])  # type: ignore[misc]
     except (InvalidTimestamp, TypeError, AttributeError):
         raise _bad_timestamp(target, spec, rows, column, first) from None
+
+
+def _outside(
+    target: Target,
+    spec: QuerySpec,
+    rows: list[list[object]],
+    column: int,
+    first: int,
+    *,
+    window: Window,
+) -> SourceError:
+    """Names the first row whose ingestion time is not in the window the query asked for.
+
+    Such an answer is wrong, and counting it breaks exactly once: a row at or before the start
+    was counted by the window before; one past the end would be counted again by the next
+    window. (In aggregated mode the cell is the group's latest ingestion time.)"""
+    name = spec.result_columns()[-1]
+    for number, row in enumerate(rows, start=first):
+        value = row[column]
+        try:
+            ticks = parse_ticks(value)  # type: ignore[arg-type]
+        except InvalidTimestamp as error:  # only the earliest and latest were read so far
+            return _bad_cell(target, spec, number, name, str(error))
+        if not window.start < ticks <= window.end:
+            return _bad_cell(
+                target, spec, number, name, f"{value} is outside the window {window} asked for"
+            )
+    return _bad_cell(target, spec, 0, name, "outside the window")  # not reached
 
 
 def _raw_keys(
@@ -447,6 +512,28 @@ def plan_jobs(
     return jobs
 
 
+def empty_window_watermark(
+    settings: LogAnalyticsSettings, job: Job, window: Window, service_time: int | None
+) -> int:
+    """Where a window that came back empty leaves the cursor: its end, but not past the
+    service's own clock (the answer's `Date`) minus safety_lag.
+
+    The end is this machine's `now - safety_lag`; with a clock running ahead of the service's
+    by more than the lag, it lies in the service's future, and a record ingested after this
+    answer but before that end would never be read. `service_time` is whole seconds (at or
+    before the service's clock), so the cap errs early: the next window asks again for part
+    of this one, which held nothing. Never back before the window's start once a position was
+    saved (what is at or before it may have been counted); a first window counted nothing.
+    """
+    if service_time is None:
+        return window.end
+    cap = service_time - ticks_from_timedelta(settings.safety_lag)
+    if cap < window.end - MAX_CLOCK_SKEW:
+        return window.end
+    watermark = min(window.end, cap)
+    return watermark if job.planned else max(window.start, watermark)
+
+
 def keep_planned_starts(positions: Positions, jobs: Sequence[Job]) -> Cursor:
     """The cursor a failed fetch leaves: the saved positions plus the start planned for each
     table and target that had none. None when nothing was planned (nothing to keep)."""
@@ -466,11 +553,28 @@ def saved_position(positions: dict[str, str], target: Target) -> str | None:
 
     All `workspace_ids` share one query, keyed by the first of them; so when the list is edited
     (reordered, its first entry removed) the new key continues from the old one's position,
-    rather than starting over (re-reading `initial_lookback`: counted twice). Several old keys
-    (cursors written before stale ones were dropped): the latest, the last one queried.
+    rather than starting over (re-reading `initial_lookback`: counted twice); so does a resource
+    id spelled otherwise. Several old keys (cursors written before stale ones were dropped):
+    the latest, the last one queried.
     """
     saved = positions.get(target.key)
-    if saved is not None or not target.key.startswith(WORKSPACE_PREFIX):
+    if saved is not None:
         return saved
-    earlier = [v for k, v in positions.items() if k.startswith(WORKSPACE_PREFIX)]
+    earlier = [positions[key] for key in other_keys(positions, target)]
     return max(earlier, key=parse_ticks, default=None)
+
+
+def other_keys(positions: dict[str, str], target: Target) -> list[str]:
+    """The keys other than `target.key` under which `target`'s position may be saved: any
+    workspace key for the workspace query (all `workspace_ids` share it); for a resource, its
+    id spelled otherwise (ids are case-insensitive; cursors of earlier releases kept the id as
+    configured)."""
+    if target.key.startswith(WORKSPACE_PREFIX):
+        return [k for k in positions if k.startswith(WORKSPACE_PREFIX) and k != target.key]
+    return [
+        k
+        for k in positions
+        if k != target.key
+        and k.startswith(RESOURCE_PREFIX)
+        and resource_key(k.removeprefix(RESOURCE_PREFIX)) == target.key
+    ]

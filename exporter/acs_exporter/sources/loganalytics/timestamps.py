@@ -67,11 +67,13 @@ def datetime_from_ticks(ticks: int) -> datetime:
     return _EPOCH + timedelta(seconds=seconds, microseconds=remainder // 10)
 
 
-def latest(values: list[str]) -> str | None:
-    """The latest of many Kusto datetime strings, fast when they share one spelling."""
+def span(values: list[str]) -> tuple[int, int] | None:
+    """The earliest and the latest (ticks) of many Kusto datetime strings, fast when they share
+    one spelling; None when there are none."""
     if not values:
         return None
     if len(set(map(len, values))) == 1:
-        # One width and one format: text order is time order (C-speed max over 100k rows).
-        return canonical(max(values))
-    return format_ticks(max(map(parse_ticks, values)))
+        # One width and one format: text order is time order (C-speed min/max over 100k rows).
+        return parse_ticks(min(values)), parse_ticks(max(values))
+    ticks = list(map(parse_ticks, values))
+    return min(ticks), max(ticks)
