@@ -27,10 +27,11 @@ from acs_exporter.catalog import load_catalog
 from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.loganalytics.client import Target, parse
 from acs_exporter.sources.loganalytics.gcpause import gc_paused
-from acs_exporter.sources.loganalytics.kql import QuerySpec
+from acs_exporter.sources.loganalytics.kql import QuerySpec, Window
 from acs_exporter.sources.loganalytics.response import check_rows, parse_response
 from acs_exporter.sources.loganalytics.settings import LogAnalyticsSettings
-from acs_exporter.sources.loganalytics.source import JobResult, LogAnalyticsSource
+from acs_exporter.sources.loganalytics.source import Job, JobResult, LogAnalyticsSource
+from acs_exporter.sources.loganalytics.timestamps import parse_ticks
 from bench.result import Result
 
 SIZES = (10_000, 30_000, 100_000, 300_000)
@@ -38,6 +39,9 @@ REPEATS = 9
 LABELS = ("call_type", "endpoint_type", "participant_type")
 TARGET = Target.workspaces(["bench-0000-0000-0000-000000000000"])
 SPEC = QuerySpec(CALL_SUMMARY, "raw", LABELS)
+# The window the answer is for: every row's ingestion time (11:00 to 11:59) lies inside it.
+WINDOW = Window(parse_ticks("2026-11-25T11:00:00Z") - 1, parse_ticks("2026-11-25T12:00:00Z"))
+JOB = Job(SPEC, TARGET, WINDOW)
 OUTCOMES = [
     ("0", "0", "Success"),
     ("487", "0", "ExpectedError"),
@@ -82,7 +86,7 @@ def _counter(source: LogAnalyticsSource, payload: bytes) -> Callable[[], JobResu
 
     def count() -> JobResult:
         with gc_paused():
-            return source._observations(SPEC, parse(payload, where="bench"), TARGET)
+            return source._observations(JOB, parse(payload, where="bench"), WINDOW)
 
     return count
 
@@ -93,7 +97,7 @@ def _whole_counter(source: LogAnalyticsSource, payload: bytes) -> Callable[[], J
     def count() -> JobResult:
         table = parse_response(payload).tables[0]
         check_rows(table)
-        return source._observations(SPEC, table, TARGET)
+        return source._observations(JOB, table, WINDOW)
 
     return count
 
