@@ -15,6 +15,8 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from acs_exporter.definitions.tables import CALL_SUMMARY
 from acs_exporter.sources.base import Batch, Cursor
 from acs_exporter.sources.files.settings import FilesSettings
@@ -115,38 +117,35 @@ def _steady_state(tmp_path: Path) -> tuple[RotatingSource, list[Batch], Cursor]:
     return src, batches, cursor
 
 
-def test_rotation_between_the_listing_and_the_reads_reads_the_older_file_again(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "after",
+    [
+        # logrotate runs once this fetch has listed the files: the old calls.jsonl.1 (5 x 480)
+        # moved to calls.jsonl.2, outside the fetch's listing, while another file took its
+        # path; its progress must follow it, not be overwritten (it was read again from its
+        # start).
+        None,
+        # between the reads of two files: the 3 lines read from calls.jsonl in this fetch are
+        # not read again from calls.jsonl.1 in the same fetch (it adopted the progress
+        # calls.jsonl had when the fetch began), nor the older calls.jsonl.1 again from its
+        # start as calls.jsonl.2.
+        "calls.jsonl",
+    ],
+    ids=["between-the-listing-and-the-reads", "right-after-the-live-file-was-read"],
+)
+def test_a_rotation_during_a_fetch_counts_every_record_once(
+    tmp_path: Path, after: str | None
 ) -> None:
     src, batches, cursor = _steady_state(tmp_path)
     append(tmp_path / "calls.jsonl", ["487"] * 3)
-    src.rotate_in = tmp_path  # logrotate runs once this fetch has listed the files
+    src.rotate_in, src.after = tmp_path, after
     more, cursor = fetch_all(src, cursor)
     batches += more
     append(tmp_path / "calls.jsonl", ["603"] * 2)
     more, cursor = fetch_all(src, cursor)
     batches += more
-    # Every record once: 5 x 480 (now calls.jsonl.2), 10 x 0 + 3 x 487 (now calls.jsonl.1),
-    # 2 x 603 (the new calls.jsonl). The old calls.jsonl.1 (5 x 480) moved to calls.jsonl.2,
-    # outside the fetch's listing, while another file took its path: its progress must follow
-    # it, not be overwritten (it was read again from its start).
-    assert counted(batches) == Counter({"480": 5, "0": 10, "487": 3, "603": 2})
-
-
-def test_rotation_right_after_the_live_file_was_read_reads_its_new_lines_twice(
-    tmp_path: Path,
-) -> None:
-    src, batches, cursor = _steady_state(tmp_path)
-    append(tmp_path / "calls.jsonl", ["487"] * 3)
-    src.rotate_in, src.after = tmp_path, "calls.jsonl"  # between the reads of two files
-    more, cursor = fetch_all(src, cursor)
-    batches += more
-    append(tmp_path / "calls.jsonl", ["603"] * 2)
-    more, cursor = fetch_all(src, cursor)
-    batches += more
-    # The 3 lines read from calls.jsonl in this fetch are not read again from calls.jsonl.1
-    # in the same fetch (it adopted the progress calls.jsonl had when the fetch began), nor is
-    # the older calls.jsonl.1 read again from its start as calls.jsonl.2.
+    # 5 x 480 (now calls.jsonl.2), 10 x 0 + 3 x 487 (now calls.jsonl.1), 2 x 603 (the new
+    # calls.jsonl).
     assert counted(batches) == Counter({"480": 5, "0": 10, "487": 3, "603": 2})
 
 
