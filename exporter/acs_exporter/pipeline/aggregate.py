@@ -99,7 +99,6 @@ class Resolver:
         if not (
             (type(code) is str or type(code) is int)
             and (subcode is None or type(subcode) is str or type(subcode) is int)
-            and rememberable(self.MAX_KEY_CHARS, code, subcode, service_category)
         ):
             return self._resolved(code, subcode, service_category, domain)
         key = (code, subcode, service_category, domain)
@@ -110,9 +109,11 @@ class Resolver:
         except TypeError:  # an unhashable service category (a list from JSON): not one
             return self._resolved(code, subcode, service_category, domain)
         resolved = self._resolved(code, subcode, service_category, domain)
-        if len(self._cache) >= self.MAX_CACHE:
-            self._cache.clear()
-        self._cache[key] = resolved
+        # Checked on a miss only: a hit is a key short enough to have been kept.
+        if rememberable(self.MAX_KEY_CHARS, code, subcode, service_category):
+            if len(self._cache) >= self.MAX_CACHE:
+                self._cache.clear()
+            self._cache[key] = resolved
         return resolved
 
     def _resolved(
