@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -140,3 +141,20 @@ def test_mask_urls_reads_user_information_that_rfc_3986_allows(
 ) -> None:
     """' ( ) are legal unencoded in user information: the URL ended before the '@'."""
     assert redact.mask_urls(text) == (text if shown is None else shown)
+
+
+@pytest.mark.parametrize("unit", ["x", "x.", "a-", "a=", "%", "eyJ", '"a', "Bearer ", "h://"])
+def test_scrubbing_a_megabyte_of_any_shape_ends(unit: str) -> None:
+    # Every log line and status message is scrubbed, and a server can answer with a megabyte
+    # of anything. A pattern that may start anywhere in a run it then reads to the end (a URL
+    # scheme inside 'xxxx...') tried every position: 16 kB took 1.2 s, a megabyte hours, with
+    # the poll's thread stuck. Not a speed target (bench/ has those): only that it ends.
+    text = "denied: " + unit * (1_000_000 // len(unit))
+    done = threading.Event()
+
+    def scrub() -> None:
+        scrub_text(text)
+        done.set()
+
+    threading.Thread(target=scrub, daemon=True).start()
+    assert done.wait(20), f"scrubbing a megabyte of {unit!r} did not end within 20 s"
