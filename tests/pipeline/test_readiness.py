@@ -138,3 +138,20 @@ def test_not_ready_while_a_source_cannot_read_what_it_holds_then_ready_for_good(
     assert exporter.readiness() == []
     poll_once(source, exporter, Backoff(), time.monotonic())  # it stays ready (documented)
     assert exporter.readiness() == []
+
+
+def test_a_huge_error_message_is_cut_short_in_the_readiness_answer(
+    served: tuple[Exporter, int],
+) -> None:
+    # A service or proxy can answer with a megabyte of text, and a source quotes its error:
+    # /readyz (and the memory kept for it) holds a bounded line per source, its start intact
+    # (the reason, the status, the service's code and correlationId come first).
+    exporter, port = served
+    message = "access denied (403): InsufficientAccessError (correlationId c1) " + "x" * 1_000_000
+    exporter.fail_poll("la", "auth", message, 0.1)
+    status, body = get(port, "/readyz")
+    assert status == 503
+    line = next(line for line in body.splitlines() if "source la" in line)
+    assert "auth: access denied (403): InsufficientAccessError (correlationId c1)" in line
+    assert len(line) < 5_000
+    assert line.endswith(f"... ({len(message)} characters)")  # says how long it was

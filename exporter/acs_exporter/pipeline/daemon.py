@@ -34,7 +34,12 @@ from acs_exporter.inputs.redact import scrub_text
 from acs_exporter.pipeline.aggregate import CategorySource, Delta, Resolver, summarise
 from acs_exporter.pipeline.backoff import Backoff
 from acs_exporter.pipeline.reasons import DaemonQueryError, KnownReasons
-from acs_exporter.pipeline.source_status import LastError, SourceStatus, short_message
+from acs_exporter.pipeline.source_status import (
+    LastError,
+    SourceStatus,
+    readiness_message,
+    short_message,
+)
 from acs_exporter.pipeline.state import Change, State
 from acs_exporter.pipeline.state_store import CheckpointStore, RoleReport
 from acs_exporter.sources.base import Batch, Cursor, DiscoveryReport, Source, SourceError
@@ -210,14 +215,16 @@ class Exporter:
     ) -> None:
         """Record a failed poll. `cursor` (SourceError.cursor) only fixes starting points the
         source planned; it is kept (and persisted) so the retry starts there, counting nothing."""
+        # Scrubbed before the lock is taken: the scrapes' snapshot is published under it.
+        for_readiness = readiness_message(reason, message)
+        last_error = LastError(reason, short_message(message), self._clock())
         with self._lock:
             if revoked is not None and revoked.is_set():
                 return  # a retired poller's failure says nothing about its successor
             if cursor is not None and not self._closed:
                 self._keep_cursor(source, cursor)
-            # /readyz quotes it whole: scrubbed as the landing page's short form is.
-            self._errors[source] = f"{reason}: {scrub_text(message)}"
-            self._last_errors[source] = LastError(reason, short_message(message), self._clock())
+            self._errors[source] = for_readiness
+            self._last_errors[source] = last_error
             self._record(source, False, duration, reason, None, discovery=discovery)
 
     def _keep_cursor(self, source: str, cursor: Cursor) -> None:
@@ -493,7 +500,13 @@ def poll_once(
     log.log(
         logging.ERROR if serious else logging.WARNING,
         "poll failed",
-        extra={"source": name, "reason": reason, "error": message, "retry_in": round(delay, 3)},
+        extra={
+            "source": name,
+            "reason": reason,
+            # As /readyz says it: bounded, whatever a server answered.
+            "error": readiness_message(reason, message).removeprefix(f"{reason}: "),
+            "retry_in": round(delay, 3),
+        },
         exc_info=unexpected,
     )
     return delay

@@ -11,6 +11,9 @@ from acs_exporter.inputs.redact import scrub_text, shorten
 # Enough for the error code, the first inner code and the correlationId; the whole message is
 # in the log line and on /readyz.
 ERROR_MESSAGE_LIMIT = 300
+# /readyz names each failing source's error whole, unless a server or a proxy answered with a
+# page of text: then its start (reason, status, the service's code and correlationId come first).
+READINESS_MESSAGE_LIMIT = 4000
 
 
 @dataclass(frozen=True)
@@ -38,5 +41,21 @@ def short_message(message: str) -> str:
     token-shaped strings and URLs' credentials and queries masked (sources mask URLs already;
     this is the second line of defence for the words of libraries and servers they quote),
     one line, short."""
-    one_line = " ".join(scrub_text(message).split())
+    one_line = " ".join(_scrubbed_start(message, ERROR_MESSAGE_LIMIT).split())
     return shorten(one_line, ERROR_MESSAGE_LIMIT)
+
+
+def readiness_message(reason: str, message: str) -> str:
+    """What /readyz says of a failed poll: `reason: message`, scrubbed, at most
+    READINESS_MESSAGE_LIMIT characters, saying how long the message was when it is cut."""
+    text = f"{reason}: {_scrubbed_start(message, READINESS_MESSAGE_LIMIT)}"
+    if len(text) <= READINESS_MESSAGE_LIMIT and len(message) <= 4 * READINESS_MESSAGE_LIMIT:
+        return text
+    return f"{text[: READINESS_MESSAGE_LIMIT - 3]}... ({len(message)} characters)"
+
+
+def _scrubbed_start(message: str, limit: int) -> str:
+    """The start of `message` scrubbed, enough of it for a cut at `limit`. Cut well past the
+    limit first, so a huge message costs little to scrub; what sits near that first cut (a URL
+    cut there can lose its '@', and show a password's start) is dropped by the caller's cut."""
+    return scrub_text(message[: 4 * limit])
