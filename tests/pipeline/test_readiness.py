@@ -154,4 +154,4 @@ def test_a_huge_error_message_is_cut_short_in_the_readiness_answer(
     line = next(line for line in body.splitlines() if "source la" in line)
     assert "auth: access denied (403): InsufficientAccessError (correlationId c1)" in line
     assert len(line) < 5_000
-    assert line.endswith(f"... ({len(message)} characters)")  # says how long it was
+    assert line.endswith(f"... ({len(message) + len('auth: ')} characters)")  # how long it was

@@ -39,14 +39,17 @@ def shown_value(value: object) -> str | None:
     return None
 
 
-def shorten(text: str, limit: int = 80, *, say_length: bool = False) -> str:
+def shorten(
+    text: str, limit: int = 80, *, say_length: bool = False, length: int | None = None
+) -> str:
     """`text` in at most `limit` characters, "..." marking a cut (and, with `say_length`, how
-    long it was): the one cutter, so every error that quotes something (a key, a server's
-    answer, a saved cursor, a rejected record) stays one short line."""
+    long it was: `length`, when `text` is the start of something longer): the one cutter, so
+    every error that quotes something (a key, a server's answer, a saved cursor, a rejected
+    record) stays one short line."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 3] + "..."
-    return f"{cut} ({len(text)} characters)" if say_length else cut
+    return f"{cut} ({len(text) if length is None else length} characters)" if say_length else cut
 
 
 def shorten_repr(value: object, limit: int = 80) -> str:

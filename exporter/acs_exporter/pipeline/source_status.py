@@ -49,9 +49,9 @@ def readiness_message(reason: str, message: str) -> str:
     """What /readyz says of a failed poll: `reason: message`, scrubbed, at most
     READINESS_MESSAGE_LIMIT characters, saying how long the message was when it is cut."""
     text = f"{reason}: {_scrubbed_start(message, READINESS_MESSAGE_LIMIT)}"
-    if len(text) <= READINESS_MESSAGE_LIMIT and len(message) <= 4 * READINESS_MESSAGE_LIMIT:
-        return text
-    return f"{text[: READINESS_MESSAGE_LIMIT - 3]}... ({len(message)} characters)"
+    # The saying of the length makes a cut line a little longer than the limit.
+    total = len(reason) + 2 + len(message)
+    return shorten(text, READINESS_MESSAGE_LIMIT, say_length=True, length=total)
 
 
 def _scrubbed_start(message: str, limit: int) -> str:
