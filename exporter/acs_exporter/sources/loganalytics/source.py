@@ -130,6 +130,10 @@ class LogAnalyticsSource:
             connection_verify=verify,
         )
         self._skew_logged = False
+        # How far this machine's clock runs ahead of the service's, as the last answers' Date
+        # headers said (0 until then, or when within NOTABLE_SKEW): the windows end by the
+        # service's clock, so a skew does not eat into safety_lag.
+        self._ahead = 0
         self.targets = targets_for(settings)
         self.specs = specs_for(settings, plan)
         jobs = len(self.specs) * len(self.targets)
@@ -149,7 +153,9 @@ class LogAnalyticsSource:
 
     def fetch(self, cursor: Cursor) -> Batch:
         # One reading of the clock: the windows end at `end`, and reaching it is caught up.
-        now = self._clock()
+        # By the service's clock, as far as its last answers said it.
+        local = self._clock()
+        now = local - timedelta(microseconds=self._ahead // 10)
         jobs = plan_jobs(self.settings, cursor, now, self.plan)
         end = window_end(self.settings, now)
         started = time.monotonic()
@@ -182,6 +188,8 @@ class LogAnalyticsSource:
             records += result.records
             if not result.complete or job.window.end < end:
                 caught_up = False
+        self._ahead = clock_ahead(local, results)
+        self._note_skew(self._ahead)
         oldest = min(result.watermark for result in results)
         if not caught_up or records:
             log.info(
@@ -209,18 +217,19 @@ class LogAnalyticsSource:
         return result
 
     def _read_to(self, job: Job, window: Window, service_time: int | None) -> int:
-        watermark = empty_window_watermark(self.settings, job, window, service_time)
-        if window.end - watermark > NOTABLE_SKEW and not self._skew_logged:
+        return empty_window_watermark(self.settings, job, window, service_time)
+
+    def _note_skew(self, ahead: int) -> None:
+        if ahead and not self._skew_logged:
             self._skew_logged = True  # once per source: it holds for every poll until fixed
             log.warning(
                 "%s: this machine's clock is %.0fs ahead of the service's (the Date header of "
-                "its answers); empty windows read only to the service's clock minus "
-                "safety_lag, so nothing is lost, but fix the clock (NTP): for tables with "
-                "data the skew eats into safety_lag (docs/loganalytics.md)",
+                "its answers); the windows end by the service's clock minus safety_lag, so "
+                "nothing is lost, but fix the clock (NTP): the first poll after a start or a "
+                "clock step still goes by this one (docs/loganalytics.md)",
                 self.name,
-                (window.end - watermark) / TICKS_PER_SECOND,
+                ahead / TICKS_PER_SECOND,
             )
-        return watermark
 
     def _read(self, job: Job) -> tuple[JobResult, Window, bool]:
         """The counts of the job's window, or of its first part when the result was over the
@@ -510,6 +519,18 @@ def plan_jobs(
             window = Window(start, max(start, min(end, start + span)))
             jobs.append(Job(spec, target, window, planned=saved is None))
     return jobs
+
+
+def clock_ahead(local: datetime, results: Sequence[JobResult]) -> int:
+    """Ticks by which `local` (this machine's clock when the fetch began) was ahead of the
+    service's, by the earliest Date of the fetch's answers (each was written after `local`, so
+    this errs small, by the answer's time and the header's whole seconds); 0 when that is
+    within NOTABLE_SKEW, when no answer said, or when one said something absurd."""
+    said = [r.service_time for r in results if r.service_time is not None]
+    if not said:
+        return 0
+    ahead = ticks_from_datetime(local) - min(said)
+    return ahead if NOTABLE_SKEW < ahead < MAX_CLOCK_SKEW else 0
 
 
 def empty_window_watermark(
