@@ -212,20 +212,23 @@ class Exporter:
         revoked: threading.Event | None = None,
         cursor: Cursor = None,
         discovery: DiscoveryReport | None = None,
-    ) -> None:
+    ) -> str:
         """Record a failed poll. `cursor` (SourceError.cursor) only fixes starting points the
-        source planned; it is kept (and persisted) so the retry starts there, counting nothing."""
+        source planned; it is kept (and persisted) so the retry starts there, counting nothing.
+        Returns the error as /readyz quotes it (`reason: message`, scrubbed and bounded), for
+        the log line to quote it the same way."""
         # Scrubbed before the lock is taken: the scrapes' snapshot is published under it.
         for_readiness = readiness_message(reason, message)
         last_error = LastError(reason, short_message(message), self._clock())
         with self._lock:
             if revoked is not None and revoked.is_set():
-                return  # a retired poller's failure says nothing about its successor
+                return for_readiness  # a retired poller's failure says nothing of its successor
             if cursor is not None and not self._closed:
                 self._keep_cursor(source, cursor)
             self._errors[source] = for_readiness
             self._last_errors[source] = last_error
             self._record(source, False, duration, reason, None, discovery=discovery)
+        return for_readiness
 
     def _keep_cursor(self, source: str, cursor: Cursor) -> None:
         if cursor == self._state.cursors.get(source):
@@ -487,7 +490,7 @@ def poll_once(
             )
             return None if batch.caught_up else 0.0
     delay = backoff.next_delay(retry_after)
-    exporter.fail_poll(
+    quoted = exporter.fail_poll(
         name,
         reason,
         message,
@@ -504,7 +507,7 @@ def poll_once(
             "source": name,
             "reason": reason,
             # As /readyz says it: bounded, whatever a server answered.
-            "error": readiness_message(reason, message).removeprefix(f"{reason}: "),
+            "error": quoted.removeprefix(f"{reason}: "),
             "retry_in": round(delay, 3),
         },
         exc_info=unexpected,

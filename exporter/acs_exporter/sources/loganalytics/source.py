@@ -212,12 +212,11 @@ class LogAnalyticsSource:
         if result.watermark == 0:
             # Empty window: read up to its end, or as far as the service's clock allows. (A row
             # outside the window is refused in _observations, so the latest read is in it.)
-            result.watermark = self._read_to(job, window, result.service_time)
+            result.watermark = empty_window_watermark(
+                self.settings, job, window, result.service_time
+            )
         result.complete = complete
         return result
-
-    def _read_to(self, job: Job, window: Window, service_time: int | None) -> int:
-        return empty_window_watermark(self.settings, job, window, service_time)
 
     def _note_skew(self, ahead: int) -> None:
         if ahead and not self._skew_logged:
